@@ -1,0 +1,172 @@
+//! Argon2id and Argon2i: `$argon2id$v=19$m=<KiB>,t=<t>,p=<p>$<salt>$<key>`.
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine as _;
+use zeroize::Zeroizing;
+
+use crate::encoding::{B64_RAW_STRICT, check_bounds, ct_eq, decode, parse_decimal, parse_params};
+use crate::{Argon2Params, HashError, HashFormat};
+
+/// Largest accepted memory cost: 1 GiB.
+pub const MAX_MEMORY_KIB: u64 = 1 << 20;
+/// Largest accepted iteration count.
+pub const MAX_ITERATIONS: u64 = 10;
+/// Largest accepted degree of parallelism.
+pub const MAX_PARALLELISM: u64 = 16;
+/// Shortest salt the argon2 implementation accepts.
+pub const MIN_SALT_LEN: usize = argon2::MIN_SALT_LEN;
+/// Shortest derived key the argon2 implementation accepts.
+pub const MIN_KEY_LEN: usize = Params::MIN_OUTPUT_LEN;
+
+/// A decoded Argon2 hash. No `Debug`: it holds the salt and the key.
+pub(crate) struct Argon2Hash {
+    pub(crate) format: HashFormat,
+    pub(crate) memory_kib: u32,
+    pub(crate) iterations: u32,
+    pub(crate) parallelism: u32,
+    pub(crate) salt: Vec<u8>,
+    pub(crate) key: Zeroizing<Vec<u8>>,
+}
+
+fn algorithm(format: HashFormat) -> Algorithm {
+    if format == HashFormat::Argon2i {
+        Algorithm::Argon2i
+    } else {
+        Algorithm::Argon2id
+    }
+}
+
+pub(crate) fn parse(hash: &str, format: HashFormat) -> Result<Argon2Hash, HashError> {
+    let parts: Vec<&str> = hash.split('$').collect();
+    let [_, _, version, params, salt, key] = parts[..] else {
+        return Err(HashError::malformed(
+            format,
+            "expected $<variant>$v=<version>$m=<m>,t=<t>,p=<p>$<salt>$<key>",
+        ));
+    };
+    let version = version
+        .strip_prefix("v=")
+        .and_then(parse_decimal)
+        .ok_or_else(|| HashError::malformed(format, "version is not v=<number>"))?;
+    if version != 19 {
+        return Err(HashError::malformed(
+            format,
+            "unsupported version (only v=19 is supported)",
+        ));
+    }
+    let [m, t, p] = parse_params(params, ["m", "t", "p"], format)?;
+    check_bounds(format, "m", m, MAX_MEMORY_KIB)?;
+    check_bounds(format, "t", t, MAX_ITERATIONS)?;
+    check_bounds(format, "p", p, MAX_PARALLELISM)?;
+    if m < 8 * p {
+        return Err(HashError::malformed(format, "m must be at least 8 * p"));
+    }
+    let salt = decode(&B64_RAW_STRICT, salt, format, "salt")?;
+    if salt.len() < MIN_SALT_LEN {
+        return Err(HashError::malformed(format, "salt is shorter than 8 bytes"));
+    }
+    let key = Zeroizing::new(decode(&B64_RAW_STRICT, key, format, "key")?);
+    if key.len() < MIN_KEY_LEN {
+        return Err(HashError::malformed(format, "key is shorter than 4 bytes"));
+    }
+    // The bounds above make these conversions lossless.
+    Ok(Argon2Hash {
+        format,
+        memory_kib: m as u32,
+        iterations: t as u32,
+        parallelism: p as u32,
+        salt,
+        key,
+    })
+}
+
+fn derive(
+    format: HashFormat,
+    m: u32,
+    t: u32,
+    p: u32,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), HashError> {
+    let params = Params::new(m, t, p, Some(out.len()))
+        .map_err(|e| HashError::InvalidParameters(format!("argon2: {e}")))?;
+    Argon2::new(algorithm(format), Version::V0x13, params)
+        .hash_password_into(password, salt, out)
+        .map_err(|e| HashError::InvalidParameters(format!("argon2: {e}")))
+}
+
+impl Argon2Hash {
+    pub(crate) fn verify(&self, password: &[u8]) -> Result<bool, HashError> {
+        let mut out = Zeroizing::new(vec![0u8; self.key.len()]);
+        derive(
+            self.format,
+            self.memory_kib,
+            self.iterations,
+            self.parallelism,
+            password,
+            &self.salt,
+            &mut out,
+        )?;
+        Ok(ct_eq(&out, &self.key))
+    }
+
+    /// Whether this hash was made with exactly `params` (and Argon2id).
+    pub(crate) fn matches(&self, params: &Argon2Params) -> bool {
+        self.format == HashFormat::Argon2id
+            && self.memory_kib == params.memory_kib
+            && self.iterations == params.iterations
+            && self.parallelism == params.parallelism
+            && self.salt.len() as u64 == u64::from(params.salt_length)
+            && self.key.len() as u64 == u64::from(params.key_length)
+    }
+}
+
+/// Checks a configuration for [`crate::Hasher`]: it must produce hashes that
+/// [`parse`] accepts.
+pub(crate) fn validate_config(p: &Argon2Params) -> Result<(), HashError> {
+    let fail = |what: String| Err(HashError::InvalidParameters(format!("argon2id: {what}")));
+    if p.memory_kib == 0 || u64::from(p.memory_kib) > MAX_MEMORY_KIB {
+        return fail(format!("memory_kib must be in 1..={MAX_MEMORY_KIB}"));
+    }
+    if p.iterations == 0 || u64::from(p.iterations) > MAX_ITERATIONS {
+        return fail(format!("iterations must be in 1..={MAX_ITERATIONS}"));
+    }
+    if p.parallelism == 0 || u64::from(p.parallelism) > MAX_PARALLELISM {
+        return fail(format!("parallelism must be in 1..={MAX_PARALLELISM}"));
+    }
+    if u64::from(p.memory_kib) < 8 * u64::from(p.parallelism) {
+        return fail("memory_kib must be at least 8 * parallelism".to_owned());
+    }
+    if !(MIN_SALT_LEN as u32..=1024).contains(&p.salt_length) {
+        return fail(format!("salt_length must be in {MIN_SALT_LEN}..=1024"));
+    }
+    if !(16..=1024).contains(&p.key_length) {
+        return fail("key_length must be in 16..=1024".to_owned());
+    }
+    Ok(())
+}
+
+/// Hashes `password` with a fresh random salt, in the Kratos string format.
+pub(crate) fn hash(p: &Argon2Params, password: &[u8]) -> Result<String, HashError> {
+    let mut salt = vec![0u8; p.salt_length as usize];
+    getrandom::fill(&mut salt).map_err(|_| HashError::Rng)?;
+    let mut key = Zeroizing::new(vec![0u8; p.key_length as usize]);
+    derive(
+        HashFormat::Argon2id,
+        p.memory_kib,
+        p.iterations,
+        p.parallelism,
+        password,
+        &salt,
+        &mut key,
+    )?;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        p.memory_kib,
+        p.iterations,
+        p.parallelism,
+        B64_RAW_STRICT.encode(&salt),
+        B64_RAW_STRICT.encode(&*key)
+    ))
+}
