@@ -1,0 +1,655 @@
+//! The in-memory tuple store: interned strings, forward and reverse hash indices.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use parking_lot::{RwLock, RwLockReadGuard};
+use uuid::Uuid;
+
+use super::{
+    LevelRequest, LevelResponse, ObjectKey, PageRequest, Precondition, SubjectKey, Transaction,
+    TuplePage, TupleStore, Version,
+};
+use crate::check::source::{SetRef, Source, SubjRef};
+use crate::error::StoreError;
+use crate::tuple::{RelationQuery, RelationTuple, Subject, SubjectSet};
+
+type H = foldhash::fast::RandomState;
+type Key = (u32, u32, u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum SubjIds {
+    Id(u32),
+    Set(Key),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Stored {
+    key: Key,
+    subject: SubjIds,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum RevKey {
+    Id(u32),
+    Obj(u32, u32),
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    ids: IndexMap<u32, u64, H>,
+    sets: IndexMap<Key, u64, H>,
+}
+
+#[derive(Debug, Default)]
+struct Tenant {
+    strs: Vec<Arc<str>>,
+    ids: HashMap<Arc<str>, u32, H>,
+    fwd: HashMap<Key, Node, H>,
+    by_object: HashMap<(u32, u32), IndexMap<u32, (), H>, H>,
+    rev: HashMap<RevKey, IndexMap<Stored, u64, H>, H>,
+    by_seq: BTreeMap<u64, Stored>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    tenants: HashMap<Uuid, Tenant>,
+    seq: u64,
+    version: u64,
+}
+
+/// An in-memory [`TupleStore`], indexed for forward and reverse lookups.
+///
+/// Strings are interned per tenant, so a check reads integer-keyed hash maps. Interned
+/// strings are kept when their tuples are deleted.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    inner: Arc<RwLock<Inner>>,
+}
+
+impl Tenant {
+    fn get(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = self.strs.len() as u32;
+        let a: Arc<str> = Arc::from(s);
+        self.strs.push(a.clone());
+        self.ids.insert(a, id);
+        id
+    }
+    fn s(&self, id: u32) -> &str {
+        &self.strs[id as usize]
+    }
+    fn lookup(&self, t: &RelationTuple) -> Option<Stored> {
+        let key = (
+            self.get(&t.namespace)?,
+            self.get(&t.object)?,
+            self.get(&t.relation)?,
+        );
+        Some(Stored {
+            key,
+            subject: self.lookup_subject(&t.subject)?,
+        })
+    }
+    fn lookup_subject(&self, s: &Subject) -> Option<SubjIds> {
+        Some(match s {
+            Subject::Id(id) => SubjIds::Id(self.get(id)?),
+            Subject::Set(ss) => SubjIds::Set((
+                self.get(&ss.namespace)?,
+                self.get(&ss.object)?,
+                self.get(&ss.relation)?,
+            )),
+        })
+    }
+    fn intern_tuple(&mut self, t: &RelationTuple) -> Stored {
+        let key = (
+            self.intern(&t.namespace),
+            self.intern(&t.object),
+            self.intern(&t.relation),
+        );
+        let subject = match &t.subject {
+            Subject::Id(id) => SubjIds::Id(self.intern(id)),
+            Subject::Set(ss) => SubjIds::Set((
+                self.intern(&ss.namespace),
+                self.intern(&ss.object),
+                self.intern(&ss.relation),
+            )),
+        };
+        Stored { key, subject }
+    }
+    fn seq_of(&self, st: &Stored) -> Option<u64> {
+        let node = self.fwd.get(&st.key)?;
+        match st.subject {
+            SubjIds::Id(i) => node.ids.get(&i).copied(),
+            SubjIds::Set(k) => node.sets.get(&k).copied(),
+        }
+    }
+    fn rev_key(st: &Stored) -> RevKey {
+        match st.subject {
+            SubjIds::Id(i) => RevKey::Id(i),
+            SubjIds::Set((n, o, _)) => RevKey::Obj(n, o),
+        }
+    }
+    fn insert(&mut self, st: Stored, seq: u64) -> bool {
+        let node = self.fwd.entry(st.key).or_default();
+        match st.subject {
+            SubjIds::Id(i) => {
+                if node.ids.contains_key(&i) {
+                    return false;
+                }
+                node.ids.insert(i, seq);
+            }
+            SubjIds::Set(k) => {
+                if node.sets.contains_key(&k) {
+                    return false;
+                }
+                node.sets.insert(k, seq);
+            }
+        }
+        self.by_object
+            .entry((st.key.0, st.key.1))
+            .or_default()
+            .insert(st.key.2, ());
+        self.rev
+            .entry(Self::rev_key(&st))
+            .or_default()
+            .insert(st, seq);
+        self.by_seq.insert(seq, st);
+        true
+    }
+    fn remove(&mut self, st: Stored) -> bool {
+        let Some(node) = self.fwd.get_mut(&st.key) else {
+            return false;
+        };
+        let seq = match st.subject {
+            SubjIds::Id(i) => node.ids.shift_remove(&i),
+            SubjIds::Set(k) => node.sets.shift_remove(&k),
+        };
+        let Some(seq) = seq else { return false };
+        if node.ids.is_empty() && node.sets.is_empty() {
+            self.fwd.remove(&st.key);
+            if let Some(m) = self.by_object.get_mut(&(st.key.0, st.key.1)) {
+                m.shift_remove(&st.key.2);
+                if m.is_empty() {
+                    self.by_object.remove(&(st.key.0, st.key.1));
+                }
+            }
+        }
+        let rk = Self::rev_key(&st);
+        if let Some(m) = self.rev.get_mut(&rk) {
+            m.shift_remove(&st);
+            if m.is_empty() {
+                self.rev.remove(&rk);
+            }
+        }
+        self.by_seq.remove(&seq);
+        true
+    }
+    fn materialize(&self, st: &Stored) -> RelationTuple {
+        let (n, o, r) = st.key;
+        let subject = match st.subject {
+            SubjIds::Id(i) => Subject::Id(self.s(i).to_owned()),
+            SubjIds::Set((a, b, c)) => Subject::set(self.s(a), self.s(b), self.s(c)),
+        };
+        RelationTuple::new(self.s(n), self.s(o), self.s(r), subject)
+    }
+    fn any_match(&self, q: &RelationQuery) -> bool {
+        let mut found = false;
+        self.scan(q, 0, &mut |_, _| {
+            found = true;
+            false
+        });
+        found
+    }
+    /// Visits matching tuples with `seq > after` in ascending seq order until `f` says stop.
+    fn scan(&self, q: &RelationQuery, after: u64, f: &mut dyn FnMut(u64, &Stored) -> bool) {
+        // Resolve filter strings; an unknown string matches nothing.
+        let id = |s: &Option<String>| -> Result<Option<u32>, ()> {
+            match s {
+                None => Ok(None),
+                Some(s) => self.get(s).map(Some).ok_or(()),
+            }
+        };
+        let (Ok(n), Ok(o), Ok(r)) = (id(&q.namespace), id(&q.object), id(&q.relation)) else {
+            return;
+        };
+        let subj = match &q.subject {
+            None => None,
+            Some(s) => match self.lookup_subject(s) {
+                Some(x) => Some(x),
+                None => return,
+            },
+        };
+        let ok = |st: &Stored| {
+            n.is_none_or(|v| st.key.0 == v)
+                && o.is_none_or(|v| st.key.1 == v)
+                && r.is_none_or(|v| st.key.2 == v)
+                && subj.is_none_or(|v| st.subject == v)
+        };
+        if let (Some(n), Some(o), Some(r)) = (n, o, r) {
+            let Some(node) = self.fwd.get(&(n, o, r)) else {
+                return;
+            };
+            // merge the two seq-ordered maps
+            let mut a = node
+                .ids
+                .iter()
+                .map(|(i, s)| (*s, SubjIds::Id(*i)))
+                .filter(|x| x.0 > after)
+                .peekable();
+            let mut b = node
+                .sets
+                .iter()
+                .map(|(k, s)| (*s, SubjIds::Set(*k)))
+                .filter(|x| x.0 > after)
+                .peekable();
+            loop {
+                let next = match (a.peek(), b.peek()) {
+                    (Some(x), Some(y)) => {
+                        if x.0 < y.0 {
+                            a.next()
+                        } else {
+                            b.next()
+                        }
+                    }
+                    (Some(_), None) => a.next(),
+                    (None, Some(_)) => b.next(),
+                    (None, None) => return,
+                };
+                let (seq, subject) = next.unwrap();
+                let st = Stored {
+                    key: (n, o, r),
+                    subject,
+                };
+                if ok(&st) && !f(seq, &st) {
+                    return;
+                }
+            }
+        }
+        if let Some(s) = subj {
+            let rk = Self::rev_key(&Stored {
+                key: (0, 0, 0),
+                subject: s,
+            });
+            let Some(m) = self.rev.get(&rk) else { return };
+            let start = m.partition_point(|_, seq| *seq <= after);
+            for i in start..m.len() {
+                let (st, seq) = m.get_index(i).unwrap();
+                if ok(st) && !f(*seq, st) {
+                    return;
+                }
+            }
+            return;
+        }
+        for (seq, st) in self.by_seq.range(after + 1..) {
+            if ok(st) && !f(*seq, st) {
+                return;
+            }
+        }
+    }
+}
+
+fn parse_token(t: &Option<String>) -> Result<u64, StoreError> {
+    match t {
+        None => Ok(0),
+        Some(s) if s.is_empty() => Ok(0),
+        Some(s) => s
+            .strip_prefix("m1.")
+            .and_then(|n| n.parse().ok())
+            .ok_or(StoreError::InvalidPageToken),
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Inserts tuples without the async machinery (handy to build large graphs in benches
+    /// and tests). Returns the new version.
+    pub fn insert_many<'a>(
+        &self,
+        nid: Uuid,
+        tuples: impl IntoIterator<Item = &'a RelationTuple>,
+    ) -> Version {
+        let mut g = self.inner.write();
+        let inner = &mut *g;
+        let t = inner.tenants.entry(nid).or_default();
+        for tuple in tuples {
+            let st = t.intern_tuple(tuple);
+            inner.seq += 1;
+            t.insert(st, inner.seq);
+        }
+        inner.version += 1;
+        inner.version
+    }
+
+    /// Number of tuples stored for a tenant.
+    pub fn len(&self, nid: Uuid) -> usize {
+        self.inner
+            .read()
+            .tenants
+            .get(&nid)
+            .map_or(0, |t| t.by_seq.len())
+    }
+
+    /// Whether the tenant has no tuples.
+    pub fn is_empty(&self, nid: Uuid) -> bool {
+        self.len(nid) == 0
+    }
+
+    pub(crate) fn read_view(&self) -> MemGuard<'_> {
+        MemGuard(self.inner.read())
+    }
+
+    fn apply(&self, nid: Uuid, tx: &Transaction) -> Result<Version, StoreError> {
+        let mut g = self.inner.write();
+        let inner = &mut *g;
+        let t = inner.tenants.entry(nid).or_default();
+        for p in &tx.preconditions {
+            let (q, want) = match p {
+                Precondition::MustMatch(q) => (q, true),
+                Precondition::MustNotMatch(q) => (q, false),
+            };
+            if t.any_match(q) != want {
+                return Err(StoreError::Conflict(format!(
+                    "precondition failed: {} {:?}",
+                    if want {
+                        "expected a match for"
+                    } else {
+                        "expected no match for"
+                    },
+                    q
+                )));
+            }
+        }
+        for tuple in &tx.insert {
+            let st = t.intern_tuple(tuple);
+            inner.seq += 1;
+            t.insert(st, inner.seq);
+        }
+        for tuple in &tx.delete {
+            if let Some(st) = t.lookup(tuple) {
+                t.remove(st);
+            }
+        }
+        inner.version += 1;
+        Ok(inner.version)
+    }
+}
+
+/// A read snapshot of the memory store.
+pub(crate) struct MemGuard<'a>(RwLockReadGuard<'a, Inner>);
+
+impl MemGuard<'_> {
+    pub(crate) fn view(&self, nid: Uuid) -> MemView<'_> {
+        MemView {
+            t: self.0.tenants.get(&nid),
+        }
+    }
+    pub(crate) fn version(&self) -> Version {
+        self.0.version
+    }
+}
+
+/// One tenant of a read snapshot, as a check data source.
+#[derive(Clone, Copy)]
+pub(crate) struct MemView<'a> {
+    t: Option<&'a Tenant>,
+}
+
+/// Iterator over the subject sets of one node.
+#[derive(Clone)]
+pub(crate) struct MemSets<'a> {
+    it: Option<indexmap::map::Keys<'a, Key, u64>>,
+    t: Option<&'a Tenant>,
+}
+
+impl<'a> Iterator for MemSets<'a> {
+    type Item = SetRef<'a>;
+    fn next(&mut self) -> Option<SetRef<'a>> {
+        let (n, o, r) = *self.it.as_mut()?.next()?;
+        let t = self.t?;
+        Some(SetRef {
+            ns: t.s(n),
+            obj: t.s(o),
+            rel: t.s(r),
+        })
+    }
+}
+
+impl<'a> MemView<'a> {
+    fn node(&self, s: SetRef<'a>) -> Option<&'a Node> {
+        let t = self.t?;
+        t.fwd.get(&(t.get(s.ns)?, t.get(s.obj)?, t.get(s.rel)?))
+    }
+}
+
+impl<'a> Source<'a> for MemView<'a> {
+    type Sets = MemSets<'a>;
+    type Subject = Option<SubjIdsPub>;
+
+    fn prepare_subject(&self, s: SubjRef<'a>) -> Self::Subject {
+        let t = self.t?;
+        Some(SubjIdsPub(match s {
+            SubjRef::Id(id) => SubjIds::Id(t.get(id)?),
+            SubjRef::Set(ss) => SubjIds::Set((t.get(ss.ns)?, t.get(ss.obj)?, t.get(ss.rel)?)),
+        }))
+    }
+
+    fn exists(&self, obj: SetRef<'a>, _: SubjRef<'a>, prepared: &Self::Subject) -> Option<bool> {
+        let Some(SubjIdsPub(subject)) = prepared else {
+            return Some(false);
+        };
+        let Some(node) = self.node(obj) else {
+            return Some(false);
+        };
+        Some(match subject {
+            SubjIds::Id(i) => node.ids.contains_key(i),
+            SubjIds::Set(k) => node.sets.contains_key(k),
+        })
+    }
+
+    fn subject_sets(&self, obj: SetRef<'a>) -> Option<MemSets<'a>> {
+        Some(MemSets {
+            it: self.node(obj).map(|n| n.sets.keys()),
+            t: self.t,
+        })
+    }
+}
+
+/// The interned form of the checked subject.
+#[derive(Clone, Copy)]
+pub(crate) struct SubjIdsPub(SubjIds);
+
+#[async_trait]
+impl TupleStore for MemoryStore {
+    async fn read_level(
+        &self,
+        nid: Uuid,
+        request: &LevelRequest,
+    ) -> Result<LevelResponse, StoreError> {
+        let g = self.inner.read();
+        let Some(t) = g.tenants.get(&nid) else {
+            return Ok(LevelResponse {
+                exists: vec![false; request.exists.len()],
+                subject_sets: vec![Vec::new(); request.subject_sets.len()],
+                subjects: vec![Vec::new(); request.subjects.len()],
+            });
+        };
+        let exists = request
+            .exists
+            .iter()
+            .map(|tuple| t.lookup(tuple).is_some_and(|st| t.seq_of(&st).is_some()))
+            .collect();
+        let subject_sets = request
+            .subject_sets
+            .iter()
+            .map(|k| {
+                let key =
+                    (|| Some((t.get(&k.namespace)?, t.get(&k.object)?, t.get(&k.relation)?)))();
+                key.and_then(|key| t.fwd.get(&key))
+                    .map(|node| {
+                        node.sets
+                            .keys()
+                            .map(|&(a, b, c)| SubjectSet::new(t.s(a), t.s(b), t.s(c)))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        let subjects = request
+            .subjects
+            .iter()
+            .map(|k| {
+                let mut out = Vec::new();
+                t.scan(&RelationQuery::from_set(k), 0, &mut |_, st| {
+                    out.push(t.materialize(st).subject);
+                    true
+                });
+                out
+            })
+            .collect();
+        Ok(LevelResponse {
+            exists,
+            subject_sets,
+            subjects,
+        })
+    }
+
+    async fn tuples_by_subject(
+        &self,
+        nid: Uuid,
+        keys: &[SubjectKey],
+    ) -> Result<Vec<Vec<RelationTuple>>, StoreError> {
+        let g = self.inner.read();
+        let Some(t) = g.tenants.get(&nid) else {
+            return Ok(vec![Vec::new(); keys.len()]);
+        };
+        Ok(keys
+            .iter()
+            .map(|k| {
+                let rk = match k {
+                    SubjectKey::Id(id) => t.get(id).map(RevKey::Id),
+                    SubjectKey::Object { namespace, object } => t
+                        .get(namespace)
+                        .and_then(|n| Some(RevKey::Obj(n, t.get(object)?))),
+                };
+                rk.and_then(|rk| t.rev.get(&rk))
+                    .map(|m| m.keys().map(|st| t.materialize(st)).collect())
+                    .unwrap_or_default()
+            })
+            .collect())
+    }
+
+    async fn tuples_by_object(
+        &self,
+        nid: Uuid,
+        keys: &[ObjectKey],
+    ) -> Result<Vec<Vec<RelationTuple>>, StoreError> {
+        let g = self.inner.read();
+        let Some(t) = g.tenants.get(&nid) else {
+            return Ok(vec![Vec::new(); keys.len()]);
+        };
+        Ok(keys
+            .iter()
+            .map(|k| {
+                let mut out = Vec::new();
+                let (Some(n), Some(o)) = (t.get(&k.namespace), t.get(&k.object)) else {
+                    return out;
+                };
+                if let Some(rels) = t.by_object.get(&(n, o)) {
+                    for &r in rels.keys() {
+                        t.scan(
+                            &RelationQuery {
+                                namespace: Some(k.namespace.clone()),
+                                object: Some(k.object.clone()),
+                                relation: Some(t.s(r).to_owned()),
+                                subject: None,
+                            },
+                            0,
+                            &mut |_, st| {
+                                out.push(t.materialize(st));
+                                true
+                            },
+                        );
+                    }
+                }
+                out
+            })
+            .collect())
+    }
+
+    async fn list(
+        &self,
+        nid: Uuid,
+        query: &RelationQuery,
+        page: &PageRequest,
+    ) -> Result<TuplePage, StoreError> {
+        let after = parse_token(&page.token)?;
+        let size = page.size.max(1);
+        let g = self.inner.read();
+        let Some(t) = g.tenants.get(&nid) else {
+            return Ok(TuplePage::default());
+        };
+        let mut tuples = Vec::with_capacity(size.min(1024));
+        let mut last = 0;
+        let mut more = false;
+        t.scan(query, after, &mut |seq, st| {
+            if tuples.len() == size {
+                more = true;
+                return false;
+            }
+            tuples.push(t.materialize(st));
+            last = seq;
+            true
+        });
+        Ok(TuplePage {
+            tuples,
+            next_page_token: more.then(|| format!("m1.{last}")),
+        })
+    }
+
+    async fn transact(&self, nid: Uuid, tx: &Transaction) -> Result<Version, StoreError> {
+        self.apply(nid, tx)
+    }
+
+    async fn delete_matching(
+        &self,
+        nid: Uuid,
+        query: &RelationQuery,
+    ) -> Result<(u64, Version), StoreError> {
+        let mut g = self.inner.write();
+        let inner = &mut *g;
+        let mut n = 0;
+        if let Some(t) = inner.tenants.get_mut(&nid) {
+            let mut victims = Vec::new();
+            t.scan(query, 0, &mut |_, st| {
+                victims.push(*st);
+                true
+            });
+            for st in victims {
+                if t.remove(st) {
+                    n += 1;
+                }
+            }
+        }
+        inner.version += 1;
+        Ok((n, inner.version))
+    }
+
+    async fn version(&self, _nid: Uuid) -> Result<Version, StoreError> {
+        Ok(self.inner.read().version)
+    }
+
+    fn as_memory(&self) -> Option<&MemoryStore> {
+        Some(self)
+    }
+}
