@@ -1,0 +1,3 @@
+//! An example web app built on kratos-rs.
+
+fn main() {}

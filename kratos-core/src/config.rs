@@ -1,0 +1,593 @@
+//! Configuration, with Kratos's key names and defaults.
+//!
+//! The struct mirrors the keys of a Kratos configuration file (`identity.default_schema_id`,
+//! `hashers.argon2.memory`, `secrets.cookie`, …), so an existing `kratos.yml` loads as it is.
+//! Keys that this library does not use are ignored. Every value can also be set from code.
+//!
+//! ```
+//! use kratos_core::Config;
+//!
+//! let config = Config::from_yaml_str(
+//!     "secrets:\n  default: [\"a-very-long-secret-of-32-chars!!\"]\nhashers:\n  bcrypt:\n    cost: 12\n",
+//! )
+//! .unwrap();
+//! assert_eq!(config.identity.default_schema_id, "default");
+//! assert_eq!(config.hashers.bcrypt.cost, 12);
+//! ```
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use zeroize::Zeroizing;
+
+/// Why a configuration could not be loaded. The message names the offending key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("could not read configuration file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A key has a value of the wrong shape.
+    #[error("invalid configuration at `{key}`: {message}")]
+    Invalid {
+        /// The dotted key, such as `hashers.argon2.memory`.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The dotted key the error is about, if any.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Invalid { key, .. } => Some(key),
+            ConfigError::Io { .. } => None,
+        }
+    }
+
+    pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Config {
+    /// Development mode: relaxes secret requirements (a random secret is generated, with a
+    /// warning) and cookie security. Never enable it in production.
+    pub dev: bool,
+    /// Public and admin endpoints (`serve.public.base_url`, `serve.admin.base_url`).
+    pub serve: ServeConfig,
+    /// Identity schemas (`identity.*`).
+    pub identity: IdentityConfig,
+    /// Password hashing (`hashers.*`).
+    pub hashers: HashersConfig,
+    /// Secrets (`secrets.*`).
+    pub secrets: SecretsConfig,
+    /// Encryption of data at rest (`ciphers.*`).
+    pub ciphers: CiphersConfig,
+}
+
+impl Config {
+    /// Parses a YAML document.
+    pub fn from_yaml_str(yaml: &str) -> Result<Self, ConfigError> {
+        let de = serde_yaml_ng::Deserializer::from_str(yaml);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigError::invalid(key, e.into_inner().to_string())
+        })
+    }
+
+    /// Parses a JSON document.
+    pub fn from_json_str(json: &str) -> Result<Self, ConfigError> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigError::invalid(key, e.into_inner().to_string())
+        })
+    }
+
+    /// Loads a file; `.json` files are read as JSON, anything else as YAML.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        if path.extension().is_some_and(|e| e == "json") {
+            Self::from_json_str(&text)
+        } else {
+            Self::from_yaml_str(&text)
+        }
+    }
+
+    /// Checks values that serde cannot: secret lengths, bounds, required secrets.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.secrets.default.is_empty() && self.secrets.cookie.is_empty() && !self.dev {
+            return Err(ConfigError::invalid(
+                "secrets.default",
+                "at least one secret is required (generate one with e.g. `openssl rand -hex 32`); \
+                 only dev mode may run without, with a random secret that changes on every start",
+            ));
+        }
+        for (i, s) in self.secrets.default.iter().enumerate() {
+            if s.expose().len() < 16 {
+                return Err(ConfigError::invalid(
+                    format!("secrets.default[{i}]"),
+                    "must be at least 16 characters long",
+                ));
+            }
+        }
+        for (i, s) in self.secrets.cookie.iter().enumerate() {
+            if s.expose().len() < 16 {
+                return Err(ConfigError::invalid(
+                    format!("secrets.cookie[{i}]"),
+                    "must be at least 16 characters long",
+                ));
+            }
+        }
+        for (i, s) in self.secrets.cipher.iter().enumerate() {
+            if s.expose().len() != 32 {
+                return Err(ConfigError::invalid(
+                    format!("secrets.cipher[{i}]"),
+                    "must be exactly 32 characters long",
+                ));
+            }
+        }
+        if self.ciphers.algorithm != CipherAlgorithm::Noop && self.secrets.cipher.is_empty() {
+            return Err(ConfigError::invalid(
+                "secrets.cipher",
+                "a 32-character secret is required when ciphers.algorithm is not noop",
+            ));
+        }
+        if !self
+            .identity
+            .schemas
+            .iter()
+            .any(|s| s.id == self.identity.default_schema_id)
+            && !self.identity.schemas.is_empty()
+        {
+            return Err(ConfigError::invalid(
+                "identity.default_schema_id",
+                format!(
+                    "no schema with id `{}` in identity.schemas",
+                    self.identity.default_schema_id
+                ),
+            ));
+        }
+        self.hashers
+            .algorithm()
+            .map_err(|e| ConfigError::invalid("hashers", e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// `serve.*`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ServeConfig {
+    /// `serve.public`
+    pub public: EndpointConfig,
+    /// `serve.admin`
+    pub admin: EndpointConfig,
+}
+
+/// `serve.public` / `serve.admin`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct EndpointConfig {
+    /// The URL under which the endpoint is reachable, e.g. `http://127.0.0.1:4433/`.
+    pub base_url: Option<String>,
+}
+
+impl ServeConfig {
+    /// The public base URL without a trailing slash (`http://127.0.0.1:4433` when unset).
+    pub fn public_base_url(&self) -> String {
+        self.public
+            .base_url
+            .as_deref()
+            .unwrap_or("http://127.0.0.1:4433")
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+/// `identity.*`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct IdentityConfig {
+    /// `identity.default_schema_id` (default `default`).
+    pub default_schema_id: String,
+    /// `identity.schemas`: `[{id, url}]` where `url` is `file://…`, `base64://…` or a plain path.
+    pub schemas: Vec<SchemaSource>,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            default_schema_id: "default".into(),
+            schemas: Vec::new(),
+        }
+    }
+}
+
+/// One entry of `identity.schemas`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct SchemaSource {
+    /// The schema id.
+    pub id: String,
+    /// Where the schema is: `file:///path`, `base64://…` or a path.
+    pub url: String,
+}
+
+/// `hashers.*`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct HashersConfig {
+    /// `hashers.algorithm`: `argon2` (default here) or `bcrypt`.
+    pub algorithm: HasherName,
+    /// `hashers.argon2`
+    pub argon2: Argon2Config,
+    /// `hashers.bcrypt`
+    pub bcrypt: BcryptConfig,
+}
+
+impl Default for HashersConfig {
+    fn default() -> Self {
+        Self {
+            algorithm: HasherName::Argon2,
+            argon2: Argon2Config::default(),
+            bcrypt: BcryptConfig::default(),
+        }
+    }
+}
+
+impl HashersConfig {
+    /// The hashing algorithm and parameters this configuration selects.
+    pub fn algorithm(&self) -> Result<kratos_hash::HashAlgorithm, ConfigError> {
+        Ok(match self.algorithm {
+            HasherName::Bcrypt => kratos_hash::HashAlgorithm::Bcrypt {
+                cost: self.bcrypt.cost,
+            },
+            HasherName::Argon2 => {
+                let kib = self.argon2.memory.0 / 1024;
+                let memory_kib = u32::try_from(kib).map_err(|_| {
+                    ConfigError::invalid("hashers.argon2.memory", "is larger than 4 TiB")
+                })?;
+                kratos_hash::HashAlgorithm::Argon2id(kratos_hash::Argon2Params {
+                    memory_kib,
+                    iterations: self.argon2.iterations,
+                    parallelism: self.argon2.parallelism,
+                    salt_length: self.argon2.salt_length,
+                    key_length: self.argon2.key_length,
+                })
+            }
+        })
+    }
+}
+
+/// The configurable hashers.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HasherName {
+    /// Argon2id.
+    Argon2,
+    /// bcrypt.
+    Bcrypt,
+}
+
+/// `hashers.argon2`. Defaults follow OWASP's recommendation for argon2id (19 MiB, t=2, p=1),
+/// lighter than Kratos's 128 MB that makes logins slow on small machines.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Argon2Config {
+    /// Memory, as bytes or a size such as `19MB` / `64MiB` (MB counts 1024², as Kratos does).
+    pub memory: ByteSize,
+    /// Iterations (`t`).
+    pub iterations: u32,
+    /// Lanes (`p`).
+    pub parallelism: u32,
+    /// Salt length in bytes.
+    pub salt_length: u32,
+    /// Key length in bytes.
+    pub key_length: u32,
+}
+
+impl Default for Argon2Config {
+    fn default() -> Self {
+        Self {
+            memory: ByteSize(19 * 1024 * 1024),
+            iterations: 2,
+            parallelism: 1,
+            salt_length: 16,
+            key_length: 32,
+        }
+    }
+}
+
+/// `hashers.bcrypt`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct BcryptConfig {
+    /// The cost (default 12).
+    pub cost: u32,
+}
+
+impl Default for BcryptConfig {
+    fn default() -> Self {
+        Self { cost: 12 }
+    }
+}
+
+/// `secrets.*`. The first entry of each list signs or encrypts; all entries verify or decrypt,
+/// so secrets rotate by prepending a new one.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SecretsConfig {
+    /// `secrets.default` (at least 16 characters each).
+    pub default: Vec<Secret>,
+    /// `secrets.cookie` (falls back to `secrets.default`).
+    pub cookie: Vec<Secret>,
+    /// `secrets.cipher` (exactly 32 characters each).
+    pub cipher: Vec<Secret>,
+    /// `secrets.pagination`.
+    pub pagination: Vec<Secret>,
+}
+
+impl SecretsConfig {
+    /// The cookie secrets, falling back to the default ones.
+    pub fn cookie_or_default(&self) -> &[Secret] {
+        if self.cookie.is_empty() {
+            &self.default
+        } else {
+            &self.cookie
+        }
+    }
+}
+
+/// A secret string. Its `Debug` and `Display` never show the value, and it is wiped on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(Zeroizing::new(value.into()))
+    }
+    /// The secret value.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Secret::new(String::deserialize(d)?))
+    }
+}
+
+/// `ciphers.*`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CiphersConfig {
+    /// `ciphers.algorithm`: `noop` (default), `aes` or `xchacha20-poly1305`.
+    pub algorithm: CipherAlgorithm,
+}
+
+/// The ciphers for data at rest.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum CipherAlgorithm {
+    /// No encryption: values are only hex-encoded (Kratos's default).
+    #[default]
+    #[serde(rename = "noop")]
+    Noop,
+    /// AES-256-GCM.
+    #[serde(rename = "aes")]
+    Aes,
+    /// XChaCha20-Poly1305.
+    #[serde(rename = "xchacha20-poly1305")]
+    XChaCha20Poly1305,
+}
+
+/// A byte size: an integer (bytes) or a string such as `128MB`, `19MiB`, `1GB`, `512KB`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// Parses `128MB`, `19MiB`, `4096`, … (KB/MB/GB count powers of 1024).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a byte size such as 128MB"))?;
+        let mul: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+            "" | "B" => 1,
+            "K" | "KB" | "KIB" => 1 << 10,
+            "M" | "MB" | "MIB" => 1 << 20,
+            "G" | "GB" | "GIB" => 1 << 30,
+            other => return Err(format!("unknown byte unit `{other}`")),
+        };
+        n.checked_mul(mul)
+            .map(ByteSize)
+            .ok_or_else(|| format!("`{s}` is too large"))
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(ByteSize(n)),
+            Raw::S(s) => ByteSize::parse(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A duration written as Kratos writes them: `1h`, `30m`, `1h30m`, `10s`, `500ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KratosDuration(pub Duration);
+
+impl KratosDuration {
+    /// Parses `1h30m`, `15m`, `10s`, `250ms`, `2h45m10s`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("empty duration".into());
+        }
+        if s == "0" {
+            return Ok(KratosDuration(Duration::ZERO));
+        }
+        let mut total = Duration::ZERO;
+        let mut rest = s;
+        while !rest.is_empty() {
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit() && c != '.')
+                .ok_or_else(|| format!("`{s}` has a number without a unit (h, m, s, ms)"))?;
+            if digits == 0 {
+                return Err(format!("`{s}` is not a duration such as 1h30m"));
+            }
+            let n: f64 = rest[..digits]
+                .parse()
+                .map_err(|_| format!("`{s}` is not a duration"))?;
+            rest = &rest[digits..];
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let secs = match &rest[..unit_len] {
+                "h" => n * 3600.0,
+                "m" => n * 60.0,
+                "s" => n,
+                "ms" => n / 1000.0,
+                "us" | "µs" => n / 1_000_000.0,
+                "ns" => n / 1_000_000_000.0,
+                u => return Err(format!("unknown duration unit `{u}` in `{s}`")),
+            };
+            total += Duration::from_secs_f64(secs);
+            rest = &rest[unit_len..];
+        }
+        Ok(KratosDuration(total))
+    }
+
+    /// As a chrono duration.
+    pub fn as_chrono(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.0).unwrap_or(chrono::Duration::MAX)
+    }
+}
+
+impl Serialize for KratosDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}s", self.0.as_secs_f64()))
+    }
+}
+
+impl<'de> Deserialize<'de> for KratosDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        KratosDuration::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_kratos() {
+        assert_eq!(
+            KratosDuration::parse("1h").unwrap().0,
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            KratosDuration::parse("1h30m").unwrap().0,
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            KratosDuration::parse("500ms").unwrap().0,
+            Duration::from_millis(500)
+        );
+        assert!(KratosDuration::parse("5").is_err());
+        assert!(KratosDuration::parse("5y").is_err());
+    }
+
+    #[test]
+    fn byte_sizes_parse() {
+        assert_eq!(ByteSize::parse("128MB").unwrap().0, 128 << 20);
+        assert_eq!(ByteSize::parse("4096").unwrap().0, 4096);
+        assert!(ByteSize::parse("12XB").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = Config::from_yaml_str("hashers:\n  argon2:\n    memory: lots\n").unwrap_err();
+        assert_eq!(err.key(), Some("hashers.argon2.memory"));
+        assert!(err.to_string().contains("hashers.argon2.memory"));
+        let err = Config::from_json_str(r#"{"hashers":{"bcrypt":{"cost":"x"}}}"#).unwrap_err();
+        assert_eq!(err.key(), Some("hashers.bcrypt.cost"));
+    }
+
+    #[test]
+    fn secrets_are_required_outside_dev_mode() {
+        let err = Config::default().validate().unwrap_err();
+        assert_eq!(err.key(), Some("secrets.default"));
+        let dev = Config {
+            dev: true,
+            ..Config::default()
+        };
+        dev.validate().unwrap();
+    }
+
+    #[test]
+    fn short_secrets_and_bad_cipher_secrets_are_rejected() {
+        let c = Config::from_yaml_str("secrets:\n  default: [short]\n").unwrap();
+        assert_eq!(c.validate().unwrap_err().key(), Some("secrets.default[0]"));
+        let c = Config::from_yaml_str(
+            "secrets:\n  default: [\"0123456789abcdef\"]\n  cipher: [\"tooshort\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.validate().unwrap_err().key(), Some("secrets.cipher[0]"));
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let c =
+            Config::from_yaml_str("secrets:\n  default: [\"super-secret-value-123\"]\n").unwrap();
+        assert!(!format!("{c:?}").contains("super-secret"));
+    }
+}

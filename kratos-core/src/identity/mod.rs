@@ -1,0 +1,23 @@
+//! Identities: the record, its schema, normalisation of identifiers, and the admin API.
+
+mod admin;
+mod error;
+mod model;
+mod normalize;
+mod schema;
+
+pub use admin::{
+    AddressImport, CreateIdentityBody, DEFAULT_PAGE_SIZE, IdentityAdmin, IdentityPage,
+    IdentityPatch, IdentityPatchResult, ImportCredentials, ImportLookupCode, ImportLookupSecret,
+    ImportLookupSecretConfig, ImportPassword, ImportPasswordConfig, ImportProvider,
+    ImportProviders, ImportProvidersConfig, ImportTotp, ImportTotpConfig, ListIdentitiesParams,
+    MAX_BATCH_SIZE, MAX_BATCH_SIZE_WITH_PASSWORDS, MAX_IDS_FILTER, MAX_PAGE_SIZE, PatchAction,
+    UpdateIdentityBody,
+};
+pub use error::IdentityError;
+pub use model::{
+    AddressVia, CredentialType, Credentials, Identity, IdentityState, RecoveryAddress,
+    VerifiableAddress, VerificationStatus,
+};
+pub use normalize::{IdentifierKind, NormalizeError, normalize_identifier, normalize_phone};
+pub use schema::{DerivedTraits, IdentitySchema, SchemaError, SchemaRegistry, TraitError};

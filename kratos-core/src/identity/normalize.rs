@@ -1,0 +1,125 @@
+//! Normalisation of identifiers and addresses before they are stored or looked up.
+//!
+//! Emails and usernames are trimmed, NFKC-normalised, lowercased and stripped of control and
+//! default-ignorable characters, as Kratos's PRECIS profile does; phone numbers become E.164.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// What kind of value an identifier is, which decides how it is normalised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdentifierKind {
+    /// An email address.
+    Email,
+    /// A phone number (normalised to E.164).
+    Phone,
+    /// Anything else (usernames).
+    Username,
+}
+
+/// Why a value could not be normalised.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NormalizeError {
+    /// Nothing is left after normalisation.
+    #[error("the identifier is empty")]
+    Empty,
+    /// Not a phone number that E.164 can express.
+    #[error("the phone number is not valid: use the international format, such as +14155550100")]
+    InvalidPhone,
+}
+
+/// Normalises an identifier of the given kind.
+pub fn normalize_identifier(kind: IdentifierKind, value: &str) -> Result<String, NormalizeError> {
+    match kind {
+        IdentifierKind::Phone => normalize_phone(value),
+        IdentifierKind::Email | IdentifierKind::Username => {
+            let folded: String = value
+                .trim()
+                .nfkc()
+                .filter(|c| !is_disallowed(*c))
+                .flat_map(char::to_lowercase)
+                .collect();
+            let folded: String = folded.nfkc().collect();
+            let folded = folded.trim().to_owned();
+            if folded.is_empty() {
+                Err(NormalizeError::Empty)
+            } else {
+                Ok(folded)
+            }
+        }
+    }
+}
+
+fn is_disallowed(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+            | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{E0000}'..='\u{E0FFF}'
+            | '\u{FDD0}'..='\u{FDEF}' | '\u{FFFE}' | '\u{FFFF}')
+}
+
+/// Normalises a phone number to E.164 (`+` and 8 to 15 digits). Spaces, dots, dashes and
+/// parentheses are dropped, a leading `00` becomes `+`.
+pub fn normalize_phone(value: &str) -> Result<String, NormalizeError> {
+    let v: String = value.trim().nfkc().collect();
+    let mut digits = String::with_capacity(v.len());
+    let mut plus = false;
+    for (i, c) in v.chars().enumerate() {
+        match c {
+            '+' if i == 0 => plus = true,
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '(' | ')' | '/' => {}
+            _ => return Err(NormalizeError::InvalidPhone),
+        }
+    }
+    if !plus {
+        if let Some(rest) = digits.strip_prefix("00") {
+            digits = rest.to_owned();
+        } else {
+            return Err(NormalizeError::InvalidPhone);
+        }
+    }
+    if digits.len() < 8 || digits.len() > 15 || digits.starts_with('0') {
+        return Err(NormalizeError::InvalidPhone);
+    }
+    Ok(format!("+{digits}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_folded_and_lowercased() {
+        assert_eq!(
+            normalize_identifier(IdentifierKind::Email, "  Alice@Example.COM ").unwrap(),
+            "alice@example.com"
+        );
+        // Full-width letters fold to ASCII (NFKC), zero-width characters go.
+        assert_eq!(
+            normalize_identifier(IdentifierKind::Email, "ＡＬＩＣＥ\u{200B}@example.com").unwrap(),
+            "alice@example.com"
+        );
+        assert_eq!(
+            normalize_identifier(IdentifierKind::Username, "  \u{200B} "),
+            Err(NormalizeError::Empty)
+        );
+    }
+
+    #[test]
+    fn phones_become_e164() {
+        assert_eq!(
+            normalize_phone("+1 (415) 555-0100").unwrap(),
+            "+14155550100"
+        );
+        assert_eq!(normalize_phone("0049 30 1234567").unwrap(), "+49301234567");
+        assert_eq!(
+            normalize_phone("415 555 0100"),
+            Err(NormalizeError::InvalidPhone)
+        );
+        assert_eq!(normalize_phone("+1 abc"), Err(NormalizeError::InvalidPhone));
+        assert_eq!(normalize_phone("+12"), Err(NormalizeError::InvalidPhone));
+    }
+}

@@ -1,0 +1,185 @@
+//! The registry: one cheap-to-clone handle that carries configuration, schemas, storage,
+//! hasher, cipher and clock, bound to one tenant.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use uuid::Uuid;
+
+use crate::cipher::{Cipher, CipherError};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError, Secret};
+use crate::identity::{IdentityAdmin, IdentitySchema, SchemaError, SchemaRegistry};
+use crate::store::{MemoryStore, Persister};
+
+/// Why a [`Kratos`] could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// An identity schema could not be loaded.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// The cipher could not be set up.
+    #[error("cipher: {0}")]
+    Cipher(#[from] CipherError),
+    /// The hasher could not be set up.
+    #[error("hashers: {0}")]
+    Hasher(#[from] kratos_hash::HashError),
+}
+
+/// The handle to everything. Cheap to clone; bound to one tenant (network id).
+#[derive(Clone, Debug)]
+pub struct Kratos {
+    inner: Arc<Inner>,
+    nid: Uuid,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    schemas: SchemaRegistry,
+    store: Arc<dyn Persister>,
+    hasher: kratos_hash::Hasher,
+    cipher: Cipher,
+    clock: Arc<dyn Clock>,
+    public_base_url: String,
+}
+
+impl Kratos {
+    /// The network id of the default tenant.
+    pub const DEFAULT_NID: Uuid = Uuid::nil();
+
+    /// Starts building a registry from a configuration.
+    pub fn builder(config: Config) -> KratosBuilder {
+        KratosBuilder {
+            config,
+            store: None,
+            schemas: Vec::new(),
+            clock: None,
+        }
+    }
+
+    /// The same registry bound to another tenant. Every store call of the returned handle is
+    /// scoped to `nid`.
+    pub fn tenant(&self, nid: Uuid) -> Kratos {
+        Kratos {
+            inner: self.inner.clone(),
+            nid,
+        }
+    }
+
+    /// The tenant this handle is bound to.
+    pub fn nid(&self) -> Uuid {
+        self.nid
+    }
+
+    /// The admin API for identities.
+    pub fn identities(&self) -> IdentityAdmin<'_> {
+        IdentityAdmin::new(self)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The identity schemas.
+    pub fn schemas(&self) -> &SchemaRegistry {
+        &self.inner.schemas
+    }
+
+    /// The storage.
+    pub fn store(&self) -> &Arc<dyn Persister> {
+        &self.inner.store
+    }
+
+    /// The password hasher.
+    pub fn hasher(&self) -> &kratos_hash::Hasher {
+        &self.inner.hasher
+    }
+
+    /// The cipher for data at rest.
+    pub fn cipher(&self) -> &Cipher {
+        &self.inner.cipher
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// The URL under which a schema is served: `<public>/schemas/<base64url(id)>`.
+    pub fn schema_url(&self, schema_id: &str) -> String {
+        format!(
+            "{}/schemas/{}",
+            self.inner.public_base_url,
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(schema_id)
+        )
+    }
+}
+
+/// Builds a [`Kratos`].
+#[must_use]
+pub struct KratosBuilder {
+    config: Config,
+    store: Option<Arc<dyn Persister>>,
+    schemas: Vec<IdentitySchema>,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl KratosBuilder {
+    /// The storage backend (default: a fresh [`MemoryStore`]).
+    pub fn store(mut self, store: Arc<dyn Persister>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Adds an identity schema besides those in `identity.schemas`.
+    pub fn schema(mut self, schema: IdentitySchema) -> Self {
+        self.schemas.push(schema);
+        self
+    }
+
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Checks everything and builds the registry.
+    pub fn build(self) -> Result<Kratos, BuildError> {
+        let mut config = self.config;
+        config.validate()?;
+        if config.dev && config.secrets.default.is_empty() && config.secrets.cookie.is_empty() {
+            let random: [u8; 32] = rand::random();
+            config.secrets.default = vec![Secret::new(hex::encode(random))];
+            tracing::warn!(
+                "dev mode: no secrets configured, using a random secret; sessions and cookies \
+                 will not survive a restart"
+            );
+        }
+        let mut schemas = SchemaRegistry::from_config(&config.identity)?;
+        for s in self.schemas {
+            schemas.add(s)?;
+        }
+        schemas.check()?;
+        let hasher = kratos_hash::Hasher::new(config.hashers.algorithm()?)?;
+        let cipher = Cipher::new(config.ciphers.algorithm, &config.secrets.cipher)?;
+        let public_base_url = config.serve.public_base_url();
+        Ok(Kratos {
+            inner: Arc::new(Inner {
+                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                config,
+                schemas,
+                hasher,
+                cipher,
+                public_base_url,
+            }),
+            nid: Kratos::DEFAULT_NID,
+        })
+    }
+}

@@ -1,0 +1,238 @@
+//! The in-memory store: for tests, examples and single-process apps that keep nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::{IdentityQuery, IdentityStore, StoreError};
+use crate::identity::{AddressVia, CredentialType, Identity};
+
+/// An in-memory implementation of every store trait. Cheap to create; holds all tenants.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    data: Mutex<Data>,
+}
+
+#[derive(Debug, Default)]
+struct Data {
+    identities: BTreeMap<(Uuid, Uuid), Identity>,
+    identifiers: HashMap<(Uuid, CredentialType, String), Uuid>,
+    verifiable: HashMap<(Uuid, AddressVia, String), Uuid>,
+    recovery: HashMap<(Uuid, AddressVia, String), Uuid>,
+    external_ids: HashMap<(Uuid, String), Uuid>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Data> {
+        self.data.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Data {
+    /// Checks the uniqueness rules for `identity` against everything but itself.
+    fn check_unique(&self, nid: Uuid, identity: &Identity) -> Result<(), StoreError> {
+        let other = |owner: Option<&Uuid>| owner.is_some_and(|o| *o != identity.id);
+        for (t, ident) in identity.identifiers() {
+            if other(self.identifiers.get(&(nid, t, ident.to_owned()))) {
+                return Err(StoreError::Conflict(format!("{t} identifier")));
+            }
+        }
+        for a in &identity.verifiable_addresses {
+            if other(self.verifiable.get(&(nid, a.via, a.value.clone()))) {
+                return Err(StoreError::Conflict("verifiable address".into()));
+            }
+        }
+        for a in &identity.recovery_addresses {
+            if other(self.recovery.get(&(nid, a.via, a.value.clone()))) {
+                return Err(StoreError::Conflict("recovery address".into()));
+            }
+        }
+        if let Some(e) = &identity.external_id
+            && other(self.external_ids.get(&(nid, e.clone())))
+        {
+            return Err(StoreError::Conflict("external id".into()));
+        }
+        // Duplicates inside one identity are conflicts too, as unique indexes would see them.
+        let mut seen = std::collections::HashSet::new();
+        for (t, ident) in identity.identifiers() {
+            if !seen.insert((t, ident)) {
+                return Err(StoreError::Conflict(format!("{t} identifier")));
+            }
+        }
+        Ok(())
+    }
+
+    fn index(&mut self, nid: Uuid, identity: &Identity) {
+        for (t, ident) in identity.identifiers() {
+            self.identifiers
+                .insert((nid, t, ident.to_owned()), identity.id);
+        }
+        for a in &identity.verifiable_addresses {
+            self.verifiable
+                .insert((nid, a.via, a.value.clone()), identity.id);
+        }
+        for a in &identity.recovery_addresses {
+            self.recovery
+                .insert((nid, a.via, a.value.clone()), identity.id);
+        }
+        if let Some(e) = &identity.external_id {
+            self.external_ids.insert((nid, e.clone()), identity.id);
+        }
+    }
+
+    fn unindex(&mut self, nid: Uuid, identity: &Identity) {
+        for (t, ident) in identity.identifiers() {
+            self.identifiers.remove(&(nid, t, ident.to_owned()));
+        }
+        for a in &identity.verifiable_addresses {
+            self.verifiable.remove(&(nid, a.via, a.value.clone()));
+        }
+        for a in &identity.recovery_addresses {
+            self.recovery.remove(&(nid, a.via, a.value.clone()));
+        }
+        if let Some(e) = &identity.external_id {
+            self.external_ids.remove(&(nid, e.clone()));
+        }
+    }
+}
+
+#[async_trait]
+impl IdentityStore for MemoryStore {
+    async fn insert_identities(
+        &self,
+        nid: Uuid,
+        identities: &[Identity],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let mut data = self.lock();
+        let mut results = Vec::with_capacity(identities.len());
+        for identity in identities {
+            if data.identities.contains_key(&(nid, identity.id)) {
+                results.push(Err(StoreError::Conflict("identity id".into())));
+                continue;
+            }
+            match data.check_unique(nid, identity) {
+                Ok(()) => {
+                    data.index(nid, identity);
+                    data.identities.insert((nid, identity.id), identity.clone());
+                    results.push(Ok(()));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        Ok(results)
+    }
+
+    async fn get_identity(&self, nid: Uuid, id: Uuid) -> Result<Identity, StoreError> {
+        self.lock()
+            .identities
+            .get(&(nid, id))
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn get_identity_by_external_id(
+        &self,
+        nid: Uuid,
+        external_id: &str,
+    ) -> Result<Identity, StoreError> {
+        let data = self.lock();
+        let id = data
+            .external_ids
+            .get(&(nid, external_id.to_owned()))
+            .ok_or(StoreError::NotFound)?;
+        data.identities
+            .get(&(nid, *id))
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn find_identity_by_identifier(
+        &self,
+        nid: Uuid,
+        credential_type: CredentialType,
+        identifier: &str,
+    ) -> Result<Identity, StoreError> {
+        let data = self.lock();
+        let id = data
+            .identifiers
+            .get(&(nid, credential_type, identifier.to_owned()))
+            .ok_or(StoreError::NotFound)?;
+        data.identities
+            .get(&(nid, *id))
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn update_identity(&self, nid: Uuid, identity: &Identity) -> Result<(), StoreError> {
+        let mut data = self.lock();
+        let old = data
+            .identities
+            .get(&(nid, identity.id))
+            .cloned()
+            .ok_or(StoreError::NotFound)?;
+        data.unindex(nid, &old);
+        if let Err(e) = data.check_unique(nid, identity) {
+            data.index(nid, &old);
+            return Err(e);
+        }
+        data.index(nid, identity);
+        data.identities.insert((nid, identity.id), identity.clone());
+        Ok(())
+    }
+
+    async fn delete_identity(&self, nid: Uuid, id: Uuid) -> Result<(), StoreError> {
+        let mut data = self.lock();
+        let old = data
+            .identities
+            .remove(&(nid, id))
+            .ok_or(StoreError::NotFound)?;
+        data.unindex(nid, &old);
+        Ok(())
+    }
+
+    async fn list_identities(
+        &self,
+        nid: Uuid,
+        query: &IdentityQuery,
+    ) -> Result<Vec<Identity>, StoreError> {
+        let data = self.lock();
+        let start = (nid, query.after.map(next_uuid).unwrap_or(Uuid::nil()));
+        let end = (nid, Uuid::max());
+        let out = data
+            .identities
+            .range(start..=end)
+            .map(|(_, i)| i)
+            .filter(|i| query.ids.is_empty() || query.ids.contains(&i.id))
+            .filter(|i| {
+                query.organization_id.is_none() || i.organization_id == query.organization_id
+            })
+            .filter(|i| {
+                query
+                    .credentials_identifier
+                    .as_deref()
+                    .is_none_or(|want| i.identifiers().any(|(_, v)| v == want))
+            })
+            .filter(|i| {
+                query
+                    .identifier_prefix
+                    .as_deref()
+                    .is_none_or(|p| i.identifiers().any(|(_, v)| v.starts_with(p)))
+            })
+            .take(query.limit)
+            .cloned()
+            .collect();
+        Ok(out)
+    }
+}
+
+/// The smallest UUID greater than `u` (for an exclusive lower bound).
+fn next_uuid(u: Uuid) -> Uuid {
+    Uuid::from_u128(u.as_u128().saturating_add(1))
+}

@@ -1,0 +1,127 @@
+//! Storage: one small trait per aggregate, and the [`Persister`] a backend implements.
+//!
+//! Every call is scoped by a network id (`nid`): tenants are isolated by construction. Errors
+//! normalise to portable kinds ([`StoreErrorKind`]) with the backend's error kept as source.
+//! [`MemoryStore`] is the in-memory implementation; `kratos-store-sql` implements the same
+//! traits for SQLite and PostgreSQL, and the `testsuite` feature holds the conformance suite
+//! every implementation must pass.
+
+mod memory;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::identity::{CredentialType, Identity};
+
+pub use memory::MemoryStore;
+
+/// The portable kind of a storage error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The record does not exist (in this tenant).
+    NotFound,
+    /// A uniqueness rule was broken.
+    Conflict,
+    /// The backend failed.
+    Backend,
+}
+
+/// A storage error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The record does not exist (in this tenant).
+    #[error("record not found")]
+    NotFound,
+    /// A uniqueness rule was broken; the text names which one.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The backend failed.
+    #[error("storage backend error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// The portable kind.
+    pub fn kind(&self) -> StoreErrorKind {
+        match self {
+            StoreError::NotFound => StoreErrorKind::NotFound,
+            StoreError::Conflict(_) => StoreErrorKind::Conflict,
+            StoreError::Backend(_) => StoreErrorKind::Backend,
+        }
+    }
+
+    /// Wraps a backend error.
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
+/// Filters and position for listing identities. Results are ordered by id (ascending), which
+/// for UUID v7 ids is creation order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IdentityQuery {
+    /// Only identities with an id greater than this (keyset pagination).
+    pub after: Option<Uuid>,
+    /// At most this many.
+    pub limit: usize,
+    /// Only these ids (empty: no filter).
+    pub ids: Vec<Uuid>,
+    /// Only identities with this exact (normalised) credential identifier.
+    pub credentials_identifier: Option<String>,
+    /// Only identities with a credential identifier starting with this (normalised) prefix.
+    pub identifier_prefix: Option<String>,
+    /// Only identities of this organization.
+    pub organization_id: Option<Uuid>,
+}
+
+/// Storage of identities with their credentials and addresses.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Inserts identities in one transaction. Each item succeeds or fails on its own: a
+    /// conflict on one item is reported in its slot and does not stop the others. The outer
+    /// error is for failures of the whole batch.
+    async fn insert_identities(
+        &self,
+        nid: Uuid,
+        identities: &[Identity],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError>;
+
+    /// Loads one identity with its credentials and addresses.
+    async fn get_identity(&self, nid: Uuid, id: Uuid) -> Result<Identity, StoreError>;
+
+    /// Loads the identity with this external id.
+    async fn get_identity_by_external_id(
+        &self,
+        nid: Uuid,
+        external_id: &str,
+    ) -> Result<Identity, StoreError>;
+
+    /// Loads the identity owning a credential identifier of a type.
+    async fn find_identity_by_identifier(
+        &self,
+        nid: Uuid,
+        credential_type: CredentialType,
+        identifier: &str,
+    ) -> Result<Identity, StoreError>;
+
+    /// Replaces an identity (row, credentials, identifiers and addresses) atomically.
+    async fn update_identity(&self, nid: Uuid, identity: &Identity) -> Result<(), StoreError>;
+
+    /// Deletes an identity and everything it owns.
+    async fn delete_identity(&self, nid: Uuid, id: Uuid) -> Result<(), StoreError>;
+
+    /// Lists identities (with credentials and addresses).
+    async fn list_identities(
+        &self,
+        nid: Uuid,
+        query: &IdentityQuery,
+    ) -> Result<Vec<Identity>, StoreError>;
+}
+
+/// Everything a storage backend implements. A backend implements the aggregate traits; this
+/// super-trait is then implemented for it automatically.
+pub trait Persister: IdentityStore + std::fmt::Debug + 'static {}
+
+impl<T: IdentityStore + std::fmt::Debug + 'static> Persister for T {}

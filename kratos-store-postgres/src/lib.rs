@@ -1,0 +1,1 @@
+//! kratos-store-postgres
