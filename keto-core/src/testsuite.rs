@@ -1,1 +1,733 @@
-//! placeholder
+//! A conformance suite for [`TupleStore`] backends (feature `testsuite`).
+//!
+//! Every function takes a store, works in a fresh tenant (`nid`) and panics on a violation,
+//! so tests can share one database and run in parallel. [`tuple_store_tests!`] stamps them
+//! out as `#[tokio::test]` functions:
+//!
+//! ```ignore
+//! async fn store() -> std::sync::Arc<dyn keto_core::TupleStore> {
+//!     std::sync::Arc::new(keto_core::MemoryStore::new())
+//! }
+//! keto_core::tuple_store_tests!(store);
+//! ```
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::check::CheckOptions;
+use crate::engine::{Config, Keto};
+use crate::error::StoreError;
+use crate::namespace::Schema;
+use crate::store::{
+    LevelRequest, ObjectKey, PageRequest, Precondition, SubjectKey, Transaction, TupleStore,
+};
+use crate::tuple::{RelationQuery, RelationTuple, Subject, SubjectSet};
+
+#[doc(hidden)]
+pub use tokio;
+
+/// Converts what a factory returns into a shared store.
+pub trait IntoStore {
+    /// The shared store.
+    fn into_store(self) -> Arc<dyn TupleStore>;
+}
+
+impl IntoStore for Arc<dyn TupleStore> {
+    fn into_store(self) -> Arc<dyn TupleStore> {
+        self
+    }
+}
+
+impl<T: TupleStore> IntoStore for T {
+    fn into_store(self) -> Arc<dyn TupleStore> {
+        Arc::new(self)
+    }
+}
+
+impl<T: TupleStore> IntoStore for Arc<T> {
+    fn into_store(self) -> Arc<dyn TupleStore> {
+        self
+    }
+}
+
+/// Stamps out every suite function as a `#[tokio::test]` for an async store factory
+/// (`async fn() -> impl IntoStore`).
+#[macro_export]
+macro_rules! tuple_store_tests {
+    ($factory:path) => {
+        $crate::tuple_store_tests!(@each $factory;
+            write_and_read_back,
+            insert_is_idempotent,
+            delete_tuples,
+            list_filters,
+            subject_kinds_are_distinct,
+            pagination_sees_every_row_once,
+            pagination_survives_concurrent_writes,
+            invalid_page_token,
+            transaction_rolls_back_on_failed_precondition,
+            transaction_inserts_then_deletes,
+            delete_matching_filter,
+            tenant_isolation,
+            read_level_answers_in_order,
+            reverse_and_object_lookups,
+            version_is_monotonic,
+            engine_checks_through_store
+        );
+    };
+    (@each $factory:path; $($name:ident),* $(,)?) => {
+        $(
+            #[$crate::testsuite::tokio::test(crate = "keto_core::testsuite::tokio")]
+            async fn $name() {
+                let store = $crate::testsuite::IntoStore::into_store($factory().await);
+                $crate::testsuite::$name(store).await;
+            }
+        )*
+    };
+}
+
+fn t(s: &str) -> RelationTuple {
+    s.parse().expect("valid tuple")
+}
+
+fn tuples(list: &[&str]) -> Vec<RelationTuple> {
+    list.iter().map(|s| t(s)).collect()
+}
+
+async fn insert(store: &dyn TupleStore, nid: Uuid, list: &[&str]) {
+    store
+        .transact(
+            nid,
+            &Transaction {
+                insert: tuples(list),
+                ..Transaction::default()
+            },
+        )
+        .await
+        .expect("insert");
+}
+
+async fn all(store: &dyn TupleStore, nid: Uuid, q: &RelationQuery) -> Vec<RelationTuple> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = store
+            .list(nid, q, &PageRequest { size: 7, token })
+            .await
+            .expect("list");
+        out.extend(page.tuples);
+        match page.next_page_token {
+            Some(t) => token = Some(t),
+            None => return out,
+        }
+    }
+}
+
+fn sorted(mut v: Vec<RelationTuple>) -> Vec<RelationTuple> {
+    v.sort();
+    v
+}
+
+/// Inserted tuples are listed back exactly, in insertion order.
+pub async fn write_and_read_back(store: Arc<dyn TupleStore>) {
+    let nid = Uuid::new_v4();
+    let list = [
+        "Doc:a#viewer@alice",
+        "Doc:a#viewer@User:bob",
+        "Doc:a#viewer@Group:eng#member",
+        "Doc:b#owner@User:carol#",
+        "Group:eng#member@User:dave",
+    ];
+    insert(&*store, nid, &list).await;
+    let got = all(&*store, nid, &RelationQuery::all()).await;
+    assert_eq!(got, tuples(&list), "tuples are listed in insertion order");
+}
+
+/// Inserting a stored tuple changes nothing.
+pub async fn insert_is_idempotent(store: Arc<dyn TupleStore>) {
+    let nid = Uuid::new_v4();
+    insert(&*store, nid, &["Doc:a#viewer@alice", "Doc:a#viewer@bob"]).await;
+    insert(&*store, nid, &["Doc:a#viewer@alice"]).await;
+    let got = all(&*store, nid, &RelationQuery::all()).await;
+    assert_eq!(got, tuples(&["Doc:a#viewer@alice", "Doc:a#viewer@bob"]));
+}
+
+/// Deleting removes exactly the given tuples; deleting a missing tuple is a no-op.
+pub async fn delete_tuples(store: Arc<dyn TupleStore>) {
+    let nid = Uuid::new_v4();
+    insert(
+        &*store,
+        nid,
+        &[
+            "Doc:a#viewer@alice",
+            "Doc:a#viewer@bob",
+            "Doc:a#viewer@User:alice",
+        ],
+    )
+    .await;
+    store
+        .transact(
+            nid,
+            &Transaction {
+                delete: tuples(&["Doc:a#viewer@alice", "Doc:zzz#viewer@nobody"]),
+                ..Transaction::default()
+            },
+        )
+        .await
+        .expect("delete");
+    let got = all(&*store, nid, &RelationQuery::all()).await;
+    assert_eq!(
+        got,
+        tuples(&["Doc:a#viewer@bob", "Doc:a#viewer@User:alice"])
+    );
+}
+
+/// Every filter field, alone and combined.
+pub async fn list_filters(store: Arc<dyn TupleStore>) {
+    let nid = Uuid::new_v4();
+    let list = [
+        "Doc:a#viewer@alice",
+        "Doc:a#owner@alice",
+        "Doc:b#viewer@bob",
+        "Folder:a#viewer@alice",
+        "Doc:b#viewer@Group:eng#member",
+        "Doc:c#parent@Folder:a",
+    ];
+    insert(&*store, nid, &list).await;
+    let q = |q: RelationQuery| {
+        let store = store.clone();
+        async move { sorted(all(&*store, nid, &q).await) }
+    };
+    assert_eq!(
+        q(RelationQuery::all().namespace("Folder")).await,
+        tuples(&["Folder:a#viewer@alice"])
+    );
+    assert_eq!(
+        q(RelationQuery::all().object("a")).await,
+        sorted(tuples(&[
+            "Doc:a#viewer@alice",
+            "Doc:a#owner@alice",
+            "Folder:a#viewer@alice"
+        ]))
+    );
+    assert_eq!(
+        q(RelationQuery::all().relation("owner")).await,
+        tuples(&["Doc:a#owner@alice"])
+    );
+    assert_eq!(
+        q(RelationQuery::all().subject(Subject::id("alice"))).await,
+        sorted(tuples(&[
+            "Doc:a#viewer@alice",
+            "Doc:a#owner@alice",
+            "Folder:a#viewer@alice"
+        ]))
+    );
+    assert_eq!(
+        q(RelationQuery::all().subject(Subject::set("Group", "eng", "member"))).await,
+        tuples(&["Doc:b#viewer@Group:eng#member"])
+    );
+    assert_eq!(
+        q(RelationQuery::all().subject(Subject::set("Folder", "a", ""))).await,
+        tuples(&["Doc:c#parent@Folder:a"])
+    );
+    assert_eq!(
+        q(RelationQuery::all()
+            .namespace("Doc")
+            .object("b")
+            .relation("viewer"))
+        .await,
+        sorted(tuples(&[
+            "Doc:b#viewer@bob",
+            "Doc:b#viewer@Group:eng#member"
+        ]))
+    );
+    assert_eq!(
+        q(RelationQuery::all()
+            .namespace("Doc")
+            .object("a")
+            .relation("viewer")
+            .subject(Subject::id("alice")))
+        .await,
+        tuples(&["Doc:a#viewer@alice"])
+    );
+    assert!(q(RelationQuery::all().namespace("Nope")).await.is_empty());
+    assert!(
+        q(RelationQuery::all().subject(Subject::id("nobody")))
+            .await
+            .is_empty()
+    );
+}
+
+/// `User:alice`, `User:alice#` and `alice` are handled as the text says: the first two are
+/// one subject, the third another.
+pub async fn subject_kinds_are_distinct(store: Arc<dyn TupleStore>) {
+    let nid = Uuid::new_v4();
+    insert(
+        &*store,
+        nid,
+        &[
+            "Doc:a#viewer@User:alice",
+            "Doc:a#viewer@User:alice#",
+            "Doc:a#viewer@alice",
+        ],
+    )
+    .await;
+    let got = all(&*store, nid, &RelationQuery::all()).await;
+    assert_eq!(
+        got.len(),
+        2,
+        "User:alice and User:alice# are the same subject"
+    );
+    let ids = all(
+        &*store,
+        nid,
+        &RelationQuery::all().subject(Subject::id("alice")),
+    )
+    .await;
+    assert_eq!(ids, tuples(&["Doc:a#viewer@alice"]));
+}
+
+/// Paging with every page size returns every row exactly once.
+pub async fn pagination_sees_every_row_once(store: Arc<dyn TupleStore>) {
+    let nid = Uuid::new_v4();
+    let list: Vec<String> = (0..53)
+        .map(|i| format!("Doc:d{}#viewer@u{i}", i % 5))
+        .collect();
+    let refs: Vec<&str> = list.iter().map(String::as_str).collect();
+    insert(&*store, nid, &refs).await;
+    for size in [1, 2, 10, 53, 100] {
+        for q in [
+            RelationQuery::all(),
+            RelationQuery::all().namespace("Doc"),
+            RelationQuery::all()
+                .namespace("Doc")
+                .object("d1")
+                .relation("viewer"),
+        ] {
+            let mut seen = Vec::new();
+            let mut token = None;
+            loop {
+                let page = store
+                    .list(nid, &q, &PageRequest { size, token })
+                    .await
+                    .unwrap();
+                assert!(page.tuples.len() <= size);
+                seen.extend(page.tuples);
+                match page.next_page_token {
+                    Some(t) => token = Some(t),
+                    None => break,
+                }
+            }
+            let expect: Vec<RelationTuple> =
+                tuples(&refs).into_iter().filter(|t| q.matches(t)).collect();
+            assert_eq!(seen, expect, "size {size}, query {q:?}");
+        }
+    }
+}
+
+/// Rows that stay stored are seen exactly once even when others are inserted and deleted
+/// between pages.
+pub async fn pagination_survives_concurrent_writes(store: Arc<dyn TupleStore>) {
+    let nid = Uuid::new_v4();
+    let list: Vec<String> = (0..30).map(|i| format!("Doc:d#viewer@u{i:02}")).collect();
+    let refs: Vec<&str> = list.iter().map(String::as_str).collect();
+    insert(&*store, nid, &refs).await;
+    let q = RelationQuery::all().namespace("Doc");
+    let mut seen = Vec::new();
+    let mut token = None;
+    let mut round = 0;
+    loop {
+        let page = store
+            .list(nid, &q, &PageRequest { size: 4, token })
+            .await
+            .unwrap();
+        seen.extend(page.tuples);
+        // delete a row already seen and one not yet seen, insert a new one
+        round += 1;
+        let tx = Transaction {
+            insert: vec![t(&format!("Doc:d#viewer@new{round:02}"))],
+            delete: vec![t(&format!("Doc:d#viewer@u{:02}", round - 1))],
+            ..Transaction::default()
+        };
+        store.transact(nid, &tx).await.unwrap();
+        match page.next_page_token {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    let uniq: HashSet<&RelationTuple> = seen.iter().collect();
+    assert_eq!(uniq.len(), seen.len(), "no row was returned twice");
+    for i in 0..30 {
+        let tuple = t(&format!("Doc:d#viewer@u{i:02}"));
+        let stays = i >= round; // rows 0..round were deleted at some point
+        if stays {
+            assert!(
+                seen.contains(&tuple),
+                "row {tuple} that stayed stored was skipped"
+            );
+        }
+    }
+}
+
+/// A token the store did not issue is rejected.
+pub async fn invalid_page_token(store: Arc<dyn TupleStore>) {
+    let nid = Uuid::new_v4();
+    insert(&*store, nid, &["Doc:a#viewer@alice"]).await;
+    let r = store
+        .list(
+            nid,
+            &RelationQuery::all(),
+            &PageRequest {
+                size: 10,
+                token: Some("definitely not a token".into()),
+            },
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::InvalidPageToken)), "{r:?}");
+}
+
+/// A failing precondition aborts the whole transaction.
+pub async fn transaction_rolls_back_on_failed_precondition(store: Arc<dyn TupleStore>) {
+    let nid = Uuid::new_v4();
+    insert(&*store, nid, &["Doc:a#viewer@alice"]).await;
+    let before = store.version(nid).await.unwrap();
+    let tx = Transaction {
+        insert: tuples(&["Doc:a#viewer@bob", "Doc:b#viewer@carol"]),
+        delete: tuples(&["Doc:a#viewer@alice"]),
+        preconditions: vec![
+            Precondition::MustMatch(RelationQuery::exact(&t("Doc:a#viewer@alice"))),
+            Precondition::MustNotMatch(RelationQuery::all().object("a")),
+        ],
+    };
+    let r = store.transact(nid, &tx).await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+    assert_eq!(
+        all(&*store, nid, &RelationQuery::all()).await,
+        tuples(&["Doc:a#viewer@alice"]),
+        "nothing of the failed transaction is visible"
+    );
+    assert!(store.version(nid).await.unwrap() >= before);
+    let ok = Transaction {
+        preconditions: vec![Precondition::MustMatch(RelationQuery::exact(&t(
+            "Doc:a#viewer@alice",
+        )))],
+        ..tx
+    };
+    store.transact(nid, &ok).await.expect("preconditions hold");
+    assert_eq!(
+        sorted(all(&*store, nid, &RelationQuery::all()).await),
+        sorted(tuples(&["Doc:a#viewer@bob", "Doc:b#viewer@carol"]))
+    );
+}
+
+/// Inserts are applied before deletes, as in Keto's patch.
+pub async fn transaction_inserts_then_deletes(store: Arc<dyn TupleStore>) {
+    let nid = Uuid::new_v4();
+    let tx = Transaction {
+        insert: tuples(&["Doc:a#viewer@alice", "Doc:a#viewer@bob"]),
+        delete: tuples(&["Doc:a#viewer@alice"]),
+        ..Transaction::default()
+    };
+    store.transact(nid, &tx).await.unwrap();
+    assert_eq!(
+        all(&*store, nid, &RelationQuery::all()).await,
+        tuples(&["Doc:a#viewer@bob"])
+    );
+}
+
+/// Deleting by filter removes every match and nothing else.
+pub async fn delete_matching_filter(store: Arc<dyn TupleStore>) {
+    let nid = Uuid::new_v4();
+    insert(
+        &*store,
+        nid,
+        &[
+            "Doc:a#viewer@alice",
+            "Doc:a#owner@alice",
+            "Doc:b#viewer@alice",
+            "Folder:a#viewer@alice",
+        ],
+    )
+    .await;
+    let (n, _) = store
+        .delete_matching(
+            nid,
+            &RelationQuery::all().namespace("Doc").relation("viewer"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        sorted(all(&*store, nid, &RelationQuery::all()).await),
+        sorted(tuples(&["Doc:a#owner@alice", "Folder:a#viewer@alice"]))
+    );
+    let (n, _) = store
+        .delete_matching(nid, &RelationQuery::all().namespace("Nope"))
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+/// Tenants never see each other's tuples.
+pub async fn tenant_isolation(store: Arc<dyn TupleStore>) {
+    let a = Uuid::new_v4();
+    let b = Uuid::new_v4();
+    insert(&*store, a, &["Doc:x#viewer@alice", "Group:g#member@alice"]).await;
+    insert(&*store, b, &["Doc:x#viewer@bob"]).await;
+    assert_eq!(all(&*store, a, &RelationQuery::all()).await.len(), 2);
+    assert_eq!(
+        all(&*store, b, &RelationQuery::all()).await,
+        tuples(&["Doc:x#viewer@bob"])
+    );
+    let lvl = store
+        .read_level(
+            b,
+            &LevelRequest {
+                exists: tuples(&["Doc:x#viewer@alice"]),
+                subject_sets: vec![SubjectSet::new("Doc", "x", "viewer")],
+                subjects: vec![SubjectSet::new("Doc", "x", "viewer")],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(lvl.exists, vec![false]);
+    assert_eq!(lvl.subjects, vec![vec![Subject::id("bob")]]);
+    let rev = store
+        .tuples_by_subject(b, &[SubjectKey::Id("alice".into())])
+        .await
+        .unwrap();
+    assert!(rev[0].is_empty());
+    store
+        .delete_matching(b, &RelationQuery::all().namespace("Doc"))
+        .await
+        .unwrap();
+    assert_eq!(
+        all(&*store, a, &RelationQuery::all()).await.len(),
+        2,
+        "a delete in b leaves a alone"
+    );
+    let empty = Uuid::new_v4();
+    assert!(all(&*store, empty, &RelationQuery::all()).await.is_empty());
+}
+
+/// `read_level` answers index-aligned, with subject sets in insertion order.
+pub async fn read_level_answers_in_order(store: Arc<dyn TupleStore>) {
+    let nid = Uuid::new_v4();
+    insert(
+        &*store,
+        nid,
+        &[
+            "Doc:a#viewer@Group:z#member",
+            "Doc:a#viewer@alice",
+            "Doc:a#viewer@Group:b#member",
+            "Doc:a#viewer@User:carol",
+            "Doc:a#parent@Folder:f",
+        ],
+    )
+    .await;
+    let req = LevelRequest {
+        exists: tuples(&[
+            "Doc:a#viewer@alice",
+            "Doc:a#viewer@User:alice",
+            "Doc:a#viewer@User:carol#",
+            "Doc:a#owner@alice",
+        ]),
+        subject_sets: vec![
+            SubjectSet::new("Doc", "a", "viewer"),
+            SubjectSet::new("Doc", "a", "nothing"),
+            SubjectSet::new("Doc", "a", "parent"),
+        ],
+        subjects: vec![SubjectSet::new("Doc", "a", "viewer")],
+    };
+    let r = store.read_level(nid, &req).await.unwrap();
+    assert_eq!(r.exists, vec![true, false, true, false]);
+    assert_eq!(
+        r.subject_sets,
+        vec![
+            vec![
+                SubjectSet::new("Group", "z", "member"),
+                SubjectSet::new("Group", "b", "member"),
+                SubjectSet::new("User", "carol", ""),
+            ],
+            vec![],
+            vec![SubjectSet::new("Folder", "f", "")],
+        ]
+    );
+    assert_eq!(
+        r.subjects,
+        vec![vec![
+            Subject::set("Group", "z", "member"),
+            Subject::id("alice"),
+            Subject::set("Group", "b", "member"),
+            Subject::set("User", "carol", ""),
+        ]]
+    );
+}
+
+/// Reverse lookups by subject and forward lookups by object.
+pub async fn reverse_and_object_lookups(store: Arc<dyn TupleStore>) {
+    let nid = Uuid::new_v4();
+    insert(
+        &*store,
+        nid,
+        &[
+            "Doc:a#viewer@alice",
+            "Doc:b#owner@alice",
+            "Doc:a#viewer@Group:eng#member",
+            "Doc:c#parent@Group:eng",
+            "Doc:a#owner@bob",
+        ],
+    )
+    .await;
+    let r = store
+        .tuples_by_subject(
+            nid,
+            &[
+                SubjectKey::Id("alice".into()),
+                SubjectKey::Object {
+                    namespace: "Group".into(),
+                    object: "eng".into(),
+                },
+                SubjectKey::Id("nobody".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted(r[0].clone()),
+        sorted(tuples(&["Doc:a#viewer@alice", "Doc:b#owner@alice"]))
+    );
+    assert_eq!(
+        sorted(r[1].clone()),
+        sorted(tuples(&[
+            "Doc:a#viewer@Group:eng#member",
+            "Doc:c#parent@Group:eng"
+        ]))
+    );
+    assert!(r[2].is_empty());
+    let o = store
+        .tuples_by_object(
+            nid,
+            &[
+                ObjectKey {
+                    namespace: "Doc".into(),
+                    object: "a".into(),
+                },
+                ObjectKey {
+                    namespace: "Doc".into(),
+                    object: "zz".into(),
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted(o[0].clone()),
+        sorted(tuples(&[
+            "Doc:a#viewer@alice",
+            "Doc:a#viewer@Group:eng#member",
+            "Doc:a#owner@bob"
+        ]))
+    );
+    assert!(o[1].is_empty());
+}
+
+/// Every write returns a larger version, and `version` is at least the last one returned.
+pub async fn version_is_monotonic(store: Arc<dyn TupleStore>) {
+    let nid = Uuid::new_v4();
+    let mut last = store.version(nid).await.unwrap();
+    for i in 0..5 {
+        let v = store
+            .transact(
+                nid,
+                &Transaction {
+                    insert: vec![t(&format!("Doc:a#viewer@u{i}"))],
+                    ..Transaction::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(v > last, "version grows on write");
+        assert!(store.version(nid).await.unwrap() >= v);
+        last = v;
+    }
+    let (_, v) = store
+        .delete_matching(nid, &RelationQuery::all().namespace("Doc"))
+        .await
+        .unwrap();
+    assert!(v > last);
+}
+
+/// The check engine gives the same answers through this store as through the memory store.
+pub async fn engine_checks_through_store(store: Arc<dyn TupleStore>) {
+    let schema = Schema::from_opl(
+        r#"
+        class User implements Namespace {}
+        class Group implements Namespace { related: { members: (User | SubjectSet<Group, "members">)[] } }
+        class Folder implements Namespace {
+          related: { viewers: (User | SubjectSet<Group, "members">)[], parents: Folder[] }
+          permits = { view: (ctx) => this.related.viewers.includes(ctx.subject) || this.related.parents.traverse(p => p.permits.view(ctx)) }
+        }
+        class Doc implements Namespace {
+          related: { parents: Folder[], banned: User[], owners: User[] }
+          permits = {
+            view: (ctx) => (this.related.parents.traverse(p => p.permits.view(ctx)) || this.related.owners.includes(ctx.subject)) && !this.related.banned.includes(ctx.subject),
+          }
+        }
+    "#,
+    )
+    .expect("schema");
+    let keto = Keto::new(schema, store, Config::default()).unwrap();
+    let nid = Uuid::new_v4();
+    keto.insert(
+        nid,
+        tuples(&[
+            "Group:eng#members@User:alice",
+            "Group:eng#members@User:mallory",
+            "Folder:root#viewers@Group:eng#members",
+            "Folder:sub#parents@Folder:root",
+            "Doc:d#parents@Folder:sub",
+            "Doc:d#banned@User:mallory",
+            "Doc:d#owners@User:olga",
+        ]),
+    )
+    .await
+    .unwrap();
+    let opts = CheckOptions::default();
+    for (q, want) in [
+        ("Doc:d#view@User:alice", true),
+        ("Doc:d#view@User:olga", true),
+        ("Doc:d#view@User:mallory", false),
+        ("Doc:d#view@User:nobody", false),
+        ("Folder:sub#view@User:alice", true),
+        ("Group:eng#members@User:alice", true),
+    ] {
+        assert_eq!(
+            keto.is_allowed(nid, &t(q), &opts).await.unwrap(),
+            want,
+            "{q}"
+        );
+    }
+    let other = Uuid::new_v4();
+    assert!(
+        !keto
+            .is_allowed(other, &t("Doc:d#view@User:alice"), &opts)
+            .await
+            .unwrap()
+    );
+    let objs = keto
+        .lookup_resources(
+            nid,
+            &Subject::set("User", "alice", ""),
+            "Folder",
+            "view",
+            &opts,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        objs.iter().cloned().collect::<HashSet<_>>(),
+        HashSet::from(["root".to_string(), "sub".to_string()])
+    );
+}
