@@ -1,1 +1,104 @@
-//! kratos-store-postgres
+//! The PostgreSQL backend of kratos-rs, for apps that outgrow one machine.
+//!
+//! [`connect`] opens a pool and returns the shared [`SqlStore`], which implements every store
+//! trait. PostgreSQL-wire engines such as CockroachDB are the scale-out path.
+//!
+//! ```no_run
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let store = kratos_store_postgres::connect("postgres://postgres@127.0.0.1:5432/kratos").await?;
+//! store.migrate().await?;
+//! # Ok::<(), sea_orm::DbErr>(())
+//! # }).unwrap();
+//! ```
+
+use std::time::Duration;
+
+pub use kratos_store_sql::SqlStore;
+use sea_orm::{ConnectOptions, Database, DbErr};
+
+/// Options of a PostgreSQL pool.
+#[derive(Clone, Debug)]
+pub struct PostgresOptions {
+    /// Connections in the pool (default 10).
+    pub max_connections: u32,
+    /// How long to wait for a connection (default 10 s).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Opens a pool with the default options. Call [`SqlStore::migrate`] before first use.
+pub async fn connect(url: &str) -> Result<SqlStore, DbErr> {
+    connect_with(url, PostgresOptions::default()).await
+}
+
+/// Opens a pool with the given options.
+pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<SqlStore, DbErr> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    Ok(SqlStore::new(Database::connect(opts).await?))
+}
+
+/// A fresh database per test run, for test suites: creates `kratos_test_<time>_<random>` on
+/// the server of `base_url`, migrates it and returns its URL. Databases of earlier runs older
+/// than two hours are dropped.
+pub async fn create_test_database(base_url: &str) -> Result<String, DbErr> {
+    use sea_orm::ConnectionTrait;
+    let admin = connect_with(
+        base_url,
+        PostgresOptions {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let db = admin.connection();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let stale = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT datname FROM pg_database WHERE datname LIKE 'kratos_test_%'",
+        ))
+        .await?;
+    for row in stale {
+        let name: String = row.try_get("", "datname")?;
+        let created: u64 = name
+            .split('_')
+            .nth(2)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(now);
+        if now.saturating_sub(created) > 2 * 3600 {
+            db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await
+                .ok();
+        }
+    }
+    let name = format!("kratos_test_{now}_{}", uuid::Uuid::new_v4().simple());
+    db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await?;
+    let (head, query) = match base_url.split_once('?') {
+        Some((h, q)) => (h, format!("?{q}")),
+        None => (base_url, String::new()),
+    };
+    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
+    let url = match head[scheme_end..].rfind('/') {
+        Some(i) => format!("{}/{name}{query}", &head[..scheme_end + i]),
+        None => format!("{head}/{name}{query}"),
+    };
+    let store = connect(&url).await?;
+    store.migrate().await?;
+    Ok(url)
+}

@@ -1,1 +1,56 @@
-//! kratos-store-sql
+//! SQL storage for kratos-core (and keto-core), shared by the SQLite and PostgreSQL backends.
+//!
+//! One code path over sea-orm implements every store trait; the backend crates
+//! (`kratos-store-sqlite`, `kratos-store-postgres`) only connect and tune. Migrations create
+//! the schema from nothing and roll it back.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use kratos_store_sql::SqlStore;
+//!
+//! let db = sea_orm::Database::connect("sqlite::memory:").await?;
+//! let store = SqlStore::new(db);
+//! store.migrate().await?;
+//! store.rollback_all().await?;
+//! # Ok::<(), sea_orm::DbErr>(())
+//! # }).unwrap();
+//! ```
+
+pub mod entity;
+mod error;
+mod identity_store;
+pub mod migration;
+
+pub use error::map_db_err;
+pub use sea_orm;
+
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigratorTrait;
+
+/// The SQL store: implements every store trait of kratos-core on a sea-orm connection.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    db: DatabaseConnection,
+}
+
+impl SqlStore {
+    /// Wraps a connection (pool). Run [`SqlStore::migrate`] before first use.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// The underlying connection.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), sea_orm::DbErr> {
+        migration::Migrator::up(&self.db, None).await
+    }
+
+    /// Rolls every migration back, dropping all tables of this crate.
+    pub async fn rollback_all(&self) -> Result<(), sea_orm::DbErr> {
+        migration::Migrator::down(&self.db, None).await
+    }
+}

@@ -1,0 +1,28 @@
+//! Schema migrations. They create every table from nothing and roll back to nothing.
+//!
+//! DDL is written per backend (PostgreSQL types: `uuid`, `jsonb`, `timestamptz`; SQLite: the
+//! storage classes sqlx uses for the same Rust types) so each database gets native types.
+
+mod m20261122_000001_identities;
+
+use sea_orm_migration::prelude::*;
+
+/// The migrator of this crate; run with [`crate::SqlStore::migrate`].
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_identities::Migration)]
+    }
+}
+
+/// Runs each statement of a `;`-separated script.
+pub(crate) async fn run_script(manager: &SchemaManager<'_>, script: &str) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    for stmt in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        db.execute_unprepared(stmt).await?;
+    }
+    Ok(())
+}

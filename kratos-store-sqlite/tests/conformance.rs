@@ -1,0 +1,73 @@
+//! The identity-store conformance suite on SQLite, and the migrations.
+
+use std::sync::Arc;
+
+use kratos_core::store::Persister;
+use sea_orm::ConnectionTrait;
+
+async fn store() -> Option<Arc<dyn Persister>> {
+    let store = kratos_store_sqlite::in_memory()
+        .await
+        .expect("sqlite opens");
+    store.migrate().await.expect("migrations apply");
+    Some(Arc::new(store))
+}
+
+kratos_core::identity_store_conformance!(store);
+
+#[tokio::test]
+async fn migrations_roll_back_to_nothing_and_reapply() {
+    let store = kratos_store_sqlite::in_memory().await.unwrap();
+    store.migrate().await.unwrap();
+    store.rollback_all().await.unwrap();
+    let tables = store
+        .connection()
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'identit%'",
+        ))
+        .await
+        .unwrap();
+    assert!(tables.is_empty(), "rollback drops every table");
+    store.migrate().await.unwrap();
+    let tables = store
+        .connection()
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'identit%'",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(tables.len(), 5);
+}
+
+#[tokio::test]
+async fn a_database_file_is_created_and_reopened() {
+    let dir = std::env::temp_dir().join(format!("kratos-sqlite-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("kratos.db");
+    let url = format!("sqlite://{}", path.display());
+    let id = {
+        let store = kratos_store_sqlite::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let k = kratos_core::testsuite::kratos(Arc::new(store));
+        let k = k.tenant(kratos_core::Kratos::DEFAULT_NID);
+        k.identities()
+            .create(kratos_core::identity::CreateIdentityBody {
+                traits: serde_json::json!({"email": "file@example.com"}),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .id
+    };
+    let store = kratos_store_sqlite::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let k =
+        kratos_core::testsuite::kratos(Arc::new(store)).tenant(kratos_core::Kratos::DEFAULT_NID);
+    assert_eq!(
+        k.identities().get(id).await.unwrap().traits["email"],
+        "file@example.com"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
