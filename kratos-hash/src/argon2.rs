@@ -170,3 +170,92 @@ pub(crate) fn hash(p: &Argon2Params, password: &[u8]) -> Result<String, HashErro
         B64_RAW_STRICT.encode(&*key)
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> Argon2Params {
+        Argon2Params {
+            memory_kib: 32,
+            iterations: 1,
+            parallelism: 1,
+            salt_length: 16,
+            key_length: 32,
+        }
+    }
+
+    #[test]
+    fn config_bounds() {
+        assert!(validate_config(&Argon2Params::default()).is_ok());
+        assert!(validate_config(&small()).is_ok());
+        let max = Argon2Params {
+            memory_kib: 1 << 20,
+            iterations: 10,
+            parallelism: 16,
+            salt_length: 1024,
+            key_length: 1024,
+        };
+        assert!(validate_config(&max).is_ok());
+        for bad in [
+            Argon2Params {
+                memory_kib: (1 << 20) + 1,
+                ..small()
+            },
+            Argon2Params {
+                memory_kib: 7,
+                ..small()
+            },
+            Argon2Params {
+                iterations: 11,
+                ..small()
+            },
+            Argon2Params {
+                parallelism: 5,
+                ..small()
+            },
+            Argon2Params {
+                salt_length: 1025,
+                ..small()
+            },
+            Argon2Params {
+                key_length: 1025,
+                ..small()
+            },
+        ] {
+            assert!(validate_config(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hash_parses_back_with_its_params() {
+        let p = small();
+        let h = hash(&p, b"pw").unwrap();
+        let parsed = parse(&h, HashFormat::Argon2id).unwrap();
+        assert!(parsed.matches(&p));
+        assert!(parsed.verify(b"pw").unwrap());
+        assert!(!parsed.verify(b"pw ").unwrap());
+        assert!(!parsed.matches(&Argon2Params {
+            key_length: 16,
+            ..p.clone()
+        }));
+        // Parsed as argon2i, the same string never matches the argon2id config.
+        let as_i = h.replacen("$argon2id$", "$argon2i$", 1);
+        let parsed_i = parse(&as_i, HashFormat::Argon2i).unwrap();
+        assert!(!parsed_i.matches(&p));
+        assert!(!parsed_i.verify(b"pw").unwrap());
+    }
+
+    #[test]
+    fn memory_not_a_multiple_of_lanes_is_accepted() {
+        // argon2-cffi: hash_secret(b"password123", b"saltsalt", time_cost=1,
+        // memory_cost=70, parallelism=2, hash_len=16, type=Type.ID)
+        let h = "$argon2id$v=19$m=70,t=1,p=2$c2FsdHNhbHQ$IqN4XpRybMfHEiqzhsKUjQ";
+        assert!(
+            parse(h, HashFormat::Argon2id)
+                .unwrap()
+                .verify(b"password123")
+                .unwrap()
+        );
+    }
+}

@@ -114,3 +114,51 @@ pub(crate) fn hash(cost: u32, password: &[u8]) -> Result<String, HashError> {
         digest.as_str()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_answers_with_fixed_salt() {
+        // python3 -c "import bcrypt; print(bcrypt.hashpw(b'password123', b'\$2b\$04\$abcdefghijklmnopqrstuu'))"
+        let h = parse("$2b$04$abcdefghijklmnopqrstuuK7Sjs7rFYArh/ytIZsOeM/z4RV2Fw2i").unwrap();
+        assert_eq!(h.cost, 4);
+        assert!(h.verify(b"password123").unwrap());
+        assert!(!h.verify(b"password12").unwrap());
+        // Same salt, a UTF-8 password (key emoji, "unicode", e-acute).
+        let h = parse("$2b$04$abcdefghijklmnopqrstuul.5ax7KWr26VKZYOekU4OYrRadStkQ.").unwrap();
+        assert!(h.verify("\u{1f511} unicode \u{e9}".as_bytes()).unwrap());
+    }
+
+    #[test]
+    fn salt_trailing_bits_are_ignored() {
+        // The 22nd salt character carries 4 unused bits: 'u' and 'v' differ
+        // only there, so both decode to the same salt.
+        let a = parse("$2b$04$abcdefghijklmnopqrstuuK7Sjs7rFYArh/ytIZsOeM/z4RV2Fw2i").unwrap();
+        let b = parse("$2b$04$abcdefghijklmnopqrstuvK7Sjs7rFYArh/ytIZsOeM/z4RV2Fw2i").unwrap();
+        assert_eq!(a.salt, b.salt);
+    }
+
+    #[test]
+    fn hash_format_and_cost_padding() {
+        let h = hash(4, b"pw").unwrap();
+        assert_eq!(h.len(), 60);
+        assert!(h.starts_with("$2a$04$"));
+        assert!(parse(&h).unwrap().verify(b"pw").unwrap());
+        assert!(validate_config(3).is_err());
+        assert!(validate_config(4).is_ok());
+        assert!(validate_config(15).is_ok());
+        assert!(validate_config(16).is_err());
+    }
+
+    #[test]
+    fn password_limit_is_checked_before_hashing() {
+        let h = parse("$2b$04$abcdefghijklmnopqrstuuK7Sjs7rFYArh/ytIZsOeM/z4RV2Fw2i").unwrap();
+        assert!(matches!(
+            h.verify(&[b'a'; 73]),
+            Err(HashError::PasswordTooLong { max_bytes: 72 })
+        ));
+        assert!(h.verify(&[b'a'; 72]).is_ok());
+    }
+}

@@ -240,3 +240,73 @@ impl ShaCryptHash<'_> {
         Ok(ct_eq(&out, self.digest.as_bytes()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 91 bytes: longer than one MD5 block of alternate sum and than the
+    /// SHA-256/SHA-512 output, so every "repeat the password" loop runs.
+    const LONG: &[u8] = b"a much longer password than sixteen bytes, and longer than sixty-four bytes too: 0123456789";
+
+    #[test]
+    fn md5_crypt_known_answers() {
+        // openssl passwd -1 -salt saltsalt password123
+        assert_eq!(
+            &md5_crypt(b"password123", b"saltsalt")[..],
+            b"4WS.Uhxmahm1YZiMsUNcc0"
+        );
+        // printf '%s' "$LONG" | openssl passwd -1 -salt LongSalt -stdin
+        assert_eq!(&md5_crypt(LONG, b"LongSalt")[..], b"Jncn1vycQpwBJMTNWXasx0");
+        // openssl cuts the salt 'rounds=1000$LongSaltX' to 8 characters and
+        // prints $1$rounds=1$ZpCEb6ENg.0RrpFj1.8qF.:
+        // printf '%s' "$LONG" | openssl passwd -1 -salt 'rounds=1000$LongSaltX' -stdin
+        // md5-crypt has no rounds parameter; both spellings of the salt verify.
+        for salt in ["rounds=1", "rounds=1000"] {
+            let hash = format!("$md5-crypt${salt}$ZpCEb6ENg.0RrpFj1.8qF.");
+            assert!(parse_md5(&hash).unwrap().verify(LONG), "{hash}");
+        }
+    }
+
+    #[test]
+    fn sha_crypt_long_password() {
+        // printf '%s' "$LONG" | openssl passwd -5 -salt 'rounds=1000$LongSaltX' -stdin
+        let h = "$sha256-crypt$rounds=1000$LongSaltX$xRJZW1BOlxSvNtXdvdMnvgZrwzWwhfYsqapiw4jLS54";
+        let parsed = parse_sha(h, HashFormat::Sha256Crypt).unwrap();
+        assert!(parsed.verify(LONG).unwrap());
+        assert!(!parsed.verify(&LONG[1..]).unwrap());
+        // printf '%s' "$LONG" | openssl passwd -6 -salt 'rounds=1000$LongSaltX' -stdin
+        let h = "$sha512-crypt$rounds=1000$LongSaltX$WSa9zgliqp2Uwb8NcP06cFCB3l/wFXDoDL29Jh18XCnnFIiSBH9NhojG8MGVvyoSXM3sc6Xm.xL5ycCz6SjkD.";
+        let parsed = parse_sha(h, HashFormat::Sha512Crypt).unwrap();
+        assert!(parsed.verify(LONG).unwrap());
+        assert!(!parsed.verify(b"").unwrap());
+    }
+
+    #[test]
+    fn sha_crypt_rounds_handling() {
+        let digest = "xRJZW1BOlxSvNtXdvdMnvgZrwzWwhfYsqapiw4jLS54";
+        let rounds = |r: &str| {
+            parse_sha(
+                &format!("$sha256-crypt$rounds={r}$s${digest}"),
+                HashFormat::Sha256Crypt,
+            )
+            .map(|h| h.rounds)
+        };
+        assert_eq!(rounds("0").unwrap(), MIN_SHA_CRYPT_ROUNDS);
+        assert_eq!(rounds("999").unwrap(), MIN_SHA_CRYPT_ROUNDS);
+        assert_eq!(rounds("1001").unwrap(), 1001);
+        assert_eq!(rounds("10000000").unwrap(), 10_000_000);
+        assert!(matches!(
+            rounds("10000001"),
+            Err(HashError::OutOfBounds {
+                value: 10_000_001,
+                ..
+            })
+        ));
+        assert!(matches!(rounds(""), Err(HashError::Malformed { .. })));
+        assert!(matches!(rounds("-5"), Err(HashError::Malformed { .. })));
+        let omitted = format!("$sha256-crypt$s${digest}");
+        let parsed = parse_sha(&omitted, HashFormat::Sha256Crypt).unwrap();
+        assert_eq!(parsed.rounds, DEFAULT_SHA_CRYPT_ROUNDS);
+    }
+}

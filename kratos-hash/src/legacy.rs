@@ -277,3 +277,40 @@ impl HmacHash {
         ct_eq(&to_lower_hex(&raw), &self.hex_mac)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lower_hex() {
+        assert_eq!(&to_lower_hex(&[0x00, 0x0f, 0xa5, 0xff])[..], b"000fa5ff");
+    }
+
+    #[test]
+    fn rfc2202_hmac_md5() {
+        // RFC 2202 test case 2: key "Jefe", data "what do ya want for nothing?",
+        // HMAC-MD5 = 750c783e6ab0b503eaa86e310a5db738.
+        let h =
+            parse_hmac("$hmac-md5$NzUwYzc4M2U2YWIwYjUwM2VhYTg2ZTMxMGE1ZGI3Mzg=$SmVmZQ==").unwrap();
+        assert!(h.verify(b"what do ya want for nothing?"));
+        assert!(!h.verify(b"what do ya want for nothing"));
+    }
+
+    #[test]
+    fn ssha_salt_split() {
+        // base64(SHA1("password123" || "ssha-salt") || "ssha-salt")
+        let h = parse_ssha("{SSHA}mPgDHKrt243BnDxx+hz4w9yGWStzc2hhLXNhbHQ=").unwrap();
+        assert_eq!(h.salt, b"ssha-salt");
+        assert_eq!(h.digest.len(), 20);
+        assert!(h.verify(b"password123"));
+    }
+
+    #[test]
+    fn md5_plain_rfc1321() {
+        // RFC 1321: MD5("abc") = 900150983cd24fb0d6963f7d28e17f72.
+        let h = parse_md5("$md5$kAFQmDzST7DWlj99KOF/cg==").unwrap();
+        assert!(h.verify(b"abc"));
+        assert!(!h.verify(b"abd"));
+    }
+}

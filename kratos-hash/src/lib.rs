@@ -408,3 +408,101 @@ fn hash_with(algorithm: &HashAlgorithm, password: &[u8]) -> Result<String, HashE
         HashAlgorithm::Bcrypt { cost } => bcrypt::hash(*cost, password),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection_follows_prefixes() {
+        let cases: &[(&str, Option<HashFormat>)] = &[
+            ("$md5-crypt$", Some(HashFormat::Md5Crypt)),
+            ("$2$", Some(HashFormat::Bcrypt)),
+            ("$2a$", Some(HashFormat::Bcrypt)),
+            ("$2b$", Some(HashFormat::Bcrypt)),
+            ("$2y$", Some(HashFormat::Bcrypt)),
+            ("$2z$", Some(HashFormat::Bcrypt)),
+            ("$2x$", None),
+            ("$2ab$", None),
+            ("$sha256-crypt$", Some(HashFormat::Sha256Crypt)),
+            ("$sha512-crypt$", Some(HashFormat::Sha512Crypt)),
+            ("$argon2id$", Some(HashFormat::Argon2id)),
+            ("$argon2i$", Some(HashFormat::Argon2i)),
+            ("$argon2d$", None),
+            ("$pbkdf2-sha1$", Some(HashFormat::Pbkdf2)),
+            ("$pbkdf2-sha512$", Some(HashFormat::Pbkdf2)),
+            ("$pbkdf2-sha0$", Some(HashFormat::Pbkdf2)),
+            ("$pbkdf2-sha$", None),
+            ("$pbkdf2-sha1024$", None),
+            ("$pbkdf2-sha256", None),
+            ("$scrypt$", Some(HashFormat::Scrypt)),
+            ("{SSHA}", Some(HashFormat::Ssha)),
+            ("{SSHA256}", Some(HashFormat::Ssha)),
+            ("{SSHA512}x", Some(HashFormat::Ssha)),
+            ("{SSHA384}", None),
+            ("$sha1$", Some(HashFormat::Sha)),
+            ("$sha256$", Some(HashFormat::Sha)),
+            ("$sha512$", Some(HashFormat::Sha)),
+            ("$sha384$", None),
+            ("$firescrypt$", Some(HashFormat::FirebaseScrypt)),
+            ("$md5$", Some(HashFormat::Md5)),
+            ("$md5", None),
+            ("$hmac-md4$", Some(HashFormat::Hmac)),
+            ("$hmac-sha384$", Some(HashFormat::Hmac)),
+            ("$hmac-sha3$", None),
+            ("$hmac-sha256", None),
+            ("", None),
+            ("plain", None),
+        ];
+        for (hash, want) in cases {
+            assert_eq!(HashFormat::detect(hash), *want, "{hash:?}");
+        }
+    }
+
+    #[test]
+    fn format_names() {
+        assert_eq!(HashFormat::FirebaseScrypt.to_string(), "firebasescrypt");
+        assert_eq!(HashFormat::Md5Crypt.as_str(), "md5crypt");
+        assert_eq!(HashFormat::Argon2id.to_string(), "argon2id");
+    }
+
+    #[test]
+    fn error_messages_name_format_and_parameter() {
+        let err = validate_import("$scrypt$ln=262144,r=8,p=1$c2FsdA==$AAAA").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "scrypt parameter ln=262144 is out of bounds (max 131072)"
+        );
+        let err = validate_import("$argon2id$v=19$m=64,t=1,p=1$%%%$AAAA").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "malformed argon2id hash: salt is not valid base64"
+        );
+        assert_eq!(
+            validate_import("nope").unwrap_err().to_string(),
+            "unknown password hash format"
+        );
+    }
+
+    #[test]
+    fn hasher_debug_shows_only_the_algorithm() {
+        let hasher = Hasher::new(HashAlgorithm::Bcrypt { cost: 4 }).unwrap();
+        assert_eq!(
+            format!("{hasher:?}"),
+            "Hasher { algorithm: Bcrypt { cost: 4 }, .. }"
+        );
+    }
+
+    #[test]
+    fn argon2_params_deserialize_with_defaults() {
+        // serde(default): a partial configuration keeps the other defaults.
+        let p: Argon2Params = serde_json::from_str(r#"{"memory_kib": 65536}"#).unwrap();
+        assert_eq!(
+            p,
+            Argon2Params {
+                memory_kib: 65536,
+                ..Argon2Params::default()
+            }
+        );
+    }
+}

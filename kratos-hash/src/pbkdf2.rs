@@ -83,3 +83,40 @@ impl Pbkdf2Hash {
         ct_eq(&out, &self.key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn algorithm_names() {
+        let prf = |alg: &str| {
+            parse(&format!("$pbkdf2-{alg}$i=1,l=4$c2FsdA$AAAAAA"))
+                .map(|h| h.prf)
+                .ok()
+        };
+        assert!(prf("sha1") == Some(Prf::Sha1));
+        assert!(prf("sha224") == Some(Prf::Sha3_224));
+        assert!(prf("sha256") == Some(Prf::Sha256));
+        assert!(prf("sha384") == Some(Prf::Sha3_384));
+        assert!(prf("sha512") == Some(Prf::Sha512));
+        assert!(prf("sha3") == Some(Prf::Sha256));
+        assert!(prf("sha999") == Some(Prf::Sha256));
+    }
+
+    #[test]
+    fn rfc6070_sha1() {
+        // RFC 6070 test case 2: P="password", S="salt", c=2, dkLen=20,
+        // DK=ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957.
+        let h = parse("$pbkdf2-sha1$i=2,l=20$c2FsdA$6mwBTcctb4zNHtkqzh1B8NjeiVc").unwrap();
+        assert!(h.verify(b"password"));
+        assert!(!h.verify(b"Password"));
+    }
+
+    #[test]
+    fn declared_length_is_not_binding() {
+        // `l` must be a number, but the key's real length decides.
+        let h = parse("$pbkdf2-sha1$i=2,l=99$c2FsdA$6mwBTcctb4zNHtkqzh1B8NjeiVc").unwrap();
+        assert!(h.verify(b"password"));
+    }
+}

@@ -151,3 +151,33 @@ impl FirebaseScryptHash {
         Ok(ct_eq(&out, &self.hash))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc7914_vector() {
+        // RFC 7914 section 12, first vector: P="", S="", N=16, r=1, p=1,
+        // dkLen=64, DK=77d65762...38d18906 (base64 below; hashlib.scrypt
+        // agrees). The salt is empty, which the format allows.
+        let key = "d9ZXYjhleyA7GcpCwYoEl/FrSETjB0ro39/6P+3iFEL80Aad7QlI+DJqdToPyB8X6NPg+y4NNijPNeIMONGJBg==";
+        let h = parse(&format!("$scrypt$ln=16,r=1,p=1$${key}")).unwrap();
+        assert!(h.verify(b"").unwrap());
+        assert!(!h.verify(b" ").unwrap());
+    }
+
+    #[test]
+    fn n_must_be_a_power_of_two() {
+        for n in ["3", "6", "1000", "131071"] {
+            assert!(matches!(
+                parse(&format!("$scrypt$ln={n},r=1,p=1$c2FsdA==$AAAA")),
+                Err(HashError::Malformed { .. })
+            ));
+        }
+        for n in ["2", "16", "131072"] {
+            let h = parse(&format!("$scrypt$ln={n},r=1,p=1$c2FsdA==$AAAA")).unwrap();
+            assert_eq!(1u64 << h.cost.log_n, n.parse::<u64>().unwrap());
+        }
+    }
+}
