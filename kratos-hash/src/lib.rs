@@ -26,6 +26,10 @@
 //!
 //! Every digest comparison is constant-time. Errors and `Debug` output never
 //! contain passwords or the secret parts of hashes.
+//!
+//! Hashing and verification are deliberately slow, blocking CPU work (tens
+//! to hundreds of milliseconds at the default costs): async callers should
+//! run them on a blocking thread (e.g. `tokio::task::spawn_blocking`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -457,6 +461,15 @@ mod tests {
         for (hash, want) in cases {
             assert_eq!(HashFormat::detect(hash), *want, "{hash:?}");
         }
+    }
+
+    #[test]
+    fn public_types_are_thread_safe() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Hasher>();
+        assert_send_sync::<HashError>();
+        assert_send_sync::<HashAlgorithm>();
+        assert_send_sync::<HashFormat>();
     }
 
     #[test]
