@@ -28,8 +28,8 @@ use crate::config::Config;
 use crate::identity::{
     AddressImport, CreateIdentityBody, CredentialType, IdentityError, IdentityPatch,
     IdentitySchema, IdentityState, ImportCredentials, ImportPassword, ImportPasswordConfig,
-    ImportProvider, ImportProviders, ImportProvidersConfig, ListIdentitiesParams, PatchAction,
-    UpdateIdentityBody,
+    ImportProvider, ImportProviders, ImportProvidersConfig, ListIdentitiesParams,
+    PasswordVerification, PatchAction, UpdateIdentityBody,
 };
 use crate::store::Persister;
 use crate::{Kratos, KratosError};
@@ -51,6 +51,7 @@ macro_rules! identity_store_conformance {
             identity_batch_create_reports_per_item,
             identity_delete_credential,
             identity_bad_input_writes_nothing,
+            identity_password_hash_upgrades_after_verification,
         );
     };
 }
@@ -926,4 +927,87 @@ pub async fn identity_bad_input_writes_nothing(store: Arc<dyn Persister>) {
         .unwrap_err();
     assert_eq!(err.field().as_deref(), Some("ids"));
     assert_eq!(count(&k).await, 0, "nothing was written");
+}
+
+pub async fn identity_password_hash_upgrades_after_verification(store: Arc<dyn Persister>) {
+    let k = kratos(store);
+    // An imported argon2id hash (other algorithm than the configured bcrypt).
+    let argon = kratos_hash::Hasher::new(kratos_hash::HashAlgorithm::Argon2id(
+        kratos_hash::Argon2Params {
+            memory_kib: 64,
+            iterations: 1,
+            ..Default::default()
+        },
+    ))
+    .unwrap()
+    .hash(b"migrate me please")
+    .unwrap();
+    let id = k
+        .identities()
+        .create(CreateIdentityBody {
+            credentials: Some(ImportCredentials {
+                password: Some(ImportPassword {
+                    config: ImportPasswordConfig {
+                        hashed_password: Some(argon.clone()),
+                        ..Default::default()
+                    },
+                }),
+                ..Default::default()
+            }),
+            ..body(&email())
+        })
+        .await
+        .unwrap()
+        .id;
+    let stored = |k: Kratos| async move {
+        k.identities()
+            .get_with_credentials(id, &[CredentialType::Password])
+            .await
+            .unwrap()
+            .credential(CredentialType::Password)
+            .unwrap()
+            .hashed_password()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        k.identities()
+            .verify_password(id, "wrong password")
+            .await
+            .unwrap(),
+        PasswordVerification::Invalid
+    );
+    assert_eq!(
+        stored(k.clone()).await,
+        argon,
+        "a failed verification changes nothing"
+    );
+    assert_eq!(
+        k.identities()
+            .verify_password(id, "migrate me please")
+            .await
+            .unwrap(),
+        PasswordVerification::Valid { upgraded: true }
+    );
+    let upgraded = stored(k.clone()).await;
+    assert!(
+        upgraded.starts_with("$2"),
+        "re-hashed with the configured bcrypt"
+    );
+    assert!(kratos_hash::verify(b"migrate me please", &upgraded).unwrap());
+    assert_eq!(
+        k.identities()
+            .verify_password(id, "migrate me please")
+            .await
+            .unwrap(),
+        PasswordVerification::Valid { upgraded: false }
+    );
+    let no_pw = k.identities().create(body(&email())).await.unwrap().id;
+    assert_eq!(
+        k.identities()
+            .verify_password(no_pw, "anything")
+            .await
+            .unwrap(),
+        PasswordVerification::NoPassword
+    );
 }

@@ -302,6 +302,20 @@ pub struct IdentityPatchResult {
     pub error: Option<GenericError>,
 }
 
+/// The outcome of [`IdentityAdmin::verify_password`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordVerification {
+    /// The password matches; `upgraded` tells whether the stored hash was replaced.
+    Valid {
+        /// Whether the hash was re-hashed with the configured algorithm.
+        upgraded: bool,
+    },
+    /// The password does not match.
+    Invalid,
+    /// The identity has no password.
+    NoPassword,
+}
+
 /// What happened to a batch item.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -755,6 +769,60 @@ impl<'a> IdentityAdmin<'a> {
             .update_identity(self.kratos.nid(), &identity)
             .await?;
         Ok(self.present(identity, &[]))
+    }
+
+    /// Verifies a password against the identity's password credential. On success, a hash in
+    /// another format or with other parameters than the configured hasher's is replaced by a
+    /// fresh hash with the configured algorithm (the upgrade happens only after a successful
+    /// verification, so imported hashes migrate as users sign in).
+    pub async fn verify_password(
+        &self,
+        id: Uuid,
+        password: &str,
+    ) -> Result<PasswordVerification, IdentityError> {
+        let mut identity = self
+            .kratos
+            .store()
+            .get_identity(self.kratos.nid(), id)
+            .await?;
+        let Some(stored) = identity
+            .credential(CredentialType::Password)
+            .and_then(|c| c.hashed_password())
+            .map(str::to_owned)
+        else {
+            return Ok(PasswordVerification::NoPassword);
+        };
+        let hasher = self.kratos.hasher().clone();
+        let password = Zeroizing::new(password.to_owned());
+        let (valid, new_hash) = tokio::task::spawn_blocking(move || {
+            let valid = kratos_hash::verify(password.as_bytes(), &stored)?;
+            let new_hash = if valid && hasher.needs_rehash(&stored) {
+                Some(hasher.hash(password.as_bytes())?)
+            } else {
+                None
+            };
+            Ok::<_, kratos_hash::HashError>((valid, new_hash))
+        })
+        .await
+        .map_err(|e| IdentityError::Internal(e.to_string()))?
+        .map_err(|e| IdentityError::field("credentials.password", e.to_string()))?;
+        if !valid {
+            return Ok(PasswordVerification::Invalid);
+        }
+        let Some(new_hash) = new_hash else {
+            return Ok(PasswordVerification::Valid { upgraded: false });
+        };
+        let now = self.now();
+        if let Some(c) = identity.credentials.get_mut(&CredentialType::Password) {
+            c.config["hashed_password"] = json!(new_hash);
+            c.updated_at = now;
+        }
+        identity.updated_at = now;
+        self.kratos
+            .store()
+            .update_identity(self.kratos.nid(), &identity)
+            .await?;
+        Ok(PasswordVerification::Valid { upgraded: true })
     }
 
     fn now(&self) -> DateTime<Utc> {

@@ -11,8 +11,8 @@ pub use admin::{
     IdentityPatch, IdentityPatchResult, ImportCredentials, ImportLookupCode, ImportLookupSecret,
     ImportLookupSecretConfig, ImportPassword, ImportPasswordConfig, ImportProvider,
     ImportProviders, ImportProvidersConfig, ImportTotp, ImportTotpConfig, ListIdentitiesParams,
-    MAX_BATCH_SIZE, MAX_BATCH_SIZE_WITH_PASSWORDS, MAX_IDS_FILTER, MAX_PAGE_SIZE, PatchAction,
-    UpdateIdentityBody,
+    MAX_BATCH_SIZE, MAX_BATCH_SIZE_WITH_PASSWORDS, MAX_IDS_FILTER, MAX_PAGE_SIZE,
+    PasswordVerification, PatchAction, UpdateIdentityBody,
 };
 pub use error::IdentityError;
 pub use model::{
