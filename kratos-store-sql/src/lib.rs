@@ -20,6 +20,7 @@ pub mod entity;
 mod error;
 mod identity_store;
 pub mod migration;
+mod tuple_store;
 
 pub use error::map_db_err;
 pub use sea_orm;

@@ -4,6 +4,7 @@
 //! storage classes sqlx uses for the same Rust types) so each database gets native types.
 
 mod m20261122_000001_identities;
+mod m20261122_000002_keto_tuples;
 
 use sea_orm_migration::prelude::*;
 
@@ -14,7 +15,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_identities::Migration)]
+        vec![
+            Box::new(m20261122_000001_identities::Migration),
+            Box::new(m20261122_000002_keto_tuples::Migration),
+        ]
     }
 }
 

@@ -1,0 +1,759 @@
+//! keto-core's `TupleStore` over sea-orm: one code path (and the same SQL text) for SQLite
+//! and PostgreSQL.
+//!
+//! Batched lookups are one statement whatever the number of keys: the keys travel as a
+//! `VALUES` list in a common table expression, joined to the tuple table through its
+//! indexes (`k CROSS JOIN keto_relation_tuples t`, which also makes SQLite probe the index
+//! once per key). The lists are padded with NULL keys (which match nothing) to a few fixed
+//! sizes, so the statement texts stay few and the drivers' prepared-statement caches keep
+//! hitting. Only a part of more than [`MAX_KEYS`] keys is split into several statements,
+//! which then run in one read transaction.
+//!
+//! Writes run in one transaction that first bumps the tenant's row in `keto_versions`
+//! (which also serialises writers of one tenant on PostgreSQL), checks the preconditions,
+//! inserts (`ON CONFLICT DO NOTHING`: tuples form a set) and deletes.
+
+use std::fmt::Write as _;
+
+use async_trait::async_trait;
+use keto_core::store::{
+    LevelRequest, LevelResponse, ObjectKey, PageRequest, Precondition, SubjectKey, Transaction,
+    TuplePage, TupleStore, Version,
+};
+use keto_core::{RelationQuery, RelationTuple, StoreError, Subject, SubjectSet};
+use sea_orm::{
+    AccessMode, ConnectionTrait, DatabaseBackend, DbErr, IsolationLevel, QueryResult, SqlErr,
+    Statement, TransactionTrait, Value,
+};
+use uuid::Uuid;
+
+use crate::SqlStore;
+
+/// Keys of one part per statement; larger parts are split.
+const MAX_KEYS: usize = 1024;
+/// Rows per multi-row INSERT (7 parameters each).
+const INSERT_CHUNK: usize = 1000;
+/// Prefix of the page tokens this store issues.
+const TOKEN_PREFIX: &str = "s1.";
+
+/// Columns every batched lookup selects: part, key index, then the tuple.
+const TUPLE_COLS: &str = "t.seq AS seq, t.namespace, t.object, t.relation, t.subject_id, \
+     t.subject_set_namespace, t.subject_set_object, t.subject_set_relation";
+/// The same shape for lookups that only need to know that a row exists.
+const NO_TUPLE_COLS: &str = "CAST(NULL AS BIGINT) AS seq, CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
+     CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
+     CAST(NULL AS TEXT)";
+
+/// Maps a database error to keto-core's portable kinds.
+fn db_err(e: DbErr) -> StoreError {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            StoreError::Conflict("the tuple store changed concurrently".into())
+        }
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+            StoreError::Conflict("a referenced row is missing".into())
+        }
+        _ => match e {
+            DbErr::RecordNotFound(what) => StoreError::NotFound(what),
+            other => StoreError::backend(other),
+        },
+    }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::backend(format!("stored relation tuple is not valid: {what}"))
+}
+
+/// A statement under construction: SQL text plus its positional values (`$1`, `$2`, …,
+/// which both SQLite and PostgreSQL accept; `$1` is always the tenant).
+struct Sql {
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    fn new(nid: Uuid) -> Self {
+        Self {
+            text: String::with_capacity(512),
+            values: vec![Value::from(nid)],
+        }
+    }
+    /// Binds a value and returns its placeholder.
+    fn bind(&mut self, v: Value) -> String {
+        self.values.push(v);
+        format!("${}", self.values.len())
+    }
+    fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+    }
+    fn statement(self, backend: DatabaseBackend) -> Statement {
+        Statement::from_sql_and_values(backend, self.text, self.values)
+    }
+}
+
+fn text(s: &str) -> Value {
+    Value::String(Some(s.to_owned()))
+}
+
+fn null_text() -> Value {
+    Value::String(None)
+}
+
+/// The padded size of a key list: exact up to 4, then powers of two.
+fn bucket(n: usize) -> usize {
+    if n <= 4 { n } else { n.next_power_of_two() }
+}
+
+/// One part of a batched lookup: a list of keys and how a key matches a tuple row.
+struct Part {
+    /// Key columns (after the key index `i`).
+    cols: &'static [&'static str],
+    /// The keys, each `cols.len()` values.
+    keys: Vec<Vec<Value>>,
+    /// The join condition; `k.` is the key, `t.` the tuple.
+    cond: &'static str,
+    /// Whether the tuple columns are needed (or only the existence of a row).
+    tuple: bool,
+}
+
+impl Part {
+    fn new(
+        cols: &'static [&'static str],
+        cond: &'static str,
+        tuple: bool,
+        keys: Vec<Vec<Value>>,
+    ) -> Self {
+        Self {
+            cols,
+            keys,
+            cond,
+            tuple,
+        }
+    }
+}
+
+/// Appends `WITH kN(i, …) AS (VALUES …), …` for the given key slices of `parts`.
+fn with_keys(sql: &mut Sql, parts: &[(usize, &Part, &[Vec<Value>])]) {
+    let mut first = true;
+    for (n, part, keys) in parts {
+        if keys.is_empty() {
+            continue;
+        }
+        sql.push(if first { "WITH " } else { ", " });
+        first = false;
+        let mut head = format!("k{n}(i");
+        for c in part.cols {
+            head.push_str(", ");
+            head.push_str(c);
+        }
+        head.push_str(") AS (VALUES ");
+        sql.push(&head);
+        let padded = bucket(keys.len());
+        for r in 0..padded {
+            let mut row = format!("{}({r}", if r == 0 { "" } else { ", " });
+            for c in 0..part.cols.len() {
+                let v = keys.get(r).map_or_else(null_text, |k| k[c].clone());
+                row.push_str(", ");
+                row.push_str(&sql.bind(v));
+            }
+            row.push(')');
+            sql.push(&row);
+        }
+        sql.push(")");
+    }
+}
+
+/// Appends the `SELECT … UNION ALL SELECT …` over the key lists written by [`with_keys`].
+fn select_keys(sql: &mut Sql, parts: &[(usize, &Part, &[Vec<Value>])]) {
+    let mut first = true;
+    for (n, part, keys) in parts {
+        if keys.is_empty() {
+            continue;
+        }
+        if !first {
+            sql.push(" UNION ALL ");
+        }
+        first = false;
+        let cond = part.cond.replace("k.", &format!("k{n}."));
+        let cols = if part.tuple {
+            TUPLE_COLS
+        } else {
+            NO_TUPLE_COLS
+        };
+        let _ = write!(
+            sql.text,
+            "SELECT CAST({n} AS BIGINT), CAST(k{n}.i AS BIGINT), {cols} \
+             FROM k{n} CROSS JOIN keto_relation_tuples t WHERE t.nid = $1 AND {cond}"
+        );
+    }
+}
+
+/// One result row of a batched lookup.
+struct Hit {
+    part: usize,
+    key: usize,
+    seq: i64,
+    tuple: Option<RelationTuple>,
+}
+
+fn tuple_at(row: &QueryResult, at: usize) -> Result<RelationTuple, StoreError> {
+    let get = |i: usize| -> Result<Option<String>, StoreError> {
+        row.try_get_by_index::<Option<String>>(at + i)
+            .map_err(db_err)
+    };
+    let (Some(ns), Some(obj), Some(rel)) = (get(0)?, get(1)?, get(2)?) else {
+        return Err(corrupt("missing namespace, object or relation"));
+    };
+    let subject = match (get(3)?, get(4)?, get(5)?, get(6)?) {
+        (Some(id), None, None, None) => Subject::Id(id),
+        (None, Some(n), Some(o), Some(r)) => Subject::Set(SubjectSet::new(n, o, r)),
+        _ => return Err(corrupt("not exactly one subject kind")),
+    };
+    Ok(RelationTuple::new(ns, obj, rel, subject))
+}
+
+fn hit(row: &QueryResult, with_tuple: impl Fn(usize) -> bool) -> Result<Hit, StoreError> {
+    let part = row.try_get_by_index::<i64>(0).map_err(db_err)? as usize;
+    let key = row.try_get_by_index::<i64>(1).map_err(db_err)? as usize;
+    if !with_tuple(part) {
+        return Ok(Hit {
+            part,
+            key,
+            seq: 0,
+            tuple: None,
+        });
+    }
+    let seq = row.try_get_by_index::<i64>(2).map_err(db_err)?;
+    Ok(Hit {
+        part,
+        key,
+        seq,
+        tuple: Some(tuple_at(row, 3)?),
+    })
+}
+
+impl SqlStore {
+    fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Runs the parts as one statement (or, beyond [`MAX_KEYS`] keys in a part, several in
+    /// one read transaction) and returns every hit.
+    async fn lookup(&self, nid: Uuid, parts: &[Part]) -> Result<Vec<Hit>, StoreError> {
+        let rounds = parts
+            .iter()
+            .map(|p| p.keys.len().div_ceil(MAX_KEYS))
+            .max()
+            .unwrap_or(0);
+        let statement = |round: usize| {
+            let slices: Vec<(usize, &Part, &[Vec<Value>])> = parts
+                .iter()
+                .enumerate()
+                .map(|(n, p)| {
+                    let lo = (round * MAX_KEYS).min(p.keys.len());
+                    let hi = ((round + 1) * MAX_KEYS).min(p.keys.len());
+                    (n, p, &p.keys[lo..hi])
+                })
+                .collect();
+            let mut sql = Sql::new(nid);
+            with_keys(&mut sql, &slices);
+            sql.push(" ");
+            select_keys(&mut sql, &slices);
+            (
+                sql,
+                slices
+                    .iter()
+                    .map(|(_, _, k)| (round * MAX_KEYS, k.len()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let tuple_parts: Vec<bool> = parts.iter().map(|p| p.tuple).collect();
+        let mut out = Vec::new();
+        let mut collect = |rows: Vec<QueryResult>, offsets: &[(usize, usize)]| {
+            for row in rows {
+                let mut h = hit(&row, |p| tuple_parts.get(p).copied().unwrap_or(false))?;
+                let Some(&(base, len)) = offsets.get(h.part) else {
+                    return Err(corrupt("unknown part"));
+                };
+                if h.key >= len {
+                    continue;
+                }
+                h.key += base;
+                out.push(h);
+            }
+            Ok::<(), StoreError>(())
+        };
+        match rounds {
+            0 => {}
+            1 => {
+                let (sql, offsets) = statement(0);
+                let rows = self
+                    .db
+                    .query_all_raw(sql.statement(self.backend()))
+                    .await
+                    .map_err(db_err)?;
+                collect(rows, &offsets)?;
+            }
+            _ => {
+                let (iso, mode) = match self.backend() {
+                    DatabaseBackend::Postgres => (
+                        Some(IsolationLevel::RepeatableRead),
+                        Some(AccessMode::ReadOnly),
+                    ),
+                    _ => (None, None),
+                };
+                let txn = self.db.begin_with_config(iso, mode).await.map_err(db_err)?;
+                for round in 0..rounds {
+                    let (sql, offsets) = statement(round);
+                    let rows = txn
+                        .query_all_raw(sql.statement(self.backend()))
+                        .await
+                        .map_err(db_err)?;
+                    collect(rows, &offsets)?;
+                }
+                txn.commit().await.map_err(db_err)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Bumps and returns the tenant's version inside a write transaction.
+    async fn bump_version<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        nid: Uuid,
+    ) -> Result<Version, StoreError> {
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
+                self.backend(),
+                "INSERT INTO keto_versions (nid, version) VALUES ($1, 1) \
+                 ON CONFLICT (nid) DO UPDATE SET version = keto_versions.version + 1 \
+                 RETURNING version",
+                [Value::from(nid)],
+            ))
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::backend("the version upsert returned no row"))?;
+        let v: i64 = row.try_get_by_index(0).map_err(db_err)?;
+        Ok(v as Version)
+    }
+}
+
+/// Appends ` AND …` conditions for a filter on the tuple alias `t`.
+fn filter(sql: &mut Sql, q: &RelationQuery) {
+    for (col, v) in [
+        ("namespace", &q.namespace),
+        ("object", &q.object),
+        ("relation", &q.relation),
+    ] {
+        if let Some(v) = v {
+            let p = sql.bind(text(v));
+            let _ = write!(sql.text, " AND t.{col} = {p}");
+        }
+    }
+    match &q.subject {
+        None => {}
+        Some(Subject::Id(id)) => {
+            let p = sql.bind(text(id));
+            let _ = write!(sql.text, " AND t.subject_id = {p}");
+        }
+        Some(Subject::Set(s)) => {
+            let a = sql.bind(text(&s.namespace));
+            let b = sql.bind(text(&s.object));
+            let c = sql.bind(text(&s.relation));
+            let _ = write!(
+                sql.text,
+                " AND t.subject_id IS NULL AND t.subject_set_namespace = {a} \
+                 AND t.subject_set_object = {b} AND t.subject_set_relation = {c}"
+            );
+        }
+    }
+}
+
+const KEY3: &[&str] = &["ns", "obj", "rel"];
+const EXISTS_ID_COLS: &[&str] = &["ns", "obj", "rel", "sid"];
+const EXISTS_ID_COND: &str = "t.subject_id = k.sid AND t.namespace = k.ns \
+     AND t.object = k.obj AND t.relation = k.rel";
+const EXISTS_SET_COLS: &[&str] = &["ns", "obj", "rel", "sns", "sobj", "srel"];
+const EXISTS_SET_COND: &str = "t.subject_id IS NULL AND t.subject_set_namespace = k.sns \
+     AND t.subject_set_object = k.sobj AND t.subject_set_relation = k.srel \
+     AND t.namespace = k.ns AND t.object = k.obj AND t.relation = k.rel";
+
+/// The two exact-tuple parts (subject ids, subject sets) for `tuples`, with the index of
+/// each key in `tuples`.
+fn exact_parts(tuples: &[RelationTuple], tuple: bool) -> (Part, Vec<usize>, Part, Vec<usize>) {
+    let mut ids = Vec::new();
+    let mut id_at = Vec::new();
+    let mut sets = Vec::new();
+    let mut set_at = Vec::new();
+    for (i, t) in tuples.iter().enumerate() {
+        match &t.subject {
+            Subject::Id(id) => {
+                ids.push(vec![
+                    text(&t.namespace),
+                    text(&t.object),
+                    text(&t.relation),
+                    text(id),
+                ]);
+                id_at.push(i);
+            }
+            Subject::Set(s) => {
+                sets.push(vec![
+                    text(&t.namespace),
+                    text(&t.object),
+                    text(&t.relation),
+                    text(&s.namespace),
+                    text(&s.object),
+                    text(&s.relation),
+                ]);
+                set_at.push(i);
+            }
+        }
+    }
+    (
+        Part::new(EXISTS_ID_COLS, EXISTS_ID_COND, tuple, ids),
+        id_at,
+        Part::new(EXISTS_SET_COLS, EXISTS_SET_COND, tuple, sets),
+        set_at,
+    )
+}
+
+fn set_key(s: &SubjectSet) -> Vec<Value> {
+    vec![text(&s.namespace), text(&s.object), text(&s.relation)]
+}
+
+/// Groups hits of one part by key, each group in insertion order.
+fn grouped(hits: &mut [Hit], part: usize, n: usize) -> Vec<Vec<RelationTuple>> {
+    let mut out: Vec<Vec<(i64, RelationTuple)>> = (0..n).map(|_| Vec::new()).collect();
+    for h in hits.iter_mut().filter(|h| h.part == part) {
+        if let Some(t) = h.tuple.take() {
+            out[h.key].push((h.seq, t));
+        }
+    }
+    out.into_iter()
+        .map(|mut v| {
+            v.sort_unstable_by_key(|(s, _)| *s);
+            v.into_iter().map(|(_, t)| t).collect()
+        })
+        .collect()
+}
+
+fn parse_token(t: &Option<String>) -> Result<i64, StoreError> {
+    match t.as_deref() {
+        None | Some("") => Ok(0),
+        Some(s) => s
+            .strip_prefix(TOKEN_PREFIX)
+            .and_then(|n| n.parse::<i64>().ok())
+            .filter(|n| *n >= 0)
+            .ok_or(StoreError::InvalidPageToken),
+    }
+}
+
+#[async_trait]
+impl TupleStore for SqlStore {
+    async fn read_level(
+        &self,
+        nid: Uuid,
+        request: &LevelRequest,
+    ) -> Result<LevelResponse, StoreError> {
+        let (ids, id_at, sets, set_at) = exact_parts(&request.exists, false);
+        let parts = [
+            ids,
+            sets,
+            Part::new(
+                KEY3,
+                "t.subject_id IS NULL AND t.namespace = k.ns AND t.object = k.obj \
+                 AND t.relation = k.rel",
+                true,
+                request.subject_sets.iter().map(set_key).collect(),
+            ),
+            Part::new(
+                KEY3,
+                "t.namespace = k.ns AND t.object = k.obj AND t.relation = k.rel",
+                true,
+                request.subjects.iter().map(set_key).collect(),
+            ),
+        ];
+        let mut hits = self.lookup(nid, &parts).await?;
+        let mut exists = vec![false; request.exists.len()];
+        for h in &hits {
+            match h.part {
+                0 => exists[id_at[h.key]] = true,
+                1 => exists[set_at[h.key]] = true,
+                _ => {}
+            }
+        }
+        let subject_sets = grouped(&mut hits, 2, request.subject_sets.len())
+            .into_iter()
+            .map(|v| {
+                v.into_iter()
+                    .filter_map(|t| match t.subject {
+                        Subject::Set(s) => Some(s),
+                        Subject::Id(_) => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        let subjects = grouped(&mut hits, 3, request.subjects.len())
+            .into_iter()
+            .map(|v| v.into_iter().map(|t| t.subject).collect())
+            .collect();
+        Ok(LevelResponse {
+            exists,
+            subject_sets,
+            subjects,
+        })
+    }
+
+    async fn tuples_by_subject(
+        &self,
+        nid: Uuid,
+        keys: &[SubjectKey],
+    ) -> Result<Vec<Vec<RelationTuple>>, StoreError> {
+        let mut ids = Vec::new();
+        let mut id_at = Vec::new();
+        let mut objs = Vec::new();
+        let mut obj_at = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            match k {
+                SubjectKey::Id(id) => {
+                    ids.push(vec![text(id)]);
+                    id_at.push(i);
+                }
+                SubjectKey::Object { namespace, object } => {
+                    objs.push(vec![text(namespace), text(object)]);
+                    obj_at.push(i);
+                }
+            }
+        }
+        let parts = [
+            Part::new(&["sid"], "t.subject_id = k.sid", true, ids),
+            Part::new(
+                &["sns", "sobj"],
+                "t.subject_id IS NULL AND t.subject_set_namespace = k.sns \
+                 AND t.subject_set_object = k.sobj",
+                true,
+                objs,
+            ),
+        ];
+        let mut hits = self.lookup(nid, &parts).await?;
+        let mut out: Vec<Vec<RelationTuple>> = keys.iter().map(|_| Vec::new()).collect();
+        for (i, v) in grouped(&mut hits, 0, id_at.len()).into_iter().enumerate() {
+            out[id_at[i]] = v;
+        }
+        for (i, v) in grouped(&mut hits, 1, obj_at.len()).into_iter().enumerate() {
+            out[obj_at[i]] = v;
+        }
+        Ok(out)
+    }
+
+    async fn tuples_by_object(
+        &self,
+        nid: Uuid,
+        keys: &[ObjectKey],
+    ) -> Result<Vec<Vec<RelationTuple>>, StoreError> {
+        let parts = [Part::new(
+            &["ns", "obj"],
+            "t.namespace = k.ns AND t.object = k.obj",
+            true,
+            keys.iter()
+                .map(|k| vec![text(&k.namespace), text(&k.object)])
+                .collect(),
+        )];
+        let mut hits = self.lookup(nid, &parts).await?;
+        Ok(grouped(&mut hits, 0, keys.len()))
+    }
+
+    async fn list(
+        &self,
+        nid: Uuid,
+        query: &RelationQuery,
+        page: &PageRequest,
+    ) -> Result<TuplePage, StoreError> {
+        let after = parse_token(&page.token)?;
+        let size = page.size.max(1);
+        let mut sql = Sql::new(nid);
+        let _ = write!(
+            sql.text,
+            "SELECT CAST(0 AS BIGINT), CAST(0 AS BIGINT), {TUPLE_COLS} \
+             FROM keto_relation_tuples t WHERE t.nid = $1"
+        );
+        filter(&mut sql, query);
+        let a = sql.bind(Value::from(after));
+        let l = sql.bind(Value::from(size as i64 + 1));
+        let _ = write!(sql.text, " AND t.seq > {a} ORDER BY t.seq LIMIT {l}");
+        let rows = self
+            .db
+            .query_all_raw(sql.statement(self.backend()))
+            .await
+            .map_err(db_err)?;
+        let mut tuples = Vec::with_capacity(rows.len().min(size));
+        let mut last = after;
+        let more = rows.len() > size;
+        for row in rows.iter().take(size) {
+            let h = hit(row, |_| true)?;
+            last = h.seq;
+            tuples.extend(h.tuple);
+        }
+        Ok(TuplePage {
+            tuples,
+            next_page_token: more.then(|| format!("{TOKEN_PREFIX}{last}")),
+        })
+    }
+
+    async fn transact(&self, nid: Uuid, tx: &Transaction) -> Result<Version, StoreError> {
+        let backend = self.backend();
+        let txn = self.db.begin().await.map_err(db_err)?;
+        let version = self.bump_version(&txn, nid).await?;
+
+        if !tx.preconditions.is_empty() {
+            let mut sql = Sql::new(nid);
+            for (i, p) in tx.preconditions.iter().enumerate() {
+                let q = match p {
+                    Precondition::MustMatch(q) | Precondition::MustNotMatch(q) => q,
+                };
+                if i > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                let _ = write!(
+                    sql.text,
+                    "SELECT CAST({i} AS BIGINT) WHERE EXISTS \
+                     (SELECT 1 FROM keto_relation_tuples t WHERE t.nid = $1"
+                );
+                filter(&mut sql, q);
+                sql.push(")");
+            }
+            let rows = txn
+                .query_all_raw(sql.statement(backend))
+                .await
+                .map_err(db_err)?;
+            let mut matched = vec![false; tx.preconditions.len()];
+            for row in rows {
+                let i: i64 = row.try_get_by_index(0).map_err(db_err)?;
+                if let Some(m) = matched.get_mut(i as usize) {
+                    *m = true;
+                }
+            }
+            for (p, m) in tx.preconditions.iter().zip(matched) {
+                let (q, want) = match p {
+                    Precondition::MustMatch(q) => (q, true),
+                    Precondition::MustNotMatch(q) => (q, false),
+                };
+                if m != want {
+                    // Dropping `txn` rolls everything back, the version bump included.
+                    return Err(StoreError::Conflict(format!(
+                        "precondition failed: {} {q:?}",
+                        if want {
+                            "expected a match for"
+                        } else {
+                            "expected no match for"
+                        }
+                    )));
+                }
+            }
+        }
+
+        for chunk in tx.insert.chunks(INSERT_CHUNK) {
+            let mut sql = Sql::new(nid);
+            sql.push(
+                "INSERT INTO keto_relation_tuples (nid, namespace, object, relation, subject_id, \
+                 subject_set_namespace, subject_set_object, subject_set_relation) VALUES ",
+            );
+            for (r, t) in chunk.iter().enumerate() {
+                let (sid, sns, sobj, srel) = match &t.subject {
+                    Subject::Id(id) => (text(id), null_text(), null_text(), null_text()),
+                    Subject::Set(s) => (
+                        null_text(),
+                        text(&s.namespace),
+                        text(&s.object),
+                        text(&s.relation),
+                    ),
+                };
+                let ps: Vec<String> = [
+                    text(&t.namespace),
+                    text(&t.object),
+                    text(&t.relation),
+                    sid,
+                    sns,
+                    sobj,
+                    srel,
+                ]
+                .into_iter()
+                .map(|v| sql.bind(v))
+                .collect();
+                let _ = write!(
+                    sql.text,
+                    "{}($1, {})",
+                    if r == 0 { "" } else { ", " },
+                    ps.join(", ")
+                );
+            }
+            sql.push(" ON CONFLICT DO NOTHING");
+            txn.execute_raw(sql.statement(backend))
+                .await
+                .map_err(db_err)?;
+        }
+
+        if !tx.delete.is_empty() {
+            let (ids, _, sets, _) = exact_parts(&tx.delete, true);
+            for round in 0..ids.keys.len().max(sets.keys.len()).div_ceil(MAX_KEYS) {
+                let lo = |p: &Part| (round * MAX_KEYS).min(p.keys.len());
+                let hi = |p: &Part| ((round + 1) * MAX_KEYS).min(p.keys.len());
+                let slices = [
+                    (0, &ids, &ids.keys[lo(&ids)..hi(&ids)]),
+                    (1, &sets, &sets.keys[lo(&sets)..hi(&sets)]),
+                ];
+                let mut sql = Sql::new(nid);
+                with_keys(&mut sql, &slices);
+                sql.push(" DELETE FROM keto_relation_tuples WHERE seq IN (SELECT d.seq FROM (");
+                select_keys(&mut sql, &slices);
+                sql.push(") d)");
+                txn.execute_raw(sql.statement(backend))
+                    .await
+                    .map_err(db_err)?;
+            }
+        }
+
+        txn.commit().await.map_err(db_err)?;
+        Ok(version)
+    }
+
+    async fn delete_matching(
+        &self,
+        nid: Uuid,
+        query: &RelationQuery,
+    ) -> Result<(u64, Version), StoreError> {
+        let txn = self.db.begin().await.map_err(db_err)?;
+        let version = self.bump_version(&txn, nid).await?;
+        let mut sql = Sql::new(nid);
+        sql.push(
+            "DELETE FROM keto_relation_tuples WHERE seq IN \
+             (SELECT t.seq FROM keto_relation_tuples t WHERE t.nid = $1",
+        );
+        filter(&mut sql, query);
+        sql.push(")");
+        let n = txn
+            .execute_raw(sql.statement(self.backend()))
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        txn.commit().await.map_err(db_err)?;
+        Ok((n, version))
+    }
+
+    async fn version(&self, nid: Uuid) -> Result<Version, StoreError> {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                self.backend(),
+                "SELECT version FROM keto_versions WHERE nid = $1",
+                [Value::from(nid)],
+            ))
+            .await
+            .map_err(db_err)?;
+        match row {
+            None => Ok(0),
+            Some(r) => Ok(r.try_get_by_index::<i64>(0).map_err(db_err)? as Version),
+        }
+    }
+}

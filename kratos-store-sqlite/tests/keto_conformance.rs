@@ -1,0 +1,218 @@
+//! keto-core's tuple-store conformance suite on SQLite, plus query-count checks: a check
+//! issues one statement per graph level, whatever the fan-out.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use keto_core::store::{LevelRequest, Transaction, TupleStore};
+use keto_core::{CheckOptions, Config, Keto, RelationTuple, Schema, SubjectSet};
+use kratos_store_sqlite::SqlStore;
+
+async fn store() -> SqlStore {
+    let store = kratos_store_sqlite::in_memory()
+        .await
+        .expect("sqlite opens");
+    store.migrate().await.expect("migrations apply");
+    store
+}
+
+keto_core::tuple_store_tests!(store);
+
+/// A store whose connection counts the statements it runs.
+async fn counting_store() -> (SqlStore, Arc<AtomicUsize>) {
+    let base = store().await;
+    let mut db = base.connection().clone();
+    let n = Arc::new(AtomicUsize::new(0));
+    let counter = n.clone();
+    db.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    (SqlStore::new(db), n)
+}
+
+fn t(s: &str) -> RelationTuple {
+    s.parse().expect("tuple")
+}
+
+const OPL: &str = r#"
+class User implements Namespace {}
+class Group implements Namespace { related: { members: (User | SubjectSet<Group, "members">)[] } }
+class Folder implements Namespace {
+  related: { viewers: (User | SubjectSet<Group, "members">)[] }
+  permits = { view: (ctx) => this.related.viewers.includes(ctx.subject) }
+}
+class Doc implements Namespace {
+  related: { parents: Folder[], owners: User[] }
+  permits = {
+    view: (ctx) => this.related.owners.includes(ctx.subject) || this.related.parents.traverse(p => p.permits.view(ctx)),
+  }
+}
+"#;
+
+#[tokio::test]
+async fn a_traverse_over_200_parents_runs_a_few_statements() {
+    let (store, count) = counting_store().await;
+    let store = Arc::new(store);
+    let keto = Keto::new(
+        Schema::from_opl(OPL).unwrap(),
+        store.clone(),
+        Config::default(),
+    )
+    .unwrap();
+    let nid = uuid::Uuid::new_v4();
+    let mut tuples = Vec::new();
+    for i in 0..200 {
+        tuples.push(t(&format!("Doc:d#parents@Folder:f{i}")));
+        tuples.push(t(&format!("Folder:f{i}#viewers@Group:g{i}#members")));
+    }
+    tuples.push(t("Group:g199#members@User:alice"));
+    keto.insert(nid, tuples).await.unwrap();
+    let opts = CheckOptions::default();
+
+    count.store(0, Ordering::SeqCst);
+    assert!(
+        keto.is_allowed(nid, &t("Doc:d#view@User:alice"), &opts)
+            .await
+            .unwrap()
+    );
+    let allowed = count.load(Ordering::SeqCst);
+    count.store(0, Ordering::SeqCst);
+    assert!(
+        !keto
+            .is_allowed(nid, &t("Doc:d#view@User:mallory"), &opts)
+            .await
+            .unwrap()
+    );
+    let denied = count.load(Ordering::SeqCst);
+    // One statement per level (the depth limit is 5), never one per parent.
+    eprintln!("200-parent traverse: {allowed} statements (allowed), {denied} (denied)");
+    assert!(allowed <= 6, "allowed check ran {allowed} statements");
+    assert!(denied <= 6, "denied check ran {denied} statements");
+}
+
+#[tokio::test]
+async fn read_level_is_one_statement_even_for_thousands_of_keys() {
+    let (store, count) = counting_store().await;
+    let nid = uuid::Uuid::new_v4();
+    let tuples: Vec<RelationTuple> = (0..3000)
+        .map(|i| t(&format!("Doc:d{i}#viewers@Group:g{i}#members")))
+        .collect();
+    store
+        .transact(
+            nid,
+            &Transaction {
+                insert: tuples.clone(),
+                ..Transaction::default()
+            },
+        )
+        .await
+        .unwrap();
+    let req = LevelRequest {
+        exists: tuples[..1000].to_vec(),
+        subject_sets: (0..1000)
+            .map(|i| SubjectSet::new("Doc", format!("d{i}"), "viewers"))
+            .collect(),
+        subjects: Vec::new(),
+    };
+    count.store(0, Ordering::SeqCst);
+    let r = store.read_level(nid, &req).await.unwrap();
+    assert_eq!(count.load(Ordering::SeqCst), 1, "one statement per level");
+    assert!(r.exists.iter().all(|e| *e));
+    assert!(r.subject_sets.iter().all(|s| s.len() == 1));
+
+    // Beyond the per-statement key limit the level is split, still a handful of statements.
+    let req = LevelRequest {
+        exists: tuples.clone(),
+        ..LevelRequest::default()
+    };
+    count.store(0, Ordering::SeqCst);
+    let r = store.read_level(nid, &req).await.unwrap();
+    assert!(r.exists.iter().all(|e| *e));
+    let n = count.load(Ordering::SeqCst);
+    assert!(n <= 3 + 2, "{n} statements for 3000 keys");
+}
+
+#[tokio::test]
+async fn a_failing_statement_in_a_transaction_writes_nothing() {
+    use sea_orm::ConnectionTrait;
+    let store = store().await;
+    // A trigger makes one row of the second INSERT chunk fail.
+    store
+        .connection()
+        .execute_unprepared(
+            "CREATE TRIGGER keto_test_boom BEFORE INSERT ON keto_relation_tuples \
+             WHEN NEW.object = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+        )
+        .await
+        .unwrap();
+    let nid = uuid::Uuid::new_v4();
+    store
+        .transact(
+            nid,
+            &Transaction {
+                insert: vec![t("Doc:keep#viewers@alice")],
+                ..Transaction::default()
+            },
+        )
+        .await
+        .unwrap();
+    let v0 = store.version(nid).await.unwrap();
+    let mut tuples: Vec<RelationTuple> = (0..1500)
+        .map(|i| t(&format!("Doc:d#viewers@u{i}")))
+        .collect();
+    tuples.push(t("Doc:boom#viewers@u0"));
+    let r = store
+        .transact(
+            nid,
+            &Transaction {
+                insert: tuples,
+                delete: vec![t("Doc:keep#viewers@alice")],
+                ..Transaction::default()
+            },
+        )
+        .await;
+    assert!(matches!(r, Err(keto_core::StoreError::Backend(_))), "{r:?}");
+    let page = store
+        .list(
+            nid,
+            &keto_core::RelationQuery::all(),
+            &keto_core::store::PageRequest {
+                size: 10,
+                token: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        page.tuples,
+        vec![t("Doc:keep#viewers@alice")],
+        "nothing was written"
+    );
+    assert_eq!(
+        store.version(nid).await.unwrap(),
+        v0,
+        "the version did not move"
+    );
+}
+
+#[tokio::test]
+async fn migrations_roll_back_the_tuple_tables() {
+    use sea_orm::ConnectionTrait;
+    let store = store().await;
+    let count = |store: SqlStore| async move {
+        store
+            .connection()
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Sqlite,
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'keto_%'",
+            ))
+            .await
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(store.clone()).await, 2);
+    store.rollback_all().await.unwrap();
+    assert_eq!(count(store.clone()).await, 0);
+    store.migrate().await.unwrap();
+    assert_eq!(count(store.clone()).await, 2);
+}
