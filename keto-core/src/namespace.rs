@@ -130,10 +130,18 @@ pub enum SchemaError {
     Opl(Vec<Diagnostic>),
 }
 
+type H = foldhash::fast::RandomState;
+
 #[derive(Debug)]
 struct NsEntry {
     ns: Namespace,
-    by_name: HashMap<String, usize>,
+    by_name: HashMap<String, usize, H>,
+}
+
+#[derive(Debug, Default)]
+struct SchemaInner {
+    map: HashMap<String, NsEntry, H>,
+    order: Vec<String>,
 }
 
 /// The set of configured namespaces, cheap to clone.
@@ -145,14 +153,13 @@ struct NsEntry {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
-    inner: Arc<HashMap<String, NsEntry>>,
-    order: Arc<Vec<String>>,
+    inner: Arc<SchemaInner>,
 }
 
 impl Schema {
     /// Builds a schema from namespaces.
     pub fn new(namespaces: impl IntoIterator<Item = Namespace>) -> Self {
-        let mut map = HashMap::new();
+        let mut map = HashMap::default();
         let mut order = Vec::new();
         for ns in namespaces {
             let by_name = ns
@@ -166,8 +173,7 @@ impl Schema {
         }
         order.dedup();
         Self {
-            inner: Arc::new(map),
-            order: Arc::new(order),
+            inner: Arc::new(SchemaInner { map, order }),
         }
     }
 
@@ -192,12 +198,12 @@ impl Schema {
 
     /// The namespace named `name`.
     pub fn namespace(&self, name: &str) -> Option<&Namespace> {
-        self.inner.get(name).map(|e| &e.ns)
+        self.inner.map.get(name).map(|e| &e.ns)
     }
 
     /// All namespaces in declaration order.
     pub fn namespaces(&self) -> impl Iterator<Item = &Namespace> {
-        self.order.iter().filter_map(|n| self.namespace(n))
+        self.inner.order.iter().filter_map(|n| self.namespace(n))
     }
 
     /// Keto's relation lookup: `Ok(None)` when the relation is empty, the namespace is
@@ -207,7 +213,7 @@ impl Schema {
         if rel.is_empty() {
             return Ok(None);
         }
-        let Some(e) = self.inner.get(ns) else {
+        let Some(e) = self.inner.map.get(ns) else {
             return Ok(None);
         };
         if e.ns.relations.is_empty() {

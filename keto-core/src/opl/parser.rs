@@ -206,12 +206,8 @@ impl Parser {
                     }
                     match *p {
                         "(" | "[" | "{" => depth += 1,
-                        ")" | "]" | "}" => {
-                            if depth == 0 {
-                                return;
-                            }
-                            depth -= 1;
-                        }
+                        "}" if depth == 0 => return,
+                        ")" | "]" | "}" => depth = (depth - 1).max(0),
                         _ => {}
                     }
                 }
@@ -330,11 +326,15 @@ impl Parser {
                 let t = self.peek().clone();
                 return self.err(&t, format!("expected \"}}\", got {}", t.tok.describe()));
             }
+            let before = self.pos;
             match self.relation_decl() {
                 Ok((rel, span)) => self.add_relation(ns, rel, span),
                 Err(d) => {
                     self.diagnostics.push(d);
                     self.recover(&[";", ","]);
+                    if self.pos == before {
+                        self.next();
+                    }
                 }
             }
         }
@@ -423,11 +423,15 @@ impl Parser {
                 let t = self.peek().clone();
                 return self.err(&t, format!("expected \"}}\", got {}", t.tok.describe()));
             }
+            let before = self.pos;
             match self.permit() {
                 Ok((rel, span)) => self.add_relation(ns, rel, span),
                 Err(d) => {
                     self.diagnostics.push(d);
                     self.recover(&[","]);
+                    if self.pos == before {
+                        self.next();
+                    }
                 }
             }
         }

@@ -55,7 +55,7 @@ struct Tenant {
 
 #[derive(Debug, Default)]
 struct Inner {
-    tenants: HashMap<Uuid, Tenant>,
+    tenants: HashMap<Uuid, Tenant, H>,
     seq: u64,
     version: u64,
 }
