@@ -1,0 +1,3 @@
+//! The Kratos admin API.
+
+pub(crate) mod identities;
