@@ -119,7 +119,12 @@ pub(crate) struct Eval<'a, S: Source<'a>> {
     pub(crate) errors: Vec<EngineError>,
     pub(crate) needs: Vec<Need<'a>>,
     steps: u64,
+    rel_cache: [(RelKey, Option<&'a Relation>); 4],
+    rel_next: usize,
 }
+
+/// Addresses and lengths of a namespace and relation string.
+type RelKey = (usize, usize, usize, usize);
 
 const DEPTH: R = R::Unknown(Some(Limitation::MaxDepthExceeded));
 
@@ -148,6 +153,8 @@ impl<'a, S: Source<'a>> Eval<'a, S> {
             errors: Vec::new(),
             needs: Vec::new(),
             steps: 0,
+            rel_cache: [((0, 0, 0, 0), None); 4],
+            rel_next: 0,
         }
     }
 
@@ -181,6 +188,25 @@ impl<'a, S: Source<'a>> Eval<'a, S> {
         self.is_allowed(t, false, d, None, PATH_BUDGET)
     }
 
+    /// The schema relation, with a small cache keyed by string address (the same schema and
+    /// store strings come by again and again).
+    #[inline]
+    fn relation(&mut self, ns: &'a str, rel: &'a str) -> Result<Option<&'a Relation>, EngineError> {
+        let key = (
+            ns.as_ptr() as usize,
+            ns.len(),
+            rel.as_ptr() as usize,
+            rel.len(),
+        );
+        if let Some((_, r)) = self.rel_cache.iter().find(|(k, _)| *k == key && key.1 != 0) {
+            return Ok(*r);
+        }
+        let r = self.schema.relation_for(ns, rel)?;
+        self.rel_cache[self.rel_next] = (key, r);
+        self.rel_next = (self.rel_next + 1) % self.rel_cache.len();
+        Ok(r)
+    }
+
     fn allows_direct(&self, rel: Option<&Relation>) -> bool {
         Relation::allows_direct(rel, self.kind)
     }
@@ -199,9 +225,9 @@ impl<'a, S: Source<'a>> Eval<'a, S> {
         if d <= 0 {
             return DEPTH;
         }
-        let rel = match self.schema.relation_for(t.ns, t.rel) {
+        let rel = match self.relation(t.ns, t.rel) {
             Ok(r) => r,
-            Err(e) => return self.err(e.into()),
+            Err(e) => return self.err(e),
         };
         let mut c = Comb::union();
         if let Some(rw) = rel.and_then(|r| r.rewrite.as_ref()) {

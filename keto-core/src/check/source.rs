@@ -6,11 +6,35 @@ use std::collections::HashMap;
 use crate::tuple::{RelationTuple, Subject, SubjectSet};
 
 /// A borrowed `namespace:object#relation`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// `hint` carries the interned ids (`NO_HINT` when unknown) when the memory store produced
+/// the strings, so the store can skip hashing them again; it takes no part in equality or
+/// hashing.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct SetRef<'a> {
     pub(crate) ns: &'a str,
     pub(crate) obj: &'a str,
     pub(crate) rel: &'a str,
+    pub(crate) hint: [u32; 3],
+}
+
+/// A missing id hint.
+pub(crate) const NO_HINT: u32 = u32::MAX;
+
+impl PartialEq for SetRef<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        self.ns == o.ns && self.obj == o.obj && self.rel == o.rel
+    }
+}
+
+impl Eq for SetRef<'_> {}
+
+impl std::hash::Hash for SetRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.ns.hash(h);
+        self.obj.hash(h);
+        self.rel.hash(h);
+    }
 }
 
 impl<'a> SetRef<'a> {
@@ -19,6 +43,7 @@ impl<'a> SetRef<'a> {
             ns: &s.namespace,
             obj: &s.object,
             rel: &s.relation,
+            hint: [NO_HINT; 3],
         }
     }
     pub(crate) fn of_tuple(t: &'a RelationTuple) -> Self {
@@ -26,10 +51,15 @@ impl<'a> SetRef<'a> {
             ns: &t.namespace,
             obj: &t.object,
             rel: &t.relation,
+            hint: [NO_HINT; 3],
         }
     }
     pub(crate) fn with_rel(self, rel: &'a str) -> Self {
-        SetRef { rel, ..self }
+        SetRef {
+            rel,
+            hint: [self.hint[0], self.hint[1], NO_HINT],
+            ..self
+        }
     }
     pub(crate) fn to_owned_set(self) -> SubjectSet {
         SubjectSet::new(self.ns, self.obj, self.rel)

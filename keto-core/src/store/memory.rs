@@ -1,6 +1,8 @@
 //! The in-memory tuple store: interned strings, forward and reverse hash indices.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -12,7 +14,7 @@ use super::{
     LevelRequest, LevelResponse, ObjectKey, PageRequest, Precondition, SubjectKey, Transaction,
     TuplePage, TupleStore, Version,
 };
-use crate::check::source::{SetRef, Source, SubjRef};
+use crate::check::source::{NO_HINT, SetRef, Source, SubjRef};
 use crate::error::StoreError;
 use crate::tuple::{RelationQuery, RelationTuple, Subject, SubjectSet};
 
@@ -43,10 +45,58 @@ struct Node {
     sets: IndexMap<Key, u64, H>,
 }
 
+/// String interner: ids index `strs`; the table holds ids and compares inline.
+#[derive(Default)]
+struct Interner {
+    strs: Vec<Arc<str>>,
+    table: hashbrown::HashTable<u32>,
+    hasher: H,
+}
+
+impl std::fmt::Debug for Interner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Interner({} strings)", self.strs.len())
+    }
+}
+
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 16 {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    } else {
+        a == b
+    }
+}
+
+impl Interner {
+    #[inline]
+    fn get(&self, s: &str) -> Option<u32> {
+        let h = self.hasher.hash_one(s);
+        self.table
+            .find(h, |&id| same(&self.strs[id as usize], s))
+            .copied()
+    }
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(id) = self.get(s) {
+            return id;
+        }
+        let id = self.strs.len() as u32;
+        self.strs.push(Arc::from(s));
+        let h = self.hasher.hash_one(s);
+        let (strs, hasher) = (&self.strs, &self.hasher);
+        self.table
+            .insert_unique(h, id, |&i| hasher.hash_one(&*strs[i as usize]));
+        id
+    }
+}
+
 #[derive(Debug, Default)]
 struct Tenant {
-    strs: Vec<Arc<str>>,
-    ids: HashMap<Arc<str>, u32, H>,
+    strs: Interner,
     fwd: HashMap<Key, Node, H>,
     by_object: HashMap<(u32, u32), IndexMap<u32, (), H>, H>,
     rev: HashMap<RevKey, IndexMap<Stored, u64, H>, H>,
@@ -70,21 +120,15 @@ pub struct MemoryStore {
 }
 
 impl Tenant {
+    #[inline]
     fn get(&self, s: &str) -> Option<u32> {
-        self.ids.get(s).copied()
+        self.strs.get(s)
     }
     fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&id) = self.ids.get(s) {
-            return id;
-        }
-        let id = self.strs.len() as u32;
-        let a: Arc<str> = Arc::from(s);
-        self.strs.push(a.clone());
-        self.ids.insert(a, id);
-        id
+        self.strs.intern(s)
     }
     fn s(&self, id: u32) -> &str {
-        &self.strs[id as usize]
+        &self.strs.strs[id as usize]
     }
     fn lookup(&self, t: &RelationTuple) -> Option<Stored> {
         let key = (
@@ -392,6 +436,8 @@ impl MemGuard<'_> {
     pub(crate) fn view(&self, nid: Uuid) -> MemView<'_> {
         MemView {
             t: self.0.tenants.get(&nid),
+            cache: Cell::new([((0, 0), None); 6]),
+            next: Cell::new(0),
         }
     }
     pub(crate) fn version(&self) -> Version {
@@ -400,9 +446,10 @@ impl MemGuard<'_> {
 }
 
 /// One tenant of a read snapshot, as a check data source.
-#[derive(Clone, Copy)]
 pub(crate) struct MemView<'a> {
     t: Option<&'a Tenant>,
+    cache: Cell<[((usize, usize), Option<u32>); 6]>,
+    next: Cell<usize>,
 }
 
 /// Iterator over the subject sets of one node.
@@ -421,14 +468,43 @@ impl<'a> Iterator for MemSets<'a> {
             ns: t.s(n),
             obj: t.s(o),
             rel: t.s(r),
+            hint: [n, o, r],
         })
     }
 }
 
 impl<'a> MemView<'a> {
+    /// Resolves a string to its id, using the hint or a small cache keyed by the string's
+    /// address (the evaluator passes the same schema and request strings again and again).
+    #[inline]
+    fn id(&self, s: &str, hint: u32) -> Option<u32> {
+        if hint != NO_HINT {
+            return Some(hint);
+        }
+        let key = (s.as_ptr() as usize, s.len());
+        let mut cache = self.cache.get();
+        for (k, v) in cache.iter() {
+            if *k == key {
+                return *v;
+            }
+        }
+        let v = self.t?.get(s);
+        let slot = self.next.get();
+        cache[slot] = (key, v);
+        self.cache.set(cache);
+        self.next.set((slot + 1) % cache.len());
+        v
+    }
+
+    #[inline]
     fn node(&self, s: SetRef<'a>) -> Option<&'a Node> {
         let t = self.t?;
-        t.fwd.get(&(t.get(s.ns)?, t.get(s.obj)?, t.get(s.rel)?))
+        let key = (
+            self.id(s.ns, s.hint[0])?,
+            self.id(s.obj, s.hint[1])?,
+            self.id(s.rel, s.hint[2])?,
+        );
+        t.fwd.get(&key)
     }
 }
 
@@ -440,7 +516,11 @@ impl<'a> Source<'a> for MemView<'a> {
         let t = self.t?;
         Some(SubjIdsPub(match s {
             SubjRef::Id(id) => SubjIds::Id(t.get(id)?),
-            SubjRef::Set(ss) => SubjIds::Set((t.get(ss.ns)?, t.get(ss.obj)?, t.get(ss.rel)?)),
+            SubjRef::Set(ss) => SubjIds::Set((
+                self.id(ss.ns, ss.hint[0])?,
+                self.id(ss.obj, ss.hint[1])?,
+                self.id(ss.rel, ss.hint[2])?,
+            )),
         }))
     }
 
