@@ -78,6 +78,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Encryption of data at rest (`ciphers.*`).
     pub ciphers: CiphersConfig,
+    /// Sessions (`session.*`).
+    pub session: SessionConfig,
 }
 
 impl Config {
@@ -172,6 +174,41 @@ impl Config {
             .map_err(|e| ConfigError::invalid("hashers", e.to_string()))?;
         Ok(())
     }
+}
+
+/// `session.*`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SessionConfig {
+    /// `session.lifespan` (default 24h).
+    pub lifespan: KratosDuration,
+    /// `session.earliest_possible_extend`: a session may be extended once it expires within
+    /// this window (default: the lifespan, so any time).
+    pub earliest_possible_extend: Option<KratosDuration>,
+    /// Extend sessions when they are used inside the extend window (sliding expiry; Kratos
+    /// only extends through the admin API). Default off.
+    pub extend_on_use: bool,
+    /// `session.whoami`
+    pub whoami: WhoamiConfig,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            lifespan: KratosDuration(Duration::from_secs(24 * 3600)),
+            earliest_possible_extend: None,
+            extend_on_use: false,
+            whoami: WhoamiConfig::default(),
+        }
+    }
+}
+
+/// `session.whoami`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct WhoamiConfig {
+    /// `session.whoami.required_aal`: `aal1` or `highest_available` (default).
+    pub required_aal: crate::session::RequiredAal,
 }
 
 /// `serve.*`

@@ -81,6 +81,11 @@ impl Kratos {
         IdentityAdmin::new(self)
     }
 
+    /// Sessions.
+    pub fn sessions(&self) -> crate::session::SessionManager<'_> {
+        crate::session::SessionManager::new(self)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config

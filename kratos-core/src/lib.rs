@@ -34,6 +34,7 @@ pub mod config;
 pub mod error;
 pub mod identity;
 mod kratos;
+pub mod session;
 pub mod store;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;

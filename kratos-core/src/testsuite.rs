@@ -2,13 +2,13 @@
 //!
 //! Each function takes a fresh handle to a backend and works in a tenant of its own (a new
 //! network id), so the functions can run in parallel on one database. A backend stamps the
-//! suite out as tests with [`identity_store_conformance!`](crate::identity_store_conformance):
+//! suite out as tests with [`store_conformance!`](crate::store_conformance):
 //!
 //! ```ignore
 //! async fn store() -> Option<std::sync::Arc<dyn kratos_core::store::Persister>> {
 //!     Some(std::sync::Arc::new(kratos_core::store::MemoryStore::new()))
 //! }
-//! kratos_core::identity_store_conformance!(store);
+//! kratos_core::store_conformance!(store);
 //! ```
 //!
 //! A factory returns `None` to skip (for example when no database URL is configured outside
@@ -34,10 +34,10 @@ use crate::identity::{
 use crate::store::Persister;
 use crate::{Kratos, KratosError};
 
-/// Stamps the identity-store conformance suite out as `#[tokio::test]`s for a factory
+/// Stamps the store conformance suite (identities and sessions) out as `#[tokio::test]`s for a factory
 /// `async fn() -> Option<Arc<dyn Persister>>`.
 #[macro_export]
-macro_rules! identity_store_conformance {
+macro_rules! store_conformance {
     ($factory:path) => {
         $crate::__stamp_conformance!($factory;
             identity_crud,
@@ -52,6 +52,12 @@ macro_rules! identity_store_conformance {
             identity_delete_credential,
             identity_bad_input_writes_nothing,
             identity_password_hash_upgrades_after_verification,
+            session_issue_and_whoami,
+            session_revoke_and_logout,
+            session_expiry_extend_and_sliding,
+            session_inactive_identity_and_deletion,
+            session_aal_highest_available,
+            session_list_and_tenant_isolation,
         );
     };
 }
@@ -111,11 +117,21 @@ pub fn test_schema() -> IdentitySchema {
 
 /// A registry over `store` in a fresh tenant, with a fast hasher.
 pub fn kratos(store: Arc<dyn Persister>) -> Kratos {
-    let config = Config::from_yaml_str(
-        "secrets:\n  default: [\"conformance-suite-secret-0123456789\"]\nhashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n",
-    )
+    kratos_with(store, "", Arc::new(crate::SystemClock))
+}
+
+/// Like [`kratos`], with extra YAML configuration appended and a clock.
+pub fn kratos_with(
+    store: Arc<dyn Persister>,
+    extra_yaml: &str,
+    clock: Arc<dyn crate::Clock>,
+) -> Kratos {
+    let config = Config::from_yaml_str(&format!(
+        "secrets:\n  default: [\"conformance-suite-secret-0123456789\"]\nhashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n{extra_yaml}"
+    ))
     .expect("config");
     Kratos::builder(config)
+        .clock(clock)
         .store(store)
         .schema(test_schema())
         .schema(
@@ -1010,4 +1026,387 @@ pub async fn identity_password_hash_upgrades_after_verification(store: Arc<dyn P
             .unwrap(),
         PasswordVerification::NoPassword
     );
+}
+
+use crate::Clock as _;
+use crate::session::{Aal, AuthenticationMethod, ClientInfo, SessionError, token_digest};
+
+fn password_method(k: &Kratos) -> Vec<AuthenticationMethod> {
+    vec![AuthenticationMethod {
+        method: "password".into(),
+        aal: Aal::Aal1,
+        completed_at: k.clock().now(),
+        provider: None,
+    }]
+}
+
+fn client() -> ClientInfo {
+    ClientInfo {
+        ip_address: Some("203.0.113.7".into()),
+        user_agent: Some("conformance/1.0".into()),
+    }
+}
+
+pub async fn session_issue_and_whoami(store: Arc<dyn Persister>) {
+    let k = kratos(store);
+    let identity = k
+        .identities()
+        .create(CreateIdentityBody {
+            metadata_admin: Some(json!({"secret": "admin-only"})),
+            ..body(&email())
+        })
+        .await
+        .unwrap();
+    let issued = k
+        .sessions()
+        .issue(&identity, password_method(&k), &client())
+        .await
+        .unwrap();
+    assert!(issued.token.expose().starts_with("ory_st_"));
+    assert!(issued.logout_token.expose().starts_with("ory_lo_"));
+    assert!(
+        !format!("{issued:?}").contains(&issued.token.expose()[7..]),
+        "Debug hides tokens"
+    );
+    let s = &issued.session;
+    assert!(s.active);
+    assert_eq!(s.authenticator_assurance_level, Aal::Aal1);
+    assert_eq!(
+        s.expires_at - s.issued_at,
+        chrono::Duration::hours(24),
+        "default lifespan 24h"
+    );
+    assert_eq!(s.devices[0].ip_address.as_deref(), Some("203.0.113.7"));
+
+    let who = k.sessions().whoami(issued.token.expose()).await.unwrap();
+    assert_eq!(who.id, s.id);
+    let id = who.identity.as_ref().unwrap();
+    assert_eq!(id.id, identity.id);
+    assert!(
+        id.credentials.is_empty() && id.metadata_admin.is_none(),
+        "whoami hides credentials and admin metadata"
+    );
+    let json = serde_json::to_value(&who).unwrap();
+    for key in [
+        "id",
+        "active",
+        "expires_at",
+        "authenticated_at",
+        "authenticator_assurance_level",
+        "authentication_methods",
+        "issued_at",
+        "identity",
+        "devices",
+    ] {
+        assert!(json.get(key).is_some(), "session JSON has {key}");
+    }
+    assert_eq!(json["authentication_methods"][0]["method"], "password");
+
+    // Only digests are stored.
+    let record = k.store().get_session(k.nid(), s.id).await.unwrap();
+    assert_eq!(record.token_digest, token_digest(issued.token.expose()));
+    assert_ne!(&record.token_digest[..], issued.token.expose().as_bytes());
+    for bad in ["", "ory_st_nope", issued.logout_token.expose()] {
+        assert!(
+            matches!(k.sessions().whoami(bad).await, Err(SessionError::Inactive)),
+            "{bad}"
+        );
+    }
+}
+
+pub async fn session_revoke_and_logout(store: Arc<dyn Persister>) {
+    let k = kratos(store);
+    let identity = k.identities().create(body(&email())).await.unwrap();
+    let a = k
+        .sessions()
+        .issue(&identity, password_method(&k), &client())
+        .await
+        .unwrap();
+    let b = k
+        .sessions()
+        .issue(&identity, password_method(&k), &client())
+        .await
+        .unwrap();
+    let c = k
+        .sessions()
+        .issue(&identity, password_method(&k), &client())
+        .await
+        .unwrap();
+    let d = k
+        .sessions()
+        .issue(&identity, password_method(&k), &client())
+        .await
+        .unwrap();
+
+    k.sessions().revoke(a.session.id).await.unwrap();
+    assert!(matches!(
+        k.sessions().whoami(a.token.expose()).await,
+        Err(SessionError::Inactive)
+    ));
+    assert_eq!(
+        k.sessions().revoke_others(b.token.expose()).await.unwrap(),
+        2
+    );
+    assert!(
+        k.sessions().whoami(b.token.expose()).await.is_ok(),
+        "the current session stays"
+    );
+    assert!(k.sessions().whoami(c.token.expose()).await.is_err());
+    assert!(k.sessions().whoami(d.token.expose()).await.is_err());
+
+    let e = k
+        .sessions()
+        .issue(&identity, password_method(&k), &client())
+        .await
+        .unwrap();
+    k.sessions()
+        .logout_with_logout_token(e.logout_token.expose())
+        .await
+        .unwrap();
+    assert!(k.sessions().whoami(e.token.expose()).await.is_err());
+    assert!(matches!(
+        k.sessions()
+            .logout_with_logout_token(e.logout_token.expose())
+            .await,
+        Err(SessionError::Inactive)
+    ));
+    k.sessions()
+        .logout_with_session_token(b.token.expose())
+        .await
+        .unwrap();
+    assert!(k.sessions().whoami(b.token.expose()).await.is_err());
+    assert!(matches!(
+        k.sessions()
+            .logout_with_session_token("ory_st_unknown")
+            .await,
+        Err(SessionError::Inactive)
+    ));
+    assert!(matches!(
+        k.sessions().revoke(Uuid::now_v7()).await,
+        Err(SessionError::NotFound)
+    ));
+
+    let f = k
+        .sessions()
+        .issue(&identity, password_method(&k), &client())
+        .await
+        .unwrap();
+    assert_eq!(k.sessions().revoke_all(identity.id).await.unwrap(), 1);
+    assert!(k.sessions().whoami(f.token.expose()).await.is_err());
+}
+
+pub async fn session_expiry_extend_and_sliding(store: Arc<dyn Persister>) {
+    let clock = crate::ManualClock::new(chrono::Utc::now());
+    let k = kratos_with(store.clone(), "", Arc::new(clock.clone()));
+    let identity = k.identities().create(body(&email())).await.unwrap();
+    let s = k
+        .sessions()
+        .issue(&identity, password_method(&k), &client())
+        .await
+        .unwrap();
+    clock.advance(chrono::Duration::hours(23));
+    assert!(k.sessions().whoami(s.token.expose()).await.is_ok());
+    clock.advance(chrono::Duration::hours(2));
+    assert!(
+        matches!(
+            k.sessions().whoami(s.token.expose()).await,
+            Err(SessionError::Inactive)
+        ),
+        "expired"
+    );
+    let extended = k.sessions().extend(s.session.id).await.unwrap();
+    assert_eq!(
+        extended.expires_at,
+        crate::clock::truncate_micros(clock.now()) + chrono::Duration::hours(24)
+    );
+    assert!(
+        k.sessions().whoami(s.token.expose()).await.is_ok(),
+        "admin extend revives it"
+    );
+
+    // Sliding expiry: used inside the last hour, the session is extended.
+    let sliding = kratos_with(
+        store,
+        "session:\n  lifespan: 2h\n  earliest_possible_extend: 1h\n  extend_on_use: true\n",
+        Arc::new(clock.clone()),
+    )
+    .tenant(k.nid());
+    let t = sliding
+        .sessions()
+        .issue(&identity, password_method(&k), &client())
+        .await
+        .unwrap();
+    let first_expiry = t.session.expires_at;
+    clock.advance(chrono::Duration::minutes(30));
+    let who = sliding.sessions().whoami(t.token.expose()).await.unwrap();
+    assert_eq!(
+        who.expires_at, first_expiry,
+        "not yet inside the extend window"
+    );
+    clock.advance(chrono::Duration::minutes(60));
+    let who = sliding.sessions().whoami(t.token.expose()).await.unwrap();
+    assert_eq!(
+        who.expires_at,
+        crate::clock::truncate_micros(clock.now()) + chrono::Duration::hours(2)
+    );
+    clock.advance(chrono::Duration::minutes(100));
+    assert!(
+        sliding.sessions().whoami(t.token.expose()).await.is_ok(),
+        "kept alive by use"
+    );
+    // Without sliding expiry the same use would not have helped.
+    let plain = k
+        .sessions()
+        .issue(&identity, password_method(&k), &client())
+        .await
+        .unwrap();
+    clock.advance(chrono::Duration::hours(25));
+    assert!(k.sessions().whoami(plain.token.expose()).await.is_err());
+}
+
+pub async fn session_inactive_identity_and_deletion(store: Arc<dyn Persister>) {
+    let k = kratos(store);
+    let identity = k.identities().create(body(&email())).await.unwrap();
+    let s = k
+        .sessions()
+        .issue(&identity, password_method(&k), &client())
+        .await
+        .unwrap();
+    let disabled = k
+        .identities()
+        .patch(
+            identity.id,
+            &json!([{"op": "replace", "path": "/state", "value": "inactive"}]),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        k.sessions().whoami(s.token.expose()).await,
+        Err(SessionError::Inactive)
+    ));
+    assert!(matches!(
+        k.sessions()
+            .issue(&disabled, password_method(&k), &client())
+            .await,
+        Err(SessionError::Inactive)
+    ));
+    k.identities()
+        .patch(
+            identity.id,
+            &json!([{"op": "replace", "path": "/state", "value": "active"}]),
+        )
+        .await
+        .unwrap();
+    assert!(k.sessions().whoami(s.token.expose()).await.is_ok());
+    k.identities().delete(identity.id).await.unwrap();
+    assert!(matches!(
+        k.sessions().whoami(s.token.expose()).await,
+        Err(SessionError::Inactive)
+    ));
+    assert!(
+        k.store().get_session(k.nid(), s.session.id).await.is_err(),
+        "sessions go with the identity"
+    );
+}
+
+pub async fn session_aal_highest_available(store: Arc<dyn Persister>) {
+    let k = kratos(store);
+    let identity = k
+        .identities()
+        .create(CreateIdentityBody {
+            credentials: Some(ImportCredentials {
+                totp: Some(crate::identity::ImportTotp {
+                    config: crate::identity::ImportTotpConfig {
+                        totp_url: "otpauth://totp/Example:a?secret=JBSWY3DPEHPK3PXP&issuer=Example"
+                            .into(),
+                    },
+                }),
+                ..Default::default()
+            }),
+            ..body(&email())
+        })
+        .await
+        .unwrap();
+    let s = k
+        .sessions()
+        .issue(&identity, password_method(&k), &client())
+        .await
+        .unwrap();
+    let err = k.sessions().whoami(s.token.expose()).await.unwrap_err();
+    assert!(matches!(err, SessionError::Aal2Required));
+    assert_eq!((err.id(), err.status()), ("session_aal2_required", 403));
+    assert!(
+        k.sessions()
+            .whoami_with(s.token.expose(), crate::session::RequiredAal::Aal1)
+            .await
+            .is_ok()
+    );
+    let stepped = k
+        .sessions()
+        .add_authentication(
+            s.session.id,
+            vec![AuthenticationMethod {
+                method: "totp".into(),
+                aal: Aal::Aal2,
+                completed_at: k.clock().now(),
+                provider: None,
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(stepped.authenticator_assurance_level, Aal::Aal2);
+    let who = k.sessions().whoami(s.token.expose()).await.unwrap();
+    assert_eq!(who.authentication_methods.len(), 2);
+}
+
+pub async fn session_list_and_tenant_isolation(store: Arc<dyn Persister>) {
+    let k = kratos(store);
+    let other = k.tenant(Uuid::new_v4());
+    let identity = k.identities().create(body(&email())).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(
+            k.sessions()
+                .issue(&identity, password_method(&k), &client())
+                .await
+                .unwrap(),
+        );
+    }
+    k.sessions().revoke(ids[0].session.id).await.unwrap();
+    let all = k
+        .sessions()
+        .list_for_identity(identity.id, false)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(
+        all.windows(2).all(|w| w[0].issued_at >= w[1].issued_at),
+        "newest first"
+    );
+    assert_eq!(
+        k.sessions()
+            .list_for_identity(identity.id, true)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        other
+            .sessions()
+            .list_for_identity(identity.id, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        other.sessions().whoami(ids[1].token.expose()).await,
+        Err(SessionError::Inactive)
+    ));
+    assert!(matches!(
+        other.sessions().get(ids[1].session.id).await,
+        Err(SessionError::NotFound)
+    ));
+    let got = k.sessions().get(ids[1].session.id).await.unwrap();
+    assert_eq!(got.identity.unwrap().id, identity.id);
 }

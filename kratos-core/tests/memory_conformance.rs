@@ -8,4 +8,4 @@ async fn store() -> Option<Arc<dyn Persister>> {
     Some(Arc::new(MemoryStore::new()))
 }
 
-kratos_core::identity_store_conformance!(store);
+kratos_core::store_conformance!(store);

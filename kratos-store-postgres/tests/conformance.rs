@@ -52,7 +52,7 @@ async fn store() -> Option<Arc<dyn Persister>> {
     Some(Arc::new(store))
 }
 
-kratos_core::identity_store_conformance!(store);
+kratos_core::store_conformance!(store);
 
 #[tokio::test]
 async fn migrations_roll_back_to_nothing_and_reapply() {

@@ -308,6 +308,19 @@ async fn delete_children<C: ConnectionTrait>(
     Ok(())
 }
 
+async fn delete_sessions<C: ConnectionTrait>(
+    db: &C,
+    nid: Uuid,
+    id: Uuid,
+) -> Result<(), sea_orm::DbErr> {
+    crate::entity::session::Entity::delete_many()
+        .filter(crate::entity::session::Column::Nid.eq(nid))
+        .filter(crate::entity::session::Column::IdentityId.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 1);
     for c in s.chars() {
@@ -458,6 +471,7 @@ impl IdentityStore for SqlStore {
 
     async fn delete_identity(&self, nid: Uuid, id: Uuid) -> Result<(), StoreError> {
         let txn = self.db.begin().await.map_err(map_db_err)?;
+        delete_sessions(&txn, nid, id).await.map_err(map_db_err)?;
         delete_children(&txn, nid, id).await.map_err(map_db_err)?;
         let deleted = identity::Entity::delete_many()
             .filter(identity::Column::Nid.eq(nid))

@@ -20,6 +20,7 @@ pub mod entity;
 mod error;
 mod identity_store;
 pub mod migration;
+mod session_store;
 mod tuple_store;
 
 pub use error::map_db_err;

@@ -6,8 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{IdentityQuery, IdentityStore, StoreError};
+use super::{IdentityQuery, IdentityStore, SessionStore, StoreError};
 use crate::identity::{AddressVia, CredentialType, Identity};
+use crate::session::{Session, SessionRecord};
 
 /// An in-memory implementation of every store trait. Cheap to create; holds all tenants.
 #[derive(Debug, Default)]
@@ -22,6 +23,9 @@ struct Data {
     verifiable: HashMap<(Uuid, AddressVia, String), Uuid>,
     recovery: HashMap<(Uuid, AddressVia, String), Uuid>,
     external_ids: HashMap<(Uuid, String), Uuid>,
+    sessions: HashMap<(Uuid, Uuid), SessionRecord>,
+    session_tokens: HashMap<(Uuid, [u8; 32]), Uuid>,
+    logout_tokens: HashMap<(Uuid, [u8; 32]), Uuid>,
 }
 
 impl MemoryStore {
@@ -194,6 +198,18 @@ impl IdentityStore for MemoryStore {
             .remove(&(nid, id))
             .ok_or(StoreError::NotFound)?;
         data.unindex(nid, &old);
+        let sessions: Vec<Uuid> = data
+            .sessions
+            .iter()
+            .filter(|((n, _), r)| *n == nid && r.session.identity_id == id)
+            .map(|((_, sid), _)| *sid)
+            .collect();
+        for sid in sessions {
+            if let Some(r) = data.sessions.remove(&(nid, sid)) {
+                data.session_tokens.remove(&(nid, r.token_digest));
+                data.logout_tokens.remove(&(nid, r.logout_token_digest));
+            }
+        }
         Ok(())
     }
 
@@ -235,4 +251,125 @@ impl IdentityStore for MemoryStore {
 /// The smallest UUID greater than `u` (for an exclusive lower bound).
 fn next_uuid(u: Uuid) -> Uuid {
     Uuid::from_u128(u.as_u128().saturating_add(1))
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn insert_session(&self, nid: Uuid, record: &SessionRecord) -> Result<(), StoreError> {
+        let mut data = self.lock();
+        let id = record.session.id;
+        if data.sessions.contains_key(&(nid, id))
+            || data
+                .session_tokens
+                .contains_key(&(nid, record.token_digest))
+            || data
+                .logout_tokens
+                .contains_key(&(nid, record.logout_token_digest))
+        {
+            return Err(StoreError::Conflict("session".into()));
+        }
+        if !data
+            .identities
+            .contains_key(&(nid, record.session.identity_id))
+        {
+            return Err(StoreError::NotFound);
+        }
+        data.session_tokens.insert((nid, record.token_digest), id);
+        data.logout_tokens
+            .insert((nid, record.logout_token_digest), id);
+        let mut record = record.clone();
+        record.session.identity = None;
+        data.sessions.insert((nid, id), record);
+        Ok(())
+    }
+
+    async fn get_session(&self, nid: Uuid, id: Uuid) -> Result<SessionRecord, StoreError> {
+        self.lock()
+            .sessions
+            .get(&(nid, id))
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn get_session_by_token(
+        &self,
+        nid: Uuid,
+        token_digest: &[u8; 32],
+    ) -> Result<SessionRecord, StoreError> {
+        let data = self.lock();
+        let id = data
+            .session_tokens
+            .get(&(nid, *token_digest))
+            .ok_or(StoreError::NotFound)?;
+        data.sessions
+            .get(&(nid, *id))
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn get_session_by_logout_token(
+        &self,
+        nid: Uuid,
+        logout_token_digest: &[u8; 32],
+    ) -> Result<SessionRecord, StoreError> {
+        let data = self.lock();
+        let id = data
+            .logout_tokens
+            .get(&(nid, *logout_token_digest))
+            .ok_or(StoreError::NotFound)?;
+        data.sessions
+            .get(&(nid, *id))
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn update_session(&self, nid: Uuid, session: &Session) -> Result<(), StoreError> {
+        let mut data = self.lock();
+        let record = data
+            .sessions
+            .get_mut(&(nid, session.id))
+            .ok_or(StoreError::NotFound)?;
+        let mut session = session.clone();
+        session.identity = None;
+        session.identity_id = record.session.identity_id;
+        record.session = session;
+        Ok(())
+    }
+
+    async fn list_sessions(
+        &self,
+        nid: Uuid,
+        identity_id: Uuid,
+    ) -> Result<Vec<Session>, StoreError> {
+        let data = self.lock();
+        let mut list: Vec<Session> = data
+            .sessions
+            .iter()
+            .filter(|((n, _), r)| *n == nid && r.session.identity_id == identity_id)
+            .map(|(_, r)| r.session.clone())
+            .collect();
+        list.sort_by(|a, b| b.issued_at.cmp(&a.issued_at).then(b.id.cmp(&a.id)));
+        Ok(list)
+    }
+
+    async fn revoke_sessions_of_identity(
+        &self,
+        nid: Uuid,
+        identity_id: Uuid,
+        except: Option<Uuid>,
+    ) -> Result<u64, StoreError> {
+        let mut data = self.lock();
+        let mut n = 0;
+        for ((sn, sid), r) in data.sessions.iter_mut() {
+            if *sn == nid
+                && r.session.identity_id == identity_id
+                && r.session.active
+                && Some(*sid) != except
+            {
+                r.session.active = false;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
 }

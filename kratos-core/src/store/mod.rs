@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::identity::{CredentialType, Identity};
+use crate::session::{Session, SessionRecord};
 
 pub use memory::MemoryStore;
 
@@ -120,8 +121,48 @@ pub trait IdentityStore: Send + Sync {
     ) -> Result<Vec<Identity>, StoreError>;
 }
 
+/// Storage of sessions. Tokens are looked up by their SHA-256 digest; the plain tokens are
+/// never stored.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session.
+    async fn insert_session(&self, nid: Uuid, record: &SessionRecord) -> Result<(), StoreError>;
+
+    /// Loads a session by id.
+    async fn get_session(&self, nid: Uuid, id: Uuid) -> Result<SessionRecord, StoreError>;
+
+    /// Loads a session by the digest of its session token.
+    async fn get_session_by_token(
+        &self,
+        nid: Uuid,
+        token_digest: &[u8; 32],
+    ) -> Result<SessionRecord, StoreError>;
+
+    /// Loads a session by the digest of its logout token.
+    async fn get_session_by_logout_token(
+        &self,
+        nid: Uuid,
+        logout_token_digest: &[u8; 32],
+    ) -> Result<SessionRecord, StoreError>;
+
+    /// Saves a session's mutable fields (active, expiry, authentication, devices).
+    async fn update_session(&self, nid: Uuid, session: &Session) -> Result<(), StoreError>;
+
+    /// An identity's sessions, newest first.
+    async fn list_sessions(&self, nid: Uuid, identity_id: Uuid)
+    -> Result<Vec<Session>, StoreError>;
+
+    /// Deactivates every active session of an identity except `except`; returns how many.
+    async fn revoke_sessions_of_identity(
+        &self,
+        nid: Uuid,
+        identity_id: Uuid,
+        except: Option<Uuid>,
+    ) -> Result<u64, StoreError>;
+}
+
 /// Everything a storage backend implements. A backend implements the aggregate traits; this
 /// super-trait is then implemented for it automatically.
-pub trait Persister: IdentityStore + std::fmt::Debug + 'static {}
+pub trait Persister: IdentityStore + SessionStore + std::fmt::Debug + 'static {}
 
-impl<T: IdentityStore + std::fmt::Debug + 'static> Persister for T {}
+impl<T: IdentityStore + SessionStore + std::fmt::Debug + 'static> Persister for T {}

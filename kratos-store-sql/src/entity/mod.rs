@@ -181,3 +181,45 @@ pub mod recovery_address {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `sessions`
+pub mod session {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `sessions`.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sessions")]
+    pub struct Model {
+        /// Session id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// Tenant.
+        pub nid: Uuid,
+        /// Owner.
+        pub identity_id: Uuid,
+        /// SHA-256 of the session token.
+        pub token_digest: Vec<u8>,
+        /// SHA-256 of the logout token.
+        pub logout_token_digest: Vec<u8>,
+        /// Not revoked?
+        pub active: bool,
+        /// `aal0` … `aal3`.
+        pub aal: String,
+        /// Completed authentication steps.
+        pub authentication_methods: Json,
+        /// Devices.
+        pub devices: Json,
+        /// Issued.
+        pub issued_at: DateTimeUtc,
+        /// Expires.
+        pub expires_at: DateTimeUtc,
+        /// Last authenticated.
+        pub authenticated_at: DateTimeUtc,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -5,6 +5,7 @@
 
 mod m20261122_000001_identities;
 mod m20261122_000002_keto_tuples;
+mod m20261122_000003_sessions;
 
 use sea_orm_migration::prelude::*;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_identities::Migration),
             Box::new(m20261122_000002_keto_tuples::Migration),
+            Box::new(m20261122_000003_sessions::Migration),
         ]
     }
 }

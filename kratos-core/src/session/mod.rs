@@ -1,0 +1,16 @@
+//! Sessions: issue, whoami, list, revoke, extend.
+//!
+//! Tokens are `ory_st_…` (session) and `ory_lo_…` (logout) as in Kratos, but unlike Kratos the
+//! store keeps only their SHA-256 digests: a leaked database yields no usable session.
+//! Optional sliding expiry (`session.extend_on_use`) extends a session when it is used past
+//! `session.earliest_possible_extend`, which Kratos lacks.
+
+mod error;
+mod manager;
+mod model;
+mod token;
+
+pub use error::SessionError;
+pub use manager::{IssuedSession, RequiredAal, SessionManager};
+pub use model::{Aal, AuthenticationMethod, ClientInfo, Device, Session, SessionRecord};
+pub use token::{LogoutToken, SessionToken, token_digest};

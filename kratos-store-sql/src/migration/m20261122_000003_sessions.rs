@@ -1,0 +1,72 @@
+//! Sessions. Tokens are stored only as SHA-256 digests; devices live in a JSON column so
+//! whoami is one indexed lookup.
+
+use sea_orm::DatabaseBackend;
+use sea_orm_migration::prelude::*;
+
+use super::run_script;
+
+pub(crate) struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261122_000003_sessions"
+    }
+}
+
+const POSTGRES_UP: &str = r#"
+CREATE TABLE sessions (
+    id uuid PRIMARY KEY,
+    nid uuid NOT NULL,
+    identity_id uuid NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+    token_digest bytea NOT NULL,
+    logout_token_digest bytea NOT NULL,
+    active boolean NOT NULL,
+    aal text NOT NULL,
+    authentication_methods jsonb NOT NULL,
+    devices jsonb NOT NULL,
+    issued_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    authenticated_at timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX sessions_token_digest_uq_idx ON sessions (nid, token_digest);
+CREATE UNIQUE INDEX sessions_logout_token_digest_uq_idx ON sessions (nid, logout_token_digest);
+CREATE INDEX sessions_identity_idx ON sessions (nid, identity_id, issued_at DESC)
+"#;
+
+const SQLITE_UP: &str = r#"
+CREATE TABLE sessions (
+    id BLOB PRIMARY KEY NOT NULL,
+    nid BLOB NOT NULL,
+    identity_id BLOB NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+    token_digest BLOB NOT NULL,
+    logout_token_digest BLOB NOT NULL,
+    active INTEGER NOT NULL,
+    aal TEXT NOT NULL,
+    authentication_methods TEXT NOT NULL,
+    devices TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    authenticated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX sessions_token_digest_uq_idx ON sessions (nid, token_digest);
+CREATE UNIQUE INDEX sessions_logout_token_digest_uq_idx ON sessions (nid, logout_token_digest);
+CREATE INDEX sessions_identity_idx ON sessions (nid, identity_id, issued_at DESC)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        match manager.get_database_backend() {
+            DatabaseBackend::Postgres => run_script(manager, POSTGRES_UP).await,
+            DatabaseBackend::Sqlite => run_script(manager, SQLITE_UP).await,
+            other => Err(DbErr::Migration(format!(
+                "unsupported database backend {other:?}"
+            ))),
+        }
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_script(manager, "DROP TABLE IF EXISTS sessions").await
+    }
+}
