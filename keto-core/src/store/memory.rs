@@ -445,10 +445,13 @@ impl MemGuard<'_> {
     }
 }
 
+/// A string's address and length, and its id (if interned).
+type IdCacheEntry = ((usize, usize), Option<u32>);
+
 /// One tenant of a read snapshot, as a check data source.
 pub(crate) struct MemView<'a> {
     t: Option<&'a Tenant>,
-    cache: Cell<[((usize, usize), Option<u32>); 6]>,
+    cache: Cell<[IdCacheEntry; 6]>,
     next: Cell<usize>,
 }
 
