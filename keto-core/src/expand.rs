@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::engine::Keto;
 use crate::error::EngineError;
+use crate::namespace::{Child, Operator, Relation, Rewrite, Schema};
 use crate::store::LevelRequest;
 use crate::tuple::{Subject, SubjectSet};
 
@@ -101,59 +102,199 @@ impl Serialize for ExpandTree {
 
 struct Builder<'c> {
     cache: &'c HashMap<SubjectSet, Vec<Subject>>,
+    schema: &'c Schema,
+    strict: bool,
+    rewrites: bool,
     budget: usize,
+    needs: Vec<SubjectSet>,
+}
+
+fn empty(node_type: NodeType, subject: Subject) -> ExpandTree {
+    ExpandTree {
+        node_type,
+        subject,
+        children: Vec::new(),
+    }
+}
+
+fn child_rank(c: &Child) -> u8 {
+    match c {
+        Child::ComputedSubjectSet { .. } => 0,
+        Child::TupleToSubjectSet { .. } => 1,
+        Child::Rewrite(_) => 2,
+        Child::Invert(_) => 3,
+    }
 }
 
 impl Builder<'_> {
+    /// The stored subjects of a set, or `None` (recorded as a need) when not loaded yet.
+    fn subjects(&mut self, set: &SubjectSet) -> Option<&Vec<Subject>> {
+        match self.cache.get(set) {
+            Some(v) => Some(v),
+            None => {
+                self.needs.push(set.clone());
+                None
+            }
+        }
+    }
+
     fn build(
         &mut self,
         set: &SubjectSet,
         rest: i32,
         ancestors: &mut Vec<SubjectSet>,
-    ) -> ExpandTree {
+    ) -> Option<ExpandTree> {
         let subject = Subject::Set(set.clone());
         if ancestors.contains(set) {
-            return ExpandTree {
-                node_type: NodeType::Union,
-                subject,
-                children: Vec::new(),
-            };
+            // a cycle: shown, not expanded again
+            return Some(empty(NodeType::Union, subject));
         }
-        if rest <= 1 {
-            // depth limit: the set is shown, its subjects are not
-            return ExpandTree {
-                node_type: NodeType::Union,
-                subject,
-                children: Vec::new(),
-            };
+        let rel = self
+            .schema
+            .relation_for(&set.namespace, &set.relation)
+            .ok()
+            .flatten();
+        if rel.is_none() && self.strict && !set.relation.is_empty() {
+            return None;
         }
-        let mut children = Vec::new();
         ancestors.push(set.clone());
-        for s in self.cache.get(set).map(Vec::as_slice).unwrap_or_default() {
+        let out = match rel.and_then(|r| r.rewrite.as_ref()) {
+            Some(rw) if self.rewrites => Some(self.rewrite(set, rw, rest, ancestors)),
+            _ => Some(self.direct(set, rel, rest, ancestors)),
+        };
+        ancestors.pop();
+        out
+    }
+
+    fn direct(
+        &mut self,
+        set: &SubjectSet,
+        rel: Option<&Relation>,
+        rest: i32,
+        ancestors: &mut Vec<SubjectSet>,
+    ) -> ExpandTree {
+        let subject = Subject::Set(set.clone());
+        if self.budget == 0 || rest <= 1 {
+            // size or depth limit: the set is shown, its subjects are not
+            return empty(NodeType::Union, subject);
+        }
+        let Some(subjects) = self.subjects(set).cloned() else {
+            return empty(NodeType::Union, subject);
+        };
+        let mut children = Vec::new();
+        for s in subjects {
             if self.budget == 0 {
                 break;
+            }
+            if self.strict
+                && let Some(rel) = rel
+            {
+                let Subject::Set(ss) = &s else { continue };
+                if !rel.types.iter().any(|t| {
+                    t.namespace == ss.namespace
+                        && t.relation.as_deref().unwrap_or("") == ss.relation
+                }) {
+                    continue;
+                }
             }
             self.budget -= 1;
             match s {
                 Subject::Set(ss) if !ss.relation.is_empty() => {
-                    children.push(self.build(ss, rest - 1, ancestors))
+                    if let Some(t) = self.build(&ss, rest - 1, ancestors) {
+                        children.push(t);
+                    }
                 }
-                other => children.push(ExpandTree::leaf(other.clone())),
+                other => children.push(ExpandTree::leaf(other)),
             }
         }
-        ancestors.pop();
         ExpandTree {
             node_type: NodeType::Union,
             subject,
             children,
         }
     }
+
+    fn rewrite(
+        &mut self,
+        set: &SubjectSet,
+        rw: &Rewrite,
+        rest: i32,
+        ancestors: &mut Vec<SubjectSet>,
+    ) -> ExpandTree {
+        let mut kids: Vec<&Child> = rw.children.iter().collect();
+        kids.sort_by_key(|c| child_rank(c));
+        let children = kids
+            .into_iter()
+            .filter_map(|c| self.child(set, c, rest, ancestors))
+            .collect();
+        ExpandTree {
+            node_type: match rw.operator {
+                Operator::Or => NodeType::Union,
+                Operator::And => NodeType::Intersection,
+            },
+            subject: Subject::Set(set.clone()),
+            children,
+        }
+    }
+
+    fn child(
+        &mut self,
+        set: &SubjectSet,
+        c: &Child,
+        rest: i32,
+        ancestors: &mut Vec<SubjectSet>,
+    ) -> Option<ExpandTree> {
+        match c {
+            Child::ComputedSubjectSet { relation } => self.build(
+                &SubjectSet::new(&set.namespace, &set.object, relation),
+                rest - 1,
+                ancestors,
+            ),
+            Child::TupleToSubjectSet {
+                relation,
+                computed_subject_set_relation,
+            } => {
+                let via = SubjectSet::new(&set.namespace, &set.object, relation);
+                let mut node = empty(NodeType::Union, Subject::Set(via.clone()));
+                if rest <= 1 || self.budget == 0 {
+                    return Some(node);
+                }
+                let Some(subjects) = self.subjects(&via).cloned() else {
+                    return Some(node);
+                };
+                for s in subjects {
+                    let Subject::Set(ss) = s else { continue };
+                    if self.budget == 0 {
+                        break;
+                    }
+                    self.budget -= 1;
+                    let target =
+                        SubjectSet::new(ss.namespace, ss.object, computed_subject_set_relation);
+                    if let Some(t) = self.build(&target, rest - 1, ancestors) {
+                        node.children.push(t);
+                    }
+                }
+                Some(node)
+            }
+            Child::Rewrite(rw) => Some(self.rewrite(set, rw, rest, ancestors)),
+            Child::Invert(inner) => {
+                let inner = self.child(set, inner, rest, ancestors)?;
+                Some(ExpandTree {
+                    node_type: NodeType::Exclusion,
+                    subject: Subject::Set(set.clone()),
+                    children: vec![inner],
+                })
+            }
+        }
+    }
 }
 
 impl Keto {
     /// Expands the subject set into a tree of its subjects, following subject sets up to the
-    /// max depth and at most `max_expand_size` tuples. `Ok(None)` when nothing is stored
-    /// under the set (Keto answers 404). The store is read one level per call.
+    /// max depth and at most `max_expand_size` tuples. With `expand_rewrites`, permits expand
+    /// through their rewrites (union, intersection, exclusion for negations). `Ok(None)` when
+    /// nothing is stored under the set (Keto answers 404). The store is read one level per
+    /// call.
     pub async fn expand(
         &self,
         nid: Uuid,
@@ -166,43 +307,44 @@ impl Keto {
         }
         schema.relation_for(&set.namespace, &set.relation)?;
         let d = self.clamp_depth(max_depth)?;
-        let budget = self.config().max_expand_size;
+        let cfg = self.config();
         let mut cache: HashMap<SubjectSet, Vec<Subject>> = HashMap::new();
-        let mut frontier = vec![set.clone()];
-        let mut rest = d;
-        let mut loaded = 0usize;
-        while !frontier.is_empty() && rest > 1 && loaded <= budget {
-            let req = LevelRequest {
-                subjects: frontier.clone(),
-                ..LevelRequest::default()
+        loop {
+            let mut b = Builder {
+                cache: &cache,
+                schema: &schema,
+                strict: cfg.strict_mode,
+                rewrites: cfg.expand_rewrites,
+                budget: cfg.max_expand_size,
+                needs: Vec::new(),
             };
-            let resp = self.store().read_level(nid, &req).await?;
-            let mut next = Vec::new();
-            let mut queued: HashSet<SubjectSet> = HashSet::new();
-            for (k, subjects) in frontier.into_iter().zip(resp.subjects) {
-                loaded += subjects.len();
-                for s in &subjects {
-                    if let Subject::Set(ss) = s
-                        && !ss.relation.is_empty()
-                        && !cache.contains_key(ss)
-                        && queued.insert(ss.clone())
-                    {
-                        next.push(ss.clone());
-                    }
+            let tree = b.build(set, d, &mut Vec::new());
+            if b.needs.is_empty() {
+                let Some(tree) = tree else { return Ok(None) };
+                if tree.children.is_empty() && cache.get(set).is_none_or(Vec::is_empty) {
+                    return Ok(None);
                 }
-                cache.insert(k, subjects);
+                return Ok(Some(tree));
             }
-            next.retain(|s| !cache.contains_key(s));
-            frontier = next;
-            rest -= 1;
+            let mut seen = HashSet::new();
+            let needs: Vec<SubjectSet> = b
+                .needs
+                .into_iter()
+                .filter(|n| seen.insert(n.clone()))
+                .collect();
+            let resp = self
+                .store()
+                .read_level(
+                    nid,
+                    &LevelRequest {
+                        subjects: needs.clone(),
+                        ..LevelRequest::default()
+                    },
+                )
+                .await?;
+            for (k, v) in needs.into_iter().zip(resp.subjects) {
+                cache.insert(k, v);
+            }
         }
-        if cache.get(set).is_none_or(Vec::is_empty) {
-            return Ok(None);
-        }
-        let mut b = Builder {
-            cache: &cache,
-            budget,
-        };
-        Ok(Some(b.build(set, d, &mut Vec::new())))
     }
 }

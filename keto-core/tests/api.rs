@@ -361,3 +361,93 @@ async fn lookup_resources_and_subjects() {
         ));
     }
 }
+
+#[tokio::test]
+async fn expand_through_rewrites() {
+    let s = Scenario::new(
+        OPL,
+        TUPLES,
+        Config {
+            expand_rewrites: true,
+            ..Config::default()
+        },
+    )
+    .await;
+    for keto in [&s.fast, &s.level] {
+        let tree = keto
+            .expand(s.nid, &SubjectSet::new("Folder", "sub", "safe_view"), None)
+            .await
+            .unwrap()
+            .expect("tree");
+        assert_eq!(tree.node_type, NodeType::Intersection);
+        assert_eq!(tree.children.len(), 2);
+        // computed `view` first, then the exclusion of `banned`
+        let view = &tree.children[0];
+        assert_eq!(view.subject, Subject::set("Folder", "sub", "view"));
+        assert_eq!(view.node_type, NodeType::Union);
+        let excl = &tree.children[1];
+        assert_eq!(excl.node_type, NodeType::Exclusion);
+        assert_eq!(
+            excl.children[0].subject,
+            Subject::set("Folder", "sub", "banned")
+        );
+        assert_eq!(
+            excl.children[0].children[0].subject,
+            Subject::set("User", "bob", "")
+        );
+        // view: viewers of sub (none) and the traverse to root's view
+        let ttu = view
+            .children
+            .iter()
+            .find(|c| c.subject == Subject::set("Folder", "sub", "parents"))
+            .expect("ttu node");
+        let root_view = &ttu.children[0];
+        assert_eq!(root_view.subject, Subject::set("Folder", "root", "view"));
+        let json = serde_json::to_value(&tree).unwrap();
+        assert_eq!(json["type"], "intersection");
+        assert_eq!(json["children"][1]["type"], "exclusion");
+    }
+    // without the flag, a permit expands as a plain relation (nothing stored under it)
+    let plain = Scenario::new(OPL, TUPLES, Config::default()).await;
+    assert!(
+        plain
+            .fast
+            .expand(
+                plain.nid,
+                &SubjectSet::new("Folder", "sub", "safe_view"),
+                None
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn expand_strict_skips_undeclared_types() {
+    let s = Scenario::new(
+        OPL,
+        &[
+            "Folder:f#viewers@User:alice",
+            "Folder:f#viewers@Group:g#owners",
+            "Folder:f#viewers@loose",
+        ],
+        Config {
+            strict_mode: true,
+            ..Config::default()
+        },
+    )
+    .await;
+    let tree = s
+        .fast
+        .expand(s.nid, &SubjectSet::new("Folder", "f", "viewers"), None)
+        .await
+        .unwrap()
+        .unwrap();
+    let subjects: Vec<String> = tree
+        .children
+        .iter()
+        .map(|c| c.subject.to_string())
+        .collect();
+    assert_eq!(subjects, vec!["User:alice"]);
+}
