@@ -31,6 +31,31 @@
 //! assert!(!keto.is_allowed(nid, &t("Doc:readme#view@User:bob"), &opts).await.unwrap());
 //! # });
 //! ```
+//!
+//! # How checks read the store
+//!
+//! The evaluator follows Keto's step rules exactly (see [`check`]). Over the in-memory
+//! store it reads the indices directly under one read lock. Over any other [`TupleStore`]
+//! it walks the graph **level by level**: a pass of the evaluator records every lookup it is
+//! missing (while carrying on speculatively with sibling branches), the engine answers them
+//! all with one [`TupleStore::read_level`] call, and the pass runs again. A traverse over 200
+//! parents therefore costs a handful of round trips, not 200; a batch check shares each
+//! level's round trip across its items.
+//!
+//! # Beyond Keto
+//!
+//! - [`Keto::lookup_resources`] and [`Keto::lookup_subjects`]: reverse lookups confirmed by
+//!   checks.
+//! - [`SnapToken`]: every write returns one; [`Consistency::AtLeastAsFresh`] makes a check
+//!   read at least that version.
+//! - [`CheckOptions::contextual_tuples`]: tuples that hold for one check only.
+//! - Preconditions on writes ([`store::Precondition`]).
+//!
+//! # Store backends
+//!
+//! The `testsuite` feature provides [`testsuite`] (a conformance suite of plain async
+//! functions) and the [`tuple_store_tests!`](crate::tuple_store_tests) macro that stamps it out as tokio tests for a
+//! backend.
 
 pub mod check;
 mod engine;
@@ -44,6 +69,7 @@ mod tenant;
 pub mod tuple;
 
 #[cfg(feature = "testsuite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testsuite")))]
 pub mod testsuite;
 
 pub use check::{CheckOptions, CheckResult, Consistency, Limitation, Membership};

@@ -1,7 +1,7 @@
 //! A conformance suite for [`TupleStore`] backends (feature `testsuite`).
 //!
 //! Every function takes a store, works in a fresh tenant (`nid`) and panics on a violation,
-//! so tests can share one database and run in parallel. [`tuple_store_tests!`] stamps them
+//! so tests can share one database and run in parallel. [`tuple_store_tests!`](crate::tuple_store_tests) stamps them
 //! out as `#[tokio::test]` functions:
 //!
 //! ```ignore

@@ -639,3 +639,49 @@ class Doc implements Namespace {
     assert!(!s.allowed("Doc:d#view@User:b").await);
     assert!(!s.allowed("Doc:d#view@User:c").await);
 }
+
+#[tokio::test]
+async fn level_batching_round_trips() {
+    let s = Scenario::new(RECURSIVE_OPL, RECURSIVE_TUPLES, Config::default()).await;
+    s.level_store.reset();
+    assert!(s.allowed("Group:company#members@User:Alice").await);
+    let one = s.level_store.calls();
+    assert!(one <= 4, "{one} store calls for a 2-hop check");
+    // a batch shares each level's read across its items
+    s.level_store.reset();
+    let batch: Vec<_> = [
+        "User:Alice",
+        "User:Bob",
+        "User:cto",
+        "User:manager",
+        "User:nobody",
+    ]
+    .iter()
+    .map(|u| t(&format!("Group:company#members@{u}")))
+    .collect();
+    let r = s
+        .level
+        .batch_check(s.nid, &batch, &CheckOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        r.iter()
+            .map(|x| x.as_ref().unwrap().allowed())
+            .collect::<Vec<_>>(),
+        vec![true, true, true, true, false]
+    );
+    let calls = s.level_store.calls();
+    let mut deepest = 0;
+    for tuple in &batch {
+        s.level_store.reset();
+        s.level
+            .check(s.nid, tuple, &CheckOptions::default())
+            .await
+            .unwrap();
+        deepest = deepest.max(s.level_store.calls());
+    }
+    assert_eq!(
+        calls, deepest,
+        "the batch costs as many round trips as its deepest item"
+    );
+}

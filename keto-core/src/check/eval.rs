@@ -498,3 +498,62 @@ impl<'a, S: Source<'a>> Eval<'a, S> {
         c.finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(mode: Mode, rs: &[R]) -> R {
+        let mut c = Comb::new(mode);
+        for r in rs {
+            if c.done {
+                break;
+            }
+            c.add(*r);
+        }
+        c.finish()
+    }
+
+    const LIMIT: R = R::Unknown(Some(Limitation::MaxDepthExceeded));
+    const WIDTH: R = R::Unknown(Some(Limitation::MaxWidthExceeded));
+
+    #[test]
+    fn three_valued_union() {
+        assert_eq!(run(Mode::Union, &[LIMIT, R::Member]), R::Member);
+        assert_eq!(run(Mode::Union, &[R::NotMember, LIMIT]), LIMIT);
+        assert_eq!(
+            run(Mode::Union, &[WIDTH, LIMIT]),
+            WIDTH,
+            "first limitation wins"
+        );
+        assert_eq!(run(Mode::Union, &[R::Unknown(None)]), R::NotMember);
+        assert_eq!(run(Mode::Union, &[R::Err(0), R::Member]), R::Err(0));
+        assert_eq!(run(Mode::Union, &[]), R::NotMember);
+    }
+
+    #[test]
+    fn three_valued_intersection() {
+        assert_eq!(run(Mode::Intersection, &[R::Member, LIMIT]), LIMIT);
+        assert_eq!(
+            run(Mode::Intersection, &[LIMIT, R::NotMember]),
+            R::NotMember
+        );
+        assert_eq!(run(Mode::Intersection, &[R::Member, R::Member]), R::Member);
+        assert_eq!(
+            run(Mode::Intersection, &[]),
+            R::NotMember,
+            "empty intersection"
+        );
+    }
+
+    #[test]
+    fn pending_defers_until_earlier_children_are_known() {
+        // a later member cannot decide while an earlier child could still be an error
+        assert_eq!(run(Mode::Union, &[R::Pending, R::Member]), R::Pending);
+        assert_eq!(run(Mode::Union, &[R::Member, R::Pending]), R::Member);
+        assert_eq!(
+            run(Mode::Intersection, &[R::Pending, R::NotMember]),
+            R::Pending
+        );
+    }
+}
