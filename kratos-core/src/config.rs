@@ -80,6 +80,154 @@ pub struct Config {
     pub ciphers: CiphersConfig,
     /// Sessions (`session.*`).
     pub session: SessionConfig,
+    /// Self-service flows and methods (`selfservice.*`).
+    pub selfservice: SelfServiceConfig,
+}
+
+/// `selfservice.*`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SelfServiceConfig {
+    /// `selfservice.default_browser_return_url` (default: the public base URL).
+    pub default_browser_return_url: Option<String>,
+    /// `selfservice.allowed_return_urls`: where `return_to` may point (scheme, host with an
+    /// optional `*.` wildcard, path prefix).
+    pub allowed_return_urls: Vec<String>,
+    /// `selfservice.flows`
+    pub flows: FlowsConfig,
+    /// `selfservice.methods`
+    pub methods: MethodsConfig,
+}
+
+/// `selfservice.flows`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct FlowsConfig {
+    /// `selfservice.flows.login`
+    pub login: LoginFlowConfig,
+    /// `selfservice.flows.registration`
+    pub registration: RegistrationFlowConfig,
+}
+
+fn one_hour() -> KratosDuration {
+    KratosDuration(Duration::from_secs(3600))
+}
+
+/// `selfservice.flows.login`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct LoginFlowConfig {
+    /// `lifespan` (default 1h).
+    pub lifespan: KratosDuration,
+}
+
+impl Default for LoginFlowConfig {
+    fn default() -> Self {
+        Self {
+            lifespan: one_hour(),
+        }
+    }
+}
+
+/// `selfservice.flows.registration`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RegistrationFlowConfig {
+    /// `enabled` (default true).
+    pub enabled: bool,
+    /// `lifespan` (default 1h).
+    pub lifespan: KratosDuration,
+    /// `after`: hooks run after a successful registration.
+    pub after: AfterHooks,
+}
+
+impl Default for RegistrationFlowConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            lifespan: one_hour(),
+            after: AfterHooks::default(),
+        }
+    }
+}
+
+impl RegistrationFlowConfig {
+    /// Whether the `session` hook is configured (globally or for the password method).
+    pub fn issues_session(&self) -> bool {
+        self.after
+            .hooks
+            .iter()
+            .chain(self.after.password.hooks.iter())
+            .any(|h| h.hook == "session")
+    }
+}
+
+/// `after` of a flow: global hooks and per-method hooks.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct AfterHooks {
+    /// Hooks for every method.
+    pub hooks: Vec<HookConfig>,
+    /// Hooks for the password method.
+    pub password: MethodHooks,
+}
+
+/// Hooks of one method.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct MethodHooks {
+    /// The hooks.
+    pub hooks: Vec<HookConfig>,
+}
+
+/// One hook (`{hook: session}`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct HookConfig {
+    /// The hook's name.
+    pub hook: String,
+}
+
+/// `selfservice.methods`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct MethodsConfig {
+    /// `selfservice.methods.password`
+    pub password: PasswordMethodConfig,
+}
+
+/// `selfservice.methods.password`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct PasswordMethodConfig {
+    /// `enabled` (default true).
+    pub enabled: bool,
+    /// `config`
+    pub config: PasswordPolicyConfig,
+}
+
+impl Default for PasswordMethodConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            config: PasswordPolicyConfig::default(),
+        }
+    }
+}
+
+/// `selfservice.methods.password.config`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct PasswordPolicyConfig {
+    /// `min_password_length` (default 8).
+    pub min_password_length: usize,
+}
+
+impl Default for PasswordPolicyConfig {
+    fn default() -> Self {
+        Self {
+            min_password_length: 8,
+        }
+    }
 }
 
 impl Config {

@@ -32,6 +32,7 @@ pub mod cipher;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod flow;
 pub mod identity;
 mod kratos;
 pub mod session;

@@ -18,6 +18,7 @@
 
 pub mod entity;
 mod error;
+mod flow_store;
 mod identity_store;
 pub mod migration;
 mod session_store;

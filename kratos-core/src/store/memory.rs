@@ -6,7 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{IdentityQuery, IdentityStore, SessionStore, StoreError};
+use super::{FlowStore, IdentityQuery, IdentityStore, SessionStore, StoreError};
+use crate::flow::{FlowKind, StoredFlow};
 use crate::identity::{AddressVia, CredentialType, Identity};
 use crate::session::{Session, SessionRecord};
 
@@ -26,6 +27,7 @@ struct Data {
     sessions: HashMap<(Uuid, Uuid), SessionRecord>,
     session_tokens: HashMap<(Uuid, [u8; 32]), Uuid>,
     logout_tokens: HashMap<(Uuid, [u8; 32]), Uuid>,
+    flows: HashMap<(Uuid, FlowKind, Uuid), StoredFlow>,
 }
 
 impl MemoryStore {
@@ -371,5 +373,40 @@ impl SessionStore for MemoryStore {
             }
         }
         Ok(n)
+    }
+}
+
+#[async_trait]
+impl FlowStore for MemoryStore {
+    async fn insert_flow(&self, nid: Uuid, flow: &StoredFlow) -> Result<(), StoreError> {
+        let mut data = self.lock();
+        if data.flows.contains_key(&(nid, flow.kind, flow.id)) {
+            return Err(StoreError::Conflict("flow id".into()));
+        }
+        data.flows.insert((nid, flow.kind, flow.id), flow.clone());
+        Ok(())
+    }
+
+    async fn get_flow(
+        &self,
+        nid: Uuid,
+        kind: FlowKind,
+        id: Uuid,
+    ) -> Result<StoredFlow, StoreError> {
+        self.lock()
+            .flows
+            .get(&(nid, kind, id))
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn update_flow(&self, nid: Uuid, flow: &StoredFlow) -> Result<(), StoreError> {
+        let mut data = self.lock();
+        let slot = data
+            .flows
+            .get_mut(&(nid, flow.kind, flow.id))
+            .ok_or(StoreError::NotFound)?;
+        *slot = flow.clone();
+        Ok(())
     }
 }

@@ -11,6 +11,7 @@ mod memory;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::flow::{FlowKind, StoredFlow};
 use crate::identity::{CredentialType, Identity};
 use crate::session::{Session, SessionRecord};
 
@@ -161,8 +162,20 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<u64, StoreError>;
 }
 
+/// Storage of self-service flows (as JSON documents with their CSRF token apart).
+#[async_trait]
+pub trait FlowStore: Send + Sync {
+    /// Stores a new flow.
+    async fn insert_flow(&self, nid: Uuid, flow: &StoredFlow) -> Result<(), StoreError>;
+    /// Loads a flow of a kind.
+    async fn get_flow(&self, nid: Uuid, kind: FlowKind, id: Uuid)
+    -> Result<StoredFlow, StoreError>;
+    /// Saves a flow's document and expiry.
+    async fn update_flow(&self, nid: Uuid, flow: &StoredFlow) -> Result<(), StoreError>;
+}
+
 /// Everything a storage backend implements. A backend implements the aggregate traits; this
 /// super-trait is then implemented for it automatically.
-pub trait Persister: IdentityStore + SessionStore + std::fmt::Debug + 'static {}
+pub trait Persister: IdentityStore + SessionStore + FlowStore + std::fmt::Debug + 'static {}
 
-impl<T: IdentityStore + SessionStore + std::fmt::Debug + 'static> Persister for T {}
+impl<T: IdentityStore + SessionStore + FlowStore + std::fmt::Debug + 'static> Persister for T {}

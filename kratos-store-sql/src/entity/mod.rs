@@ -223,3 +223,33 @@ pub mod session {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `selfservice_flows`
+pub mod flow {
+    use sea_orm::entity::prelude::*;
+
+    /// One row of `selfservice_flows`.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "selfservice_flows")]
+    pub struct Model {
+        /// Flow id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// Tenant.
+        pub nid: Uuid,
+        /// `login`, `registration`, …
+        pub kind: String,
+        /// Expiry.
+        pub expires_at: DateTimeUtc,
+        /// CSRF token (empty for api flows).
+        pub csrf_token: String,
+        /// The flow's JSON document.
+        pub document: Json,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -6,6 +6,7 @@
 mod m20261122_000001_identities;
 mod m20261122_000002_keto_tuples;
 mod m20261122_000003_sessions;
+mod m20261122_000004_selfservice_flows;
 
 use sea_orm_migration::prelude::*;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_identities::Migration),
             Box::new(m20261122_000002_keto_tuples::Migration),
             Box::new(m20261122_000003_sessions::Migration),
+            Box::new(m20261122_000004_selfservice_flows::Migration),
         ]
     }
 }

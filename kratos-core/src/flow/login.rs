@@ -1,0 +1,472 @@
+//! The login flow: `choose_method` → `passed_challenge`, password method.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::ui::{UiContainer, UiNode, text};
+use super::{
+    ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType, StoredFlow,
+    check_return_to, csrf_matches, new_csrf_token, return_to_of,
+};
+use crate::clock::truncate_micros;
+use crate::identity::{CredentialType, IdentifierKind, normalize_identifier};
+use crate::kratos::Kratos;
+use crate::session::{Aal, AuthenticationMethod, RequiredAal, Session, SessionToken};
+use crate::store::StoreError;
+
+/// A login flow, in Kratos's `loginFlow` shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoginFlow {
+    /// Flow id.
+    pub id: Uuid,
+    /// `browser` or `api`.
+    #[serde(rename = "type")]
+    pub flow_type: FlowType,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
+    /// The URL that started it.
+    pub request_url: String,
+    /// Where to go afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
+    /// The form.
+    pub ui: UiContainer,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+    /// Re-authentication of an existing session.
+    pub refresh: bool,
+    /// The level asked for.
+    pub requested_aal: Aal,
+    /// Where it stands.
+    pub state: FlowState,
+}
+
+/// Options of a new login flow.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoginOptions {
+    /// Re-authenticate although a session exists (`refresh=true`).
+    pub refresh: bool,
+    /// Ask for a higher level (`aal=aal2`).
+    pub aal: Option<Aal>,
+}
+
+/// A successful login.
+#[derive(Debug)]
+pub struct LoginSuccess {
+    /// The session (new, or the refreshed existing one).
+    pub session: Session,
+    /// The session token, for api flows and for the HTTP layer to set as a cookie.
+    pub session_token: Option<SessionToken>,
+    /// What the client should do next.
+    pub continue_with: Vec<ContinueWith>,
+    /// The completed flow.
+    pub flow: LoginFlow,
+}
+
+/// The answer to a submission: done, or the flow again with messages.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum LoginSubmission {
+    /// Signed in.
+    Completed(LoginSuccess),
+    /// Not signed in; the flow carries the messages.
+    Retry(LoginFlow),
+}
+
+/// The password method's payload.
+#[derive(Deserialize)]
+struct PasswordPayload {
+    #[serde(default)]
+    method: String,
+    #[serde(default, alias = "password_identifier")]
+    identifier: String,
+    #[serde(default)]
+    password: Zeroizing<String>,
+    #[serde(default)]
+    csrf_token: Option<String>,
+}
+
+/// Login flows of one tenant.
+#[derive(Clone, Copy, Debug)]
+pub struct LoginFlows<'a> {
+    kratos: &'a Kratos,
+}
+
+impl<'a> LoginFlows<'a> {
+    pub(crate) fn new(kratos: &'a Kratos) -> Self {
+        Self { kratos }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        truncate_micros(self.kratos.clock().now())
+    }
+
+    /// Starts a login flow.
+    pub async fn create(
+        &self,
+        flow_type: FlowType,
+        ctx: &FlowContext,
+        options: LoginOptions,
+    ) -> Result<LoginFlow, FlowError> {
+        let requested_aal = options.aal.unwrap_or(Aal::Aal1);
+        let existing = match &ctx.session_token {
+            Some(t) => self
+                .kratos
+                .sessions()
+                .whoami_with(t, RequiredAal::Aal1)
+                .await
+                .ok(),
+            None => None,
+        };
+        let refresh = match &existing {
+            None if requested_aal > Aal::Aal1 => return Err(FlowError::Aal1Required),
+            None => false,
+            Some(_) if options.refresh => true,
+            Some(s) if requested_aal <= s.authenticator_assurance_level => {
+                return Err(FlowError::SessionAlreadyAvailable);
+            }
+            Some(_) => false,
+        };
+        let return_to = self.kratos.resolve_return_to(ctx.request_url.as_deref())?;
+        let now = self.now();
+        let id = Uuid::now_v7();
+        let csrf = match flow_type {
+            FlowType::Browser => new_csrf_token(),
+            FlowType::Api => String::new(),
+        };
+        let mut ui = UiContainer {
+            action: format!(
+                "{}/self-service/login?flow={id}",
+                self.kratos.config().serve.public_base_url()
+            ),
+            method: "POST".into(),
+            nodes: Vec::new(),
+            messages: Vec::new(),
+        };
+        if flow_type == FlowType::Browser {
+            ui.nodes.push(
+                UiNode::input("default", "csrf_token", "hidden")
+                    .required()
+                    .value(json!(csrf)),
+            );
+        }
+        if self.kratos.config().selfservice.methods.password.enabled {
+            let identifier = existing
+                .as_ref()
+                .filter(|_| refresh)
+                .and_then(|s| s.identity.as_ref())
+                .and_then(|i| i.credential(CredentialType::Password))
+                .and_then(|c| c.identifiers.first().cloned());
+            let mut id_node = UiNode::input("default", "identifier", "text")
+                .required()
+                .label(text::identifier_label());
+            if let Some(v) = identifier {
+                id_node = id_node.value(json!(v));
+            }
+            ui.nodes.push(id_node);
+            ui.nodes.push(
+                UiNode::input("password", "password", "password")
+                    .required()
+                    .autocomplete("current-password")
+                    .label(text::password_label()),
+            );
+            ui.nodes.push(
+                UiNode::input("password", "method", "submit")
+                    .value(json!("password"))
+                    .label(text::login_with_password()),
+            );
+        }
+        if refresh {
+            ui.messages.push(text::reauthenticate());
+        }
+        let flow = LoginFlow {
+            id,
+            flow_type,
+            expires_at: now
+                + self
+                    .kratos
+                    .config()
+                    .selfservice
+                    .flows
+                    .login
+                    .lifespan
+                    .as_chrono(),
+            issued_at: now,
+            request_url: ctx.request_url.clone().unwrap_or_default(),
+            return_to,
+            ui,
+            created_at: now,
+            updated_at: now,
+            refresh,
+            requested_aal,
+            state: FlowState::ChooseMethod,
+        };
+        self.save(&flow, &csrf, true).await?;
+        Ok(flow)
+    }
+
+    async fn save(&self, flow: &LoginFlow, csrf: &str, new: bool) -> Result<(), FlowError> {
+        let stored = StoredFlow {
+            id: flow.id,
+            kind: FlowKind::Login,
+            expires_at: flow.expires_at,
+            csrf_token: csrf.to_owned(),
+            document: serde_json::to_value(flow).map_err(|e| FlowError::Internal(e.to_string()))?,
+        };
+        if new {
+            self.kratos
+                .store()
+                .insert_flow(self.kratos.nid(), &stored)
+                .await?;
+        } else {
+            self.kratos
+                .store()
+                .update_flow(self.kratos.nid(), &stored)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn load(&self, id: Uuid) -> Result<(LoginFlow, String), FlowError> {
+        let stored = self
+            .kratos
+            .store()
+            .get_flow(self.kratos.nid(), FlowKind::Login, id)
+            .await?;
+        let flow: LoginFlow = serde_json::from_value(stored.document)
+            .map_err(|e| FlowError::Internal(e.to_string()))?;
+        Ok((flow, stored.csrf_token))
+    }
+
+    async fn expired(&self, flow: &LoginFlow, ctx: &FlowContext) -> FlowError {
+        let now = self.now();
+        let replacement = self
+            .create(
+                flow.flow_type,
+                &FlowContext {
+                    session_token: None,
+                    ..ctx.clone()
+                },
+                LoginOptions::default(),
+            )
+            .await;
+        match replacement {
+            Ok(new) => FlowError::Expired {
+                use_flow_id: new.id,
+                expired_at: flow.expires_at,
+                minutes: (now - flow.expires_at).num_milliseconds() as f64 / 60_000.0,
+            },
+            Err(e) => e,
+        }
+    }
+
+    /// Fetches a flow; expired flows answer with [`FlowError::Expired`].
+    pub async fn get(&self, id: Uuid, ctx: &FlowContext) -> Result<LoginFlow, FlowError> {
+        let (flow, _) = self.load(id).await?;
+        if flow.expires_at <= self.now() {
+            return Err(self.expired(&flow, ctx).await);
+        }
+        Ok(flow)
+    }
+
+    /// Submits a method's payload (`{"method": "password", "identifier": …, "password": …,
+    /// "csrf_token": …}`).
+    pub async fn submit(
+        &self,
+        id: Uuid,
+        payload: &Value,
+        ctx: &FlowContext,
+    ) -> Result<LoginSubmission, FlowError> {
+        let (mut flow, csrf) = self.load(id).await?;
+        if flow.state == FlowState::PassedChallenge {
+            return Err(FlowError::AlreadyCompleted);
+        }
+        if flow.expires_at <= self.now() {
+            return Err(self.expired(&flow, ctx).await);
+        }
+        let payload: PasswordPayload = serde_json::from_value(payload.clone())
+            .map_err(|e| FlowError::BadRequest(format!("The request body is invalid: {e}")))?;
+        if flow.flow_type == FlowType::Browser
+            && !csrf_matches(&csrf, payload.csrf_token.as_deref())
+        {
+            return Err(FlowError::CsrfViolation);
+        }
+        flow.ui.clear_messages();
+        flow.updated_at = self.now();
+        if payload.method != "password"
+            || !self.kratos.config().selfservice.methods.password.enabled
+        {
+            flow.ui.messages.push(text::login_no_strategy());
+            self.save(&flow, &csrf, false).await?;
+            return Ok(LoginSubmission::Retry(flow));
+        }
+        flow.ui.set_value("identifier", json!(payload.identifier));
+        let mut missing = false;
+        if payload.identifier.trim().is_empty() {
+            flow.ui
+                .add_node_message("identifier", text::required("identifier"));
+            missing = true;
+        }
+        if payload.password.is_empty() {
+            flow.ui
+                .add_node_message("password", text::required("password"));
+            missing = true;
+        }
+        if missing {
+            self.save(&flow, &csrf, false).await?;
+            return Ok(LoginSubmission::Retry(flow));
+        }
+
+        let identifier =
+            normalize_identifier(IdentifierKind::Username, &payload.identifier).unwrap_or_default();
+        let found = match self
+            .kratos
+            .store()
+            .find_identity_by_identifier(self.kratos.nid(), CredentialType::Password, &identifier)
+            .await
+        {
+            Ok(i) => Some(i),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let stored_hash = found
+            .as_ref()
+            .and_then(|i| i.credential(CredentialType::Password))
+            .and_then(|c| c.hashed_password())
+            .map(str::to_owned);
+        let hasher = self.kratos.hasher().clone();
+        let password = payload.password.clone();
+        let valid = tokio::task::spawn_blocking(move || match stored_hash {
+            Some(hash) => kratos_hash::verify(password.as_bytes(), &hash).unwrap_or(false),
+            None => {
+                // Spend the time of a real verification: timing reveals nothing.
+                hasher.verify_dummy(password.as_bytes());
+                false
+            }
+        })
+        .await
+        .map_err(|e| FlowError::Internal(e.to_string()))?;
+        let identity = match (valid, found) {
+            (true, Some(i)) => i,
+            _ => {
+                flow.ui.messages.push(text::invalid_credentials());
+                self.save(&flow, &csrf, false).await?;
+                return Ok(LoginSubmission::Retry(flow));
+            }
+        };
+        if !identity.is_active() {
+            return Err(FlowError::IdentityDisabled);
+        }
+        // Migrate the hash to the configured algorithm now that the password is known.
+        if self.kratos.hasher().needs_rehash(
+            identity
+                .credential(CredentialType::Password)
+                .and_then(|c| c.hashed_password())
+                .unwrap_or_default(),
+        ) {
+            let _ = self
+                .kratos
+                .identities()
+                .verify_password(identity.id, &payload.password)
+                .await;
+        }
+
+        let method = AuthenticationMethod {
+            method: "password".into(),
+            aal: Aal::Aal1,
+            completed_at: self.now(),
+            provider: None,
+        };
+        let existing = match (&ctx.session_token, flow.refresh) {
+            (Some(t), true) => self
+                .kratos
+                .sessions()
+                .whoami_with(t, RequiredAal::Aal1)
+                .await
+                .ok(),
+            _ => None,
+        };
+        let (session, token) = match existing {
+            Some(s) if s.identity_id == identity.id => {
+                let s = self
+                    .kratos
+                    .sessions()
+                    .add_authentication(s.id, vec![method])
+                    .await?;
+                (s, ctx.session_token.clone().map(SessionToken::from_string))
+            }
+            _ => {
+                let issued = self
+                    .kratos
+                    .sessions()
+                    .issue(&identity, vec![method], &ctx.client)
+                    .await?;
+                (issued.session, Some(issued.token))
+            }
+        };
+        flow.state = FlowState::PassedChallenge;
+        flow.ui.set_value("password", json!(""));
+        self.save(&flow, &csrf, false).await?;
+        let mut continue_with = Vec::new();
+        match flow.flow_type {
+            FlowType::Api => {
+                if let Some(t) = &token {
+                    continue_with.push(ContinueWith::SetOrySessionToken {
+                        ory_session_token: t.expose().to_owned(),
+                    });
+                }
+            }
+            FlowType::Browser => continue_with.push(ContinueWith::RedirectBrowserTo {
+                redirect_browser_to: flow
+                    .return_to
+                    .clone()
+                    .unwrap_or_else(|| self.kratos.default_return_url()),
+            }),
+        }
+        Ok(LoginSubmission::Completed(LoginSuccess {
+            session,
+            session_token: token,
+            continue_with,
+            flow,
+        }))
+    }
+}
+
+impl Kratos {
+    /// Login flows.
+    pub fn login(&self) -> LoginFlows<'_> {
+        LoginFlows::new(self)
+    }
+
+    /// `selfservice.default_browser_return_url`, or the public base URL.
+    pub fn default_return_url(&self) -> String {
+        self.config()
+            .selfservice
+            .default_browser_return_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/", self.config().serve.public_base_url()))
+    }
+
+    /// Checks the `return_to` of a request URL against `selfservice.allowed_return_urls`.
+    pub(crate) fn resolve_return_to(
+        &self,
+        request_url: Option<&str>,
+    ) -> Result<Option<String>, FlowError> {
+        match return_to_of(request_url) {
+            None => Ok(None),
+            Some(candidate) => check_return_to(
+                &candidate,
+                &self.default_return_url(),
+                &self.config().selfservice.allowed_return_urls,
+            )
+            .map(Some),
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! Self-service flows as explicit state machines the host app drives.
+//!
+//! A flow is a record (id, type, state, expiry, request URL, CSRF token, UI) persisted in the
+//! store; `create_*` returns it with its UI, `submit` takes the method's payload and returns
+//! either the flow again (with messages on its nodes) or the outcome (identity, session,
+//! `continue_with`). Expired flows answer with Kratos's error and the id of a fresh flow.
+
+pub mod login;
+pub mod registration;
+pub mod ui;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::error::KratosError;
+use crate::session::{ClientInfo, SessionError};
+use crate::store::StoreError;
+
+/// `browser` or `api`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowType {
+    /// A browser (cookies, CSRF, redirects).
+    Browser,
+    /// A native app or API client (session tokens, no CSRF).
+    Api,
+}
+
+/// Where a flow stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowState {
+    /// Waiting for the user to choose and submit a method.
+    ChooseMethod,
+    /// A code or link was sent.
+    SentEmail,
+    /// Completed.
+    PassedChallenge,
+    /// Settings: the form is shown.
+    ShowForm,
+    /// Settings: saved.
+    Success,
+}
+
+/// The kinds of flow the store keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowKind {
+    /// Login.
+    Login,
+    /// Registration.
+    Registration,
+}
+
+impl FlowKind {
+    /// The name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FlowKind::Login => "login",
+            FlowKind::Registration => "registration",
+        }
+    }
+}
+
+/// A flow as stored: its JSON document and, apart from it, its CSRF token.
+#[derive(Clone, PartialEq)]
+pub struct StoredFlow {
+    /// The flow id.
+    pub id: Uuid,
+    /// Its kind.
+    pub kind: FlowKind,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+    /// The CSRF token (empty for api flows).
+    pub csrf_token: String,
+    /// The flow in its wire shape.
+    pub document: Value,
+}
+
+impl std::fmt::Debug for StoredFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredFlow")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the client should do after a successful flow (Kratos's `continue_with`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ContinueWith {
+    /// Store this session token (api flows).
+    SetOrySessionToken {
+        /// The token.
+        ory_session_token: String,
+    },
+    /// Send the browser here.
+    RedirectBrowserTo {
+        /// The URL.
+        redirect_browser_to: String,
+    },
+}
+
+/// The request context of a flow call: what the HTTP layer knows about the client.
+#[derive(Clone, Debug, Default)]
+pub struct FlowContext {
+    /// The URL the flow was requested with (its `return_to` query is honoured).
+    pub request_url: Option<String>,
+    /// The session token the client presented, if any.
+    pub session_token: Option<String>,
+    /// The client's address and user agent.
+    pub client: ClientInfo,
+}
+
+/// Why a flow call failed (as opposed to a submission with validation messages, which
+/// returns the flow).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlowError {
+    /// No such flow.
+    #[error("Unable to locate the resource")]
+    NotFound,
+    /// The flow expired; continue with `use_flow_id`.
+    #[error("The self-service flow expired {minutes:.2} minutes ago, initialize a new one.")]
+    Expired {
+        /// A fresh flow to continue with.
+        use_flow_id: Uuid,
+        /// When the old one expired.
+        expired_at: DateTime<Utc>,
+        /// Minutes since it expired.
+        minutes: f64,
+    },
+    /// The CSRF token is missing or wrong.
+    #[error("A security violation was detected, please fill out the form again.")]
+    CsrfViolation,
+    /// `return_to` points somewhere not allowed.
+    #[error("Requested return_to URL `{0}` is not allowed.")]
+    ReturnToForbidden(String),
+    /// A session exists already.
+    #[error("A valid session was detected and thus registration or login is not possible.")]
+    SessionAlreadyAvailable,
+    /// Step-up to aal2 needs a session first.
+    #[error("You can not requested a higher AAL (AAL2/AAL3) without an active session.")]
+    Aal1Required,
+    /// The identity is disabled.
+    #[error("The account is disabled.")]
+    IdentityDisabled,
+    /// The flow is of another type (api vs browser) or kind.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The flow was already completed.
+    #[error("The flow has already been completed.")]
+    AlreadyCompleted,
+    /// Storage failed.
+    #[error("A storage error occurred.")]
+    Store(#[source] StoreError),
+    /// Something else failed.
+    #[error("An internal error occurred: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for FlowError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => FlowError::NotFound,
+            other => FlowError::Store(other),
+        }
+    }
+}
+
+impl From<SessionError> for FlowError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Store(s) => FlowError::Store(s),
+            SessionError::Inactive => FlowError::IdentityDisabled,
+            other => FlowError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl KratosError for FlowError {
+    fn id(&self) -> &'static str {
+        match self {
+            FlowError::NotFound => "not_found",
+            FlowError::Expired { .. } => "self_service_flow_expired",
+            FlowError::CsrfViolation => "security_csrf_violation",
+            FlowError::ReturnToForbidden(_) => "self_service_flow_return_to_forbidden",
+            FlowError::SessionAlreadyAvailable => "session_already_available",
+            FlowError::Aal1Required => "session_aal1_required",
+            FlowError::IdentityDisabled => "identity_disabled",
+            FlowError::BadRequest(_) | FlowError::AlreadyCompleted => "bad_request",
+            FlowError::Store(_) | FlowError::Internal(_) => "internal_server_error",
+        }
+    }
+
+    fn status(&self) -> u16 {
+        match self {
+            FlowError::NotFound => 404,
+            FlowError::Expired { .. } => 410,
+            FlowError::CsrfViolation => 403,
+            FlowError::ReturnToForbidden(_)
+            | FlowError::SessionAlreadyAvailable
+            | FlowError::BadRequest(_)
+            | FlowError::AlreadyCompleted => 400,
+            FlowError::Aal1Required | FlowError::IdentityDisabled => 401,
+            FlowError::Store(_) | FlowError::Internal(_) => 500,
+        }
+    }
+
+    fn to_body(&self) -> crate::error::ErrorBody {
+        let code = self.status();
+        let mut details = serde_json::json!({});
+        if let FlowError::Expired {
+            use_flow_id,
+            expired_at,
+            ..
+        } = self
+        {
+            details = serde_json::json!({ "use_flow_id": use_flow_id, "expired_at": expired_at });
+        }
+        crate::error::ErrorBody {
+            error: crate::error::GenericError {
+                id: self.id().to_owned(),
+                code,
+                status: crate::error::status_text(code).to_owned(),
+                reason: self.to_string(),
+                message: self.to_string(),
+                details,
+            },
+        }
+    }
+}
+
+/// A fresh CSRF token: 32 random bytes, base64url.
+pub(crate) fn new_csrf_token() -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Compares the submitted CSRF token with the flow's in constant time.
+pub(crate) fn csrf_matches(expected: &str, given: Option<&str>) -> bool {
+    match given {
+        Some(g) if !expected.is_empty() => bool::from(expected.as_bytes().ct_eq(g.as_bytes())),
+        _ => false,
+    }
+}
+
+/// Resolves and checks a `return_to` against the allow-list (Kratos's rules: same scheme, same
+/// host or a `*.` wildcard host, and the allowed path as prefix). Relative URLs resolve against
+/// the default return URL. `None` when no `return_to` was asked for.
+pub fn check_return_to(
+    candidate: &str,
+    default_url: &str,
+    allowed: &[String],
+) -> Result<String, FlowError> {
+    let forbidden = || FlowError::ReturnToForbidden(candidate.to_owned());
+    let base = url::Url::parse(default_url).map_err(|_| forbidden())?;
+    let target = base.join(candidate).map_err(|_| forbidden())?;
+    let ok = std::iter::once(default_url)
+        .chain(allowed.iter().map(String::as_str))
+        .filter_map(|a| url::Url::parse(a).ok())
+        .any(|a| {
+            let host_ok = match (a.host_str(), target.host_str()) {
+                (Some(ah), Some(th)) => {
+                    let (ah, th) = (ah.to_ascii_lowercase(), th.to_ascii_lowercase());
+                    match ah.strip_prefix("*.") {
+                        Some(suffix) => th.ends_with(&format!(".{suffix}")),
+                        None => ah == th,
+                    }
+                }
+                _ => false,
+            };
+            a.scheme().eq_ignore_ascii_case(target.scheme())
+                && host_ok
+                && a.port_or_known_default() == target.port_or_known_default()
+                && target.path().starts_with(a.path())
+        });
+    if ok {
+        Ok(target.to_string())
+    } else {
+        Err(forbidden())
+    }
+}
+
+/// The `return_to` query parameter of a request URL.
+pub(crate) fn return_to_of(request_url: Option<&str>) -> Option<String> {
+    let url = url::Url::parse(request_url?).ok()?;
+    url.query_pairs()
+        .find(|(k, _)| k == "return_to")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_to_follows_the_allow_list() {
+        let allowed = vec![
+            "https://app.example.com/dashboard".to_owned(),
+            "https://*.example.org/".to_owned(),
+        ];
+        let d = "https://app.example.com/";
+        assert_eq!(
+            check_return_to("https://app.example.com/dashboard/x", d, &allowed).unwrap(),
+            "https://app.example.com/dashboard/x"
+        );
+        assert_eq!(
+            check_return_to("/settings", d, &allowed).unwrap(),
+            "https://app.example.com/settings"
+        );
+        assert!(check_return_to("https://a.b.example.org/x", d, &allowed).is_ok());
+        assert!(check_return_to("https://example.org/x", d, &allowed).is_err());
+        assert!(
+            check_return_to("http://app.example.com/dashboard", d, &allowed).is_err(),
+            "scheme"
+        );
+        assert!(check_return_to("https://evil.com/dashboard", d, &allowed).is_err());
+        assert!(
+            check_return_to("//evil.com/", d, &allowed).is_err(),
+            "protocol-relative"
+        );
+        assert!(check_return_to("https://app.example.com.evil.com/", d, &allowed).is_err());
+        let e = check_return_to("https://evil.com", d, &allowed).unwrap_err();
+        assert_eq!(e.id(), "self_service_flow_return_to_forbidden");
+    }
+
+    #[test]
+    fn csrf_compares_exactly() {
+        let t = new_csrf_token();
+        assert!(csrf_matches(&t, Some(&t)));
+        assert!(!csrf_matches(&t, Some("x")));
+        assert!(!csrf_matches(&t, None));
+        assert!(!csrf_matches("", Some("")));
+    }
+}

@@ -1,0 +1,498 @@
+//! The registration flow: `choose_method` → `passed_challenge`, password method.
+//!
+//! Traits and password are submitted together (Kratos's one-step registration); the identity
+//! is created, and with the `session` hook configured a session is issued.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::ui::{UiContainer, UiNode, UiText, text};
+use super::{
+    ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType, StoredFlow, csrf_matches,
+    new_csrf_token,
+};
+use crate::clock::truncate_micros;
+use crate::identity::{
+    CreateIdentityBody, Identity, IdentityError, ImportCredentials, ImportPassword,
+    ImportPasswordConfig,
+};
+use crate::kratos::Kratos;
+use crate::session::{Aal, AuthenticationMethod, RequiredAal, Session, SessionToken};
+
+/// A registration flow, in Kratos's `registrationFlow` shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegistrationFlow {
+    /// Flow id.
+    pub id: Uuid,
+    /// `browser` or `api`.
+    #[serde(rename = "type")]
+    pub flow_type: FlowType,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
+    /// The URL that started it.
+    pub request_url: String,
+    /// Where to go afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
+    /// The form.
+    pub ui: UiContainer,
+    /// Where it stands.
+    pub state: FlowState,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A successful registration.
+#[derive(Debug)]
+pub struct RegistrationSuccess {
+    /// The new identity.
+    pub identity: Identity,
+    /// The session, when the `session` hook is configured.
+    pub session: Option<Session>,
+    /// Its token.
+    pub session_token: Option<SessionToken>,
+    /// What the client should do next.
+    pub continue_with: Vec<ContinueWith>,
+    /// The completed flow.
+    pub flow: RegistrationFlow,
+}
+
+/// The answer to a submission.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum RegistrationSubmission {
+    /// Registered.
+    Completed(RegistrationSuccess),
+    /// Not registered; the flow carries the messages.
+    Retry(RegistrationFlow),
+}
+
+#[derive(Deserialize)]
+struct PasswordPayload {
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    traits: Value,
+    #[serde(default)]
+    password: Zeroizing<String>,
+    #[serde(default)]
+    csrf_token: Option<String>,
+}
+
+/// Registration flows of one tenant.
+#[derive(Clone, Copy, Debug)]
+pub struct RegistrationFlows<'a> {
+    kratos: &'a Kratos,
+}
+
+fn trait_nodes(schema: &Value, prefix: &str, required: &[Value], out: &mut Vec<UiNode>) {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    for (name, prop) in props {
+        let path = format!("{prefix}.{name}");
+        let is_required = required.iter().any(|r| r.as_str() == Some(name));
+        match prop.get("type").and_then(Value::as_str) {
+            Some("object") => {
+                let req = prop
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                trait_nodes(prop, &path, &req, out);
+            }
+            t => {
+                let input_type = match (t, prop.get("format").and_then(Value::as_str)) {
+                    (_, Some("email")) => "email",
+                    (_, Some("tel")) => "tel",
+                    (_, Some("date")) => "date",
+                    (_, Some("uri")) => "url",
+                    (Some("number" | "integer"), _) => "number",
+                    (Some("boolean"), _) => "checkbox",
+                    _ => "text",
+                };
+                let mut node = UiNode::input("default", &path, input_type);
+                if is_required {
+                    node = node.required();
+                }
+                if input_type == "email" {
+                    node = node.autocomplete("email");
+                }
+                if let Some(title) = prop.get("title").and_then(Value::as_str) {
+                    node = node.label(UiText::info(1070002, title));
+                }
+                out.push(node);
+            }
+        }
+    }
+}
+
+fn set_trait_values(ui: &mut UiContainer, traits: &Value, prefix: &str) {
+    if let Some(obj) = traits.as_object() {
+        for (k, v) in obj {
+            let path = format!("{prefix}.{k}");
+            if v.is_object() {
+                set_trait_values(ui, v, &path);
+            } else {
+                ui.set_value(&path, v.clone());
+            }
+        }
+    }
+}
+
+impl<'a> RegistrationFlows<'a> {
+    pub(crate) fn new(kratos: &'a Kratos) -> Self {
+        Self { kratos }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        truncate_micros(self.kratos.clock().now())
+    }
+
+    /// Starts a registration flow.
+    pub async fn create(
+        &self,
+        flow_type: FlowType,
+        ctx: &FlowContext,
+    ) -> Result<RegistrationFlow, FlowError> {
+        let config = self.kratos.config();
+        if !config.selfservice.flows.registration.enabled {
+            return Err(FlowError::BadRequest(
+                "Registration is not allowed because it was disabled.".into(),
+            ));
+        }
+        if let Some(t) = &ctx.session_token
+            && self
+                .kratos
+                .sessions()
+                .whoami_with(t, RequiredAal::Aal1)
+                .await
+                .is_ok()
+        {
+            return Err(FlowError::SessionAlreadyAvailable);
+        }
+        let return_to = self.kratos.resolve_return_to(ctx.request_url.as_deref())?;
+        let now = self.now();
+        let id = Uuid::now_v7();
+        let csrf = match flow_type {
+            FlowType::Browser => new_csrf_token(),
+            FlowType::Api => String::new(),
+        };
+        let mut ui = UiContainer {
+            action: format!(
+                "{}/self-service/registration?flow={id}",
+                config.serve.public_base_url()
+            ),
+            method: "POST".into(),
+            nodes: Vec::new(),
+            messages: Vec::new(),
+        };
+        if flow_type == FlowType::Browser {
+            ui.nodes.push(
+                UiNode::input("default", "csrf_token", "hidden")
+                    .required()
+                    .value(json!(csrf)),
+            );
+        }
+        let schema = self
+            .kratos
+            .schemas()
+            .get(self.kratos.schemas().default_id())
+            .ok_or_else(|| FlowError::Internal("the default identity schema is missing".into()))?;
+        if let Some(traits) = schema.raw().pointer("/properties/traits") {
+            let req = traits
+                .get("required")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            trait_nodes(traits, "traits", &req, &mut ui.nodes);
+        }
+        if config.selfservice.methods.password.enabled {
+            ui.nodes.push(
+                UiNode::input("password", "password", "password")
+                    .required()
+                    .autocomplete("new-password")
+                    .label(text::password_label()),
+            );
+            ui.nodes.push(
+                UiNode::input("password", "method", "submit")
+                    .value(json!("password"))
+                    .label(text::registration()),
+            );
+        }
+        let flow = RegistrationFlow {
+            id,
+            flow_type,
+            expires_at: now + config.selfservice.flows.registration.lifespan.as_chrono(),
+            issued_at: now,
+            request_url: ctx.request_url.clone().unwrap_or_default(),
+            return_to,
+            ui,
+            state: FlowState::ChooseMethod,
+            created_at: now,
+            updated_at: now,
+        };
+        self.save(&flow, &csrf, true).await?;
+        Ok(flow)
+    }
+
+    async fn save(&self, flow: &RegistrationFlow, csrf: &str, new: bool) -> Result<(), FlowError> {
+        let stored = StoredFlow {
+            id: flow.id,
+            kind: FlowKind::Registration,
+            expires_at: flow.expires_at,
+            csrf_token: csrf.to_owned(),
+            document: serde_json::to_value(flow).map_err(|e| FlowError::Internal(e.to_string()))?,
+        };
+        if new {
+            self.kratos
+                .store()
+                .insert_flow(self.kratos.nid(), &stored)
+                .await?;
+        } else {
+            self.kratos
+                .store()
+                .update_flow(self.kratos.nid(), &stored)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn load(&self, id: Uuid) -> Result<(RegistrationFlow, String), FlowError> {
+        let stored = self
+            .kratos
+            .store()
+            .get_flow(self.kratos.nid(), FlowKind::Registration, id)
+            .await?;
+        let flow = serde_json::from_value(stored.document)
+            .map_err(|e| FlowError::Internal(e.to_string()))?;
+        Ok((flow, stored.csrf_token))
+    }
+
+    async fn expired(&self, flow: &RegistrationFlow, ctx: &FlowContext) -> FlowError {
+        let now = self.now();
+        match self
+            .create(
+                flow.flow_type,
+                &FlowContext {
+                    session_token: None,
+                    ..ctx.clone()
+                },
+            )
+            .await
+        {
+            Ok(new) => FlowError::Expired {
+                use_flow_id: new.id,
+                expired_at: flow.expires_at,
+                minutes: (now - flow.expires_at).num_milliseconds() as f64 / 60_000.0,
+            },
+            Err(e) => e,
+        }
+    }
+
+    /// Fetches a flow; expired flows answer with [`FlowError::Expired`].
+    pub async fn get(&self, id: Uuid, ctx: &FlowContext) -> Result<RegistrationFlow, FlowError> {
+        let (flow, _) = self.load(id).await?;
+        if flow.expires_at <= self.now() {
+            return Err(self.expired(&flow, ctx).await);
+        }
+        Ok(flow)
+    }
+
+    /// Submits `{"method": "password", "traits": {…}, "password": …, "csrf_token": …}`.
+    pub async fn submit(
+        &self,
+        id: Uuid,
+        payload: &Value,
+        ctx: &FlowContext,
+    ) -> Result<RegistrationSubmission, FlowError> {
+        let (mut flow, csrf) = self.load(id).await?;
+        if flow.state == FlowState::PassedChallenge {
+            return Err(FlowError::AlreadyCompleted);
+        }
+        if flow.expires_at <= self.now() {
+            return Err(self.expired(&flow, ctx).await);
+        }
+        let payload: PasswordPayload = serde_json::from_value(payload.clone())
+            .map_err(|e| FlowError::BadRequest(format!("The request body is invalid: {e}")))?;
+        if flow.flow_type == FlowType::Browser
+            && !csrf_matches(&csrf, payload.csrf_token.as_deref())
+        {
+            return Err(FlowError::CsrfViolation);
+        }
+        flow.ui.clear_messages();
+        flow.updated_at = self.now();
+        set_trait_values(&mut flow.ui, &payload.traits, "traits");
+        let config = self.kratos.config();
+        if payload.method != "password" || !config.selfservice.methods.password.enabled {
+            flow.ui.messages.push(text::registration_no_strategy());
+            self.save(&flow, &csrf, false).await?;
+            return Ok(RegistrationSubmission::Retry(flow));
+        }
+        let mut invalid = false;
+        if payload.password.is_empty() {
+            flow.ui
+                .add_node_message("password", text::required("password"));
+            invalid = true;
+        } else {
+            let min = config
+                .selfservice
+                .methods
+                .password
+                .config
+                .min_password_length;
+            let actual = payload.password.chars().count();
+            if actual < min {
+                flow.ui
+                    .add_node_message("password", text::password_too_short(min, actual));
+                invalid = true;
+            }
+        }
+        let schema = self
+            .kratos
+            .schemas()
+            .get(self.kratos.schemas().default_id())
+            .cloned()
+            .ok_or_else(|| FlowError::Internal("the default identity schema is missing".into()))?;
+        let traits = if payload.traits.is_null() {
+            json!({})
+        } else {
+            payload.traits.clone()
+        };
+        if let Err(errors) = schema.validate(&traits) {
+            for e in errors {
+                add_trait_error(&mut flow.ui, &e.instance_ptr, &e.message);
+            }
+            invalid = true;
+        }
+        if invalid {
+            self.save(&flow, &csrf, false).await?;
+            return Ok(RegistrationSubmission::Retry(flow));
+        }
+        let hasher = self.kratos.hasher().clone();
+        let password = payload.password.clone();
+        let hash = tokio::task::spawn_blocking(move || hasher.hash(password.as_bytes()))
+            .await
+            .map_err(|e| FlowError::Internal(e.to_string()))?;
+        let hash = match hash {
+            Ok(h) => h,
+            Err(e) => {
+                flow.ui
+                    .add_node_message("password", text::validation_generic(&e.to_string()));
+                self.save(&flow, &csrf, false).await?;
+                return Ok(RegistrationSubmission::Retry(flow));
+            }
+        };
+        let created = self
+            .kratos
+            .identities()
+            .create(CreateIdentityBody {
+                schema_id: schema.id().to_owned(),
+                traits,
+                credentials: Some(ImportCredentials {
+                    password: Some(ImportPassword {
+                        config: ImportPasswordConfig {
+                            hashed_password: Some(hash),
+                            ..Default::default()
+                        },
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await;
+        let identity = match created {
+            Ok(i) => i,
+            Err(IdentityError::Conflict(_)) => {
+                flow.ui.messages.push(text::duplicate_credentials());
+                self.save(&flow, &csrf, false).await?;
+                return Ok(RegistrationSubmission::Retry(flow));
+            }
+            Err(IdentityError::InvalidTraits(errors)) => {
+                for e in errors {
+                    add_trait_error(&mut flow.ui, &e.instance_ptr, &e.message);
+                }
+                self.save(&flow, &csrf, false).await?;
+                return Ok(RegistrationSubmission::Retry(flow));
+            }
+            Err(e) => return Err(FlowError::Internal(e.to_string())),
+        };
+        let (session, token) = if config.selfservice.flows.registration.issues_session() {
+            let issued = self
+                .kratos
+                .sessions()
+                .issue(
+                    &identity,
+                    vec![AuthenticationMethod {
+                        method: "password".into(),
+                        aal: Aal::Aal1,
+                        completed_at: self.now(),
+                        provider: None,
+                    }],
+                    &ctx.client,
+                )
+                .await?;
+            (Some(issued.session), Some(issued.token))
+        } else {
+            (None, None)
+        };
+        flow.state = FlowState::PassedChallenge;
+        flow.ui.set_value("password", json!(""));
+        self.save(&flow, &csrf, false).await?;
+        let mut continue_with = Vec::new();
+        match flow.flow_type {
+            FlowType::Api => {
+                if let Some(t) = &token {
+                    continue_with.push(ContinueWith::SetOrySessionToken {
+                        ory_session_token: t.expose().to_owned(),
+                    });
+                }
+            }
+            FlowType::Browser => continue_with.push(ContinueWith::RedirectBrowserTo {
+                redirect_browser_to: flow
+                    .return_to
+                    .clone()
+                    .unwrap_or_else(|| self.kratos.default_return_url()),
+            }),
+        }
+        Ok(RegistrationSubmission::Completed(RegistrationSuccess {
+            identity,
+            session,
+            session_token: token,
+            continue_with,
+            flow,
+        }))
+    }
+}
+
+/// Puts a schema violation on the node of the offending trait (`#/traits/email` →
+/// `traits.email`), as 4000002 when a property is missing.
+fn add_trait_error(ui: &mut UiContainer, pointer: &str, message: &str) {
+    let path = pointer.trim_start_matches("#/").replace('/', ".");
+    // "\"email\" is a required property"
+    if let Some(rest) = message.strip_suffix(" is a required property") {
+        let prop = rest.trim_matches('"');
+        let node = if path.is_empty() {
+            format!("traits.{prop}")
+        } else {
+            format!("{path}.{prop}")
+        };
+        ui.add_node_message(&node, text::required(prop));
+        return;
+    }
+    ui.add_node_message(&path, text::validation_generic(message));
+}
+
+impl Kratos {
+    /// Registration flows.
+    pub fn registration(&self) -> RegistrationFlows<'_> {
+        RegistrationFlows::new(self)
+    }
+}

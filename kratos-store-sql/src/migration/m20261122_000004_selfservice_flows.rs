@@ -1,0 +1,57 @@
+//! Self-service flows, stored as JSON documents with their CSRF token in a column of its own.
+
+use sea_orm::DatabaseBackend;
+use sea_orm_migration::prelude::*;
+
+use super::run_script;
+
+pub(crate) struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261122_000004_selfservice_flows"
+    }
+}
+
+const POSTGRES_UP: &str = r#"
+CREATE TABLE selfservice_flows (
+    id uuid PRIMARY KEY,
+    nid uuid NOT NULL,
+    kind text NOT NULL,
+    expires_at timestamptz NOT NULL,
+    csrf_token text NOT NULL,
+    document jsonb NOT NULL
+);
+CREATE INDEX selfservice_flows_nid_kind_idx ON selfservice_flows (nid, kind, id);
+CREATE INDEX selfservice_flows_expires_at_idx ON selfservice_flows (expires_at)
+"#;
+
+const SQLITE_UP: &str = r#"
+CREATE TABLE selfservice_flows (
+    id BLOB PRIMARY KEY NOT NULL,
+    nid BLOB NOT NULL,
+    kind TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    csrf_token TEXT NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE INDEX selfservice_flows_nid_kind_idx ON selfservice_flows (nid, kind, id);
+CREATE INDEX selfservice_flows_expires_at_idx ON selfservice_flows (expires_at)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        match manager.get_database_backend() {
+            DatabaseBackend::Postgres => run_script(manager, POSTGRES_UP).await,
+            DatabaseBackend::Sqlite => run_script(manager, SQLITE_UP).await,
+            other => Err(DbErr::Migration(format!(
+                "unsupported database backend {other:?}"
+            ))),
+        }
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_script(manager, "DROP TABLE IF EXISTS selfservice_flows").await
+    }
+}
