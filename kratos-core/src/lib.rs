@@ -35,6 +35,7 @@ pub mod error;
 pub mod identity;
 mod kratos;
 pub mod store;
+pub mod strategy;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
