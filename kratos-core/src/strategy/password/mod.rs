@@ -15,6 +15,6 @@ pub use breach::{BreachCheckError, BreachChecker, OfflineBreachList};
 #[cfg(feature = "hibp")]
 pub use hibp::{HaveIBeenPwned, HaveIBeenPwnedBuilder, NetworkErrorPolicy};
 pub use policy::{
-    BCRYPT_MAX_PASSWORD_BYTES, DEFAULT_MIN_LENGTH, PasswordPolicy, PolicyViolation,
-    check_bcrypt_length,
+    BCRYPT_MAX_PASSWORD_BYTES, DEFAULT_MIN_LENGTH, PasswordPolicy, PasswordPolicyConfig,
+    PolicyViolation, check_bcrypt_length,
 };

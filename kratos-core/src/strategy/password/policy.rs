@@ -182,6 +182,100 @@ impl PasswordPolicy {
     }
 }
 
+/// The policy's settings as Kratos spells them under `selfservice.methods.password.config`,
+/// with Kratos's defaults; deserialise it from that object (other keys there, such as
+/// `migrate_hook`, are ignored) and turn it into a policy with [`build_policy`](Self::build_policy).
+///
+/// ```
+/// use kratos_core::strategy::password::PasswordPolicyConfig;
+///
+/// let config: PasswordPolicyConfig =
+///     serde_json::from_value(serde_json::json!({"min_password_length": 10, "haveibeenpwned_enabled": false}))?;
+/// let policy = config.build_policy()?;
+/// assert_eq!(policy.min_length, 10);
+/// assert!(policy.breach_checker.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PasswordPolicyConfig {
+    /// The Have I Been Pwned host (default `api.pwnedpasswords.com`), reached over HTTPS. A value
+    /// with a scheme (`http://127.0.0.1:8080`) is taken as a base URL, which Kratos does not
+    /// support.
+    pub haveibeenpwned_host: String,
+    /// Whether breaches are looked up in Have I Been Pwned (default `true`). Needs the `hibp`
+    /// feature: without it the breach check is skipped with a warning.
+    pub haveibeenpwned_enabled: bool,
+    /// The most breaches a password may appear in (default 0).
+    pub max_breaches: u64,
+    /// Whether a failed lookup accepts the password (default `true`).
+    pub ignore_network_errors: bool,
+    /// The minimum length (default 8), in characters here, in bytes in Kratos.
+    pub min_password_length: usize,
+    /// Whether passwords too similar to the identifier are rejected (default `true`).
+    pub identifier_similarity_check_enabled: bool,
+}
+
+impl Default for PasswordPolicyConfig {
+    fn default() -> Self {
+        Self {
+            haveibeenpwned_host: "api.pwnedpasswords.com".to_owned(),
+            haveibeenpwned_enabled: true,
+            max_breaches: 0,
+            ignore_network_errors: true,
+            min_password_length: DEFAULT_MIN_LENGTH,
+            identifier_similarity_check_enabled: true,
+        }
+    }
+}
+
+impl PasswordPolicyConfig {
+    /// The policy these settings describe, with a Have I Been Pwned client when enabled (and the
+    /// `hibp` feature is on). Fails when the host does not make a valid URL.
+    pub fn build_policy(&self) -> Result<PasswordPolicy, super::BreachCheckError> {
+        Ok(PasswordPolicy {
+            min_length: self.min_password_length,
+            identifier_similarity_check_enabled: self.identifier_similarity_check_enabled,
+            max_breaches: self.max_breaches,
+            breach_checker: self.breach_checker()?,
+        })
+    }
+
+    #[cfg(feature = "hibp")]
+    fn breach_checker(&self) -> Result<Option<Arc<dyn BreachChecker>>, super::BreachCheckError> {
+        use super::hibp::{HaveIBeenPwned, NetworkErrorPolicy};
+        if !self.haveibeenpwned_enabled {
+            return Ok(None);
+        }
+        let host = self.haveibeenpwned_host.trim();
+        let base_url = if host.contains("://") {
+            host.to_owned()
+        } else {
+            format!("https://{host}")
+        };
+        let network_errors = if self.ignore_network_errors {
+            NetworkErrorPolicy::Accept
+        } else {
+            NetworkErrorPolicy::Reject
+        };
+        let hibp = HaveIBeenPwned::builder()
+            .base_url(base_url)
+            .network_errors(network_errors)
+            .build()?;
+        Ok(Some(Arc::new(hibp)))
+    }
+
+    #[cfg(not(feature = "hibp"))]
+    fn breach_checker(&self) -> Result<Option<Arc<dyn BreachChecker>>, super::BreachCheckError> {
+        if self.haveibeenpwned_enabled {
+            tracing::warn!(
+                "haveibeenpwned_enabled is set but kratos-core was built without the `hibp` feature: passwords are not checked against known breaches"
+            );
+        }
+        Ok(None)
+    }
+}
+
 /// Checks bcrypt's input limit: Kratos rejects passwords longer than 72 bytes when it hashes with
 /// bcrypt, because bcrypt would silently ignore the rest.
 pub fn check_bcrypt_length(password: &str) -> Result<(), PolicyViolation> {
@@ -395,6 +489,65 @@ mod tests {
         assert_eq!(policy.min_length, 8);
         assert!(policy.identifier_similarity_check_enabled);
         assert_eq!(policy.max_breaches, 0);
+        assert!(policy.breach_checker.is_none());
+    }
+
+    #[test]
+    fn config_defaults_and_keys_are_kratos() {
+        let config: PasswordPolicyConfig = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(config, PasswordPolicyConfig::default());
+        assert_eq!(
+            serde_json::to_value(&config).unwrap(),
+            json!({
+                "haveibeenpwned_host": "api.pwnedpasswords.com",
+                "haveibeenpwned_enabled": true,
+                "max_breaches": 0,
+                "ignore_network_errors": true,
+                "min_password_length": 8,
+                "identifier_similarity_check_enabled": true
+            })
+        );
+        let config: PasswordPolicyConfig = serde_json::from_value(json!({
+            "min_password_length": 12,
+            "max_breaches": 5,
+            "identifier_similarity_check_enabled": false,
+            "haveibeenpwned_enabled": false,
+            "migrate_hook": {"enabled": false}
+        }))
+        .unwrap();
+        let policy = config.build_policy().unwrap();
+        assert_eq!(policy.min_length, 12);
+        assert_eq!(policy.max_breaches, 5);
+        assert!(!policy.identifier_similarity_check_enabled);
+        assert!(policy.breach_checker.is_none());
+    }
+
+    #[cfg(feature = "hibp")]
+    #[tokio::test]
+    async fn config_builds_a_hibp_client() {
+        let policy = PasswordPolicyConfig::default().build_policy().unwrap();
+        let debug = format!("{policy:?}");
+        assert!(debug.contains("https://api.pwnedpasswords.com"), "{debug}");
+        assert!(debug.contains("Accept"), "{debug}");
+        let strict = PasswordPolicyConfig {
+            haveibeenpwned_host: "http://127.0.0.1:9".to_owned(),
+            ignore_network_errors: false,
+            ..PasswordPolicyConfig::default()
+        };
+        let debug = format!("{:?}", strict.build_policy().unwrap());
+        assert!(debug.contains("http://127.0.0.1:9"), "{debug}");
+        assert!(debug.contains("Reject"), "{debug}");
+        let bad = PasswordPolicyConfig {
+            haveibeenpwned_host: "bad host".to_owned(),
+            ..PasswordPolicyConfig::default()
+        };
+        assert!(bad.build_policy().is_err());
+    }
+
+    #[cfg(not(feature = "hibp"))]
+    #[test]
+    fn config_without_the_hibp_feature_skips_breaches() {
+        let policy = PasswordPolicyConfig::default().build_policy().unwrap();
         assert!(policy.breach_checker.is_none());
     }
 
