@@ -37,6 +37,7 @@ pub mod identity;
 mod kratos;
 pub mod session;
 pub mod store;
+pub mod strategy;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 

@@ -1,0 +1,5 @@
+//! Credential strategies: how each sign-in method checks, stores and renders its credentials.
+//!
+//! One module per method, as Kratos names them (`password`, `code`, `totp`, …).
+
+pub mod password;

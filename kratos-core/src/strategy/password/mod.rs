@@ -1,0 +1,20 @@
+//! The password method: the policy a new password must satisfy and the breach checkers it uses.
+//!
+//! [`PasswordPolicy`] applies Kratos's rules in Kratos's order (minimum length, similarity to
+//! the identifier, known data breaches) and reports a [`PolicyViolation`] carrying Kratos's
+//! message id, English text and context. Breaches are looked up by a [`BreachChecker`]: an
+//! [`OfflineBreachList`] held in memory, or (feature `hibp`) `HaveIBeenPwned`, the k-anonymity
+//! range API that Kratos uses by default.
+
+pub mod breach;
+#[cfg(feature = "hibp")]
+pub mod hibp;
+pub mod policy;
+
+pub use breach::{BreachCheckError, BreachChecker, OfflineBreachList};
+#[cfg(feature = "hibp")]
+pub use hibp::{HaveIBeenPwned, HaveIBeenPwnedBuilder, NetworkErrorPolicy};
+pub use policy::{
+    BCRYPT_MAX_PASSWORD_BYTES, DEFAULT_MIN_LENGTH, PasswordPolicy, PasswordPolicyConfig,
+    PolicyViolation, check_bcrypt_length,
+};
