@@ -13,6 +13,7 @@
 //! (which also serialises writers of one tenant on PostgreSQL), checks the preconditions,
 //! inserts (`ON CONFLICT DO NOTHING`: tuples form a set) and deletes.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use async_trait::async_trait;
@@ -31,6 +32,8 @@ use crate::SqlStore;
 
 /// Keys of one part per statement; larger parts are split.
 const MAX_KEYS: usize = 1024;
+/// Distinct subjects of exact-tuple lookups that get a part each; more share two parts.
+const MAX_SUBJECT_PARTS: usize = 4;
 /// Rows per multi-row INSERT (7 parameters each).
 const INSERT_CHUNK: usize = 1000;
 /// Prefix of the page tokens this store issues.
@@ -114,6 +117,8 @@ struct Part {
     cond: &'static str,
     /// Whether the tuple columns are needed (or only the existence of a row).
     tuple: bool,
+    /// Values shared by every key, bound once and named `{c0}`, `{c1}`, … in `cond`.
+    consts: Vec<Value>,
 }
 
 impl Part {
@@ -128,7 +133,13 @@ impl Part {
             keys,
             cond,
             tuple,
+            consts: Vec::new(),
         }
+    }
+
+    fn with_consts(mut self, consts: Vec<Value>) -> Self {
+        self.consts = consts;
+        self
     }
 }
 
@@ -174,7 +185,11 @@ fn select_keys(sql: &mut Sql, parts: &[(usize, &Part, &[Vec<Value>])]) {
             sql.push(" UNION ALL ");
         }
         first = false;
-        let cond = part.cond.replace("k.", &format!("k{n}."));
+        let mut cond = part.cond.replace("k.", &format!("k{n}."));
+        for (c, v) in part.consts.iter().enumerate() {
+            let p = sql.bind(v.clone());
+            cond = cond.replace(&format!("{{c{c}}}"), &p);
+        }
         let cols = if part.tuple {
             TUPLE_COLS
         } else {
@@ -374,6 +389,11 @@ const KEY3: &[&str] = &["ns", "obj", "rel"];
 const EXISTS_ID_COLS: &[&str] = &["ns", "obj", "rel", "sid"];
 const EXISTS_ID_COND: &str = "t.subject_id = k.sid AND t.namespace = k.ns \
      AND t.object = k.obj AND t.relation = k.rel";
+const EXISTS_ID_CONST: &str = "t.subject_id = {c0} AND t.namespace = k.ns \
+     AND t.object = k.obj AND t.relation = k.rel";
+const EXISTS_SET_CONST: &str = "t.subject_id IS NULL AND t.subject_set_namespace = {c0} \
+     AND t.subject_set_object = {c1} AND t.subject_set_relation = {c2} \
+     AND t.namespace = k.ns AND t.object = k.obj AND t.relation = k.rel";
 const EXISTS_SET_COLS: &[&str] = &["ns", "obj", "rel", "sns", "sobj", "srel"];
 const EXISTS_SET_COND: &str = "t.subject_id IS NULL AND t.subject_set_namespace = k.sns \
      AND t.subject_set_object = k.sobj AND t.subject_set_relation = k.srel \
@@ -456,10 +476,19 @@ impl TupleStore for SqlStore {
         nid: Uuid,
         request: &LevelRequest,
     ) -> Result<LevelResponse, StoreError> {
-        let (ids, id_at, sets, set_at) = exact_parts(&request.exists, false);
-        let parts = [
-            ids,
-            sets,
+        // Exact-tuple lookups, one part per subject: a check asks them all for the same
+        // subject, which lets PostgreSQL read that subject's few tuples once (hash join)
+        // instead of probing the index per key.
+        let mut groups: Vec<(&Subject, Vec<usize>)> = Vec::new();
+        let mut group_of: HashMap<&Subject, usize> = HashMap::new();
+        for (i, t) in request.exists.iter().enumerate() {
+            let g = *group_of.entry(&t.subject).or_insert_with(|| {
+                groups.push((&t.subject, Vec::new()));
+                groups.len() - 1
+            });
+            groups[g].1.push(i);
+        }
+        let mut parts: Vec<Part> = vec![
             Part::new(
                 KEY3,
                 "t.subject_id IS NULL AND t.namespace = k.ns AND t.object = k.obj \
@@ -474,16 +503,43 @@ impl TupleStore for SqlStore {
                 request.subjects.iter().map(set_key).collect(),
             ),
         ];
+        // Many subjects at once (a batch of checks): two parts with the subject per key.
+        let per_key = groups.len() > MAX_SUBJECT_PARTS;
+        let mut per_key_at = (Vec::new(), Vec::new());
+        if per_key {
+            let (ids, id_at, sets, set_at) = exact_parts(&request.exists, false);
+            parts.push(ids);
+            parts.push(sets);
+            per_key_at = (id_at, set_at);
+        } else {
+            for (subject, at) in &groups {
+                let keys = at
+                    .iter()
+                    .map(|&i| {
+                        let t = &request.exists[i];
+                        vec![text(&t.namespace), text(&t.object), text(&t.relation)]
+                    })
+                    .collect();
+                parts.push(match subject {
+                    Subject::Id(id) => {
+                        Part::new(KEY3, EXISTS_ID_CONST, false, keys).with_consts(vec![text(id)])
+                    }
+                    Subject::Set(s) => Part::new(KEY3, EXISTS_SET_CONST, false, keys)
+                        .with_consts(vec![text(&s.namespace), text(&s.object), text(&s.relation)]),
+                });
+            }
+        }
         let mut hits = self.lookup(nid, &parts).await?;
         let mut exists = vec![false; request.exists.len()];
         for h in &hits {
-            match h.part {
-                0 => exists[id_at[h.key]] = true,
-                1 => exists[set_at[h.key]] = true,
-                _ => {}
+            match (per_key, h.part) {
+                (_, 0 | 1) => {}
+                (true, 2) => exists[per_key_at.0[h.key]] = true,
+                (true, _) => exists[per_key_at.1[h.key]] = true,
+                (false, p) => exists[groups[p - 2].1[h.key]] = true,
             }
         }
-        let subject_sets = grouped(&mut hits, 2, request.subject_sets.len())
+        let subject_sets = grouped(&mut hits, 0, request.subject_sets.len())
             .into_iter()
             .map(|v| {
                 v.into_iter()
@@ -494,7 +550,7 @@ impl TupleStore for SqlStore {
                     .collect()
             })
             .collect();
-        let subjects = grouped(&mut hits, 3, request.subjects.len())
+        let subjects = grouped(&mut hits, 1, request.subjects.len())
             .into_iter()
             .map(|v| v.into_iter().map(|t| t.subject).collect())
             .collect();

@@ -35,7 +35,7 @@ fn store() -> &'static kratos_store_sqlite::SqlStore {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
     #[test]
     fn sqlite_answers_like_memory(graph in common::graph()) {
