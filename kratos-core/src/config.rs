@@ -201,31 +201,15 @@ pub struct MethodsConfig {
 pub struct PasswordMethodConfig {
     /// `enabled` (default true).
     pub enabled: bool,
-    /// `config`
-    pub config: PasswordPolicyConfig,
+    /// `config`: the password policy.
+    pub config: crate::strategy::password::PasswordPolicyConfig,
 }
 
 impl Default for PasswordMethodConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            config: PasswordPolicyConfig::default(),
-        }
-    }
-}
-
-/// `selfservice.methods.password.config`
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
-pub struct PasswordPolicyConfig {
-    /// `min_password_length` (default 8).
-    pub min_password_length: usize,
-}
-
-impl Default for PasswordPolicyConfig {
-    fn default() -> Self {
-        Self {
-            min_password_length: 8,
+            config: crate::strategy::password::PasswordPolicyConfig::default(),
         }
     }
 }

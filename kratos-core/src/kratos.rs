@@ -28,6 +28,9 @@ pub enum BuildError {
     /// The hasher could not be set up.
     #[error("hashers: {0}")]
     Hasher(#[from] kratos_hash::HashError),
+    /// The password policy could not be set up.
+    #[error("selfservice.methods.password.config: {0}")]
+    PasswordPolicy(#[from] crate::strategy::password::BreachCheckError),
 }
 
 /// The handle to everything. Cheap to clone; bound to one tenant (network id).
@@ -46,6 +49,7 @@ struct Inner {
     cipher: Cipher,
     clock: Arc<dyn Clock>,
     public_base_url: String,
+    password_policy: crate::strategy::password::PasswordPolicy,
 }
 
 impl Kratos {
@@ -59,6 +63,7 @@ impl Kratos {
             store: None,
             schemas: Vec::new(),
             clock: None,
+            breach_checker: None,
         }
     }
 
@@ -106,6 +111,11 @@ impl Kratos {
         &self.inner.hasher
     }
 
+    /// The password policy (`selfservice.methods.password.config`).
+    pub fn password_policy(&self) -> &crate::strategy::password::PasswordPolicy {
+        &self.inner.password_policy
+    }
+
     /// The cipher for data at rest.
     pub fn cipher(&self) -> &Cipher {
         &self.inner.cipher
@@ -133,6 +143,7 @@ pub struct KratosBuilder {
     store: Option<Arc<dyn Persister>>,
     schemas: Vec<IdentitySchema>,
     clock: Option<Arc<dyn Clock>>,
+    breach_checker: Option<Arc<dyn crate::strategy::password::BreachChecker>>,
 }
 
 impl KratosBuilder {
@@ -151,6 +162,17 @@ impl KratosBuilder {
     /// The clock (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// The breached-password checker (default: the one configured, Have I Been Pwned with the
+    /// `hibp` feature). An [`OfflineBreachList`](crate::strategy::password::OfflineBreachList)
+    /// works offline.
+    pub fn breach_checker(
+        mut self,
+        checker: Arc<dyn crate::strategy::password::BreachChecker>,
+    ) -> Self {
+        self.breach_checker = Some(checker);
         self
     }
 
@@ -174,6 +196,10 @@ impl KratosBuilder {
         let hasher = kratos_hash::Hasher::new(config.hashers.algorithm()?)?;
         let cipher = Cipher::new(config.ciphers.algorithm, &config.secrets.cipher)?;
         let public_base_url = config.serve.public_base_url();
+        let mut password_policy = config.selfservice.methods.password.config.build_policy()?;
+        if let Some(checker) = self.breach_checker {
+            password_policy.breach_checker = Some(checker);
+        }
         Ok(Kratos {
             inner: Arc::new(Inner {
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
@@ -183,6 +209,7 @@ impl KratosBuilder {
                 hasher,
                 cipher,
                 public_base_url,
+                password_policy,
             }),
             nid: Kratos::DEFAULT_NID,
         })

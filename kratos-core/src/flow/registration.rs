@@ -341,19 +341,6 @@ impl<'a> RegistrationFlows<'a> {
             flow.ui
                 .add_node_message("password", text::required("password"));
             invalid = true;
-        } else {
-            let min = config
-                .selfservice
-                .methods
-                .password
-                .config
-                .min_password_length;
-            let actual = payload.password.chars().count();
-            if actual < min {
-                flow.ui
-                    .add_node_message("password", text::password_too_short(min, actual));
-                invalid = true;
-            }
         }
         let schema = self
             .kratos
@@ -371,6 +358,27 @@ impl<'a> RegistrationFlows<'a> {
                 add_trait_error(&mut flow.ui, &e.instance_ptr, &e.message);
             }
             invalid = true;
+        } else if !payload.password.is_empty() {
+            let identifiers = schema
+                .derive(&traits)
+                .map(|d| d.password_identifiers)
+                .unwrap_or_default();
+            if let Err(violation) = self
+                .kratos
+                .password_policy()
+                .check_identifiers(identifiers.iter().map(String::as_str), &payload.password)
+                .await
+            {
+                flow.ui.add_node_message(
+                    "password",
+                    UiText::error(
+                        violation.message_id(),
+                        violation.text(),
+                        Some(violation.context()).filter(|c| !c.is_null()),
+                    ),
+                );
+                invalid = true;
+            }
         }
         if invalid {
             self.save(&flow, &csrf, false).await?;
