@@ -59,9 +59,10 @@ fn graph() -> Vec<String> {
     v.push("group:n4#member@user:deep".into());
     // 100-wide rewrite
     v.push(format!("wide:w#r{}@user:widest", WIDE - 1));
-    // 200 parents
+    // 200 parents, stored as `folder:pN#viewer` subject sets: simple-zanzibar follows
+    // tuple-to-userset only through usersets, and Keto ignores the stored relation
     for p in 0..PARENTS {
-        v.push(format!("doc:big#parent@folder:p{p}"));
+        v.push(format!("doc:big#parent@folder:p{p}#viewer"));
     }
     v.push(format!("folder:p{}#viewer@user:climber", PARENTS - 1));
     v
