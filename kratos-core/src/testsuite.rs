@@ -64,6 +64,7 @@ macro_rules! store_conformance {
             flow_session_rules_refresh_and_aal,
             flow_inactive_identity_and_hash_upgrade,
             flow_concurrent_registrations_one_identity,
+            flow_login_lockout_grows_and_resets,
         );
     };
 }
@@ -1953,4 +1954,120 @@ pub async fn flow_concurrent_registrations_one_identity(store: Arc<dyn Persister
         .await
         .unwrap();
     assert_eq!(page.identities.len(), 1);
+}
+
+pub async fn flow_login_lockout_grows_and_resets(store: Arc<dyn Persister>) {
+    let clock = crate::ManualClock::new(chrono::Utc::now());
+    let config = format!(
+        "{SESSION_HOOK}security:\n  login_lockout:\n    max_failures: 3\n    max_failures_per_address: 6\n    base_duration: 1m\n    max_duration: 10m\n"
+    );
+    let k = kratos_with(store.clone(), &config, Arc::new(clock.clone()));
+    // A second app instance on the same store sees the same counters.
+    let other_instance = kratos_with(store, &config, Arc::new(clock.clone())).tenant(k.nid());
+    let mail = email();
+    assert!(matches!(
+        register(&k, &mail, "long enough pw").await,
+        RegistrationSubmission::Completed(_)
+    ));
+    let attempt = |k: Kratos, identifier: String, password: &'static str, ip: &'static str| async move {
+        let ctx = FlowContext {
+            client: ClientInfo {
+                ip_address: Some(ip.into()),
+                user_agent: None,
+            },
+            ..Default::default()
+        };
+        let flow = k
+            .login()
+            .create(FlowType::Api, &ctx, LoginOptions::default())
+            .await
+            .unwrap();
+        k.login()
+            .submit(
+                flow.id,
+                &json!({"method": "password", "identifier": identifier, "password": password}),
+                &ctx,
+            )
+            .await
+    };
+    for _ in 0..2 {
+        assert!(matches!(
+            attempt(k.clone(), mail.clone(), "wrong password", "198.51.100.1").await,
+            Ok(LoginSubmission::Retry(_))
+        ));
+    }
+    // The third failure, through the other instance, locks the identifier.
+    assert!(matches!(
+        attempt(
+            other_instance.clone(),
+            mail.clone(),
+            "wrong password",
+            "198.51.100.1"
+        )
+        .await,
+        Ok(LoginSubmission::Retry(_))
+    ));
+    let err = attempt(k.clone(), mail.clone(), "long enough pw", "198.51.100.1")
+        .await
+        .unwrap_err();
+    assert_eq!((err.id(), err.status()), ("self_service_login_locked", 429));
+    let FlowError::LoginLocked { until } = err else {
+        panic!()
+    };
+    assert_eq!(
+        until,
+        crate::clock::truncate_micros(clock.now()) + chrono::Duration::minutes(1)
+    );
+    clock.advance(chrono::Duration::seconds(61));
+    // The next failure doubles the lock.
+    assert!(matches!(
+        attempt(k.clone(), mail.clone(), "wrong password", "198.51.100.1").await,
+        Ok(LoginSubmission::Retry(_))
+    ));
+    let FlowError::LoginLocked { until } =
+        attempt(k.clone(), mail.clone(), "long enough pw", "198.51.100.1")
+            .await
+            .unwrap_err()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        until,
+        crate::clock::truncate_micros(clock.now()) + chrono::Duration::minutes(2)
+    );
+    clock.advance(chrono::Duration::minutes(3));
+    assert!(matches!(
+        attempt(k.clone(), mail.clone(), "long enough pw", "198.51.100.1").await,
+        Ok(LoginSubmission::Completed(_))
+    ));
+    // Success reset the identifier: two failures do not lock it again.
+    for _ in 0..2 {
+        assert!(matches!(
+            attempt(k.clone(), mail.clone(), "wrong password", "198.51.100.2").await,
+            Ok(LoginSubmission::Retry(_))
+        ));
+    }
+    assert!(matches!(
+        attempt(k.clone(), mail.clone(), "long enough pw", "198.51.100.2").await,
+        Ok(LoginSubmission::Completed(_))
+    ));
+    // Many identifiers from one address lock the address, not the others.
+    for i in 0..6 {
+        let _ = attempt(
+            k.clone(),
+            format!("nobody{i}@example.com"),
+            "wrong password",
+            "198.51.100.9",
+        )
+        .await
+        .unwrap();
+    }
+    let err = attempt(k.clone(), mail.clone(), "long enough pw", "198.51.100.9")
+        .await
+        .unwrap_err();
+    assert_eq!(err.id(), "self_service_login_locked");
+    assert!(matches!(
+        attempt(k.clone(), mail.clone(), "long enough pw", "198.51.100.3").await,
+        Ok(LoginSubmission::Completed(_))
+    ));
 }

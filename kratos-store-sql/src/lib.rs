@@ -20,6 +20,7 @@ pub mod entity;
 mod error;
 mod flow_store;
 mod identity_store;
+mod lockout_store;
 pub mod migration;
 mod session_store;
 mod tuple_store;

@@ -267,6 +267,36 @@ impl<'a> LoginFlows<'a> {
         }
     }
 
+    /// Counts a failed login of `key` and locks it once `max` failures are reached, for a
+    /// period that doubles with every further failure.
+    async fn count_failure(&self, key: &str, max: u32) -> Result<(), FlowError> {
+        let config = &self.kratos.config().security.login_lockout;
+        let now = self.now();
+        let failures = self
+            .kratos
+            .store()
+            .record_login_failure(
+                self.kratos.nid(),
+                key,
+                now,
+                now - config.forget_after.as_chrono(),
+            )
+            .await?;
+        if max > 0 && failures >= max {
+            let doublings = (failures - max).min(30);
+            let base = config.base_duration.as_chrono();
+            let lock = base
+                .checked_mul(1 << doublings)
+                .unwrap_or(chrono::Duration::MAX)
+                .min(config.max_duration.as_chrono());
+            self.kratos
+                .store()
+                .lock_login(self.kratos.nid(), key, now + lock)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Fetches a flow; expired flows answer with [`FlowError::Expired`].
     pub async fn get(&self, id: Uuid, ctx: &FlowContext) -> Result<LoginFlow, FlowError> {
         let (flow, _) = self.load(id).await?;
@@ -326,6 +356,27 @@ impl<'a> LoginFlows<'a> {
 
         let identifier =
             normalize_identifier(IdentifierKind::Username, &payload.identifier).unwrap_or_default();
+        let lockout = &self.kratos.config().security.login_lockout;
+        let identifier_key = format!("identifier:{identifier}");
+        let address_key = ctx
+            .client
+            .ip_address
+            .as_ref()
+            .map(|ip| format!("address:{ip}"));
+        if lockout.enabled {
+            let keys: Vec<String> = std::iter::once(identifier_key.clone())
+                .chain(address_key.clone())
+                .collect();
+            if let Some(until) = self
+                .kratos
+                .store()
+                .login_locked_until(self.kratos.nid(), &keys)
+                .await?
+                && until > self.now()
+            {
+                return Err(FlowError::LoginLocked { until });
+            }
+        }
         let found = match self
             .kratos
             .store()
@@ -356,6 +407,14 @@ impl<'a> LoginFlows<'a> {
         let identity = match (valid, found) {
             (true, Some(i)) => i,
             _ => {
+                if lockout.enabled {
+                    self.count_failure(&identifier_key, lockout.max_failures)
+                        .await?;
+                    if let Some(key) = &address_key {
+                        self.count_failure(key, lockout.max_failures_per_address)
+                            .await?;
+                    }
+                }
                 flow.ui.messages.push(text::invalid_credentials());
                 self.save(&flow, &csrf, false).await?;
                 return Ok(LoginSubmission::Retry(flow));
@@ -363,6 +422,12 @@ impl<'a> LoginFlows<'a> {
         };
         if !identity.is_active() {
             return Err(FlowError::IdentityDisabled);
+        }
+        if lockout.enabled {
+            self.kratos
+                .store()
+                .reset_login_failures(self.kratos.nid(), &identifier_key)
+                .await?;
         }
         // Migrate the hash to the configured algorithm now that the password is known.
         if self.kratos.hasher().needs_rehash(

@@ -150,6 +150,12 @@ pub enum FlowError {
     /// The identity is disabled.
     #[error("The account is disabled.")]
     IdentityDisabled,
+    /// Too many failed logins: sign-in is locked for a while.
+    #[error("Too many failed sign-in attempts. Try again after {until}.")]
+    LoginLocked {
+        /// When the lock ends.
+        until: DateTime<Utc>,
+    },
     /// The flow is of another type (api vs browser) or kind.
     #[error("{0}")]
     BadRequest(String),
@@ -193,6 +199,7 @@ impl KratosError for FlowError {
             FlowError::SessionAlreadyAvailable => "session_already_available",
             FlowError::Aal1Required => "session_aal1_required",
             FlowError::IdentityDisabled => "identity_disabled",
+            FlowError::LoginLocked { .. } => "self_service_login_locked",
             FlowError::BadRequest(_) | FlowError::AlreadyCompleted => "bad_request",
             FlowError::Store(_) | FlowError::Internal(_) => "internal_server_error",
         }
@@ -208,6 +215,7 @@ impl KratosError for FlowError {
             | FlowError::BadRequest(_)
             | FlowError::AlreadyCompleted => 400,
             FlowError::Aal1Required | FlowError::IdentityDisabled => 401,
+            FlowError::LoginLocked { .. } => 429,
             FlowError::Store(_) | FlowError::Internal(_) => 500,
         }
     }
@@ -222,6 +230,9 @@ impl KratosError for FlowError {
         } = self
         {
             details = serde_json::json!({ "use_flow_id": use_flow_id, "expired_at": expired_at });
+        }
+        if let FlowError::LoginLocked { until } = self {
+            details = serde_json::json!({ "locked_until": until });
         }
         crate::error::ErrorBody {
             error: crate::error::GenericError {

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{FlowStore, IdentityQuery, IdentityStore, SessionStore, StoreError};
+use super::{FlowStore, IdentityQuery, IdentityStore, LockoutStore, SessionStore, StoreError};
 use crate::flow::{FlowKind, StoredFlow};
 use crate::identity::{AddressVia, CredentialType, Identity};
 use crate::session::{Session, SessionRecord};
@@ -28,6 +28,14 @@ struct Data {
     session_tokens: HashMap<(Uuid, [u8; 32]), Uuid>,
     logout_tokens: HashMap<(Uuid, [u8; 32]), Uuid>,
     flows: HashMap<(Uuid, FlowKind, Uuid), StoredFlow>,
+    login_failures: HashMap<(Uuid, String), LoginFailures>,
+}
+
+#[derive(Debug, Clone)]
+struct LoginFailures {
+    failures: u32,
+    last_failure_at: chrono::DateTime<chrono::Utc>,
+    locked_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl MemoryStore {
@@ -407,6 +415,63 @@ impl FlowStore for MemoryStore {
             .get_mut(&(nid, flow.kind, flow.id))
             .ok_or(StoreError::NotFound)?;
         *slot = flow.clone();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl LockoutStore for MemoryStore {
+    async fn record_login_failure(
+        &self,
+        nid: Uuid,
+        key: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        forget_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u32, StoreError> {
+        let mut data = self.lock();
+        let entry = data
+            .login_failures
+            .entry((nid, key.to_owned()))
+            .or_insert(LoginFailures {
+                failures: 0,
+                last_failure_at: now,
+                locked_until: None,
+            });
+        if entry.last_failure_at < forget_before {
+            entry.failures = 0;
+        }
+        entry.failures += 1;
+        entry.last_failure_at = now;
+        Ok(entry.failures)
+    }
+
+    async fn lock_login(
+        &self,
+        nid: Uuid,
+        key: &str,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        if let Some(e) = self.lock().login_failures.get_mut(&(nid, key.to_owned())) {
+            e.locked_until = Some(until);
+        }
+        Ok(())
+    }
+
+    async fn login_locked_until(
+        &self,
+        nid: Uuid,
+        keys: &[String],
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        let data = self.lock();
+        Ok(keys
+            .iter()
+            .filter_map(|k| data.login_failures.get(&(nid, k.clone())))
+            .filter_map(|e| e.locked_until)
+            .max())
+    }
+
+    async fn reset_login_failures(&self, nid: Uuid, key: &str) -> Result<(), StoreError> {
+        self.lock().login_failures.remove(&(nid, key.to_owned()));
         Ok(())
     }
 }

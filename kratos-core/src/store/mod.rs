@@ -174,8 +174,48 @@ pub trait FlowStore: Send + Sync {
     async fn update_flow(&self, nid: Uuid, flow: &StoredFlow) -> Result<(), StoreError>;
 }
 
+/// Counters of failed logins, for brute-force protection. Keys are opaque strings
+/// (`identifier:<normalised identifier>`, `address:<client address>`). Implementations must
+/// be atomic across processes sharing the store.
+#[async_trait]
+pub trait LockoutStore: Send + Sync {
+    /// Counts one failure of `key` at `now` and returns the count, which restarts at 1 when the
+    /// previous failure happened before `forget_before`.
+    async fn record_login_failure(
+        &self,
+        nid: Uuid,
+        key: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        forget_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u32, StoreError>;
+
+    /// Locks `key` until `until`.
+    async fn lock_login(
+        &self,
+        nid: Uuid,
+        key: &str,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The latest lock expiry among `keys`, if any key is locked at all.
+    async fn login_locked_until(
+        &self,
+        nid: Uuid,
+        keys: &[String],
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>;
+
+    /// Forgets the failures and lock of `key`.
+    async fn reset_login_failures(&self, nid: Uuid, key: &str) -> Result<(), StoreError>;
+}
+
 /// Everything a storage backend implements. A backend implements the aggregate traits; this
 /// super-trait is then implemented for it automatically.
-pub trait Persister: IdentityStore + SessionStore + FlowStore + std::fmt::Debug + 'static {}
+pub trait Persister:
+    IdentityStore + SessionStore + FlowStore + LockoutStore + std::fmt::Debug + 'static
+{
+}
 
-impl<T: IdentityStore + SessionStore + FlowStore + std::fmt::Debug + 'static> Persister for T {}
+impl<T: IdentityStore + SessionStore + FlowStore + LockoutStore + std::fmt::Debug + 'static>
+    Persister for T
+{
+}

@@ -7,6 +7,7 @@ mod m20261122_000001_identities;
 mod m20261122_000002_keto_tuples;
 mod m20261122_000003_sessions;
 mod m20261122_000004_selfservice_flows;
+mod m20261122_000005_login_failures;
 
 use sea_orm_migration::prelude::*;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_keto_tuples::Migration),
             Box::new(m20261122_000003_sessions::Migration),
             Box::new(m20261122_000004_selfservice_flows::Migration),
+            Box::new(m20261122_000005_login_failures::Migration),
         ]
     }
 }
