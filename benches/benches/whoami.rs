@@ -1,0 +1,119 @@
+//! `kratos.sessions().whoami(token)` on SQLite and PostgreSQL (when
+//! `KRATOS_TEST_POSTGRES_URL` is set), beside one indexed `SELECT` by primary key on the
+//! `sessions` table of the same database in the same run: the price of a single round trip.
+//!
+//! whoami looks the session up by the digest of its token (a unique index), checks it and
+//! loads its identity. The database holds `WHOAMI_BENCH_SESSIONS` sessions (default 1,000),
+//! one per identity; the measured token and the baseline row are in the middle.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use kratos_core::identity::{CreateIdentityBody, IdentityPatch};
+use kratos_core::session::{Aal, AuthenticationMethod, ClientInfo};
+use kratos_store_sql::sea_orm::{ConnectionTrait, Statement, Value};
+use serde_json::json;
+
+fn sessions() -> usize {
+    std::env::var("WHOAMI_BENCH_SESSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000)
+}
+
+fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: common::Backend) {
+    let k = common::kratos(backend.store.clone(), "");
+    let n = sessions().max(1);
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let client = ClientInfo {
+        ip_address: Some("203.0.113.7".into()),
+        user_agent: Some("whoami-bench/1.0".into()),
+    };
+    let issued = rt.block_on(async {
+        let mut issued = Vec::with_capacity(n);
+        for start in (0..n).step_by(1000) {
+            let patches = (start..(start + 1000).min(n))
+                .map(|i| IdentityPatch {
+                    patch_id: None,
+                    create: Some(CreateIdentityBody {
+                        traits: json!({"email": format!("whoami-{i}-{run_id}@example.com")}),
+                        ..Default::default()
+                    }),
+                })
+                .collect();
+            for result in k.identities().batch_create(patches).await.expect("import") {
+                let id = result.identity.expect("created");
+                let identity = k.identities().get(id).await.expect("identity");
+                let methods = vec![AuthenticationMethod {
+                    method: "password".into(),
+                    aal: Aal::Aal1,
+                    completed_at: k.clock().now(),
+                    provider: None,
+                }];
+                issued.push(
+                    k.sessions()
+                        .issue(&identity, methods, &client)
+                        .await
+                        .expect("session"),
+                );
+            }
+        }
+        issued
+    });
+    let middle = &issued[n / 2];
+    let token = middle.token.expose().to_owned();
+    let who = rt.block_on(k.sessions().whoami(&token)).expect("whoami");
+    if who.id != middle.session.id {
+        eprintln!("  whoami answered another session");
+    }
+
+    let db = backend
+        .sql
+        .as_ref()
+        .expect("a SQL backend")
+        .connection()
+        .clone();
+    let pk = Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "SELECT id, nid, identity_id, token_digest, logout_token_digest, active, aal, \
+         authentication_methods, devices, issued_at, expires_at, authenticated_at \
+         FROM sessions WHERE id = $1",
+        [Value::from(middle.session.id)],
+    );
+    let row = rt.block_on(db.query_one_raw(pk.clone())).expect("select");
+    if row.is_none() {
+        eprintln!("  the baseline row is missing: the baseline is not comparable");
+    }
+
+    let mut g = c.benchmark_group(format!("whoami/{}", backend.name));
+    g.sample_size(20);
+    g.bench_function("baseline_select_by_pk", |b| {
+        b.to_async(rt)
+            .iter(|| async { black_box(db.query_one_raw(black_box(pk.clone())).await) })
+    });
+    g.bench_function("whoami", |b| {
+        b.to_async(rt)
+            .iter(|| async { black_box(k.sessions().whoami(black_box(&token)).await) })
+    });
+    g.finish();
+    drop((k, db, issued));
+    backend.finish(rt);
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = common::runtime();
+    run(c, &rt, common::sqlite(&rt, "whoami"));
+    if let Some(pg) = common::postgres(&rt) {
+        run(c, &rt, pg);
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = bench
+}
+criterion_main!(benches);
