@@ -247,6 +247,66 @@ impl KratosError for FlowError {
     }
 }
 
+/// Stores a flow (insert when `new`, else update) as its JSON document beside its CSRF token.
+pub(crate) async fn save_flow<T: Serialize>(
+    kratos: &crate::Kratos,
+    kind: FlowKind,
+    id: Uuid,
+    expires_at: DateTime<Utc>,
+    csrf: &str,
+    flow: &T,
+    new: bool,
+) -> Result<(), FlowError> {
+    let stored = StoredFlow {
+        id,
+        kind,
+        expires_at,
+        csrf_token: csrf.to_owned(),
+        document: serde_json::to_value(flow).map_err(|e| FlowError::Internal(e.to_string()))?,
+    };
+    if new {
+        kratos.store().insert_flow(kratos.nid(), &stored).await?;
+    } else {
+        kratos.store().update_flow(kratos.nid(), &stored).await?;
+    }
+    Ok(())
+}
+
+/// Loads a flow of a kind with its CSRF token.
+pub(crate) async fn load_flow<T: serde::de::DeserializeOwned>(
+    kratos: &crate::Kratos,
+    kind: FlowKind,
+    id: Uuid,
+) -> Result<(T, String), FlowError> {
+    let stored = kratos.store().get_flow(kratos.nid(), kind, id).await?;
+    let flow =
+        serde_json::from_value(stored.document).map_err(|e| FlowError::Internal(e.to_string()))?;
+    Ok((flow, stored.csrf_token))
+}
+
+/// What a successful flow tells the client to do: store the session token (api flows) or go
+/// to the return URL (browser flows).
+pub(crate) fn continue_with(
+    kratos: &crate::Kratos,
+    flow_type: FlowType,
+    token: Option<&crate::session::SessionToken>,
+    return_to: Option<&str>,
+) -> Vec<ContinueWith> {
+    match flow_type {
+        FlowType::Api => token
+            .map(|t| ContinueWith::SetOrySessionToken {
+                ory_session_token: t.expose().to_owned(),
+            })
+            .into_iter()
+            .collect(),
+        FlowType::Browser => vec![ContinueWith::RedirectBrowserTo {
+            redirect_browser_to: return_to
+                .map(str::to_owned)
+                .unwrap_or_else(|| kratos.default_return_url()),
+        }],
+    }
+}
+
 /// A fresh CSRF token: 32 random bytes, base64url.
 pub(crate) fn new_csrf_token() -> String {
     use base64::Engine;

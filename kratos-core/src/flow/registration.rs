@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::ui::{UiContainer, UiNode, UiText, text};
 use super::{
-    ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType, StoredFlow, csrf_matches,
+    ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType, csrf_matches,
     new_csrf_token,
 };
 use crate::clock::truncate_micros;
@@ -244,36 +244,20 @@ impl<'a> RegistrationFlows<'a> {
     }
 
     async fn save(&self, flow: &RegistrationFlow, csrf: &str, new: bool) -> Result<(), FlowError> {
-        let stored = StoredFlow {
-            id: flow.id,
-            kind: FlowKind::Registration,
-            expires_at: flow.expires_at,
-            csrf_token: csrf.to_owned(),
-            document: serde_json::to_value(flow).map_err(|e| FlowError::Internal(e.to_string()))?,
-        };
-        if new {
-            self.kratos
-                .store()
-                .insert_flow(self.kratos.nid(), &stored)
-                .await?;
-        } else {
-            self.kratos
-                .store()
-                .update_flow(self.kratos.nid(), &stored)
-                .await?;
-        }
-        Ok(())
+        super::save_flow(
+            self.kratos,
+            FlowKind::Registration,
+            flow.id,
+            flow.expires_at,
+            csrf,
+            flow,
+            new,
+        )
+        .await
     }
 
     async fn load(&self, id: Uuid) -> Result<(RegistrationFlow, String), FlowError> {
-        let stored = self
-            .kratos
-            .store()
-            .get_flow(self.kratos.nid(), FlowKind::Registration, id)
-            .await?;
-        let flow = serde_json::from_value(stored.document)
-            .map_err(|e| FlowError::Internal(e.to_string()))?;
-        Ok((flow, stored.csrf_token))
+        super::load_flow(self.kratos, FlowKind::Registration, id).await
     }
 
     async fn expired(&self, flow: &RegistrationFlow, ctx: &FlowContext) -> FlowError {
@@ -454,22 +438,12 @@ impl<'a> RegistrationFlows<'a> {
         flow.state = FlowState::PassedChallenge;
         flow.ui.set_value("password", json!(""));
         self.save(&flow, &csrf, false).await?;
-        let mut continue_with = Vec::new();
-        match flow.flow_type {
-            FlowType::Api => {
-                if let Some(t) = &token {
-                    continue_with.push(ContinueWith::SetOrySessionToken {
-                        ory_session_token: t.expose().to_owned(),
-                    });
-                }
-            }
-            FlowType::Browser => continue_with.push(ContinueWith::RedirectBrowserTo {
-                redirect_browser_to: flow
-                    .return_to
-                    .clone()
-                    .unwrap_or_else(|| self.kratos.default_return_url()),
-            }),
-        }
+        let continue_with = super::continue_with(
+            self.kratos,
+            flow.flow_type,
+            token.as_ref(),
+            flow.return_to.as_deref(),
+        );
         Ok(RegistrationSubmission::Completed(RegistrationSuccess {
             identity,
             session,

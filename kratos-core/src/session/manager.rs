@@ -300,38 +300,34 @@ impl<'a> SessionManager<'a> {
 
     /// Logs out by session token (api flows).
     pub async fn logout_with_session_token(&self, token: &str) -> Result<(), SessionError> {
-        let record = match self
+        let record = self
             .kratos
             .store()
             .get_session_by_token(self.kratos.nid(), &token_digest(token))
-            .await
-        {
-            Ok(r) => r,
-            Err(StoreError::NotFound) => return Err(SessionError::Inactive),
-            Err(e) => return Err(e.into()),
-        };
-        if !record.session.active {
-            return Err(SessionError::Inactive);
-        }
-        self.revoke(record.session.id).await
+            .await;
+        self.revoke_active(record).await
     }
 
     /// Logs out by logout token (browser flows).
     pub async fn logout_with_logout_token(&self, token: &str) -> Result<(), SessionError> {
-        let record = match self
+        let record = self
             .kratos
             .store()
             .get_session_by_logout_token(self.kratos.nid(), &token_digest(token))
-            .await
-        {
-            Ok(r) => r,
-            Err(StoreError::NotFound) => return Err(SessionError::Inactive),
-            Err(e) => return Err(e.into()),
-        };
-        if !record.session.active {
-            return Err(SessionError::Inactive);
+            .await;
+        self.revoke_active(record).await
+    }
+
+    /// Revokes a looked-up session; a missing or inactive one is [`SessionError::Inactive`].
+    async fn revoke_active(
+        &self,
+        record: Result<SessionRecord, StoreError>,
+    ) -> Result<(), SessionError> {
+        match record {
+            Ok(r) if r.session.active => self.revoke(r.session.id).await,
+            Ok(_) | Err(StoreError::NotFound) => Err(SessionError::Inactive),
+            Err(e) => Err(e.into()),
         }
-        self.revoke(record.session.id).await
     }
 
     /// Extends a session by one lifespan from now (admin `extend`).

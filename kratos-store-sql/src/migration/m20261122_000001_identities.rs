@@ -1,9 +1,8 @@
 //! Identities, credentials, identifiers and addresses.
 
-use sea_orm::DatabaseBackend;
 use sea_orm_migration::prelude::*;
 
-use super::run_script;
+use super::{run_for_backend, run_script};
 
 pub(crate) struct Migration;
 
@@ -164,13 +163,7 @@ DROP TABLE IF EXISTS identities
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DatabaseBackend::Postgres => run_script(manager, POSTGRES_UP).await,
-            DatabaseBackend::Sqlite => run_script(manager, SQLITE_UP).await,
-            other => Err(DbErr::Migration(format!(
-                "unsupported database backend {other:?}"
-            ))),
-        }
+        run_for_backend(manager, POSTGRES_UP, SQLITE_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -28,6 +28,21 @@ impl MigratorTrait for Migrator {
     }
 }
 
+/// Runs the PostgreSQL or the SQLite script, as the connection's backend requires.
+pub(crate) async fn run_for_backend(
+    manager: &SchemaManager<'_>,
+    postgres: &str,
+    sqlite: &str,
+) -> Result<(), DbErr> {
+    match manager.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => run_script(manager, postgres).await,
+        sea_orm::DatabaseBackend::Sqlite => run_script(manager, sqlite).await,
+        other => Err(DbErr::Migration(format!(
+            "unsupported database backend {other:?}"
+        ))),
+    }
+}
+
 /// Runs each statement of a `;`-separated script.
 pub(crate) async fn run_script(manager: &SchemaManager<'_>, script: &str) -> Result<(), DbErr> {
     let db = manager.get_connection();
