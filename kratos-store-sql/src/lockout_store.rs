@@ -98,26 +98,33 @@ impl LockoutStore for SqlStore {
         nid: Uuid,
         keys: &[String],
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let mut latest: Option<DateTime<Utc>> = None;
+        if keys.is_empty() {
+            return Ok(None);
+        }
         let backend = self.db.get_database_backend();
-        for key in keys {
-            let row = self
-                .db
-                .query_one_raw(Statement::from_sql_and_values(
+        let placeholders: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 2)).collect();
+        let mut values = vec![Value::from(nid)];
+        values.extend(keys.iter().map(|k| Value::from(k.clone())));
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                sql(
                     backend,
-                    sql(
-                        backend,
-                        "SELECT locked_until FROM login_failures WHERE nid = $1 AND key = $2",
+                    &format!(
+                        "SELECT locked_until FROM login_failures WHERE nid = $1 AND key IN ({})",
+                        placeholders.join(", ")
                     ),
-                    [Value::from(nid), Value::from(key.clone())],
-                ))
-                .await
-                .map_err(map_db_err)?;
-            if let Some(row) = row {
-                let until: Option<DateTime<Utc>> =
-                    row.try_get("", "locked_until").map_err(map_db_err)?;
-                latest = latest.max(until);
-            }
+                ),
+                values,
+            ))
+            .await
+            .map_err(map_db_err)?;
+        let mut latest: Option<DateTime<Utc>> = None;
+        for row in rows {
+            let until: Option<DateTime<Utc>> =
+                row.try_get("", "locked_until").map_err(map_db_err)?;
+            latest = latest.max(until);
         }
         Ok(latest)
     }

@@ -378,17 +378,20 @@ impl<'a> LoginFlows<'a> {
             .map(str::to_owned);
         let hasher = self.kratos.hasher().clone();
         let password = payload.password.clone();
-        let valid = tokio::task::spawn_blocking(move || match stored_hash {
-            Some(hash) => kratos_hash::verify(password.as_bytes(), &hash).unwrap_or(false),
+        // One verification; a hash in another format or with other parameters is re-hashed
+        // with the configured algorithm in the same step.
+        let (valid, new_hash) = tokio::task::spawn_blocking(move || match stored_hash {
+            Some(hash) => crate::identity::verify_and_rehash(&hasher, password.as_bytes(), &hash)
+                .unwrap_or((false, None)),
             None => {
                 // Spend the time of a real verification: timing reveals nothing.
                 hasher.verify_dummy(password.as_bytes());
-                false
+                (false, None)
             }
         })
         .await
         .map_err(|e| FlowError::Internal(e.to_string()))?;
-        let identity = match (valid, found) {
+        let mut identity = match (valid, found) {
             (true, Some(i)) => i,
             _ => {
                 if lockout.enabled {
@@ -413,17 +416,14 @@ impl<'a> LoginFlows<'a> {
                 .reset_login_failures(self.kratos.nid(), &identifier_key)
                 .await?;
         }
-        // Migrate the hash to the configured algorithm now that the password is known.
-        if self.kratos.hasher().needs_rehash(
-            identity
-                .credential(CredentialType::Password)
-                .and_then(|c| c.hashed_password())
-                .unwrap_or_default(),
-        ) {
+        // Migrate the hash now that the password is known. A failed write does not fail the
+        // login: the next one tries again.
+        if let Some(new_hash) = new_hash {
+            crate::identity::set_password_hash(&mut identity, new_hash, self.now());
             let _ = self
                 .kratos
-                .identities()
-                .verify_password(identity.id, &payload.password)
+                .store()
+                .update_identity(self.kratos.nid(), &identity)
                 .await;
         }
 

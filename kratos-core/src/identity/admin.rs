@@ -795,13 +795,7 @@ impl<'a> IdentityAdmin<'a> {
         let hasher = self.kratos.hasher().clone();
         let password = Zeroizing::new(password.to_owned());
         let (valid, new_hash) = tokio::task::spawn_blocking(move || {
-            let valid = kratos_hash::verify(password.as_bytes(), &stored)?;
-            let new_hash = if valid && hasher.needs_rehash(&stored) {
-                Some(hasher.hash(password.as_bytes())?)
-            } else {
-                None
-            };
-            Ok::<_, kratos_hash::HashError>((valid, new_hash))
+            verify_and_rehash(&hasher, password.as_bytes(), &stored)
         })
         .await
         .map_err(|e| IdentityError::Internal(e.to_string()))?
@@ -812,12 +806,7 @@ impl<'a> IdentityAdmin<'a> {
         let Some(new_hash) = new_hash else {
             return Ok(PasswordVerification::Valid { upgraded: false });
         };
-        let now = self.now();
-        if let Some(c) = identity.credentials.get_mut(&CredentialType::Password) {
-            c.config["hashed_password"] = json!(new_hash);
-            c.updated_at = now;
-        }
-        identity.updated_at = now;
+        set_password_hash(&mut identity, new_hash, self.now());
         self.kratos
             .store()
             .update_identity(self.kratos.nid(), &identity)
@@ -1114,6 +1103,31 @@ impl<'a> IdentityAdmin<'a> {
         }
         Ok(())
     }
+}
+
+/// Verifies `password` against `stored` and, when it matches and `stored` is not in the
+/// hasher's current format and parameters, hashes it anew. Blocking: run it off the runtime.
+pub(crate) fn verify_and_rehash(
+    hasher: &kratos_hash::Hasher,
+    password: &[u8],
+    stored: &str,
+) -> Result<(bool, Option<String>), kratos_hash::HashError> {
+    let valid = kratos_hash::verify(password, stored)?;
+    let new_hash = if valid && hasher.needs_rehash(stored) {
+        Some(hasher.hash(password)?)
+    } else {
+        None
+    };
+    Ok((valid, new_hash))
+}
+
+/// Replaces the identity's stored password hash.
+pub(crate) fn set_password_hash(identity: &mut Identity, hash: String, now: DateTime<Utc>) {
+    if let Some(c) = identity.credentials.get_mut(&CredentialType::Password) {
+        c.config["hashed_password"] = json!(hash);
+        c.updated_at = now;
+    }
+    identity.updated_at = now;
 }
 
 fn error_result(patch_id: Option<Uuid>, e: &IdentityError) -> IdentityPatchResult {

@@ -14,6 +14,7 @@ pub use admin::{
     MAX_BATCH_SIZE, MAX_BATCH_SIZE_WITH_PASSWORDS, MAX_IDS_FILTER, MAX_PAGE_SIZE,
     PasswordVerification, PatchAction, UpdateIdentityBody,
 };
+pub(crate) use admin::{set_password_hash, verify_and_rehash};
 pub use error::IdentityError;
 pub use model::{
     AddressVia, CredentialType, Credentials, Identity, IdentityState, RecoveryAddress,
