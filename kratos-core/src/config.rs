@@ -152,6 +152,24 @@ pub struct FlowsConfig {
     pub login: LoginFlowConfig,
     /// `selfservice.flows.registration`
     pub registration: RegistrationFlowConfig,
+    /// `selfservice.flows.logout`
+    pub logout: LogoutFlowConfig,
+}
+
+/// `selfservice.flows.logout`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct LogoutFlowConfig {
+    /// `after`
+    pub after: LogoutAfter,
+}
+
+/// `selfservice.flows.logout.after`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct LogoutAfter {
+    /// `default_browser_return_url`: where a browser goes after logout without `return_to`.
+    pub default_browser_return_url: Option<String>,
 }
 
 fn one_hour() -> KratosDuration {

@@ -65,6 +65,7 @@ macro_rules! store_conformance {
             flow_inactive_identity_and_hash_upgrade,
             flow_concurrent_registrations_one_identity,
             flow_login_lockout_grows_and_resets,
+            flow_logout_browser_and_api,
         );
     };
 }
@@ -2070,4 +2071,110 @@ pub async fn flow_login_lockout_grows_and_resets(store: Arc<dyn Persister>) {
         attempt(k.clone(), mail.clone(), "long enough pw", "198.51.100.3").await,
         Ok(LoginSubmission::Completed(_))
     ));
+}
+
+async fn registered_token(k: &Kratos, mail: &str) -> String {
+    match register(k, mail, "long enough pw").await {
+        RegistrationSubmission::Completed(ok) => ok.session_token.unwrap().expose().to_owned(),
+        RegistrationSubmission::Retry(f) => panic!("registration failed: {:?}", messages(&f.ui)),
+    }
+}
+
+pub async fn flow_logout_browser_and_api(store: Arc<dyn Persister>) {
+    let k = flow_kratos(store);
+    let token = registered_token(&k, &email()).await;
+
+    // No session: 401.
+    let err = k
+        .logout()
+        .create_browser(&FlowContext::default())
+        .await
+        .unwrap_err();
+    assert_eq!((err.id(), err.status()), ("session_inactive", 401));
+    let err = k
+        .logout()
+        .create_browser(&FlowContext {
+            session_token: Some("ory_st_unknown".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FlowError::NoActiveSession));
+
+    // The logout URL carries the token and the checked return_to; it is stable.
+    let ctx = FlowContext {
+        session_token: Some(token.clone()),
+        request_url: Some(
+            "https://auth.example.com/self-service/logout/browser?return_to=https://app.example.com/welcome/bye"
+                .into(),
+        ),
+        ..Default::default()
+    };
+    let flow = k.logout().create_browser(&ctx).await.unwrap();
+    assert!(flow.logout_token.starts_with("ory_lo_"));
+    assert_ne!(flow.logout_token, token);
+    let url = url::Url::parse(&flow.logout_url).unwrap();
+    assert_eq!(url.path(), "/self-service/logout");
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["token"], flow.logout_token);
+    assert_eq!(q["return_to"], "https://app.example.com/welcome/bye");
+    assert_eq!(k.logout().create_browser(&ctx).await.unwrap(), flow);
+    assert!(!format!("{flow:?}").contains(&flow.logout_token[7..]));
+    let forbidden = FlowContext {
+        request_url: Some("https://auth.example.com/x?return_to=https://evil.com/".into()),
+        ..ctx.clone()
+    };
+    assert!(matches!(
+        k.logout().create_browser(&forbidden).await.unwrap_err(),
+        FlowError::ReturnToForbidden(_)
+    ));
+
+    // Completing it: a forbidden return_to revokes nothing; a wrong token is 403.
+    assert!(matches!(
+        k.logout()
+            .submit_browser(&flow.logout_token, Some("https://evil.com/"))
+            .await
+            .unwrap_err(),
+        FlowError::ReturnToForbidden(_)
+    ));
+    k.sessions().whoami(&token).await.unwrap();
+    let err = k
+        .logout()
+        .submit_browser("ory_lo_forged", None)
+        .await
+        .unwrap_err();
+    assert_eq!((err.id(), err.status()), ("forbidden", 403));
+    k.sessions().whoami(&token).await.unwrap();
+    let to = k
+        .logout()
+        .submit_browser(&flow.logout_token, Some(&q["return_to"]))
+        .await
+        .unwrap();
+    assert_eq!(to, "https://app.example.com/welcome/bye");
+    assert!(k.sessions().whoami(&token).await.is_err());
+    assert!(matches!(
+        k.logout()
+            .submit_browser(&flow.logout_token, None)
+            .await
+            .unwrap_err(),
+        FlowError::LogoutTokenInvalid
+    ));
+
+    // Without return_to the browser goes to the default return URL.
+    let token = registered_token(&k, &email()).await;
+    let lo = crate::session::LogoutToken::derive(&crate::session::SessionToken::from_string(
+        token.as_str(),
+    ));
+    assert_eq!(
+        k.logout().submit_browser(lo.expose(), None).await.unwrap(),
+        "https://app.example.com/"
+    );
+
+    // Api logout: idempotent for a revoked session, 403 for an unknown token.
+    let token = registered_token(&k, &email()).await;
+    k.logout().api(&token).await.unwrap();
+    assert!(k.sessions().whoami(&token).await.is_err());
+    k.logout().api(&token).await.unwrap();
+    let err = k.logout().api("ory_st_unknown").await.unwrap_err();
+    assert_eq!((err.id(), err.status()), ("forbidden", 403));
 }

@@ -6,6 +6,7 @@
 //! `continue_with`). Expired flows answer with Kratos's error and the id of a fresh flow.
 
 pub mod login;
+pub mod logout;
 pub mod registration;
 pub mod ui;
 
@@ -162,6 +163,19 @@ pub enum FlowError {
     /// The flow was already completed.
     #[error("The flow has already been completed.")]
     AlreadyCompleted,
+    /// The request carries no active session.
+    #[error("No valid session credentials found in the request.")]
+    NoActiveSession,
+    /// A logout token that belongs to no active session.
+    #[error(
+        "Unable to log out because the logout token in the URL query does not match an active session."
+    )]
+    LogoutTokenInvalid,
+    /// A session token that belongs to no session.
+    #[error(
+        "The provided Ory Session Token could not be found, is invalid, or otherwise malformed."
+    )]
+    SessionTokenInvalid,
     /// Storage failed.
     #[error("A storage error occurred.")]
     Store(#[source] StoreError),
@@ -200,6 +214,8 @@ impl KratosError for FlowError {
             FlowError::Aal1Required => "session_aal1_required",
             FlowError::IdentityDisabled => "identity_disabled",
             FlowError::LoginLocked { .. } => "self_service_login_locked",
+            FlowError::NoActiveSession => "session_inactive",
+            FlowError::LogoutTokenInvalid | FlowError::SessionTokenInvalid => "forbidden",
             FlowError::BadRequest(_) | FlowError::AlreadyCompleted => "bad_request",
             FlowError::Store(_) | FlowError::Internal(_) => "internal_server_error",
         }
@@ -214,7 +230,10 @@ impl KratosError for FlowError {
             | FlowError::SessionAlreadyAvailable
             | FlowError::BadRequest(_)
             | FlowError::AlreadyCompleted => 400,
-            FlowError::Aal1Required | FlowError::IdentityDisabled => 401,
+            FlowError::Aal1Required | FlowError::IdentityDisabled | FlowError::NoActiveSession => {
+                401
+            }
+            FlowError::LogoutTokenInvalid | FlowError::SessionTokenInvalid => 403,
             FlowError::LoginLocked { .. } => 429,
             FlowError::Store(_) | FlowError::Internal(_) => 500,
         }

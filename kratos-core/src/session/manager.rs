@@ -90,7 +90,7 @@ impl<'a> SessionManager<'a> {
         let now = self.now();
         let lifespan = self.kratos.config().session.lifespan.as_chrono();
         let token = SessionToken::generate();
-        let logout_token = LogoutToken::generate();
+        let logout_token = LogoutToken::derive(&token);
         let session = Session {
             id: Uuid::now_v7(),
             active: true,

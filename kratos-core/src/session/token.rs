@@ -81,6 +81,27 @@ macro_rules! token_type {
 token_type!(SessionToken, "ory_st_", "A session token (`ory_st_…`).");
 token_type!(LogoutToken, "ory_lo_", "A logout token (`ory_lo_…`).");
 
+impl LogoutToken {
+    /// The logout token of a session, derived from its session token (a keyed SHA-256 with the
+    /// session token as key). Only the holder of the session token can compute it, it is the same
+    /// on every call (as Kratos's stored logout token is), and it reveals nothing about the
+    /// session token. Nothing but its digest is stored.
+    pub fn derive(session_token: &SessionToken) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"kratos-rs logout token v1\0");
+        h.update(session_token.expose().as_bytes());
+        let first: [u8; 32] = h.finalize().into();
+        let mut out = String::with_capacity(Self::PREFIX.len() + 32);
+        out.push_str(Self::PREFIX);
+        // 32 bytes of output map to 32 characters; the bias of `% 62` is irrelevant since the
+        // input carries ~190 bits of entropy.
+        for b in first {
+            out.push(ALPHABET[(b % 62) as usize] as char);
+        }
+        Self(Zeroizing::new(out))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +115,11 @@ mod tests {
         assert_ne!(t, SessionToken::generate());
         assert!(!format!("{t:?}").contains(&t.expose()[7..]));
         assert!(LogoutToken::generate().expose().starts_with("ory_lo_"));
+        let lo = LogoutToken::derive(&t);
+        assert_eq!(lo, LogoutToken::derive(&t), "stable");
+        assert_ne!(lo, LogoutToken::derive(&SessionToken::generate()));
+        assert_eq!(lo.expose().len(), 7 + 32);
+        assert!(lo.expose()[7..].chars().all(|c| c.is_ascii_alphanumeric()));
         assert_eq!(t.digest(), token_digest(t.expose()));
     }
 
