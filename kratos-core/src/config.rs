@@ -82,6 +82,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// Self-service flows and methods (`selfservice.*`).
     pub selfservice: SelfServiceConfig,
+    /// Cookie defaults (`cookies.*`).
+    pub cookies: CookiesConfig,
     /// Security settings beyond Kratos's (`security.*`).
     pub security: SecurityConfig,
 }
@@ -154,6 +156,10 @@ pub struct FlowsConfig {
     pub registration: RegistrationFlowConfig,
     /// `selfservice.flows.logout`
     pub logout: LogoutFlowConfig,
+    /// `selfservice.flows.settings`
+    pub settings: SettingsFlowConfig,
+    /// `selfservice.flows.error`
+    pub error: ErrorFlowConfig,
 }
 
 /// `selfservice.flows.logout`
@@ -182,14 +188,71 @@ fn one_hour() -> KratosDuration {
 pub struct LoginFlowConfig {
     /// `lifespan` (default 1h).
     pub lifespan: KratosDuration,
+    /// `ui_url`: the page that renders login flows (`?flow=<id>` is appended).
+    pub ui_url: Option<String>,
+    /// `after`: hooks run after a successful login.
+    pub after: AfterHooks,
 }
 
 impl Default for LoginFlowConfig {
     fn default() -> Self {
         Self {
             lifespan: one_hour(),
+            ui_url: None,
+            after: AfterHooks::default(),
         }
     }
+}
+
+/// `selfservice.flows.settings`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SettingsFlowConfig {
+    /// `lifespan` (default 1h).
+    pub lifespan: KratosDuration,
+    /// `privileged_session_max_age`: how recently the session must have been authenticated to
+    /// change credentials (default 1h).
+    pub privileged_session_max_age: KratosDuration,
+    /// `required_aal`: `aal1` or `highest_available` (default).
+    pub required_aal: crate::session::RequiredAal,
+    /// `ui_url`: the page that renders settings flows.
+    pub ui_url: Option<String>,
+    /// `after`: hooks run after settings were saved (globally, `profile`, `password`).
+    pub after: SettingsAfterHooks,
+}
+
+impl Default for SettingsFlowConfig {
+    fn default() -> Self {
+        Self {
+            lifespan: one_hour(),
+            privileged_session_max_age: one_hour(),
+            required_aal: crate::session::RequiredAal::default(),
+            ui_url: None,
+            after: SettingsAfterHooks::default(),
+        }
+    }
+}
+
+/// `selfservice.flows.settings.after`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SettingsAfterHooks {
+    /// `default_browser_return_url`
+    pub default_browser_return_url: Option<String>,
+    /// Hooks for every method.
+    pub hooks: Vec<HookConfig>,
+    /// Hooks after a password change.
+    pub password: MethodHooks,
+    /// Hooks after a profile (traits) change.
+    pub profile: MethodHooks,
+}
+
+/// `selfservice.flows.error`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ErrorFlowConfig {
+    /// `ui_url`: the page that shows self-service errors (`?id=<error id>`).
+    pub ui_url: Option<String>,
 }
 
 /// `selfservice.flows.registration`
@@ -200,6 +263,8 @@ pub struct RegistrationFlowConfig {
     pub enabled: bool,
     /// `lifespan` (default 1h).
     pub lifespan: KratosDuration,
+    /// `ui_url`: the page that renders registration flows.
+    pub ui_url: Option<String>,
     /// `after`: hooks run after a successful registration.
     pub after: AfterHooks,
 }
@@ -209,6 +274,7 @@ impl Default for RegistrationFlowConfig {
         Self {
             enabled: true,
             lifespan: one_hour(),
+            ui_url: None,
             after: AfterHooks::default(),
         }
     }
@@ -229,6 +295,8 @@ impl RegistrationFlowConfig {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AfterHooks {
+    /// `default_browser_return_url`: where a browser goes after this flow without `return_to`.
+    pub default_browser_return_url: Option<String>,
     /// Hooks for every method.
     pub hooks: Vec<HookConfig>,
     /// Hooks for the password method.
@@ -243,11 +311,14 @@ pub struct MethodHooks {
     pub hooks: Vec<HookConfig>,
 }
 
-/// One hook (`{hook: session}`).
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+/// One hook (`{hook: session}`, `{hook: web_hook, config: {...}}`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct HookConfig {
     /// The hook's name.
     pub hook: String,
+    /// The hook's settings (for `web_hook`: url, method, headers, auth, body, response).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub config: serde_json::Value,
 }
 
 /// `selfservice.methods`
@@ -256,6 +327,22 @@ pub struct HookConfig {
 pub struct MethodsConfig {
     /// `selfservice.methods.password`
     pub password: PasswordMethodConfig,
+    /// `selfservice.methods.profile`: editing traits in settings.
+    pub profile: ToggleMethodConfig,
+}
+
+/// A method that is only switched on or off.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ToggleMethodConfig {
+    /// `enabled` (default true).
+    pub enabled: bool,
+}
+
+impl Default for ToggleMethodConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// `selfservice.methods.password`
@@ -385,6 +472,74 @@ pub struct SessionConfig {
     pub extend_on_use: bool,
     /// `session.whoami`
     pub whoami: WhoamiConfig,
+    /// `session.cookie`
+    pub cookie: SessionCookieConfig,
+}
+
+/// `session.cookie`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SessionCookieConfig {
+    /// `name` (default `ory_kratos_session`).
+    pub name: String,
+    /// `domain` (default: the cookie applies to the host only).
+    pub domain: Option<String>,
+    /// `path` (default `/`).
+    pub path: String,
+    /// `same_site`: `Lax` (default), `Strict` or `None`.
+    pub same_site: SameSite,
+    /// `persistent`: the cookie lives as long as the session (default true); otherwise it is
+    /// a browser-session cookie.
+    pub persistent: bool,
+}
+
+impl Default for SessionCookieConfig {
+    fn default() -> Self {
+        Self {
+            name: "ory_kratos_session".into(),
+            domain: None,
+            path: "/".into(),
+            same_site: SameSite::Lax,
+            persistent: true,
+        }
+    }
+}
+
+/// A cookie's `SameSite` attribute.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum SameSite {
+    /// `Lax` (default).
+    #[default]
+    Lax,
+    /// `Strict`.
+    Strict,
+    /// `None` (requires `Secure`).
+    None,
+}
+
+/// `cookies.*`: defaults for every cookie Kratos sets (the CSRF cookie among them).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CookiesConfig {
+    /// `domain`
+    pub domain: Option<String>,
+    /// `path` (default `/`).
+    pub path: String,
+    /// `same_site` (default `Lax`).
+    pub same_site: SameSite,
+    /// `secure`: default true outside dev mode.
+    pub secure: Option<bool>,
+}
+
+impl Default for CookiesConfig {
+    fn default() -> Self {
+        Self {
+            domain: None,
+            path: "/".into(),
+            same_site: SameSite::Lax,
+            secure: None,
+        }
+    }
 }
 
 impl Default for SessionConfig {
@@ -394,6 +549,7 @@ impl Default for SessionConfig {
             earliest_possible_extend: None,
             extend_on_use: false,
             whoami: WhoamiConfig::default(),
+            cookie: SessionCookieConfig::default(),
         }
     }
 }
