@@ -21,12 +21,14 @@
 
 mod admin;
 mod error;
+mod keto;
 mod meta;
 
 use axum::Router;
 use kratos_core::Kratos;
 
 pub use error::ApiError;
+pub use keto::{SNAPTOKEN_HEADER, keto_read_router, keto_router, keto_write_router};
 
 /// The Kratos admin API: `/admin/identities…`, `/health/{alive,ready}`, `/schemas`.
 pub fn admin_router(kratos: Kratos) -> Router {
