@@ -9,10 +9,17 @@
 //! use kratos_axum::{OptionalSession, RequireAal2, Session};
 //! use kratos_core::Kratos;
 //!
-//! #[derive(Clone, FromRef)]
+//! #[derive(Clone)]
 //! struct AppState {
 //!     kratos: Kratos,
 //!     greeting: &'static str,
+//! }
+//!
+//! // Or `#[derive(FromRef)]` with axum's `macros` feature.
+//! impl FromRef<AppState> for Kratos {
+//!     fn from_ref(state: &AppState) -> Kratos {
+//!         state.kratos.clone()
+//!     }
 //! }
 //!
 //! async fn me(Session(session): Session) -> String {
