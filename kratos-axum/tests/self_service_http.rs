@@ -1570,3 +1570,75 @@ async fn without_ui_urls_browsers_get_the_flow_json() {
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert_eq!(res.body["id"], id);
 }
+
+#[tokio::test]
+async fn csrf_cookie_is_renewed_for_new_sessions_but_not_refreshes() {
+    let app = app();
+    let mail = email();
+    create_identity(&app.kratos, &mail).await;
+    let mut jar = Jar::default();
+    let (before, _) = browser_flow(&app, &mut jar, "registration").await;
+    let (id, csrf) = browser_flow(&app, &mut jar, "login").await;
+    let res = call(Method::POST, &format!("/self-service/login?flow={id}"))
+        .jar(&jar)
+        .form(&[
+            ("csrf_token", &csrf),
+            ("method", "password"),
+            ("identifier", &mail),
+            ("password", PASSWORD),
+        ])
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    jar.absorb(&res);
+    // A flow handed out before sign-in is no longer vouched for.
+    let res = call(
+        Method::GET,
+        &format!("/self-service/registration/flows?id={before}"),
+    )
+    .jar(&jar)
+    .send(&app.public)
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+
+    // Re-authentication keeps the session and the CSRF cookie: other flows stay usable.
+    let start = |jar: &Jar| {
+        call(Method::GET, "/self-service/login/browser?refresh=true")
+            .json_accept()
+            .jar(jar)
+    };
+    let first = start(&jar).send(&app.public).await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    assert_eq!(first.body["refresh"], true);
+    jar.absorb(&first);
+    let second = start(&jar).send(&app.public).await;
+    jar.absorb(&second);
+    let res = call(Method::POST, &format!("/self-service/login?flow={}", first.body["id"].as_str().unwrap()))
+        .jar(&jar)
+        .json(json!({"method": "password", "identifier": mail, "password": PASSWORD, "csrf_token": csrf_of(&first.body)}))
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
+    assert!(
+        !res.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("csrf_token_"))
+    );
+    jar.absorb(&res);
+    let res = call(
+        Method::GET,
+        &format!(
+            "/self-service/login/flows?id={}",
+            second.body["id"].as_str().unwrap()
+        ),
+    )
+    .jar(&jar)
+    .send(&app.public)
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let res = call(Method::GET, "/sessions/whoami?tokenize_as=jwt")
+        .jar(&jar)
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+}

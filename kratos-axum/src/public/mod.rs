@@ -468,7 +468,12 @@ pub(crate) async fn browser_submitted(
                     token,
                     session.expires_at,
                 ));
-                reply_cookies.extend(crate::cookie::csrf_cookie_reset(kratos));
+                // A new session (not a refresh of the one the request carried): CSRF tokens
+                // handed out before it are not honoured after it.
+                let prior = session_token(kratos, &req.headers).map(|(t, _)| t);
+                if prior.as_deref() != Some(token.as_str()) {
+                    reply_cookies.extend(crate::cookie::csrf_cookie_reset(kratos));
+                }
                 if s.check_aal2
                     && matches!(
                         kratos.sessions().whoami(token).await,

@@ -41,7 +41,14 @@ async fn current(k: &Kratos, headers: &HeaderMap) -> Result<(Session, String), A
 }
 
 /// `GET /sessions/whoami`.
-async fn whoami(State(k): State<Kratos>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn whoami(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, ApiError> {
+    if req.param("tokenize_as").is_some() {
+        return Err(ApiError::bad_request(
+            "tokenize_as",
+            "Session tokenization is not supported: no tokenizer templates can be configured.",
+        ));
+    }
+    let headers = req.headers;
     let (token, source) = session_token(&k, &headers).ok_or_else(no_session)?;
     let session = k
         .sessions()
