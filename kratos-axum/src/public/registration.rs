@@ -106,16 +106,14 @@ fn coerce_form_traits(k: &Kratos, headers: &HeaderMap, payload: &mut Value) {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let Some(schema) = k.schemas().get(k.schemas().default_id()) else {
+    if !is_form {
         return;
-    };
-    let (Some(traits), Some(props)) = (
+    }
+    let schema = k.schemas().get(k.schemas().default_id());
+    if let (Some(traits), Some(props)) = (
         payload.get_mut("traits"),
-        schema.raw().pointer("/properties/traits"),
-    ) else {
-        return;
-    };
-    if is_form {
+        schema.and_then(|s| s.raw().pointer("/properties/traits")),
+    ) {
         coerce(traits, props);
     }
 }
