@@ -23,6 +23,10 @@ impl Tenant {
     pub fn nid(&self) -> Uuid {
         self.nid
     }
+    /// The engine this handle is bound to (schema, configuration, store).
+    pub fn engine(&self) -> &Keto {
+        &self.keto
+    }
     /// See [`Keto::check`].
     pub async fn check(
         &self,

@@ -28,6 +28,7 @@ mod admin;
 pub mod cookie;
 mod error;
 pub mod extract;
+mod keto;
 mod meta;
 pub mod negotiate;
 mod public;
@@ -39,6 +40,7 @@ pub use error::ApiError;
 pub use extract::{
     OptionalSession, RequireAal2, Session, require_session, session_token_from_headers,
 };
+pub use keto::{SNAPTOKEN_HEADER, keto_read_router, keto_router, keto_write_router};
 pub use negotiate::{DEFAULT_BODY_LIMIT, is_json_request};
 pub use public::PublicOptions;
 

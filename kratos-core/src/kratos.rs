@@ -28,6 +28,9 @@ pub enum BuildError {
     /// The hasher could not be set up.
     #[error("hashers: {0}")]
     Hasher(#[from] kratos_hash::HashError),
+    /// The HTTP client of web hooks could not be set up.
+    #[error("web hooks: {0}")]
+    WebHook(String),
     /// The password policy could not be set up.
     #[error("selfservice.methods.password.config: {0}")]
     PasswordPolicy(#[from] crate::strategy::password::BreachCheckError),
@@ -50,9 +53,23 @@ struct Inner {
     clock: Arc<dyn Clock>,
     public_base_url: String,
     password_policy: crate::strategy::password::PasswordPolicy,
+    flow_hooks: crate::hook::FlowHooks,
+    #[cfg(feature = "web-hook")]
+    web_hooks: crate::hook::WebHookClient,
 }
 
 impl Kratos {
+    /// The in-process hooks.
+    pub(crate) fn flow_hooks(&self) -> &[Arc<dyn crate::hook::FlowHook>] {
+        &self.inner.flow_hooks.0
+    }
+
+    /// The HTTP client of web hooks.
+    #[cfg(feature = "web-hook")]
+    pub(crate) fn web_hooks(&self) -> &crate::hook::WebHookClient {
+        &self.inner.web_hooks
+    }
+
     /// The network id of the default tenant.
     pub const DEFAULT_NID: Uuid = Uuid::nil();
 
@@ -64,6 +81,7 @@ impl Kratos {
             schemas: Vec::new(),
             clock: None,
             breach_checker: None,
+            flow_hooks: crate::hook::FlowHooks::default(),
         }
     }
 
@@ -144,6 +162,7 @@ pub struct KratosBuilder {
     schemas: Vec<IdentitySchema>,
     clock: Option<Arc<dyn Clock>>,
     breach_checker: Option<Arc<dyn crate::strategy::password::BreachChecker>>,
+    flow_hooks: crate::hook::FlowHooks,
 }
 
 impl KratosBuilder {
@@ -176,10 +195,18 @@ impl KratosBuilder {
         self
     }
 
+    /// Adds an in-process hook; hooks run in the order they were added, after the configured
+    /// ones. See [`hook`](crate::hook).
+    pub fn hook(mut self, hook: Arc<dyn crate::hook::FlowHook>) -> Self {
+        self.flow_hooks.0.push(hook);
+        self
+    }
+
     /// Checks everything and builds the registry.
     pub fn build(self) -> Result<Kratos, BuildError> {
         let mut config = self.config;
         config.validate()?;
+        crate::hook::validate(&config)?;
         if config.dev && config.secrets.default.is_empty() && config.secrets.cookie.is_empty() {
             let random: [u8; 32] = rand::random();
             config.secrets.default = vec![Secret::new(hex::encode(random))];
@@ -210,6 +237,9 @@ impl KratosBuilder {
                 cipher,
                 public_base_url,
                 password_policy,
+                flow_hooks: self.flow_hooks,
+                #[cfg(feature = "web-hook")]
+                web_hooks: crate::hook::WebHookClient::new().map_err(BuildError::WebHook)?,
             }),
             nid: Kratos::DEFAULT_NID,
         })

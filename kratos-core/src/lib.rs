@@ -33,6 +33,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod flow;
+pub mod hook;
 pub mod identity;
 mod kratos;
 pub mod session;

@@ -66,6 +66,9 @@ macro_rules! store_conformance {
             flow_concurrent_registrations_one_identity,
             flow_login_lockout_grows_and_resets,
             flow_logout_browser_and_api,
+            flow_settings_profile_and_password,
+            flow_settings_browser_csrf_and_return_to,
+            flow_login_requires_verified_address,
         );
     };
 }
@@ -2177,4 +2180,396 @@ pub async fn flow_logout_browser_and_api(store: Arc<dyn Persister>) {
     k.logout().api(&token).await.unwrap();
     let err = k.logout().api("ory_st_unknown").await.unwrap_err();
     assert_eq!((err.id(), err.status()), ("forbidden", 403));
+}
+
+const SETTINGS_YAML: &str = "selfservice:\n  allowed_return_urls: [\"https://app.example.com/welcome\"]\n  default_browser_return_url: https://app.example.com/\n  flows:\n    registration:\n      after:\n        password:\n          hooks: [{hook: session}]\n    settings:\n      after:\n        password:\n          hooks: [{hook: revoke_active_sessions}]\n";
+
+fn settings_messages(flow: &crate::flow::settings::SettingsFlow) -> Vec<u32> {
+    messages(&flow.ui)
+}
+
+async fn settings_submit(
+    k: &Kratos,
+    token: &str,
+    id: Uuid,
+    body: Value,
+) -> Result<crate::flow::settings::SettingsSubmission, FlowError> {
+    let ctx = FlowContext {
+        session_token: Some(token.to_owned()),
+        ..Default::default()
+    };
+    k.settings().submit(id, &body, &ctx).await
+}
+
+pub async fn flow_settings_profile_and_password(store: Arc<dyn Persister>) {
+    use crate::flow::settings::SettingsSubmission;
+    let clock = Arc::new(crate::ManualClock::new(chrono::Utc::now()));
+    let k = kratos_with(store, SETTINGS_YAML, clock.clone());
+    let mail = email();
+    let token = registered_token(&k, &mail).await;
+    let ctx = FlowContext {
+        session_token: Some(token.clone()),
+        ..Default::default()
+    };
+
+    // Without a session: 401.
+    let err = k
+        .settings()
+        .create(FlowType::Api, &FlowContext::default())
+        .await
+        .unwrap_err();
+    assert_eq!((err.id(), err.status()), ("session_inactive", 401));
+
+    let flow = k.settings().create(FlowType::Api, &ctx).await.unwrap();
+    assert_eq!(flow.state, FlowState::ShowForm);
+    assert_eq!(flow.identity.traits["email"], json!(mail));
+    assert!(flow.identity.credentials.is_empty());
+    let email_node = flow.ui.node("traits.email").expect("profile node");
+    assert_eq!(email_node.group, "profile");
+    let crate::flow::ui::NodeAttributes::Input(attrs) = &email_node.attributes else {
+        panic!()
+    };
+    assert_eq!(attrs.value, Some(json!(mail)));
+    assert!(flow.ui.node("password").is_some());
+    assert!(
+        flow.ui.node("csrf_token").is_none(),
+        "api flows have no CSRF"
+    );
+    assert_eq!(k.settings().get(flow.id, &ctx).await.unwrap(), flow);
+
+    // Password: the same as the old one, too short, then a good one.
+    let SettingsSubmission::Retry(f) = settings_submit(
+        &k,
+        &token,
+        flow.id,
+        json!({"method": "password", "password": "long enough pw"}),
+    )
+    .await
+    .unwrap() else {
+        panic!("same password accepted")
+    };
+    assert_eq!(settings_messages(&f), vec![4000039]);
+    let SettingsSubmission::Retry(f) = settings_submit(
+        &k,
+        &token,
+        flow.id,
+        json!({"method": "password", "password": "short"}),
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(settings_messages(&f), vec![4000032]);
+    let SettingsSubmission::Retry(f) =
+        settings_submit(&k, &token, flow.id, json!({"method": "nope"}))
+            .await
+            .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(settings_messages(&f), vec![4010004]);
+    // A second session of the same identity, to see revoke_active_sessions.
+    let LoginSubmission::Completed(other) = login(&k, &mail, "long enough pw").await else {
+        panic!()
+    };
+    let other_token = other.session_token.unwrap().expose().to_owned();
+    let SettingsSubmission::Completed(done) = settings_submit(
+        &k,
+        &token,
+        flow.id,
+        json!({"method": "password", "password": "a brand new secret"}),
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(done.flow.state, FlowState::Success);
+    assert_eq!(done.method, "password");
+    assert_eq!(settings_messages(&done.flow), vec![1050001]);
+    assert_eq!(
+        k.settings().get(flow.id, &ctx).await.unwrap().state,
+        FlowState::Success
+    );
+    assert!(matches!(
+        login(&k, &mail, "long enough pw").await,
+        LoginSubmission::Retry(_)
+    ));
+    assert!(matches!(
+        login(&k, &mail, "a brand new secret").await,
+        LoginSubmission::Completed(_)
+    ));
+    k.sessions()
+        .whoami(&token)
+        .await
+        .expect("the current session stays");
+    assert!(
+        k.sessions().whoami(&other_token).await.is_err(),
+        "revoke_active_sessions ended the other session"
+    );
+
+    // Profile: a non-identifier trait, then the email (an identifier), then invalid traits.
+    let flow = k.settings().create(FlowType::Api, &ctx).await.unwrap();
+    let SettingsSubmission::Completed(done) = settings_submit(
+        &k,
+        &token,
+        flow.id,
+        json!({"method": "profile", "traits": {"email": mail, "name": "Ada"}}),
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(done.flow.identity.traits["name"], json!("Ada"));
+    let new_mail = email();
+    let SettingsSubmission::Completed(done) = settings_submit(
+        &k,
+        &token,
+        flow.id,
+        json!({"method": "profile", "traits": {"email": new_mail, "name": "Ada"}}),
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(done.flow.identity.traits["email"], json!(new_mail));
+    assert_eq!(
+        done.flow.identity.verifiable_addresses[0].value,
+        new_mail.to_lowercase()
+    );
+    assert!(matches!(
+        login(&k, &new_mail, "a brand new secret").await,
+        LoginSubmission::Completed(_)
+    ));
+    let SettingsSubmission::Retry(f) = settings_submit(
+        &k,
+        &token,
+        flow.id,
+        json!({"method": "profile", "traits": {"name": "no email"}}),
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(settings_messages(&f), vec![4000002]);
+    // Taking another identity's email is a duplicate.
+    let taken = email();
+    registered_token(&k, &taken).await;
+    let SettingsSubmission::Retry(f) = settings_submit(
+        &k,
+        &token,
+        flow.id,
+        json!({"method": "profile", "traits": {"email": taken}}),
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(settings_messages(&f), vec![4000007]);
+    assert_eq!(
+        k.sessions()
+            .whoami(&token)
+            .await
+            .unwrap()
+            .identity
+            .unwrap()
+            .traits["email"],
+        json!(new_mail),
+        "nothing was written"
+    );
+
+    // Two hours later the session is no longer privileged: credential changes need a
+    // re-authentication, other profile fields do not.
+    clock.advance(chrono::Duration::hours(2));
+    let flow = k.settings().create(FlowType::Api, &ctx).await.unwrap();
+    let err = settings_submit(
+        &k,
+        &token,
+        flow.id,
+        json!({"method": "password", "password": "yet another secret"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!((err.id(), err.status()), ("session_refresh_required", 403));
+    let FlowError::RefreshRequired {
+        redirect_browser_to,
+    } = &err
+    else {
+        panic!()
+    };
+    assert!(redirect_browser_to.contains("/self-service/login/browser?refresh=true&return_to="));
+    assert!(redirect_browser_to.contains(&flow.id.to_string()));
+    assert!(matches!(
+        settings_submit(
+            &k,
+            &token,
+            flow.id,
+            json!({"method": "profile", "traits": {"email": email()}})
+        )
+        .await
+        .unwrap_err(),
+        FlowError::RefreshRequired { .. }
+    ));
+    assert!(matches!(
+        settings_submit(
+            &k,
+            &token,
+            flow.id,
+            json!({"method": "profile", "traits": {"email": new_mail, "name": "Ada L."}})
+        )
+        .await
+        .unwrap(),
+        SettingsSubmission::Completed(_)
+    ));
+    // Re-authenticate with refresh=true, then the change goes through.
+    let lf = k
+        .login()
+        .create(
+            FlowType::Api,
+            &ctx,
+            LoginOptions {
+                refresh: true,
+                aal: None,
+            },
+        )
+        .await
+        .unwrap();
+    let LoginSubmission::Completed(_) = k
+        .login()
+        .submit(lf.id, &json!({"method": "password", "identifier": new_mail, "password": "a brand new secret"}), &ctx)
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(matches!(
+        settings_submit(
+            &k,
+            &token,
+            flow.id,
+            json!({"method": "password", "password": "yet another secret"})
+        )
+        .await
+        .unwrap(),
+        SettingsSubmission::Completed(_)
+    ));
+
+    // Another identity's session cannot use this flow.
+    let stranger = registered_token(&k, &email()).await;
+    let err = k
+        .settings()
+        .get(
+            flow.id,
+            &FlowContext {
+                session_token: Some(stranger.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.id(), err.status()),
+        ("security_identity_mismatch", 403)
+    );
+    assert!(matches!(
+        settings_submit(
+            &k,
+            &stranger,
+            flow.id,
+            json!({"method": "profile", "traits": {"email": email()}})
+        )
+        .await
+        .unwrap_err(),
+        FlowError::IdentityMismatch
+    ));
+
+    // Expiry (1h): a fresh flow to continue with.
+    clock.advance(chrono::Duration::minutes(61));
+    let err = k.settings().get(flow.id, &ctx).await.unwrap_err();
+    let FlowError::Expired { use_flow_id, .. } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        k.settings().get(use_flow_id, &ctx).await.unwrap().state,
+        FlowState::ShowForm
+    );
+}
+
+pub async fn flow_settings_browser_csrf_and_return_to(store: Arc<dyn Persister>) {
+    use crate::flow::settings::SettingsSubmission;
+    let k = kratos_with(store, SETTINGS_YAML, Arc::new(crate::SystemClock));
+    let token = registered_token(&k, &email()).await;
+    let ctx = FlowContext {
+        session_token: Some(token.clone()),
+        request_url: Some(
+            "https://auth.example.com/self-service/settings/browser?return_to=https://app.example.com/welcome/x"
+                .into(),
+        ),
+        ..Default::default()
+    };
+    let flow = k.settings().create(FlowType::Browser, &ctx).await.unwrap();
+    let crate::flow::ui::NodeAttributes::Input(csrf) =
+        &flow.ui.node("csrf_token").unwrap().attributes
+    else {
+        panic!()
+    };
+    let csrf = csrf.value.clone().unwrap();
+    let err = k
+        .settings()
+        .submit(
+            flow.id,
+            &json!({"method": "profile", "traits": {"email": email()}, "csrf_token": "forged"}),
+            &ctx,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FlowError::CsrfViolation));
+    let SettingsSubmission::Completed(done) = k
+        .settings()
+        .submit(flow.id, &json!({"method": "profile", "traits": {"email": email(), "name": "B"}, "csrf_token": csrf}), &ctx)
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        done.continue_with,
+        vec![ContinueWith::RedirectBrowserTo {
+            redirect_browser_to: "https://app.example.com/welcome/x".into()
+        }]
+    );
+    let bad = FlowContext {
+        request_url: Some("https://auth.example.com/x?return_to=https://evil.com/".into()),
+        ..ctx.clone()
+    };
+    assert!(matches!(
+        k.settings()
+            .create(FlowType::Browser, &bad)
+            .await
+            .unwrap_err(),
+        FlowError::ReturnToForbidden(_)
+    ));
+}
+
+pub async fn flow_login_requires_verified_address(store: Arc<dyn Persister>) {
+    let yaml = "selfservice:\n  flows:\n    registration:\n      after:\n        password:\n          hooks: [{hook: session}]\n    login:\n      after:\n        hooks: [{hook: require_verified_address}]\n";
+    let k = kratos_with(store, yaml, Arc::new(crate::SystemClock));
+    let mail = email();
+    let token = registered_token(&k, &mail).await;
+    let LoginSubmission::Retry(f) = login(&k, &mail, "long enough pw").await else {
+        panic!("login without a verified address")
+    };
+    assert_eq!(messages(&f.ui), vec![4000010]);
+    let id = k.sessions().whoami(&token).await.unwrap().identity_id;
+    k.identities()
+        .patch(
+            id,
+            &json!([{"op": "replace", "path": "/verifiable_addresses/0/verified", "value": true},
+                    {"op": "replace", "path": "/verifiable_addresses/0/status", "value": "completed"}]),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        login(&k, &mail, "long enough pw").await,
+        LoginSubmission::Completed(_)
+    ));
 }

@@ -427,6 +427,19 @@ impl<'a> LoginFlows<'a> {
                 .await;
         }
 
+        let hook_ctx = crate::hook::HookContext {
+            flow_kind: FlowKind::Login,
+            flow_id: flow.id,
+            flow_type: flow.flow_type,
+            method: "password".into(),
+            request: ctx,
+            session: None,
+        };
+        if !crate::hook::run_before(self.kratos, &hook_ctx, &mut identity, &mut flow.ui).await? {
+            self.save(&flow, &csrf, false).await?;
+            return Ok(LoginSubmission::Retry(flow));
+        }
+
         let method = AuthenticationMethod {
             method: "password".into(),
             aal: Aal::Aal1,
@@ -460,6 +473,15 @@ impl<'a> LoginFlows<'a> {
                 (issued.session, Some(issued.token))
             }
         };
+        crate::hook::run_after(
+            self.kratos,
+            &crate::hook::HookContext {
+                session: Some(&session),
+                ..hook_ctx
+            },
+            &identity,
+        )
+        .await?;
         flow.state = FlowState::PassedChallenge;
         flow.ui.set_value("password", json!(""));
         self.save(&flow, &csrf, false).await?;

@@ -8,6 +8,7 @@
 pub mod login;
 pub mod logout;
 pub mod registration;
+pub mod settings;
 pub mod ui;
 
 use chrono::{DateTime, Utc};
@@ -54,6 +55,8 @@ pub enum FlowKind {
     Login,
     /// Registration.
     Registration,
+    /// Settings.
+    Settings,
 }
 
 impl FlowKind {
@@ -62,6 +65,7 @@ impl FlowKind {
         match self {
             FlowKind::Login => "login",
             FlowKind::Registration => "registration",
+            FlowKind::Settings => "settings",
         }
     }
 }
@@ -176,6 +180,23 @@ pub enum FlowError {
         "The provided Ory Session Token could not be found, is invalid, or otherwise malformed."
     )]
     SessionTokenInvalid,
+    /// The flow belongs to another identity than the session's.
+    #[error("The requested resource does not belong to this identity.")]
+    IdentityMismatch,
+    /// The change needs a recent sign-in; re-authenticate at `redirect_browser_to`.
+    #[error(
+        "The login session is too old and thus not allowed to update these fields. Please re-authenticate."
+    )]
+    RefreshRequired {
+        /// The login URL that re-authenticates and comes back.
+        redirect_browser_to: String,
+    },
+    /// The session must reach aal2 first.
+    #[error("Session does not fulfill the requested Authenticator Assurance Level")]
+    Aal2Required,
+    /// A `web_hook` failed or answered with an error.
+    #[error("A web hook failed: {0}")]
+    WebHook(String),
     /// Storage failed.
     #[error("A storage error occurred.")]
     Store(#[source] StoreError),
@@ -198,6 +219,7 @@ impl From<SessionError> for FlowError {
         match e {
             SessionError::Store(s) => FlowError::Store(s),
             SessionError::Inactive => FlowError::IdentityDisabled,
+            SessionError::Aal2Required => FlowError::Aal2Required,
             other => FlowError::Internal(other.to_string()),
         }
     }
@@ -215,6 +237,10 @@ impl KratosError for FlowError {
             FlowError::IdentityDisabled => "identity_disabled",
             FlowError::LoginLocked { .. } => "self_service_login_locked",
             FlowError::NoActiveSession => "session_inactive",
+            FlowError::IdentityMismatch => "security_identity_mismatch",
+            FlowError::RefreshRequired { .. } => "session_refresh_required",
+            FlowError::Aal2Required => "session_aal2_required",
+            FlowError::WebHook(_) => "bad_gateway",
             FlowError::LogoutTokenInvalid | FlowError::SessionTokenInvalid => "forbidden",
             FlowError::BadRequest(_) | FlowError::AlreadyCompleted => "bad_request",
             FlowError::Store(_) | FlowError::Internal(_) => "internal_server_error",
@@ -233,7 +259,12 @@ impl KratosError for FlowError {
             FlowError::Aal1Required | FlowError::IdentityDisabled | FlowError::NoActiveSession => {
                 401
             }
-            FlowError::LogoutTokenInvalid | FlowError::SessionTokenInvalid => 403,
+            FlowError::LogoutTokenInvalid
+            | FlowError::SessionTokenInvalid
+            | FlowError::IdentityMismatch
+            | FlowError::RefreshRequired { .. }
+            | FlowError::Aal2Required => 403,
+            FlowError::WebHook(_) => 502,
             FlowError::LoginLocked { .. } => 429,
             FlowError::Store(_) | FlowError::Internal(_) => 500,
         }
@@ -249,6 +280,12 @@ impl KratosError for FlowError {
         } = self
         {
             details = serde_json::json!({ "use_flow_id": use_flow_id, "expired_at": expired_at });
+        }
+        if let FlowError::RefreshRequired {
+            redirect_browser_to,
+        } = self
+        {
+            details = serde_json::json!({ "redirect_browser_to": redirect_browser_to });
         }
         if let FlowError::LoginLocked { until } = self {
             details = serde_json::json!({ "locked_until": until });

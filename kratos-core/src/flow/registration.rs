@@ -92,7 +92,14 @@ pub struct RegistrationFlows<'a> {
     kratos: &'a Kratos,
 }
 
-fn trait_nodes(schema: &Value, prefix: &str, required: &[Value], out: &mut Vec<UiNode>) {
+/// Input nodes for the traits of a schema (`traits.email`, …), in `group`.
+pub(super) fn trait_nodes(
+    schema: &Value,
+    group: &str,
+    prefix: &str,
+    required: &[Value],
+    out: &mut Vec<UiNode>,
+) {
     let Some(props) = schema.get("properties").and_then(Value::as_object) else {
         return;
     };
@@ -106,7 +113,7 @@ fn trait_nodes(schema: &Value, prefix: &str, required: &[Value], out: &mut Vec<U
                     .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
-                trait_nodes(prop, &path, &req, out);
+                trait_nodes(prop, group, &path, &req, out);
             }
             t => {
                 let input_type = match (t, prop.get("format").and_then(Value::as_str)) {
@@ -118,7 +125,7 @@ fn trait_nodes(schema: &Value, prefix: &str, required: &[Value], out: &mut Vec<U
                     (Some("boolean"), _) => "checkbox",
                     _ => "text",
                 };
-                let mut node = UiNode::input("default", &path, input_type);
+                let mut node = UiNode::input(group, &path, input_type);
                 if is_required {
                     node = node.required();
                 }
@@ -134,7 +141,8 @@ fn trait_nodes(schema: &Value, prefix: &str, required: &[Value], out: &mut Vec<U
     }
 }
 
-fn set_trait_values(ui: &mut UiContainer, traits: &Value, prefix: &str) {
+/// Fills trait nodes with values.
+pub(super) fn set_trait_values(ui: &mut UiContainer, traits: &Value, prefix: &str) {
     if let Some(obj) = traits.as_object() {
         for (k, v) in obj {
             let path = format!("{prefix}.{k}");
@@ -212,7 +220,7 @@ impl<'a> RegistrationFlows<'a> {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            trait_nodes(traits, "traits", &req, &mut ui.nodes);
+            trait_nodes(traits, "default", "traits", &req, &mut ui.nodes);
         }
         if config.selfservice.methods.password.enabled {
             ui.nodes.push(
@@ -382,12 +390,45 @@ impl<'a> RegistrationFlows<'a> {
                 return Ok(RegistrationSubmission::Retry(flow));
             }
         };
+        let hook_ctx = crate::hook::HookContext {
+            flow_kind: FlowKind::Registration,
+            flow_id: flow.id,
+            flow_type: flow.flow_type,
+            method: "password".into(),
+            request: ctx,
+            session: None,
+        };
+        // Hooks see the identity before it exists (its id is still nil) and may amend it.
+        let now = self.now();
+        let mut candidate = Identity {
+            id: Uuid::nil(),
+            schema_id: schema.id().to_owned(),
+            schema_url: self.kratos.schema_url(schema.id()),
+            state: crate::identity::IdentityState::Active,
+            state_changed_at: None,
+            traits,
+            verifiable_addresses: Vec::new(),
+            recovery_addresses: Vec::new(),
+            metadata_public: None,
+            metadata_admin: None,
+            credentials: Default::default(),
+            external_id: None,
+            organization_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        if !crate::hook::run_before(self.kratos, &hook_ctx, &mut candidate, &mut flow.ui).await? {
+            self.save(&flow, &csrf, false).await?;
+            return Ok(RegistrationSubmission::Retry(flow));
+        }
         let created = self
             .kratos
             .identities()
             .create(CreateIdentityBody {
                 schema_id: schema.id().to_owned(),
-                traits,
+                traits: candidate.traits,
+                metadata_public: candidate.metadata_public,
+                metadata_admin: candidate.metadata_admin,
                 credentials: Some(ImportCredentials {
                     password: Some(ImportPassword {
                         config: ImportPasswordConfig {
@@ -435,6 +476,15 @@ impl<'a> RegistrationFlows<'a> {
         } else {
             (None, None)
         };
+        crate::hook::run_after(
+            self.kratos,
+            &crate::hook::HookContext {
+                session: session.as_ref(),
+                ..hook_ctx
+            },
+            &identity,
+        )
+        .await?;
         flow.state = FlowState::PassedChallenge;
         flow.ui.set_value("password", json!(""));
         self.save(&flow, &csrf, false).await?;
@@ -456,7 +506,7 @@ impl<'a> RegistrationFlows<'a> {
 
 /// Puts a schema violation on the node of the offending trait (`#/traits/email` →
 /// `traits.email`), as 4000002 when a property is missing.
-fn add_trait_error(ui: &mut UiContainer, pointer: &str, message: &str) {
+pub(super) fn add_trait_error(ui: &mut UiContainer, pointer: &str, message: &str) {
     let path = pointer.trim_start_matches("#/").replace('/', ".");
     // "\"email\" is a required property"
     if let Some(rest) = message.strip_suffix(" is a required property") {

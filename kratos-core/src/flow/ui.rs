@@ -210,6 +210,11 @@ impl UiText {
         Self::new(id, "info", text, None)
     }
 
+    /// A success message.
+    pub fn success(id: u32, text: impl Into<String>) -> Self {
+        Self::new(id, "success", text, None)
+    }
+
     /// An error message with a context.
     pub fn error(id: u32, text: impl Into<String>, context: Option<Value>) -> Self {
         Self::new(id, "error", text, context)
@@ -283,6 +288,38 @@ pub mod text {
             4000032,
             format!("The password must be at least {min} characters long, but got {actual}."),
             Some(json!({ "min_length": min, "actual_length": actual })),
+        )
+    }
+    /// 1070003 "Save"
+    pub fn save() -> UiText {
+        UiText::info(1070003, "Save")
+    }
+    /// 1050001 "Your changes have been saved!"
+    pub fn settings_saved() -> UiText {
+        UiText::success(1050001, "Your changes have been saved!")
+    }
+    /// 4000039 the new password equals the old one.
+    pub fn password_same_as_old() -> UiText {
+        UiText::error(
+            4000039,
+            "The new password must be different from the old password.",
+            None,
+        )
+    }
+    /// 4000010 no verified address (the `require_verified_address` hook).
+    pub fn address_not_verified() -> UiText {
+        UiText::error(
+            4000010,
+            "Account not active yet. Did you forget to verify your email address?",
+            None,
+        )
+    }
+    /// 4010004 no strategy for the submitted method (settings).
+    pub fn settings_no_strategy() -> UiText {
+        UiText::error(
+            4010004,
+            "Could not find a strategy to update your settings. Did you fill out the form correctly?",
+            None,
         )
     }
     /// 4010002 no strategy for the submitted method (login).

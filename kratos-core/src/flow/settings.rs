@@ -1,0 +1,601 @@
+//! The settings flow: `show_form` → `success`, with the `profile` (traits) and `password`
+//! methods.
+//!
+//! A settings flow belongs to the identity of the session that created it; every call needs
+//! that session. Changing the password, or traits that are identifiers or addresses, needs a
+//! privileged session (authenticated within
+//! `selfservice.flows.settings.privileged_session_max_age`, 1h by default); otherwise the call
+//! fails with `session_refresh_required` and a login URL that re-authenticates and comes back.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::registration::{add_trait_error, set_trait_values, trait_nodes};
+use super::ui::{UiContainer, UiNode, UiText, text};
+use super::{ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType};
+use super::{csrf_matches, new_csrf_token};
+use crate::clock::truncate_micros;
+use crate::identity::{
+    CredentialType, Identity, IdentityError, ImportCredentials, ImportPassword,
+    ImportPasswordConfig, UpdateIdentityBody,
+};
+use crate::kratos::Kratos;
+use crate::session::{Session, SessionError};
+
+/// A settings flow, in Kratos's `settingsFlow` shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SettingsFlow {
+    /// Flow id.
+    pub id: Uuid,
+    /// `browser` or `api`.
+    #[serde(rename = "type")]
+    pub flow_type: FlowType,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
+    /// The URL that started it.
+    pub request_url: String,
+    /// Where to go afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
+    /// The method last submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<String>,
+    /// The form.
+    pub ui: UiContainer,
+    /// The identity whose settings these are (as a session shows it).
+    pub identity: Identity,
+    /// `show_form` or `success`.
+    pub state: FlowState,
+    /// What the client may do next (after a successful submission).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub continue_with: Vec<ContinueWith>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A successful settings submission.
+#[derive(Debug)]
+pub struct SettingsSuccess {
+    /// The flow in state `success`, with the updated identity.
+    pub flow: SettingsFlow,
+    /// What the client should do next.
+    pub continue_with: Vec<ContinueWith>,
+    /// The method that was saved (`profile` or `password`).
+    pub method: String,
+}
+
+/// The answer to a submission: saved, or the flow again with messages.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum SettingsSubmission {
+    /// Saved.
+    Completed(SettingsSuccess),
+    /// Not saved; the flow carries the messages.
+    Retry(SettingsFlow),
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    traits: Value,
+    #[serde(default)]
+    password: Zeroizing<String>,
+    #[serde(default)]
+    csrf_token: Option<String>,
+}
+
+/// Settings flows of one tenant.
+#[derive(Clone, Copy, Debug)]
+pub struct SettingsFlows<'a> {
+    kratos: &'a Kratos,
+}
+
+impl<'a> SettingsFlows<'a> {
+    fn now(&self) -> DateTime<Utc> {
+        truncate_micros(self.kratos.clock().now())
+    }
+
+    /// The session behind the context, at the level settings require.
+    async fn session(&self, ctx: &FlowContext) -> Result<Session, FlowError> {
+        let token = ctx
+            .session_token
+            .as_deref()
+            .ok_or(FlowError::NoActiveSession)?;
+        let required = self.kratos.config().selfservice.flows.settings.required_aal;
+        match self.kratos.sessions().whoami_with(token, required).await {
+            Ok(s) => Ok(s),
+            Err(SessionError::Inactive) => Err(FlowError::NoActiveSession),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Starts a settings flow for the identity of the session in `ctx`.
+    pub async fn create(
+        &self,
+        flow_type: FlowType,
+        ctx: &FlowContext,
+    ) -> Result<SettingsFlow, FlowError> {
+        let session = self.session(ctx).await?;
+        let identity = session
+            .identity
+            .clone()
+            .ok_or_else(|| FlowError::Internal("the session has no identity".into()))?;
+        let return_to = self.kratos.resolve_return_to(ctx.request_url.as_deref())?;
+        let config = self.kratos.config();
+        let now = self.now();
+        let id = Uuid::now_v7();
+        let csrf = match flow_type {
+            FlowType::Browser => new_csrf_token(),
+            FlowType::Api => String::new(),
+        };
+        let ui = self.build_ui(id, flow_type, &csrf, &identity)?;
+        let flow = SettingsFlow {
+            id,
+            flow_type,
+            expires_at: now + config.selfservice.flows.settings.lifespan.as_chrono(),
+            issued_at: now,
+            request_url: ctx.request_url.clone().unwrap_or_default(),
+            return_to,
+            active: None,
+            ui,
+            identity,
+            state: FlowState::ShowForm,
+            continue_with: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        self.save(&flow, &csrf, true).await?;
+        Ok(flow)
+    }
+
+    fn build_ui(
+        &self,
+        id: Uuid,
+        flow_type: FlowType,
+        csrf: &str,
+        identity: &Identity,
+    ) -> Result<UiContainer, FlowError> {
+        let config = self.kratos.config();
+        let mut ui = UiContainer {
+            action: format!(
+                "{}/self-service/settings?flow={id}",
+                config.serve.public_base_url()
+            ),
+            method: "POST".into(),
+            nodes: Vec::new(),
+            messages: Vec::new(),
+        };
+        if flow_type == FlowType::Browser {
+            ui.nodes.push(
+                UiNode::input("default", "csrf_token", "hidden")
+                    .required()
+                    .value(json!(csrf)),
+            );
+        }
+        if config.selfservice.methods.profile.enabled {
+            let schema = self
+                .kratos
+                .schemas()
+                .get(&identity.schema_id)
+                .ok_or_else(|| FlowError::Internal("the identity's schema is missing".into()))?;
+            if let Some(traits) = schema.raw().pointer("/properties/traits") {
+                let req = traits
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                trait_nodes(traits, "profile", "traits", &req, &mut ui.nodes);
+            }
+            set_trait_values(&mut ui, &identity.traits, "traits");
+            ui.nodes.push(
+                UiNode::input("profile", "method", "submit")
+                    .value(json!("profile"))
+                    .label(text::save()),
+            );
+        }
+        if config.selfservice.methods.password.enabled {
+            ui.nodes.push(
+                UiNode::input("password", "password", "password")
+                    .required()
+                    .autocomplete("new-password")
+                    .label(text::password_label()),
+            );
+            ui.nodes.push(
+                UiNode::input("password", "method", "submit")
+                    .value(json!("password"))
+                    .label(text::save()),
+            );
+        }
+        Ok(ui)
+    }
+
+    async fn save(&self, flow: &SettingsFlow, csrf: &str, new: bool) -> Result<(), FlowError> {
+        super::save_flow(
+            self.kratos,
+            FlowKind::Settings,
+            flow.id,
+            flow.expires_at,
+            csrf,
+            flow,
+            new,
+        )
+        .await
+    }
+
+    /// Loads a flow and checks that the session in `ctx` owns it.
+    async fn load_owned(
+        &self,
+        id: Uuid,
+        ctx: &FlowContext,
+    ) -> Result<(SettingsFlow, String, Session), FlowError> {
+        let session = self.session(ctx).await?;
+        let (flow, csrf): (SettingsFlow, String) =
+            super::load_flow(self.kratos, FlowKind::Settings, id).await?;
+        if flow.identity.id != session.identity_id {
+            return Err(FlowError::IdentityMismatch);
+        }
+        Ok((flow, csrf, session))
+    }
+
+    async fn expired(&self, flow: &SettingsFlow, ctx: &FlowContext) -> FlowError {
+        let now = self.now();
+        match self.create(flow.flow_type, ctx).await {
+            Ok(new) => FlowError::Expired {
+                use_flow_id: new.id,
+                expired_at: flow.expires_at,
+                minutes: (now - flow.expires_at).num_milliseconds() as f64 / 60_000.0,
+            },
+            Err(e) => e,
+        }
+    }
+
+    /// Fetches a flow of the session's identity; expired flows answer with
+    /// [`FlowError::Expired`], another identity's flow with [`FlowError::IdentityMismatch`].
+    pub async fn get(&self, id: Uuid, ctx: &FlowContext) -> Result<SettingsFlow, FlowError> {
+        let (flow, _, _) = self.load_owned(id, ctx).await?;
+        if flow.expires_at <= self.now() {
+            return Err(self.expired(&flow, ctx).await);
+        }
+        Ok(flow)
+    }
+
+    /// Submits `{"method": "profile", "traits": {…}}` or `{"method": "password", "password":
+    /// …}` (browser flows add `csrf_token`).
+    pub async fn submit(
+        &self,
+        id: Uuid,
+        payload: &Value,
+        ctx: &FlowContext,
+    ) -> Result<SettingsSubmission, FlowError> {
+        let (mut flow, csrf, session) = self.load_owned(id, ctx).await?;
+        if flow.expires_at <= self.now() {
+            return Err(self.expired(&flow, ctx).await);
+        }
+        let payload: Payload = serde_json::from_value(payload.clone())
+            .map_err(|e| FlowError::BadRequest(format!("The request body is invalid: {e}")))?;
+        if flow.flow_type == FlowType::Browser
+            && !csrf_matches(&csrf, payload.csrf_token.as_deref())
+        {
+            return Err(FlowError::CsrfViolation);
+        }
+        let config = self.kratos.config();
+        flow.ui.clear_messages();
+        flow.updated_at = self.now();
+        flow.continue_with.clear();
+        flow.state = FlowState::ShowForm;
+        let current = match self
+            .kratos
+            .store()
+            .get_identity(self.kratos.nid(), flow.identity.id)
+            .await
+        {
+            Ok(i) => i,
+            Err(crate::store::StoreError::NotFound) => return Err(FlowError::NoActiveSession),
+            Err(e) => return Err(e.into()),
+        };
+        let prepared = match payload.method.as_str() {
+            "profile" if config.selfservice.methods.profile.enabled => {
+                set_trait_values(&mut flow.ui, &payload.traits, "traits");
+                self.prepare_profile(&mut flow, &current, &session, payload.traits)?
+            }
+            "password" if config.selfservice.methods.password.enabled => {
+                self.prepare_password(&mut flow, &current, &session, &payload.password)
+                    .await?
+            }
+            _ => {
+                flow.ui.messages.push(text::settings_no_strategy());
+                None
+            }
+        };
+        let Some(mut body) = prepared else {
+            self.save(&flow, &csrf, false).await?;
+            return Ok(SettingsSubmission::Retry(flow));
+        };
+        // Hooks see the identity as it will be saved and may amend it or stop here.
+        let hook_ctx = crate::hook::HookContext {
+            flow_kind: FlowKind::Settings,
+            flow_id: flow.id,
+            flow_type: flow.flow_type,
+            method: payload.method.clone(),
+            request: ctx,
+            session: Some(&session),
+        };
+        let mut candidate = current.clone();
+        candidate.traits = body.traits.clone();
+        if !crate::hook::run_before(self.kratos, &hook_ctx, &mut candidate, &mut flow.ui).await? {
+            self.save(&flow, &csrf, false).await?;
+            return Ok(SettingsSubmission::Retry(flow));
+        }
+        body.traits = candidate.traits;
+        body.metadata_public = candidate.metadata_public;
+        body.metadata_admin = candidate.metadata_admin;
+        let Some(identity) = self.save_identity(&mut flow, current.id, body).await? else {
+            self.save(&flow, &csrf, false).await?;
+            return Ok(SettingsSubmission::Retry(flow));
+        };
+        flow.active = Some(payload.method.clone());
+        crate::hook::run_after(self.kratos, &hook_ctx, &identity).await?;
+        let mut continue_with = Vec::new();
+        flow.identity = identity.clone();
+        let csrf_value = csrf.clone();
+        let mut ui = self.build_ui(flow.id, flow.flow_type, &csrf_value, &identity)?;
+        ui.messages.push(text::settings_saved());
+        flow.ui = ui;
+        flow.state = FlowState::Success;
+        if flow.flow_type == FlowType::Browser {
+            let to = flow.return_to.clone().unwrap_or_else(|| {
+                config
+                    .selfservice
+                    .flows
+                    .settings
+                    .after
+                    .default_browser_return_url
+                    .clone()
+                    .unwrap_or_else(|| self.settings_ui_url(flow.id))
+            });
+            continue_with.push(ContinueWith::RedirectBrowserTo {
+                redirect_browser_to: to,
+            });
+        }
+        flow.continue_with = continue_with.clone();
+        self.save(&flow, &csrf, false).await?;
+        Ok(SettingsSubmission::Completed(SettingsSuccess {
+            flow,
+            continue_with,
+            method: payload.method,
+        }))
+    }
+
+    fn settings_ui_url(&self, id: Uuid) -> String {
+        let config = self.kratos.config();
+        match &config.selfservice.flows.settings.ui_url {
+            Some(u) => with_query(u, "flow", &id.to_string()),
+            None => format!(
+                "{}/self-service/settings/flows?id={id}",
+                config.serve.public_base_url()
+            ),
+        }
+    }
+
+    /// Whether the session was authenticated recently enough to change credentials; if not,
+    /// the error that asks for re-authentication.
+    fn require_privileged(&self, flow: &SettingsFlow, session: &Session) -> Result<(), FlowError> {
+        let max_age = self
+            .kratos
+            .config()
+            .selfservice
+            .flows
+            .settings
+            .privileged_session_max_age
+            .as_chrono();
+        if session.authenticated_at + max_age > self.now() {
+            return Ok(());
+        }
+        let base = self.kratos.config().serve.public_base_url();
+        let back = format!("{base}/self-service/settings?flow={}", flow.id);
+        let login = with_query(
+            &format!("{base}/self-service/login/browser?refresh=true"),
+            "return_to",
+            &back,
+        );
+        Err(FlowError::RefreshRequired {
+            redirect_browser_to: login,
+        })
+    }
+
+    /// Checks a profile change; the update to save, or `None` with messages on the flow.
+    fn prepare_profile(
+        &self,
+        flow: &mut SettingsFlow,
+        current: &Identity,
+        session: &Session,
+        traits: Value,
+    ) -> Result<Option<UpdateIdentityBody>, FlowError> {
+        let traits = if traits.is_null() { json!({}) } else { traits };
+        let schema = self
+            .kratos
+            .schemas()
+            .get(&current.schema_id)
+            .cloned()
+            .ok_or_else(|| FlowError::Internal("the identity's schema is missing".into()))?;
+        let next = match schema.derive(&traits) {
+            Ok(d) => d,
+            Err(errors) => {
+                for e in errors {
+                    add_trait_error(&mut flow.ui, &e.instance_ptr, &e.message);
+                }
+                return Ok(None);
+            }
+        };
+        let before = schema.derive(&current.traits).unwrap_or_default();
+        if next != before {
+            // Identifiers or addresses change: that is a credential change.
+            self.require_privileged(flow, session)?;
+        }
+        let body = UpdateIdentityBody {
+            schema_id: current.schema_id.clone(),
+            traits,
+            state: Some(current.state),
+            metadata_public: current.metadata_public.clone(),
+            metadata_admin: current.metadata_admin.clone(),
+            credentials: None,
+            external_id: current.external_id.clone(),
+        };
+        Ok(Some(body))
+    }
+
+    /// Checks and hashes a new password; the update to save, or `None` with messages.
+    async fn prepare_password(
+        &self,
+        flow: &mut SettingsFlow,
+        current: &Identity,
+        session: &Session,
+        password: &Zeroizing<String>,
+    ) -> Result<Option<UpdateIdentityBody>, FlowError> {
+        self.require_privileged(flow, session)?;
+        if password.is_empty() {
+            flow.ui
+                .add_node_message("password", text::required("password"));
+            return Ok(None);
+        }
+        let identifiers = self
+            .kratos
+            .schemas()
+            .get(&current.schema_id)
+            .and_then(|s| s.derive(&current.traits).ok())
+            .map(|d| d.password_identifiers)
+            .unwrap_or_default();
+        if let Err(violation) = self
+            .kratos
+            .password_policy()
+            .check_identifiers(identifiers.iter().map(String::as_str), password)
+            .await
+        {
+            flow.ui.add_node_message(
+                "password",
+                UiText::error(
+                    violation.message_id(),
+                    violation.text(),
+                    Some(violation.context()).filter(|c| !c.is_null()),
+                ),
+            );
+            return Ok(None);
+        }
+        let old_hash = current
+            .credential(CredentialType::Password)
+            .and_then(|c| c.hashed_password())
+            .map(str::to_owned);
+        let hasher = self.kratos.hasher().clone();
+        let pw = password.clone();
+        // One blocking task: compare with the old password, then hash the new one.
+        let outcome = tokio::task::spawn_blocking(move || {
+            if let Some(old) = old_hash
+                && kratos_hash::verify(pw.as_bytes(), &old).unwrap_or(false)
+            {
+                return Ok(None);
+            }
+            hasher.hash(pw.as_bytes()).map(Some)
+        })
+        .await
+        .map_err(|e| FlowError::Internal(e.to_string()))?;
+        let hash = match outcome {
+            Ok(Some(h)) => h,
+            Ok(None) => {
+                flow.ui
+                    .add_node_message("password", text::password_same_as_old());
+                return Ok(None);
+            }
+            Err(e) => {
+                flow.ui
+                    .add_node_message("password", text::validation_generic(&e.to_string()));
+                return Ok(None);
+            }
+        };
+        let body = UpdateIdentityBody {
+            schema_id: current.schema_id.clone(),
+            traits: current.traits.clone(),
+            state: Some(current.state),
+            metadata_public: current.metadata_public.clone(),
+            metadata_admin: current.metadata_admin.clone(),
+            credentials: Some(ImportCredentials {
+                password: Some(ImportPassword {
+                    config: ImportPasswordConfig {
+                        hashed_password: Some(hash),
+                        ..Default::default()
+                    },
+                }),
+                ..Default::default()
+            }),
+            external_id: current.external_id.clone(),
+        };
+        Ok(Some(body))
+    }
+
+    async fn save_identity(
+        &self,
+        flow: &mut SettingsFlow,
+        id: Uuid,
+        body: UpdateIdentityBody,
+    ) -> Result<Option<Identity>, FlowError> {
+        match self.kratos.identities().update(id, body).await {
+            Ok(i) => Ok(Some(public(i, self.kratos))),
+            Err(IdentityError::Conflict(_)) => {
+                flow.ui.messages.push(text::duplicate_credentials());
+                Ok(None)
+            }
+            Err(IdentityError::InvalidTraits(errors)) => {
+                for e in errors {
+                    add_trait_error(&mut flow.ui, &e.instance_ptr, &e.message);
+                }
+                Ok(None)
+            }
+            Err(e) => Err(identity_error(e)),
+        }
+    }
+}
+
+fn identity_error(e: IdentityError) -> FlowError {
+    match e {
+        IdentityError::NotFound => FlowError::NoActiveSession,
+        IdentityError::Store(s) => FlowError::Store(s),
+        other => FlowError::Internal(other.to_string()),
+    }
+}
+
+/// The identity as a flow shows it: no credentials, no admin metadata.
+fn public(mut identity: Identity, kratos: &Kratos) -> Identity {
+    identity.credentials.clear();
+    identity.metadata_admin = None;
+    identity.schema_url = kratos.schema_url(&identity.schema_id);
+    identity
+}
+
+fn with_query(base: &str, key: &str, value: &str) -> String {
+    match url::Url::parse(base) {
+        Ok(mut u) => {
+            u.query_pairs_mut().append_pair(key, value);
+            u.to_string()
+        }
+        Err(_) => {
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let v: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+            format!("{base}{sep}{key}={v}")
+        }
+    }
+}
+
+impl Kratos {
+    /// Settings flows.
+    pub fn settings(&self) -> SettingsFlows<'_> {
+        SettingsFlows { kratos: self }
+    }
+}

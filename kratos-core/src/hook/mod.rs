@@ -1,0 +1,339 @@
+//! Hooks: what runs around a successful login, registration or settings change.
+//!
+//! Hooks are configured as in Kratos, per flow and method under
+//! `selfservice.flows.<flow>.after.hooks` and `…after.<method>.hooks`:
+//!
+//! | hook | flows | what it does |
+//! |---|---|---|
+//! | `session` | registration | signs the new identity in |
+//! | `revoke_active_sessions` | login, settings | ends the identity's other sessions |
+//! | `require_verified_address` | login | refuses the login (4000010) until an address is verified |
+//! | `web_hook` | all | calls an HTTP endpoint (feature `web-hook`) |
+//!
+//! Beside them, the host app adds in-process hooks with
+//! [`KratosBuilder::hook`](crate::KratosBuilder::hook): a [`FlowHook`] sees the flow, the
+//! identity and the request, may amend the identity before it is saved, and may stop the flow
+//! with messages that the flow then shows.
+//!
+//! Hooks run in two stages. *Before* runs after the method succeeded but before anything is
+//! written (before the identity is created or updated, before a login's session is issued):
+//! `require_verified_address`, `web_hook`s with `response.parse`, and [`FlowHook::before`].
+//! Any of them can stop the flow, and then nothing is written. *After* runs once the change
+//! is stored: `revoke_active_sessions`, other `web_hook`s (awaited, or detached with
+//! `response.ignore`), and [`FlowHook::after`].
+//!
+//! `show_verification_ui` and `verification` belong to the verification flow, which this
+//! version does not have; configuring them is a configuration error rather than a silent
+//! no-op.
+
+#[cfg(feature = "web-hook")]
+mod web_hook;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::config::{Config, ConfigError, HookConfig};
+use crate::flow::ui::{UiContainer, UiText};
+use crate::flow::{FlowContext, FlowError, FlowKind, FlowType};
+use crate::identity::Identity;
+use crate::kratos::Kratos;
+use crate::session::Session;
+
+#[cfg(feature = "web-hook")]
+pub(crate) use web_hook::WebHookClient;
+#[cfg(feature = "web-hook")]
+pub use web_hook::{WebHookAuth, WebHookConfig, WebHookResponse};
+
+/// What a hook sees.
+#[derive(Clone, Debug)]
+pub struct HookContext<'a> {
+    /// The flow's kind.
+    pub flow_kind: FlowKind,
+    /// The flow's id.
+    pub flow_id: Uuid,
+    /// `browser` or `api`.
+    pub flow_type: FlowType,
+    /// The method that succeeded (`password`, `profile`, …).
+    pub method: String,
+    /// The request.
+    pub request: &'a FlowContext,
+    /// The session the flow ran in (settings) or created (login and registration, in the
+    /// *after* stage when one was issued).
+    pub session: Option<&'a Session>,
+}
+
+/// A hook's decision to stop the flow, with the messages the flow shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HookAbort {
+    /// Messages for the whole form.
+    pub messages: Vec<UiText>,
+    /// Messages for single nodes (`traits.email`, `password`, …).
+    pub node_messages: Vec<(String, UiText)>,
+}
+
+impl HookAbort {
+    /// Stops the flow with one message for the whole form.
+    pub fn message(text: UiText) -> Self {
+        Self {
+            messages: vec![text],
+            node_messages: Vec::new(),
+        }
+    }
+
+    fn apply(self, ui: &mut UiContainer) {
+        ui.messages.extend(self.messages);
+        for (node, text) in self.node_messages {
+            ui.add_node_message(&node, text);
+        }
+    }
+}
+
+/// An in-process hook the host app implements (Kratos's `web_hook`, without the HTTP).
+///
+/// ```
+/// use kratos_core::flow::ui::UiText;
+/// use kratos_core::hook::{FlowHook, HookAbort, HookContext};
+/// use kratos_core::identity::Identity;
+///
+/// struct OnlyExampleDotCom;
+///
+/// #[async_trait::async_trait]
+/// impl FlowHook for OnlyExampleDotCom {
+///     async fn before(&self, _ctx: &HookContext<'_>, identity: &mut Identity) -> Result<(), HookAbort> {
+///         let email = identity.traits["email"].as_str().unwrap_or_default();
+///         if email.ends_with("@example.com") {
+///             Ok(())
+///         } else {
+///             Err(HookAbort::message(UiText::error(4000001, "Sign-ups are invite-only.", None)))
+///         }
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait FlowHook: Send + Sync + 'static {
+    /// Runs before the change is written. It may amend the identity (registration and
+    /// settings; a login ignores changes) or stop the flow. The default does nothing.
+    async fn before(
+        &self,
+        ctx: &HookContext<'_>,
+        identity: &mut Identity,
+    ) -> Result<(), HookAbort> {
+        let _ = (ctx, identity);
+        Ok(())
+    }
+
+    /// Runs after the change was written; it can no longer stop the flow. The default does
+    /// nothing.
+    async fn after(&self, ctx: &HookContext<'_>, identity: &Identity) {
+        let _ = (ctx, identity);
+    }
+}
+
+/// A configured hook, parsed.
+#[derive(Clone, Debug)]
+pub(crate) enum ConfiguredHook {
+    Session,
+    RevokeActiveSessions,
+    RequireVerifiedAddress,
+    #[cfg(feature = "web-hook")]
+    WebHook(Arc<web_hook::WebHookConfig>),
+}
+
+/// The hooks a position allows.
+fn allowed(kind: FlowKind) -> &'static [&'static str] {
+    match kind {
+        FlowKind::Login => &[
+            "revoke_active_sessions",
+            "require_verified_address",
+            "web_hook",
+        ],
+        FlowKind::Registration => &["session", "web_hook"],
+        FlowKind::Settings => &["revoke_active_sessions", "web_hook"],
+    }
+}
+
+fn parse_one(kind: FlowKind, key: &str, h: &HookConfig) -> Result<ConfiguredHook, ConfigError> {
+    if !allowed(kind).contains(&h.hook.as_str()) {
+        let reason = match h.hook.as_str() {
+            "show_verification_ui" | "verification" | "verify_new_address" => format!(
+                "the `{}` hook needs the verification flow, which is not available",
+                h.hook
+            ),
+            other => format!(
+                "`{other}` is not a hook of the {} flow (allowed: {})",
+                kind.as_str(),
+                allowed(kind).join(", ")
+            ),
+        };
+        return Err(ConfigError::invalid(key, reason));
+    }
+    Ok(match h.hook.as_str() {
+        "session" => ConfiguredHook::Session,
+        "revoke_active_sessions" => ConfiguredHook::RevokeActiveSessions,
+        "require_verified_address" => ConfiguredHook::RequireVerifiedAddress,
+        #[cfg(feature = "web-hook")]
+        "web_hook" => ConfiguredHook::WebHook(Arc::new(web_hook::WebHookConfig::from_config(
+            &h.config, key,
+        )?)),
+        #[cfg(not(feature = "web-hook"))]
+        "web_hook" => {
+            return Err(ConfigError::invalid(
+                key,
+                "the `web_hook` hook needs the `web-hook` feature of kratos-core",
+            ));
+        }
+        _ => unreachable!("checked against the allowed list"),
+    })
+}
+
+/// The hooks of a flow kind and method: global ones first, then the method's.
+pub(crate) fn configured(
+    config: &Config,
+    kind: FlowKind,
+    method: &str,
+) -> Result<Vec<ConfiguredHook>, ConfigError> {
+    let flows = &config.selfservice.flows;
+    let (global, per_method): (&[HookConfig], &[HookConfig]) = match kind {
+        FlowKind::Login => (
+            &flows.login.after.hooks,
+            match method {
+                "password" => &flows.login.after.password.hooks,
+                _ => &[],
+            },
+        ),
+        FlowKind::Registration => (
+            &flows.registration.after.hooks,
+            match method {
+                "password" => &flows.registration.after.password.hooks,
+                _ => &[],
+            },
+        ),
+        FlowKind::Settings => (
+            &flows.settings.after.hooks,
+            match method {
+                "password" => &flows.settings.after.password.hooks,
+                "profile" => &flows.settings.after.profile.hooks,
+                _ => &[],
+            },
+        ),
+    };
+    let base = format!("selfservice.flows.{}.after", kind.as_str());
+    let global = global
+        .iter()
+        .enumerate()
+        .map(|(i, h)| parse_one(kind, &format!("{base}.hooks[{i}]"), h));
+    let per_method = per_method
+        .iter()
+        .enumerate()
+        .map(|(i, h)| parse_one(kind, &format!("{base}.{method}.hooks[{i}]"), h));
+    global.chain(per_method).collect()
+}
+
+/// Checks every hook position of a configuration (called when the registry is built).
+pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
+    for (kind, methods) in [
+        (FlowKind::Login, &["password"][..]),
+        (FlowKind::Registration, &["password"][..]),
+        (FlowKind::Settings, &["password", "profile"][..]),
+    ] {
+        for m in methods {
+            configured(config, kind, m)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the *before* stage. `Ok(false)` when a hook stopped the flow (its messages are on
+/// `ui`); nothing has been written then.
+pub(crate) async fn run_before(
+    kratos: &Kratos,
+    ctx: &HookContext<'_>,
+    identity: &mut Identity,
+    ui: &mut UiContainer,
+) -> Result<bool, FlowError> {
+    let hooks = configured(kratos.config(), ctx.flow_kind, &ctx.method)
+        .map_err(|e| FlowError::Internal(e.to_string()))?;
+    for hook in &hooks {
+        match hook {
+            ConfiguredHook::RequireVerifiedAddress
+                if !identity.verifiable_addresses.iter().any(|a| a.verified) =>
+            {
+                ui.messages
+                    .push(crate::flow::ui::text::address_not_verified());
+                return Ok(false);
+            }
+            #[cfg(feature = "web-hook")]
+            ConfiguredHook::WebHook(w) if w.response.parse => {
+                let amend = ctx.flow_kind != FlowKind::Login;
+                if let Err(abort) = kratos
+                    .web_hooks()
+                    .call_parsed(w, ctx, identity, amend)
+                    .await?
+                {
+                    abort.apply(ui);
+                    return Ok(false);
+                }
+            }
+            _ => {}
+        }
+    }
+    for hook in kratos.flow_hooks() {
+        if ctx.flow_kind == FlowKind::Login {
+            // A login does not change the identity: hooks see a copy.
+            let mut copy = identity.clone();
+            if let Err(abort) = hook.before(ctx, &mut copy).await {
+                abort.apply(ui);
+                return Ok(false);
+            }
+        } else if let Err(abort) = hook.before(ctx, identity).await {
+            abort.apply(ui);
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Runs the *after* stage, once the change is stored.
+pub(crate) async fn run_after(
+    kratos: &Kratos,
+    ctx: &HookContext<'_>,
+    identity: &Identity,
+) -> Result<(), FlowError> {
+    let hooks = configured(kratos.config(), ctx.flow_kind, &ctx.method)
+        .map_err(|e| FlowError::Internal(e.to_string()))?;
+    for hook in &hooks {
+        match hook {
+            ConfiguredHook::RevokeActiveSessions => {
+                kratos
+                    .store()
+                    .revoke_sessions_of_identity(
+                        kratos.nid(),
+                        identity.id,
+                        ctx.session.map(|s| s.id),
+                    )
+                    .await?;
+            }
+            #[cfg(feature = "web-hook")]
+            ConfiguredHook::WebHook(w) if !w.response.parse => {
+                kratos.web_hooks().call(w, ctx, identity).await?;
+            }
+            _ => {}
+        }
+    }
+    for hook in kratos.flow_hooks() {
+        hook.after(ctx, identity).await;
+    }
+    Ok(())
+}
+
+/// The registered in-process hooks, shared by every handle.
+#[derive(Clone, Default)]
+pub(crate) struct FlowHooks(pub(crate) Vec<Arc<dyn FlowHook>>);
+
+impl std::fmt::Debug for FlowHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FlowHooks({})", self.0.len())
+    }
+}

@@ -1,0 +1,472 @@
+//! The `web_hook` hook: an HTTP call with the flow's context as a JSON body.
+//!
+//! Configuration as Kratos's (`config: {url, method, headers, auth, response: {ignore, parse}}`).
+//! The body is the context as JSON: `{flow: {id, type, kind}, method, identity, session?,
+//! request_url, client: {ip_address, user_agent}}`. Kratos's Jsonnet body templates
+//! (`config.body`) are not supported; a configuration with one is refused when the registry
+//! is built, and a [`FlowHook`](super::FlowHook) shapes any other request in Rust.
+//!
+//! With `response.parse`, the hook runs before the change is written: a 200 answer
+//! `{"identity": {"traits": …, "metadata_public": …, "metadata_admin": …}}` amends the
+//! identity (registration, settings), a 4xx answer `{"messages": [{"instance_ptr":
+//! "#/traits/email", "messages": [{"id", "text", "type", "context"}]}]}` becomes validation
+//! messages, and anything else fails the flow with 502. Without it, the hook runs after the
+//! change: awaited (a non-2xx answer fails with 502), or detached with `response.ignore`.
+
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use super::{HookAbort, HookContext};
+use crate::config::ConfigError;
+use crate::flow::FlowError;
+use crate::flow::ui::UiText;
+use crate::identity::Identity;
+
+const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a web hook authenticates.
+#[derive(Clone)]
+pub enum WebHookAuth {
+    /// An API key in a header or cookie.
+    ApiKey {
+        /// Header or cookie name.
+        name: String,
+        /// The key.
+        value: Zeroizing<String>,
+        /// `header` or `cookie`.
+        in_cookie: bool,
+    },
+    /// HTTP basic authentication.
+    BasicAuth {
+        /// User.
+        user: String,
+        /// Password.
+        password: Zeroizing<String>,
+    },
+}
+
+impl std::fmt::Debug for WebHookAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WebHookAuth::ApiKey { name, .. } => write!(f, "ApiKey({name}: <redacted>)"),
+            WebHookAuth::BasicAuth { user, .. } => write!(f, "BasicAuth({user}:<redacted>)"),
+        }
+    }
+}
+
+/// `response` of a web hook.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WebHookResponse {
+    /// Fire and forget.
+    pub ignore: bool,
+    /// Let the answer amend the identity or stop the flow.
+    pub parse: bool,
+}
+
+/// A parsed `web_hook` configuration.
+#[derive(Clone, Debug)]
+pub struct WebHookConfig {
+    /// The target.
+    pub url: String,
+    /// The HTTP method (default POST).
+    pub method: http::Method,
+    /// Extra headers (values are not logged).
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Authentication.
+    pub auth: Option<WebHookAuth>,
+    /// Answer handling.
+    pub response: WebHookResponse,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    url: String,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    auth: Option<RawAuth>,
+    #[serde(default)]
+    response: WebHookResponse,
+    #[serde(default)]
+    can_interrupt: bool,
+    #[serde(default)]
+    emit_analytics_event: Option<bool>,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawAuth {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    config: Value,
+}
+
+impl WebHookConfig {
+    pub(crate) fn from_config(config: &Value, key: &str) -> Result<Self, ConfigError> {
+        let key = format!("{key}.config");
+        let raw: Raw = serde_json::from_value(config.clone())
+            .map_err(|e| ConfigError::invalid(&key, e.to_string()))?;
+        let _ = (raw.emit_analytics_event, raw.id);
+        if raw.body.is_some() {
+            return Err(ConfigError::invalid(
+                format!("{key}.body"),
+                "Jsonnet body templates are not supported; the hook sends its context as JSON",
+            ));
+        }
+        let uri: http::Uri = raw
+            .url
+            .parse()
+            .map_err(|e| ConfigError::invalid(format!("{key}.url"), format!("{e}")))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(ConfigError::invalid(
+                format!("{key}.url"),
+                "expected an absolute http or https URL",
+            ));
+        }
+        let method = raw
+            .method
+            .as_deref()
+            .unwrap_or("POST")
+            .to_ascii_uppercase()
+            .parse::<http::Method>()
+            .map_err(|e| ConfigError::invalid(format!("{key}.method"), e.to_string()))?;
+        let mut headers = Vec::new();
+        for (k, v) in raw.headers {
+            let name = http::HeaderName::try_from(k.as_str())
+                .map_err(|e| ConfigError::invalid(format!("{key}.headers.{k}"), e.to_string()))?;
+            let mut value = http::HeaderValue::try_from(v.as_str())
+                .map_err(|e| ConfigError::invalid(format!("{key}.headers.{k}"), e.to_string()))?;
+            value.set_sensitive(true);
+            headers.push((name, value));
+        }
+        let auth = match raw.auth {
+            None => None,
+            Some(a) => {
+                let s = |field: &str| -> Result<String, ConfigError> {
+                    a.config
+                        .get(field)
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .ok_or_else(|| {
+                            ConfigError::invalid(
+                                format!("{key}.auth.config.{field}"),
+                                "is required",
+                            )
+                        })
+                };
+                match a.kind.as_str() {
+                    "api_key" => {
+                        let place = a
+                            .config
+                            .get("in")
+                            .and_then(Value::as_str)
+                            .unwrap_or("header");
+                        if !matches!(place, "header" | "cookie") {
+                            return Err(ConfigError::invalid(
+                                format!("{key}.auth.config.in"),
+                                "must be `header` or `cookie`",
+                            ));
+                        }
+                        Some(WebHookAuth::ApiKey {
+                            name: s("name")?,
+                            value: Zeroizing::new(s("value")?),
+                            in_cookie: place == "cookie",
+                        })
+                    }
+                    "basic_auth" => Some(WebHookAuth::BasicAuth {
+                        user: s("user")?,
+                        password: Zeroizing::new(s("password")?),
+                    }),
+                    other => {
+                        return Err(ConfigError::invalid(
+                            format!("{key}.auth.type"),
+                            format!("`{other}` is not `api_key` or `basic_auth`"),
+                        ));
+                    }
+                }
+            }
+        };
+        let mut response = raw.response;
+        response.parse |= raw.can_interrupt;
+        if response.parse && response.ignore {
+            return Err(ConfigError::invalid(
+                format!("{key}.response"),
+                "`ignore` and `parse` cannot both be set",
+            ));
+        }
+        Ok(Self {
+            url: raw.url,
+            method,
+            headers,
+            auth,
+            response,
+        })
+    }
+}
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The HTTP client web hooks share.
+#[derive(Clone)]
+pub(crate) struct WebHookClient {
+    client: HttpClient,
+}
+
+impl std::fmt::Debug for WebHookClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebHookClient")
+    }
+}
+
+fn failed(reason: impl Into<String>) -> FlowError {
+    FlowError::WebHook(reason.into())
+}
+
+impl WebHookClient {
+    pub(crate) fn new() -> Result<Self, String> {
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        http.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| format!("TLS setup failed: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Ok(Self {
+            client: Client::builder(TokioExecutor::new()).build(https),
+        })
+    }
+
+    fn body(ctx: &HookContext<'_>, identity: &Identity) -> Value {
+        json!({
+            "flow": {"id": ctx.flow_id, "type": ctx.flow_type, "kind": ctx.flow_kind.as_str()},
+            "method": ctx.method,
+            "identity": public_identity(identity),
+            "session": ctx.session,
+            "request_url": ctx.request.request_url,
+            "client": {
+                "ip_address": ctx.request.client.ip_address,
+                "user_agent": ctx.request.client.user_agent,
+            },
+        })
+    }
+
+    async fn send(&self, hook: &WebHookConfig, body: &Value) -> Result<(u16, Bytes), FlowError> {
+        let mut req = http::Request::builder()
+            .method(hook.method.clone())
+            .uri(&hook.url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::USER_AGENT, "kratos-rs web_hook");
+        for (k, v) in &hook.headers {
+            req = req.header(k, v);
+        }
+        match &hook.auth {
+            Some(WebHookAuth::ApiKey {
+                name,
+                value,
+                in_cookie,
+            }) => {
+                let (header, v) = if *in_cookie {
+                    (http::header::COOKIE, format!("{name}={}", value.as_str()))
+                } else {
+                    (
+                        http::HeaderName::try_from(name.as_str())
+                            .map_err(|_| failed("the api key header name is invalid"))?,
+                        value.to_string(),
+                    )
+                };
+                let mut v = http::HeaderValue::try_from(v)
+                    .map_err(|_| failed("the api key is not a valid header value"))?;
+                v.set_sensitive(true);
+                req = req.header(header, v);
+            }
+            Some(WebHookAuth::BasicAuth { user, password }) => {
+                let token = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{user}:{}", password.as_str()));
+                let mut v = http::HeaderValue::try_from(format!("Basic {token}"))
+                    .map_err(|_| failed("the basic auth credentials are not a valid header"))?;
+                v.set_sensitive(true);
+                req = req.header(http::header::AUTHORIZATION, v);
+            }
+            None => {}
+        }
+        let bytes = serde_json::to_vec(body).map_err(|e| failed(e.to_string()))?;
+        let req = req
+            .body(Full::new(Bytes::from(bytes)))
+            .map_err(|e| failed(format!("invalid request: {e}")))?;
+        let exchange = async {
+            let resp =
+                self.client.request(req).await.map_err(|_| {
+                    failed(format!("the web hook {} could not be reached", host(hook)))
+                })?;
+            let status = resp.status().as_u16();
+            let body = Limited::new(resp.into_body(), MAX_BODY_BYTES)
+                .collect()
+                .await
+                .map_err(|_| failed("the web hook's answer could not be read"))?
+                .to_bytes();
+            Ok::<_, FlowError>((status, body))
+        };
+        tokio::time::timeout(TIMEOUT, exchange).await.map_err(|_| {
+            failed(format!(
+                "the web hook {} did not answer in time",
+                host(hook)
+            ))
+        })?
+    }
+
+    /// An awaited (or, with `response.ignore`, detached) call after the change.
+    pub(crate) async fn call(
+        &self,
+        hook: &WebHookConfig,
+        ctx: &HookContext<'_>,
+        identity: &Identity,
+    ) -> Result<(), FlowError> {
+        let body = Self::body(ctx, identity);
+        if hook.response.ignore {
+            let this = self.clone();
+            let hook = hook.clone();
+            tokio::spawn(async move {
+                if let Err(e) = this.send(&hook, &body).await {
+                    tracing::warn!(target: "kratos::hook", error = %e, "a detached web hook failed");
+                }
+            });
+            return Ok(());
+        }
+        let (status, _) = self.send(hook, &body).await?;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(failed(format!(
+                "the web hook {} answered with status {status}",
+                host(hook)
+            )))
+        }
+    }
+
+    /// A call whose answer may amend the identity (when `amend`) or stop the flow.
+    pub(crate) async fn call_parsed(
+        &self,
+        hook: &WebHookConfig,
+        ctx: &HookContext<'_>,
+        identity: &mut Identity,
+        amend: bool,
+    ) -> Result<Result<(), HookAbort>, FlowError> {
+        let body = Self::body(ctx, identity);
+        let (status, answer) = self.send(hook, &body).await?;
+        match status {
+            200 if amend => {
+                let v: Value = serde_json::from_slice(&answer).map_err(|_| {
+                    failed(format!(
+                        "the web hook {} answered with invalid JSON",
+                        host(hook)
+                    ))
+                })?;
+                if let Some(patch) = v.get("identity") {
+                    if let Some(t) = patch.get("traits") {
+                        identity.traits = t.clone();
+                    }
+                    if let Some(m) = patch.get("metadata_public") {
+                        identity.metadata_public = Some(m.clone()).filter(|m| !m.is_null());
+                    }
+                    if let Some(m) = patch.get("metadata_admin") {
+                        identity.metadata_admin = Some(m.clone()).filter(|m| !m.is_null());
+                    }
+                }
+                Ok(Ok(()))
+            }
+            200..=299 => Ok(Ok(())),
+            400..=499 => {
+                let parsed: Option<WebHookMessages> = serde_json::from_slice(&answer).ok();
+                let Some(parsed) = parsed.filter(|p| !p.messages.is_empty()) else {
+                    return Err(failed(format!(
+                        "the web hook {} answered with status {status}",
+                        host(hook)
+                    )));
+                };
+                let mut abort = HookAbort {
+                    messages: Vec::new(),
+                    node_messages: Vec::new(),
+                };
+                for group in parsed.messages {
+                    let node = group
+                        .instance_ptr
+                        .trim_start_matches('#')
+                        .trim_start_matches('/')
+                        .replace('/', ".");
+                    for m in group.messages {
+                        let text = UiText::error(m.id, m.text, m.context);
+                        if node.is_empty() {
+                            abort.messages.push(text);
+                        } else {
+                            abort.node_messages.push((node.clone(), text));
+                        }
+                    }
+                }
+                Ok(Err(abort))
+            }
+            _ => Err(failed(format!(
+                "the web hook {} answered with status {status}",
+                host(hook)
+            ))),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WebHookMessages {
+    #[serde(default)]
+    messages: Vec<WebHookMessageGroup>,
+}
+
+#[derive(Deserialize)]
+struct WebHookMessageGroup {
+    #[serde(default)]
+    instance_ptr: String,
+    #[serde(default)]
+    messages: Vec<WebHookMessage>,
+}
+
+#[derive(Deserialize)]
+struct WebHookMessage {
+    id: u32,
+    text: String,
+    #[serde(default)]
+    context: Option<Value>,
+}
+
+/// The target's host, for error messages (never the path or query, which may carry keys).
+fn host(hook: &WebHookConfig) -> String {
+    hook.url
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(str::to_owned))
+        .unwrap_or_else(|| "target".into())
+}
+
+fn public_identity(identity: &Identity) -> Value {
+    let mut i = identity.clone();
+    i.credentials.clear();
+    serde_json::to_value(i).unwrap_or(Value::Null)
+}
