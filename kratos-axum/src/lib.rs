@@ -1,7 +1,8 @@
 //! Kratos-compatible HTTP for axum, on the embedded library.
 //!
 //! [`admin_router`] serves the Kratos admin API (identities, sessions, health, schemas) and
-//! [`public_router`] the public API: the self-service login, registration and logout flows,
+//! [`public_router`] the public API: the self-service login, registration, settings and logout
+//! flows,
 //! whoami and the caller's sessions, health and schemas. They are separate so an app can bind
 //! the admin API to another address.
 //!
@@ -55,8 +56,8 @@ pub fn admin_router(kratos: Kratos) -> Router {
         .with_state(kratos)
 }
 
-/// The public endpoints: `/self-service/{login,registration}/{browser,api,flows}`,
-/// `/self-service/{login,registration}`, `/self-service/logout{,/browser,/api}`,
+/// The public endpoints: `/self-service/{login,registration,settings}/{browser,api,flows}`,
+/// `/self-service/{login,registration,settings}`, `/self-service/logout{,/browser,/api}`,
 /// `/sessions/whoami`, `/sessions`, `/sessions/{id}`, `/health/{alive,ready}`, `/schemas`,
 /// with request bodies up to [`DEFAULT_BODY_LIMIT`].
 pub fn public_router(kratos: Kratos) -> Router {

@@ -18,6 +18,7 @@ const BASE: &str = "https://auth.example.com";
 const APP: &str = "https://app.example.com/";
 const LOGIN_UI: &str = "https://app.example.com/login";
 const REGISTRATION_UI: &str = "https://app.example.com/registration";
+const SETTINGS_UI: &str = "https://app.example.com/settings";
 const PASSWORD: &str = "a very good password 1234";
 
 const CONFIG: &str = "serve:
@@ -30,6 +31,8 @@ selfservice:
   flows:
     login:
       ui_url: https://app.example.com/login
+    settings:
+      ui_url: https://app.example.com/settings
     registration:
       ui_url: https://app.example.com/registration
       after:
@@ -1641,4 +1644,217 @@ async fn csrf_cookie_is_renewed_for_new_sessions_but_not_refreshes() {
         .send(&app.public)
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
+}
+
+/// Signs a browser in through the login form; the jar then holds the session cookie.
+async fn browser_login(app: &TestApp, jar: &mut Jar, mail: &str) {
+    let (id, csrf) = browser_flow(app, jar, "login").await;
+    let res = call(Method::POST, &format!("/self-service/login?flow={id}"))
+        .jar(jar)
+        .form(&[
+            ("csrf_token", &csrf),
+            ("method", "password"),
+            ("identifier", mail),
+            ("password", PASSWORD),
+        ])
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{:?}", res.body);
+    jar.absorb(&res);
+}
+
+#[tokio::test]
+async fn settings_browser_spa_and_api() {
+    let app = app();
+    let mail = email();
+    create_identity(&app.kratos, &mail).await;
+
+    // Without a session: HTML to the login UI, JSON and api 401.
+    let res = call(Method::GET, "/self-service/settings/browser")
+        .html_accept()
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.location(), LOGIN_UI);
+    let res = call(Method::GET, "/self-service/settings/browser")
+        .json_accept()
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.error_id(), "session_inactive");
+    let res = call(Method::GET, "/self-service/settings/api")
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+
+    // Browser: init to the UI, fetch, save the profile from a form.
+    let mut jar = Jar::default();
+    browser_login(&app, &mut jar, &mail).await;
+    let res = call(Method::GET, "/self-service/settings/browser")
+        .html_accept()
+        .jar(&jar)
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{:?}", res.body);
+    assert!(res.location().starts_with(&format!("{SETTINGS_UI}?flow=")));
+    jar.absorb(&res);
+    let id = res.location().split("flow=").nth(1).unwrap().to_owned();
+    let flow = call(
+        Method::GET,
+        &format!("/self-service/settings/flows?id={id}"),
+    )
+    .jar(&jar)
+    .send(&app.public)
+    .await;
+    assert_eq!(flow.status, StatusCode::OK, "{:?}", flow.body);
+    assert_eq!(flow.body["identity"]["traits"]["email"], json!(mail));
+    let csrf = csrf_of(&flow.body);
+    let new_mail = email();
+    let res = call(Method::POST, &format!("/self-service/settings?flow={id}"))
+        .html_accept()
+        .jar(&jar)
+        .form(&[
+            ("csrf_token", &csrf),
+            ("method", "profile"),
+            ("traits.email", &new_mail),
+        ])
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{:?}", res.body);
+    let me = call(Method::GET, "/sessions/whoami")
+        .jar(&jar)
+        .send(&app.public)
+        .await;
+    assert_eq!(me.body["identity"]["traits"]["email"], json!(new_mail));
+    // Without the CSRF cookie: 403.
+    let res = call(Method::POST, &format!("/self-service/settings?flow={id}"))
+        .json_accept()
+        .header("x-session-token", "unused")
+        .json(json!({"csrf_token": csrf, "method": "profile", "traits": {"email": new_mail}}))
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+
+    // SPA: JSON init, invalid traits 400 with the flow, valid 200 with the flow in success.
+    let res = call(Method::GET, "/self-service/settings/browser")
+        .json_accept()
+        .jar(&jar)
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    jar.absorb(&res);
+    let id = res.body["id"].as_str().unwrap().to_owned();
+    let csrf = csrf_of(&res.body);
+    let res = call(Method::POST, &format!("/self-service/settings?flow={id}"))
+        .jar(&jar)
+        .json(json!({"csrf_token": csrf, "method": "profile", "traits": {"email": "nope"}}))
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{:?}", res.body);
+    assert_eq!(res.body["id"], id);
+    let res = call(Method::POST, &format!("/self-service/settings?flow={id}"))
+        .jar(&jar)
+        .json(json!({"csrf_token": csrf, "method": "password", "password": "another good password 987"}))
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
+    assert_eq!(res.body["state"], "success");
+
+    // Too long since sign-in: re-authenticate (403 with redirect_browser_to; HTML 303 there).
+    app.clock.advance(chrono::Duration::hours(2));
+    let res = call(Method::POST, &format!("/self-service/settings?flow={id}"))
+        .jar(&jar)
+        .json(json!({"csrf_token": csrf, "method": "password", "password": "yet another password 555"}))
+        .send(&app.public)
+        .await;
+    if res.status == StatusCode::GONE {
+        // The flow expired first (flow lifespan 1h): the fresh flow is the one to use.
+        let fresh = res.body["use_flow_id"].as_str().unwrap().to_owned();
+        jar.absorb(&res);
+        let flow = call(
+            Method::GET,
+            &format!("/self-service/settings/flows?id={fresh}"),
+        )
+        .jar(&jar)
+        .send(&app.public)
+        .await;
+        assert_eq!(flow.status, StatusCode::OK, "{:?}", flow.body);
+        let csrf = csrf_of(&flow.body);
+        let body = json!({"csrf_token": csrf, "method": "password", "password": "yet another password 555"});
+        let res = call(
+            Method::POST,
+            &format!("/self-service/settings?flow={fresh}"),
+        )
+        .jar(&jar)
+        .json(body.clone())
+        .send(&app.public)
+        .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{:?}", res.body);
+        assert_eq!(res.error_id(), "session_refresh_required");
+        let to = res.body["redirect_browser_to"].as_str().unwrap();
+        assert!(
+            to.contains("/self-service/login/browser") && to.contains("refresh=true"),
+            "{to}"
+        );
+        let res = call(
+            Method::POST,
+            &format!("/self-service/settings?flow={fresh}"),
+        )
+        .html_accept()
+        .jar(&jar)
+        .form(&[
+            ("csrf_token", &csrf),
+            ("method", "password"),
+            ("password", "yet another password 555"),
+        ])
+        .send(&app.public)
+        .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER);
+        assert!(res.location().contains("refresh=true"));
+    } else {
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{:?}", res.body);
+        assert_eq!(res.error_id(), "session_refresh_required");
+    }
+
+    // Api: token in X-Session-Token; browsers refused; another identity's flow is 403.
+    let new_mail = email();
+    create_identity(&app.kratos, &new_mail).await;
+    let (token, _) = api_login(&app, &new_mail).await;
+    let flow = call(Method::GET, "/self-service/settings/api")
+        .header("x-session-token", &token)
+        .send(&app.public)
+        .await;
+    assert_eq!(flow.status, StatusCode::OK, "{:?}", flow.body);
+    assert_eq!(flow.body["type"], "api");
+    let id = flow.body["id"].as_str().unwrap().to_owned();
+    let res = call(Method::POST, &format!("/self-service/settings?flow={id}"))
+        .header("x-session-token", &token)
+        .json(json!({"method": "profile", "traits": {"email": new_mail, "name": "Ada"}}))
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
+    assert_eq!(res.body["identity"]["traits"]["name"], "Ada");
+    let res = call(Method::GET, "/self-service/settings/api")
+        .header("x-session-token", &token)
+        .header("origin", "https://evil.example")
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    let other = email();
+    create_identity(&app.kratos, &other).await;
+    let (other_token, _) = api_login(&app, &other).await;
+    let res = call(
+        Method::GET,
+        &format!("/self-service/settings/flows?id={id}"),
+    )
+    .header("x-session-token", &other_token)
+    .send(&app.public)
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(res.error_id(), "security_identity_mismatch");
+    let res = call(Method::POST, &format!("/self-service/settings?flow={id}"))
+        .json(json!({"method": "profile", "traits": {"email": new_mail}}))
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }

@@ -122,15 +122,15 @@ async fn submit(
 ) -> Result<Response, ApiError> {
     let id = req.flow_id("flow")?;
     let mut payload = parse_submission(&req.headers, &body_bytes(body)?)?;
-    let (flow_type, csrf) = stored_flow(&k, FlowKind::Login, id).await?;
-    match flow_type {
+    let stored = stored_flow(&k, FlowKind::Login, id).await?;
+    match stored.flow_type {
         FlowType::Api => {
             refuse_browser_on_api_flow(&req.headers)?;
             let result = k.login().submit(id, &payload, &req.api_context(&k)).await;
             Ok(api_submitted(submitted(result)))
         }
         FlowType::Browser => {
-            check_browser_csrf(&k, &req, &csrf, &mut payload)?;
+            check_browser_csrf(&k, &req, &stored.csrf, &mut payload)?;
             let result = k.login().submit(id, &payload, &req.context(&k)).await;
             let ui = ui_url(&k);
             Ok(

@@ -1,4 +1,5 @@
-//! The public self-service API: login, registration, logout and the caller's sessions.
+//! The public self-service API: login, registration, settings, logout and the caller's
+//! sessions.
 //!
 //! Browser flows answer HTML clients with 303 redirects (to the flow's `ui_url`, to the return
 //! URL after success) and JSON clients (see [`is_json_request`](crate::is_json_request)) with
@@ -9,6 +10,7 @@ pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod registration;
 pub(crate) mod sessions;
+pub(crate) mod settings;
 
 use std::net::SocketAddr;
 
@@ -287,13 +289,23 @@ pub(crate) fn redirect_target(continue_with: &[kratos_core::flow::ContinueWith])
     })
 }
 
-/// The flow type and CSRF token of a stored flow, read before a submission so browser-only and
-/// api-only rules apply before the flow runs.
+/// A stored flow as the HTTP layer needs it before a submission, so browser-only and api-only
+/// rules apply before the flow runs.
+pub(crate) struct StoredFlow {
+    /// `browser` or `api`.
+    pub(crate) flow_type: kratos_core::flow::FlowType,
+    /// The flow's CSRF token (empty for api flows).
+    pub(crate) csrf: String,
+    /// The flow's JSON document.
+    pub(crate) document: Value,
+}
+
+/// Reads a stored flow (404 when there is none of this kind).
 pub(crate) async fn stored_flow(
     kratos: &Kratos,
     kind: kratos_core::flow::FlowKind,
     id: Uuid,
-) -> Result<(kratos_core::flow::FlowType, String), ApiError> {
+) -> Result<StoredFlow, ApiError> {
     let stored = kratos
         .store()
         .get_flow(kratos.nid(), kind, id)
@@ -303,7 +315,11 @@ pub(crate) async fn stored_flow(
         Some("api") => kratos_core::flow::FlowType::Api,
         _ => kratos_core::flow::FlowType::Browser,
     };
-    Ok((flow_type, stored.csrf_token))
+    Ok(StoredFlow {
+        flow_type,
+        csrf: stored.csrf_token,
+        document: stored.document,
+    })
 }
 
 /// The outcome of a flow submission, in the terms the HTTP answer needs.
@@ -395,7 +411,7 @@ pub(crate) async fn browser_flow_expired(
         return flow_error(e).into_response();
     };
     let cookie = match stored_flow(kratos, kind, *use_flow_id).await {
-        Ok((_, token)) => crate::cookie::csrf_cookie_adding(kratos, &req.headers, &token),
+        Ok(stored) => crate::cookie::csrf_cookie_adding(kratos, &req.headers, &stored.csrf),
         Err(_) => None,
     };
     let mut response = match ui_url {
@@ -569,6 +585,7 @@ pub(crate) fn router(options: &PublicOptions) -> axum::Router<Kratos> {
     axum::Router::new()
         .merge(login::router())
         .merge(registration::router())
+        .merge(settings::router())
         .merge(logout::router())
         .merge(sessions::router())
         .layer(axum::extract::DefaultBodyLimit::max(options.body_limit))

@@ -101,7 +101,12 @@ fn submitted(result: Result<RegistrationSubmission, FlowError>) -> Result<Submit
 /// Form fields arrive as strings; traits the identity schema types as booleans or numbers
 /// are converted so a form posts what a JSON client would (values that do not convert are
 /// left for the schema to reject).
-fn coerce_form_traits(k: &Kratos, headers: &HeaderMap, payload: &mut Value) {
+pub(crate) fn coerce_form_traits(
+    k: &Kratos,
+    schema_id: &str,
+    headers: &HeaderMap,
+    payload: &mut Value,
+) {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -109,7 +114,7 @@ fn coerce_form_traits(k: &Kratos, headers: &HeaderMap, payload: &mut Value) {
     if !is_form {
         return;
     }
-    let schema = k.schemas().get(k.schemas().default_id());
+    let schema = k.schemas().get(schema_id);
     if let (Some(traits), Some(props)) = (
         payload.get_mut("traits"),
         schema.and_then(|s| s.raw().pointer("/properties/traits")),
@@ -153,9 +158,9 @@ async fn submit(
 ) -> Result<Response, ApiError> {
     let id = req.flow_id("flow")?;
     let mut payload = parse_submission(&req.headers, &body_bytes(body)?)?;
-    coerce_form_traits(&k, &req.headers, &mut payload);
-    let (flow_type, csrf) = stored_flow(&k, FlowKind::Registration, id).await?;
-    match flow_type {
+    coerce_form_traits(&k, k.schemas().default_id(), &req.headers, &mut payload);
+    let stored = stored_flow(&k, FlowKind::Registration, id).await?;
+    match stored.flow_type {
         FlowType::Api => {
             refuse_browser_on_api_flow(&req.headers)?;
             let result = k
@@ -165,7 +170,7 @@ async fn submit(
             Ok(api_submitted(submitted(result)))
         }
         FlowType::Browser => {
-            check_browser_csrf(&k, &req, &csrf, &mut payload)?;
+            check_browser_csrf(&k, &req, &stored.csrf, &mut payload)?;
             let result = k
                 .registration()
                 .submit(id, &payload, &req.context(&k))
