@@ -10,6 +10,8 @@ use kratos_core::error::{ErrorBody, GenericError, KratosError, status_text};
 pub struct ApiError {
     status: StatusCode,
     body: Box<ErrorBody>,
+    /// Fields beside `error` in the body (`redirect_browser_to`, `use_flow_id`, …).
+    extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -18,6 +20,7 @@ impl ApiError {
         Self {
             status: StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             body: Box::new(e.to_body()),
+            extra: serde_json::Map::new(),
         }
     }
 
@@ -31,6 +34,40 @@ impl ApiError {
         Self::new(404, "not_found", reason.into(), None)
     }
 
+    /// An error with any status, error id and reason (no details).
+    pub fn with_status(status: StatusCode, id: &str, reason: impl Into<String>) -> Self {
+        Self::new(status.as_u16(), id, reason.into(), None)
+    }
+
+    /// Adds a field beside `error` in the body, as Kratos does for `redirect_browser_to`
+    /// (`browser_location_change_required`, `session_aal2_required`) and `use_flow_id`
+    /// (`self_service_flow_expired`).
+    pub fn with_field(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Adds an entry to `error.details`.
+    pub fn with_detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        if !self.body.error.details.is_object() {
+            self.body.error.details = serde_json::json!({});
+        }
+        if let Some(d) = self.body.error.details.as_object_mut() {
+            d.insert(key.to_owned(), value.into());
+        }
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The error id (`session_inactive`, `security_csrf_violation`, …).
+    pub fn id(&self) -> &str {
+        &self.body.error.id
+    }
+
     fn new(code: u16, id: &str, reason: String, field: Option<&str>) -> Self {
         Self {
             status: StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -38,11 +75,24 @@ impl ApiError {
                 error: GenericError {
                     id: id.to_owned(),
                     code,
-                    status: status_text(code).to_owned(),
+                    status: match status_text(code) {
+                        "Error" => StatusCode::from_u16(code)
+                            .ok()
+                            .and_then(|s| s.canonical_reason())
+                            .unwrap_or("Error"),
+                        text => text,
+                    }
+                    .to_owned(),
                     reason,
                     message: match code {
                         400 => "The request was malformed or contained invalid parameters",
+                        401 => "The request could not be authorized",
+                        403 => "The requested action was forbidden",
                         404 => "The requested resource could not be found",
+                        410 => "The requested resource is no longer available",
+                        413 => "The request body is too large",
+                        415 => "The request body has an unsupported content type",
+                        422 => "The request could not be processed",
                         _ => "An error occurred",
                     }
                     .to_owned(),
@@ -51,6 +101,7 @@ impl ApiError {
                         .unwrap_or_else(|| serde_json::json!({})),
                 },
             }),
+            extra: serde_json::Map::new(),
         }
     }
 }
@@ -63,7 +114,16 @@ impl<E: KratosError> From<E> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(*self.body)).into_response()
+        if self.extra.is_empty() {
+            return (self.status, Json(*self.body)).into_response();
+        }
+        let mut body = serde_json::Map::new();
+        body.insert(
+            "error".to_owned(),
+            serde_json::to_value(&self.body.error).unwrap_or_default(),
+        );
+        body.extend(self.extra);
+        (self.status, Json(serde_json::Value::Object(body))).into_response()
     }
 }
 

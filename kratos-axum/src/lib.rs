@@ -1,8 +1,14 @@
 //! Kratos-compatible HTTP for axum, on the embedded library.
 //!
-//! [`admin_router`] serves the Kratos admin API (identities, health, schemas) and
-//! [`public_router`] the public endpoints available so far (health, schemas). They are separate
-//! so an app can bind the admin API to another address.
+//! [`admin_router`] serves the Kratos admin API (identities, sessions, health, schemas) and
+//! [`public_router`] the public API: the self-service login, registration, settings and logout
+//! flows,
+//! whoami and the caller's sessions, health and schemas. They are separate so an app can bind
+//! the admin API to another address.
+//!
+//! For an app's own routes, the [`Session`], [`OptionalSession`] and [`RequireAal2`]
+//! extractors and the [`require_session`] middleware authenticate requests with the same
+//! session cookie and tokens (see [`extract`]). Cookies are described in [`cookie`].
 //!
 //! ```
 //! use kratos_core::{Config, Kratos};
@@ -20,28 +26,48 @@
 //! Errors answer with Kratos's status codes and `{"error": {...}}` bodies; see [`ApiError`].
 
 mod admin;
+pub mod cookie;
 mod error;
+pub mod extract;
 mod keto;
 mod meta;
+pub mod negotiate;
+mod public;
 
 use axum::Router;
 use kratos_core::Kratos;
 
 pub use error::ApiError;
+pub use extract::{
+    OptionalSession, RequireAal2, Session, require_session, session_token_from_headers,
+};
 pub use keto::{SNAPTOKEN_HEADER, keto_read_router, keto_router, keto_write_router};
+pub use negotiate::{DEFAULT_BODY_LIMIT, is_json_request};
+pub use public::PublicOptions;
 
-/// The Kratos admin API: `/admin/identities…`, `/health/{alive,ready}`, `/schemas`.
+/// The Kratos admin API: `/admin/identities…`, `/admin/sessions/{id}…`,
+/// `/health/{alive,ready}`, `/schemas`.
 pub fn admin_router(kratos: Kratos) -> Router {
     Router::new()
         .merge(admin::identities::router())
+        .merge(admin::sessions::router())
         .merge(meta::health_router())
         .merge(meta::schema_router())
         .with_state(kratos)
 }
 
-/// The public endpoints: `/health/{alive,ready}`, `/schemas`.
+/// The public endpoints: `/self-service/{login,registration,settings}/{browser,api,flows}`,
+/// `/self-service/{login,registration,settings}`, `/self-service/logout{,/browser,/api}`,
+/// `/sessions/whoami`, `/sessions`, `/sessions/{id}`, `/health/{alive,ready}`, `/schemas`,
+/// with request bodies up to [`DEFAULT_BODY_LIMIT`].
 pub fn public_router(kratos: Kratos) -> Router {
+    public_router_with(kratos, PublicOptions::default())
+}
+
+/// [`public_router`] with options (the body limit).
+pub fn public_router_with(kratos: Kratos, options: PublicOptions) -> Router {
     Router::new()
+        .merge(public::router(&options))
         .merge(meta::health_router())
         .merge(meta::schema_router())
         .with_state(kratos)

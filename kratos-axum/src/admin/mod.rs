@@ -1,3 +1,4 @@
 //! The Kratos admin API.
 
 pub(crate) mod identities;
+pub(crate) mod sessions;

@@ -1,0 +1,142 @@
+//! `/self-service/login…`: browser and api login flows.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use kratos_core::Kratos;
+use kratos_core::flow::login::{LoginOptions, LoginSubmission};
+use kratos_core::flow::{FlowError, FlowKind, FlowType};
+use kratos_core::session::Aal;
+
+use super::{
+    FlowRequest, Reply, Submitted, Success, api_submitted, browser_flow_created, browser_submitted,
+    check_browser_csrf, flow_error, flow_fetched, return_url, stored_flow,
+};
+use crate::error::ApiError;
+use crate::negotiate::{body_bytes, parse_submission, refuse_browser_on_api_flow};
+
+pub(crate) fn router() -> Router<Kratos> {
+    Router::new()
+        .route("/self-service/login/browser", get(init_browser))
+        .route("/self-service/login/api", get(init_api))
+        .route("/self-service/login/flows", get(fetch))
+        .route("/self-service/login", post(submit))
+}
+
+fn ui_url(k: &Kratos) -> Option<String> {
+    k.config().selfservice.flows.login.ui_url.clone()
+}
+
+/// `refresh` and `aal` from the query.
+fn options(req: &FlowRequest) -> Result<LoginOptions, ApiError> {
+    let refresh = req
+        .param("refresh")
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "t"));
+    let aal = match req.param("aal") {
+        None => None,
+        Some(v) => match Aal::parse(&v) {
+            Some(a @ (Aal::Aal1 | Aal::Aal2)) => Some(a),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "aal",
+                    format!("Unknown authenticator assurance level `{v}`: use aal1 or aal2."),
+                ));
+            }
+        },
+    };
+    Ok(LoginOptions { refresh, aal })
+}
+
+async fn init_browser(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, ApiError> {
+    let options = options(&req)?;
+    match k
+        .login()
+        .create(FlowType::Browser, &req.context(&k), options)
+        .await
+    {
+        Ok(flow) => {
+            let json = serde_json::to_value(&flow).unwrap_or_default();
+            Ok(
+                browser_flow_created(&k, &req, ui_url(&k).as_deref(), flow.id, json)
+                    .into_response(),
+            )
+        }
+        Err(FlowError::SessionAlreadyAvailable) if !req.json() => {
+            Ok(Reply::see_other(return_url(&k, &req)?).into_response())
+        }
+        Err(e) => Err(flow_error(&e)),
+    }
+}
+
+async fn init_api(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, ApiError> {
+    refuse_browser_on_api_flow(&req.headers)?;
+    let options = options(&req)?;
+    let flow = k
+        .login()
+        .create(FlowType::Api, &req.api_context(&k), options)
+        .await
+        .map_err(|e| flow_error(&e))?;
+    Ok(Reply::json(
+        StatusCode::OK,
+        serde_json::to_value(&flow).unwrap_or_default(),
+    )
+    .into_response())
+}
+
+async fn fetch(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, ApiError> {
+    let id = req.flow_id("id")?;
+    let result = k
+        .login()
+        .get(id, &req.context(&k))
+        .await
+        .map(|f| (f.flow_type, serde_json::to_value(&f).unwrap_or_default()));
+    Ok(flow_fetched(&k, &req, FlowKind::Login, result).await)
+}
+
+fn submitted(result: Result<LoginSubmission, FlowError>) -> Result<Submitted, FlowError> {
+    result.map(|s| match s {
+        LoginSubmission::Completed(s) => Submitted::Done(Box::new(Success {
+            session: Some(s.session),
+            token: s.session_token.map(|t| t.expose().to_owned()),
+            identity: None,
+            continue_with: s.continue_with,
+            check_aal2: true,
+            return_to: s.flow.return_to,
+            body: None,
+        })),
+        LoginSubmission::Retry(flow) => Submitted::Retry {
+            id: flow.id,
+            flow: serde_json::to_value(&flow).unwrap_or_default(),
+        },
+    })
+}
+
+async fn submit(
+    State(k): State<Kratos>,
+    req: FlowRequest,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = req.flow_id("flow")?;
+    let mut payload = parse_submission(&req.headers, &body_bytes(body)?)?;
+    let stored = stored_flow(&k, FlowKind::Login, id).await?;
+    match stored.flow_type {
+        FlowType::Api => {
+            refuse_browser_on_api_flow(&req.headers)?;
+            let result = k.login().submit(id, &payload, &req.api_context(&k)).await;
+            Ok(api_submitted(submitted(result)))
+        }
+        FlowType::Browser => {
+            check_browser_csrf(&k, &req, &stored.csrf, &mut payload)?;
+            let result = k.login().submit(id, &payload, &req.context(&k)).await;
+            let ui = ui_url(&k);
+            Ok(
+                browser_submitted(&k, &req, FlowKind::Login, ui.as_deref(), submitted(result))
+                    .await,
+            )
+        }
+    }
+}

@@ -1,0 +1,592 @@
+//! The public self-service API: login, registration, settings, logout and the caller's
+//! sessions.
+//!
+//! Browser flows answer HTML clients with 303 redirects (to the flow's `ui_url`, to the return
+//! URL after success) and JSON clients (see [`is_json_request`](crate::is_json_request)) with
+//! JSON, as Kratos does. Errors that Kratos would send a browser to its error UI for are
+//! answered with the error JSON here (there is no `/self-service/errors` store).
+
+pub(crate) mod login;
+pub(crate) mod logout;
+pub(crate) mod registration;
+pub(crate) mod sessions;
+pub(crate) mod settings;
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use kratos_core::Kratos;
+use kratos_core::flow::{FlowContext, FlowError};
+use kratos_core::session::ClientInfo;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::extract::session_token;
+use crate::negotiate::is_json_request;
+
+/// What a flow handler needs to know about the request.
+pub(crate) struct FlowRequest {
+    pub(crate) headers: HeaderMap,
+    pub(crate) uri: Uri,
+    pub(crate) client: ClientInfo,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FlowRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // The peer address is used only when the app serves with connect info; forwarding
+        // headers are not trusted, since anyone can set them.
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(FlowRequest {
+            headers: parts.headers.clone(),
+            uri: parts.uri.clone(),
+            client: ClientInfo {
+                ip_address: ip,
+                user_agent,
+            },
+        })
+    }
+}
+
+impl FlowRequest {
+    /// Whether the client wants JSON.
+    pub(crate) fn json(&self) -> bool {
+        is_json_request(&self.headers)
+    }
+
+    /// The query's pairs.
+    pub(crate) fn query(&self) -> Vec<(String, String)> {
+        self.uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default()
+    }
+
+    /// One query parameter (the first, non-empty).
+    pub(crate) fn param(&self, name: &str) -> Option<String> {
+        self.query()
+            .into_iter()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v)
+    }
+
+    /// The request's URL under the public base URL.
+    pub(crate) fn request_url(&self, kratos: &Kratos) -> String {
+        let path = self.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        format!("{}{path}", kratos.config().serve.public_base_url())
+    }
+
+    /// The flow context: request URL, the session token the request presents and the client.
+    pub(crate) fn context(&self, kratos: &Kratos) -> FlowContext {
+        FlowContext {
+            request_url: Some(self.request_url(kratos)),
+            session_token: session_token(kratos, &self.headers).map(|(t, _)| t),
+            client: self.client.clone(),
+        }
+    }
+
+    /// The flow context of an api flow: only `X-Session-Token` identifies a session.
+    pub(crate) fn api_context(&self, kratos: &Kratos) -> FlowContext {
+        FlowContext {
+            request_url: Some(self.request_url(kratos)),
+            session_token: self
+                .headers
+                .get("x-session-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
+            client: self.client.clone(),
+        }
+    }
+
+    /// The flow id in query parameter `name`: missing is 400, not a UUID is 404 (no such
+    /// flow).
+    pub(crate) fn flow_id(&self, name: &str) -> Result<Uuid, ApiError> {
+        let raw = self.param(name).ok_or_else(|| {
+            ApiError::bad_request(name, format!("The query parameter `{name}` is required."))
+        })?;
+        Uuid::parse_str(&raw).map_err(|_| ApiError::from_error(&FlowError::NotFound))
+    }
+}
+
+/// A response under construction: status, body, `Location` and `Set-Cookie` headers.
+pub(crate) struct Reply {
+    status: StatusCode,
+    body: Option<Value>,
+    location: Option<String>,
+    cookies: Vec<HeaderValue>,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl Reply {
+    /// A JSON answer.
+    pub(crate) fn json(status: StatusCode, body: Value) -> Self {
+        Reply {
+            status,
+            body: Some(body),
+            location: None,
+            cookies: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A 303 See Other.
+    pub(crate) fn see_other(location: String) -> Self {
+        Reply {
+            status: StatusCode::SEE_OTHER,
+            body: None,
+            location: Some(location),
+            cookies: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// An empty answer.
+    pub(crate) fn empty(status: StatusCode) -> Self {
+        Reply {
+            status,
+            body: None,
+            location: None,
+            cookies: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a `Set-Cookie`.
+    pub(crate) fn cookie(mut self, cookie: Option<HeaderValue>) -> Self {
+        self.cookies.extend(cookie);
+        self
+    }
+
+    /// Adds a header.
+    pub(crate) fn header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = match self.body {
+            Some(b) => (self.status, Json(b)).into_response(),
+            None => self.status.into_response(),
+        };
+        let headers = response.headers_mut();
+        if let Some(l) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            headers.insert(header::LOCATION, l);
+        }
+        for c in self.cookies {
+            headers.append(header::SET_COOKIE, c);
+        }
+        for (name, value) in self.headers {
+            headers.append(name, value);
+        }
+        // Flows and sessions are per user: never cache them.
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache, no-store, must-revalidate"),
+        );
+        response
+    }
+}
+
+/// A flow error as Kratos answers it. An expired flow carries `use_flow_id`, `expired_at` and
+/// `since` (nanoseconds) beside `error`, as Kratos's `selfServiceFlowExpiredError`.
+pub(crate) fn flow_error(e: &FlowError) -> ApiError {
+    let err = ApiError::from_error(e);
+    match e {
+        FlowError::Expired {
+            use_flow_id,
+            expired_at,
+            minutes,
+        } => err
+            .with_field("use_flow_id", use_flow_id.to_string())
+            .with_field("expired_at", expired_at.to_rfc3339())
+            .with_field("since", (minutes * 60.0 * 1e9) as i64),
+        _ => err,
+    }
+}
+
+/// `ui_url` with `?flow=<id>` appended.
+pub(crate) fn ui_redirect(ui_url: &str, id: Uuid) -> String {
+    let sep = if ui_url.contains('?') { '&' } else { '?' };
+    format!("{ui_url}{sep}flow={id}")
+}
+
+/// The CSRF token in a flow's `csrf_token` node.
+pub(crate) fn csrf_token_of(flow: &Value) -> Option<String> {
+    flow.pointer("/ui/nodes")?
+        .as_array()?
+        .iter()
+        .find(|n| n.pointer("/attributes/name").and_then(Value::as_str) == Some("csrf_token"))?
+        .pointer("/attributes/value")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Puts the `X-CSRF-Token` header into a submission that carries no `csrf_token` field.
+pub(crate) fn merge_csrf_header(payload: &mut Value, headers: &HeaderMap) {
+    let has_body_token = payload
+        .get("csrf_token")
+        .and_then(Value::as_str)
+        .is_some_and(|t| !t.is_empty());
+    if has_body_token {
+        return;
+    }
+    if let (Some(obj), Some(t)) = (
+        payload.as_object_mut(),
+        headers.get("x-csrf-token").and_then(|v| v.to_str().ok()),
+    ) {
+        obj.insert("csrf_token".into(), Value::String(t.to_owned()));
+    }
+}
+
+/// The 403 for a browser flow whose CSRF cookie is missing or does not vouch for its token.
+pub(crate) fn csrf_violation() -> ApiError {
+    ApiError::from_error(&FlowError::CsrfViolation).with_detail(
+        "reason",
+        "The anti-CSRF cookie is missing or does not match the flow: start the flow in this \
+         browser and send its cookies with the request.",
+    )
+}
+
+/// Where to send a browser whose session already exists: the checked `return_to` of the
+/// request, else the default return URL.
+pub(crate) fn return_url(kratos: &Kratos, req: &FlowRequest) -> Result<String, ApiError> {
+    match req.param("return_to") {
+        None => Ok(kratos.default_return_url()),
+        Some(candidate) => kratos_core::flow::check_return_to(
+            &candidate,
+            &kratos.default_return_url(),
+            &kratos.config().selfservice.allowed_return_urls,
+        )
+        .map_err(|e| flow_error(&e)),
+    }
+}
+
+/// The `redirect_browser_to` of a flow's `continue_with`, if any.
+pub(crate) fn redirect_target(continue_with: &[kratos_core::flow::ContinueWith]) -> Option<String> {
+    continue_with.iter().find_map(|c| match c {
+        kratos_core::flow::ContinueWith::RedirectBrowserTo {
+            redirect_browser_to,
+        } => Some(redirect_browser_to.clone()),
+        _ => None,
+    })
+}
+
+/// A stored flow as the HTTP layer needs it before a submission, so browser-only and api-only
+/// rules apply before the flow runs.
+pub(crate) struct StoredFlow {
+    /// `browser` or `api`.
+    pub(crate) flow_type: kratos_core::flow::FlowType,
+    /// The flow's CSRF token (empty for api flows).
+    pub(crate) csrf: String,
+    /// The flow's JSON document.
+    pub(crate) document: Value,
+}
+
+/// Reads a stored flow (404 when there is none of this kind).
+pub(crate) async fn stored_flow(
+    kratos: &Kratos,
+    kind: kratos_core::flow::FlowKind,
+    id: Uuid,
+) -> Result<StoredFlow, ApiError> {
+    let stored = kratos
+        .store()
+        .get_flow(kratos.nid(), kind, id)
+        .await
+        .map_err(|e| flow_error(&FlowError::from(e)))?;
+    let flow_type = match stored.document.get("type").and_then(Value::as_str) {
+        Some("api") => kratos_core::flow::FlowType::Api,
+        _ => kratos_core::flow::FlowType::Browser,
+    };
+    Ok(StoredFlow {
+        flow_type,
+        csrf: stored.csrf_token,
+        document: stored.document,
+    })
+}
+
+/// The outcome of a flow submission, in the terms the HTTP answer needs.
+pub(crate) enum Submitted {
+    /// The flow completed.
+    Done(Box<Success>),
+    /// The flow needs another submission; the flow (with messages) as JSON.
+    Retry { id: Uuid, flow: Value },
+}
+
+/// A completed flow.
+pub(crate) struct Success {
+    /// The session issued or refreshed.
+    pub(crate) session: Option<kratos_core::session::Session>,
+    /// Its token (set as the session cookie for browser flows, returned to api flows).
+    pub(crate) token: Option<String>,
+    /// The identity created (registration).
+    pub(crate) identity: Option<kratos_core::identity::Identity>,
+    /// What the client should do next.
+    pub(crate) continue_with: Vec<kratos_core::flow::ContinueWith>,
+    /// Send browsers to the aal2 step-up login when the identity has a second factor the
+    /// session lacks (login).
+    pub(crate) check_aal2: bool,
+    /// The flow's `return_to`.
+    pub(crate) return_to: Option<String>,
+    /// Answer with this body instead of the session/identity body (settings: the flow).
+    pub(crate) body: Option<Value>,
+}
+
+impl Success {
+    fn body(&self, with_token: bool) -> Value {
+        if let Some(b) = &self.body {
+            return b.clone();
+        }
+        let mut body = serde_json::Map::new();
+        if with_token && let Some(t) = &self.token {
+            body.insert("session_token".into(), Value::String(t.clone()));
+        }
+        if let Some(s) = &self.session {
+            body.insert(
+                "session".into(),
+                serde_json::to_value(s).unwrap_or_default(),
+            );
+        }
+        if let Some(i) = &self.identity {
+            body.insert(
+                "identity".into(),
+                serde_json::to_value(i).unwrap_or_default(),
+            );
+        }
+        body.insert(
+            "continue_with".into(),
+            serde_json::to_value(&self.continue_with).unwrap_or_default(),
+        );
+        Value::Object(body)
+    }
+}
+
+/// Answers a new browser flow: HTML clients are sent to `ui_url?flow=<id>` (or get the flow
+/// when no UI is configured), JSON clients get the flow; both get a CSRF cookie vouching for
+/// the flow's token.
+pub(crate) fn browser_flow_created(
+    kratos: &Kratos,
+    req: &FlowRequest,
+    ui_url: Option<&str>,
+    id: Uuid,
+    flow: Value,
+) -> Reply {
+    let cookie = csrf_token_of(&flow)
+        .and_then(|t| crate::cookie::csrf_cookie_adding(kratos, &req.headers, &t));
+    match ui_url {
+        Some(ui) if !req.json() => Reply::see_other(ui_redirect(ui, id)),
+        _ => Reply::json(StatusCode::OK, flow),
+    }
+    .cookie(cookie)
+}
+
+/// Answers an expired browser flow: the fresh flow (`use_flow_id`) is vouched for by the CSRF
+/// cookie; HTML clients are sent to it, JSON clients get 410.
+pub(crate) async fn browser_flow_expired(
+    kratos: &Kratos,
+    req: &FlowRequest,
+    kind: kratos_core::flow::FlowKind,
+    ui_url: Option<&str>,
+    e: &FlowError,
+    redirect_html: bool,
+) -> Response {
+    let FlowError::Expired { use_flow_id, .. } = e else {
+        return flow_error(e).into_response();
+    };
+    let cookie = match stored_flow(kratos, kind, *use_flow_id).await {
+        Ok(stored) => crate::cookie::csrf_cookie_adding(kratos, &req.headers, &stored.csrf),
+        Err(_) => None,
+    };
+    let mut response = match ui_url {
+        Some(ui) if redirect_html && !req.json() => {
+            Reply::see_other(ui_redirect(ui, *use_flow_id)).into_response()
+        }
+        _ => flow_error(e).into_response(),
+    };
+    if let Some(c) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+    response
+}
+
+/// Answers `GET /self-service/<flow>/flows?id=`: a browser flow only to the browser that
+/// started it (its CSRF cookie vouches for the flow's token), else 403.
+pub(crate) async fn flow_fetched(
+    kratos: &Kratos,
+    req: &FlowRequest,
+    kind: kratos_core::flow::FlowKind,
+    result: Result<(kratos_core::flow::FlowType, Value), FlowError>,
+) -> Response {
+    match result {
+        Ok((kratos_core::flow::FlowType::Browser, flow)) => {
+            let token = csrf_token_of(&flow).unwrap_or_default();
+            if !crate::cookie::csrf_cookie_vouches_for(kratos, &req.headers, &token) {
+                return csrf_violation().into_response();
+            }
+            Reply::json(StatusCode::OK, flow).into_response()
+        }
+        Ok((_, flow)) => Reply::json(StatusCode::OK, flow).into_response(),
+        Err(e @ FlowError::Expired { .. }) => {
+            browser_flow_expired(kratos, req, kind, None, &e, false).await
+        }
+        Err(e) => flow_error(&e).into_response(),
+    }
+}
+
+/// Answers an api flow's submission: 200 with the session token, session (and identity), 400
+/// with the flow on validation errors, the error otherwise.
+pub(crate) fn api_submitted(result: Result<Submitted, FlowError>) -> Response {
+    match result {
+        Ok(Submitted::Done(s)) => Reply::json(StatusCode::OK, s.body(true)).into_response(),
+        Ok(Submitted::Retry { flow, .. }) => {
+            Reply::json(StatusCode::BAD_REQUEST, flow).into_response()
+        }
+        Err(e) => flow_error(&e).into_response(),
+    }
+}
+
+/// Answers a browser flow's submission. Success sets the session cookie (and a fresh CSRF
+/// cookie) and sends HTML clients to the `continue_with` redirect (JSON clients get the body);
+/// when the identity has a second factor the session lacks, the browser is sent to the aal2
+/// login instead (422 `browser_location_change_required` for JSON clients). Validation errors
+/// send HTML clients back to the UI (`ui_url?flow=<id>`), JSON clients get 400 with the flow.
+pub(crate) async fn browser_submitted(
+    kratos: &Kratos,
+    req: &FlowRequest,
+    kind: kratos_core::flow::FlowKind,
+    ui_url: Option<&str>,
+    result: Result<Submitted, FlowError>,
+) -> Response {
+    match result {
+        Ok(Submitted::Done(s)) => {
+            let mut reply_cookies = Vec::new();
+            let mut step_up = None;
+            if let (Some(token), Some(session)) = (&s.token, &s.session) {
+                reply_cookies.push(crate::cookie::session_cookie(
+                    kratos,
+                    token,
+                    session.expires_at,
+                ));
+                // A new session (not a refresh of the one the request carried): CSRF tokens
+                // handed out before it are not honoured after it.
+                let prior = session_token(kratos, &req.headers).map(|(t, _)| t);
+                if prior.as_deref() != Some(token.as_str()) {
+                    reply_cookies.extend(crate::cookie::csrf_cookie_reset(kratos));
+                }
+                if s.check_aal2
+                    && matches!(
+                        kratos.sessions().whoami(token).await,
+                        Err(kratos_core::session::SessionError::Aal2Required)
+                    )
+                {
+                    step_up = Some(crate::extract::aal2_login_url(
+                        kratos,
+                        s.return_to.as_deref(),
+                    ));
+                }
+            }
+            let mut response = match (step_up, req.json()) {
+                (Some(url), true) => browser_location_change_required(&url).into_response(),
+                (Some(url), false) => Reply::see_other(url).into_response(),
+                (None, true) => Reply::json(StatusCode::OK, s.body(false)).into_response(),
+                (None, false) => Reply::see_other(
+                    redirect_target(&s.continue_with)
+                        .or_else(|| s.return_to.clone())
+                        .unwrap_or_else(|| kratos.default_return_url()),
+                )
+                .into_response(),
+            };
+            for c in reply_cookies {
+                response.headers_mut().append(header::SET_COOKIE, c);
+            }
+            response
+        }
+        Ok(Submitted::Retry { id, flow }) => match ui_url {
+            Some(ui) if !req.json() => Reply::see_other(ui_redirect(ui, id)).into_response(),
+            _ => Reply::json(StatusCode::BAD_REQUEST, flow).into_response(),
+        },
+        Err(e @ FlowError::Expired { .. }) => {
+            browser_flow_expired(kratos, req, kind, ui_url, &e, true).await
+        }
+        Err(e) => flow_error(&e).into_response(),
+    }
+}
+
+/// 422 `browser_location_change_required`: a JSON client must send the browser to `url`.
+pub(crate) fn browser_location_change_required(url: &str) -> ApiError {
+    ApiError::with_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "browser_location_change_required",
+        format!("In order to complete this flow please redirect the browser to: {url}"),
+    )
+    .with_field("redirect_browser_to", url)
+}
+
+/// Checks a browser flow's submission before it runs: the CSRF cookie must vouch for the
+/// flow's token (the flow itself compares the submitted token with its own).
+pub(crate) fn check_browser_csrf(
+    kratos: &Kratos,
+    req: &FlowRequest,
+    flow_token: &str,
+    payload: &mut Value,
+) -> Result<(), ApiError> {
+    merge_csrf_header(payload, &req.headers);
+    if crate::cookie::csrf_cookie_vouches_for(kratos, &req.headers, flow_token) {
+        Ok(())
+    } else {
+        Err(csrf_violation())
+    }
+}
+
+/// Options of the public router.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct PublicOptions {
+    /// The largest request body read, in bytes; larger ones are answered with 413
+    /// (default [`DEFAULT_BODY_LIMIT`](crate::DEFAULT_BODY_LIMIT)).
+    pub body_limit: usize,
+}
+
+impl Default for PublicOptions {
+    fn default() -> Self {
+        Self {
+            body_limit: crate::negotiate::DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+impl PublicOptions {
+    /// Sets the body limit.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+}
+
+/// The public self-service routes, before their state is applied.
+pub(crate) fn router(options: &PublicOptions) -> axum::Router<Kratos> {
+    axum::Router::new()
+        .merge(login::router())
+        .merge(registration::router())
+        .merge(settings::router())
+        .merge(logout::router())
+        .merge(sessions::router())
+        .layer(axum::extract::DefaultBodyLimit::max(options.body_limit))
+}

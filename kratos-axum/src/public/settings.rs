@@ -1,0 +1,199 @@
+//! `/self-service/settings…`: browser and api settings flows (they need a session).
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use kratos_core::Kratos;
+use kratos_core::error::KratosError;
+use kratos_core::flow::settings::SettingsSubmission;
+use kratos_core::flow::{FlowError, FlowKind, FlowType};
+use serde_json::Value;
+
+use super::{
+    FlowRequest, Reply, Submitted, Success, api_submitted, browser_flow_created, browser_submitted,
+    check_browser_csrf, flow_error, flow_fetched, stored_flow, ui_redirect,
+};
+use crate::error::ApiError;
+use crate::negotiate::{body_bytes, parse_submission, refuse_browser_on_api_flow};
+
+pub(crate) fn router() -> Router<Kratos> {
+    Router::new()
+        .route("/self-service/settings/browser", get(init_browser))
+        .route("/self-service/settings/api", get(init_api))
+        .route("/self-service/settings/flows", get(fetch))
+        .route("/self-service/settings", post(submit))
+}
+
+fn ui_url(k: &Kratos) -> Option<String> {
+    k.config().selfservice.flows.settings.ui_url.clone()
+}
+
+/// Where a settings error wants the browser to go: `redirect_browser_to` in its details
+/// (re-authentication, step-up), or for a missing session the login.
+fn redirect_of(k: &Kratos, e: &FlowError) -> Option<String> {
+    let body = e.to_body();
+    if let Some(url) = body
+        .error
+        .details
+        .get("redirect_browser_to")
+        .and_then(Value::as_str)
+    {
+        return Some(url.to_owned());
+    }
+    match e.id() {
+        "session_inactive" => Some(
+            k.config()
+                .selfservice
+                .flows
+                .login
+                .ui_url
+                .clone()
+                .unwrap_or_else(|| {
+                    format!(
+                        "{}/self-service/login/browser",
+                        k.config().serve.public_base_url()
+                    )
+                }),
+        ),
+        "session_aal2_required" => Some(crate::extract::aal2_login_url(k, None)),
+        _ => None,
+    }
+}
+
+/// A settings error: HTML clients of browser flows are sent where the error points (login,
+/// re-authentication, step-up); JSON clients get the error with `redirect_browser_to` beside
+/// it.
+fn settings_error(k: &Kratos, req: &FlowRequest, e: &FlowError, browser: bool) -> Response {
+    let redirect = redirect_of(k, e);
+    match redirect {
+        Some(url) if browser && !req.json() && e.id() != "self_service_flow_expired" => {
+            Reply::see_other(url).into_response()
+        }
+        Some(url) if e.id() != "session_inactive" => flow_error(e)
+            .with_field("redirect_browser_to", url)
+            .into_response(),
+        _ => flow_error(e).into_response(),
+    }
+}
+
+async fn init_browser(State(k): State<Kratos>, req: FlowRequest) -> Response {
+    match k
+        .settings()
+        .create(FlowType::Browser, &req.context(&k))
+        .await
+    {
+        Ok(flow) => {
+            let json = serde_json::to_value(&flow).unwrap_or_default();
+            browser_flow_created(&k, &req, ui_url(&k).as_deref(), flow.id, json).into_response()
+        }
+        Err(e) => settings_error(&k, &req, &e, true),
+    }
+}
+
+async fn init_api(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, ApiError> {
+    refuse_browser_on_api_flow(&req.headers)?;
+    match k
+        .settings()
+        .create(FlowType::Api, &req.api_context(&k))
+        .await
+    {
+        Ok(flow) => Ok(Reply::json(
+            StatusCode::OK,
+            serde_json::to_value(&flow).unwrap_or_default(),
+        )
+        .into_response()),
+        Err(e) => Ok(settings_error(&k, &req, &e, false)),
+    }
+}
+
+async fn fetch(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, ApiError> {
+    let id = req.flow_id("id")?;
+    let result = k
+        .settings()
+        .get(id, &req.context(&k))
+        .await
+        .map(|f| (f.flow_type, serde_json::to_value(&f).unwrap_or_default()));
+    match result {
+        Err(e) if e.id() != "self_service_flow_expired" && e.status() != 404 => {
+            Ok(settings_error(&k, &req, &e, false))
+        }
+        result => Ok(flow_fetched(&k, &req, FlowKind::Settings, result).await),
+    }
+}
+
+fn submitted(
+    k: &Kratos,
+    result: Result<SettingsSubmission, FlowError>,
+) -> Result<Submitted, FlowError> {
+    result.map(|s| match s {
+        SettingsSubmission::Completed(s) => {
+            let flow = serde_json::to_value(&s.flow).unwrap_or_default();
+            let back = ui_url(k).map(|ui| ui_redirect(&ui, s.flow.id));
+            Submitted::Done(Box::new(Success {
+                session: None,
+                token: None,
+                identity: None,
+                continue_with: s.continue_with,
+                check_aal2: false,
+                return_to: s.flow.return_to.clone().or(back),
+                body: Some(flow),
+            }))
+        }
+        SettingsSubmission::Retry(flow) => Submitted::Retry {
+            id: flow.id,
+            flow: serde_json::to_value(&flow).unwrap_or_default(),
+        },
+    })
+}
+
+async fn submit(
+    State(k): State<Kratos>,
+    req: FlowRequest,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = req.flow_id("flow")?;
+    let mut payload = parse_submission(&req.headers, &body_bytes(body)?)?;
+    let stored = stored_flow(&k, FlowKind::Settings, id).await?;
+    if let Some(schema_id) = stored
+        .document
+        .pointer("/identity/schema_id")
+        .and_then(Value::as_str)
+    {
+        super::registration::coerce_form_traits(&k, schema_id, &req.headers, &mut payload);
+    }
+    match stored.flow_type {
+        FlowType::Api => {
+            refuse_browser_on_api_flow(&req.headers)?;
+            let result = k
+                .settings()
+                .submit(id, &payload, &req.api_context(&k))
+                .await;
+            Ok(match result {
+                Err(e) if e.id().starts_with("session_") => settings_error(&k, &req, &e, false),
+                result => api_submitted(submitted(&k, result)),
+            })
+        }
+        FlowType::Browser => {
+            check_browser_csrf(&k, &req, &stored.csrf, &mut payload)?;
+            let result = k.settings().submit(id, &payload, &req.context(&k)).await;
+            Ok(match result {
+                Err(e) if e.id().starts_with("session_") => settings_error(&k, &req, &e, true),
+                result => {
+                    let ui = ui_url(&k);
+                    browser_submitted(
+                        &k,
+                        &req,
+                        FlowKind::Settings,
+                        ui.as_deref(),
+                        submitted(&k, result),
+                    )
+                    .await
+                }
+            })
+        }
+    }
+}
