@@ -54,10 +54,23 @@ impl<T: TupleStore> IntoStore for Arc<T> {
 
 /// Stamps out every suite function as a `#[tokio::test]` for an async store factory
 /// (`async fn() -> impl IntoStore`).
+///
+/// With `optional:` the factory returns `Option<impl IntoStore>`, and `None` skips the test
+/// (for a database that is not configured outside CI; the factory should print why):
+///
+/// ```ignore
+/// keto_core::tuple_store_tests!(optional: postgres_store_or_skip);
+/// ```
 #[macro_export]
 macro_rules! tuple_store_tests {
+    (optional: $factory:path) => {
+        $crate::tuple_store_tests!(@names @optional $factory);
+    };
     ($factory:path) => {
-        $crate::tuple_store_tests!(@each $factory;
+        $crate::tuple_store_tests!(@names @required $factory);
+    };
+    (@names @$mode:ident $factory:path) => {
+        $crate::tuple_store_tests!(@each $mode $factory;
             write_and_read_back,
             insert_is_idempotent,
             delete_tuples,
@@ -76,12 +89,23 @@ macro_rules! tuple_store_tests {
             engine_checks_through_store
         );
     };
-    (@each $factory:path; $($name:ident),* $(,)?) => {
+    (@each required $factory:path; $($name:ident),* $(,)?) => {
         $(
             #[$crate::testsuite::tokio::test(crate = "keto_core::testsuite::tokio")]
             async fn $name() {
                 let store = $crate::testsuite::IntoStore::into_store($factory().await);
                 $crate::testsuite::$name(store).await;
+            }
+        )*
+    };
+    (@each optional $factory:path; $($name:ident),* $(,)?) => {
+        $(
+            #[$crate::testsuite::tokio::test(crate = "keto_core::testsuite::tokio")]
+            async fn $name() {
+                if let Some(store) = $factory().await {
+                    let store = $crate::testsuite::IntoStore::into_store(store);
+                    $crate::testsuite::$name(store).await;
+                }
             }
         )*
     };
