@@ -190,8 +190,18 @@ pub struct LoginFlowConfig {
     pub lifespan: KratosDuration,
     /// `ui_url`: the page that renders login flows (`?flow=<id>` is appended).
     pub ui_url: Option<String>,
+    /// `before`: hooks run when a flow is created.
+    pub before: BeforeHooks,
     /// `after`: hooks run after a successful login.
     pub after: AfterHooks,
+}
+
+/// `before` of a flow: hooks run when a flow is created (`web_hook` only, as in Kratos).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct BeforeHooks {
+    /// The hooks.
+    pub hooks: Vec<HookConfig>,
 }
 
 impl Default for LoginFlowConfig {
@@ -199,6 +209,7 @@ impl Default for LoginFlowConfig {
         Self {
             lifespan: one_hour(),
             ui_url: None,
+            before: BeforeHooks::default(),
             after: AfterHooks::default(),
         }
     }
@@ -217,6 +228,8 @@ pub struct SettingsFlowConfig {
     pub required_aal: crate::session::RequiredAal,
     /// `ui_url`: the page that renders settings flows.
     pub ui_url: Option<String>,
+    /// `before`: hooks run when a flow is created.
+    pub before: BeforeHooks,
     /// `after`: hooks run after settings were saved (globally, `profile`, `password`).
     pub after: SettingsAfterHooks,
 }
@@ -228,6 +241,7 @@ impl Default for SettingsFlowConfig {
             privileged_session_max_age: one_hour(),
             required_aal: crate::session::RequiredAal::default(),
             ui_url: None,
+            before: BeforeHooks::default(),
             after: SettingsAfterHooks::default(),
         }
     }
@@ -265,6 +279,8 @@ pub struct RegistrationFlowConfig {
     pub lifespan: KratosDuration,
     /// `ui_url`: the page that renders registration flows.
     pub ui_url: Option<String>,
+    /// `before`: hooks run when a flow is created.
+    pub before: BeforeHooks,
     /// `after`: hooks run after a successful registration.
     pub after: AfterHooks,
 }
@@ -275,6 +291,7 @@ impl Default for RegistrationFlowConfig {
             enabled: true,
             lifespan: one_hour(),
             ui_url: None,
+            before: BeforeHooks::default(),
             after: AfterHooks::default(),
         }
     }

@@ -427,3 +427,105 @@ fn hook_configuration_is_checked_when_building() {
     assert!(e.contains("auth.config.password"), "{e}");
     assert!(build("selfservice:\n  flows:\n    login:\n      after:\n        hooks: [{hook: revoke_active_sessions}, {hook: require_verified_address}]\n", vec![]).is_ok());
 }
+
+/// Refuses api login flows from one user agent.
+struct NoBots;
+
+#[async_trait::async_trait]
+impl FlowHook for NoBots {
+    async fn before_flow(
+        &self,
+        kind: FlowKind,
+        flow_type: FlowType,
+        request: &FlowContext,
+    ) -> Result<(), HookAbort> {
+        if kind == FlowKind::Login
+            && flow_type == FlowType::Api
+            && request.client.user_agent.as_deref() == Some("bot/1.0")
+        {
+            return Err(HookAbort::message(UiText::error(
+                4000001,
+                "Bots may not sign in.",
+                None,
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn before_hooks_refuse_flow_creation() {
+    let k = build("", vec![Arc::new(NoBots)]).unwrap();
+    let bot = FlowContext {
+        client: kratos_core::session::ClientInfo {
+            ip_address: None,
+            user_agent: Some("bot/1.0".into()),
+        },
+        ..Default::default()
+    };
+    let err = k
+        .login()
+        .create(FlowType::Api, &bot, LoginOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!((err.id(), err.status()), ("self_service_flow_refused", 400));
+    assert_eq!(
+        err.to_body().error.details["messages"][0]["text"],
+        json!("Bots may not sign in.")
+    );
+    assert!(
+        k.login()
+            .create(FlowType::Browser, &bot, LoginOptions::default())
+            .await
+            .is_ok()
+    );
+    assert!(k.registration().create(FlowType::Api, &bot).await.is_ok());
+
+    // A web hook before registration: 4xx with messages refuses, 2xx lets it through.
+    let server = FakeHookServer::start().await;
+    let yaml = format!(
+        "selfservice:\n  flows:\n    registration:\n      before:\n        hooks:\n          - hook: web_hook\n            config: {{url: '{}', response: {{parse: true}}}}\n",
+        server.url
+    );
+    let k = build(&yaml, vec![]).unwrap();
+    server.answer(403, json!({"messages": [{"instance_ptr": "#", "messages": [{"id": 4000001, "text": "Registration is closed.", "type": "error"}]}]}));
+    let ctx = FlowContext {
+        request_url: Some("https://auth.example.com/self-service/registration/api".into()),
+        ..Default::default()
+    };
+    let err = k
+        .registration()
+        .create(FlowType::Api, &ctx)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, FlowError::Refused(m) if m[0].text == "Registration is closed."),
+        "{err:?}"
+    );
+    let seen = server.seen();
+    assert_eq!(
+        seen[0].body["flow"],
+        json!({"type": "api", "kind": "registration"})
+    );
+    assert_eq!(
+        seen[0].body["request_url"],
+        json!("https://auth.example.com/self-service/registration/api")
+    );
+    server.answer(204, Value::Null);
+    assert!(k.registration().create(FlowType::Api, &ctx).await.is_ok());
+    // Login has no before hook configured: no call.
+    k.login()
+        .create(FlowType::Api, &ctx, LoginOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(server.seen().len(), 2);
+}
+
+#[test]
+fn only_web_hooks_run_before_a_flow() {
+    let e = build("selfservice:\n  flows:\n    login:\n      before:\n        hooks: [{hook: revoke_active_sessions}]\n", vec![]).unwrap_err().to_string();
+    assert!(
+        e.contains("selfservice.flows.login.before.hooks[0]") && e.contains("only `web_hook`"),
+        "{e}"
+    );
+}

@@ -135,6 +135,7 @@ impl<'a> LoginFlows<'a> {
             Some(_) => false,
         };
         let return_to = self.kratos.resolve_return_to(ctx.request_url.as_deref())?;
+        crate::hook::run_before_flow(self.kratos, FlowKind::Login, flow_type, ctx).await?;
         let now = self.now();
         let id = Uuid::now_v7();
         let csrf = match flow_type {

@@ -194,6 +194,9 @@ pub enum FlowError {
     /// The session must reach aal2 first.
     #[error("Session does not fulfill the requested Authenticator Assurance Level")]
     Aal2Required,
+    /// A hook refused to create the flow.
+    #[error("The request was refused: {}", .0.iter().map(|m| m.text.as_str()).collect::<Vec<_>>().join(" "))]
+    Refused(Vec<ui::UiText>),
     /// A `web_hook` failed or answered with an error.
     #[error("A web hook failed: {0}")]
     WebHook(String),
@@ -241,6 +244,7 @@ impl KratosError for FlowError {
             FlowError::RefreshRequired { .. } => "session_refresh_required",
             FlowError::Aal2Required => "session_aal2_required",
             FlowError::WebHook(_) => "bad_gateway",
+            FlowError::Refused(_) => "self_service_flow_refused",
             FlowError::LogoutTokenInvalid | FlowError::SessionTokenInvalid => "forbidden",
             FlowError::BadRequest(_) | FlowError::AlreadyCompleted => "bad_request",
             FlowError::Store(_) | FlowError::Internal(_) => "internal_server_error",
@@ -253,6 +257,7 @@ impl KratosError for FlowError {
             FlowError::Expired { .. } => 410,
             FlowError::CsrfViolation => 403,
             FlowError::ReturnToForbidden(_)
+            | FlowError::Refused(_)
             | FlowError::SessionAlreadyAvailable
             | FlowError::BadRequest(_)
             | FlowError::AlreadyCompleted => 400,
@@ -286,6 +291,9 @@ impl KratosError for FlowError {
         } = self
         {
             details = serde_json::json!({ "redirect_browser_to": redirect_browser_to });
+        }
+        if let FlowError::Refused(messages) = self {
+            details = serde_json::json!({ "messages": messages });
         }
         if let FlowError::LoginLocked { until } = self {
             details = serde_json::json!({ "locked_until": until });

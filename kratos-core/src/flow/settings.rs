@@ -130,6 +130,7 @@ impl<'a> SettingsFlows<'a> {
             .clone()
             .ok_or_else(|| FlowError::Internal("the session has no identity".into()))?;
         let return_to = self.kratos.resolve_return_to(ctx.request_url.as_deref())?;
+        crate::hook::run_before_flow(self.kratos, FlowKind::Settings, flow_type, ctx).await?;
         let config = self.kratos.config();
         let now = self.now();
         let id = Uuid::now_v7();

@@ -15,6 +15,10 @@
 //! identity and the request, may amend the identity before it is saved, and may stop the flow
 //! with messages that the flow then shows.
 //!
+//! `selfservice.flows.<flow>.before.hooks` run when a flow is created and accept only
+//! `web_hook` (as in Kratos), beside [`FlowHook::before_flow`]; a refusal there is
+//! [`FlowError::Refused`] and no flow is created.
+//!
 //! Hooks run in two stages. *Before* runs after the method succeeded but before anything is
 //! written (before the identity is created or updated, before a login's session is issued):
 //! `require_verified_address`, `web_hook`s with `response.parse`, and [`FlowHook::before`].
@@ -82,6 +86,12 @@ impl HookAbort {
         }
     }
 
+    fn into_messages(self) -> Vec<UiText> {
+        let mut all = self.messages;
+        all.extend(self.node_messages.into_iter().map(|(_, t)| t));
+        all
+    }
+
     fn apply(self, ui: &mut UiContainer) {
         ui.messages.extend(self.messages);
         for (node, text) in self.node_messages {
@@ -121,6 +131,18 @@ pub trait FlowHook: Send + Sync + 'static {
         identity: &mut Identity,
     ) -> Result<(), HookAbort> {
         let _ = (ctx, identity);
+        Ok(())
+    }
+
+    /// Runs when a flow is about to be created; an error refuses the flow
+    /// ([`FlowError::Refused`]). The default does nothing.
+    async fn before_flow(
+        &self,
+        kind: FlowKind,
+        flow_type: FlowType,
+        request: &FlowContext,
+    ) -> Result<(), HookAbort> {
+        let _ = (kind, flow_type, request);
         Ok(())
     }
 
@@ -231,8 +253,67 @@ pub(crate) fn configured(
     global.chain(per_method).collect()
 }
 
+/// The `before` hooks of a flow kind (only `web_hook` is allowed there).
+pub(crate) fn configured_before(
+    config: &Config,
+    kind: FlowKind,
+) -> Result<Vec<ConfiguredHook>, ConfigError> {
+    let flows = &config.selfservice.flows;
+    let list = match kind {
+        FlowKind::Login => &flows.login.before.hooks,
+        FlowKind::Registration => &flows.registration.before.hooks,
+        FlowKind::Settings => &flows.settings.before.hooks,
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let key = format!("selfservice.flows.{}.before.hooks[{i}]", kind.as_str());
+            if h.hook != "web_hook" {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("`{}` cannot run before a flow; only `web_hook` can", h.hook),
+                ));
+            }
+            parse_one(kind, &key, h)
+        })
+        .collect()
+}
+
+/// Runs the `before` hooks of a flow about to be created.
+pub(crate) async fn run_before_flow(
+    kratos: &Kratos,
+    kind: FlowKind,
+    flow_type: FlowType,
+    request: &FlowContext,
+) -> Result<(), FlowError> {
+    let hooks =
+        configured_before(kratos.config(), kind).map_err(|e| FlowError::Internal(e.to_string()))?;
+    for hook in &hooks {
+        #[cfg(feature = "web-hook")]
+        if let ConfiguredHook::WebHook(w) = hook
+            && let Err(abort) = kratos
+                .web_hooks()
+                .call_before_flow(w, kind, flow_type, request)
+                .await?
+        {
+            return Err(FlowError::Refused(abort.into_messages()));
+        }
+        #[cfg(not(feature = "web-hook"))]
+        let _ = hook;
+    }
+    for hook in kratos.flow_hooks() {
+        if let Err(abort) = hook.before_flow(kind, flow_type, request).await {
+            return Err(FlowError::Refused(abort.into_messages()));
+        }
+    }
+    Ok(())
+}
+
 /// Checks every hook position of a configuration (called when the registry is built).
 pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
+    for kind in [FlowKind::Login, FlowKind::Registration, FlowKind::Settings] {
+        configured_before(config, kind)?;
+    }
     for (kind, methods) in [
         (FlowKind::Login, &["password"][..]),
         (FlowKind::Registration, &["password"][..]),

@@ -365,6 +365,44 @@ impl WebHookClient {
         }
     }
 
+    /// A call before a flow is created: `{flow: {type, kind}, request_url, client}`. With
+    /// `response.parse` a 4xx answer with messages refuses the flow.
+    pub(crate) async fn call_before_flow(
+        &self,
+        hook: &WebHookConfig,
+        kind: crate::flow::FlowKind,
+        flow_type: crate::flow::FlowType,
+        request: &crate::flow::FlowContext,
+    ) -> Result<Result<(), HookAbort>, FlowError> {
+        let body = json!({
+            "flow": {"type": flow_type, "kind": kind.as_str()},
+            "request_url": request.request_url,
+            "client": {
+                "ip_address": request.client.ip_address,
+                "user_agent": request.client.user_agent,
+            },
+        });
+        if hook.response.ignore {
+            let this = self.clone();
+            let hook = hook.clone();
+            tokio::spawn(async move {
+                if let Err(e) = this.send(&hook, &body).await {
+                    tracing::warn!(target: "kratos::hook", error = %e, "a detached web hook failed");
+                }
+            });
+            return Ok(Ok(()));
+        }
+        let (status, answer) = self.send(hook, &body).await?;
+        match status {
+            200..=299 => Ok(Ok(())),
+            400..=499 if hook.response.parse => Ok(Err(messages_of(hook, status, &answer)?)),
+            _ => Err(failed(format!(
+                "the web hook {} answered with status {status}",
+                host(hook)
+            ))),
+        }
+    }
+
     /// A call whose answer may amend the identity (when `amend`) or stop the flow.
     pub(crate) async fn call_parsed(
         &self,
@@ -397,41 +435,44 @@ impl WebHookClient {
                 Ok(Ok(()))
             }
             200..=299 => Ok(Ok(())),
-            400..=499 => {
-                let parsed: Option<WebHookMessages> = serde_json::from_slice(&answer).ok();
-                let Some(parsed) = parsed.filter(|p| !p.messages.is_empty()) else {
-                    return Err(failed(format!(
-                        "the web hook {} answered with status {status}",
-                        host(hook)
-                    )));
-                };
-                let mut abort = HookAbort {
-                    messages: Vec::new(),
-                    node_messages: Vec::new(),
-                };
-                for group in parsed.messages {
-                    let node = group
-                        .instance_ptr
-                        .trim_start_matches('#')
-                        .trim_start_matches('/')
-                        .replace('/', ".");
-                    for m in group.messages {
-                        let text = UiText::error(m.id, m.text, m.context);
-                        if node.is_empty() {
-                            abort.messages.push(text);
-                        } else {
-                            abort.node_messages.push((node.clone(), text));
-                        }
-                    }
-                }
-                Ok(Err(abort))
-            }
+            400..=499 => Ok(Err(messages_of(hook, status, &answer)?)),
             _ => Err(failed(format!(
                 "the web hook {} answered with status {status}",
                 host(hook)
             ))),
         }
     }
+}
+
+/// A 4xx answer's `{"messages": [{"instance_ptr", "messages": [...]}]}` as flow messages.
+fn messages_of(hook: &WebHookConfig, status: u16, answer: &[u8]) -> Result<HookAbort, FlowError> {
+    let parsed: Option<WebHookMessages> = serde_json::from_slice(answer).ok();
+    let Some(parsed) = parsed.filter(|p| !p.messages.is_empty()) else {
+        return Err(failed(format!(
+            "the web hook {} answered with status {status}",
+            host(hook)
+        )));
+    };
+    let mut abort = HookAbort {
+        messages: Vec::new(),
+        node_messages: Vec::new(),
+    };
+    for group in parsed.messages {
+        let node = group
+            .instance_ptr
+            .trim_start_matches('#')
+            .trim_start_matches('/')
+            .replace('/', ".");
+        for m in group.messages {
+            let text = UiText::error(m.id, m.text, m.context);
+            if node.is_empty() {
+                abort.messages.push(text);
+            } else {
+                abort.node_messages.push((node.clone(), text));
+            }
+        }
+    }
+    Ok(abort)
 }
 
 #[derive(Deserialize)]
