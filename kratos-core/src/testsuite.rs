@@ -69,6 +69,7 @@ macro_rules! store_conformance {
             flow_settings_profile_and_password,
             flow_settings_browser_csrf_and_return_to,
             flow_login_requires_verified_address,
+            flow_concurrent_logins,
         );
     };
 }
@@ -2572,4 +2573,89 @@ pub async fn flow_login_requires_verified_address(store: Arc<dyn Persister>) {
         login(&k, &mail, "long enough pw").await,
         LoginSubmission::Completed(_)
     ));
+}
+
+pub async fn flow_concurrent_logins(store: Arc<dyn Persister>) {
+    let config = format!(
+        "{SESSION_HOOK}security:\n  login_lockout:\n    max_failures: 5\n    max_failures_per_address: 1000\n    base_duration: 1m\n"
+    );
+    let k = kratos_with(store, &config, Arc::new(crate::SystemClock));
+    let mail = email();
+    registered_token(&k, &mail).await;
+    // Eight concurrent logins of one identity: eight distinct sessions.
+    let logins = (0..8).map(|_| {
+        let (k, mail) = (k.clone(), mail.clone());
+        async move { login(&k, &mail, "long enough pw").await }
+    });
+    let mut tokens = HashSet::new();
+    for r in futures::future::join_all(logins).await {
+        let LoginSubmission::Completed(ok) = r else {
+            panic!("a concurrent login failed")
+        };
+        tokens.insert(ok.session_token.unwrap().expose().to_owned());
+    }
+    assert_eq!(tokens.len(), 8);
+    let id = k
+        .sessions()
+        .whoami(tokens.iter().next().unwrap())
+        .await
+        .unwrap()
+        .identity_id;
+    assert_eq!(
+        k.sessions()
+            .list_for_identity(id, true)
+            .await
+            .unwrap()
+            .len(),
+        9
+    );
+
+    // Eight concurrent wrong passwords: every failure is counted, so the identifier locks.
+    // Attempts that start after the fifth failure was counted already see the lock.
+    let wrong = (0..8).map(|_| {
+        let (k, mail) = (k.clone(), mail.clone());
+        async move {
+            let ctx = FlowContext::default();
+            let flow = k
+                .login()
+                .create(FlowType::Api, &ctx, LoginOptions::default())
+                .await
+                .unwrap();
+            k.login()
+                .submit(
+                    flow.id,
+                    &json!({"method": "password", "identifier": mail, "password": "wrong password"}),
+                    &ctx,
+                )
+                .await
+        }
+    });
+    let mut refused = 0;
+    for r in futures::future::join_all(wrong).await {
+        match r {
+            Ok(LoginSubmission::Retry(_)) => refused += 1,
+            Err(FlowError::LoginLocked { .. }) => {}
+            other => panic!("unexpected answer to a wrong password: {other:?}"),
+        }
+    }
+    assert!(
+        refused >= 5,
+        "at least the five counted failures were answered"
+    );
+    let ctx = FlowContext::default();
+    let flow = k
+        .login()
+        .create(FlowType::Api, &ctx, LoginOptions::default())
+        .await
+        .unwrap();
+    let err = k
+        .login()
+        .submit(
+            flow.id,
+            &json!({"method": "password", "identifier": mail, "password": "long enough pw"}),
+            &ctx,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FlowError::LoginLocked { .. }), "{err:?}");
 }
