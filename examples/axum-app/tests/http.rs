@@ -26,9 +26,13 @@ fn test_config() -> std::path::PathBuf {
 }
 
 async fn app() -> Router {
+    app_on("sqlite::memory:").await
+}
+
+async fn app_on(database: &str) -> Router {
     let config = test_config();
     let settings = Settings {
-        database: "sqlite::memory:".into(),
+        database: database.into(),
         config: Some(config.clone()),
         ..Settings::default()
     };
@@ -590,4 +594,47 @@ async fn the_admin_address_serves_kratos_admin_and_keto() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{path}");
     }
+}
+
+/// Documents, their permissions and sessions survive a restart of the app on the same database.
+async fn survives_a_restart(database: &str) {
+    let mut ada = Browser::new(app_on(database).await);
+    sign_up(&mut ada, "ada@example.com", "Ada").await;
+    let doc = ada
+        .send(
+            "POST",
+            "/documents",
+            Some(&[("title", "Kept across restarts"), ("body", "still here")]),
+        )
+        .await
+        .location
+        .unwrap();
+    ada.app = app_on(database).await;
+    let page = ada.get(&doc).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("still here"));
+    assert!(
+        ada.get("/documents")
+            .await
+            .body
+            .contains("Kept across restarts")
+    );
+}
+
+#[tokio::test]
+async fn documents_survive_a_restart_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("axum-app-http-{}", uuid::Uuid::new_v4()));
+    survives_a_restart(&format!("sqlite://{}/app.db", dir.display())).await;
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn documents_survive_a_restart_on_postgres() {
+    let Some(base) = kratos_core::testsuite::postgres_url_or_skip() else {
+        return;
+    };
+    let url = kratos_store_postgres::create_test_database(&base)
+        .await
+        .expect("a test database");
+    survives_a_restart(&url).await;
 }
