@@ -294,7 +294,12 @@ fn csrf_digests(kratos: &Kratos, headers: &HeaderMap) -> Vec<[u8; DIGEST_LEN]> {
 }
 
 /// Whether the request's CSRF cookie vouches for a flow's CSRF token.
-pub(crate) fn csrf_cookie_vouches_for(kratos: &Kratos, headers: &HeaderMap, token: &str) -> bool {
+///
+/// An app that renders browser flows in-process (fetching them with `kratos.login().get(…)`
+/// instead of `GET /self-service/login/flows`) checks this before showing a flow's form, as
+/// the flows endpoint does: a flow started in another browser cannot be submitted from this
+/// one, so the app starts a fresh flow instead.
+pub fn csrf_cookie_vouches_for(kratos: &Kratos, headers: &HeaderMap, token: &str) -> bool {
     if token.is_empty() {
         return false;
     }

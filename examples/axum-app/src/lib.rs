@@ -1,0 +1,249 @@
+//! An example web app built on kratos-rs: sign-up, sign-in, settings and sessions through the
+//! embedded Kratos flows, and documents shared through the embedded Keto engine.
+//!
+//! [`build`] assembles the two routers the binary serves:
+//!
+//! - the **public** router: the app's pages (rendered on the server from each flow's `ui.nodes`),
+//!   its stylesheet, and the Kratos public API (`/self-service/…`, `/sessions/…`) on the same
+//!   origin, so the forms post straight to the flows' `ui.action` with Kratos's cookies and
+//!   CSRF protection;
+//! - the **admin** router: the Kratos admin API and the Keto read and write APIs.
+//!
+//! Everything lives in one database (SQLite by default, PostgreSQL with a `postgres://` URL):
+//! identities, sessions, flows, relation tuples, and the app's own `app_documents` and
+//! `app_groups` tables.
+
+mod documents;
+mod guard;
+mod pages;
+pub mod settings;
+mod views;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRef;
+use keto_core::{Keto, Schema, Tenant};
+use kratos_core::config::{HookConfig, Secret};
+use kratos_core::identity::IdentitySchema;
+use kratos_core::{Config, Kratos};
+use sea_orm::DatabaseConnection;
+
+pub use settings::{HELP, Settings};
+
+/// The identity schema used when no `--identity-schema` is given: email and full name.
+pub const DEFAULT_IDENTITY_SCHEMA: &str = include_str!("../identity.schema.json");
+
+/// The permission model used when no `--namespaces` is given (Ory Permission Language).
+pub const DEFAULT_NAMESPACES: &str = include_str!("../namespaces.keto.ts");
+
+/// What the handlers share.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) kratos: Kratos,
+    pub(crate) keto: Tenant,
+    pub(crate) db: DatabaseConnection,
+    pub(crate) views: Arc<views::Views>,
+    /// The public base URL, without a trailing slash.
+    pub(crate) base_url: String,
+}
+
+impl FromRef<AppState> for Kratos {
+    fn from_ref(state: &AppState) -> Kratos {
+        state.kratos.clone()
+    }
+}
+
+/// The assembled app: its two routers and the engines behind them.
+pub struct App {
+    /// Pages, stylesheet and the Kratos public API (serve on [`Settings::public`]).
+    pub public: Router,
+    /// The Kratos admin API and the Keto read and write APIs (serve on [`Settings::admin`]).
+    pub admin: Router,
+    /// The identity engine.
+    pub kratos: Kratos,
+    /// The permission engine, bound to the app's tenant.
+    pub keto: Tenant,
+}
+
+/// The Kratos configuration the app runs with: the `--config` file (or the defaults) with
+/// what the app needs filled in where the file leaves it open: the public and admin base URLs,
+/// the UI URLs of the flows pointing at the app's pages, the return URL, a session after
+/// registration, plain-HTTP cookies for an `http://` base URL, and development secrets.
+pub fn kratos_config(settings: &Settings) -> Result<Config, String> {
+    let mut config = match &settings.config {
+        Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    let base = config
+        .serve
+        .public
+        .base_url
+        .get_or_insert_with(|| format!("http://{}/", settings.public))
+        .trim_end_matches('/')
+        .to_owned();
+    config
+        .serve
+        .admin
+        .base_url
+        .get_or_insert_with(|| format!("http://{}/", settings.admin));
+    let flows = &mut config.selfservice.flows;
+    flows
+        .login
+        .ui_url
+        .get_or_insert_with(|| format!("{base}/login"));
+    flows
+        .registration
+        .ui_url
+        .get_or_insert_with(|| format!("{base}/registration"));
+    flows
+        .settings
+        .ui_url
+        .get_or_insert_with(|| format!("{base}/settings"));
+    flows
+        .error
+        .ui_url
+        .get_or_insert_with(|| format!("{base}/error"));
+    config
+        .selfservice
+        .default_browser_return_url
+        .get_or_insert_with(|| format!("{base}/"));
+    if !config.selfservice.flows.registration.issues_session() {
+        config
+            .selfservice
+            .flows
+            .registration
+            .after
+            .password
+            .hooks
+            .push(HookConfig {
+                hook: "session".into(),
+                config: serde_json::Value::Null,
+            });
+    }
+    if config.cookies.secure.is_none() && base.starts_with("http://") {
+        // Browsers drop Secure cookies set over plain HTTP on anything but localhost.
+        config.cookies.secure = Some(false);
+    }
+    if config.secrets.default.is_empty() && config.secrets.cookie.is_empty() && !config.dev {
+        config.secrets.default = dev_secrets(&settings.state_dir)?;
+    }
+    Ok(config)
+}
+
+/// Development secrets: generated once into `<state dir>/secrets.json` with a warning, and
+/// reused on restart so sessions survive it.
+fn dev_secrets(dir: &Path) -> Result<Vec<Secret>, String> {
+    let path = dir.join("secrets.json");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let list: Vec<String> =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        return Ok(list.into_iter().map(Secret::new).collect());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let secret = hex::encode(rand::random::<[u8; 32]>());
+    std::fs::write(&path, serde_json::json!([secret]).to_string())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!(
+        "WARNING: generated development secrets in {} — configure real secrets (--config) before going to production",
+        path.display()
+    );
+    Ok(vec![Secret::new(secret)])
+}
+
+/// Opens and migrates the database: PostgreSQL for `postgres://` URLs, SQLite otherwise (the
+/// file and its directory are created when missing).
+async fn open_store(url: &str) -> Result<kratos_store_sqlite::SqlStore, String> {
+    let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        kratos_store_postgres::connect(url)
+            .await
+            .map_err(|e| format!("cannot connect to {url}: {e}"))?
+    } else {
+        if let Some(dir) = url
+            .strip_prefix("sqlite://")
+            .map(|p| p.split('?').next().unwrap_or(p))
+            .and_then(|p| Path::new(p).parent())
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        kratos_store_sqlite::connect(url)
+            .await
+            .map_err(|e| format!("cannot open {url}: {e}"))?
+    };
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("migrations failed: {e}"))?;
+    documents::migrate(store.connection()).await?;
+    Ok(store)
+}
+
+/// Builds the app for these settings: opens and migrates the database, loads the identity
+/// schema and the namespaces, and assembles the routers.
+pub async fn build(settings: &Settings) -> Result<App, String> {
+    let config = kratos_config(settings)?;
+    let schema = match &settings.identity_schema {
+        Some(path) => IdentitySchema::from_url("default", &path.display().to_string()),
+        None => IdentitySchema::from_json_str("default", DEFAULT_IDENTITY_SCHEMA),
+    }
+    .map_err(|e| format!("identity schema: {e}"))?;
+    let opl = match &settings.namespaces {
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => DEFAULT_NAMESPACES.to_owned(),
+    };
+    let namespaces = Schema::from_opl(&opl).map_err(|e| format!("namespaces: {e}"))?;
+    for needed in ["User", "Group", "Document"] {
+        if namespaces.namespace(needed).is_none() {
+            return Err(format!(
+                "namespaces: the app needs a `{needed}` namespace (see namespaces.keto.ts)"
+            ));
+        }
+    }
+    let store = Arc::new(open_store(&settings.database).await?);
+    let db = store.connection().clone();
+    let kratos = Kratos::builder(config)
+        .store(store.clone())
+        .schema(schema)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let keto = Keto::new(namespaces, store, keto_core::Config::default())
+        .map_err(|e| format!("namespaces: {e}"))?
+        .tenant(kratos.nid());
+    let base_url = kratos
+        .config()
+        .serve
+        .public_base_url()
+        .trim_end_matches('/')
+        .to_owned();
+    let state = AppState {
+        kratos: kratos.clone(),
+        keto: keto.clone(),
+        db,
+        views: Arc::new(views::Views::new()),
+        base_url,
+    };
+    let kratos_public = kratos_axum::public_router(kratos.clone()).layer(
+        axum::middleware::from_fn_with_state(state.clone(), guard::friendly_errors),
+    );
+    let public = Router::new()
+        .merge(pages::router())
+        .merge(documents::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::same_origin_posts,
+        ))
+        .with_state(state)
+        .merge(kratos_public);
+    let admin =
+        kratos_axum::admin_router(kratos.clone()).merge(kratos_axum::keto_router(keto.clone()));
+    Ok(App {
+        public,
+        admin,
+        kratos,
+        keto,
+    })
+}

@@ -1,0 +1,615 @@
+//! The account pages: home, sign-in, sign-up, settings (the flows' UI, rendered from their
+//! `ui.nodes`), the self-service error page and the sessions list.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use kratos_core::flow::{FlowContext, FlowError};
+use kratos_core::session::{Session, SessionError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::views::CSS;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/static/app.css", get(stylesheet))
+        .route("/login", get(login_page))
+        .route("/registration", get(registration_page))
+        .route("/settings", get(settings_page))
+        .route("/error", get(error_page))
+        .route("/account/sessions", get(sessions_page))
+        .route("/account/sessions/{id}/revoke", post(revoke_session))
+        .route(
+            "/account/sessions/revoke-others",
+            post(revoke_other_sessions),
+        )
+}
+
+/// The signed-in user of a request.
+pub(crate) struct Viewer {
+    /// The session.
+    pub(crate) session: Session,
+    /// Its token (for the logout URL and "sign out everywhere else").
+    pub(crate) token: String,
+    /// What the navigation bar shows: name, email, logout URL.
+    pub(crate) nav: Value,
+}
+
+impl Viewer {
+    /// The identity's id.
+    pub(crate) fn identity_id(&self) -> Uuid {
+        self.session.identity_id
+    }
+}
+
+/// A trait of an identity as text.
+pub(crate) fn trait_text(traits: &Value, key: &str) -> String {
+    traits
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The flow context of a request made by the app itself: the session token the browser
+/// presents.
+fn flow_context(state: &AppState, headers: &HeaderMap) -> FlowContext {
+    FlowContext {
+        request_url: None,
+        session_token: kratos_axum::session_token_from_headers(&state.kratos, headers),
+        client: Default::default(),
+    }
+}
+
+/// The request's signed-in user, if any. Storage failures are answered with an error page.
+pub(crate) async fn viewer(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Viewer>, Response> {
+    let Some(token) = kratos_axum::session_token_from_headers(&state.kratos, headers) else {
+        return Ok(None);
+    };
+    let session = match state.kratos.sessions().whoami(&token).await {
+        Ok(s) => s,
+        Err(SessionError::Inactive | SessionError::Aal2Required | SessionError::NotFound) => {
+            return Ok(None);
+        }
+        Err(e) => return Err(internal_error(state, &e.to_string())),
+    };
+    let ctx = FlowContext {
+        request_url: None,
+        session_token: Some(token.clone()),
+        client: Default::default(),
+    };
+    let logout_url = match state.kratos.logout().create_browser(&ctx).await {
+        Ok(flow) => flow.logout_url,
+        Err(e) => return Err(internal_error(state, &e.to_string())),
+    };
+    let traits = session
+        .identity
+        .as_ref()
+        .map(|i| i.traits.clone())
+        .unwrap_or_default();
+    let nav = json!({
+        "id": session.identity_id,
+        "name": trait_text(&traits, "name"),
+        "email": trait_text(&traits, "email"),
+        "logout_url": logout_url,
+    });
+    Ok(Some(Viewer {
+        session,
+        token,
+        nav,
+    }))
+}
+
+/// The request's signed-in user; without one the browser is sent to sign in and come back.
+pub(crate) async fn require_viewer(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<Viewer, Response> {
+    match viewer(state, headers).await? {
+        Some(v) => Ok(v),
+        None => {
+            let back = format!(
+                "{}{}",
+                state.base_url,
+                uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+            );
+            Err(see_other(&format!(
+                "/self-service/login/browser?return_to={}",
+                encode(&back)
+            )))
+        }
+    }
+}
+
+/// A 303 See Other.
+pub(crate) fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// Percent-encodes a query value.
+pub(crate) fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// A 500 page; the details go to the log, not to the browser.
+pub(crate) fn internal_error(state: &AppState, detail: &str) -> Response {
+    eprintln!("error: {detail}");
+    state.views.error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        None,
+        "Something went wrong",
+        "We could not complete this request. Please try again in a moment.",
+        None,
+    )
+}
+
+/// A title and a sentence for a Kratos error id, for people rather than programs.
+pub(crate) fn friendly(id: &str, status: u16, reason: &str) -> (String, String) {
+    let (title, message) = match id {
+        "security_csrf_violation" => (
+            "This form has expired",
+            "For your security, a form only works in the browser that opened it, and only until \
+             you sign in or out. Please start again.",
+        ),
+        "self_service_flow_expired" => ("This form has expired", "Please start again."),
+        "session_inactive" | "no_active_session" => {
+            ("You are signed out", "Please sign in to continue.")
+        }
+        "session_already_available" => (
+            "You are already signed in",
+            "Sign out first if you want to use another account.",
+        ),
+        "self_service_flow_return_to_forbidden" => (
+            "That link is not allowed",
+            "The page this link wanted to send you to afterwards is not part of this app.",
+        ),
+        "security_identity_mismatch" => (
+            "This form belongs to another account",
+            "Please start again from your own settings page.",
+        ),
+        "session_aal2_required" => (
+            "Second factor required",
+            "Please confirm your sign-in with your second factor.",
+        ),
+        "not_found" | "self_service_flow_not_found" => (
+            "Not found",
+            "This page or form does not exist, or no longer exists.",
+        ),
+        _ if status >= 500 => (
+            "Something went wrong",
+            "We could not complete this request. Please try again in a moment.",
+        ),
+        _ => ("Something is not right", ""),
+    };
+    let message = if message.is_empty() {
+        if reason.is_empty() {
+            "The request could not be completed. Please start again.".to_owned()
+        } else {
+            reason.to_owned()
+        }
+    } else {
+        message.to_owned()
+    };
+    (title.to_owned(), message)
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let viewer = match viewer(&state, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let documents = match &viewer {
+        Some(v) => crate::documents::visible_ids(&state, v.identity_id())
+            .await
+            .map(|ids| ids.len())
+            .unwrap_or(0),
+        None => 0,
+    };
+    state.views.page(
+        "home.html",
+        json!({
+            "title": "Home",
+            "viewer": viewer.as_ref().map(|v| &v.nav),
+            "documents": documents,
+        }),
+    )
+}
+
+/// The query of a flow page.
+#[derive(Deserialize, Default)]
+struct FlowQuery {
+    flow: Option<String>,
+    return_to: Option<String>,
+}
+
+impl FlowQuery {
+    fn id(&self) -> Option<Uuid> {
+        self.flow.as_deref().and_then(|f| Uuid::parse_str(f).ok())
+    }
+
+    /// Where a new browser flow of `kind` starts (passing `return_to` on).
+    fn init_url(&self, kind: &str) -> String {
+        let mut url = format!("/self-service/{kind}/browser");
+        if let Some(r) = self.return_to.as_deref().filter(|r| !r.is_empty()) {
+            url.push_str("?return_to=");
+            url.push_str(&encode(r));
+        }
+        url
+    }
+}
+
+/// What a flow page shows besides the flow.
+struct FlowPage {
+    kind: &'static str,
+    heading: &'static str,
+    lead: Option<&'static str>,
+    nav: &'static str,
+}
+
+/// Renders a fetched flow, or sends the browser where it can continue: a new flow when this
+/// one is unknown, expired, or was started in another browser (its CSRF cookie does not
+/// vouch for it), the sign-in when settings need a session.
+async fn show_flow(
+    state: &AppState,
+    headers: &HeaderMap,
+    page: FlowPage,
+    query: &FlowQuery,
+    result: Result<Value, FlowError>,
+) -> Response {
+    let init = query.init_url(page.kind);
+    let flow = match result {
+        Ok(flow) => flow,
+        Err(FlowError::NotFound | FlowError::Expired { .. } | FlowError::IdentityMismatch) => {
+            return see_other(&init);
+        }
+        Err(FlowError::NoActiveSession) => {
+            return see_other(&format!(
+                "/self-service/login/browser?return_to={}",
+                encode(&format!("{}/settings", state.base_url))
+            ));
+        }
+        Err(e) => {
+            let body = kratos_core::error::KratosError::to_body(&e);
+            let (title, message) = friendly(&body.error.id, body.error.code, &body.error.reason);
+            let status =
+                StatusCode::from_u16(body.error.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return state
+                .views
+                .error(status, None, &title, &message, Some((&init, "Start again")));
+        }
+    };
+    if flow.get("type").and_then(Value::as_str) == Some("browser") {
+        let token = csrf_token_of(&flow).unwrap_or_default();
+        if !kratos_axum::cookie::csrf_cookie_vouches_for(&state.kratos, headers, &token) {
+            return see_other(&init);
+        }
+    }
+    let viewer = match viewer(state, headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let ui = flow.get("ui").cloned().unwrap_or_default();
+    let mut groups: Vec<String> = Vec::new();
+    for n in ui
+        .get("nodes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(g) = n.get("group").and_then(Value::as_str)
+            && g != "default"
+            && !groups.iter().any(|x| x == g)
+        {
+            groups.push(g.to_owned());
+        }
+    }
+    let heading = match (page.kind, flow.get("refresh").and_then(Value::as_bool)) {
+        ("login", Some(true)) => "Confirm it’s you",
+        _ => page.heading,
+    };
+    state.views.page(
+        "flow.html",
+        json!({
+            "title": heading,
+            "heading": heading,
+            "lead": page.lead,
+            "kind": page.kind,
+            "nav": page.nav,
+            "viewer": viewer.as_ref().map(|v| &v.nav),
+            "ui": ui,
+            "groups": groups,
+            // Settings show one titled form per method; sign-in and sign-up one form.
+            "group_titles": (page.kind == "settings").then_some(json!({
+                "profile": "Profile",
+                "password": "Change password",
+                "totp": "Authenticator app",
+                "lookup_secret": "Backup codes",
+                "webauthn": "Security keys",
+                "passkey": "Passkeys",
+                "oidc": "Sign in with another provider",
+            })),
+        }),
+    )
+}
+
+/// The CSRF token in a flow's `csrf_token` node.
+fn csrf_token_of(flow: &Value) -> Option<String> {
+    flow.pointer("/ui/nodes")?
+        .as_array()?
+        .iter()
+        .find(|n| n.pointer("/attributes/name").and_then(Value::as_str) == Some("csrf_token"))?
+        .pointer("/attributes/value")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<FlowQuery>,
+) -> Response {
+    let Some(id) = query.id() else {
+        return see_other(&query.init_url("login"));
+    };
+    let result = state
+        .kratos
+        .login()
+        .get(id, &flow_context(&state, &headers))
+        .await
+        .map(|f| serde_json::to_value(f).unwrap_or_default());
+    let page = FlowPage {
+        kind: "login",
+        heading: "Sign in",
+        lead: Some("Welcome back. Sign in with your email address and password."),
+        nav: "login",
+    };
+    show_flow(&state, &headers, page, &query, result).await
+}
+
+async fn registration_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<FlowQuery>,
+) -> Response {
+    let Some(id) = query.id() else {
+        return see_other(&query.init_url("registration"));
+    };
+    let result = state
+        .kratos
+        .registration()
+        .get(id, &flow_context(&state, &headers))
+        .await
+        .map(|f| serde_json::to_value(f).unwrap_or_default());
+    let page = FlowPage {
+        kind: "registration",
+        heading: "Create your account",
+        lead: Some("It takes less than a minute."),
+        nav: "registration",
+    };
+    show_flow(&state, &headers, page, &query, result).await
+}
+
+async fn settings_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<FlowQuery>,
+) -> Response {
+    let Some(id) = query.id() else {
+        return see_other(&query.init_url("settings"));
+    };
+    let result = state
+        .kratos
+        .settings()
+        .get(id, &flow_context(&state, &headers))
+        .await
+        .map(|f| serde_json::to_value(f).unwrap_or_default());
+    let page = FlowPage {
+        kind: "settings",
+        heading: "Account settings",
+        lead: None,
+        nav: "settings",
+    };
+    show_flow(&state, &headers, page, &query, result).await
+}
+
+#[derive(Deserialize)]
+struct ErrorQuery {
+    id: Option<String>,
+}
+
+/// `selfservice.flows.error.ui_url`: errors are shown by id, with a friendly text.
+async fn error_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ErrorQuery>,
+) -> Response {
+    let viewer = viewer(&state, &headers).await.ok().flatten();
+    let id = query.id.unwrap_or_default();
+    let (title, message) = friendly(&id, 400, "");
+    state.views.error(
+        StatusCode::BAD_REQUEST,
+        viewer.as_ref().map(|v| &v.nav),
+        &title,
+        &message,
+        None,
+    )
+}
+
+/// A short description of a user agent: browser and system.
+fn device_name(user_agent: Option<&str>) -> String {
+    let Some(ua) = user_agent else {
+        return "Unknown device".into();
+    };
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_owned(),
+        (None, Some(s)) => s.to_owned(),
+        (None, None) => ua.chars().take(60).collect(),
+    }
+}
+
+/// A timestamp as the pages show it.
+pub(crate) fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[derive(Deserialize, Default)]
+struct NoticeQuery {
+    notice: Option<String>,
+}
+
+async fn sessions_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let viewer = match require_viewer(&state, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let list = match state
+        .kratos
+        .sessions()
+        .list_for_identity(viewer.identity_id(), true)
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return internal_error(&state, &e.to_string()),
+    };
+    let others = list.iter().filter(|s| s.id != viewer.session.id).count();
+    let sessions: Vec<Value> = list
+        .iter()
+        .map(|s| {
+            let device = s.devices.last();
+            json!({
+                "id": s.id,
+                "current": s.id == viewer.session.id,
+                "device": device_name(device.and_then(|d| d.user_agent.as_deref())),
+                "ip": device.and_then(|d| d.ip_address.clone()),
+                "authenticated_at": when(s.authenticated_at),
+                "expires_at": when(s.expires_at),
+            })
+        })
+        .collect();
+    let notice = match q.notice.as_deref() {
+        Some("revoked") => Some("The session was revoked."),
+        Some("revoked-others") => Some("You were signed out everywhere else."),
+        _ => None,
+    };
+    state.views.page(
+        "sessions.html",
+        json!({
+            "title": "Sessions",
+            "nav": "sessions",
+            "viewer": viewer.nav,
+            "sessions": sessions,
+            "others": others,
+            "notice": notice,
+        }),
+    )
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+) -> Response {
+    let viewer = match require_viewer(&state, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let not_found = || {
+        state.views.error(
+            StatusCode::NOT_FOUND,
+            Some(&viewer.nav),
+            "Session not found",
+            "This session does not exist or was already revoked.",
+            Some(("/account/sessions", "Back to sessions")),
+        )
+    };
+    let Ok(id) = Uuid::parse_str(&id) else {
+        return not_found();
+    };
+    if id == viewer.session.id {
+        return state.views.error(
+            StatusCode::BAD_REQUEST,
+            Some(&viewer.nav),
+            "This is your current session",
+            "Use “Sign out” to end the session of this browser.",
+            Some(("/account/sessions", "Back to sessions")),
+        );
+    }
+    match state.kratos.sessions().get(id).await {
+        Ok(s) if s.identity_id == viewer.identity_id() => {}
+        Ok(_) | Err(SessionError::NotFound) => return not_found(),
+        Err(e) => return internal_error(&state, &e.to_string()),
+    }
+    if let Err(e) = state.kratos.sessions().revoke(id).await {
+        return internal_error(&state, &e.to_string());
+    }
+    see_other("/account/sessions?notice=revoked")
+}
+
+async fn revoke_other_sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let viewer = match require_viewer(&state, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Err(e) = state.kratos.sessions().revoke_others(&viewer.token).await {
+        return internal_error(&state, &e.to_string());
+    }
+    see_other("/account/sessions?notice=revoked-others")
+}

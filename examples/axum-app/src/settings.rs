@@ -1,0 +1,112 @@
+//! Command-line flags and their environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The text of `--help`.
+pub const HELP: &str = "axum-app: an example web app on kratos-rs
+
+USAGE: axum-app [OPTIONS]
+
+OPTIONS (each also read from the environment variable in brackets):
+  --public ADDR            pages and Kratos public API      [PUBLIC_ADDR]      default 127.0.0.1:4455
+  --admin ADDR             Kratos admin API and Keto API    [ADMIN_ADDR]       default 127.0.0.1:4434
+  --database URL           sqlite://FILE or postgres://…    [DATABASE_URL]     default sqlite://.axum-app/kratos.db
+  --namespaces FILE        Keto namespaces (OPL)            [NAMESPACES]       default: built-in namespaces.keto.ts
+  --identity-schema FILE   identity schema (JSON)           [IDENTITY_SCHEMA]  default: built-in email + name
+  --config FILE            Kratos configuration (YAML/JSON) [KRATOS_CONFIG]    default: none
+  -h, --help               print this help
+
+Without secrets in --config, development secrets are generated once into .axum-app/secrets.json.
+";
+
+/// How the app is started.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where the pages and the Kratos public API listen.
+    pub public: SocketAddr,
+    /// Where the Kratos admin API and the Keto API listen.
+    pub admin: SocketAddr,
+    /// `sqlite://FILE` (or `sqlite::memory:`) or `postgres://…`.
+    pub database: String,
+    /// An OPL file replacing the built-in namespaces.
+    pub namespaces: Option<PathBuf>,
+    /// An identity schema replacing the built-in one.
+    pub identity_schema: Option<PathBuf>,
+    /// A Kratos configuration file (YAML, or JSON by extension).
+    pub config: Option<PathBuf>,
+    /// Where development secrets are kept when the configuration has none.
+    pub state_dir: PathBuf,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            public: ([127, 0, 0, 1], 4455).into(),
+            admin: ([127, 0, 0, 1], 4434).into(),
+            database: "sqlite://.axum-app/kratos.db".into(),
+            namespaces: None,
+            identity_schema: None,
+            config: None,
+            state_dir: PathBuf::from(".axum-app"),
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    /// Run with these settings.
+    Run(Settings),
+    /// Print the help.
+    Help,
+}
+
+impl Settings {
+    /// Reads the environment, then the flags (flags win).
+    pub fn from_env_and_args(
+        env: impl Fn(&str) -> Option<String>,
+        args: impl IntoIterator<Item = String>,
+    ) -> Result<Command, String> {
+        let env = |k: &str| env(k).filter(|v| !v.is_empty());
+        let mut s = Settings::default();
+        let mut public = env("PUBLIC_ADDR");
+        let mut admin = env("ADMIN_ADDR");
+        if let Some(d) = env("DATABASE_URL") {
+            s.database = d;
+        }
+        s.namespaces = env("NAMESPACES").map(PathBuf::from);
+        s.identity_schema = env("IDENTITY_SCHEMA").map(PathBuf::from);
+        s.config = env("KRATOS_CONFIG").map(PathBuf::from);
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+                _ => (arg.clone(), None),
+            };
+            let mut value = || {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or_else(|| format!("{flag} needs a value (see --help)"))
+            };
+            match flag.as_str() {
+                "-h" | "--help" => return Ok(Command::Help),
+                "--public" => public = Some(value()?),
+                "--admin" => admin = Some(value()?),
+                "--database" => s.database = value()?,
+                "--namespaces" => s.namespaces = Some(PathBuf::from(value()?)),
+                "--identity-schema" => s.identity_schema = Some(PathBuf::from(value()?)),
+                "--config" => s.config = Some(PathBuf::from(value()?)),
+                other => return Err(format!("unknown argument `{other}` (see --help)")),
+            }
+        }
+        if let Some(p) = public {
+            s.public = p.parse().map_err(|e| format!("--public {p}: {e}"))?;
+        }
+        if let Some(a) = admin {
+            s.admin = a.parse().map_err(|e| format!("--admin {a}: {e}"))?;
+        }
+        Ok(Command::Run(s))
+    }
+}

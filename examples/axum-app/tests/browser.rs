@@ -1,0 +1,347 @@
+//! End-to-end: the app binary on free ports with a fresh SQLite file, driven in headless
+//! Chromium through chromedriver (Debian's `chromium` and `chromium-driver`).
+//!
+//! Without chromedriver or Chromium the test prints that it was skipped; with `CI=true` it
+//! fails instead. `CHROMEDRIVER` and `CHROMIUM` override the binaries' paths. With
+//! `AXUM_APP_SCREENSHOTS=DIR` it saves a screenshot of each step there.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+/// Children killed when the test ends, however it ends.
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The chromedriver and Chromium binaries, or `None` (skip) outside CI.
+fn browser_or_skip() -> Option<(PathBuf, PathBuf)> {
+    let find = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(default))
+    };
+    let driver = find("CHROMEDRIVER", "/usr/bin/chromedriver");
+    let chromium = find("CHROMIUM", "/usr/bin/chromium");
+    if driver.exists() && chromium.exists() {
+        return Some((driver, chromium));
+    }
+    let missing = format!(
+        "{} or {} is missing (apt-get install chromium chromium-driver)",
+        driver.display(),
+        chromium.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true and the browser test cannot run: {missing}");
+    }
+    eprintln!("skipped: browser test: {missing}");
+    None
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, what: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on port {port}");
+}
+
+/// A browser window with a few helpers for forms.
+struct Window {
+    client: Client,
+    base: String,
+    shots: Option<PathBuf>,
+    name: &'static str,
+    step: usize,
+}
+
+const WAIT: Duration = Duration::from_secs(15);
+
+impl Window {
+    async fn open(driver: &str, chromium: &Path, base: &str, name: &'static str) -> Window {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--disable-extensions",
+                    "--no-first-run",
+                    "--window-size=1200,900",
+                ],
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(driver)
+            .await
+            .expect("a WebDriver session starts");
+        Window {
+            client,
+            base: base.to_owned(),
+            shots: std::env::var_os("AXUM_APP_SCREENSHOTS").map(PathBuf::from),
+            name,
+            step: 0,
+        }
+    }
+
+    async fn goto(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .expect("navigation");
+    }
+
+    /// Waits for an element (after a navigation) and returns its text.
+    async fn wait_text(&self, css: &str) -> String {
+        let el = self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: no `{css}`: {e}", self.name));
+        el.text().await.unwrap()
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let el = self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: no field `{css}`: {e}", self.name));
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: nothing to click at `{css}`: {e}", self.name))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn path(&self) -> String {
+        self.client.current_url().await.unwrap().path().to_owned()
+    }
+
+    async fn shot(&mut self, label: &str) {
+        if let Some(dir) = &self.shots {
+            self.step += 1;
+            let png = self.client.screenshot().await.unwrap();
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(
+                dir.join(format!("{}-{:02}-{label}.png", self.name, self.step)),
+                png,
+            )
+            .unwrap();
+        }
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) {
+        self.goto("/login").await;
+        self.fill("input[name=identifier]", email).await;
+        self.fill("input[name=password]", password).await;
+        self.click("button[name=method][value=password]").await;
+    }
+}
+
+const PASSWORD: &str = "first pass phrase 1";
+const NEW_PASSWORD: &str = "second pass phrase 2";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_sign_in_change_password_and_share_a_document() {
+    let Some((driver_bin, chromium)) = browser_or_skip() else {
+        return;
+    };
+    let started = Instant::now();
+    let dir = std::env::temp_dir().join(format!("axum-app-e2e-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("kratos.yml"),
+        "secrets:\n  default: [\"a-browser-test-secret-long-enough\"]\n\
+         hashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n",
+    )
+    .unwrap();
+    let (public, admin, driver_port) = (free_port(), free_port(), free_port());
+    let mut procs = Processes(Vec::new());
+    let app = Command::new(env!("CARGO_BIN_EXE_axum-app"))
+        .current_dir(&dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args(["--public", &format!("127.0.0.1:{public}")])
+        .args(["--admin", &format!("127.0.0.1:{admin}")])
+        .args(["--database", &format!("sqlite://{}/app.db", dir.display())])
+        .args(["--config", "kratos.yml"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the app starts");
+    procs.0.push(app);
+    let driver = Command::new(&driver_bin)
+        .arg(format!("--port={driver_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    procs.0.push(driver);
+    wait_for_port(public, "the app", &mut procs.0[0]);
+    wait_for_port(driver_port, "chromedriver", &mut procs.0[1]);
+    let base = format!("http://127.0.0.1:{public}");
+    let driver_url = format!("http://127.0.0.1:{driver_port}");
+
+    let (mut ada, mut bob) = tokio::join!(
+        Window::open(&driver_url, &chromium, &base, "ada"),
+        Window::open(&driver_url, &chromium, &base, "bob"),
+    );
+
+    // Ada signs up and is signed in.
+    ada.goto("/registration").await;
+    ada.fill("input[name='traits.email']", "ada@example.com")
+        .await;
+    ada.fill("input[name='traits.name']", "Ada Lovelace").await;
+    ada.fill("input[name=password]", PASSWORD).await;
+    ada.shot("sign-up").await;
+    ada.click("button[name=method][value=password]").await;
+    assert_eq!(ada.wait_text("#signed-in-as").await, "Ada Lovelace");
+    ada.shot("home").await;
+
+    // She signs out.
+    ada.click("#sign-out").await;
+    ada.wait_text("a.btn[href='/registration']").await;
+    assert!(
+        ada.client
+            .find(Locator::Css("#signed-in-as"))
+            .await
+            .is_err()
+    );
+
+    // A wrong password shows the flow's error message; the right one signs her in.
+    ada.sign_in("ada@example.com", "not my password").await;
+    let error = ada.wait_text(".msg.error").await;
+    assert!(error.contains("credentials are invalid"), "{error}");
+    ada.shot("wrong-password").await;
+    ada.fill("input[name=identifier]", "ada@example.com").await;
+    ada.fill("input[name=password]", PASSWORD).await;
+    ada.click("button[name=method][value=password]").await;
+    assert_eq!(ada.wait_text("#signed-in-as").await, "Ada Lovelace");
+
+    // She changes her password in the settings.
+    ada.goto("/settings").await;
+    ada.fill(
+        "form[data-group=password] input[name=password]",
+        NEW_PASSWORD,
+    )
+    .await;
+    ada.click("form[data-group=password] button[name=method][value=password]")
+        .await;
+    let saved = ada.wait_text(".flow-messages .msg.success").await;
+    assert_eq!(saved, "Your changes have been saved!");
+    ada.shot("settings").await;
+
+    // Bob signs up in his own browser.
+    bob.goto("/registration").await;
+    bob.fill("input[name='traits.email']", "bob@example.com")
+        .await;
+    bob.fill("input[name='traits.name']", "Bob Babbage").await;
+    bob.fill("input[name=password]", "bobs own pass phrase")
+        .await;
+    bob.click("button[name=method][value=password]").await;
+    assert_eq!(bob.wait_text("#signed-in-as").await, "Bob Babbage");
+
+    // Ada creates a document and shares it with Bob as viewer.
+    ada.goto("/documents/new").await;
+    ada.fill("#title", "Notes on the Analytical Engine").await;
+    ada.fill("#body", "It might act upon other things besides number.")
+        .await;
+    ada.click("button[type=submit]").await;
+    assert_eq!(
+        ada.wait_text("#document-title").await,
+        "Notes on the Analytical Engine"
+    );
+    let doc_path = ada.path().await;
+    ada.fill("#share-email", "bob@example.com").await;
+    ada.client
+        .find(Locator::Css("#share-role"))
+        .await
+        .unwrap()
+        .select_by_value("viewer")
+        .await
+        .unwrap();
+    ada.click("#share-user button[type=submit]").await;
+    let sharing = ada.wait_text("#sharing table").await;
+    assert!(sharing.contains("Bob Babbage"), "{sharing}");
+    ada.shot("shared").await;
+
+    // Bob finds it in his list, can open it but not edit it.
+    bob.goto("/documents").await;
+    let list = bob.wait_text("#documents").await;
+    assert!(list.contains("Notes on the Analytical Engine"), "{list}");
+    bob.click("#documents a").await;
+    assert_eq!(
+        bob.wait_text("#document-title").await,
+        "Notes on the Analytical Engine"
+    );
+    assert_eq!(bob.wait_text("#access").await, "viewer");
+    assert!(
+        bob.client
+            .find(Locator::Css("#edit-document"))
+            .await
+            .is_err()
+    );
+    assert!(bob.client.find(Locator::Css("#sharing")).await.is_err());
+    bob.shot("viewer").await;
+    bob.goto(&format!("{doc_path}/edit")).await;
+    let denied = bob.wait_text("h1").await;
+    assert_eq!(denied, "You don’t have access");
+    bob.shot("no-edit").await;
+
+    // Ada's new password is the one that works now.
+    ada.click("#sign-out").await;
+    ada.wait_text("a.btn[href='/registration']").await;
+    ada.sign_in("ada@example.com", NEW_PASSWORD).await;
+    assert_eq!(ada.wait_text("#signed-in-as").await, "Ada Lovelace");
+
+    let (a, b) = tokio::join!(ada.client.close(), bob.client.close());
+    a.unwrap();
+    b.unwrap();
+    drop(procs);
+    std::fs::remove_dir_all(&dir).ok();
+    eprintln!("browser walk took {:.1?}", started.elapsed());
+}
