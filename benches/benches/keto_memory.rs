@@ -4,6 +4,11 @@
 //! Scenarios: a direct check, membership through 5 nested groups, a denied check that walks
 //! the same nest, a permit that is an OR over 100 relations (the subject is in the last
 //! one), and a traverse over 200 parents (the subject is a viewer of the last parent).
+//!
+//! casbin-rs answers the questions that RBAC can model on the same graph (direct grant,
+//! role membership through 5 nested roles, denial): documents' viewers become policies
+//! `p(subject, doc, viewer)`, group memberships role links `g(member, group)`. Set
+//! `KETO_BENCH_SKIP_BASELINE` to measure keto-core alone.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -159,6 +164,59 @@ const CASES: &[Case] = &[
     },
 ];
 
+const CASBIN_MODEL: &str = r#"
+[request_definition]
+r = sub, obj, act
+
+[policy_definition]
+p = sub, obj, act
+
+[role_definition]
+g = _, _
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act
+"#;
+
+/// The graph as casbin policies and role links (the tuples RBAC can express).
+async fn casbin_enforcer(lines: &[String]) -> casbin::Enforcer {
+    use casbin::prelude::*;
+    let model = DefaultModel::from_str(CASBIN_MODEL).await.expect("casbin model");
+    let mut e = Enforcer::new(model, MemoryAdapter::default())
+        .await
+        .expect("casbin enforcer");
+    e.enable_auto_build_role_links(false);
+    let mut policies = Vec::new();
+    let mut roles = Vec::new();
+    for line in lines {
+        let (object, subject) = line.split_once('@').expect("tuple");
+        let (object, relation) = object.split_once('#').expect("relation");
+        let (ns, obj) = object.split_once(':').expect("namespace");
+        let subject = subject.trim_end_matches("#member");
+        let subject = subject.split_once(':').map_or(subject, |(_, id)| id);
+        match (ns, relation) {
+            ("group", "member") => roles.push(vec![subject.to_owned(), obj.to_owned()]),
+            ("doc", "viewer") => {
+                policies.push(vec![subject.to_owned(), obj.to_owned(), "viewer".to_owned()])
+            }
+            _ => {}
+        }
+    }
+    for chunk in policies.chunks(50_000) {
+        e.add_policies(chunk.to_vec()).await.expect("casbin policies");
+    }
+    for chunk in roles.chunks(50_000) {
+        e.add_grouping_policies(chunk.to_vec())
+            .await
+            .expect("casbin roles");
+    }
+    e.build_role_links().expect("casbin role links");
+    e
+}
+
 fn bench(c: &mut Criterion) {
     let lines = graph();
     eprintln!("graph: {} tuples", lines.len());
@@ -187,12 +245,15 @@ fn bench(c: &mut Criterion) {
             .collect();
         zanzibar.write_relationships(muts).expect("write");
     }
-    drop(lines);
     eprintln!("simple-zanzibar graph built in {:?}", started.elapsed());
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
+    let started = std::time::Instant::now();
+    let casbin = (!skip_baseline).then(|| rt.block_on(casbin_enforcer(&lines)));
+    drop(lines);
+    eprintln!("casbin graph built in {:?}", started.elapsed());
     let opts = CheckOptions::default();
 
     for case in CASES {
@@ -218,6 +279,15 @@ fn bench(c: &mut Criterion) {
             b.to_async(&rt)
                 .iter(|| async { black_box(keto.check(nid, black_box(&tuple), &opts).await) })
         });
+        if let (Some(e), "direct" | "nested_5_levels" | "denied") = (&casbin, case.name) {
+            use casbin::CoreApi;
+            let (_, obj, rel, user) = case.zanzibar;
+            let allowed = e.enforce((user, obj, rel)).expect("casbin enforce");
+            eprintln!("{}: casbin-rs {allowed}", case.name);
+            g.bench_function("casbin-rs", |b| {
+                b.iter(|| black_box(e.enforce(black_box((user, obj, rel)))))
+            });
+        }
         if !skip_baseline {
             g.bench_function("simple-zanzibar", |b| {
                 b.iter(|| {

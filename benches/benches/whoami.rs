@@ -5,6 +5,9 @@
 //! whoami looks the session up by the digest of its token (a unique index), checks it and
 //! loads its identity. The database holds `WHOAMI_BENCH_SESSIONS` sessions (default 1,000),
 //! one per identity; the measured token and the baseline row are in the middle.
+//!
+//! On PostgreSQL a peer runs beside them: tower-sessions' `PostgresStore::load` (0.15, on
+//! sqlx 0.8) on the same database, for one stored session among as many.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -98,9 +101,54 @@ fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: common::Backend
         b.to_async(rt)
             .iter(|| async { black_box(k.sessions().whoami(black_box(&token)).await) })
     });
+    if backend.name == "postgres"
+        && let Some(url) = &backend.url
+    {
+        let (store, id) = rt.block_on(tower_sessions_peer(url, n));
+        g.bench_function("peer_tower_sessions_load", |b| {
+            use tower_sessions::session_store::SessionStore;
+            b.to_async(rt)
+                .iter(|| async { black_box(store.load(black_box(&id)).await) })
+        });
+    }
     g.finish();
     drop((k, db, issued));
     backend.finish(rt);
+}
+
+/// tower-sessions' PostgreSQL store on the same database with `n` sessions; the id of the
+/// middle one.
+async fn tower_sessions_peer(
+    url: &str,
+    n: usize,
+) -> (
+    tower_sessions_sqlx_store::PostgresStore,
+    tower_sessions::session::Id,
+) {
+    use tower_sessions::cookie::time::{Duration, OffsetDateTime};
+    use tower_sessions::session::{Id, Record};
+    use tower_sessions::session_store::SessionStore;
+    let pool = tower_sessions_sqlx_store::sqlx::PgPool::connect(url)
+        .await
+        .expect("sqlx 0.8 pool");
+    let store = tower_sessions_sqlx_store::PostgresStore::new(pool);
+    store.migrate().await.expect("tower-sessions migration");
+    let mut middle = Id::default();
+    for i in 0..n {
+        let mut record = Record {
+            id: Id::default(),
+            data: Default::default(),
+            expiry_date: OffsetDateTime::now_utc() + Duration::days(1),
+        };
+        record
+            .data
+            .insert("identity_id".into(), json!(uuid::Uuid::new_v4()));
+        store.create(&mut record).await.expect("tower-sessions create");
+        if i == n / 2 {
+            middle = record.id;
+        }
+    }
+    (store, middle)
 }
 
 fn bench(c: &mut Criterion) {

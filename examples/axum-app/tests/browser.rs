@@ -5,25 +5,15 @@
 //! fails instead. `CHROMEDRIVER` and `CHROMIUM` override the binaries' paths. With
 //! `AXUM_APP_SCREENSHOTS=DIR` it saves a screenshot of each step there.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use support::{Processes, free_port, wait_for_port};
+
+mod support;
 use serde_json::json;
-
-/// Children killed when the test ends, however it ends.
-struct Processes(Vec<Child>);
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 /// The chromedriver and Chromium binaries, or `None` (skip) outside CI.
 fn browser_or_skip() -> Option<(PathBuf, PathBuf)> {
@@ -47,29 +37,6 @@ fn browser_or_skip() -> Option<(PathBuf, PathBuf)> {
     }
     eprintln!("skipped: browser test: {missing}");
     None
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for_port(port: u16, what: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    while Instant::now() < deadline {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited early: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what} did not listen on port {port}");
 }
 
 /// A browser window with a few helpers for forms.

@@ -1,6 +1,9 @@
-"""Drives a kratos-rs server with the official Ory Python clients.
+"""Drives the example app with the official Ory Python clients.
 
-Usage: ory_client_compat.py PUBLIC_URL ADMIN_URL KETO_READ_URL KETO_WRITE_URL
+Usage: ory_client_compat.py PUBLIC_URL ADMIN_URL KETO_READ_URL KETO_WRITE_URL NAMESPACE
+
+The identity schema has `email` and `name` traits; NAMESPACE has a `viewers` relation of
+`User` subjects and a `view` permission.
 
 The clients validate every response against their generated models, so a field of the wrong
 type or a missing required field fails here. Prints one line per step; exits non-zero on the
@@ -20,7 +23,7 @@ def step(name):
 
 
 def main():
-    public, admin, keto_read, keto_write = sys.argv[1:5]
+    public, admin, keto_read, keto_write, namespace = sys.argv[1:6]
     email = f"sdk-{uuid.uuid4().hex}@example.com"
     password = "correct horse battery staple 42"
 
@@ -34,7 +37,7 @@ def main():
 
         body = kratos.UpdateRegistrationFlowBody(
             kratos.UpdateRegistrationFlowWithPasswordMethod(
-                method="password", password=password, traits={"email": email}
+                method="password", password=password, traits={"email": email, "name": "Ada SDK"}
             )
         )
         registered = fe.update_registration_flow(flow=flow.id, update_registration_flow_body=body)
@@ -106,25 +109,36 @@ def main():
         rel = keto.RelationshipApi(client)
         rel.create_relationship(
             create_relationship_body=keto.CreateRelationshipBody(
-                namespace="Doc", object="readme", relation="viewers", subject_id=identity_id
+                namespace=namespace,
+                object="readme",
+                relation="viewers",
+                subject_set=keto.SubjectSet(namespace="User", object=identity_id, relation=""),
             )
         )
         step("keto create_relationship")
 
     with keto.ApiClient(keto.Configuration(host=keto_read)) as client:
         perm = keto.PermissionApi(client)
-        yes = perm.check_permission(
-            namespace="Doc", object="readme", relation="view", subject_id=identity_id
-        )
-        assert yes.allowed is True
-        no = perm.check_permission_or_error  # the 403 variant
+        def check(subject, or_error=False):
+            call = perm.check_permission_or_error if or_error else perm.check_permission
+            return call(
+                namespace=namespace,
+                object="readme",
+                relation="view",
+                subject_set_namespace="User",
+                subject_set_object=subject,
+                subject_set_relation="",
+            )
+
+        assert check(identity_id).allowed is True
+        assert check(str(uuid.uuid4())).allowed is False
         try:
-            no(namespace="Doc", object="readme", relation="view", subject_id="someone-else")
+            check(str(uuid.uuid4()), or_error=True)
             raise AssertionError("a stranger may view")
         except keto.exceptions.ApiException as e:
             assert e.status == 403, e.status
-        rels = keto.RelationshipApi(client).get_relationships(namespace="Doc", object="readme")
-        assert [t.subject_id for t in rels.relation_tuples] == [identity_id]
+        rels = keto.RelationshipApi(client).get_relationships(namespace=namespace, object="readme")
+        assert [t.subject_set.object for t in rels.relation_tuples] == [identity_id]
         step("keto check_permission / get_relationships")
 
 
