@@ -184,7 +184,9 @@ m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act
 /// The graph as casbin policies and role links (the tuples RBAC can express).
 async fn casbin_enforcer(lines: &[String]) -> casbin::Enforcer {
     use casbin::prelude::*;
-    let model = DefaultModel::from_str(CASBIN_MODEL).await.expect("casbin model");
+    let model = DefaultModel::from_str(CASBIN_MODEL)
+        .await
+        .expect("casbin model");
     let mut e = Enforcer::new(model, MemoryAdapter::default())
         .await
         .expect("casbin enforcer");
@@ -199,14 +201,18 @@ async fn casbin_enforcer(lines: &[String]) -> casbin::Enforcer {
         let subject = subject.split_once(':').map_or(subject, |(_, id)| id);
         match (ns, relation) {
             ("group", "member") => roles.push(vec![subject.to_owned(), obj.to_owned()]),
-            ("doc", "viewer") => {
-                policies.push(vec![subject.to_owned(), obj.to_owned(), "viewer".to_owned()])
-            }
+            ("doc", "viewer") => policies.push(vec![
+                subject.to_owned(),
+                obj.to_owned(),
+                "viewer".to_owned(),
+            ]),
             _ => {}
         }
     }
     for chunk in policies.chunks(50_000) {
-        e.add_policies(chunk.to_vec()).await.expect("casbin policies");
+        e.add_policies(chunk.to_vec())
+            .await
+            .expect("casbin policies");
     }
     for chunk in roles.chunks(50_000) {
         e.add_grouping_policies(chunk.to_vec())

@@ -143,7 +143,10 @@ async fn tower_sessions_peer(
         record
             .data
             .insert("identity_id".into(), json!(uuid::Uuid::new_v4()));
-        store.create(&mut record).await.expect("tower-sessions create");
+        store
+            .create(&mut record)
+            .await
+            .expect("tower-sessions create");
         if i == n / 2 {
             middle = record.id;
         }
