@@ -58,6 +58,8 @@ macro_rules! store_conformance {
             session_inactive_identity_and_deletion,
             session_aal_highest_available,
             session_list_and_tenant_isolation,
+            session_with_identity_by_token,
+            session_with_identity_second_factor,
             flow_register_and_login_with_password,
             flow_browser_csrf_and_return_to,
             flow_expiry_gives_a_fresh_flow,
@@ -1421,6 +1423,335 @@ pub async fn session_list_and_tenant_isolation(store: Arc<dyn Persister>) {
     ));
     let got = k.sessions().get(ids[1].session.id).await.unwrap();
     assert_eq!(got.identity.unwrap().id, identity.id);
+}
+
+/// What `get_session_by_token_with_identity` must answer for an identity: the identity as
+/// `get_identity` loads it, without credentials and admin metadata, and the level its
+/// credentials allow.
+async fn expected_whoami_identity(k: &Kratos, id: Uuid) -> (crate::identity::Identity, Aal) {
+    let mut full = k.store().get_identity(k.nid(), id).await.unwrap();
+    let aal = crate::session::available_aal(&full);
+    full.credentials.clear();
+    full.metadata_admin = None;
+    (full, aal)
+}
+
+pub async fn session_with_identity_by_token(store: Arc<dyn Persister>) {
+    use crate::identity::{AddressVia, RecoveryAddress, VerifiableAddress, VerificationStatus};
+    use crate::store::StoreError;
+
+    let k = kratos(store);
+    let mail = email();
+    let identity = k
+        .identities()
+        .create(CreateIdentityBody {
+            metadata_admin: Some(json!({"secret": "admin-only"})),
+            metadata_public: Some(json!({"plan": "pro"})),
+            external_id: Some(format!("ext-{}", Uuid::new_v4())),
+            credentials: Some(ImportCredentials {
+                password: Some(ImportPassword {
+                    config: ImportPasswordConfig {
+                        password: Some("correct horse battery".into()),
+                        ..Default::default()
+                    },
+                }),
+                ..Default::default()
+            }),
+            ..body(&mail)
+        })
+        .await
+        .unwrap();
+    // More addresses than the schema derives, in a set order, one of them verified.
+    let mut stored = k.store().get_identity(k.nid(), identity.id).await.unwrap();
+    assert_eq!(stored.verifiable_addresses.len(), 1);
+    assert_eq!(stored.recovery_addresses.len(), 1);
+    let now = crate::clock::truncate_micros(k.clock().now());
+    stored.verifiable_addresses.push(VerifiableAddress {
+        id: Uuid::now_v7(),
+        value: format!("second-{mail}"),
+        verified: true,
+        via: AddressVia::Email,
+        status: VerificationStatus::Completed,
+        verified_at: Some(now),
+        created_at: now,
+        updated_at: now,
+    });
+    stored.verifiable_addresses.swap(0, 1);
+    stored.recovery_addresses.insert(
+        0,
+        RecoveryAddress {
+            id: Uuid::now_v7(),
+            value: "+4915112345678".into(),
+            via: AddressVia::Sms,
+            created_at: now,
+            updated_at: now,
+        },
+    );
+    k.store().update_identity(k.nid(), &stored).await.unwrap();
+
+    let issued = k
+        .sessions()
+        .issue(&identity, password_method(&k), &client())
+        .await
+        .unwrap();
+    let digest = token_digest(issued.token.expose());
+    let found = k
+        .store()
+        .get_session_by_token_with_identity(k.nid(), &digest)
+        .await
+        .unwrap();
+    let record = k
+        .store()
+        .get_session_by_token(k.nid(), &digest)
+        .await
+        .unwrap();
+    assert_eq!(found.record.session, record.session);
+    assert_eq!(found.record.token_digest, record.token_digest);
+    assert_eq!(found.record.logout_token_digest, record.logout_token_digest);
+    let (expected, aal) = expected_whoami_identity(&k, identity.id).await;
+    assert_eq!(found.identity, expected);
+    assert_eq!(found.available_aal, aal);
+    assert_eq!(found.available_aal, Aal::Aal1, "a password is one factor");
+    assert!(found.identity.credentials.is_empty());
+    assert_eq!(found.identity.metadata_admin, None);
+    assert_eq!(found.identity.metadata_public, Some(json!({"plan": "pro"})));
+    assert_eq!(
+        found
+            .identity
+            .verifiable_addresses
+            .iter()
+            .map(|a| a.value.as_str())
+            .collect::<Vec<_>>(),
+        vec![format!("second-{mail}").as_str(), mail.as_str()],
+        "addresses keep their order"
+    );
+    assert_eq!(found.identity.recovery_addresses.len(), 2);
+    assert_eq!(found.identity.recovery_addresses[0].via, AddressVia::Sms);
+
+    // Unknown tokens, the logout token and other tenants find nothing.
+    for bad in [
+        token_digest("ory_st_unknown"),
+        token_digest(issued.logout_token.expose()),
+    ] {
+        assert!(matches!(
+            k.store()
+                .get_session_by_token_with_identity(k.nid(), &bad)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+    }
+    assert!(matches!(
+        k.store()
+            .get_session_by_token_with_identity(Uuid::new_v4(), &digest)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    // An identity without addresses; an inactive identity is returned as it is (whoami
+    // refuses it).
+    let bare = k
+        .identities()
+        .create(CreateIdentityBody {
+            schema_id: "other".into(),
+            traits: json!({"nick": format!("nick-{}", Uuid::new_v4().simple())}),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let s = k
+        .sessions()
+        .issue(&bare, password_method(&k), &client())
+        .await
+        .unwrap();
+    k.identities()
+        .patch(
+            bare.id,
+            &json!([{"op": "replace", "path": "/state", "value": "inactive"}]),
+        )
+        .await
+        .unwrap();
+    let found = k
+        .store()
+        .get_session_by_token_with_identity(k.nid(), &token_digest(s.token.expose()))
+        .await
+        .unwrap();
+    let (expected, _) = expected_whoami_identity(&k, bare.id).await;
+    assert_eq!(found.identity, expected);
+    assert!(found.identity.verifiable_addresses.is_empty());
+    assert!(found.identity.recovery_addresses.is_empty());
+    assert_eq!(found.identity.state, IdentityState::Inactive);
+    assert!(matches!(
+        k.sessions().whoami(s.token.expose()).await,
+        Err(SessionError::Inactive)
+    ));
+
+    // A TOTP credential makes aal2 available: an aal1 session is not enough for whoami.
+    let mut with_totp = k.store().get_identity(k.nid(), identity.id).await.unwrap();
+    with_totp.credentials.insert(
+        CredentialType::Totp,
+        crate::identity::Credentials {
+            credential_type: CredentialType::Totp,
+            identifiers: vec![],
+            config: json!({"totp_url": "otpauth://totp/Example:a?secret=JBSWY3DPEHPK3PXP"}),
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        },
+    );
+    k.store()
+        .update_identity(k.nid(), &with_totp)
+        .await
+        .unwrap();
+    let found = k
+        .store()
+        .get_session_by_token_with_identity(k.nid(), &digest)
+        .await
+        .unwrap();
+    assert_eq!(found.available_aal, Aal::Aal2);
+    assert!(found.identity.credentials.is_empty());
+    // Every way of loading one identity agrees with the listing.
+    let full = k.store().get_identity(k.nid(), identity.id).await.unwrap();
+    assert!(full.credentials.contains_key(&CredentialType::Totp));
+    assert_eq!(
+        full.credentials[&CredentialType::Password].identifiers,
+        vec![mail.clone()]
+    );
+    let listed = k
+        .store()
+        .list_identities(
+            k.nid(),
+            &crate::store::IdentityQuery {
+                ids: vec![identity.id],
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed, vec![full.clone()]);
+    let by_identifier = k
+        .store()
+        .find_identity_by_identifier(k.nid(), CredentialType::Password, &mail)
+        .await
+        .unwrap();
+    assert_eq!(by_identifier, full);
+    let by_external_id = k
+        .store()
+        .get_identity_by_external_id(k.nid(), full.external_id.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(by_external_id, full);
+    assert!(matches!(
+        k.sessions().whoami(issued.token.expose()).await,
+        Err(SessionError::Aal2Required)
+    ));
+}
+
+pub async fn session_with_identity_second_factor(store: Arc<dyn Persister>) {
+    let k = kratos(store);
+    let identity = k.identities().create(body(&email())).await.unwrap();
+    let issued = k
+        .sessions()
+        .issue(&identity, password_method(&k), &client())
+        .await
+        .unwrap();
+    let digest = token_digest(issued.token.expose());
+    let now = crate::clock::truncate_micros(k.clock().now());
+    let cases = [
+        (CredentialType::Totp, json!({}), Aal::Aal2),
+        (
+            CredentialType::LookupSecret,
+            json!({"recovery_codes": []}),
+            Aal::Aal1,
+        ),
+        (CredentialType::LookupSecret, json!({}), Aal::Aal1),
+        (
+            CredentialType::LookupSecret,
+            json!({"recovery_codes": "x"}),
+            Aal::Aal1,
+        ),
+        (
+            CredentialType::LookupSecret,
+            json!({"recovery_codes": {"a": 1}}),
+            Aal::Aal1,
+        ),
+        (
+            CredentialType::LookupSecret,
+            json!({"recovery_codes": [{"code": "abc"}]}),
+            Aal::Aal2,
+        ),
+        (CredentialType::Webauthn, json!({}), Aal::Aal1),
+        (
+            CredentialType::Webauthn,
+            json!({"credentials": []}),
+            Aal::Aal1,
+        ),
+        (
+            CredentialType::Webauthn,
+            json!({"credentials": {"is_passwordless": false}}),
+            Aal::Aal1,
+        ),
+        (
+            CredentialType::Webauthn,
+            json!({"credentials": [{"is_passwordless": true}]}),
+            Aal::Aal1,
+        ),
+        (
+            CredentialType::Webauthn,
+            json!({"credentials": [{"is_passwordless": true}, {"is_passwordless": false}]}),
+            Aal::Aal2,
+        ),
+        (
+            CredentialType::Webauthn,
+            json!({"credentials": [{"id": "k"}]}),
+            Aal::Aal2,
+        ),
+        (
+            CredentialType::Webauthn,
+            json!({"credentials": [{"is_passwordless": "true"}]}),
+            Aal::Aal2,
+        ),
+        (
+            CredentialType::Webauthn,
+            json!({"credentials": [{"is_passwordless": null}]}),
+            Aal::Aal2,
+        ),
+        (
+            CredentialType::Webauthn,
+            json!({"credentials": ["k", 1]}),
+            Aal::Aal2,
+        ),
+        (CredentialType::Oidc, json!({"providers": []}), Aal::Aal1),
+        (CredentialType::Code, json!({}), Aal::Aal1),
+    ];
+    for (t, config, want) in cases {
+        let mut i = k.store().get_identity(k.nid(), identity.id).await.unwrap();
+        i.credentials
+            .retain(|ct, _| *ct == CredentialType::Password);
+        i.credentials.insert(
+            t,
+            crate::identity::Credentials {
+                credential_type: t,
+                identifiers: vec![],
+                config: config.clone(),
+                version: 0,
+                created_at: now,
+                updated_at: now,
+            },
+        );
+        k.store().update_identity(k.nid(), &i).await.unwrap();
+        let found = k
+            .store()
+            .get_session_by_token_with_identity(k.nid(), &digest)
+            .await
+            .unwrap();
+        let (_, reference) = expected_whoami_identity(&k, identity.id).await;
+        assert_eq!(reference, want, "{t:?} {config}: available_aal");
+        assert_eq!(
+            found.available_aal, want,
+            "{t:?} {config}: the store's answer"
+        );
+    }
 }
 
 use crate::flow::login::{LoginOptions, LoginSubmission};

@@ -11,13 +11,14 @@ use kratos_core::store::{IdentityQuery, IdentityStore, StoreError};
 use sea_orm::sea_query::{Expr, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
 };
 use uuid::Uuid;
 
 use crate::SqlStore;
 use crate::entity::{credential, identifier, identity, recovery_address, verifiable_address};
 use crate::error::{is_conflict, map_db_err};
+use crate::identity_query::{IdentityKey, corrupt, decode_identity, identity_sql};
 
 /// Rows per multi-row INSERT, well under both backends' bind-parameter limits.
 const INSERT_CHUNK: usize = 500;
@@ -145,10 +146,6 @@ fn identity_row(nid: Uuid, i: &Identity) -> identity::Model {
         created_at: i.created_at,
         updated_at: i.updated_at,
     }
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Backend(format!("stored {what} is not valid").into())
 }
 
 /// Loads credentials, identifiers and addresses for identity rows, a few queries in all.
@@ -332,6 +329,28 @@ fn escape_like(s: &str) -> String {
     out
 }
 
+impl SqlStore {
+    /// Loads one identity with everything it owns in a single statement.
+    async fn load_identity(
+        &self,
+        key: IdentityKey,
+        values: Vec<Value>,
+    ) -> Result<Identity, StoreError> {
+        let backend = self.db.get_database_backend();
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                identity_sql(backend, key),
+                values,
+            ))
+            .await
+            .map_err(map_db_err)?
+            .ok_or(StoreError::NotFound)?;
+        decode_identity(&row, true)
+    }
+}
+
 #[async_trait]
 impl IdentityStore for SqlStore {
     async fn insert_identities(
@@ -378,17 +397,8 @@ impl IdentityStore for SqlStore {
     }
 
     async fn get_identity(&self, nid: Uuid, id: Uuid) -> Result<Identity, StoreError> {
-        let row = identity::Entity::find()
-            .filter(identity::Column::Nid.eq(nid))
-            .filter(identity::Column::Id.eq(id))
-            .one(&self.db)
+        self.load_identity(IdentityKey::Id, vec![Value::from(nid), Value::from(id)])
             .await
-            .map_err(map_db_err)?
-            .ok_or(StoreError::NotFound)?;
-        hydrate(&self.db, nid, vec![row])
-            .await?
-            .pop()
-            .ok_or(StoreError::NotFound)
     }
 
     async fn get_identity_by_external_id(
@@ -396,17 +406,11 @@ impl IdentityStore for SqlStore {
         nid: Uuid,
         external_id: &str,
     ) -> Result<Identity, StoreError> {
-        let row = identity::Entity::find()
-            .filter(identity::Column::Nid.eq(nid))
-            .filter(identity::Column::ExternalId.eq(external_id))
-            .one(&self.db)
-            .await
-            .map_err(map_db_err)?
-            .ok_or(StoreError::NotFound)?;
-        hydrate(&self.db, nid, vec![row])
-            .await?
-            .pop()
-            .ok_or(StoreError::NotFound)
+        self.load_identity(
+            IdentityKey::ExternalId,
+            vec![Value::from(nid), Value::from(external_id.to_owned())],
+        )
+        .await
     }
 
     async fn find_identity_by_identifier(
@@ -415,15 +419,15 @@ impl IdentityStore for SqlStore {
         credential_type: CredentialType,
         identifier_value: &str,
     ) -> Result<Identity, StoreError> {
-        let row = identifier::Entity::find()
-            .filter(identifier::Column::Nid.eq(nid))
-            .filter(identifier::Column::CredentialType.eq(credential_type.as_str()))
-            .filter(identifier::Column::Identifier.eq(identifier_value))
-            .one(&self.db)
-            .await
-            .map_err(map_db_err)?
-            .ok_or(StoreError::NotFound)?;
-        self.get_identity(nid, row.identity_id).await
+        self.load_identity(
+            IdentityKey::Identifier,
+            vec![
+                Value::from(nid),
+                Value::from(credential_type.as_str()),
+                Value::from(identifier_value.to_owned()),
+            ],
+        )
+        .await
     }
 
     async fn update_identity(&self, nid: Uuid, i: &Identity) -> Result<(), StoreError> {

@@ -19,6 +19,7 @@
 pub mod entity;
 mod error;
 mod flow_store;
+mod identity_query;
 mod identity_store;
 mod lockout_store;
 pub mod migration;

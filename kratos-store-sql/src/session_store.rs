@@ -1,19 +1,23 @@
-//! `SessionStore` over sea-orm. whoami is one lookup on a unique index.
+//! `SessionStore` over sea-orm. whoami is one query: the session by the unique index on its
+//! token digest, joined with its identity, the identity's addresses aggregated as JSON and
+//! whether the identity has a second factor.
 
 use async_trait::async_trait;
 use kratos_core::session::{Aal, Session, SessionRecord};
-use kratos_core::store::{SessionStore, StoreError};
+use kratos_core::store::{SessionStore, SessionWithIdentity, StoreError};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QueryResult, Statement, Value,
+};
 use uuid::Uuid;
 
 use crate::SqlStore;
-use crate::entity::{identity, session};
+use crate::entity::session;
 use crate::error::map_db_err;
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Backend(format!("stored {what} is not valid").into())
-}
+use crate::identity_query::{
+    corrupt, decode_identity, identity_columns, postgres_addresses, sqlite_addresses,
+};
 
 fn digest(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
     bytes.try_into().map_err(|_| corrupt("token digest"))
@@ -43,36 +47,148 @@ fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(v).map_err(StoreError::backend)
 }
 
+/// The session columns of the whoami statements (`s` is `sessions`).
+macro_rules! session_columns {
+    () => {
+        "s.id, s.identity_id, s.token_digest, s.logout_token_digest, s.active, s.aal, \
+         s.authentication_methods, s.devices, s.issued_at, s.expires_at, s.authenticated_at"
+    };
+}
+
+/// whoami in one statement on PostgreSQL: the session by token digest (`$2`) in the tenant
+/// (`$1`), its identity without credentials and admin metadata, both address lists, and the
+/// second-factor test of `kratos_core::session::available_aal` (a TOTP credential, lookup
+/// secrets with at least one recovery code, or a WebAuthn credential with a key whose
+/// `is_passwordless` is not `true`).
+const POSTGRES_WHOAMI: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    ", ",
+    identity_columns!(),
+    ", ",
+    postgres_addresses!(),
+    ", EXISTS (SELECT 1 FROM identity_credentials c \
+     WHERE c.nid = $1 AND c.identity_id = i.id AND (c.credential_type = 'totp' \
+     OR (c.credential_type = 'lookup_secret' AND CASE \
+     WHEN jsonb_typeof(c.config -> 'recovery_codes') = 'array' \
+     THEN jsonb_array_length(c.config -> 'recovery_codes') > 0 ELSE false END) \
+     OR (c.credential_type = 'webauthn' AND CASE \
+     WHEN jsonb_typeof(c.config -> 'credentials') = 'array' \
+     THEN EXISTS (SELECT 1 FROM jsonb_array_elements(c.config -> 'credentials') AS k(v) \
+     WHERE (k.v -> 'is_passwordless') IS DISTINCT FROM 'true'::jsonb) ELSE false END))) \
+     AS second_factor \
+     FROM sessions s JOIN identities i ON i.nid = s.nid AND i.id = s.identity_id \
+     WHERE s.nid = $1 AND s.token_digest = $2"
+);
+
+/// [`POSTGRES_WHOAMI`] for SQLite (JSON1).
+const SQLITE_WHOAMI: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    ", ",
+    identity_columns!(),
+    ", ",
+    sqlite_addresses!(),
+    ", EXISTS (SELECT 1 FROM identity_credentials c \
+     WHERE c.nid = ?1 AND c.identity_id = i.id AND (c.credential_type = 'totp' \
+     OR (c.credential_type = 'lookup_secret' AND CASE \
+     WHEN json_type(c.config, '$.recovery_codes') = 'array' \
+     THEN json_array_length(c.config, '$.recovery_codes') > 0 ELSE 0 END) \
+     OR (c.credential_type = 'webauthn' AND CASE \
+     WHEN json_type(c.config, '$.credentials') = 'array' \
+     THEN EXISTS (SELECT 1 FROM json_each(c.config, '$.credentials') AS k WHERE CASE \
+     WHEN k.type = 'object' THEN json_type(k.value, '$.is_passwordless') IS NOT 'true' \
+     ELSE 1 END) ELSE 0 END))) \
+     AS second_factor \
+     FROM sessions s JOIN identities i ON i.nid = s.nid AND i.id = s.identity_id \
+     WHERE s.nid = ?1 AND s.token_digest = ?2"
+);
+
+/// Inserts a session when its identity exists in the tenant (`$1` the network id, `$2` the
+/// identity id).
+const POSTGRES_INSERT: &str = "INSERT INTO sessions (id, nid, identity_id, token_digest, \
+     logout_token_digest, active, aal, authentication_methods, devices, issued_at, expires_at, \
+     authenticated_at) SELECT $3, $1, $2, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
+     FROM identities WHERE nid = $1 AND id = $2";
+
+/// [`POSTGRES_INSERT`] for SQLite.
+const SQLITE_INSERT: &str = "INSERT INTO sessions (id, nid, identity_id, token_digest, \
+     logout_token_digest, active, aal, authentication_methods, devices, issued_at, expires_at, \
+     authenticated_at) SELECT ?3, ?1, ?2, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
+     FROM identities WHERE nid = ?1 AND id = ?2";
+
+/// Decodes a row of the whoami statements.
+fn session_with_identity(row: &QueryResult) -> Result<SessionWithIdentity, StoreError> {
+    let session = Session {
+        id: row.try_get("", "id").map_err(map_db_err)?,
+        active: row.try_get("", "active").map_err(map_db_err)?,
+        expires_at: row.try_get("", "expires_at").map_err(map_db_err)?,
+        authenticated_at: row.try_get("", "authenticated_at").map_err(map_db_err)?,
+        authenticator_assurance_level: Aal::parse(
+            &row.try_get::<String>("", "aal").map_err(map_db_err)?,
+        )
+        .ok_or_else(|| corrupt("aal"))?,
+        authentication_methods: serde_json::from_value(
+            row.try_get("", "authentication_methods")
+                .map_err(map_db_err)?,
+        )
+        .map_err(|_| corrupt("authentication methods"))?,
+        issued_at: row.try_get("", "issued_at").map_err(map_db_err)?,
+        identity: None,
+        devices: serde_json::from_value(row.try_get("", "devices").map_err(map_db_err)?)
+            .map_err(|_| corrupt("devices"))?,
+        identity_id: row.try_get("", "identity_id").map_err(map_db_err)?,
+    };
+    let identity = decode_identity(row, false)?;
+    let second_factor: bool = row.try_get("", "second_factor").map_err(map_db_err)?;
+    Ok(SessionWithIdentity {
+        record: SessionRecord {
+            session,
+            token_digest: digest(row.try_get("", "token_digest").map_err(map_db_err)?)?,
+            logout_token_digest: digest(
+                row.try_get("", "logout_token_digest").map_err(map_db_err)?,
+            )?,
+        },
+        identity,
+        available_aal: if second_factor { Aal::Aal2 } else { Aal::Aal1 },
+    })
+}
+
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn insert_session(&self, nid: Uuid, record: &SessionRecord) -> Result<(), StoreError> {
         let s = &record.session;
-        // The owner must exist in this tenant.
-        identity::Entity::find()
-            .filter(identity::Column::Nid.eq(nid))
-            .filter(identity::Column::Id.eq(s.identity_id))
-            .one(&self.db)
-            .await
-            .map_err(map_db_err)?
-            .ok_or(StoreError::NotFound)?;
-        let row = session::Model {
-            id: s.id,
-            nid,
-            identity_id: s.identity_id,
-            token_digest: record.token_digest.to_vec(),
-            logout_token_digest: record.logout_token_digest.to_vec(),
-            active: s.active,
-            aal: s.authenticator_assurance_level.as_str().to_owned(),
-            authentication_methods: json(&s.authentication_methods)?,
-            devices: json(&s.devices)?,
-            issued_at: s.issued_at,
-            expires_at: s.expires_at,
-            authenticated_at: s.authenticated_at,
+        // One statement: the row goes in only when its owner exists in this tenant.
+        let backend = self.db.get_database_backend();
+        let sql = match backend {
+            DatabaseBackend::Sqlite => SQLITE_INSERT,
+            _ => POSTGRES_INSERT,
         };
-        session::Entity::insert(row.into_active_model())
-            .exec_without_returning(&self.db)
+        let inserted = self
+            .db
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [
+                    Value::from(nid),
+                    Value::from(s.identity_id),
+                    Value::from(s.id),
+                    Value::from(record.token_digest.to_vec()),
+                    Value::from(record.logout_token_digest.to_vec()),
+                    Value::from(s.active),
+                    Value::from(s.authenticator_assurance_level.as_str()),
+                    Value::from(json(&s.authentication_methods)?),
+                    Value::from(json(&s.devices)?),
+                    Value::from(s.issued_at),
+                    Value::from(s.expires_at),
+                    Value::from(s.authenticated_at),
+                ],
+            ))
             .await
             .map_err(map_db_err)?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
         Ok(())
     }
 
@@ -100,6 +216,29 @@ impl SessionStore for SqlStore {
             .map_err(map_db_err)?
             .ok_or(StoreError::NotFound)?;
         to_session(row)
+    }
+
+    async fn get_session_by_token_with_identity(
+        &self,
+        nid: Uuid,
+        token_digest: &[u8; 32],
+    ) -> Result<SessionWithIdentity, StoreError> {
+        let backend = self.db.get_database_backend();
+        let sql = match backend {
+            DatabaseBackend::Sqlite => SQLITE_WHOAMI,
+            _ => POSTGRES_WHOAMI,
+        };
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [Value::from(nid), Value::from(token_digest.to_vec())],
+            ))
+            .await
+            .map_err(map_db_err)?
+            .ok_or(StoreError::NotFound)?;
+        session_with_identity(&row)
     }
 
     async fn get_session_by_logout_token(

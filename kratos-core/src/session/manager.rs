@@ -10,7 +10,7 @@ use super::token::{LogoutToken, SessionToken, token_digest};
 use crate::clock::truncate_micros;
 use crate::identity::{CredentialType, Identity};
 use crate::kratos::Kratos;
-use crate::store::StoreError;
+use crate::store::{SessionWithIdentity, StoreError};
 
 /// Which assurance level a caller requires.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,43 +165,41 @@ impl<'a> SessionManager<'a> {
         token: &str,
         required: RequiredAal,
     ) -> Result<Session, SessionError> {
-        let record = match self
+        // One lookup: the session with its identity (without credentials) and the level the
+        // identity's credentials allow.
+        let found = match self
             .kratos
             .store()
-            .get_session_by_token(self.kratos.nid(), &token_digest(token))
+            .get_session_by_token_with_identity(self.kratos.nid(), &token_digest(token))
             .await
         {
             Ok(r) => r,
             Err(StoreError::NotFound) => return Err(SessionError::Inactive),
             Err(e) => return Err(e.into()),
         };
-        self.activate(record.session, required).await
+        self.activate(found, required).await
     }
 
     async fn activate(
         &self,
-        mut session: Session,
+        found: SessionWithIdentity,
         required: RequiredAal,
     ) -> Result<Session, SessionError> {
+        let SessionWithIdentity {
+            record,
+            identity,
+            available_aal,
+        } = found;
+        let mut session = record.session;
         let now = self.now();
         if !session.active || session.expires_at <= now {
             return Err(SessionError::Inactive);
         }
-        let identity = match self
-            .kratos
-            .store()
-            .get_identity(self.kratos.nid(), session.identity_id)
-            .await
-        {
-            Ok(i) => i,
-            Err(StoreError::NotFound) => return Err(SessionError::Inactive),
-            Err(e) => return Err(e.into()),
-        };
         if !identity.is_active() {
             return Err(SessionError::Inactive);
         }
         if required == RequiredAal::HighestAvailable
-            && session.authenticator_assurance_level < available_aal(&identity)
+            && session.authenticator_assurance_level < available_aal
         {
             return Err(SessionError::Aal2Required);
         }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::flow::{FlowKind, StoredFlow};
 use crate::identity::{CredentialType, Identity};
-use crate::session::{Session, SessionRecord};
+use crate::session::{Aal, Session, SessionRecord, available_aal};
 
 pub use memory::MemoryStore;
 
@@ -122,10 +122,24 @@ pub trait IdentityStore: Send + Sync {
     ) -> Result<Vec<Identity>, StoreError>;
 }
 
+/// A session with the parts of its identity that whoami shows, as
+/// [`SessionStore::get_session_by_token_with_identity`] loads them.
+#[derive(Clone, Debug)]
+pub struct SessionWithIdentity {
+    /// The session.
+    pub record: SessionRecord,
+    /// The session's identity without credentials and without admin metadata.
+    pub identity: Identity,
+    /// The highest level the identity's credentials allow, as [`available_aal`] computes it
+    /// from the credentials left out of `identity`.
+    pub available_aal: Aal,
+}
+
 /// Storage of sessions. Tokens are looked up by their SHA-256 digest; the plain tokens are
-/// never stored.
+/// never stored. A session store reads identities too: whoami loads a session with its
+/// identity.
 #[async_trait]
-pub trait SessionStore: Send + Sync {
+pub trait SessionStore: IdentityStore + Send + Sync {
     /// Stores a new session.
     async fn insert_session(&self, nid: Uuid, record: &SessionRecord) -> Result<(), StoreError>;
 
@@ -138,6 +152,30 @@ pub trait SessionStore: Send + Sync {
         nid: Uuid,
         token_digest: &[u8; 32],
     ) -> Result<SessionRecord, StoreError>;
+
+    /// Loads a session by the digest of its session token together with its identity (without
+    /// credentials and admin metadata) and the level the identity's credentials allow: what
+    /// whoami needs. [`StoreError::NotFound`] when either the session or its identity is
+    /// missing in this tenant.
+    ///
+    /// The default loads the session, then the whole identity; a backend that can do it in
+    /// one round trip should override it.
+    async fn get_session_by_token_with_identity(
+        &self,
+        nid: Uuid,
+        token_digest: &[u8; 32],
+    ) -> Result<SessionWithIdentity, StoreError> {
+        let record = self.get_session_by_token(nid, token_digest).await?;
+        let mut identity = self.get_identity(nid, record.session.identity_id).await?;
+        let available_aal = available_aal(&identity);
+        identity.credentials.clear();
+        identity.metadata_admin = None;
+        Ok(SessionWithIdentity {
+            record,
+            identity,
+            available_aal,
+        })
+    }
 
     /// Loads a session by the digest of its logout token.
     async fn get_session_by_logout_token(

@@ -1,0 +1,280 @@
+//! One-query loads of a single identity: the identity row with its credentials (and their
+//! identifiers) and both address lists aggregated as JSON, one statement per backend, and
+//! their decoding. whoami uses the same pieces without credentials and admin metadata.
+
+use chrono::{DateTime, Utc};
+use kratos_core::identity::{
+    AddressVia, CredentialType, Credentials, Identity, IdentityState, RecoveryAddress,
+    VerifiableAddress, VerificationStatus,
+};
+use kratos_core::store::StoreError;
+use sea_orm::{DatabaseBackend, QueryResult};
+use uuid::Uuid;
+
+use crate::error::map_db_err;
+
+/// The identity columns every one-query load selects (`i` is `identities`).
+macro_rules! identity_columns {
+    () => {
+        "i.id AS identity_id, i.schema_id, i.traits, i.state, i.state_changed_at, \
+         i.metadata_public, i.external_id, i.organization_id, \
+         i.created_at AS identity_created_at, i.updated_at AS identity_updated_at"
+    };
+}
+pub(crate) use identity_columns;
+
+/// Both address lists of `i` as JSON arrays, for PostgreSQL (`$1` is the network id).
+macro_rules! postgres_addresses {
+    () => {
+        "(SELECT COALESCE(json_agg(json_build_object('id', a.id, 'value', a.value, \
+         'verified', a.verified, 'via', a.via, 'status', a.status, \
+         'verified_at', a.verified_at, 'created_at', a.created_at, \
+         'updated_at', a.updated_at) ORDER BY a.position), '[]'::json) \
+         FROM identity_verifiable_addresses a WHERE a.nid = $1 AND a.identity_id = i.id) \
+         AS verifiable_addresses, \
+         (SELECT COALESCE(json_agg(json_build_object('id', a.id, 'value', a.value, \
+         'via', a.via, 'created_at', a.created_at, 'updated_at', a.updated_at) \
+         ORDER BY a.position), '[]'::json) \
+         FROM identity_recovery_addresses a WHERE a.nid = $1 AND a.identity_id = i.id) \
+         AS recovery_addresses"
+    };
+}
+pub(crate) use postgres_addresses;
+
+/// [`postgres_addresses`] for SQLite (ids as hex, booleans as JSON booleans; `?1` is the
+/// network id).
+macro_rules! sqlite_addresses {
+    () => {
+        "(SELECT json_group_array(json_object('id', hex(a.id), 'value', a.value, \
+         'verified', json(CASE WHEN a.verified THEN 'true' ELSE 'false' END), \
+         'via', a.via, 'status', a.status, 'verified_at', a.verified_at, \
+         'created_at', a.created_at, 'updated_at', a.updated_at) ORDER BY a.position) \
+         FROM identity_verifiable_addresses a WHERE a.nid = ?1 AND a.identity_id = i.id) \
+         AS verifiable_addresses, \
+         (SELECT json_group_array(json_object('id', hex(a.id), 'value', a.value, \
+         'via', a.via, 'created_at', a.created_at, 'updated_at', a.updated_at) \
+         ORDER BY a.position) \
+         FROM identity_recovery_addresses a WHERE a.nid = ?1 AND a.identity_id = i.id) \
+         AS recovery_addresses"
+    };
+}
+pub(crate) use sqlite_addresses;
+
+/// The credentials of `i` with their identifiers as a JSON array, for PostgreSQL.
+macro_rules! postgres_credentials {
+    () => {
+        "(SELECT COALESCE(json_agg(json_build_object('type', c.credential_type, \
+         'config', c.config, 'version', c.version, 'created_at', c.created_at, \
+         'updated_at', c.updated_at, 'identifiers', \
+         (SELECT COALESCE(json_agg(ci.identifier ORDER BY ci.position), '[]'::json) \
+         FROM identity_credential_identifiers ci WHERE ci.nid = $1 \
+         AND ci.identity_id = i.id AND ci.identity_credential_id = c.id))), '[]'::json) \
+         FROM identity_credentials c WHERE c.nid = $1 AND c.identity_id = i.id) \
+         AS credentials"
+    };
+}
+
+/// [`postgres_credentials`] for SQLite.
+macro_rules! sqlite_credentials {
+    () => {
+        "(SELECT json_group_array(json_object('type', c.credential_type, \
+         'config', json(c.config), 'version', c.version, 'created_at', c.created_at, \
+         'updated_at', c.updated_at, 'identifiers', \
+         json((SELECT json_group_array(ci.identifier ORDER BY ci.position) \
+         FROM identity_credential_identifiers ci WHERE ci.nid = ?1 \
+         AND ci.identity_id = i.id AND ci.identity_credential_id = c.id)))) \
+         FROM identity_credentials c WHERE c.nid = ?1 AND c.identity_id = i.id) \
+         AS credentials"
+    };
+}
+
+/// Which identity a one-query load selects.
+#[derive(Clone, Copy)]
+pub(crate) enum IdentityKey {
+    /// By id (`$2`).
+    Id,
+    /// By external id (`$2`).
+    ExternalId,
+    /// By credential type (`$2`) and identifier (`$3`).
+    Identifier,
+}
+
+/// The statement loading one whole identity (`$1` is the network id).
+pub(crate) fn identity_sql(backend: DatabaseBackend, key: IdentityKey) -> &'static str {
+    macro_rules! select {
+        ($addresses:ident, $credentials:ident, $where:literal) => {
+            concat!(
+                "SELECT ",
+                identity_columns!(),
+                ", i.metadata_admin, ",
+                $addresses!(),
+                ", ",
+                $credentials!(),
+                " FROM identities i WHERE ",
+                $where
+            )
+        };
+    }
+    match (backend, key) {
+        (DatabaseBackend::Sqlite, IdentityKey::Id) => {
+            select!(
+                sqlite_addresses,
+                sqlite_credentials,
+                "i.nid = ?1 AND i.id = ?2"
+            )
+        }
+        (DatabaseBackend::Sqlite, IdentityKey::ExternalId) => select!(
+            sqlite_addresses,
+            sqlite_credentials,
+            "i.nid = ?1 AND i.external_id = ?2"
+        ),
+        (DatabaseBackend::Sqlite, IdentityKey::Identifier) => select!(
+            sqlite_addresses,
+            sqlite_credentials,
+            "i.nid = ?1 AND i.id = (SELECT ci.identity_id FROM identity_credential_identifiers ci \
+             WHERE ci.nid = ?1 AND ci.credential_type = ?2 AND ci.identifier = ?3)"
+        ),
+        (_, IdentityKey::Id) => {
+            select!(
+                postgres_addresses,
+                postgres_credentials,
+                "i.nid = $1 AND i.id = $2"
+            )
+        }
+        (_, IdentityKey::ExternalId) => select!(
+            postgres_addresses,
+            postgres_credentials,
+            "i.nid = $1 AND i.external_id = $2"
+        ),
+        (_, IdentityKey::Identifier) => select!(
+            postgres_addresses,
+            postgres_credentials,
+            "i.nid = $1 AND i.id = (SELECT ci.identity_id FROM identity_credential_identifiers ci \
+             WHERE ci.nid = $1 AND ci.credential_type = $2 AND ci.identifier = $3)"
+        ),
+    }
+}
+
+pub(crate) fn corrupt(what: &str) -> StoreError {
+    StoreError::Backend(format!("stored {what} is not valid").into())
+}
+
+/// A JSON column: PostgreSQL answers JSON, SQLite text holding JSON.
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &QueryResult,
+    col: &str,
+    what: &str,
+) -> Result<T, StoreError> {
+    match row.try_get::<serde_json::Value>("", col) {
+        Ok(serde_json::Value::String(text)) => serde_json::from_str(&text),
+        Ok(value) => serde_json::from_value(value),
+        Err(e) => return Err(map_db_err(e)),
+    }
+    .map_err(|_| corrupt(what))
+}
+
+/// An address as the statements aggregate it.
+#[derive(serde::Deserialize)]
+struct AddressJson {
+    id: Uuid,
+    value: String,
+    via: String,
+    #[serde(default)]
+    verified: bool,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    verified_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A credential as the statements aggregate it.
+#[derive(serde::Deserialize)]
+struct CredentialJson {
+    #[serde(rename = "type")]
+    credential_type: String,
+    config: serde_json::Value,
+    version: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    identifiers: Vec<String>,
+}
+
+fn via(s: &str) -> Result<AddressVia, StoreError> {
+    AddressVia::parse(s).ok_or_else(|| corrupt("address channel"))
+}
+
+/// Decodes the identity of a one-query load; `full` reads admin metadata and credentials too.
+pub(crate) fn decode_identity(row: &QueryResult, full: bool) -> Result<Identity, StoreError> {
+    let verifiable_addresses =
+        json_column::<Vec<AddressJson>>(row, "verifiable_addresses", "addresses")?
+            .into_iter()
+            .map(|a| {
+                Ok(VerifiableAddress {
+                    id: a.id,
+                    value: a.value,
+                    verified: a.verified,
+                    via: via(&a.via)?,
+                    status: VerificationStatus::parse(&a.status)
+                        .ok_or_else(|| corrupt("address status"))?,
+                    verified_at: a.verified_at,
+                    created_at: a.created_at,
+                    updated_at: a.updated_at,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+    let recovery_addresses =
+        json_column::<Vec<AddressJson>>(row, "recovery_addresses", "addresses")?
+            .into_iter()
+            .map(|a| {
+                Ok(RecoveryAddress {
+                    id: a.id,
+                    value: a.value,
+                    via: via(&a.via)?,
+                    created_at: a.created_at,
+                    updated_at: a.updated_at,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+    let mut credentials = std::collections::BTreeMap::new();
+    if full {
+        for c in json_column::<Vec<CredentialJson>>(row, "credentials", "credentials")? {
+            let t = CredentialType::parse(&c.credential_type)
+                .ok_or_else(|| corrupt("credential type"))?;
+            credentials.insert(
+                t,
+                Credentials {
+                    credential_type: t,
+                    identifiers: c.identifiers,
+                    config: c.config,
+                    version: c.version,
+                    created_at: c.created_at,
+                    updated_at: c.updated_at,
+                },
+            );
+        }
+    }
+    Ok(Identity {
+        id: row.try_get("", "identity_id").map_err(map_db_err)?,
+        schema_id: row.try_get("", "schema_id").map_err(map_db_err)?,
+        schema_url: String::new(),
+        state: IdentityState::parse(&row.try_get::<String>("", "state").map_err(map_db_err)?)
+            .ok_or_else(|| corrupt("identity state"))?,
+        state_changed_at: row.try_get("", "state_changed_at").map_err(map_db_err)?,
+        traits: row.try_get("", "traits").map_err(map_db_err)?,
+        verifiable_addresses,
+        recovery_addresses,
+        metadata_public: row.try_get("", "metadata_public").map_err(map_db_err)?,
+        metadata_admin: if full {
+            row.try_get("", "metadata_admin").map_err(map_db_err)?
+        } else {
+            None
+        },
+        credentials,
+        external_id: row.try_get("", "external_id").map_err(map_db_err)?,
+        organization_id: row.try_get("", "organization_id").map_err(map_db_err)?,
+        created_at: row.try_get("", "identity_created_at").map_err(map_db_err)?,
+        updated_at: row.try_get("", "identity_updated_at").map_err(map_db_err)?,
+    })
+}
