@@ -86,6 +86,8 @@ pub struct Config {
     pub cookies: CookiesConfig,
     /// Security settings beyond Kratos's (`security.*`).
     pub security: SecurityConfig,
+    /// The courier (`courier.*`).
+    pub courier: crate::courier::CourierConfig,
 }
 
 /// `security.*`
@@ -160,6 +162,10 @@ pub struct FlowsConfig {
     pub settings: SettingsFlowConfig,
     /// `selfservice.flows.error`
     pub error: ErrorFlowConfig,
+    /// `selfservice.flows.verification`
+    pub verification: VerificationFlowConfig,
+    /// `selfservice.flows.recovery`
+    pub recovery: RecoveryFlowConfig,
 }
 
 /// `selfservice.flows.logout`
@@ -346,6 +352,10 @@ pub struct MethodsConfig {
     pub password: PasswordMethodConfig,
     /// `selfservice.methods.profile`: editing traits in settings.
     pub profile: ToggleMethodConfig,
+    /// `selfservice.methods.code`: one-time codes by email.
+    pub code: CodeMethodConfig,
+    /// `selfservice.methods.link`: links by email (verification and recovery only).
+    pub link: LinkMethodConfig,
 }
 
 /// A method that is only switched on or off.
@@ -377,6 +387,169 @@ impl Default for PasswordMethodConfig {
         Self {
             enabled: true,
             config: crate::strategy::password::PasswordPolicyConfig::default(),
+        }
+    }
+}
+
+/// The method of the verification and recovery flows (`use`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CodeOrLink {
+    /// A one-time code (default).
+    #[default]
+    Code,
+    /// A link.
+    Link,
+}
+
+impl CodeOrLink {
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CodeOrLink::Code => "code",
+            CodeOrLink::Link => "link",
+        }
+    }
+}
+
+/// `selfservice.flows.verification`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct VerificationFlowConfig {
+    /// `enabled` (default false).
+    pub enabled: bool,
+    /// `lifespan` (default 1h).
+    pub lifespan: KratosDuration,
+    /// `use`: `code` (default) or `link`.
+    #[serde(rename = "use")]
+    pub use_method: CodeOrLink,
+    /// `ui_url`: the page that renders verification flows.
+    pub ui_url: Option<String>,
+    /// `notify_unknown_recipients`: send a notice to addresses no account uses (default
+    /// false; either way the answer is the same as for a known address).
+    pub notify_unknown_recipients: bool,
+    /// `after`
+    pub after: FlowAfter,
+}
+
+impl Default for VerificationFlowConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            lifespan: one_hour(),
+            use_method: CodeOrLink::Code,
+            ui_url: None,
+            notify_unknown_recipients: false,
+            after: FlowAfter::default(),
+        }
+    }
+}
+
+/// `selfservice.flows.recovery`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RecoveryFlowConfig {
+    /// `enabled` (default false).
+    pub enabled: bool,
+    /// `lifespan` (default 1h).
+    pub lifespan: KratosDuration,
+    /// `use`: `code` (default) or `link`.
+    #[serde(rename = "use")]
+    pub use_method: CodeOrLink,
+    /// `ui_url`: the page that renders recovery flows.
+    pub ui_url: Option<String>,
+    /// `notify_unknown_recipients` (default false).
+    pub notify_unknown_recipients: bool,
+    /// `after`: hooks after a successful recovery (`revoke_active_sessions`, `web_hook`).
+    pub after: FlowAfter,
+}
+
+impl Default for RecoveryFlowConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            lifespan: one_hour(),
+            use_method: CodeOrLink::Code,
+            ui_url: None,
+            notify_unknown_recipients: false,
+            after: FlowAfter::default(),
+        }
+    }
+}
+
+/// `after` of a flow without per-method hooks.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct FlowAfter {
+    /// `default_browser_return_url`
+    pub default_browser_return_url: Option<String>,
+    /// `hooks`
+    pub hooks: Vec<HookConfig>,
+}
+
+/// `selfservice.methods.code`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CodeMethodConfig {
+    /// `enabled` (default true).
+    pub enabled: bool,
+    /// `config`
+    pub config: CodeSettings,
+}
+
+impl Default for CodeMethodConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            config: CodeSettings::default(),
+        }
+    }
+}
+
+/// `selfservice.methods.code.config`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CodeSettings {
+    /// `lifespan` of a code (default 1h).
+    pub lifespan: KratosDuration,
+    /// `max_submissions`: wrong codes a flow accepts before it asks for a new one (default 5).
+    pub max_submissions: u32,
+}
+
+impl Default for CodeSettings {
+    fn default() -> Self {
+        Self {
+            lifespan: one_hour(),
+            max_submissions: 5,
+        }
+    }
+}
+
+/// `selfservice.methods.link`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct LinkMethodConfig {
+    /// `enabled` (default false).
+    pub enabled: bool,
+    /// `config`
+    pub config: LinkSettings,
+}
+
+/// `selfservice.methods.link.config`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct LinkSettings {
+    /// `lifespan` of a link (default 1h).
+    pub lifespan: KratosDuration,
+    /// `base_url`: the public URL links point to (default `serve.public.base_url`).
+    pub base_url: Option<String>,
+}
+
+impl Default for LinkSettings {
+    fn default() -> Self {
+        Self {
+            lifespan: one_hour(),
+            base_url: None,
         }
     }
 }

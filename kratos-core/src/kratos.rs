@@ -34,6 +34,9 @@ pub enum BuildError {
     /// The password policy could not be set up.
     #[error("selfservice.methods.password.config: {0}")]
     PasswordPolicy(#[from] crate::strategy::password::BreachCheckError),
+    /// The courier (templates or channel) could not be set up.
+    #[error("courier: {0}")]
+    Courier(String),
 }
 
 /// The handle to everything. Cheap to clone; bound to one tenant (network id).
@@ -56,6 +59,7 @@ struct Inner {
     flow_hooks: crate::hook::FlowHooks,
     #[cfg(feature = "web-hook")]
     web_hooks: crate::hook::WebHookClient,
+    courier: crate::courier::CourierParts,
 }
 
 impl Kratos {
@@ -70,6 +74,16 @@ impl Kratos {
         &self.inner.web_hooks
     }
 
+    /// The courier's templates.
+    pub(crate) fn templates(&self) -> &crate::courier::Templates {
+        &self.inner.courier.templates
+    }
+
+    /// The courier's channel, if one is configured.
+    pub(crate) fn courier_channel(&self) -> Option<&Arc<dyn crate::courier::Channel>> {
+        self.inner.courier.channel.as_ref()
+    }
+
     /// The network id of the default tenant.
     pub const DEFAULT_NID: Uuid = Uuid::nil();
 
@@ -82,6 +96,8 @@ impl Kratos {
             clock: None,
             breach_checker: None,
             flow_hooks: crate::hook::FlowHooks::default(),
+            courier_channel: None,
+            courier_templates: Vec::new(),
         }
     }
 
@@ -163,9 +179,30 @@ pub struct KratosBuilder {
     clock: Option<Arc<dyn Clock>>,
     breach_checker: Option<Arc<dyn crate::strategy::password::BreachChecker>>,
     flow_hooks: crate::hook::FlowHooks,
+    courier_channel: Option<Arc<dyn crate::courier::Channel>>,
+    courier_templates: Vec<(crate::courier::TemplateType, crate::courier::EmailTemplate)>,
 }
 
 impl KratosBuilder {
+    /// The channel the courier delivers through (default: the one configured under
+    /// `courier`, SMTP or HTTP with their features; none when nothing is configured, and
+    /// then messages stay queued). A [`MemoryOutbox`](crate::courier::MemoryOutbox) keeps
+    /// messages in memory.
+    pub fn courier_channel(mut self, channel: Arc<dyn crate::courier::Channel>) -> Self {
+        self.courier_channel = Some(channel);
+        self
+    }
+
+    /// Replaces a courier template (over the built-in one and `courier.templates`).
+    pub fn courier_template(
+        mut self,
+        template: crate::courier::TemplateType,
+        email: crate::courier::EmailTemplate,
+    ) -> Self {
+        self.courier_templates.push((template, email));
+        self
+    }
+
     /// The storage backend (default: a fresh [`MemoryStore`]).
     pub fn store(mut self, store: Arc<dyn Persister>) -> Self {
         self.store = Some(store);
@@ -227,6 +264,17 @@ impl KratosBuilder {
         if let Some(checker) = self.breach_checker {
             password_policy.breach_checker = Some(checker);
         }
+        let templates = crate::courier::Templates::from_config(
+            &config.courier.templates,
+            self.courier_templates,
+        )
+        .map_err(|e| BuildError::Courier(e.to_string()))?;
+        let channel = match self.courier_channel {
+            Some(c) => Some(c),
+            None => {
+                crate::courier::channel_from_config(&config.courier).map_err(BuildError::Courier)?
+            }
+        };
         Ok(Kratos {
             inner: Arc::new(Inner {
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
@@ -240,6 +288,7 @@ impl KratosBuilder {
                 flow_hooks: self.flow_hooks,
                 #[cfg(feature = "web-hook")]
                 web_hooks: crate::hook::WebHookClient::new().map_err(BuildError::WebHook)?,
+                courier: crate::courier::CourierParts { templates, channel },
             }),
             nid: Kratos::DEFAULT_NID,
         })

@@ -30,7 +30,9 @@
 
 pub mod cipher;
 pub mod clock;
+pub mod code;
 pub mod config;
+pub mod courier;
 pub mod error;
 pub mod flow;
 pub mod hook;

@@ -18,6 +18,9 @@
 
 #![allow(missing_docs)]
 
+mod courier;
+pub use courier::*;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -72,6 +75,16 @@ macro_rules! store_conformance {
             flow_settings_browser_csrf_and_return_to,
             flow_login_requires_verified_address,
             flow_concurrent_logins,
+            courier_queue_send_and_list,
+            courier_claim_once_under_concurrency,
+            courier_retry_backoff_and_abandon,
+            courier_worker_restart_reclaims_stale_claims,
+            code_issue_use_expire_and_replace,
+            code_concurrent_use_exactly_one_wins,
+            flow_verification_code,
+            flow_verification_link,
+            flow_recovery_code,
+            flow_recovery_link_and_admin,
         );
     };
 }

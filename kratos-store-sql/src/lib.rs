@@ -16,6 +16,8 @@
 //! # }).unwrap();
 //! ```
 
+mod code_store;
+mod courier_store;
 pub mod entity;
 mod error;
 mod flow_store;

@@ -7,9 +7,11 @@
 
 pub mod login;
 pub mod logout;
+pub mod recovery;
 pub mod registration;
 pub mod settings;
 pub mod ui;
+pub mod verification;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -57,6 +59,10 @@ pub enum FlowKind {
     Registration,
     /// Settings.
     Settings,
+    /// Verification.
+    Verification,
+    /// Recovery.
+    Recovery,
 }
 
 impl FlowKind {
@@ -66,6 +72,8 @@ impl FlowKind {
             FlowKind::Login => "login",
             FlowKind::Registration => "registration",
             FlowKind::Settings => "settings",
+            FlowKind::Verification => "verification",
+            FlowKind::Recovery => "recovery",
         }
     }
 }
@@ -109,6 +117,29 @@ pub enum ContinueWith {
         /// The URL.
         redirect_browser_to: String,
     },
+    /// Show this settings flow (after a recovery).
+    ShowSettingsUi {
+        /// The flow.
+        flow: ContinueWithFlow,
+    },
+    /// Show this verification flow (after a registration or an address change).
+    ShowVerificationUi {
+        /// The flow.
+        flow: ContinueWithFlow,
+    },
+}
+
+/// The flow a `continue_with` action points to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContinueWithFlow {
+    /// The flow id.
+    pub id: Uuid,
+    /// The address being verified (`show_verification_ui`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifiable_address: Option<String>,
+    /// Where the flow's UI is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// The request context of a flow call: what the HTTP layer knows about the client.
@@ -200,6 +231,11 @@ pub enum FlowError {
     /// A `web_hook` failed or answered with an error.
     #[error("A web hook failed: {0}")]
     WebHook(String),
+    /// The flow is disabled in the configuration.
+    #[error(
+        "This endpoint was disabled by system administrator. Please check your url or contact the system administrator to enable it."
+    )]
+    Disabled,
     /// Storage failed.
     #[error("A storage error occurred.")]
     Store(#[source] StoreError),
@@ -247,6 +283,7 @@ impl KratosError for FlowError {
             FlowError::Refused(_) => "self_service_flow_refused",
             FlowError::LogoutTokenInvalid | FlowError::SessionTokenInvalid => "forbidden",
             FlowError::BadRequest(_) | FlowError::AlreadyCompleted => "bad_request",
+            FlowError::Disabled => "self_service_flow_disabled",
             FlowError::Store(_) | FlowError::Internal(_) => "internal_server_error",
         }
     }
@@ -260,7 +297,8 @@ impl KratosError for FlowError {
             | FlowError::Refused(_)
             | FlowError::SessionAlreadyAvailable
             | FlowError::BadRequest(_)
-            | FlowError::AlreadyCompleted => 400,
+            | FlowError::AlreadyCompleted
+            | FlowError::Disabled => 400,
             FlowError::Aal1Required | FlowError::IdentityDisabled | FlowError::NoActiveSession => {
                 401
             }

@@ -26,9 +26,10 @@
 //! is stored: `revoke_active_sessions`, other `web_hook`s (awaited, or detached with
 //! `response.ignore`), and [`FlowHook::after`].
 //!
-//! `show_verification_ui` and `verification` belong to the verification flow, which this
-//! version does not have; configuring them is a configuration error rather than a silent
-//! no-op.
+//! The verification and recovery flows take `web_hook`s after success, and recovery also
+//! `revoke_active_sessions` (every other session of the recovered identity ends).
+//! `show_verification_ui`, `verification` and `verify_new_address` are not implemented yet;
+//! configuring them is a configuration error rather than a silent no-op.
 
 #[cfg(feature = "web-hook")]
 mod web_hook;
@@ -173,16 +174,17 @@ fn allowed(kind: FlowKind) -> &'static [&'static str] {
         ],
         FlowKind::Registration => &["session", "web_hook"],
         FlowKind::Settings => &["revoke_active_sessions", "web_hook"],
+        FlowKind::Verification => &["web_hook"],
+        FlowKind::Recovery => &["revoke_active_sessions", "web_hook"],
     }
 }
 
 fn parse_one(kind: FlowKind, key: &str, h: &HookConfig) -> Result<ConfiguredHook, ConfigError> {
     if !allowed(kind).contains(&h.hook.as_str()) {
         let reason = match h.hook.as_str() {
-            "show_verification_ui" | "verification" | "verify_new_address" => format!(
-                "the `{}` hook needs the verification flow, which is not available",
-                h.hook
-            ),
+            "show_verification_ui" | "verification" | "verify_new_address" => {
+                format!("the `{}` hook is not implemented yet", h.hook)
+            }
             other => format!(
                 "`{other}` is not a hook of the {} flow (allowed: {})",
                 kind.as_str(),
@@ -240,6 +242,8 @@ pub(crate) fn configured(
                 _ => &[],
             },
         ),
+        FlowKind::Verification => (&flows.verification.after.hooks, &[]),
+        FlowKind::Recovery => (&flows.recovery.after.hooks, &[]),
     };
     let base = format!("selfservice.flows.{}.after", kind.as_str());
     let global = global
@@ -263,6 +267,8 @@ pub(crate) fn configured_before(
         FlowKind::Login => &flows.login.before.hooks,
         FlowKind::Registration => &flows.registration.before.hooks,
         FlowKind::Settings => &flows.settings.before.hooks,
+        // Verification and recovery take no `before` hooks in this version.
+        FlowKind::Verification | FlowKind::Recovery => return Ok(Vec::new()),
     };
     list.iter()
         .enumerate()
@@ -318,6 +324,8 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
         (FlowKind::Login, &["password"][..]),
         (FlowKind::Registration, &["password"][..]),
         (FlowKind::Settings, &["password", "profile"][..]),
+        (FlowKind::Verification, &["code"][..]),
+        (FlowKind::Recovery, &["code"][..]),
     ] {
         for m in methods {
             configured(config, kind, m)?;

@@ -1,5 +1,7 @@
 //! The in-memory store: for tests, examples and single-process apps that keep nothing.
 
+mod courier;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
@@ -15,6 +17,7 @@ use crate::session::{Session, SessionRecord};
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     data: Mutex<Data>,
+    courier: Mutex<courier::CourierData>,
 }
 
 #[derive(Debug, Default)]

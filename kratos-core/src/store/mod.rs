@@ -249,11 +249,138 @@ pub trait LockoutStore: Send + Sync {
 /// Everything a storage backend implements. A backend implements the aggregate traits; this
 /// super-trait is then implemented for it automatically.
 pub trait Persister:
-    IdentityStore + SessionStore + FlowStore + LockoutStore + std::fmt::Debug + 'static
+    IdentityStore
+    + SessionStore
+    + FlowStore
+    + LockoutStore
+    + CourierStore
+    + CodeStore
+    + AddressStore
+    + std::fmt::Debug
+    + 'static
 {
 }
 
-impl<T: IdentityStore + SessionStore + FlowStore + LockoutStore + std::fmt::Debug + 'static>
-    Persister for T
+impl<
+    T: IdentityStore
+        + SessionStore
+        + FlowStore
+        + LockoutStore
+        + CourierStore
+        + CodeStore
+        + AddressStore
+        + std::fmt::Debug
+        + 'static,
+> Persister for T
 {
+}
+
+/// Storage of courier messages. Claims must be atomic across processes sharing the store:
+/// a message is handed to one worker at a time.
+#[async_trait]
+pub trait CourierStore: Send + Sync {
+    /// Queues a message.
+    async fn enqueue_message(
+        &self,
+        nid: Uuid,
+        message: &crate::courier::Message,
+    ) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` messages of tenant `nid` (of every tenant when `None`), oldest
+    /// first: queued ones due at `now`, and ones in processing claimed before `stale_before`
+    /// (their worker died). Claimed messages are `processing` with `updated_at = now`.
+    async fn claim_messages(
+        &self,
+        nid: Option<Uuid>,
+        now: chrono::DateTime<chrono::Utc>,
+        stale_before: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<(Uuid, crate::courier::Message)>, StoreError>;
+
+    /// Records a successful send (`sent`, one more send).
+    async fn mark_message_sent(
+        &self,
+        nid: Uuid,
+        id: Uuid,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Records a failed send (one more send): queued again for `retry_at`, or abandoned when
+    /// `None`.
+    async fn mark_message_failed(
+        &self,
+        nid: Uuid,
+        id: Uuid,
+        now: chrono::DateTime<chrono::Utc>,
+        retry_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<(), StoreError>;
+
+    /// Loads a message.
+    async fn get_message(&self, nid: Uuid, id: Uuid)
+    -> Result<crate::courier::Message, StoreError>;
+
+    /// Lists messages, newest first.
+    async fn list_messages(
+        &self,
+        nid: Uuid,
+        query: &crate::courier::MessageQuery,
+    ) -> Result<Vec<crate::courier::Message>, StoreError>;
+}
+
+/// Storage of one-time codes and link tokens (only their MACs).
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// In one transaction: marks the unused codes of the same flow and kind used (a new code
+    /// replaces them), stores `code`, and queues `message` (the email carrying it), if any.
+    async fn issue_code(
+        &self,
+        nid: Uuid,
+        code: &crate::code::OneTimeCode,
+        message: Option<&crate::courier::Message>,
+    ) -> Result<(), StoreError>;
+
+    /// Consumes the unused, unexpired code of `flow_id` and `kind` whose MAC is one of
+    /// `digests`, in one atomic update; `None` when there is none. Of concurrent calls for the
+    /// same code exactly one gets it.
+    async fn use_code(
+        &self,
+        nid: Uuid,
+        flow_id: Uuid,
+        kind: crate::code::CodeKind,
+        digests: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<crate::code::OneTimeCode>, StoreError>;
+
+    /// Counts one code submission to a flow, atomically, and returns the count.
+    async fn count_code_submission(&self, nid: Uuid, flow_id: Uuid) -> Result<u32, StoreError>;
+}
+
+/// Which addresses of an identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AddressKind {
+    /// `verifiable_addresses`
+    Verifiable,
+    /// `recovery_addresses`
+    Recovery,
+}
+
+/// Lookups and updates of identity addresses for verification and recovery.
+#[async_trait]
+pub trait AddressStore: Send + Sync {
+    /// The identity owning an address (normalised value).
+    async fn find_identity_by_address(
+        &self,
+        nid: Uuid,
+        kind: AddressKind,
+        via: crate::identity::AddressVia,
+        value: &str,
+    ) -> Result<Identity, StoreError>;
+
+    /// Marks a verifiable address verified (`completed`) at `at`.
+    async fn mark_address_verified(
+        &self,
+        nid: Uuid,
+        address_id: Uuid,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError>;
 }

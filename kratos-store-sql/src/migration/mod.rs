@@ -8,6 +8,8 @@ mod m20261122_000002_keto_tuples;
 mod m20261122_000003_sessions;
 mod m20261122_000004_selfservice_flows;
 mod m20261122_000005_login_failures;
+mod m20261122_000006_courier_messages;
+mod m20261122_000007_one_time_codes;
 
 use sea_orm_migration::prelude::*;
 
@@ -24,6 +26,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_sessions::Migration),
             Box::new(m20261122_000004_selfservice_flows::Migration),
             Box::new(m20261122_000005_login_failures::Migration),
+            Box::new(m20261122_000006_courier_messages::Migration),
+            Box::new(m20261122_000007_one_time_codes::Migration),
         ]
     }
 }

@@ -1,0 +1,482 @@
+//! The courier: messages (verification and recovery codes and links, …) queued in the store
+//! and delivered by a worker through a [`Channel`] (SMTP, HTTP, or an in-memory outbox).
+//!
+//! Flows never send mail themselves: they render a [`Message`] from a template and queue it in
+//! the store, in the same transaction as the code it carries. A worker
+//! ([`Courier::dispatch_batch`], or [`Courier::run`] in a loop) claims queued messages, sends
+//! them and records the outcome. Claims are atomic in the store (PostgreSQL: `FOR UPDATE SKIP
+//! LOCKED`), so several app instances can run workers on one database without sending a
+//! message twice. A failed send is retried with a growing back-off; after
+//! `courier.message_retries` (5) failed sends the message is abandoned. A message claimed by a
+//! worker that died is claimed again once `courier.worker.claim_timeout` has passed.
+//!
+//! Message bodies carry codes and links: [`Message`]'s `Debug` output never shows them, and
+//! send errors are logged without them.
+
+mod channel;
+mod config;
+#[cfg(feature = "courier-http")]
+mod http;
+#[cfg(feature = "smtp")]
+mod smtp;
+mod template;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+pub use channel::{Channel, ChannelError, MemoryOutbox};
+pub use config::*;
+#[cfg(feature = "courier-http")]
+pub use http::HttpChannel;
+#[cfg(feature = "smtp")]
+pub use smtp::SmtpChannel;
+pub use template::{EmailTemplate, RenderedEmail, TemplateError, TemplateType, Templates};
+
+use crate::clock::truncate_micros;
+use crate::kratos::Kratos;
+use crate::store::StoreError;
+
+/// Where a message stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    /// Waiting to be sent (or to be retried).
+    Queued,
+    /// Claimed by a worker.
+    Processing,
+    /// Delivered to the channel.
+    Sent,
+    /// Given up after too many failed sends.
+    Abandoned,
+}
+
+impl MessageStatus {
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MessageStatus::Queued => "queued",
+            MessageStatus::Processing => "processing",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Abandoned => "abandoned",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "queued" => Some(MessageStatus::Queued),
+            "processing" => Some(MessageStatus::Processing),
+            "sent" => Some(MessageStatus::Sent),
+            "abandoned" => Some(MessageStatus::Abandoned),
+            _ => None,
+        }
+    }
+}
+
+/// The kind of a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum MessageType {
+    /// An email.
+    Email,
+}
+
+impl MessageType {
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MessageType::Email => "email",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "email" => Some(MessageType::Email),
+            _ => None,
+        }
+    }
+}
+
+/// A message, in Kratos's `message` shape (plus the HTML body and the time of the next
+/// attempt). Its `Debug` output leaves out the subject, the bodies and the template data,
+/// which carry codes and links.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Message id.
+    pub id: Uuid,
+    /// Where it stands.
+    pub status: MessageStatus,
+    /// `email`.
+    #[serde(rename = "type")]
+    pub message_type: MessageType,
+    /// The address it goes to.
+    pub recipient: String,
+    /// The subject.
+    pub subject: String,
+    /// The plain-text body.
+    pub body: String,
+    /// The HTML body, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_body: Option<String>,
+    /// The template it was rendered from (`verification_code_valid`, …).
+    pub template_type: TemplateType,
+    /// The values the template was rendered with.
+    #[serde(default)]
+    pub template_data: Value,
+    /// How many times sending was attempted.
+    pub send_count: u32,
+    /// Not before this time (back-off after a failed send).
+    pub send_after: DateTime<Utc>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated (for a message being processed: when it was claimed).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .field("message_type", &self.message_type)
+            .field("recipient", &self.recipient)
+            .field("template_type", &self.template_type)
+            .field("send_count", &self.send_count)
+            .field("send_after", &self.send_after)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Filters for listing messages (newest first).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MessageQuery {
+    /// Only messages in this status.
+    pub status: Option<MessageStatus>,
+    /// Only messages to this recipient.
+    pub recipient: Option<String>,
+    /// At most this many (0: no limit).
+    pub limit: usize,
+}
+
+/// Why the courier failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CourierError {
+    /// No channel is configured (`courier.smtp.connection_uri`, `courier.delivery_strategy:
+    /// http`, or [`KratosBuilder::courier_channel`](crate::KratosBuilder::courier_channel)).
+    #[error("no courier channel is configured")]
+    NoChannel,
+    /// A template failed to render.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// Storage failed.
+    #[error("courier storage: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What one [`Courier::dispatch_batch`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DispatchReport {
+    /// Messages claimed.
+    pub claimed: usize,
+    /// Messages sent.
+    pub sent: usize,
+    /// Messages that failed and will be retried.
+    pub retried: usize,
+    /// Messages given up.
+    pub abandoned: usize,
+}
+
+/// The courier of a registry: renders and queues messages, and dispatches the queue.
+#[derive(Clone, Debug)]
+pub struct Courier {
+    kratos: Kratos,
+    all_tenants: bool,
+}
+
+impl Courier {
+    pub(crate) fn new(kratos: Kratos) -> Self {
+        Self {
+            kratos,
+            all_tenants: false,
+        }
+    }
+
+    /// A courier whose worker dispatches the messages of every tenant in the store (by
+    /// default a worker dispatches only its handle's tenant).
+    pub fn for_all_tenants(mut self) -> Self {
+        self.all_tenants = true;
+        self
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        truncate_micros(self.kratos.clock().now())
+    }
+
+    /// Renders a template into a queued email (not yet stored).
+    pub fn render(
+        &self,
+        template: TemplateType,
+        recipient: &str,
+        data: Value,
+    ) -> Result<Message, CourierError> {
+        let rendered = self.kratos.templates().render(template, &data)?;
+        let now = self.now();
+        Ok(Message {
+            id: Uuid::now_v7(),
+            status: MessageStatus::Queued,
+            message_type: MessageType::Email,
+            recipient: recipient.to_owned(),
+            subject: rendered.subject,
+            body: rendered.plaintext,
+            html_body: rendered.html,
+            template_type: template,
+            template_data: data,
+            send_count: 0,
+            send_after: now,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// Renders a template and queues the email in this tenant.
+    pub async fn queue(
+        &self,
+        template: TemplateType,
+        recipient: &str,
+        data: Value,
+    ) -> Result<Message, CourierError> {
+        let m = self.render(template, recipient, data)?;
+        self.kratos
+            .store()
+            .enqueue_message(self.kratos.nid(), &m)
+            .await?;
+        Ok(m)
+    }
+
+    /// One message of this tenant.
+    pub async fn get(&self, id: Uuid) -> Result<Message, CourierError> {
+        Ok(self
+            .kratos
+            .store()
+            .get_message(self.kratos.nid(), id)
+            .await?)
+    }
+
+    /// Messages of this tenant, newest first.
+    pub async fn list(&self, query: &MessageQuery) -> Result<Vec<Message>, CourierError> {
+        Ok(self
+            .kratos
+            .store()
+            .list_messages(self.kratos.nid(), query)
+            .await?)
+    }
+
+    /// Claims up to `courier.worker.pull_count` due messages (of this handle's tenant, or of
+    /// every tenant after [`Courier::for_all_tenants`]), sends them
+    /// through the channel and records each outcome. A failed send is retried after a back-off
+    /// that doubles from `courier.worker.retry_backoff`; after `courier.message_retries` failed
+    /// sends the message is abandoned.
+    pub async fn dispatch_batch(&self) -> Result<DispatchReport, CourierError> {
+        let channel = self
+            .kratos
+            .courier_channel()
+            .ok_or(CourierError::NoChannel)?;
+        let config = &self.kratos.config().courier;
+        let now = self.now();
+        let store = self.kratos.store();
+        let claimed = store
+            .claim_messages(
+                (!self.all_tenants).then(|| self.kratos.nid()),
+                now,
+                now - config.worker.claim_timeout.as_chrono(),
+                config.worker.pull_count.max(1),
+            )
+            .await?;
+        let mut report = DispatchReport {
+            claimed: claimed.len(),
+            ..Default::default()
+        };
+        for (nid, message) in claimed {
+            let outcome = channel.send(&message).await;
+            let at = self.now();
+            match outcome {
+                Ok(()) => {
+                    store.mark_message_sent(nid, message.id, at).await?;
+                    report.sent += 1;
+                }
+                Err(e) => {
+                    let attempts = message.send_count + 1;
+                    let retry_at = if attempts >= config.message_retries.max(1) {
+                        report.abandoned += 1;
+                        tracing::warn!(
+                            message_id = %message.id,
+                            attempts,
+                            error = %e,
+                            "courier: giving up on a message"
+                        );
+                        None
+                    } else {
+                        report.retried += 1;
+                        let shift = (attempts - 1).min(16);
+                        let backoff = config
+                            .worker
+                            .retry_backoff
+                            .as_chrono()
+                            .checked_mul(1 << shift)
+                            .unwrap_or(chrono::Duration::MAX)
+                            .min(config.worker.max_backoff.as_chrono());
+                        tracing::warn!(
+                            message_id = %message.id,
+                            attempts,
+                            error = %e,
+                            "courier: sending failed, will retry"
+                        );
+                        Some(at + backoff)
+                    };
+                    store
+                        .mark_message_failed(nid, message.id, at, retry_at)
+                        .await?;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Dispatches until `shutdown` completes: a full batch is followed by the next at once,
+    /// otherwise the worker waits `courier.worker.pull_wait`. Storage errors are logged and
+    /// retried after the wait.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        let pull_count = self.kratos.config().courier.worker.pull_count.max(1);
+        let wait = self.kratos.config().courier.worker.pull_wait.0;
+        tokio::pin!(shutdown);
+        loop {
+            let full = match self.dispatch_batch().await {
+                Ok(r) => r.claimed >= pull_count,
+                Err(e) => {
+                    tracing::error!(error = %e, "courier: dispatch failed");
+                    false
+                }
+            };
+            if full {
+                continue;
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Starts [`Courier::run`] on the tokio runtime; the worker stops when the returned handle
+    /// is dropped or [`CourierWorker::stop`] is called.
+    pub fn spawn(&self) -> CourierWorker {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let courier = self.clone();
+        let handle = tokio::spawn(async move {
+            courier
+                .run(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        CourierWorker {
+            stop: Some(tx),
+            handle: Some(handle),
+        }
+    }
+}
+
+/// A running courier worker (see [`Courier::spawn`]).
+#[derive(Debug)]
+pub struct CourierWorker {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl CourierWorker {
+    /// Stops the worker after its current batch and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+impl Drop for CourierWorker {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Kratos {
+    /// The courier (templates, queue and worker).
+    pub fn courier(&self) -> Courier {
+        Courier::new(self.clone())
+    }
+}
+
+/// Shared parts of the registry the courier needs.
+#[derive(Clone)]
+pub(crate) struct CourierParts {
+    pub(crate) templates: Templates,
+    pub(crate) channel: Option<Arc<dyn Channel>>,
+}
+
+impl std::fmt::Debug for CourierParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CourierParts")
+            .field("channel", &self.channel.as_ref().map(|c| c.name()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The channel `courier.*` configures: HTTP with `delivery_strategy: http`, SMTP when
+/// `smtp.connection_uri` is set, none otherwise.
+pub(crate) fn channel_from_config(
+    config: &CourierConfig,
+) -> Result<Option<Arc<dyn Channel>>, String> {
+    match config.delivery_strategy.as_str() {
+        "http" => {
+            #[cfg(feature = "courier-http")]
+            {
+                Ok(Some(Arc::new(HttpChannel::from_config(
+                    &config.http.request_config,
+                )?)))
+            }
+            #[cfg(not(feature = "courier-http"))]
+            {
+                Err("courier.delivery_strategy `http` needs the `courier-http` feature of kratos-core".into())
+            }
+        }
+        "smtp" | "" => {
+            if config.smtp.connection_uri.is_none() {
+                return Ok(None);
+            }
+            #[cfg(feature = "smtp")]
+            {
+                Ok(Some(Arc::new(SmtpChannel::from_config(&config.smtp)?)))
+            }
+            #[cfg(not(feature = "smtp"))]
+            {
+                Err("courier.smtp.connection_uri needs the `smtp` feature of kratos-core".into())
+            }
+        }
+        other => Err(format!(
+            "courier.delivery_strategy must be smtp or http, not `{other}`"
+        )),
+    }
+}

@@ -1,0 +1,214 @@
+//! `CodeStore` and `AddressStore` over SQL. A code is consumed by one `UPDATE … WHERE used_at
+//! IS NULL … RETURNING`: concurrent submissions of one code serialise on the row and only the
+//! first sees it unused.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kratos_core::code::{CodeKind, OneTimeCode};
+use kratos_core::courier::Message;
+use kratos_core::identity::{AddressVia, Identity};
+use kratos_core::store::{AddressKind, AddressStore, CodeStore, IdentityStore, StoreError};
+use sea_orm::{ConnectionTrait, QueryResult, Statement, TransactionTrait, Value};
+use uuid::Uuid;
+
+use crate::SqlStore;
+use crate::courier_store::insert_message_statement;
+use crate::error::map_db_err;
+
+const CODE_COLUMNS: &str = "id, kind, flow_id, identity_id, address_id, address, admin, digest, issued_at, expires_at, used_at";
+
+fn code_from_row(row: &QueryResult) -> Result<OneTimeCode, StoreError> {
+    let kind: String = row.try_get("", "kind").map_err(map_db_err)?;
+    Ok(OneTimeCode {
+        id: row.try_get("", "id").map_err(map_db_err)?,
+        kind: CodeKind::parse(&kind)
+            .ok_or_else(|| StoreError::Backend("one_time_codes holds an unknown kind".into()))?,
+        flow_id: row.try_get("", "flow_id").map_err(map_db_err)?,
+        identity_id: row.try_get("", "identity_id").map_err(map_db_err)?,
+        address_id: row.try_get("", "address_id").map_err(map_db_err)?,
+        address: row.try_get("", "address").map_err(map_db_err)?,
+        admin: row.try_get("", "admin").map_err(map_db_err)?,
+        digest: row.try_get("", "digest").map_err(map_db_err)?,
+        issued_at: row.try_get("", "issued_at").map_err(map_db_err)?,
+        expires_at: row.try_get("", "expires_at").map_err(map_db_err)?,
+        used_at: row.try_get("", "used_at").map_err(map_db_err)?,
+    })
+}
+
+#[async_trait]
+impl CodeStore for SqlStore {
+    async fn issue_code(
+        &self,
+        nid: Uuid,
+        code: &OneTimeCode,
+        message: Option<&Message>,
+    ) -> Result<(), StoreError> {
+        let backend = self.db.get_database_backend();
+        let txn = self.db.begin().await.map_err(map_db_err)?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "UPDATE one_time_codes SET used_at = $1 \
+             WHERE nid = $2 AND flow_id = $3 AND kind = $4 AND used_at IS NULL",
+            [
+                Value::from(code.issued_at),
+                Value::from(nid),
+                Value::from(code.flow_id),
+                Value::from(code.kind.as_str()),
+            ],
+        ))
+        .await
+        .map_err(map_db_err)?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "INSERT INTO one_time_codes (nid, {CODE_COLUMNS}) VALUES \
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ),
+            [
+                Value::from(nid),
+                Value::from(code.id),
+                Value::from(code.kind.as_str()),
+                Value::from(code.flow_id),
+                Value::from(code.identity_id),
+                Value::from(code.address_id),
+                Value::from(code.address.clone()),
+                Value::from(code.admin),
+                Value::from(code.digest.clone()),
+                Value::from(code.issued_at),
+                Value::from(code.expires_at),
+                Value::from(code.used_at),
+            ],
+        ))
+        .await
+        .map_err(map_db_err)?;
+        if let Some(m) = message {
+            txn.execute_raw(insert_message_statement(backend, nid, m))
+                .await
+                .map_err(map_db_err)?;
+        }
+        txn.commit().await.map_err(map_db_err)
+    }
+
+    async fn use_code(
+        &self,
+        nid: Uuid,
+        flow_id: Uuid,
+        kind: CodeKind,
+        digests: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Option<OneTimeCode>, StoreError> {
+        if digests.is_empty() {
+            return Ok(None);
+        }
+        let mut values = vec![
+            Value::from(now),
+            Value::from(nid),
+            Value::from(flow_id),
+            Value::from(kind.as_str()),
+            Value::from(now),
+        ];
+        let placeholders: Vec<String> = digests
+            .iter()
+            .map(|d| {
+                values.push(Value::from(d.clone()));
+                format!("${}", values.len())
+            })
+            .collect();
+        let sql = format!(
+            "UPDATE one_time_codes SET used_at = $1 \
+             WHERE nid = $2 AND flow_id = $3 AND kind = $4 AND used_at IS NULL \
+               AND expires_at > $5 AND digest IN ({}) \
+             RETURNING {CODE_COLUMNS}",
+            placeholders.join(", ")
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                sql,
+                values,
+            ))
+            .await
+            .map_err(map_db_err)?;
+        rows.first().map(code_from_row).transpose()
+    }
+
+    async fn count_code_submission(&self, nid: Uuid, flow_id: Uuid) -> Result<u32, StoreError> {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                "INSERT INTO code_submissions (nid, flow_id, count) VALUES ($1, $2, 1) \
+                 ON CONFLICT (nid, flow_id) DO UPDATE SET count = code_submissions.count + 1 \
+                 RETURNING count",
+                [Value::from(nid), Value::from(flow_id)],
+            ))
+            .await
+            .map_err(map_db_err)?
+            .ok_or_else(|| StoreError::Backend("the submission counter returned no row".into()))?;
+        let count: i32 = row.try_get("", "count").map_err(map_db_err)?;
+        Ok(count.max(0) as u32)
+    }
+}
+
+#[async_trait]
+impl AddressStore for SqlStore {
+    async fn find_identity_by_address(
+        &self,
+        nid: Uuid,
+        kind: AddressKind,
+        via: AddressVia,
+        value: &str,
+    ) -> Result<Identity, StoreError> {
+        let table = match kind {
+            AddressKind::Verifiable => "identity_verifiable_addresses",
+            AddressKind::Recovery => "identity_recovery_addresses",
+        };
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                format!(
+                    "SELECT identity_id FROM {table} WHERE nid = $1 AND via = $2 AND value = $3"
+                ),
+                [
+                    Value::from(nid),
+                    Value::from(via.as_str()),
+                    Value::from(value.to_owned()),
+                ],
+            ))
+            .await
+            .map_err(map_db_err)?
+            .ok_or(StoreError::NotFound)?;
+        let id: Uuid = row.try_get("", "identity_id").map_err(map_db_err)?;
+        self.get_identity(nid, id).await
+    }
+
+    async fn mark_address_verified(
+        &self,
+        nid: Uuid,
+        address_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let res = self
+            .db
+            .execute_raw(Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                "UPDATE identity_verifiable_addresses SET verified = $1, status = 'completed', \
+                 verified_at = $2, updated_at = $3 WHERE nid = $4 AND id = $5",
+                [
+                    Value::from(true),
+                    Value::from(at),
+                    Value::from(at),
+                    Value::from(nid),
+                    Value::from(address_id),
+                ],
+            ))
+            .await
+            .map_err(map_db_err)?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
