@@ -304,13 +304,23 @@ impl Default for RegistrationFlowConfig {
 }
 
 impl RegistrationFlowConfig {
-    /// Whether the `session` hook is configured (globally or for the password method).
-    pub fn issues_session(&self) -> bool {
+    /// Whether the `session` hook is configured for `method` (globally or for the method).
+    pub fn issues_session_for(&self, method: &str) -> bool {
+        let per_method: &[HookConfig] = match method {
+            "password" => &self.after.password.hooks,
+            "code" => &self.after.code.hooks,
+            _ => &[],
+        };
         self.after
             .hooks
             .iter()
-            .chain(self.after.password.hooks.iter())
+            .chain(per_method)
             .any(|h| h.hook == "session")
+    }
+
+    /// Whether the `session` hook is configured for the password method.
+    pub fn issues_session(&self) -> bool {
+        self.issues_session_for("password")
     }
 }
 
@@ -324,6 +334,8 @@ pub struct AfterHooks {
     pub hooks: Vec<HookConfig>,
     /// Hooks for the password method.
     pub password: MethodHooks,
+    /// Hooks for the one-time code method.
+    pub code: MethodHooks,
 }
 
 /// Hooks of one method.

@@ -19,7 +19,9 @@
 #![allow(missing_docs)]
 
 mod courier;
+mod verification_hooks;
 pub use courier::*;
+pub use verification_hooks::*;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -85,6 +87,9 @@ macro_rules! store_conformance {
             flow_verification_link,
             flow_recovery_code,
             flow_recovery_link_and_admin,
+            flow_registration_sends_verification,
+            flow_registration_without_verification_sends_nothing,
+            flow_settings_new_address_is_verified_again,
         );
     };
 }

@@ -405,7 +405,16 @@ fn hook_configuration_is_checked_when_building() {
     let e = err(
         "selfservice:\n  flows:\n    registration:\n      after:\n        hooks: [{hook: show_verification_ui}]\n",
     );
-    assert!(e.contains("not implemented yet"), "{e}");
+    assert!(
+        e.contains("selfservice.flows.registration.after.hooks[0]")
+            && e.contains("selfservice.flows.verification.enabled"),
+        "{e}"
+    );
+    let e = err(
+        "selfservice:\n  flows:\n    registration:\n      after:\n        hooks: [{hook: verification}]\n",
+    );
+    assert!(e.contains("is not a hook of the registration flow"), "{e}");
+    assert!(build("selfservice:\n  flows:\n    verification:\n      enabled: true\n    registration:\n      after:\n        hooks: [{hook: show_verification_ui}]\n    settings:\n      after:\n        profile:\n          hooks: [{hook: verify_new_address}]\n    login:\n      after:\n        hooks: [{hook: verification}]\n", vec![]).is_ok());
     let e = err(
         "selfservice:\n  flows:\n    settings:\n      after:\n        password:\n          hooks: [{hook: web_hook, config: {url: 'ftp://x'}}]\n",
     );

@@ -474,24 +474,22 @@ impl<'a> LoginFlows<'a> {
                 (issued.session, Some(issued.token))
             }
         };
-        crate::hook::run_after(
-            self.kratos,
-            &crate::hook::HookContext {
-                session: Some(&session),
-                ..hook_ctx
-            },
-            &identity,
-        )
-        .await?;
+        let hook_ctx = crate::hook::HookContext {
+            session: Some(&session),
+            ..hook_ctx
+        };
+        crate::hook::run_after(self.kratos, &hook_ctx, &identity).await?;
         flow.state = FlowState::PassedChallenge;
         flow.ui.set_value("password", json!(""));
         self.save(&flow, &csrf, false).await?;
-        let continue_with = super::continue_with(
+        let mut continue_with = super::continue_with(
             self.kratos,
             flow.flow_type,
             token.as_ref(),
             flow.return_to.as_deref(),
         );
+        crate::hook::run_verification(self.kratos, &hook_ctx, &identity, None, &mut continue_with)
+            .await?;
         Ok(LoginSubmission::Completed(LoginSuccess {
             session,
             session_token: token,

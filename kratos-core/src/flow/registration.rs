@@ -481,7 +481,7 @@ impl<'a> RegistrationFlows<'a> {
             self.kratos,
             &crate::hook::HookContext {
                 session: session.as_ref(),
-                ..hook_ctx
+                ..hook_ctx.clone()
             },
             &identity,
         )
@@ -489,12 +489,23 @@ impl<'a> RegistrationFlows<'a> {
         flow.state = FlowState::PassedChallenge;
         flow.ui.set_value("password", json!(""));
         self.save(&flow, &csrf, false).await?;
-        let continue_with = super::continue_with(
+        let mut continue_with = super::continue_with(
             self.kratos,
             flow.flow_type,
             token.as_ref(),
             flow.return_to.as_deref(),
         );
+        crate::hook::run_verification(
+            self.kratos,
+            &crate::hook::HookContext {
+                session: session.as_ref(),
+                ..hook_ctx
+            },
+            &identity,
+            None,
+            &mut continue_with,
+        )
+        .await?;
         Ok(RegistrationSubmission::Completed(RegistrationSuccess {
             identity,
             session,

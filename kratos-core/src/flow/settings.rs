@@ -346,6 +346,13 @@ impl<'a> SettingsFlows<'a> {
         flow.active = Some(payload.method.clone());
         crate::hook::run_after(self.kratos, &hook_ctx, &identity).await?;
         let mut continue_with = Vec::new();
+        // Addresses the change added start unverified and get a verification message.
+        let added: Vec<Uuid> = identity
+            .verifiable_addresses
+            .iter()
+            .filter(|a| !current.verifiable_addresses.iter().any(|c| c.id == a.id))
+            .map(|a| a.id)
+            .collect();
         flow.identity = identity.clone();
         let csrf_value = csrf.clone();
         let mut ui = self.build_ui(flow.id, flow.flow_type, &csrf_value, &identity)?;
@@ -367,6 +374,14 @@ impl<'a> SettingsFlows<'a> {
                 redirect_browser_to: to,
             });
         }
+        crate::hook::run_verification(
+            self.kratos,
+            &hook_ctx,
+            &identity,
+            Some(&added),
+            &mut continue_with,
+        )
+        .await?;
         flow.continue_with = continue_with.clone();
         self.save(&flow, &csrf, false).await?;
         Ok(SettingsSubmission::Completed(SettingsSuccess {

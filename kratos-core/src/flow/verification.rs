@@ -227,6 +227,16 @@ impl<'a> VerificationFlows<'a> {
             return Err(FlowError::Disabled);
         }
         let return_to = self.kratos.resolve_return_to(ctx.request_url.as_deref())?;
+        self.new_flow(flow_type, ctx, return_to).await
+    }
+
+    /// A new flow in `choose_method`, saved.
+    async fn new_flow(
+        &self,
+        flow_type: FlowType,
+        ctx: &FlowContext,
+        return_to: Option<String>,
+    ) -> Result<VerificationFlow, FlowError> {
         let now = self.now();
         let id = Uuid::now_v7();
         let csrf = match flow_type {
@@ -254,6 +264,79 @@ impl<'a> VerificationFlows<'a> {
         };
         self.save(&flow, &csrf, true).await?;
         Ok(flow)
+    }
+
+    /// Starts one verification flow per unverified email address of `identity` (all of them,
+    /// or those in `only`) and sends each its code or link, as Kratos's `verification` hook
+    /// does after a registration or a settings change. Answers one `show_verification_ui`
+    /// action per flow; nothing when verification is disabled.
+    pub(crate) async fn start_for_identity(
+        &self,
+        flow_type: FlowType,
+        ctx: &FlowContext,
+        identity: &Identity,
+        only: Option<&[Uuid]>,
+    ) -> Result<Vec<super::ContinueWith>, FlowError> {
+        let config = self.kratos.config();
+        if !config.selfservice.flows.verification.enabled {
+            return Ok(Vec::new());
+        }
+        let method = self.method();
+        if !self.method_enabled(method) {
+            return Ok(Vec::new());
+        }
+        let mut actions = Vec::new();
+        for address in identity.verifiable_addresses.iter().filter(|a| {
+            !a.verified && a.via == AddressVia::Email && only.is_none_or(|ids| ids.contains(&a.id))
+        }) {
+            let context = FlowContext {
+                request_url: None,
+                session_token: None,
+                client: ctx.client.clone(),
+            };
+            let mut flow = self.new_flow(flow_type, &context, None).await?;
+            let csrf = self
+                .kratos
+                .store()
+                .get_flow(self.kratos.nid(), FlowKind::Verification, flow.id)
+                .await?
+                .csrf_token;
+            self.send_to(&flow, method, identity, address.id, &address.value)
+                .await?;
+            flow.state = FlowState::SentEmail;
+            flow.active = Some(method.as_str().to_owned());
+            match method {
+                CodeOrLink::Code => {
+                    flow.ui = self.code_ui(flow.id, &csrf, &address.value);
+                    flow.ui.messages.push(msg::code_sent());
+                }
+                CodeOrLink::Link => {
+                    flow.ui = self.choose_ui(flow.id, &csrf, &address.value);
+                    flow.ui.messages.push(msg::email_sent());
+                }
+            }
+            self.save(&flow, &csrf, false).await?;
+            actions.push(super::ContinueWith::ShowVerificationUi {
+                flow: super::ContinueWithFlow {
+                    id: flow.id,
+                    verifiable_address: Some(address.value.clone()),
+                    url: Some(self.ui_url(flow.id)),
+                },
+            });
+        }
+        Ok(actions)
+    }
+
+    /// Where the flow's UI is: `ui_url?flow=<id>`, or the flow's JSON without one.
+    pub fn ui_url(&self, id: Uuid) -> String {
+        let config = self.kratos.config();
+        match &config.selfservice.flows.verification.ui_url {
+            Some(u) => with_query(u, &[("flow", &id.to_string())]),
+            None => format!(
+                "{}/self-service/verification/flows?id={id}",
+                config.serve.public_base_url()
+            ),
+        }
     }
 
     fn action(&self, id: Uuid) -> String {

@@ -8,7 +8,17 @@
 //! | `session` | registration | signs the new identity in |
 //! | `revoke_active_sessions` | login, settings | ends the identity's other sessions |
 //! | `require_verified_address` | login | refuses the login (4000010) until an address is verified |
+//! | `verification` | login | sends a verification code or link to each unverified address |
+//! | `verify_new_address` | settings | the same for addresses the change added |
+//! | `show_verification_ui` | login, registration, settings | sends browsers to the verification UI |
 //! | `web_hook` | all | calls an HTTP endpoint (feature `web-hook`) |
+//!
+//! When `selfservice.flows.verification.enabled` is set, `verification` runs on its own after
+//! every registration and `verify_new_address` after every settings change, as in Kratos: each
+//! unverified email address gets a verification flow, its code or link is sent, and the outcome's
+//! `continue_with` carries one `show_verification_ui` action per flow. With
+//! `show_verification_ui` configured, a browser's `redirect_browser_to` is the first of those
+//! flows instead of the return URL.
 //!
 //! Beside them, the host app adds in-process hooks with
 //! [`KratosBuilder::hook`](crate::KratosBuilder::hook): a [`FlowHook`] sees the flow, the
@@ -27,9 +37,10 @@
 //! `response.ignore`), and [`FlowHook::after`].
 //!
 //! The verification and recovery flows take `web_hook`s after success, and recovery also
-//! `revoke_active_sessions` (every other session of the recovered identity ends).
-//! `show_verification_ui`, `verification` and `verify_new_address` are not implemented yet;
-//! configuring them is a configuration error rather than a silent no-op.
+//! `revoke_active_sessions` (every other session of the recovered identity ends). The
+//! verification hooks need the verification flow: configuring one while
+//! `selfservice.flows.verification.enabled` is off is a configuration error rather than a
+//! silent no-op.
 
 #[cfg(feature = "web-hook")]
 mod web_hook;
@@ -41,7 +52,7 @@ use uuid::Uuid;
 
 use crate::config::{Config, ConfigError, HookConfig};
 use crate::flow::ui::{UiContainer, UiText};
-use crate::flow::{FlowContext, FlowError, FlowKind, FlowType};
+use crate::flow::{ContinueWith, FlowContext, FlowError, FlowKind, FlowType};
 use crate::identity::Identity;
 use crate::kratos::Kratos;
 use crate::session::Session;
@@ -160,6 +171,9 @@ pub(crate) enum ConfiguredHook {
     Session,
     RevokeActiveSessions,
     RequireVerifiedAddress,
+    /// `verification` (login) and `verify_new_address` (settings).
+    Verification,
+    ShowVerificationUi,
     #[cfg(feature = "web-hook")]
     WebHook(Arc<web_hook::WebHookConfig>),
 }
@@ -170,33 +184,58 @@ fn allowed(kind: FlowKind) -> &'static [&'static str] {
         FlowKind::Login => &[
             "revoke_active_sessions",
             "require_verified_address",
+            "verification",
+            "show_verification_ui",
             "web_hook",
         ],
-        FlowKind::Registration => &["session", "web_hook"],
-        FlowKind::Settings => &["revoke_active_sessions", "web_hook"],
+        FlowKind::Registration => &["session", "show_verification_ui", "web_hook"],
+        FlowKind::Settings => &[
+            "revoke_active_sessions",
+            "verify_new_address",
+            "show_verification_ui",
+            "web_hook",
+        ],
         FlowKind::Verification => &["web_hook"],
         FlowKind::Recovery => &["revoke_active_sessions", "web_hook"],
     }
 }
 
-fn parse_one(kind: FlowKind, key: &str, h: &HookConfig) -> Result<ConfiguredHook, ConfigError> {
+fn parse_one(
+    config: &Config,
+    kind: FlowKind,
+    key: &str,
+    h: &HookConfig,
+) -> Result<ConfiguredHook, ConfigError> {
     if !allowed(kind).contains(&h.hook.as_str()) {
-        let reason = match h.hook.as_str() {
-            "show_verification_ui" | "verification" | "verify_new_address" => {
-                format!("the `{}` hook is not implemented yet", h.hook)
-            }
-            other => format!(
-                "`{other}` is not a hook of the {} flow (allowed: {})",
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "`{}` is not a hook of the {} flow (allowed: {})",
+                h.hook,
                 kind.as_str(),
                 allowed(kind).join(", ")
             ),
-        };
-        return Err(ConfigError::invalid(key, reason));
+        ));
+    }
+    let needs_verification = matches!(
+        h.hook.as_str(),
+        "verification" | "verify_new_address" | "show_verification_ui"
+    );
+    if needs_verification && !config.selfservice.flows.verification.enabled {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "the `{}` hook needs the verification flow (selfservice.flows.verification.enabled)",
+                h.hook
+            ),
+        ));
     }
     Ok(match h.hook.as_str() {
         "session" => ConfiguredHook::Session,
         "revoke_active_sessions" => ConfiguredHook::RevokeActiveSessions,
         "require_verified_address" => ConfiguredHook::RequireVerifiedAddress,
+        "verification" | "verify_new_address" => ConfiguredHook::Verification,
+        "show_verification_ui" => ConfiguredHook::ShowVerificationUi,
         #[cfg(feature = "web-hook")]
         "web_hook" => ConfiguredHook::WebHook(Arc::new(web_hook::WebHookConfig::from_config(
             &h.config, key,
@@ -224,6 +263,7 @@ pub(crate) fn configured(
             &flows.login.after.hooks,
             match method {
                 "password" => &flows.login.after.password.hooks,
+                "code" => &flows.login.after.code.hooks,
                 _ => &[],
             },
         ),
@@ -231,6 +271,7 @@ pub(crate) fn configured(
             &flows.registration.after.hooks,
             match method {
                 "password" => &flows.registration.after.password.hooks,
+                "code" => &flows.registration.after.code.hooks,
                 _ => &[],
             },
         ),
@@ -249,11 +290,11 @@ pub(crate) fn configured(
     let global = global
         .iter()
         .enumerate()
-        .map(|(i, h)| parse_one(kind, &format!("{base}.hooks[{i}]"), h));
+        .map(|(i, h)| parse_one(config, kind, &format!("{base}.hooks[{i}]"), h));
     let per_method = per_method
         .iter()
         .enumerate()
-        .map(|(i, h)| parse_one(kind, &format!("{base}.{method}.hooks[{i}]"), h));
+        .map(|(i, h)| parse_one(config, kind, &format!("{base}.{method}.hooks[{i}]"), h));
     global.chain(per_method).collect()
 }
 
@@ -280,7 +321,7 @@ pub(crate) fn configured_before(
                     format!("`{}` cannot run before a flow; only `web_hook` can", h.hook),
                 ));
             }
-            parse_one(kind, &key, h)
+            parse_one(config, kind, &key, h)
         })
         .collect()
 }
@@ -321,8 +362,8 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
         configured_before(config, kind)?;
     }
     for (kind, methods) in [
-        (FlowKind::Login, &["password"][..]),
-        (FlowKind::Registration, &["password"][..]),
+        (FlowKind::Login, &["password", "code"][..]),
+        (FlowKind::Registration, &["password", "code"][..]),
         (FlowKind::Settings, &["password", "profile"][..]),
         (FlowKind::Verification, &["code"][..]),
         (FlowKind::Recovery, &["code"][..]),
@@ -414,6 +455,60 @@ pub(crate) async fn run_after(
     for hook in kratos.flow_hooks() {
         hook.after(ctx, identity).await;
     }
+    Ok(())
+}
+
+/// Runs Kratos's verification hooks after a successful flow: `verification` (on its own after
+/// a registration when verification is enabled; configured for a login), `verify_new_address`
+/// (on its own after a settings change that added addresses) and `show_verification_ui`.
+/// Sends a code or link to each unverified address (or to those in `only`) and puts one
+/// `show_verification_ui` action per verification flow in front of `continue_with`; with
+/// `show_verification_ui` configured, a browser's `redirect_browser_to` becomes the first one.
+pub(crate) async fn run_verification(
+    kratos: &Kratos,
+    ctx: &HookContext<'_>,
+    identity: &Identity,
+    only: Option<&[Uuid]>,
+    continue_with: &mut Vec<ContinueWith>,
+) -> Result<(), FlowError> {
+    let config = kratos.config();
+    if !config.selfservice.flows.verification.enabled {
+        return Ok(());
+    }
+    let hooks = configured(config, ctx.flow_kind, &ctx.method)
+        .map_err(|e| FlowError::Internal(e.to_string()))?;
+    let configured_hook = hooks
+        .iter()
+        .any(|h| matches!(h, ConfiguredHook::Verification));
+    let runs = match ctx.flow_kind {
+        FlowKind::Registration => true,
+        FlowKind::Settings => only.is_some_and(|ids| !ids.is_empty()),
+        _ => configured_hook,
+    };
+    if !runs {
+        return Ok(());
+    }
+    let actions = kratos
+        .verification()
+        .start_for_identity(ctx.flow_type, ctx.request, identity, only)
+        .await?;
+    let show = hooks
+        .iter()
+        .any(|h| matches!(h, ConfiguredHook::ShowVerificationUi));
+    if show
+        && let Some(ContinueWith::ShowVerificationUi { flow }) = actions.first()
+        && let Some(url) = &flow.url
+    {
+        for item in continue_with.iter_mut() {
+            if let ContinueWith::RedirectBrowserTo {
+                redirect_browser_to,
+            } = item
+            {
+                *redirect_browser_to = url.clone();
+            }
+        }
+    }
+    continue_with.splice(0..0, actions);
     Ok(())
 }
 
