@@ -1,10 +1,10 @@
 //! Kratos-compatible HTTP for axum, on the embedded library.
 //!
-//! [`admin_router`] serves the Kratos admin API (identities, sessions, health, schemas) and
-//! [`public_router`] the public API: the self-service login, registration, settings and logout
-//! flows,
-//! whoami and the caller's sessions, health and schemas. They are separate so an app can bind
-//! the admin API to another address.
+//! [`admin_router`] serves the Kratos admin API (identities, sessions, recovery codes and
+//! links, courier messages, health, schemas) and [`public_router`] the public API: the
+//! self-service login, registration, settings, verification, recovery and logout flows (with
+//! the links verification and recovery emails carry), whoami and the caller's sessions, health
+//! and schemas. They are separate so an app can bind the admin API to another address.
 //!
 //! For an app's own routes, the [`Session`], [`OptionalSession`] and [`RequireAal2`]
 //! extractors and the [`require_session`] middleware authenticate requests with the same
@@ -46,18 +46,24 @@ pub use negotiate::{DEFAULT_BODY_LIMIT, is_json_request};
 pub use public::PublicOptions;
 
 /// The Kratos admin API: `/admin/identities…`, `/admin/sessions/{id}…`,
-/// `/health/{alive,ready}`, `/schemas`.
+/// `/admin/recovery/{code,link}`, `/admin/courier/messages{,/{id}}`, `/health/{alive,ready}`,
+/// `/schemas`.
 pub fn admin_router(kratos: Kratos) -> Router {
     Router::new()
         .merge(admin::identities::router())
         .merge(admin::sessions::router())
+        .merge(admin::recovery::router())
+        .merge(admin::courier::router())
         .merge(meta::health_router())
         .merge(meta::schema_router())
         .with_state(kratos)
 }
 
-/// The public endpoints: `/self-service/{login,registration,settings}/{browser,api,flows}`,
-/// `/self-service/{login,registration,settings}`, `/self-service/logout{,/browser,/api}`,
+/// The public endpoints:
+/// `/self-service/{login,registration,settings,verification,recovery}/{browser,api,flows}`,
+/// `POST /self-service/{login,registration,settings,verification,recovery}`,
+/// `GET /self-service/{verification,recovery}?flow=&token=` (a followed email link),
+/// `/self-service/logout{,/browser,/api}`,
 /// `/sessions/whoami`, `/sessions`, `/sessions/{id}`, `/health/{alive,ready}`, `/schemas`,
 /// with request bodies up to [`DEFAULT_BODY_LIMIT`].
 pub fn public_router(kratos: Kratos) -> Router {

@@ -1,16 +1,19 @@
-//! The public self-service API: login, registration, settings, logout and the caller's
-//! sessions.
+//! The public self-service API: login, registration, settings, verification, recovery, logout
+//! and the caller's sessions.
 //!
 //! Browser flows answer HTML clients with 303 redirects (to the flow's `ui_url`, to the return
 //! URL after success) and JSON clients (see [`is_json_request`](crate::is_json_request)) with
 //! JSON, as Kratos does. Errors that Kratos would send a browser to its error UI for are
 //! answered with the error JSON here (there is no `/self-service/errors` store).
 
+mod challenge;
 pub(crate) mod login;
 pub(crate) mod logout;
+pub(crate) mod recovery;
 pub(crate) mod registration;
 pub(crate) mod sessions;
 pub(crate) mod settings;
+pub(crate) mod verification;
 
 use std::net::SocketAddr;
 
@@ -586,6 +589,8 @@ pub(crate) fn router(options: &PublicOptions) -> axum::Router<Kratos> {
         .merge(login::router())
         .merge(registration::router())
         .merge(settings::router())
+        .merge(verification::router())
+        .merge(recovery::router())
         .merge(logout::router())
         .merge(sessions::router())
         .layer(axum::extract::DefaultBodyLimit::max(options.body_limit))
