@@ -33,6 +33,10 @@ pub enum CodeKind {
     RecoveryCode,
     /// A recovery link token (`link` method).
     RecoveryLink,
+    /// A login code (passwordless `code` method).
+    LoginCode,
+    /// A registration code (passwordless `code` method).
+    RegistrationCode,
 }
 
 impl CodeKind {
@@ -43,6 +47,8 @@ impl CodeKind {
             CodeKind::VerificationLink => "verification_link",
             CodeKind::RecoveryCode => "recovery_code",
             CodeKind::RecoveryLink => "recovery_link",
+            CodeKind::LoginCode => "login_code",
+            CodeKind::RegistrationCode => "registration_code",
         }
     }
 
@@ -53,6 +59,8 @@ impl CodeKind {
             CodeKind::VerificationLink,
             CodeKind::RecoveryCode,
             CodeKind::RecoveryLink,
+            CodeKind::LoginCode,
+            CodeKind::RegistrationCode,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -505,14 +505,24 @@ pub struct FlowAfter {
 pub struct CodeMethodConfig {
     /// `enabled` (default true).
     pub enabled: bool,
+    /// `passwordless_enabled`: sign in and sign up with a code sent by email (default false).
+    pub passwordless_enabled: bool,
     /// `config`
     pub config: CodeSettings,
+}
+
+impl CodeMethodConfig {
+    /// Whether login and registration offer the `code` method.
+    pub fn passwordless(&self) -> bool {
+        self.enabled && self.passwordless_enabled
+    }
 }
 
 impl Default for CodeMethodConfig {
     fn default() -> Self {
         Self {
             enabled: true,
+            passwordless_enabled: false,
             config: CodeSettings::default(),
         }
     }

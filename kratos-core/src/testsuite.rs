@@ -19,8 +19,10 @@
 #![allow(missing_docs)]
 
 mod courier;
+mod passwordless_code;
 mod verification_hooks;
 pub use courier::*;
+pub use passwordless_code::*;
 pub use verification_hooks::*;
 
 use std::collections::HashSet;
@@ -90,6 +92,9 @@ macro_rules! store_conformance {
             flow_registration_sends_verification,
             flow_registration_without_verification_sends_nothing,
             flow_settings_new_address_is_verified_again,
+            flow_registration_by_code,
+            flow_login_by_code,
+            flow_login_by_code_unknown_address_and_limits,
         );
     };
 }

@@ -6,16 +6,18 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::ui::{UiContainer, UiNode, text};
+use super::ui::{UiContainer, UiNode, UiText, text};
 use super::{
     ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType, check_return_to,
     csrf_matches, new_csrf_token, return_to_of,
 };
 use crate::clock::truncate_micros;
+use crate::code::CodeKind;
 use crate::identity::{CredentialType, IdentifierKind, normalize_identifier};
 use crate::kratos::Kratos;
 use crate::session::{Aal, AuthenticationMethod, RequiredAal, Session, SessionToken};
 use crate::store::StoreError;
+use crate::strategy::code::{self, CodeCheck, CodeRequest};
 
 /// A login flow, in Kratos's `loginFlow` shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -34,6 +36,9 @@ pub struct LoginFlow {
     /// Where to go afterwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_to: Option<String>,
+    /// The method last submitted (`password`, `code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<String>,
     /// The form.
     pub ui: UiContainer,
     /// Created.
@@ -91,6 +96,17 @@ struct PasswordPayload {
     password: Zeroizing<String>,
     #[serde(default)]
     csrf_token: Option<String>,
+}
+
+/// The code method's payload.
+#[derive(Deserialize)]
+struct CodePayload {
+    #[serde(default)]
+    identifier: String,
+    #[serde(default)]
+    code: Zeroizing<String>,
+    #[serde(default)]
+    resend: Option<String>,
 }
 
 /// Login flows of one tenant.
@@ -184,6 +200,18 @@ impl<'a> LoginFlows<'a> {
                     .label(text::login_with_password()),
             );
         }
+        if self.kratos.config().selfservice.methods.code.passwordless() {
+            if ui.node("identifier").is_none() {
+                ui.nodes.push(
+                    UiNode::input("default", "identifier", "email")
+                        .required()
+                        .autocomplete("email")
+                        .label(text::identifier_label()),
+                );
+            }
+            ui.nodes
+                .push(code::submit_node(code::text::sign_in_with_code()));
+        }
         if refresh {
             ui.messages.push(text::reauthenticate());
         }
@@ -202,6 +230,7 @@ impl<'a> LoginFlows<'a> {
             issued_at: now,
             request_url: ctx.request_url.clone().unwrap_or_default(),
             return_to,
+            active: None,
             ui,
             created_at: now,
             updated_at: now,
@@ -306,7 +335,8 @@ impl<'a> LoginFlows<'a> {
         if flow.expires_at <= self.now() {
             return Err(self.expired(&flow, ctx).await);
         }
-        let payload: PasswordPayload = serde_json::from_value(payload.clone())
+        let body = payload;
+        let payload: PasswordPayload = serde_json::from_value(body.clone())
             .map_err(|e| FlowError::BadRequest(format!("The request body is invalid: {e}")))?;
         if flow.flow_type == FlowType::Browser
             && !csrf_matches(&csrf, payload.csrf_token.as_deref())
@@ -315,6 +345,12 @@ impl<'a> LoginFlows<'a> {
         }
         flow.ui.clear_messages();
         flow.updated_at = self.now();
+        if payload.method == "code" && self.kratos.config().selfservice.methods.code.passwordless()
+        {
+            let payload: CodePayload = serde_json::from_value(body.clone())
+                .map_err(|e| FlowError::BadRequest(format!("The request body is invalid: {e}")))?;
+            return self.submit_code(flow, csrf, payload, ctx).await;
+        }
         if payload.method != "password"
             || !self.kratos.config().selfservice.methods.password.enabled
         {
@@ -428,11 +464,168 @@ impl<'a> LoginFlows<'a> {
                 .await;
         }
 
+        self.complete(flow, csrf, identity, "password", ctx).await
+    }
+
+    /// The `code` method: `{identifier}` sends a code (again with `resend: "code"`),
+    /// `{code}` signs in. An unknown or disabled address gets the same answer as a known one
+    /// and no email; any code then fails as invalid.
+    async fn submit_code(
+        &self,
+        mut flow: LoginFlow,
+        csrf: String,
+        payload: CodePayload,
+        ctx: &FlowContext,
+    ) -> Result<LoginSubmission, FlowError> {
+        flow.active = Some("code".into());
+        let sending = payload.code.trim().is_empty() || payload.resend.as_deref() == Some("code");
+        if sending {
+            let address = payload.identifier.trim();
+            if address.is_empty() {
+                flow.ui
+                    .add_node_message("identifier", text::required("identifier"));
+                self.save(&flow, &csrf, false).await?;
+                return Ok(LoginSubmission::Retry(flow));
+            }
+            let normalized = normalize_identifier(IdentifierKind::Email, address)
+                .unwrap_or_else(|_| address.to_lowercase());
+            let found = match self
+                .kratos
+                .store()
+                .find_identity_by_identifier(self.kratos.nid(), CredentialType::Code, &normalized)
+                .await
+            {
+                Ok(i) if i.is_active() => Some(i),
+                Ok(_) | Err(StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            };
+            if let Some(identity) = &found {
+                code::send_code(
+                    self.kratos,
+                    CodeRequest {
+                        kind: CodeKind::LoginCode,
+                        flow_id: flow.id,
+                        flow_expires_at: flow.expires_at,
+                        request_url: &flow.request_url,
+                        identity: Some(identity),
+                        traits: &Value::Null,
+                        address: &normalized,
+                    },
+                )
+                .await?;
+            }
+            flow.state = FlowState::SentEmail;
+            flow.ui = self.code_step_ui(&flow, &csrf, address);
+            flow.ui.messages.push(code::text::login_code_sent());
+            self.save(&flow, &csrf, false).await?;
+            return Ok(LoginSubmission::Retry(flow));
+        }
+        let consumed =
+            match code::check_code(self.kratos, CodeKind::LoginCode, flow.id, &payload.code, "")
+                .await?
+            {
+                CodeCheck::Valid(c) => c,
+                CodeCheck::TooMany => {
+                    flow.ui
+                        .messages
+                        .push(super::verification::too_many_submissions());
+                    self.save(&flow, &csrf, false).await?;
+                    return Ok(LoginSubmission::Retry(flow));
+                }
+                CodeCheck::Invalid => {
+                    flow.ui.messages.push(code::text::login_code_invalid());
+                    self.save(&flow, &csrf, false).await?;
+                    return Ok(LoginSubmission::Retry(flow));
+                }
+            };
+        let identity_id = consumed
+            .identity_id
+            .ok_or_else(|| FlowError::Internal("a login code without an identity".into()))?;
+        let mut identity = match self
+            .kratos
+            .store()
+            .get_identity(self.kratos.nid(), identity_id)
+            .await
+        {
+            Ok(i) => i,
+            Err(StoreError::NotFound) => {
+                flow.ui.messages.push(code::text::login_code_invalid());
+                self.save(&flow, &csrf, false).await?;
+                return Ok(LoginSubmission::Retry(flow));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !identity.is_active() {
+            return Err(FlowError::IdentityDisabled);
+        }
+        // The code proved the address: mark it verified, as Kratos does.
+        if let Some(address_id) = consumed.address_id
+            && let Some(a) = identity
+                .verifiable_addresses
+                .iter_mut()
+                .find(|a| a.id == address_id && !a.verified)
+        {
+            let now = self.now();
+            match self
+                .kratos
+                .store()
+                .mark_address_verified(self.kratos.nid(), address_id, now)
+                .await
+            {
+                Ok(()) | Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+            a.verified = true;
+            a.verified_at = Some(now);
+            a.status = crate::identity::VerificationStatus::Completed;
+        }
+        self.complete(flow, csrf, identity, "code", ctx).await
+    }
+
+    /// The second step of the code method: the address kept, the code asked for.
+    fn code_step_ui(&self, flow: &LoginFlow, csrf: &str, address: &str) -> UiContainer {
+        let mut ui = UiContainer {
+            action: flow.ui.action.clone(),
+            method: "POST".into(),
+            nodes: Vec::new(),
+            messages: Vec::new(),
+        };
+        if !csrf.is_empty() {
+            ui.nodes.push(
+                UiNode::input("default", "csrf_token", "hidden")
+                    .required()
+                    .value(json!(csrf)),
+            );
+        }
+        ui.nodes.push(
+            UiNode::input("code", "identifier", "hidden")
+                .required()
+                .value(json!(address)),
+        );
+        ui.nodes
+            .push(code::code_node(code::text::login_code_label()));
+        ui.nodes
+            .push(code::submit_node(UiText::info(1070005, "Submit")));
+        ui.nodes.push(code::resend_node());
+        ui
+    }
+
+    /// The end of every successful method: hooks, the session (new, or the refreshed one),
+    /// `continue_with`.
+    async fn complete(
+        &self,
+        mut flow: LoginFlow,
+        csrf: String,
+        mut identity: crate::identity::Identity,
+        method: &str,
+        ctx: &FlowContext,
+    ) -> Result<LoginSubmission, FlowError> {
+        flow.active = Some(method.to_owned());
         let hook_ctx = crate::hook::HookContext {
             flow_kind: FlowKind::Login,
             flow_id: flow.id,
             flow_type: flow.flow_type,
-            method: "password".into(),
+            method: method.into(),
             request: ctx,
             session: None,
         };
@@ -441,8 +634,8 @@ impl<'a> LoginFlows<'a> {
             return Ok(LoginSubmission::Retry(flow));
         }
 
-        let method = AuthenticationMethod {
-            method: "password".into(),
+        let authentication = AuthenticationMethod {
+            method: method.into(),
             aal: Aal::Aal1,
             completed_at: self.now(),
             provider: None,
@@ -461,7 +654,7 @@ impl<'a> LoginFlows<'a> {
                 let s = self
                     .kratos
                     .sessions()
-                    .add_authentication(s.id, vec![method])
+                    .add_authentication(s.id, vec![authentication])
                     .await?;
                 (s, ctx.session_token.clone().map(SessionToken::from_string))
             }
@@ -469,7 +662,7 @@ impl<'a> LoginFlows<'a> {
                 let issued = self
                     .kratos
                     .sessions()
-                    .issue(&identity, vec![method], &ctx.client)
+                    .issue(&identity, vec![authentication], &ctx.client)
                     .await?;
                 (issued.session, Some(issued.token))
             }

@@ -15,12 +15,14 @@ use super::{
     new_csrf_token,
 };
 use crate::clock::truncate_micros;
+use crate::code::CodeKind;
 use crate::identity::{
     CreateIdentityBody, Identity, IdentityError, ImportCredentials, ImportPassword,
     ImportPasswordConfig,
 };
 use crate::kratos::Kratos;
 use crate::session::{Aal, AuthenticationMethod, RequiredAal, Session, SessionToken};
+use crate::strategy::code::{self, CodeCheck, CodeRequest};
 
 /// A registration flow, in Kratos's `registrationFlow` shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -84,6 +86,17 @@ struct PasswordPayload {
     password: Zeroizing<String>,
     #[serde(default)]
     csrf_token: Option<String>,
+}
+
+/// The code method's payload.
+#[derive(Deserialize)]
+struct CodePayload {
+    #[serde(default)]
+    traits: Value,
+    #[serde(default)]
+    code: Zeroizing<String>,
+    #[serde(default)]
+    resend: Option<String>,
 }
 
 /// Registration flows of one tenant.
@@ -236,6 +249,10 @@ impl<'a> RegistrationFlows<'a> {
                     .label(text::registration()),
             );
         }
+        if config.selfservice.methods.code.passwordless() {
+            ui.nodes
+                .push(code::submit_node(code::text::sign_up_with_code()));
+        }
         let flow = RegistrationFlow {
             id,
             flow_type,
@@ -313,7 +330,8 @@ impl<'a> RegistrationFlows<'a> {
         if flow.expires_at <= self.now() {
             return Err(self.expired(&flow, ctx).await);
         }
-        let payload: PasswordPayload = serde_json::from_value(payload.clone())
+        let body = payload;
+        let payload: PasswordPayload = serde_json::from_value(body.clone())
             .map_err(|e| FlowError::BadRequest(format!("The request body is invalid: {e}")))?;
         if flow.flow_type == FlowType::Browser
             && !csrf_matches(&csrf, payload.csrf_token.as_deref())
@@ -324,6 +342,11 @@ impl<'a> RegistrationFlows<'a> {
         flow.updated_at = self.now();
         set_trait_values(&mut flow.ui, &payload.traits, "traits");
         let config = self.kratos.config();
+        if payload.method == "code" && config.selfservice.methods.code.passwordless() {
+            let payload: CodePayload = serde_json::from_value(body.clone())
+                .map_err(|e| FlowError::BadRequest(format!("The request body is invalid: {e}")))?;
+            return self.submit_code(flow, csrf, payload, ctx).await;
+        }
         if payload.method != "password" || !config.selfservice.methods.password.enabled {
             flow.ui.messages.push(text::registration_no_strategy());
             self.save(&flow, &csrf, false).await?;
@@ -391,11 +414,154 @@ impl<'a> RegistrationFlows<'a> {
                 return Ok(RegistrationSubmission::Retry(flow));
             }
         };
+        let credentials = Some(ImportCredentials {
+            password: Some(ImportPassword {
+                config: ImportPasswordConfig {
+                    hashed_password: Some(hash),
+                    ..Default::default()
+                },
+            }),
+            ..Default::default()
+        });
+        self.complete(
+            flow,
+            csrf,
+            &schema,
+            traits,
+            credentials,
+            None,
+            "password",
+            ctx,
+        )
+        .await
+    }
+
+    /// The `code` method: `{traits}` validates them and sends a code to their email
+    /// address (again with `resend: "code"`); `{traits, code}` creates the identity with that
+    /// address verified. The code only works for the address it was sent to.
+    async fn submit_code(
+        &self,
+        mut flow: RegistrationFlow,
+        csrf: String,
+        payload: CodePayload,
+        ctx: &FlowContext,
+    ) -> Result<RegistrationSubmission, FlowError> {
+        let schema = self
+            .kratos
+            .schemas()
+            .get(self.kratos.schemas().default_id())
+            .cloned()
+            .ok_or_else(|| FlowError::Internal("the default identity schema is missing".into()))?;
+        let traits = if payload.traits.is_null() {
+            json!({})
+        } else {
+            payload.traits.clone()
+        };
+        if let Err(errors) = schema.validate(&traits) {
+            for e in errors {
+                add_trait_error(&mut flow.ui, &e.instance_ptr, &e.message);
+            }
+            self.save(&flow, &csrf, false).await?;
+            return Ok(RegistrationSubmission::Retry(flow));
+        }
+        let address = schema.derive(&traits).ok().and_then(|d| {
+            d.code_identifiers
+                .into_iter()
+                .find(|(via, _)| *via == crate::identity::AddressVia::Email)
+                .map(|(_, v)| v)
+        });
+        let Some(address) = address else {
+            flow.ui.messages.push(text::validation_generic(
+                "The identity schema marks no email address as a code identifier.",
+            ));
+            self.save(&flow, &csrf, false).await?;
+            return Ok(RegistrationSubmission::Retry(flow));
+        };
+        if payload.code.trim().is_empty() || payload.resend.as_deref() == Some("code") {
+            code::send_code(
+                self.kratos,
+                CodeRequest {
+                    kind: CodeKind::RegistrationCode,
+                    flow_id: flow.id,
+                    flow_expires_at: flow.expires_at,
+                    request_url: &flow.request_url,
+                    identity: None,
+                    traits: &traits,
+                    address: &address,
+                },
+            )
+            .await?;
+            flow.state = FlowState::SentEmail;
+            flow.ui = code_step_ui(&flow.ui);
+            flow.ui.messages.push(code::text::registration_code_sent());
+            self.save(&flow, &csrf, false).await?;
+            return Ok(RegistrationSubmission::Retry(flow));
+        }
+        match code::check_code(
+            self.kratos,
+            CodeKind::RegistrationCode,
+            flow.id,
+            &payload.code,
+            &address,
+        )
+        .await?
+        {
+            CodeCheck::Valid(_) => {}
+            CodeCheck::TooMany => {
+                flow.ui
+                    .messages
+                    .push(super::verification::too_many_submissions());
+                self.save(&flow, &csrf, false).await?;
+                return Ok(RegistrationSubmission::Retry(flow));
+            }
+            CodeCheck::Invalid => {
+                flow.ui
+                    .messages
+                    .push(code::text::registration_code_invalid());
+                self.save(&flow, &csrf, false).await?;
+                return Ok(RegistrationSubmission::Retry(flow));
+            }
+        }
+        // The code proved the address.
+        let verified = vec![crate::identity::AddressImport {
+            value: address,
+            via: Some(crate::identity::AddressVia::Email),
+            verified: true,
+            status: Some(crate::identity::VerificationStatus::Completed),
+            verified_at: Some(self.now()),
+        }];
+        self.complete(
+            flow,
+            csrf,
+            &schema,
+            traits,
+            None,
+            Some(verified),
+            "code",
+            ctx,
+        )
+        .await
+    }
+
+    /// The end of every successful method: hooks, the identity, the session (with the
+    /// `session` hook), `continue_with`.
+    #[allow(clippy::too_many_arguments)]
+    async fn complete(
+        &self,
+        mut flow: RegistrationFlow,
+        csrf: String,
+        schema: &crate::identity::IdentitySchema,
+        traits: Value,
+        credentials: Option<ImportCredentials>,
+        verifiable_addresses: Option<Vec<crate::identity::AddressImport>>,
+        method: &str,
+        ctx: &FlowContext,
+    ) -> Result<RegistrationSubmission, FlowError> {
         let hook_ctx = crate::hook::HookContext {
             flow_kind: FlowKind::Registration,
             flow_id: flow.id,
             flow_type: flow.flow_type,
-            method: "password".into(),
+            method: method.into(),
             request: ctx,
             session: None,
         };
@@ -430,15 +596,8 @@ impl<'a> RegistrationFlows<'a> {
                 traits: candidate.traits,
                 metadata_public: candidate.metadata_public,
                 metadata_admin: candidate.metadata_admin,
-                credentials: Some(ImportCredentials {
-                    password: Some(ImportPassword {
-                        config: ImportPasswordConfig {
-                            hashed_password: Some(hash),
-                            ..Default::default()
-                        },
-                    }),
-                    ..Default::default()
-                }),
+                credentials,
+                verifiable_addresses,
                 ..Default::default()
             })
             .await;
@@ -458,14 +617,21 @@ impl<'a> RegistrationFlows<'a> {
             }
             Err(e) => return Err(FlowError::Internal(e.to_string())),
         };
-        let (session, token) = if config.selfservice.flows.registration.issues_session() {
+        let (session, token) = if self
+            .kratos
+            .config()
+            .selfservice
+            .flows
+            .registration
+            .issues_session_for(method)
+        {
             let issued = self
                 .kratos
                 .sessions()
                 .issue(
                     &identity,
                     vec![AuthenticationMethod {
-                        method: "password".into(),
+                        method: method.into(),
                         aal: Aal::Aal1,
                         completed_at: self.now(),
                         provider: None,
@@ -514,6 +680,36 @@ impl<'a> RegistrationFlows<'a> {
             flow,
         }))
     }
+}
+
+/// The second step of the code method: the traits kept as hidden inputs, the code asked for.
+fn code_step_ui(first: &UiContainer) -> UiContainer {
+    use super::ui::NodeAttributes;
+    let mut ui = UiContainer {
+        action: first.action.clone(),
+        method: "POST".into(),
+        nodes: Vec::new(),
+        messages: Vec::new(),
+    };
+    for node in &first.nodes {
+        let Some(name) = node.name() else { continue };
+        if name == "csrf_token" || name.starts_with("traits.") {
+            let mut node = node.clone();
+            if name != "csrf_token"
+                && let NodeAttributes::Input(a) = &mut node.attributes
+            {
+                a.input_type = "hidden".into();
+                node.group = "code".into();
+            }
+            ui.nodes.push(node);
+        }
+    }
+    ui.nodes
+        .push(code::code_node(code::text::registration_code_label()));
+    ui.nodes
+        .push(code::submit_node(UiText::info(1070005, "Submit")));
+    ui.nodes.push(code::resend_node());
+    ui
 }
 
 /// Puts a schema violation on the node of the offending trait (`#/traits/email` →

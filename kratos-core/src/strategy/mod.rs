@@ -2,4 +2,5 @@
 //!
 //! One module per method, as Kratos names them (`password`, `code`, `totp`, …).
 
+pub(crate) mod code;
 pub mod password;

@@ -1,0 +1,233 @@
+//! The `code` method of login and registration: a 6-digit code sent by email signs the user
+//! in or finishes the sign-up, without a password (`selfservice.methods.code.passwordless_enabled`).
+//!
+//! Codes are stored only as MACs bound to their flow and kind, in the same transaction as the
+//! email carrying them; a flow accepts `selfservice.methods.code.config.max_submissions` (5)
+//! wrong codes, and a code is consumed by one atomic update, so of concurrent submissions
+//! exactly one wins. Unlike Kratos, a login code asked for an unknown address gets the same
+//! answer as a known one (nothing is sent), so the form reveals no accounts.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::clock::truncate_micros;
+use crate::code::{CodeKind, CodeSecret, OneTimeCode, candidate_digests, digest};
+use crate::courier::TemplateType;
+use crate::flow::FlowError;
+use crate::flow::ui::{UiNode, UiText};
+use crate::flow::verification::{code_secrets, template_identity};
+use crate::identity::Identity;
+use crate::kratos::Kratos;
+
+/// Where a code goes and what it is for.
+pub(crate) struct CodeRequest<'a> {
+    /// Login or registration.
+    pub(crate) kind: CodeKind,
+    /// The flow the code is bound to.
+    pub(crate) flow_id: Uuid,
+    /// The flow's expiry: a code never outlives its flow.
+    pub(crate) flow_expires_at: DateTime<Utc>,
+    /// The URL that started the flow (for the template).
+    pub(crate) request_url: &'a str,
+    /// The identity signing in (login).
+    pub(crate) identity: Option<&'a Identity>,
+    /// The traits being registered (registration).
+    pub(crate) traits: &'a Value,
+    /// The email address.
+    pub(crate) address: &'a str,
+}
+
+/// What the MAC covers: the code, and for a registration code also the address it was sent
+/// to, so a code only finishes the sign-up of the address that received it.
+fn mac_input(kind: CodeKind, code: &str, address: &str) -> String {
+    match kind {
+        CodeKind::RegistrationCode => format!("{}\n{address}", code.trim()),
+        _ => code.trim().to_owned(),
+    }
+}
+
+/// Queues a fresh code for `request.address`, replacing the flow's earlier codes.
+pub(crate) async fn send_code(kratos: &Kratos, request: CodeRequest<'_>) -> Result<(), FlowError> {
+    let now = truncate_micros(kratos.clock().now());
+    let settings = &kratos.config().selfservice.methods.code.config;
+    let secret = CodeSecret::generate_code();
+    let expires_at = (now + settings.lifespan.as_chrono()).min(request.flow_expires_at);
+    let expires_in_minutes = (expires_at - now).num_minutes();
+    let (template, data) = match request.kind {
+        CodeKind::LoginCode => (
+            TemplateType::LoginCodeValid,
+            json!({
+                "to": request.address,
+                "login_code": secret.expose(),
+                "identity": request.identity.map(template_identity),
+                "traits": request.identity.map(|i| i.traits.clone()),
+                "request_url": request.request_url,
+                "expires_in_minutes": expires_in_minutes,
+            }),
+        ),
+        _ => (
+            TemplateType::RegistrationCodeValid,
+            json!({
+                "to": request.address,
+                "registration_code": secret.expose(),
+                "traits": request.traits,
+                "request_url": request.request_url,
+                "expires_in_minutes": expires_in_minutes,
+            }),
+        ),
+    };
+    let message = kratos
+        .courier()
+        .render(template, request.address, data)
+        .map_err(|e| FlowError::Internal(e.to_string()))?;
+    let address_id = request.identity.and_then(|i| {
+        i.verifiable_addresses
+            .iter()
+            .find(|a| a.value == request.address)
+            .map(|a| a.id)
+    });
+    let code = OneTimeCode {
+        id: Uuid::now_v7(),
+        kind: request.kind,
+        flow_id: request.flow_id,
+        identity_id: request.identity.map(|i| i.id),
+        address_id,
+        address: Some(request.address.to_owned()),
+        admin: false,
+        digest: digest(
+            code_secrets(kratos),
+            request.kind,
+            request.flow_id,
+            &mac_input(request.kind, secret.expose(), request.address),
+        ),
+        issued_at: now,
+        expires_at,
+        used_at: None,
+    };
+    kratos
+        .store()
+        .issue_code(kratos.nid(), &code, Some(&message))
+        .await?;
+    Ok(())
+}
+
+/// What a submitted code turned out to be.
+pub(crate) enum CodeCheck {
+    /// The flow saw too many submissions; a new code is needed.
+    TooMany,
+    /// Wrong, used or expired.
+    Invalid,
+    /// Valid, and now consumed.
+    Valid(OneTimeCode),
+}
+
+/// Counts the submission and consumes the code if it is the flow's valid one (for a
+/// registration code: sent to `address`).
+pub(crate) async fn check_code(
+    kratos: &Kratos,
+    kind: CodeKind,
+    flow_id: Uuid,
+    submitted: &str,
+    address: &str,
+) -> Result<CodeCheck, FlowError> {
+    let store = kratos.store();
+    let nid = kratos.nid();
+    let max = kratos
+        .config()
+        .selfservice
+        .methods
+        .code
+        .config
+        .max_submissions;
+    if store.count_code_submission(nid, flow_id).await? > max {
+        return Ok(CodeCheck::TooMany);
+    }
+    let digests = candidate_digests(
+        code_secrets(kratos),
+        kind,
+        flow_id,
+        &mac_input(kind, submitted, address),
+    );
+    let now = truncate_micros(kratos.clock().now());
+    Ok(
+        match store.use_code(nid, flow_id, kind, &digests, now).await? {
+            Some(code) => CodeCheck::Valid(code),
+            None => CodeCheck::Invalid,
+        },
+    )
+}
+
+/// The `code` input of the second step.
+pub(crate) fn code_node(label: UiText) -> UiNode {
+    UiNode::input("code", "code", "text")
+        .required()
+        .autocomplete("one-time-code")
+        .label(label)
+}
+
+/// The button that sends a new code.
+pub(crate) fn resend_node() -> UiNode {
+    UiNode::input("code", "resend", "submit")
+        .value(json!("code"))
+        .label(UiText::info(1070008, "Resend code"))
+}
+
+/// The button that submits the method.
+pub(crate) fn submit_node(label: UiText) -> UiNode {
+    UiNode::input("code", "method", "submit")
+        .value(json!("code"))
+        .label(label)
+}
+
+/// Kratos's texts of the code method.
+pub(crate) mod text {
+    use crate::flow::ui::UiText;
+
+    /// 1010014: a login code was sent.
+    pub(crate) fn login_code_sent() -> UiText {
+        UiText::info(
+            1010014,
+            "An email containing a code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and retry the login.",
+        )
+    }
+    /// 1010015: the login button.
+    pub(crate) fn sign_in_with_code() -> UiText {
+        UiText::info(1010015, "Send sign in code")
+    }
+    /// 1070013: the login code's label.
+    pub(crate) fn login_code_label() -> UiText {
+        UiText::info(1070013, "Login code")
+    }
+    /// 4010008: a wrong login code.
+    pub(crate) fn login_code_invalid() -> UiText {
+        UiText::error(
+            4010008,
+            "The login code is invalid or has already been used. Please try again.",
+            None,
+        )
+    }
+    /// 1040005: a registration code was sent.
+    pub(crate) fn registration_code_sent() -> UiText {
+        UiText::info(
+            1040005,
+            "An email containing a code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and retry the registration.",
+        )
+    }
+    /// 1040006: the registration button.
+    pub(crate) fn sign_up_with_code() -> UiText {
+        UiText::info(1040006, "Sign up with code")
+    }
+    /// 1070012: the registration code's label.
+    pub(crate) fn registration_code_label() -> UiText {
+        UiText::info(1070012, "Registration code")
+    }
+    /// 4040003: a wrong registration code.
+    pub(crate) fn registration_code_invalid() -> UiText {
+        UiText::error(
+            4040003,
+            "The registration code is invalid or has already been used. Please try again.",
+            None,
+        )
+    }
+}
