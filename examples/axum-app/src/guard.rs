@@ -27,6 +27,10 @@ fn restart_for(path: &str) -> (&'static str, &'static str) {
         ("/registration", "Back to sign up")
     } else if path.starts_with("/self-service/settings") {
         ("/settings", "Back to settings")
+    } else if path.starts_with("/self-service/verification") {
+        ("/verification", "Start verification again")
+    } else if path.starts_with("/self-service/recovery") {
+        ("/recovery", "Start recovery again")
     } else {
         ("/", "Home")
     }

@@ -1,5 +1,6 @@
-//! An example web app built on kratos-rs: sign-up, sign-in, settings and sessions through the
-//! embedded Kratos flows, and documents shared through the embedded Keto engine.
+//! An example web app built on kratos-rs: sign-up, sign-in, settings, sessions, email
+//! verification and account recovery through the embedded Kratos flows, and documents shared
+//! through the embedded Keto engine.
 //!
 //! [`build`] assembles the two routers the binary serves:
 //!
@@ -10,11 +11,16 @@
 //! - the **admin** router: the Kratos admin API and the Keto read and write APIs.
 //!
 //! Everything lives in one database (SQLite by default, PostgreSQL with a `postgres://` URL):
-//! identities, sessions, flows, relation tuples, and the app's own `app_documents` and
-//! `app_groups` tables.
+//! identities, sessions, flows, queued mail, relation tuples, and the app's own `app_documents`
+//! and `app_groups` tables.
+//!
+//! Mail (verification and recovery codes) is queued by the flows and delivered by a courier
+//! worker that [`build`] starts: through SMTP with `--smtp`, otherwise into an in-memory outbox
+//! that the development mailbox page (`/mailbox`) lists.
 
 mod documents;
 mod guard;
+mod mailbox;
 mod pages;
 pub mod settings;
 mod views;
@@ -26,6 +32,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use keto_core::{Keto, Schema, Tenant};
 use kratos_core::config::{HookConfig, Secret};
+use kratos_core::courier::{CourierWorker, MemoryOutbox};
 use kratos_core::identity::IdentitySchema;
 use kratos_core::{Config, Kratos};
 use sea_orm::DatabaseConnection;
@@ -47,6 +54,8 @@ pub(crate) struct AppState {
     pub(crate) views: Arc<views::Views>,
     /// The public base URL, without a trailing slash.
     pub(crate) base_url: String,
+    /// Where mail goes: the development mailbox, or a configured channel.
+    pub(crate) mail: Arc<mailbox::Delivery>,
 }
 
 impl FromRef<AppState> for Kratos {
@@ -65,12 +74,22 @@ pub struct App {
     pub kratos: Kratos,
     /// The permission engine, bound to the app's tenant.
     pub keto: Tenant,
+    /// The courier worker delivering queued mail; it stops when dropped, or after its current
+    /// batch with [`CourierWorker::stop`].
+    pub courier: CourierWorker,
+    /// The in-memory outbox the development mailbox shows, when no SMTP server (or other
+    /// courier channel) is configured.
+    pub outbox: Option<MemoryOutbox>,
+    /// Where mail goes, in words (for the start-up output).
+    pub mail_delivery: String,
 }
 
 /// The Kratos configuration the app runs with: the `--config` file (or the defaults) with
 /// what the app needs filled in where the file leaves it open: the public and admin base URLs,
 /// the UI URLs of the flows pointing at the app's pages, the return URL, a session after
-/// registration, plain-HTTP cookies for an `http://` base URL, and development secrets.
+/// registration, plain-HTTP cookies for an `http://`
+/// base URL, and development secrets. Verification and recovery are always switched on, and
+/// `--smtp` sets `courier.smtp.connection_uri`.
 pub fn kratos_config(settings: &Settings) -> Result<Config, String> {
     let mut config = match &settings.config {
         Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
@@ -105,6 +124,23 @@ pub fn kratos_config(settings: &Settings) -> Result<Config, String> {
         .error
         .ui_url
         .get_or_insert_with(|| format!("{base}/error"));
+    flows
+        .verification
+        .ui_url
+        .get_or_insert_with(|| format!("{base}/verification"));
+    flows
+        .recovery
+        .ui_url
+        .get_or_insert_with(|| format!("{base}/recovery"));
+    // Both are off in Kratos's defaults; the app's pages and its "Forgot password?" link
+    // rely on them, so it always turns them on. Their method (`use`: `code` unless the file
+    // says `link`) and lifespans come from the file.
+    flows.verification.enabled = true;
+    flows.recovery.enabled = true;
+    if let Some(url) = &settings.smtp {
+        config.courier.delivery_strategy = "smtp".into();
+        config.courier.smtp.connection_uri = Some(url.clone());
+    }
     config
         .selfservice
         .default_browser_return_url
@@ -205,11 +241,12 @@ pub async fn build(settings: &Settings) -> Result<App, String> {
     }
     let store = Arc::new(open_store(&settings.database).await?);
     let db = store.connection().clone();
-    let kratos = Kratos::builder(config)
-        .store(store.clone())
-        .schema(schema)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let mail = mailbox::Delivery::for_config(&config.courier);
+    let mut builder = Kratos::builder(config).store(store.clone()).schema(schema);
+    if let mailbox::Delivery::Mailbox(outbox) = &mail {
+        builder = builder.courier_channel(Arc::new(outbox.clone()));
+    }
+    let kratos = builder.build().map_err(|e| e.to_string())?;
     let keto = Keto::new(namespaces, store, keto_core::Config::default())
         .map_err(|e| format!("namespaces: {e}"))?
         .tenant(kratos.nid());
@@ -219,12 +256,21 @@ pub async fn build(settings: &Settings) -> Result<App, String> {
         .public_base_url()
         .trim_end_matches('/')
         .to_owned();
+    let flows = &kratos.config().selfservice.flows;
+    let views = views::Views::new(views::Globals {
+        dev_mailbox: mail.outbox().is_some(),
+        verification: flows.verification.enabled,
+        recovery: flows.recovery.enabled,
+    });
+    let outbox = mail.outbox().cloned();
+    let mail_delivery = mail.describe(&base_url);
     let state = AppState {
         kratos: kratos.clone(),
         keto: keto.clone(),
         db,
-        views: Arc::new(views::Views::new()),
+        views: Arc::new(views),
         base_url,
+        mail: Arc::new(mail),
     };
     let kratos_public = kratos_axum::public_router(kratos.clone()).layer(
         axum::middleware::from_fn_with_state(state.clone(), guard::friendly_errors),
@@ -232,6 +278,7 @@ pub async fn build(settings: &Settings) -> Result<App, String> {
     let public = Router::new()
         .merge(pages::router())
         .merge(documents::router())
+        .merge(mailbox::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::same_origin_posts,
@@ -240,10 +287,14 @@ pub async fn build(settings: &Settings) -> Result<App, String> {
         .merge(kratos_public);
     let admin =
         kratos_axum::admin_router(kratos.clone()).merge(kratos_axum::keto_router(keto.clone()));
+    let courier = kratos.courier().spawn();
     Ok(App {
         public,
         admin,
         kratos,
         keto,
+        courier,
+        outbox,
+        mail_delivery,
     })
 }

@@ -2,7 +2,8 @@
 //!
 //! `cargo run -p axum-app` starts on a local SQLite file with no other set-up. It serves its
 //! pages and the Kratos public API on 127.0.0.1:4455, and the Kratos admin API and the Keto
-//! API on 127.0.0.1:4434. `--help` lists the flags.
+//! API on 127.0.0.1:4434. Without `--smtp` mail goes to the development mailbox at `/mailbox`.
+//! `--help` lists the flags.
 
 use std::net::SocketAddr;
 
@@ -44,6 +45,7 @@ async fn run() -> Result<(), String> {
     );
     println!("  admin API   http://{}/admin/identities", settings.admin);
     println!("  Keto API    http://{}/relation-tuples", settings.admin);
+    println!("  mail        {}", app.mail_delivery);
     let shutdown = || async {
         tokio::signal::ctrl_c().await.ok();
     };
@@ -59,6 +61,10 @@ async fn run() -> Result<(), String> {
             .into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown());
-    tokio::try_join!(async { public.await }, async { admin.await }).map_err(|e| e.to_string())?;
+    let served =
+        tokio::try_join!(async { public.await }, async { admin.await }).map_err(|e| e.to_string());
+    // Let the courier finish the batch it is sending.
+    app.courier.stop().await;
+    served?;
     Ok(())
 }

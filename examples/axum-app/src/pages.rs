@@ -1,11 +1,13 @@
-//! The account pages: home, sign-in, sign-up, settings (the flows' UI, rendered from their
-//! `ui.nodes`), the self-service error page and the sessions list.
+//! The account pages: home, sign-in, sign-up, settings, email verification and account
+//! recovery (the flows' UI, rendered from their `ui.nodes`), the self-service error page and the
+//! sessions list.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use kratos_core::config::CodeOrLink;
 use kratos_core::flow::{FlowContext, FlowError};
 use kratos_core::session::{Session, SessionError};
 use serde::Deserialize;
@@ -22,6 +24,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/login", get(login_page))
         .route("/registration", get(registration_page))
         .route("/settings", get(settings_page))
+        .route("/verification", get(verification_page))
+        .route("/recovery", get(recovery_page))
         .route("/error", get(error_page))
         .route("/account/sessions", get(sessions_page))
         .route("/account/sessions/{id}/revoke", post(revoke_session))
@@ -96,11 +100,28 @@ pub(crate) async fn viewer(
         .as_ref()
         .map(|i| i.traits.clone())
         .unwrap_or_default();
+    let addresses: Vec<Value> = session
+        .identity
+        .as_ref()
+        .map(|i| {
+            i.verifiable_addresses
+                .iter()
+                .map(|a| json!({"value": a.value, "verified": a.verified}))
+                .collect()
+        })
+        .unwrap_or_default();
+    let unverified: Vec<&Value> = addresses
+        .iter()
+        .filter(|a| a["verified"] == false)
+        .map(|a| &a["value"])
+        .collect();
     let nav = json!({
         "id": session.identity_id,
         "name": trait_text(&traits, "name"),
         "email": trait_text(&traits, "email"),
         "logout_url": logout_url,
+        "addresses": addresses,
+        "unverified": unverified,
     });
     Ok(Some(Viewer {
         session,
@@ -184,6 +205,10 @@ pub(crate) fn friendly(id: &str, status: u16, reason: &str) -> (String, String) 
         "not_found" | "self_service_flow_not_found" => (
             "Not found",
             "This page or form does not exist, or no longer exists.",
+        ),
+        "self_service_flow_disabled" => (
+            "Not available",
+            "This part of the app is switched off in its configuration.",
         ),
         _ if status >= 500 => (
             "Something went wrong",
@@ -271,6 +296,25 @@ struct FlowPage {
     heading: &'static str,
     lead: Option<&'static str>,
     nav: &'static str,
+    /// The method of a verification or recovery flow (`use`).
+    method: Option<CodeOrLink>,
+}
+
+/// Fills an empty `email` input of a flow's form with an address.
+fn prefill_email(ui: &mut Value, address: &str) {
+    if address.is_empty() {
+        return;
+    }
+    let nodes = ui.get_mut("nodes").and_then(Value::as_array_mut);
+    for n in nodes.into_iter().flatten() {
+        if let Some(a) = n.get_mut("attributes").and_then(Value::as_object_mut)
+            && a.get("name").and_then(Value::as_str) == Some("email")
+            && a.get("type").and_then(Value::as_str) == Some("email")
+            && a.get("value").is_none_or(|v| v.is_null() || v == "")
+        {
+            a.insert("value".into(), json!(address));
+        }
+    }
 }
 
 /// Renders a fetched flow, or sends the browser where it can continue: a new flow when this
@@ -305,17 +349,52 @@ async fn show_flow(
                 .error(status, None, &title, &message, Some((&init, "Start again")));
         }
     };
-    if flow.get("type").and_then(Value::as_str) == Some("browser") {
-        let token = csrf_token_of(&flow).unwrap_or_default();
-        if !kratos_axum::cookie::csrf_cookie_vouches_for(&state.kratos, headers, &token) {
-            return see_other(&init);
-        }
+    // A form to submit carries a CSRF token; a completed verification or recovery flow has
+    // none (nothing left to submit), and shows its outcome to whoever holds its id.
+    if flow.get("type").and_then(Value::as_str) == Some("browser")
+        && let Some(token) = csrf_token_of(&flow)
+        && !kratos_axum::cookie::csrf_cookie_vouches_for(&state.kratos, headers, &token)
+    {
+        return see_other(&init);
     }
     let viewer = match viewer(state, headers).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let ui = flow.get("ui").cloned().unwrap_or_default();
+    let mut ui = flow.get("ui").cloned().unwrap_or_default();
+    let flow_state = flow
+        .get("state")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if page.kind == "verification"
+        && flow_state == "choose_method"
+        && let Some(v) = &viewer
+    {
+        // Offer the signed-in user's first unverified address (or their email).
+        let address = v.nav["unverified"]
+            .get(0)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| v.nav["email"].as_str().unwrap_or_default().to_owned());
+        prefill_email(&mut ui, &address);
+    }
+    let lead = match (page.kind, flow_state.as_str()) {
+        ("verification" | "recovery", "passed_challenge") => None,
+        ("verification" | "recovery", "sent_email") => Some(match page.method {
+            Some(CodeOrLink::Link) => "Open the link in the email we sent you.",
+            _ => "Enter the code from the email we sent you.",
+        }),
+        _ => page.lead,
+    };
+    // Settings right after a recovery: the user is signed in and sets a new password.
+    let recovered = page.kind == "settings"
+        && viewer.as_ref().is_some_and(|v| {
+            v.session
+                .authentication_methods
+                .last()
+                .is_some_and(|m| m.method.ends_with("_recovery"))
+        });
     let mut groups: Vec<String> = Vec::new();
     for n in ui
         .get("nodes")
@@ -339,8 +418,10 @@ async fn show_flow(
         json!({
             "title": heading,
             "heading": heading,
-            "lead": page.lead,
+            "lead": lead,
             "kind": page.kind,
+            "state": flow_state,
+            "recovered": recovered,
             "nav": page.nav,
             "viewer": viewer.as_ref().map(|v| &v.nav),
             "ui": ui,
@@ -389,6 +470,7 @@ async fn login_page(
         heading: "Sign in",
         lead: Some("Welcome back. Sign in with your email address and password."),
         nav: "login",
+        method: None,
     };
     show_flow(&state, &headers, page, &query, result).await
 }
@@ -412,6 +494,7 @@ async fn registration_page(
         heading: "Create your account",
         lead: Some("It takes less than a minute."),
         nav: "registration",
+        method: None,
     };
     show_flow(&state, &headers, page, &query, result).await
 }
@@ -435,6 +518,75 @@ async fn settings_page(
         heading: "Account settings",
         lead: None,
         nav: "settings",
+        method: None,
+    };
+    show_flow(&state, &headers, page, &query, result).await
+}
+
+async fn verification_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<FlowQuery>,
+) -> Response {
+    let Some(id) = query.id() else {
+        return see_other(&query.init_url("verification"));
+    };
+    let result = state
+        .kratos
+        .verification()
+        .get(id, &flow_context(&state, &headers))
+        .await
+        .map(|f| serde_json::to_value(f).unwrap_or_default());
+    let method = state
+        .kratos
+        .config()
+        .selfservice
+        .flows
+        .verification
+        .use_method;
+    let page = FlowPage {
+        kind: "verification",
+        heading: "Verify your email address",
+        lead: Some(match method {
+            CodeOrLink::Code => "We’ll send a code to your address to confirm that it is yours.",
+            CodeOrLink::Link => "We’ll send a link to your address to confirm that it is yours.",
+        }),
+        nav: "verification",
+        method: Some(method),
+    };
+    show_flow(&state, &headers, page, &query, result).await
+}
+
+async fn recovery_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<FlowQuery>,
+) -> Response {
+    let Some(id) = query.id() else {
+        return see_other(&query.init_url("recovery"));
+    };
+    let result = state
+        .kratos
+        .recovery()
+        .get(id, &flow_context(&state, &headers))
+        .await
+        .map(|f| serde_json::to_value(f).unwrap_or_default());
+    let method = state.kratos.config().selfservice.flows.recovery.use_method;
+    let page = FlowPage {
+        kind: "recovery",
+        heading: "Recover your account",
+        lead: Some(match method {
+            CodeOrLink::Code => {
+                "Enter the email address of your account. We’ll send you a code to sign in \
+                 and set a new password."
+            }
+            CodeOrLink::Link => {
+                "Enter the email address of your account. We’ll send you a link to sign in \
+                 and set a new password."
+            }
+        }),
+        nav: "recovery",
+        method: Some(method),
     };
     show_flow(&state, &headers, page, &query, result).await
 }

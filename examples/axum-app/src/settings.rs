@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use kratos_core::config::Secret;
+
 /// The text of `--help`.
 pub const HELP: &str = "axum-app: an example web app on kratos-rs
 
@@ -15,9 +17,13 @@ OPTIONS (each also read from the environment variable in brackets):
   --namespaces FILE        Keto namespaces (OPL)            [NAMESPACES]       default: built-in namespaces.keto.ts
   --identity-schema FILE   identity schema (JSON)           [IDENTITY_SCHEMA]  default: built-in email + name
   --config FILE            Kratos configuration (YAML/JSON) [KRATOS_CONFIG]    default: none
+  --smtp URL               deliver mail through SMTP        [SMTP_URL]         default: none (development mailbox)
+                           smtp://USER:PASS@HOST:587/ (STARTTLS) or smtps://USER:PASS@HOST:465/ (TLS)
   -h, --help               print this help
 
 Without secrets in --config, development secrets are generated once into .axum-app/secrets.json.
+Without --smtp (or courier.smtp.connection_uri in --config), verification and recovery emails are
+kept in memory and shown at /mailbox, a development mailbox anyone can read: do not expose it.
 ";
 
 /// How the app is started.
@@ -35,6 +41,10 @@ pub struct Settings {
     pub identity_schema: Option<PathBuf>,
     /// A Kratos configuration file (YAML, or JSON by extension).
     pub config: Option<PathBuf>,
+    /// An SMTP server to deliver mail through (`smtp://…` with STARTTLS, `smtps://…`); it may
+    /// hold a password, so it is kept as a secret. Without one (and without a courier channel in
+    /// the configuration), mail goes to the in-memory development mailbox.
+    pub smtp: Option<Secret>,
     /// Where development secrets are kept when the configuration has none.
     pub state_dir: PathBuf,
 }
@@ -48,6 +58,7 @@ impl Default for Settings {
             namespaces: None,
             identity_schema: None,
             config: None,
+            smtp: None,
             state_dir: PathBuf::from(".axum-app"),
         }
     }
@@ -57,7 +68,7 @@ impl Default for Settings {
 #[derive(Debug)]
 pub enum Command {
     /// Run with these settings.
-    Run(Settings),
+    Run(Box<Settings>),
     /// Print the help.
     Help,
 }
@@ -78,6 +89,7 @@ impl Settings {
         s.namespaces = env("NAMESPACES").map(PathBuf::from);
         s.identity_schema = env("IDENTITY_SCHEMA").map(PathBuf::from);
         s.config = env("KRATOS_CONFIG").map(PathBuf::from);
+        s.smtp = env("SMTP_URL").map(Secret::new);
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -98,6 +110,7 @@ impl Settings {
                 "--namespaces" => s.namespaces = Some(PathBuf::from(value()?)),
                 "--identity-schema" => s.identity_schema = Some(PathBuf::from(value()?)),
                 "--config" => s.config = Some(PathBuf::from(value()?)),
+                "--smtp" => s.smtp = Some(Secret::new(value()?)),
                 other => return Err(format!("unknown argument `{other}` (see --help)")),
             }
         }
@@ -107,6 +120,27 @@ impl Settings {
         if let Some(a) = admin {
             s.admin = a.parse().map_err(|e| format!("--admin {a}: {e}"))?;
         }
-        Ok(Command::Run(s))
+        if let Some(url) = &s.smtp {
+            check_smtp_url(url.expose())?;
+        }
+        Ok(Command::Run(Box::new(s)))
     }
+}
+
+/// Checks the form of an SMTP URL without echoing it (it may hold a password).
+fn check_smtp_url(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("--smtp: expected smtp://HOST[:PORT]/ or smtps://HOST[:PORT]/".into());
+    };
+    if scheme != "smtp" && scheme != "smtps" {
+        return Err(format!(
+            "--smtp: unsupported scheme `{scheme}` (smtp:// for STARTTLS, smtps:// for TLS)"
+        ));
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') {
+        return Err("--smtp: the URL has no host".into());
+    }
+    Ok(())
 }

@@ -27,7 +27,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("groups.html", include_str!("../templates/groups.html")),
     ("group.html", include_str!("../templates/group.html")),
+    ("mailbox.html", include_str!("../templates/mailbox.html")),
 ];
+
+/// What every page may need to know about the app's set-up.
+pub(crate) struct Globals {
+    /// Mail goes to the development mailbox (`/mailbox`).
+    pub(crate) dev_mailbox: bool,
+    /// Email verification is on.
+    pub(crate) verification: bool,
+    /// Account recovery is on.
+    pub(crate) recovery: bool,
+}
 
 /// The template environment.
 pub(crate) struct Views {
@@ -37,8 +48,11 @@ pub(crate) struct Views {
 impl Views {
     /// Compiles the templates (they are part of the binary, so a syntax error is a bug caught
     /// by the tests).
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(globals: Globals) -> Self {
         let mut env = Environment::new();
+        env.add_global("dev_mailbox", globals.dev_mailbox);
+        env.add_global("verification_enabled", globals.verification);
+        env.add_global("recovery_enabled", globals.recovery);
         for (name, source) in TEMPLATES {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("template {name}: {e}"));

@@ -19,7 +19,8 @@ fn test_config() -> std::path::PathBuf {
     std::fs::write(
         &path,
         "secrets:\n  default: [\"an-http-test-secret-of-enough-length\"]\n\
-         hashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n",
+         hashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n\
+         courier:\n  worker:\n    pull_wait: 50ms\n",
     )
     .unwrap();
     path
@@ -27,6 +28,20 @@ fn test_config() -> std::path::PathBuf {
 
 async fn app() -> Router {
     app_on("sqlite::memory:").await
+}
+
+/// The whole app (its courier worker runs while it is kept), on an in-memory database.
+async fn full_app(smtp: Option<&str>) -> axum_app::App {
+    let config = test_config();
+    let settings = Settings {
+        database: "sqlite::memory:".into(),
+        config: Some(config.clone()),
+        smtp: smtp.map(kratos_core::config::Secret::new),
+        ..Settings::default()
+    };
+    let app = build(&settings).await.expect("the app builds");
+    std::fs::remove_file(config).ok();
+    app
 }
 
 async fn app_on(database: &str) -> Router {
@@ -637,4 +652,396 @@ async fn documents_survive_a_restart_on_postgres() {
         .await
         .expect("a test database");
     survives_a_restart(&url).await;
+}
+
+// Verification, recovery and the development mailbox.
+
+const PASSWORD: &str = "a sturdy pass phrase 42";
+
+/// The mails to `email` listed on `/mailbox`, newest first: (subject, body).
+async fn mailbox_for(b: &mut Browser, email: &str) -> Vec<(String, String)> {
+    let page = b.get("/mailbox").await;
+    assert_eq!(page.status, StatusCode::OK);
+    page.body
+        .split("<article class=\"card mail\"")
+        .skip(1)
+        .filter(|a| a.contains(&format!("data-recipient=\"{email}\"")))
+        .map(|a| {
+            let between = |open: &str, close: &str| {
+                let start = a.find(open).expect(open) + open.len();
+                let end = a[start..].find(close).unwrap() + start;
+                unescape(&a[start..end])
+            };
+            (
+                between("<h2 class=\"mail-subject\">", "</h2>"),
+                between("<pre class=\"mail-body\">", "</pre>"),
+            )
+        })
+        .collect()
+}
+
+/// Waits until the mailbox shows a mail to `email` whose subject or body contains `needle`
+/// (the courier worker delivers it a moment after it is queued), and returns the code in the
+/// newest such mail with its subject.
+async fn code_from_mailbox(b: &mut Browser, email: &str, needle: &str) -> (String, String) {
+    for _ in 0..200 {
+        let mails = mailbox_for(b, email).await;
+        if let Some((subject, body)) = mails
+            .into_iter()
+            .find(|(s, body)| s.contains(needle) || body.contains(needle))
+        {
+            let code = body
+                .split_whitespace()
+                .find(|w| w.len() == 6 && w.bytes().all(|c| c.is_ascii_digit()))
+                .unwrap_or_else(|| panic!("no code in {body}"))
+                .to_owned();
+            return (subject, code);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no mail to {email} with `{needle}` arrived in the mailbox");
+}
+
+/// The id of the flow a page shows (from its form's action).
+fn flow_of(page: &Page) -> String {
+    let start = page.body.find("?flow=").expect("a flow form") + "?flow=".len();
+    page.body[start..start + 36].to_owned()
+}
+
+impl Browser {
+    /// Submits a flow form and follows the answer (303) to the page it leads to.
+    async fn submit_and_follow(
+        &mut self,
+        page: &Page,
+        fields: &[(&str, &str)],
+        button: &str,
+    ) -> Page {
+        let answer = self.submit_flow(page, fields, button).await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        self.get(answer.location.as_deref().unwrap()).await
+    }
+}
+
+/// A page with what changes from flow to flow (ids, CSRF tokens, the address) taken out.
+fn shape(page: &Page, email: &str) -> String {
+    let mut rest = page.body.replace(email, "ADDRESS");
+    for marker in ["flow=", "name=\"csrf_token\" value=\""] {
+        let mut cleaned = String::new();
+        while let Some(at) = rest.find(marker) {
+            let start = at + marker.len();
+            cleaned.push_str(&rest[..start]);
+            let end = rest[start..]
+                .find(['"', '&'])
+                .map_or(rest.len(), |e| e + start);
+            rest = rest[end..].to_owned();
+        }
+        cleaned.push_str(&rest);
+        rest = cleaned;
+    }
+    rest
+}
+
+#[tokio::test]
+async fn verification_recovery_and_mailbox_pages_render_in_the_app_layout() {
+    let app = full_app(None).await;
+    let mut b = Browser::new(app.public.clone());
+    for (path, heading) in [
+        ("/verification", "Verify your email address"),
+        ("/recovery", "Recover your account"),
+    ] {
+        let start = b.send("GET", path, None).await;
+        assert_eq!(start.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            start.location.as_deref(),
+            Some(&*format!("/self-service{path}/browser"))
+        );
+        let page = b.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.content_type.starts_with("text/html"));
+        assert!(page.body.contains(&format!("<h1>{heading}</h1>")));
+        assert!(page.body.contains("/static/app.css"));
+        assert!(page.body.contains("class=\"topbar\""));
+        assert!(page.body.contains("type=\"email\" name=\"email\""));
+        assert!(page.body.contains("name=\"csrf_token\""));
+        assert!(
+            page.body
+                .contains(&format!("action=\"{BASE}&#x2f;self-service{path}?flow="))
+                || page.body.contains(&format!(
+                    "action=\"http:&#x2f;&#x2f;127.0.0.1:4455&#x2f;self-service&#x2f;{}?flow=",
+                    &path[1..]
+                )),
+            "{}",
+            page.body
+        );
+        assert!(!page.body.contains("\"error\""));
+    }
+    let login = b.get("/login").await;
+    assert!(
+        login
+            .body
+            .contains("<a href=\"/recovery\" id=\"forgot-password\">Forgot password?</a>"),
+        "{}",
+        login.body
+    );
+    let mailbox = b.get("/mailbox").await;
+    assert_eq!(mailbox.status, StatusCode::OK);
+    assert!(mailbox.body.contains("Development tool"));
+    assert!(mailbox.body.contains("id=\"mailbox-warning\""));
+    assert!(mailbox.body.contains("id=\"mailbox-empty\""));
+    assert!(mailbox.body.contains("class=\"topbar\""));
+    assert!(
+        b.get("/").await.body.contains("id=\"mailbox-link\""),
+        "the footer links the mailbox"
+    );
+    assert!(app.outbox.is_some());
+}
+
+#[tokio::test]
+async fn registration_then_verification_with_the_code_from_the_mailbox() {
+    let app = full_app(None).await;
+    let mut b = Browser::new(app.public.clone());
+    sign_up(&mut b, "ada@example.com", "Ada").await;
+    let home = b.get("/").await;
+    assert!(home.body.contains("id=\"verify-hint\""), "{}", home.body);
+    let settings = b.get("/settings").await;
+    assert!(settings.body.contains("id=\"email-addresses\""));
+    assert!(settings.body.contains("Not verified"));
+
+    // The form offers the signed-in user's address.
+    let page = b.get("/verification").await;
+    assert!(
+        page.body.contains("value=\"ada@example.com\""),
+        "{}",
+        page.body
+    );
+    let sent = b
+        .submit_and_follow(&page, &[("email", "ada@example.com")], "method=code")
+        .await;
+    assert!(sent.body.contains("name=\"code\""), "{}", sent.body);
+    assert!(sent.body.contains("data-message-id=\"1080003\""));
+    assert!(sent.body.contains("id=\"mailbox-hint\""));
+
+    let (subject, code) = code_from_mailbox(
+        &mut b,
+        "ada@example.com",
+        &format!("flow={}", flow_of(&sent)),
+    )
+    .await;
+    assert_eq!(subject, "Your verification code");
+    let wrong = b
+        .submit_and_follow(&sent, &[("code", "000000")], "method=code")
+        .await;
+    assert!(wrong.body.contains("class=\"msg error\""), "{}", wrong.body);
+    let done = b
+        .submit_and_follow(&wrong, &[("code", &code)], "method=code")
+        .await;
+    assert!(
+        done.body.contains("Your email address is verified."),
+        "{}",
+        done.body
+    );
+    assert!(done.body.contains("id=\"continue\""));
+
+    assert!(!b.get("/").await.body.contains("id=\"verify-hint\""));
+    let settings = b.get("/settings").await;
+    assert!(settings.body.contains("badge verified"));
+    assert!(!settings.body.contains("Not verified"));
+    let id = app
+        .kratos
+        .identities()
+        .list(Default::default())
+        .await
+        .unwrap();
+    assert!(id.identities[0].verifiable_addresses[0].verified);
+}
+
+#[tokio::test]
+async fn recovery_with_a_code_signs_in_and_leads_to_a_new_password() {
+    let app = full_app(None).await;
+    let mut first = Browser::new(app.public.clone());
+    sign_up(&mut first, "kay@example.com", "Kay").await;
+
+    // Someone who forgot the password starts from the sign-in page.
+    let mut b = Browser::new(app.public.clone());
+    let login = b.get("/login").await;
+    assert!(login.body.contains("id=\"forgot-password\""));
+    let page = b.get("/recovery").await;
+    let sent = b
+        .submit_and_follow(&page, &[("email", "kay@example.com")], "method=code")
+        .await;
+    assert!(sent.body.contains("name=\"code\""), "{}", sent.body);
+    assert!(sent.body.contains("id=\"mailbox-hint\""));
+    let (subject, code) =
+        code_from_mailbox(&mut b, "kay@example.com", "Your account recovery code").await;
+    assert_eq!(subject, "Your account recovery code");
+
+    let recovered = b
+        .submit_flow(&sent, &[("code", &code)], "method=code")
+        .await;
+    assert_eq!(
+        recovered.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        recovered.body
+    );
+    let to = recovered.location.clone().unwrap();
+    assert!(to.starts_with(&format!("{BASE}/settings?flow=")), "{to}");
+    let settings = b.get(&to).await;
+    assert_eq!(settings.status, StatusCode::OK);
+    assert!(settings.body.contains("id=\"signed-in-as\""));
+    assert!(
+        settings.body.contains("id=\"recovered-notice\""),
+        "{}",
+        settings.body
+    );
+    // The mail arrived, so the address is verified too.
+    assert!(settings.body.contains("badge verified"));
+
+    let saved = b
+        .submit_and_follow(
+            &settings,
+            &[("password", "a brand new pass phrase 7")],
+            "method=password",
+        )
+        .await;
+    assert!(
+        saved.body.contains("class=\"msg success\""),
+        "{}",
+        saved.body
+    );
+
+    // The new password signs in; the old one no longer does.
+    for (password, works) in [(PASSWORD, false), ("a brand new pass phrase 7", true)] {
+        let mut c = Browser::new(app.public.clone());
+        let page = c.get("/login").await;
+        let answer = c
+            .submit_flow(
+                &page,
+                &[("identifier", "kay@example.com"), ("password", password)],
+                "method=password",
+            )
+            .await;
+        let home = c.get(answer.location.as_deref().unwrap()).await;
+        assert_eq!(
+            home.body.contains("id=\"signed-in-as\""),
+            works,
+            "{password}"
+        );
+    }
+    // The code is spent.
+    let again = b
+        .submit_flow(&sent, &[("code", &code)], "method=code")
+        .await;
+    assert_ne!(again.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_unknown_address_gets_the_same_pages_as_a_known_one() {
+    let app = full_app(None).await;
+    let mut owner = Browser::new(app.public.clone());
+    sign_up(&mut owner, "known@example.com", "Known").await;
+    for path in ["/recovery", "/verification"] {
+        let mut pages = Vec::new();
+        for email in ["known@example.com", "unknown@example.com"] {
+            let mut b = Browser::new(app.public.clone());
+            let page = b.get(path).await;
+            let answer = b
+                .submit_flow(&page, &[("email", email)], "method=code")
+                .await;
+            assert_eq!(answer.status, StatusCode::SEE_OTHER);
+            let sent = b.get(answer.location.as_deref().unwrap()).await;
+            assert_eq!(sent.status, StatusCode::OK);
+            pages.push(shape(&sent, email));
+        }
+        assert_eq!(pages[0], pages[1], "{path}");
+        assert!(pages[0].contains("name=\"code\""));
+    }
+    let mut b = Browser::new(app.public.clone());
+    code_from_mailbox(&mut b, "known@example.com", "Your account recovery code").await;
+    assert!(mailbox_for(&mut b, "unknown@example.com").await.is_empty());
+}
+
+#[tokio::test]
+async fn the_mailbox_lists_mail_newest_first() {
+    let app = full_app(None).await;
+    let mut b = Browser::new(app.public.clone());
+    sign_up(&mut b, "lin@example.com", "Lin").await;
+    let mut flows = Vec::new();
+    for _ in 0..2 {
+        let page = b.get("/verification").await;
+        let sent = b
+            .submit_and_follow(&page, &[("email", "lin@example.com")], "method=code")
+            .await;
+        let flow = format!("flow={}", flow_of(&sent));
+        code_from_mailbox(&mut b, "lin@example.com", &flow).await;
+        flows.push(flow);
+    }
+    // The in-memory outbox keeps them in the order they were sent; the page shows the newest
+    // first.
+    let sent = app.outbox.as_ref().unwrap().messages_to("lin@example.com");
+    let position = |flow: &str| sent.iter().position(|m| m.body.contains(flow)).unwrap();
+    assert!(position(&flows[0]) < position(&flows[1]));
+    let page = b.get("/mailbox").await;
+    let newest = page.body.find(&flows[1]).unwrap();
+    let oldest = page.body.find(&flows[0]).unwrap();
+    assert!(newest < oldest, "newest first");
+    assert!(
+        page.body
+            .contains("To <strong class=\"mail-to\">lin@example.com</strong>")
+    );
+    assert!(page.body.contains(" UTC</time>"));
+}
+
+#[tokio::test]
+async fn with_smtp_the_mailbox_is_off_and_names_the_server_without_credentials() {
+    let app = full_app(Some("smtp://mailer:hunter2@127.0.0.1:1/")).await;
+    assert!(app.outbox.is_none());
+    assert_eq!(app.mail_delivery, "through smtp://127.0.0.1:1");
+    let mut b = Browser::new(app.public.clone());
+    let mailbox = b.get("/mailbox").await;
+    assert_eq!(mailbox.status, StatusCode::OK);
+    assert!(mailbox.body.contains("id=\"mailbox-off\""));
+    assert!(
+        mailbox.body.contains("smtp:&#x2f;&#x2f;127.0.0.1:1"),
+        "{}",
+        mailbox.body
+    );
+    assert!(!mailbox.body.contains("hunter2"));
+    assert!(!mailbox.body.contains("id=\"mailbox-link\""));
+    assert!(!b.get("/login").await.body.contains("id=\"mailbox-link\""));
+}
+
+#[test]
+fn the_smtp_flag_and_its_environment_variable() {
+    let Command::Run(s) = Settings::from_env_and_args(
+        |k| (k == "SMTP_URL").then(|| "smtps://u:env-secret@mail.example.com:465/".to_owned()),
+        std::iter::empty(),
+    )
+    .unwrap() else {
+        panic!("run expected")
+    };
+    assert_eq!(
+        s.smtp.as_ref().unwrap().expose(),
+        "smtps://u:env-secret@mail.example.com:465/"
+    );
+    assert!(!format!("{s:?}").contains("env-secret"), "Debug hides it");
+    let Command::Run(s) = Settings::from_env_and_args(
+        |k| (k == "SMTP_URL").then(|| "smtps://mail.example.com/".to_owned()),
+        ["--smtp", "smtp://mail.example.com:587/"].map(String::from),
+    )
+    .unwrap() else {
+        panic!("run expected")
+    };
+    assert_eq!(
+        s.smtp.unwrap().expose(),
+        "smtp://mail.example.com:587/",
+        "the flag wins"
+    );
+    for bad in ["http://mail.example.com/", "mail.example.com", "smtp://"] {
+        let err =
+            Settings::from_env_and_args(|_| None, ["--smtp", bad].map(String::from)).unwrap_err();
+        assert!(err.starts_with("--smtp"), "{err}");
+    }
+    assert!(axum_app::HELP.contains("--smtp URL"));
+    assert!(axum_app::HELP.contains("[SMTP_URL]"));
 }
