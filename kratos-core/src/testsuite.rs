@@ -92,6 +92,7 @@ macro_rules! store_conformance {
             flow_registration_sends_verification,
             flow_registration_without_verification_sends_nothing,
             flow_settings_new_address_is_verified_again,
+            flow_disabled_verification_and_recovery,
             flow_registration_by_code,
             flow_login_by_code,
             flow_login_by_code_unknown_address_and_limits,

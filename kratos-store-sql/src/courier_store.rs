@@ -215,6 +215,13 @@ impl CourierStore for SqlStore {
             values.push(Value::from(r.clone()));
             sql.push_str(&format!(" AND recipient = ${}", values.len()));
         }
+        if let Some(after) = query.after {
+            values.push(Value::from(after));
+            let n = values.len();
+            sql.push_str(&format!(
+                " AND (created_at, id) < (SELECT c.created_at, c.id FROM courier_messages c WHERE c.nid = $1 AND c.id = ${n})"
+            ));
+        }
         sql.push_str(" ORDER BY created_at DESC, id DESC");
         if query.limit > 0 {
             values.push(Value::from(query.limit.min(i64::MAX as usize) as i64));

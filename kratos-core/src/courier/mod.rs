@@ -164,6 +164,9 @@ pub struct MessageQuery {
     pub recipient: Option<String>,
     /// At most this many (0: no limit).
     pub limit: usize,
+    /// Continue after this message (keyset pagination: only messages older than it, in the
+    /// listing's order). A message of another tenant or an unknown id yields an empty page.
+    pub after: Option<Uuid>,
 }
 
 /// Why the courier failed.

@@ -227,6 +227,15 @@ pub struct RecoveryFlows<'a> {
 }
 
 impl<'a> RecoveryFlows<'a> {
+    /// [`FlowError::Disabled`] unless `selfservice.flows.recovery.enabled`.
+    fn ensure_enabled(&self) -> Result<(), FlowError> {
+        if self.kratos.config().selfservice.flows.recovery.enabled {
+            Ok(())
+        } else {
+            Err(FlowError::Disabled)
+        }
+    }
+
     fn now(&self) -> DateTime<Utc> {
         truncate_micros(self.kratos.clock().now())
     }
@@ -406,6 +415,7 @@ impl<'a> RecoveryFlows<'a> {
 
     /// Fetches a flow; expired flows answer with [`FlowError::Expired`].
     pub async fn get(&self, id: Uuid, ctx: &FlowContext) -> Result<RecoveryFlow, FlowError> {
+        self.ensure_enabled()?;
         let (flow, _, _) = self.load(id).await?;
         if flow.expires_at <= self.now() {
             return Err(self.expired(&flow, ctx).await);
@@ -422,6 +432,7 @@ impl<'a> RecoveryFlows<'a> {
         payload: &Value,
         ctx: &FlowContext,
     ) -> Result<RecoverySubmission, FlowError> {
+        self.ensure_enabled()?;
         let (mut flow, csrf, internal) = self.load(id).await?;
         if flow.state == FlowState::PassedChallenge {
             return Err(FlowError::AlreadyCompleted);
@@ -834,6 +845,7 @@ impl<'a> RecoveryFlows<'a> {
         method: CodeOrLink,
         expires_in: Option<std::time::Duration>,
     ) -> Result<(Uuid, CodeSecret, DateTime<Utc>), FlowError> {
+        self.ensure_enabled()?;
         let config = self.kratos.config();
         let identity = self
             .kratos

@@ -196,6 +196,15 @@ pub(crate) fn too_many_submissions() -> UiText {
 }
 
 impl<'a> VerificationFlows<'a> {
+    /// [`FlowError::Disabled`] unless `selfservice.flows.verification.enabled`.
+    fn ensure_enabled(&self) -> Result<(), FlowError> {
+        if self.kratos.config().selfservice.flows.verification.enabled {
+            Ok(())
+        } else {
+            Err(FlowError::Disabled)
+        }
+    }
+
     fn now(&self) -> DateTime<Utc> {
         truncate_micros(self.kratos.clock().now())
     }
@@ -449,6 +458,7 @@ impl<'a> VerificationFlows<'a> {
 
     /// Fetches a flow; expired flows answer with [`FlowError::Expired`].
     pub async fn get(&self, id: Uuid, ctx: &FlowContext) -> Result<VerificationFlow, FlowError> {
+        self.ensure_enabled()?;
         let (flow, _): (VerificationFlow, String) =
             super::load_flow(self.kratos, FlowKind::Verification, id).await?;
         if flow.expires_at <= self.now() {
@@ -468,6 +478,7 @@ impl<'a> VerificationFlows<'a> {
         payload: &Value,
         ctx: &FlowContext,
     ) -> Result<VerificationFlow, FlowError> {
+        self.ensure_enabled()?;
         let (mut flow, csrf): (VerificationFlow, String) =
             super::load_flow(self.kratos, FlowKind::Verification, id).await?;
         if flow.state == FlowState::PassedChallenge {

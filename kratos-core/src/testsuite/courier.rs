@@ -82,6 +82,30 @@ pub async fn courier_queue_send_and_list(store: Arc<dyn Persister>) {
         .unwrap();
     assert_eq!(queued.len(), 3);
     assert_eq!(queued[0].id, ids[2], "newest first");
+    // Keyset pages: two, then the rest after the last of them.
+    let page = |after: Option<Uuid>| {
+        let courier = courier.clone();
+        async move {
+            courier
+                .list(&MessageQuery {
+                    limit: 2,
+                    after,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .iter()
+                .map(|m| m.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(page(None).await, vec![ids[2], ids[1]]);
+    assert_eq!(page(Some(ids[1])).await, vec![ids[0]]);
+    assert!(page(Some(ids[0])).await.is_empty());
+    assert!(
+        page(Some(Uuid::new_v4())).await.is_empty(),
+        "unknown cursor"
+    );
     let one = courier
         .list(&MessageQuery {
             recipient: Some("user1@example.com".into()),

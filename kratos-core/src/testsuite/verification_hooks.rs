@@ -7,6 +7,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::courier::{code_from_outbox, kratos_with_outbox};
+use crate::error::KratosError;
 use crate::flow::registration::RegistrationSubmission;
 use crate::flow::settings::SettingsSubmission;
 use crate::flow::{ContinueWith, FlowContext, FlowState, FlowType};
@@ -228,4 +229,69 @@ pub async fn flow_settings_new_address_is_verified_again(store: Arc<dyn Persiste
             .verifiable_addresses[0]
             .verified
     );
+}
+
+pub async fn flow_disabled_verification_and_recovery(store: Arc<dyn Persister>) {
+    let yaml = "selfservice:\n  flows:\n    verification:\n      enabled: true\n    recovery:\n      enabled: true\n";
+    let (k, _, _) = kratos_with_outbox(store.clone(), yaml);
+    let ctx = FlowContext::default();
+    let verification = k.verification().create(FlowType::Api, &ctx).await.unwrap();
+    let recovery = k.recovery().create(FlowType::Api, &ctx).await.unwrap();
+    let identity = k
+        .identities()
+        .create(crate::identity::CreateIdentityBody {
+            traits: json!({"email": fresh_email()}),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // The same tenant with both flows switched off: nothing is served any more.
+    let (off, _, _) = kratos_with_outbox(store, "");
+    let off = off.tenant(k.nid());
+    let disabled = |r: Result<(), crate::flow::FlowError>| {
+        let e = r.expect_err("a disabled flow answered");
+        assert_eq!((e.id(), e.status()), ("self_service_flow_disabled", 400));
+    };
+    disabled(
+        off.verification()
+            .create(FlowType::Api, &ctx)
+            .await
+            .map(drop),
+    );
+    disabled(
+        off.verification()
+            .get(verification.id, &ctx)
+            .await
+            .map(drop),
+    );
+    disabled(
+        off.verification()
+            .submit(
+                verification.id,
+                &json!({"method": "code", "email": "a@b.c"}),
+                &ctx,
+            )
+            .await
+            .map(drop),
+    );
+    disabled(off.recovery().create(FlowType::Api, &ctx).await.map(drop));
+    disabled(off.recovery().get(recovery.id, &ctx).await.map(drop));
+    disabled(
+        off.recovery()
+            .submit(
+                recovery.id,
+                &json!({"method": "code", "email": "a@b.c"}),
+                &ctx,
+            )
+            .await
+            .map(drop),
+    );
+    disabled(
+        off.recovery()
+            .admin_create_code(identity.id, None)
+            .await
+            .map(drop),
+    );
+    // Still enabled where configured.
+    assert!(k.verification().get(verification.id, &ctx).await.is_ok());
 }

@@ -135,6 +135,17 @@ impl CourierStore for MemoryStore {
             .cloned()
             .collect();
         list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        if let Some(after) = query.after {
+            let cursor = data
+                .messages
+                .values()
+                .find(|(n, m)| *n == nid && m.id == after)
+                .map(|(_, m)| (m.created_at, m.id));
+            match cursor {
+                Some(c) => list.retain(|m| (m.created_at, m.id) < c),
+                None => list.clear(),
+            }
+        }
         if query.limit > 0 {
             list.truncate(query.limit);
         }
