@@ -70,6 +70,34 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/mailbox", get(mailbox_page))
 }
 
+/// A plain-text body as text and links (`http://` and `https://` URLs), so the links in a
+/// message (such as a verification link) can be followed from the mailbox.
+fn body_parts(body: &str) -> Vec<Value> {
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut rest = body;
+    while let Some(at) = ["http://", "https://"]
+        .iter()
+        .filter_map(|scheme| rest.find(scheme))
+        .min()
+    {
+        text.push_str(&rest[..at]);
+        let end = rest[at..]
+            .find(char::is_whitespace)
+            .map_or(rest.len(), |e| e + at);
+        if !text.is_empty() {
+            parts.push(json!({ "text": std::mem::take(&mut text) }));
+        }
+        parts.push(json!({ "text": &rest[at..end], "href": &rest[at..end] }));
+        rest = &rest[end..];
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        parts.push(json!({ "text": text }));
+    }
+    parts
+}
+
 /// A timestamp to the second (several messages arrive within a minute).
 fn at(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
@@ -92,7 +120,7 @@ async fn mailbox_page(State(state): State<AppState>, headers: HeaderMap) -> Resp
                         "recipient": m.recipient,
                         "subject": m.subject,
                         "at": at(m.created_at),
-                        "body": m.body,
+                        "body": body_parts(&m.body),
                     })
                 })
                 .collect();
@@ -129,6 +157,23 @@ mod tests {
         assert_eq!(
             smtp_server("smtp://mail.example.com"),
             "smtp://mail.example.com"
+        );
+    }
+
+    #[test]
+    fn links_in_a_body_are_followable() {
+        let parts = body_parts("Code:\n  123456\nOr open http://x/v?flow=1&code=2\nBye");
+        assert_eq!(
+            parts,
+            vec![
+                json!({"text": "Code:\n  123456\nOr open "}),
+                json!({"text": "http://x/v?flow=1&code=2", "href": "http://x/v?flow=1&code=2"}),
+                json!({"text": "\nBye"}),
+            ]
+        );
+        assert_eq!(
+            body_parts("javascript:alert(1)"),
+            vec![json!({"text": "javascript:alert(1)"})]
         );
     }
 

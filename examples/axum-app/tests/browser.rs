@@ -1,5 +1,6 @@
 //! End-to-end: the app binary on free ports with a fresh SQLite file, driven in headless
-//! Chromium through chromedriver (Debian's `chromium` and `chromium-driver`).
+//! Chromium through chromedriver (Debian's `chromium` and `chromium-driver`). Mail goes to the
+//! development mailbox (no `--smtp`), where the walk reads its recovery code.
 //!
 //! Without chromedriver or Chromium the test prints that it was skipped; with `CI=true` it
 //! fails instead. `CHROMEDRIVER` and `CHROMIUM` override the binaries' paths. With
@@ -142,6 +143,51 @@ impl Window {
         }
     }
 
+    /// Opens the development mailbox until the newest mail to `to` has this subject (the
+    /// courier delivers it within a second or so), and returns the code it carries.
+    async fn newest_code(&self, to: &str, subject: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            self.goto("/mailbox").await;
+            self.wait_text("h1").await;
+            let newest = self
+                .client
+                .find(Locator::Css(&format!(
+                    "article.mail[data-recipient='{to}']"
+                )))
+                .await;
+            if let Ok(mail) = newest {
+                let title = mail
+                    .find(Locator::Css(".mail-subject"))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                if title == subject {
+                    let body = mail
+                        .find(Locator::Css(".mail-body"))
+                        .await
+                        .unwrap()
+                        .text()
+                        .await
+                        .unwrap();
+                    return body
+                        .split_whitespace()
+                        .find(|w| w.len() == 6 && w.bytes().all(|c| c.is_ascii_digit()))
+                        .unwrap_or_else(|| panic!("{}: no code in {body}", self.name))
+                        .to_owned();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: no mail `{subject}` to {to} in the mailbox",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     async fn sign_in(&self, email: &str, password: &str) {
         self.goto("/login").await;
         self.fill("input[name=identifier]", email).await;
@@ -152,9 +198,10 @@ impl Window {
 
 const PASSWORD: &str = "first pass phrase 1";
 const NEW_PASSWORD: &str = "second pass phrase 2";
+const RECOVERED_PASSWORD: &str = "third pass phrase 3";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_up_sign_in_change_password_and_share_a_document() {
+async fn sign_up_sign_in_change_password_share_a_document_and_recover_the_account() {
     let Some((driver_bin, chromium)) = browser_or_skip() else {
         return;
     };
@@ -303,6 +350,42 @@ async fn sign_up_sign_in_change_password_and_share_a_document() {
     ada.click("#sign-out").await;
     ada.wait_text("a.btn[href='/registration']").await;
     ada.sign_in("ada@example.com", NEW_PASSWORD).await;
+    assert_eq!(ada.wait_text("#signed-in-as").await, "Ada Lovelace");
+
+    // She forgets it and recovers her account with a code read in the development mailbox.
+    ada.click("#sign-out").await;
+    ada.wait_text("a.btn[href='/registration']").await;
+    ada.goto("/login").await;
+    ada.click("#forgot-password").await;
+    ada.fill("input[name=email]", "ada@example.com").await;
+    ada.shot("recovery").await;
+    ada.click("button[name=method][value=code]").await;
+    ada.wait_text("input[name=code]").await;
+    let recovery_url = ada.client.current_url().await.unwrap();
+    ada.click("#mailbox-hint a").await;
+    let code = ada
+        .newest_code("ada@example.com", "Your account recovery code")
+        .await;
+    ada.shot("mailbox").await;
+    ada.client.goto(recovery_url.as_str()).await.unwrap();
+    ada.fill("input[name=code]", &code).await;
+    ada.click("button[name=method][value=code]").await;
+    ada.wait_text("#recovered-notice").await;
+    assert_eq!(ada.path().await, "/settings");
+    assert_eq!(ada.wait_text("#signed-in-as").await, "Ada Lovelace");
+    ada.shot("recovered").await;
+    ada.fill(
+        "form[data-group=password] input[name=password]",
+        RECOVERED_PASSWORD,
+    )
+    .await;
+    ada.click("form[data-group=password] button[name=method][value=password]")
+        .await;
+    let saved = ada.wait_text(".flow-messages .msg.success").await;
+    assert_eq!(saved, "Your changes have been saved!");
+    ada.click("#sign-out").await;
+    ada.wait_text("a.btn[href='/registration']").await;
+    ada.sign_in("ada@example.com", RECOVERED_PASSWORD).await;
     assert_eq!(ada.wait_text("#signed-in-as").await, "Ada Lovelace");
 
     let (a, b) = tokio::join!(ada.client.close(), bob.client.close());

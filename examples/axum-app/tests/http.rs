@@ -807,7 +807,7 @@ async fn registration_then_verification_with_the_code_from_the_mailbox() {
     assert!(settings.body.contains("id=\"email-addresses\""));
     assert!(settings.body.contains("Not verified"));
 
-    // The form offers the signed-in user's address.
+    // The verification form offers the signed-in user's address.
     let page = b.get("/verification").await;
     assert!(
         page.body.contains("value=\"ada@example.com\""),
@@ -853,6 +853,31 @@ async fn registration_then_verification_with_the_code_from_the_mailbox() {
         .await
         .unwrap();
     assert!(id.identities[0].verifiable_addresses[0].verified);
+}
+
+#[tokio::test]
+async fn the_link_in_the_sign_up_mail_verifies_the_address() {
+    let app = full_app(None).await;
+    let mut b = Browser::new(app.public.clone());
+    sign_up(&mut b, "eve@example.com", "Eve").await;
+    // Signing up sent a code; its mail in the mailbox links to the flow with the code.
+    code_from_mailbox(&mut b, "eve@example.com", "Your verification code").await;
+    let mailbox = b.get("/mailbox").await;
+    let at = mailbox.body.find("class=\"mail-link\"").expect("a link");
+    let start = mailbox.body[..at].rfind("<a ").unwrap();
+    let link = attr(&mailbox.body[start..], "href").unwrap();
+    assert!(
+        link.starts_with(&format!("{BASE}/self-service/verification?flow=")),
+        "{link}"
+    );
+    let done = b.get(&link).await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert!(
+        done.body.contains("Your email address is verified."),
+        "{}",
+        done.body
+    );
+    assert!(!b.get("/").await.body.contains("id=\"verify-hint\""));
 }
 
 #[tokio::test]
