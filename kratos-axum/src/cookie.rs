@@ -335,10 +335,22 @@ pub(crate) fn csrf_cookie_adding(
     headers: &HeaderMap,
     token: &str,
 ) -> Option<HeaderValue> {
+    csrf_cookie_adding_all(kratos, headers, &[token])
+}
+
+/// Like [`csrf_cookie_adding`], for several tokens (pass an empty `HeaderMap` for a cookie
+/// vouching for `tokens` only).
+pub(crate) fn csrf_cookie_adding_all(
+    kratos: &Kratos,
+    headers: &HeaderMap,
+    tokens: &[&str],
+) -> Option<HeaderValue> {
     let mut digests = csrf_digests(kratos, headers);
-    let new = csrf_digest(token);
-    digests.retain(|d| d != &new);
-    digests.push(new);
+    for token in tokens {
+        let new = csrf_digest(token);
+        digests.retain(|d| d != &new);
+        digests.push(new);
+    }
     let excess = digests.len().saturating_sub(CSRF_COOKIE_CAPACITY);
     digests.drain(..excess);
     csrf_cookie_header(kratos, &digests)

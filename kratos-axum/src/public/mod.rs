@@ -466,7 +466,7 @@ pub(crate) fn api_submitted(result: Result<Submitted, FlowError>) -> Response {
 }
 
 /// Answers a browser flow's submission. Success sets the session cookie (and a fresh CSRF
-/// cookie) and sends HTML clients to the `continue_with` redirect (JSON clients get the body);
+/// cookie, vouching for the verification flows of `show_verification_ui`) and sends HTML clients to the `continue_with` redirect (JSON clients get the body);
 /// when the identity has a second factor the session lacks, the browser is sent to the aal2
 /// login instead (422 `browser_location_change_required` for JSON clients). Validation errors
 /// send HTML clients back to the UI (`ui_url?flow=<id>`), JSON clients get 400 with the flow.
@@ -481,6 +481,13 @@ pub(crate) async fn browser_submitted(
         Ok(Submitted::Done(s)) => {
             let mut reply_cookies = Vec::new();
             let mut step_up = None;
+            // The verification flows the outcome continues with were made for this browser:
+            // its CSRF cookie vouches for them, so their UI can fetch and submit them.
+            let verification_tokens = verification_csrf_tokens(kratos, &s.continue_with).await;
+            let tokens: Vec<&str> = verification_tokens.iter().map(String::as_str).collect();
+            let mut csrf_cookie = (!tokens.is_empty())
+                .then(|| crate::cookie::csrf_cookie_adding_all(kratos, &req.headers, &tokens))
+                .flatten();
             if let (Some(token), Some(session)) = (&s.token, &s.session) {
                 reply_cookies.push(crate::cookie::session_cookie(
                     kratos,
@@ -491,7 +498,8 @@ pub(crate) async fn browser_submitted(
                 // handed out before it are not honoured after it.
                 let prior = session_token(kratos, &req.headers).map(|(t, _)| t);
                 if prior.as_deref() != Some(token.as_str()) {
-                    reply_cookies.extend(crate::cookie::csrf_cookie_reset(kratos));
+                    csrf_cookie =
+                        crate::cookie::csrf_cookie_adding_all(kratos, &HeaderMap::new(), &tokens);
                 }
                 if s.check_aal2
                     && matches!(
@@ -505,6 +513,7 @@ pub(crate) async fn browser_submitted(
                     ));
                 }
             }
+            reply_cookies.extend(csrf_cookie);
             let mut response = match (step_up, req.json()) {
                 (Some(url), true) => browser_location_change_required(&url).into_response(),
                 (Some(url), false) => Reply::see_other(url).into_response(),
@@ -530,6 +539,26 @@ pub(crate) async fn browser_submitted(
         }
         Err(e) => flow_error(&e).into_response(),
     }
+}
+
+/// The CSRF tokens of the browser verification flows in a `continue_with`
+/// (`show_verification_ui`).
+async fn verification_csrf_tokens(
+    kratos: &Kratos,
+    continue_with: &[kratos_core::flow::ContinueWith],
+) -> Vec<String> {
+    let mut tokens = Vec::new();
+    for item in continue_with {
+        if let kratos_core::flow::ContinueWith::ShowVerificationUi { flow } = item
+            && let Ok(stored) =
+                stored_flow(kratos, kratos_core::flow::FlowKind::Verification, flow.id).await
+            && stored.flow_type == kratos_core::flow::FlowType::Browser
+            && !stored.csrf.is_empty()
+        {
+            tokens.push(stored.csrf);
+        }
+    }
+    tokens
 }
 
 /// 422 `browser_location_change_required`: a JSON client must send the browser to `url`.
