@@ -265,12 +265,20 @@ pub async fn require_session(
     next: Next,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    let required = kratos.config().session.whoami.required_aal;
-    match resolve(&kratos, &parts, required).await {
-        Ok(session) => {
-            parts.extensions.insert(Authenticated(session));
-            next.run(Request::from_parts(parts, body)).await
-        }
+    match authenticate(&kratos, &mut parts).await {
+        Ok(_) => next.run(Request::from_parts(parts, body)).await,
         Err(e) => e.into_response(),
     }
+}
+
+/// Resolves the request's session as [`Session`] does and keeps it in the request for the
+/// extractors downstream.
+pub(crate) async fn authenticate(
+    kratos: &Kratos,
+    parts: &mut Parts,
+) -> Result<kratos_core::session::Session, ApiError> {
+    let required = kratos.config().session.whoami.required_aal;
+    let session = resolve(kratos, parts, required).await?;
+    parts.extensions.insert(Authenticated(session.clone()));
+    Ok(session)
 }

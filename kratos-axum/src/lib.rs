@@ -8,7 +8,9 @@
 //!
 //! For an app's own routes, the [`Session`], [`OptionalSession`] and [`RequireAal2`]
 //! extractors and the [`require_session`] middleware authenticate requests with the same
-//! session cookie and tokens (see [`extract`]). Cookies are described in [`cookie`].
+//! session cookie and tokens (see [`extract`]); the [`require_permission`] middleware also
+//! checks a keto-core permission on the object a route names (see [`permission`]). Cookies are
+//! described in [`cookie`].
 //!
 //! ```
 //! use kratos_core::{Config, Kratos};
@@ -32,6 +34,7 @@ pub mod extract;
 mod keto;
 mod meta;
 pub mod negotiate;
+pub mod permission;
 mod public;
 
 use axum::Router;
@@ -43,6 +46,7 @@ pub use extract::{
 };
 pub use keto::{SNAPTOKEN_HEADER, keto_read_router, keto_router, keto_write_router};
 pub use negotiate::{DEFAULT_BODY_LIMIT, is_json_request};
+pub use permission::{Permission, PermissionGuard, require_permission};
 pub use public::PublicOptions;
 
 /// The Kratos admin API: `/admin/identities…`, `/admin/sessions/{id}…`,
