@@ -1436,7 +1436,6 @@ async fn registration_by_code_then_login_by_code_over_the_api() {
 /// code step (as the login does); kratos-core's registration `submit_code` leaves `active`
 /// unset.
 #[tokio::test]
-#[ignore = "kratos-core: the registration code step does not set `active: code`"]
 async fn registration_code_step_marks_the_code_method_active() {
     let app = app();
     let mail = email();

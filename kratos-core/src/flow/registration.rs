@@ -41,6 +41,9 @@ pub struct RegistrationFlow {
     /// Where to go afterwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_to: Option<String>,
+    /// The method last submitted (`password`, `code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<String>,
     /// The form.
     pub ui: UiContainer,
     /// Where it stands.
@@ -260,6 +263,7 @@ impl<'a> RegistrationFlows<'a> {
             issued_at: now,
             request_url: ctx.request_url.clone().unwrap_or_default(),
             return_to,
+            active: None,
             ui,
             state: FlowState::ChooseMethod,
             created_at: now,
@@ -446,6 +450,7 @@ impl<'a> RegistrationFlows<'a> {
         payload: CodePayload,
         ctx: &FlowContext,
     ) -> Result<RegistrationSubmission, FlowError> {
+        flow.active = Some("code".into());
         let schema = self
             .kratos
             .schemas()
@@ -557,6 +562,7 @@ impl<'a> RegistrationFlows<'a> {
         method: &str,
         ctx: &FlowContext,
     ) -> Result<RegistrationSubmission, FlowError> {
+        flow.active = Some(method.to_owned());
         let hook_ctx = crate::hook::HookContext {
             flow_kind: FlowKind::Registration,
             flow_id: flow.id,
