@@ -87,9 +87,10 @@ pub struct App {
 /// The Kratos configuration the app runs with: the `--config` file (or the defaults) with
 /// what the app needs filled in where the file leaves it open: the public and admin base URLs,
 /// the UI URLs of the flows pointing at the app's pages, the return URL, a session after
-/// registration, plain-HTTP cookies for an `http://`
-/// base URL, and development secrets. Verification and recovery are always switched on, and
-/// `--smtp` sets `courier.smtp.connection_uri`.
+/// registration (by password and by code), the `show_verification_ui` hook after a
+/// registration by password, plain-HTTP cookies for an `http://` base URL, and development
+/// secrets. Verification, recovery and passwordless sign-in and sign-up by email code are
+/// always switched on, and `--smtp` sets `courier.smtp.connection_uri`.
 pub fn kratos_config(settings: &Settings) -> Result<Config, String> {
     let mut config = match &settings.config {
         Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
@@ -145,18 +146,34 @@ pub fn kratos_config(settings: &Settings) -> Result<Config, String> {
         .selfservice
         .default_browser_return_url
         .get_or_insert_with(|| format!("{base}/"));
-    if !config.selfservice.flows.registration.issues_session() {
-        config
-            .selfservice
-            .flows
-            .registration
-            .after
-            .password
-            .hooks
-            .push(HookConfig {
-                hook: "session".into(),
-                config: serde_json::Value::Null,
-            });
+    // Passwordless sign-in and sign-up with a code sent by email, beside the password
+    // (unless the file switches the code method off: `selfservice.methods.code.enabled`).
+    config.selfservice.methods.code.passwordless_enabled = true;
+    let registration = &mut config.selfservice.flows.registration;
+    let session_hook = || HookConfig {
+        hook: "session".into(),
+        config: serde_json::Value::Null,
+    };
+    // Signing up signs in, by password and by code.
+    if !registration.issues_session_for("password") {
+        registration.after.password.hooks.push(session_hook());
+    }
+    if !registration.issues_session_for("code") {
+        registration.after.code.hooks.push(session_hook());
+    }
+    // After signing up with a password the browser goes straight to the verification form of
+    // the code just mailed. A sign-up by code needs none: the code verified the address.
+    let shows_verification = registration
+        .after
+        .hooks
+        .iter()
+        .chain(&registration.after.password.hooks)
+        .any(|h| h.hook == "show_verification_ui");
+    if !shows_verification {
+        registration.after.password.hooks.push(HookConfig {
+            hook: "show_verification_ui".into(),
+            config: serde_json::Value::Null,
+        });
     }
     if config.cookies.secure.is_none() && base.starts_with("http://") {
         // Browsers drop Secure cookies set over plain HTTP on anything but localhost.

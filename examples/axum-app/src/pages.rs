@@ -379,14 +379,6 @@ async fn show_flow(
             .unwrap_or_else(|| v.nav["email"].as_str().unwrap_or_default().to_owned());
         prefill_email(&mut ui, &address);
     }
-    let lead = match (page.kind, flow_state.as_str()) {
-        ("verification" | "recovery", "passed_challenge") => None,
-        ("verification" | "recovery", "sent_email") => Some(match page.method {
-            Some(CodeOrLink::Link) => "Open the link in the email we sent you.",
-            _ => "Enter the code from the email we sent you.",
-        }),
-        _ => page.lead,
-    };
     // Settings right after a recovery: the user is signed in and sets a new password.
     let recovered = page.kind == "settings"
         && viewer.as_ref().is_some_and(|v| {
@@ -409,6 +401,24 @@ async fn show_flow(
             groups.push(g.to_owned());
         }
     }
+    let offers = |g: &str| groups.iter().any(|x| x == g);
+    let lead = match (page.kind, flow_state.as_str()) {
+        ("verification" | "recovery", "passed_challenge") => None,
+        ("verification" | "recovery", "sent_email") => Some(match page.method {
+            Some(CodeOrLink::Link) => "Open the link in the email we sent you.",
+            _ => "Enter the code from the email we sent you.",
+        }),
+        ("login" | "registration", "sent_email") => {
+            Some("Enter the code from the email we sent you.")
+        }
+        ("login", _) if offers("code") && offers("password") => {
+            Some("Welcome back. Sign in with your password, or with a code we email you.")
+        }
+        ("login", _) if offers("code") => Some("Welcome back. We’ll email you a code to sign in."),
+        _ => page.lead,
+    };
+    // Sign-in and sign-up show their methods in one form; settings one form per method.
+    let combined = matches!(page.kind, "login" | "registration") && groups.len() > 1;
     let heading = match (page.kind, flow.get("refresh").and_then(Value::as_bool)) {
         ("login", Some(true)) => "Confirm it’s you",
         _ => page.heading,
@@ -426,6 +436,7 @@ async fn show_flow(
             "viewer": viewer.as_ref().map(|v| &v.nav),
             "ui": ui,
             "groups": groups,
+            "combined": combined,
             // Settings show one titled form per method; sign-in and sign-up one form.
             "group_titles": (page.kind == "settings").then_some(json!({
                 "profile": "Profile",

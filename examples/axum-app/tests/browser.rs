@@ -1,6 +1,7 @@
 //! End-to-end: the app binary on free ports with a fresh SQLite file, driven in headless
 //! Chromium through chromedriver (Debian's `chromium` and `chromium-driver`). Mail goes to the
-//! development mailbox (no `--smtp`), where the walk reads its recovery code.
+//! development mailbox (no `--smtp`), where the walk reads its verification, sign-in, sign-up
+//! and recovery codes.
 //!
 //! Without chromedriver or Chromium the test prints that it was skipped; with `CI=true` it
 //! fails instead. `CHROMEDRIVER` and `CHROMIUM` override the binaries' paths. With
@@ -126,6 +127,21 @@ impl Window {
             .unwrap();
     }
 
+    /// Waits until the browser is on `path` (after a click that navigates away from a page
+    /// sharing elements with the next one, such as the signed-in navigation bar).
+    async fn wait_path(&self, path: &str) {
+        let deadline = Instant::now() + WAIT;
+        while self.path().await != path {
+            assert!(
+                Instant::now() < deadline,
+                "{}: still on {} instead of {path}",
+                self.name,
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn path(&self) -> String {
         self.client.current_url().await.unwrap().path().to_owned()
     }
@@ -245,7 +261,7 @@ async fn sign_up_sign_in_change_password_share_a_document_and_recover_the_accoun
         Window::open(&driver_url, &chromium, &base, "bob"),
     );
 
-    // Ada signs up and is signed in.
+    // Ada signs up, is signed in and lands on the form for the code mailed to her address.
     ada.goto("/registration").await;
     ada.fill("input[name='traits.email']", "ada@example.com")
         .await;
@@ -253,7 +269,24 @@ async fn sign_up_sign_in_change_password_share_a_document_and_recover_the_accoun
     ada.fill("input[name=password]", PASSWORD).await;
     ada.shot("sign-up").await;
     ada.click("button[name=method][value=password]").await;
+    ada.wait_text("input[name=code]").await;
+    assert_eq!(ada.path().await, "/verification");
     assert_eq!(ada.wait_text("#signed-in-as").await, "Ada Lovelace");
+    ada.shot("verify-after-sign-up").await;
+    let verification_url = ada.client.current_url().await.unwrap();
+    let code = ada
+        .newest_code("ada@example.com", "Your verification code")
+        .await;
+    ada.client.goto(verification_url.as_str()).await.unwrap();
+    ada.fill("input[name=code]", &code).await;
+    ada.click("button[name=method][value=code]").await;
+    ada.wait_text("#continue").await;
+    let page = ada.wait_text("main").await;
+    assert!(page.contains("Your email address is verified."), "{page}");
+    ada.click("#continue").await;
+    ada.wait_path("/").await;
+    assert_eq!(ada.wait_text("#signed-in-as").await, "Ada Lovelace");
+    assert!(ada.client.find(Locator::Css("#verify-hint")).await.is_err());
     ada.shot("home").await;
 
     // She signs out.
@@ -297,7 +330,13 @@ async fn sign_up_sign_in_change_password_share_a_document_and_recover_the_accoun
     bob.fill("input[name=password]", "bobs own pass phrase")
         .await;
     bob.click("button[name=method][value=password]").await;
+    bob.wait_text("input[name=code]").await;
+    assert_eq!(bob.path().await, "/verification");
+    // He verifies later.
+    bob.click("#skip-verification").await;
+    bob.wait_path("/").await;
     assert_eq!(bob.wait_text("#signed-in-as").await, "Bob Babbage");
+    bob.wait_text("#verify-hint").await;
 
     // Ada creates a document and shares it with Bob as viewer.
     ada.goto("/documents/new").await;
@@ -387,6 +426,60 @@ async fn sign_up_sign_in_change_password_share_a_document_and_recover_the_accoun
     ada.wait_text("a.btn[href='/registration']").await;
     ada.sign_in("ada@example.com", RECOVERED_PASSWORD).await;
     assert_eq!(ada.wait_text("#signed-in-as").await, "Ada Lovelace");
+
+    // Bob signs out and back in with a code sent to his address: the password field is
+    // left empty, and the browser's checks of it do not stop the code button.
+    bob.click("#sign-out").await;
+    bob.wait_text("a.btn[href='/registration']").await;
+    bob.goto("/login").await;
+    bob.fill("input[name=identifier]", "bob@example.com").await;
+    bob.shot("sign-in-by-code").await;
+    bob.click("button[name=method][value=code]").await;
+    bob.wait_text("input[name=code]").await;
+    assert_eq!(bob.path().await, "/login");
+    assert!(
+        bob.client
+            .find(Locator::Css("input[name=password]"))
+            .await
+            .is_err()
+    );
+    let login_url = bob.client.current_url().await.unwrap();
+    let code = bob
+        .newest_code("bob@example.com", "Your sign-in code")
+        .await;
+    bob.client.goto(login_url.as_str()).await.unwrap();
+    bob.fill("input[name=code]", &code).await;
+    bob.shot("sign-in-code").await;
+    bob.click("button[name=method][value=code]").await;
+    assert_eq!(bob.wait_text("#signed-in-as").await, "Bob Babbage");
+    assert_eq!(bob.path().await, "/");
+
+    // Cleo signs up with a code instead of a password, which verifies her address too.
+    let mut cleo = Window::open(&driver_url, &chromium, &base, "cleo").await;
+    cleo.goto("/registration").await;
+    cleo.fill("input[name='traits.email']", "cleo@example.com")
+        .await;
+    cleo.fill("input[name='traits.name']", "Cleo Code").await;
+    cleo.click("button[name=method][value=code]").await;
+    cleo.wait_text("input[name=code]").await;
+    assert_eq!(cleo.path().await, "/registration");
+    let registration_url = cleo.client.current_url().await.unwrap();
+    let code = cleo
+        .newest_code("cleo@example.com", "Finish signing up")
+        .await;
+    cleo.client.goto(registration_url.as_str()).await.unwrap();
+    cleo.fill("input[name=code]", &code).await;
+    cleo.click("button[name=method][value=code]").await;
+    assert_eq!(cleo.wait_text("#signed-in-as").await, "Cleo Code");
+    assert_eq!(cleo.path().await, "/");
+    assert!(
+        cleo.client
+            .find(Locator::Css("#verify-hint"))
+            .await
+            .is_err()
+    );
+    cleo.shot("signed-up-by-code").await;
+    cleo.client.close().await.unwrap();
 
     let (a, b) = tokio::join!(ada.client.close(), bob.client.close());
     a.unwrap();

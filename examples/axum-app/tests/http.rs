@@ -163,13 +163,21 @@ impl Browser {
         panic!("too many redirects");
     }
 
-    /// Fills in and submits the flow form of a page (the form holding `button`).
+    /// Fills in and submits the flow form of a page (the form holding `button`), with the
+    /// form's hidden inputs (the CSRF token, the address a code was sent to, …) as a browser
+    /// sends them.
     async fn submit_flow(&mut self, page: &Page, fields: &[(&str, &str)], button: &str) -> Page {
         let form = form_containing(&page.body, button);
         let action = attr(&form, "action").expect("form action");
-        let csrf = hidden_value(&form, "csrf_token").expect("csrf token");
+        assert!(hidden_value(&form, "csrf_token").is_some(), "csrf token");
+        let hidden = hidden_inputs(&form);
         let (name, value) = button.split_once('=').unwrap();
-        let mut pairs: Vec<(&str, &str)> = vec![("csrf_token", &csrf), (name, value)];
+        let mut pairs: Vec<(&str, &str)> = hidden
+            .iter()
+            .filter(|(k, _)| fields.iter().all(|(f, _)| f != k))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        pairs.push((name, value));
         pairs.extend_from_slice(fields);
         self.send("POST", &action, Some(&pairs)).await
     }
@@ -199,6 +207,20 @@ fn attr(fragment: &str, name: &str) -> Option<String> {
     Some(unescape(&fragment[start..end]))
 }
 
+/// The `(name, value)` of each `<input type="hidden" …>` of a form.
+fn hidden_inputs(form: &str) -> Vec<(String, String)> {
+    form.split("<input type=\"hidden\"")
+        .skip(1)
+        .map(|rest| {
+            let tag = &rest[..rest.find('>').unwrap()];
+            (
+                attr(tag, "name").unwrap(),
+                attr(tag, "value").unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 fn hidden_value(form: &str, name: &str) -> Option<String> {
     let at = form.find(&format!("name=\"{name}\""))?;
     attr(&form[at..], "value")
@@ -219,7 +241,12 @@ async fn sign_up(b: &mut Browser, email: &str, name: &str) {
         )
         .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-    assert_eq!(done.location.as_deref(), Some(&*format!("{BASE}/")));
+    // Signed in, and sent on to enter the verification code mailed to the new address.
+    let to = done.location.unwrap_or_default();
+    assert!(
+        to.starts_with(&format!("{BASE}/verification?flow=")),
+        "{to}"
+    );
 }
 
 #[tokio::test]
@@ -1137,4 +1164,320 @@ async fn with_smtp_mail_is_delivered_through_the_server() {
     assert_eq!(to, "sam@example.com");
     assert!(data.contains("Subject: Your verification code"), "{data}");
     assert!(b.get("/mailbox").await.body.contains("id=\"mailbox-off\""));
+}
+
+// Straight to verification after sign-up; passwordless sign-in and sign-up by email code.
+
+/// Signs the browser out through the navigation bar's link.
+async fn sign_out(b: &mut Browser) {
+    let home = b.get("/").await;
+    let at = home.body.find("id=\"sign-out\"").expect("signed in");
+    let start = home.body[..at].rfind("<a ").unwrap();
+    let logout = attr(&home.body[start..], "href").unwrap();
+    let out = b.send("GET", &logout, None).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(!b.get("/").await.body.contains("id=\"signed-in-as\""));
+}
+
+#[tokio::test]
+async fn sign_up_lands_on_the_verification_code_form_and_the_mailed_code_verifies() {
+    let app = full_app(None).await;
+    let mut b = Browser::new(app.public.clone());
+    let page = b.get("/registration").await;
+    let answer = b
+        .submit_flow(
+            &page,
+            &[
+                ("traits.email", "mae@example.com"),
+                ("traits.name", "Mae"),
+                ("password", PASSWORD),
+            ],
+            "method=password",
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let to = answer.location.clone().unwrap();
+    assert!(
+        to.starts_with(&format!("{BASE}/verification?flow=")),
+        "{to}"
+    );
+
+    // The page shows the code form of a flow whose code is already mailed, to the signed-in
+    // user, without starting another flow.
+    let sent = b.send("GET", &to, None).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    assert!(sent.body.contains("<h1>Verify your email address</h1>"));
+    assert!(
+        sent.body
+            .contains("Enter the code from the email we sent you."),
+        "{}",
+        sent.body
+    );
+    assert!(sent.body.contains("name=\"code\""), "{}", sent.body);
+    assert!(sent.body.contains("id=\"mailbox-hint\""));
+    assert!(sent.body.contains("id=\"signed-in-as\""));
+    assert!(sent.body.contains("id=\"skip-verification\""));
+    let flow = to.split("flow=").nth(1).unwrap().to_owned();
+    assert_eq!(flow_of(&sent), flow);
+
+    // One mail, for that flow.
+    let (subject, code) = code_from_mailbox(&mut b, "mae@example.com", &flow).await;
+    assert_eq!(subject, "Your verification code");
+    assert_eq!(mailbox_for(&mut b, "mae@example.com").await.len(), 1);
+
+    let done = b
+        .submit_and_follow(&sent, &[("code", &code)], "method=code")
+        .await;
+    assert!(
+        done.body.contains("Your email address is verified."),
+        "{}",
+        done.body
+    );
+    let home = b.get("/").await;
+    assert!(home.body.contains("id=\"signed-in-as\""));
+    assert!(!home.body.contains("id=\"verify-hint\""));
+    let list = app
+        .kratos
+        .identities()
+        .list(Default::default())
+        .await
+        .unwrap();
+    assert!(list.identities[0].verifiable_addresses[0].verified);
+}
+
+#[tokio::test]
+async fn sign_in_and_sign_up_pages_offer_the_password_and_a_code_in_one_form() {
+    let app = full_app(None).await;
+    let mut b = Browser::new(app.public.clone());
+    for (path, password_button, code_button) in [
+        ("/login", "method=password", "method=code"),
+        ("/registration", "method=password", "method=code"),
+    ] {
+        let page = b.get(path).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let form = form_containing(&page.body, code_button);
+        assert_eq!(
+            form,
+            form_containing(&page.body, password_button),
+            "{path}: one form for both methods"
+        );
+        assert_eq!(page.body.matches("<form").count(), 1, "{path}");
+        assert!(form.contains("data-group=\"password code\""), "{form}");
+        assert!(form.contains("class=\"divider\""));
+        // The password is required for the password button only: the code button skips the
+        // browser's checks.
+        assert!(form.contains("type=\"password\""));
+        let code_at = form.find("name=\"method\" value=\"code\"").unwrap();
+        let code_tag = &form[form[..code_at].rfind("<button").unwrap()..];
+        let code_tag = &code_tag[..code_tag.find('>').unwrap()];
+        assert!(code_tag.contains("formnovalidate"), "{code_tag}");
+        let password_at = form.find("name=\"method\" value=\"password\"").unwrap();
+        let password_tag = &form[form[..password_at].rfind("<button").unwrap()..];
+        let password_tag = &password_tag[..password_tag.find('>').unwrap()];
+        assert!(!password_tag.contains("formnovalidate"), "{password_tag}");
+    }
+    let login = b.get("/login").await;
+    assert!(login.body.contains("Send sign in code"));
+    assert!(login.body.contains("or with a code we email you"));
+    assert!(
+        b.get("/registration")
+            .await
+            .body
+            .contains("Sign up with code")
+    );
+}
+
+#[tokio::test]
+async fn sign_in_by_code_through_the_pages_and_the_mailbox() {
+    let app = full_app(None).await;
+    let mut b = Browser::new(app.public.clone());
+    sign_up(&mut b, "noor@example.com", "Noor").await;
+    sign_out(&mut b).await;
+
+    let page = b.get("/login").await;
+    let form = form_containing(&page.body, "method=code");
+    let action = attr(&form, "action").unwrap();
+    assert!(
+        action.starts_with(&format!("{BASE}/self-service/login?flow=")),
+        "{action}"
+    );
+    // Only the address: the empty password does not stand in the way.
+    let answer = b
+        .submit_flow(&page, &[("identifier", "noor@example.com")], "method=code")
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let to = answer.location.clone().unwrap();
+    assert!(to.starts_with(&format!("{BASE}/login?flow=")), "{to}");
+    let sent = b.get(&to).await;
+    assert_eq!(sent.status, StatusCode::OK);
+    assert!(
+        sent.body.contains("data-message-id=\"1010014\""),
+        "{}",
+        sent.body
+    );
+    assert!(sent.body.contains("name=\"code\""));
+    assert!(sent.body.contains("autocomplete=\"one-time-code\""));
+    assert!(sent.body.contains("name=\"resend\" value=\"code\""));
+    assert!(sent.body.contains("id=\"mailbox-hint\""));
+    assert!(sent.body.contains("id=\"start-over\""));
+    assert!(!sent.body.contains("type=\"password\""));
+    assert!(
+        hidden_value(&form_containing(&sent.body, "method=code"), "identifier").as_deref()
+            == Some("noor@example.com")
+    );
+
+    let (subject, code) = code_from_mailbox(&mut b, "noor@example.com", "Your sign-in code").await;
+    assert_eq!(subject, "Your sign-in code");
+
+    // A wrong code is refused on the page; the mailed one signs in.
+    let wrong = b
+        .submit_and_follow(&sent, &[("code", "000000")], "method=code")
+        .await;
+    assert!(
+        wrong.body.contains("data-message-id=\"4010008\""),
+        "{}",
+        wrong.body
+    );
+    assert!(!wrong.body.contains("id=\"signed-in-as\""));
+    let ok = b
+        .submit_flow(&wrong, &[("code", &code)], "method=code")
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert_eq!(ok.location.as_deref(), Some(&*format!("{BASE}/")));
+    let home = b.get("/").await;
+    assert!(home.body.contains("id=\"signed-in-as\""), "{}", home.body);
+    assert!(home.body.contains("Noor"));
+    let session = app
+        .kratos
+        .sessions()
+        .list_for_identity(
+            app.kratos
+                .identities()
+                .list(Default::default())
+                .await
+                .unwrap()
+                .identities[0]
+                .id,
+            true,
+        )
+        .await
+        .unwrap();
+    assert!(
+        session
+            .iter()
+            .any(|s| s.authentication_methods.iter().any(|m| m.method == "code")),
+        "a session signed in by code"
+    );
+
+    // The code is spent: a second browser cannot use it.
+    sign_out(&mut b).await;
+    let again = b.get("/login").await;
+    let sent = b
+        .submit_and_follow(&again, &[("identifier", "noor@example.com")], "method=code")
+        .await;
+    let reused = b
+        .submit_and_follow(&sent, &[("code", &code)], "method=code")
+        .await;
+    assert!(
+        reused.body.contains("data-message-id=\"4010008\""),
+        "{}",
+        reused.body
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_address_gets_the_same_sign_in_code_page() {
+    let app = full_app(None).await;
+    let mut owner = Browser::new(app.public.clone());
+    sign_up(&mut owner, "known@example.com", "Known").await;
+    let mut pages = Vec::new();
+    for email in ["known@example.com", "nobody@example.com"] {
+        let mut b = Browser::new(app.public.clone());
+        let page = b.get("/login").await;
+        let sent = b
+            .submit_and_follow(&page, &[("identifier", email)], "method=code")
+            .await;
+        pages.push(shape(&sent, email));
+    }
+    assert_eq!(pages[0], pages[1]);
+    assert!(pages[0].contains("name=\"code\""));
+    let mut b = Browser::new(app.public.clone());
+    code_from_mailbox(&mut b, "known@example.com", "Your sign-in code").await;
+    assert!(mailbox_for(&mut b, "nobody@example.com").await.is_empty());
+}
+
+#[tokio::test]
+async fn sign_up_by_code_signs_in_with_a_verified_address_and_no_password() {
+    let app = full_app(None).await;
+    let mut b = Browser::new(app.public.clone());
+    let page = b.get("/registration").await;
+    let sent = b
+        .submit_and_follow(
+            &page,
+            &[("traits.email", "ida@example.com"), ("traits.name", "Ida")],
+            "method=code",
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::OK);
+    assert!(
+        sent.body.contains("data-message-id=\"1040005\""),
+        "{}",
+        sent.body
+    );
+    assert!(sent.body.contains("name=\"code\""));
+    assert!(sent.body.contains("id=\"mailbox-hint\""));
+    assert!(!sent.body.contains("type=\"password\""));
+    let form = form_containing(&sent.body, "method=code");
+    assert_eq!(
+        hidden_value(&form, "traits.email").as_deref(),
+        Some("ida@example.com")
+    );
+    assert!(
+        app.kratos
+            .identities()
+            .list(Default::default())
+            .await
+            .unwrap()
+            .identities
+            .is_empty(),
+        "no account before the code"
+    );
+
+    let (subject, code) = code_from_mailbox(&mut b, "ida@example.com", "Finish signing up").await;
+    assert_eq!(subject, "Finish signing up");
+    let wrong = b
+        .submit_and_follow(&sent, &[("code", "000000")], "method=code")
+        .await;
+    assert!(
+        wrong.body.contains("data-message-id=\"4040003\""),
+        "{}",
+        wrong.body
+    );
+    let done = b
+        .submit_flow(&wrong, &[("code", &code)], "method=code")
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    // No verification step: the code proved the address.
+    assert_eq!(done.location.as_deref(), Some(&*format!("{BASE}/")));
+    let home = b.get("/").await;
+    assert!(home.body.contains("id=\"signed-in-as\""), "{}", home.body);
+    assert!(home.body.contains("Ida"));
+    assert!(!home.body.contains("id=\"verify-hint\""));
+
+    let list = app
+        .kratos
+        .identities()
+        .list(Default::default())
+        .await
+        .unwrap();
+    let identity = &list.identities[0];
+    assert_eq!(identity.traits["email"], "ida@example.com");
+    assert!(identity.verifiable_addresses[0].verified);
+    assert!(
+        identity
+            .credential(kratos_core::identity::CredentialType::Password)
+            .is_none()
+    );
+    // Only the sign-up mail: no separate verification code.
+    assert_eq!(mailbox_for(&mut b, "ida@example.com").await.len(), 1);
 }
