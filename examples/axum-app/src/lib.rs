@@ -315,3 +315,63 @@ pub async fn build(settings: &Settings) -> Result<App, String> {
         mail_delivery,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The configuration for a `--config` file with these contents.
+    fn config_from(yaml: &str) -> Config {
+        let path =
+            std::env::temp_dir().join(format!("axum-app-config-{}.yml", uuid::Uuid::new_v4()));
+        std::fs::write(&path, yaml).unwrap();
+        let settings = Settings {
+            config: Some(path.clone()),
+            ..Settings::default()
+        };
+        let config = kratos_config(&settings);
+        std::fs::remove_file(path).ok();
+        config.unwrap()
+    }
+
+    fn names(hooks: &[HookConfig]) -> Vec<&str> {
+        hooks.iter().map(|h| h.hook.as_str()).collect()
+    }
+
+    const SECRETS: &str = "secrets:\n  default: [\"a-unit-test-secret-long-enough\"]\n";
+
+    #[test]
+    fn sign_up_signs_in_by_both_methods_and_shows_verification_after_a_password() {
+        let config = config_from(SECRETS);
+        let registration = &config.selfservice.flows.registration;
+        assert_eq!(
+            names(&registration.after.password.hooks),
+            ["session", "show_verification_ui"]
+        );
+        assert_eq!(names(&registration.after.code.hooks), ["session"]);
+        assert!(config.selfservice.methods.code.passwordless());
+        assert!(config.selfservice.flows.verification.enabled);
+    }
+
+    #[test]
+    fn hooks_the_file_configures_are_not_added_again() {
+        let config = config_from(&format!(
+            "{SECRETS}selfservice:\n  flows:\n    registration:\n      after:\n        \
+             hooks: [{{hook: show_verification_ui}}]\n        \
+             code:\n          hooks: [{{hook: session}}]\n        \
+             password:\n          hooks: [{{hook: session}}]\n"
+        ));
+        let registration = &config.selfservice.flows.registration;
+        assert_eq!(names(&registration.after.hooks), ["show_verification_ui"]);
+        assert_eq!(names(&registration.after.password.hooks), ["session"]);
+        assert_eq!(names(&registration.after.code.hooks), ["session"]);
+    }
+
+    #[test]
+    fn the_code_method_switched_off_in_the_file_stays_off() {
+        let config = config_from(&format!(
+            "{SECRETS}selfservice:\n  methods:\n    code:\n      enabled: false\n"
+        ));
+        assert!(!config.selfservice.methods.code.passwordless());
+    }
+}
