@@ -91,9 +91,98 @@ fn derive(
 ) -> Result<(), HashError> {
     let params = Params::new(m, t, p, Some(out.len()))
         .map_err(|e| HashError::InvalidParameters(format!("argon2: {e}")))?;
-    Argon2::new(algorithm(format), Version::V0x13, params)
-        .hash_password_into(password, salt, out)
-        .map_err(|e| HashError::InvalidParameters(format!("argon2: {e}")))
+    let argon2 = Argon2::new(algorithm(format), Version::V0x13, params);
+    working_memory::with_blocks(argon2.params().block_count(), |blocks| {
+        argon2.hash_password_into_with_memory(password, salt, out, blocks)
+    })
+    .map_err(|e| HashError::InvalidParameters(format!("argon2: {e}")))
+}
+
+/// Argon2's working memory, kept between hashes.
+///
+/// Each hash needs `m` KiB of blocks (19 MiB by default). A fresh allocation that large is
+/// mapped anew by the allocator and costs a page fault per 4 KiB page plus zeroing, which on a
+/// worker thread added a fifth to every verification. Buffers up to [`MAX_POOLED_BLOCKS`] are
+/// therefore kept in a small pool (one per core) and handed to the next hash, which overwrites
+/// every block before reading it. A buffer that does not go back to the pool is wiped before
+/// it is freed; pooled buffers hold only the blocks of the last hash, never a password.
+mod working_memory {
+    use std::sync::Mutex;
+
+    use argon2::Block;
+
+    /// The largest buffer the pool keeps: 64 MiB of 1 KiB blocks.
+    pub(super) const MAX_POOLED_BLOCKS: usize = 64 * 1024;
+
+    static POOL: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+    fn capacity() -> usize {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+
+    /// Runs `f` with `count` blocks of working memory.
+    pub(super) fn with_blocks<R>(count: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
+        let pooled = count <= MAX_POOLED_BLOCKS;
+        let mut buffer = if pooled {
+            let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+            pool.pop().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        if buffer.len() < count {
+            buffer.resize(count, Block::new());
+        }
+        let result = f(&mut buffer[..count]);
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if pooled && pool.len() < capacity() {
+            pool.push(buffer);
+        } else {
+            drop(pool);
+            buffer.fill(Block::new());
+            drop(std::hint::black_box(buffer));
+        }
+        result
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn reused_memory_gives_the_same_keys() {
+            let key = |password: &[u8]| {
+                let mut out = [0u8; 32];
+                super::super::derive(
+                    crate::HashFormat::Argon2id,
+                    64,
+                    1,
+                    1,
+                    password,
+                    b"saltsaltsalt",
+                    &mut out,
+                )
+                .unwrap();
+                out
+            };
+            // The second and third runs get the pool's dirty buffer.
+            let first = key(b"one password");
+            assert_ne!(key(b"another password"), first);
+            assert_eq!(key(b"one password"), first);
+        }
+
+        #[test]
+        fn large_buffers_are_not_kept() {
+            with_blocks(MAX_POOLED_BLOCKS + 1, |b| {
+                assert_eq!(b.len(), MAX_POOLED_BLOCKS + 1)
+            });
+            assert!(
+                POOL.lock()
+                    .unwrap()
+                    .iter()
+                    .all(|b| b.len() <= MAX_POOLED_BLOCKS)
+            );
+        }
+    }
 }
 
 impl Argon2Hash {
