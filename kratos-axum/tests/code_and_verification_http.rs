@@ -7,18 +7,17 @@
 //! `sent_email`: 400 for JSON clients (`strategy_login.go`/`strategy_registration.go` write
 //! the flow with `http.StatusBadRequest`), a 303 back to the UI for HTML clients.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{Method, StatusCode};
 use kratos_core::courier::{MemoryOutbox, TemplateType};
 use kratos_core::{Kratos, ManualClock};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use uuid::Uuid;
+
+mod common;
+use common::*;
 
 const APP: &str = "https://app.example.com/";
 const LOGIN_UI: &str = "https://app.example.com/login";
@@ -133,80 +132,12 @@ impl TestApp {
     }
 }
 
-/// The path and query of an absolute URL.
-fn path_of(url: &str) -> String {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    rest.find('/')
-        .map(|i| rest[i..].to_owned())
-        .unwrap_or_default()
-}
-
-fn query_param(url: &str, key: &str) -> Option<String> {
-    let query = url.split_once('?')?.1;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-}
-
-#[derive(Debug)]
-struct Res {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Res {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .map(|v| v.to_str().unwrap())
-            .unwrap_or("")
-    }
-
-    fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    }
-
-    fn message_ids(&self) -> Vec<u64> {
-        message_ids(&self.body)
-    }
-}
-
-/// The ids of a flow's messages (form and nodes).
-fn message_ids(flow: &Value) -> Vec<u64> {
-    let form = flow["ui"]["messages"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let nodes = flow["ui"]["nodes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .flat_map(|n| n["messages"].as_array().cloned().unwrap_or_default());
-    form.into_iter()
-        .chain(nodes)
-        .map(|m| m["id"].as_u64().unwrap())
-        .collect()
-}
-
 /// The node named `name` of a flow's form.
 fn node<'a>(flow: &'a Value, name: &str) -> Option<&'a Value> {
     flow["ui"]["nodes"]
         .as_array()?
         .iter()
         .find(|n| n["attributes"]["name"] == name)
-}
-
-fn csrf_of(flow: &Value) -> String {
-    node(flow, "csrf_token").expect("csrf node")["attributes"]["value"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 /// The `show_verification_ui` items of a `continue_with`.
@@ -222,124 +153,6 @@ fn verification_items(continue_with: &Value) -> Vec<Value> {
         .filter(|c| c["action"] == "show_verification_ui")
         .cloned()
         .collect()
-}
-
-struct Call<'a> {
-    method: Method,
-    uri: &'a str,
-    headers: Vec<(String, String)>,
-    body: Option<(&'a str, String)>,
-}
-
-fn call(method: Method, uri: &str) -> Call<'_> {
-    Call {
-        method,
-        uri,
-        headers: Vec::new(),
-        body: None,
-    }
-}
-
-impl<'a> Call<'a> {
-    fn header(mut self, k: &str, v: &str) -> Self {
-        self.headers.push((k.to_owned(), v.to_owned()));
-        self
-    }
-    fn json_accept(self) -> Self {
-        self.header("accept", "application/json")
-    }
-    fn html_accept(self) -> Self {
-        self.header(
-            "accept",
-            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-        )
-    }
-    fn token(self, token: &str) -> Self {
-        self.header("x-session-token", token)
-    }
-    fn json(mut self, body: Value) -> Self {
-        self.body = Some(("application/json", body.to_string()));
-        self
-    }
-    fn form(mut self, pairs: &[(&str, &str)]) -> Self {
-        let encoded = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
-        self.body = Some(("application/x-www-form-urlencoded", encoded));
-        self
-    }
-    fn jar(self, jar: &Jar) -> Self {
-        match jar.header() {
-            Some(c) => self.header("cookie", &c),
-            None => self,
-        }
-    }
-    async fn send(self, app: &Router) -> Res {
-        let mut req = Request::builder().method(self.method).uri(self.uri);
-        for (k, v) in &self.headers {
-            req = req.header(k, v);
-        }
-        let body = match self.body {
-            Some((ct, b)) => {
-                req = req.header(header::CONTENT_TYPE, ct);
-                Body::from(b)
-            }
-            None => Body::empty(),
-        };
-        let res = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        Res {
-            status,
-            headers,
-            body,
-        }
-    }
-}
-
-/// A browser's cookie jar.
-#[derive(Default, Clone)]
-struct Jar(BTreeMap<String, String>);
-
-impl Jar {
-    fn absorb(&mut self, res: &Res) {
-        for c in res.set_cookies() {
-            let first = c.split(';').next().unwrap();
-            let (name, value) = first.split_once('=').unwrap();
-            if c.contains("Max-Age=0") {
-                self.0.remove(name);
-            } else {
-                self.0.insert(name.to_owned(), value.to_owned());
-            }
-        }
-    }
-    fn header(&self) -> Option<String> {
-        (!self.0.is_empty()).then(|| {
-            self.0
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-    }
-    fn has(&self, name: &str) -> bool {
-        self.0.contains_key(name)
-    }
-}
-
-fn email() -> String {
-    format!("cv-{}@example.com", Uuid::new_v4().simple())
-}
-
-fn other_code(code: &str) -> &'static str {
-    if code == "000000" { "111111" } else { "000000" }
 }
 
 /// Starts an api flow of `kind`; answers the flow.

@@ -2,17 +2,16 @@
 //! and failure statuses and bodies, the browser dance with cookies, api flows with tokens, and
 //! the JSON (SPA) variants of browser flows.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{Method, StatusCode, header};
 use kratos_core::identity::{CreateIdentityBody, CredentialType, Credentials};
 use kratos_core::{Kratos, ManualClock};
 use serde_json::{Value, json};
-use tower::ServiceExt;
+
+mod common;
+use common::*;
 
 const BASE: &str = "https://auth.example.com";
 const APP: &str = "https://app.example.com/";
@@ -62,160 +61,6 @@ fn app_with(yaml: &str) -> TestApp {
 
 fn app() -> TestApp {
     app_with(CONFIG)
-}
-
-#[derive(Debug)]
-struct Res {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Res {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .map(|v| v.to_str().unwrap())
-            .unwrap_or("")
-    }
-
-    fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    }
-
-    fn error_id(&self) -> &str {
-        self.body["error"]["id"].as_str().unwrap_or("")
-    }
-}
-
-/// A request to send: method, path, headers, body.
-struct Call<'a> {
-    method: Method,
-    uri: &'a str,
-    headers: Vec<(String, String)>,
-    body: Option<(&'a str, String)>,
-}
-
-fn call(method: Method, uri: &str) -> Call<'_> {
-    Call {
-        method,
-        uri,
-        headers: Vec::new(),
-        body: None,
-    }
-}
-
-impl<'a> Call<'a> {
-    fn header(mut self, k: &str, v: &str) -> Self {
-        self.headers.push((k.to_owned(), v.to_owned()));
-        self
-    }
-    fn json_accept(self) -> Self {
-        self.header("accept", "application/json")
-    }
-    fn html_accept(self) -> Self {
-        self.header(
-            "accept",
-            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-        )
-    }
-    fn json(mut self, body: Value) -> Self {
-        self.body = Some(("application/json", body.to_string()));
-        self
-    }
-    fn form(mut self, pairs: &[(&str, &str)]) -> Self {
-        let encoded = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
-        self.body = Some(("application/x-www-form-urlencoded", encoded));
-        self
-    }
-    fn raw(mut self, content_type: &'a str, body: String) -> Self {
-        self.body = Some((content_type, body));
-        self
-    }
-    fn jar(self, jar: &Jar) -> Self {
-        match jar.header() {
-            Some(c) => self.header("cookie", &c),
-            None => self,
-        }
-    }
-    async fn send(self, app: &Router) -> Res {
-        let mut req = Request::builder().method(self.method).uri(self.uri);
-        for (k, v) in &self.headers {
-            req = req.header(k, v);
-        }
-        let body = match self.body {
-            Some((ct, b)) => {
-                req = req.header(header::CONTENT_TYPE, ct);
-                Body::from(b)
-            }
-            None => Body::empty(),
-        };
-        let res = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        Res {
-            status,
-            headers,
-            body,
-        }
-    }
-}
-
-/// A browser's cookie jar.
-#[derive(Default, Clone)]
-struct Jar(BTreeMap<String, String>);
-
-impl Jar {
-    fn absorb(&mut self, res: &Res) {
-        for c in res.set_cookies() {
-            let first = c.split(';').next().unwrap();
-            let (name, value) = first.split_once('=').unwrap();
-            if c.contains("Max-Age=0") {
-                self.0.remove(name);
-            } else {
-                self.0.insert(name.to_owned(), value.to_owned());
-            }
-        }
-    }
-    fn header(&self) -> Option<String> {
-        (!self.0.is_empty()).then(|| {
-            self.0
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-    }
-    fn has(&self, prefix: &str) -> bool {
-        self.0.keys().any(|k| k.starts_with(prefix))
-    }
-}
-
-fn csrf_of(flow: &Value) -> String {
-    flow["ui"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["attributes"]["name"] == "csrf_token")
-        .map(|n| n["attributes"]["value"].as_str().unwrap().to_owned())
-        .expect("csrf node")
-}
-
-fn email() -> String {
-    format!("http-{}@example.com", uuid::Uuid::new_v4().simple())
 }
 
 async fn create_identity(k: &Kratos, mail: &str) -> kratos_core::identity::Identity {
