@@ -91,40 +91,54 @@ impl Window {
             .expect("navigation");
     }
 
+    /// Finds `css` (waiting for it) and runs `op` on it. When the page changes between the
+    /// two (the element went stale: a navigation was still under way), it finds the element
+    /// on the new page and tries again, until `WAIT` runs out.
+    async fn with_element<T, F, Fut>(&self, css: &str, what: &str, op: F) -> T
+    where
+        F: Fn(fantoccini::elements::Element) -> Fut,
+        Fut: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+    {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let el = self
+                .client
+                .wait()
+                .at_most(WAIT)
+                .for_element(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("{}: {what} `{css}`: {e}", self.name));
+            match op(el).await {
+                Ok(v) => return v,
+                Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("{}: {what} `{css}`: {e}", self.name),
+            }
+        }
+    }
+
     /// Waits for an element (after a navigation) and returns its text.
     async fn wait_text(&self, css: &str) -> String {
-        let el = self
-            .client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(css))
+        self.with_element(css, "no", |el| async move { el.text().await })
             .await
-            .unwrap_or_else(|e| panic!("{}: no `{css}`: {e}", self.name));
-        el.text().await.unwrap()
     }
 
     async fn fill(&self, css: &str, text: &str) {
-        let el = self
-            .client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{}: no field `{css}`: {e}", self.name));
-        el.clear().await.unwrap();
-        el.send_keys(text).await.unwrap();
+        self.with_element(css, "no field", |el| async move {
+            el.clear().await?;
+            el.send_keys(text).await
+        })
+        .await
     }
 
     async fn click(&self, css: &str) {
-        self.client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{}: nothing to click at `{css}`: {e}", self.name))
-            .click()
-            .await
-            .unwrap();
+        self.with_element(
+            css,
+            "nothing to click at",
+            |el| async move { el.click().await },
+        )
+        .await
     }
 
     /// Waits until the browser is on `path` (after a click that navigates away from a page
