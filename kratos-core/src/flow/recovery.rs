@@ -27,7 +27,7 @@ use super::{
     csrf_matches, new_csrf_token,
 };
 use crate::clock::truncate_micros;
-use crate::code::{CodeKind, CodeSecret, OneTimeCode, candidate_digests, digest};
+use crate::code::{CodeKind, CodeSecret, OneTimeCode, digest};
 use crate::config::CodeOrLink;
 use crate::courier::TemplateType;
 use crate::identity::{AddressVia, IdentifierKind, Identity, normalize_identifier};
@@ -666,22 +666,23 @@ impl<'a> RecoveryFlows<'a> {
         let config = self.kratos.config();
         let store = self.kratos.store();
         let nid = self.kratos.nid();
-        let count = store.count_code_submission(nid, flow.id).await?;
-        if count > config.selfservice.methods.code.config.max_submissions {
-            flow.ui.messages.push(too_many_submissions());
-            return Ok(None);
-        }
-        let digests = candidate_digests(code_secrets(self.kratos), kind, flow.id, submitted);
-        let Some(code) = store
-            .use_code(nid, flow.id, kind, &digests, self.now())
-            .await?
-        else {
-            flow.ui.messages.push(match kind {
-                CodeKind::RecoveryLink => msg::token_invalid(),
-                _ => msg::code_invalid(),
-            });
-            return Ok(None);
-        };
+        let code =
+            match crate::strategy::code::check_code(self.kratos, kind, flow.id, submitted, "")
+                .await?
+            {
+                crate::strategy::code::CodeCheck::Valid(code) => code,
+                crate::strategy::code::CodeCheck::TooMany => {
+                    flow.ui.messages.push(too_many_submissions());
+                    return Ok(None);
+                }
+                crate::strategy::code::CodeCheck::Invalid => {
+                    flow.ui.messages.push(match kind {
+                        CodeKind::RecoveryLink => msg::token_invalid(),
+                        _ => msg::code_invalid(),
+                    });
+                    return Ok(None);
+                }
+            };
         let identity_id = code
             .identity_id
             .ok_or_else(|| FlowError::Internal("the recovery code has no identity".into()))?;

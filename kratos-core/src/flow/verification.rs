@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 use super::ui::{NodeAttributes, UiContainer, UiNode, UiText, text};
 use super::{FlowContext, FlowError, FlowKind, FlowState, FlowType, csrf_matches, new_csrf_token};
 use crate::clock::truncate_micros;
-use crate::code::{CodeKind, CodeSecret, OneTimeCode, candidate_digests, digest};
+use crate::code::{CodeKind, CodeSecret, OneTimeCode, digest};
 use crate::config::{CodeOrLink, Secret};
 use crate::courier::TemplateType;
 use crate::identity::{AddressVia, IdentifierKind, Identity, normalize_identifier};
@@ -232,20 +232,20 @@ impl<'a> VerificationFlows<'a> {
         flow_type: FlowType,
         ctx: &FlowContext,
     ) -> Result<VerificationFlow, FlowError> {
-        if !self.kratos.config().selfservice.flows.verification.enabled {
-            return Err(FlowError::Disabled);
-        }
+        self.ensure_enabled()?;
         let return_to = self.kratos.resolve_return_to(ctx.request_url.as_deref())?;
-        self.new_flow(flow_type, ctx, return_to).await
+        let (flow, csrf) = self.new_flow(flow_type, ctx, return_to);
+        self.save(&flow, &csrf, true).await?;
+        Ok(flow)
     }
 
-    /// A new flow in `choose_method`, saved.
-    async fn new_flow(
+    /// A new flow in `choose_method` and its CSRF token (empty for api flows), not saved yet.
+    fn new_flow(
         &self,
         flow_type: FlowType,
         ctx: &FlowContext,
         return_to: Option<String>,
-    ) -> Result<VerificationFlow, FlowError> {
+    ) -> (VerificationFlow, String) {
         let now = self.now();
         let id = Uuid::now_v7();
         let csrf = match flow_type {
@@ -271,8 +271,7 @@ impl<'a> VerificationFlows<'a> {
             ui: self.choose_ui(id, &csrf, ""),
             state: FlowState::ChooseMethod,
         };
-        self.save(&flow, &csrf, true).await?;
-        Ok(flow)
+        (flow, csrf)
     }
 
     /// Starts one verification flow per unverified email address of `identity` (all of them,
@@ -303,15 +302,8 @@ impl<'a> VerificationFlows<'a> {
                 session_token: None,
                 client: ctx.client.clone(),
             };
-            let mut flow = self.new_flow(flow_type, &context, None).await?;
-            let csrf = self
-                .kratos
-                .store()
-                .get_flow(self.kratos.nid(), FlowKind::Verification, flow.id)
-                .await?
-                .csrf_token;
-            self.send_to(&flow, method, identity, address.id, &address.value)
-                .await?;
+            // The flow is saved once, already in `sent_email`, before its code is issued.
+            let (mut flow, csrf) = self.new_flow(flow_type, &context, None);
             flow.state = FlowState::SentEmail;
             flow.active = Some(method.as_str().to_owned());
             match method {
@@ -324,7 +316,9 @@ impl<'a> VerificationFlows<'a> {
                     flow.ui.messages.push(msg::email_sent());
                 }
             }
-            self.save(&flow, &csrf, false).await?;
+            self.save(&flow, &csrf, true).await?;
+            self.send_to(&flow, method, identity, address.id, &address.value)
+                .await?;
             actions.push(super::ContinueWith::ShowVerificationUi {
                 flow: super::ContinueWithFlow {
                     id: flow.id,
@@ -433,26 +427,19 @@ impl<'a> VerificationFlows<'a> {
     async fn expired(&self, flow: &VerificationFlow, ctx: &FlowContext) -> FlowError {
         let now = self.now();
         let minutes = (now - flow.expires_at).num_milliseconds() as f64 / 60_000.0;
-        match self.create(flow.flow_type, ctx).await {
-            Ok(mut new) => {
-                new.ui.messages.push(msg::expired(minutes));
-                let csrf = self
-                    .kratos
-                    .store()
-                    .get_flow(self.kratos.nid(), FlowKind::Verification, new.id)
-                    .await
-                    .map(|s| s.csrf_token)
-                    .unwrap_or_default();
-                if let Err(e) = self.save(&new, &csrf, false).await {
-                    return e;
-                }
-                FlowError::Expired {
-                    use_flow_id: new.id,
-                    expired_at: flow.expires_at,
-                    minutes,
-                }
-            }
-            Err(e) => e,
+        let return_to = match self.kratos.resolve_return_to(ctx.request_url.as_deref()) {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
+        let (mut new, csrf) = self.new_flow(flow.flow_type, ctx, return_to);
+        new.ui.messages.push(msg::expired(minutes));
+        if let Err(e) = self.save(&new, &csrf, true).await {
+            return e;
+        }
+        FlowError::Expired {
+            use_flow_id: new.id,
+            expired_at: flow.expires_at,
+            minutes,
         }
     }
 
@@ -702,23 +689,23 @@ impl<'a> VerificationFlows<'a> {
         let config = self.kratos.config();
         let store = self.kratos.store();
         let nid = self.kratos.nid();
-        let count = store.count_code_submission(nid, flow.id).await?;
-        if count > config.selfservice.methods.code.config.max_submissions {
-            flow.ui.messages.push(too_many_submissions());
-            return Ok(());
-        }
-        let digests = candidate_digests(code_secrets(self.kratos), kind, flow.id, submitted);
-        let Some(code) = store
-            .use_code(nid, flow.id, kind, &digests, self.now())
-            .await?
-        else {
-            let m = match kind {
-                CodeKind::VerificationLink => msg::token_invalid(),
-                _ => msg::code_invalid(),
+        let code =
+            match crate::strategy::code::check_code(self.kratos, kind, flow.id, submitted, "")
+                .await?
+            {
+                crate::strategy::code::CodeCheck::Valid(code) => code,
+                crate::strategy::code::CodeCheck::TooMany => {
+                    flow.ui.messages.push(too_many_submissions());
+                    return Ok(());
+                }
+                crate::strategy::code::CodeCheck::Invalid => {
+                    flow.ui.messages.push(match kind {
+                        CodeKind::VerificationLink => msg::token_invalid(),
+                        _ => msg::code_invalid(),
+                    });
+                    return Ok(());
+                }
             };
-            flow.ui.messages.push(m);
-            return Ok(());
-        };
         if let Some(address_id) = code.address_id {
             match store
                 .mark_address_verified(nid, address_id, self.now())
