@@ -40,7 +40,10 @@
 //! missing (while carrying on speculatively with sibling branches), the engine answers them
 //! all with one [`TupleStore::read_level`] call, and the pass runs again. A traverse over 200
 //! parents therefore costs a handful of round trips, not 200; a batch check shares each
-//! level's round trip across its items.
+//! level's round trip across its items. When a check is about to expand a relation into its
+//! subject sets it asks for an [`store::Expansion`], which a store may answer several levels
+//! ahead (the SQL store follows the subject-set edges with a recursive query), so a check
+//! through nested groups costs one round trip.
 //!
 //! # Beyond Keto
 //!

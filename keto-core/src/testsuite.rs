@@ -21,7 +21,8 @@ use crate::engine::{Config, Keto};
 use crate::error::StoreError;
 use crate::namespace::Schema;
 use crate::store::{
-    LevelRequest, ObjectKey, PageRequest, Precondition, SubjectKey, Transaction, TupleStore,
+    ExpandedNode, Expansion, LevelRequest, ObjectKey, PageRequest, Precondition, SubjectKey,
+    Transaction, TupleStore,
 };
 use crate::tuple::{RelationQuery, RelationTuple, Subject, SubjectSet};
 
@@ -84,6 +85,7 @@ macro_rules! tuple_store_tests {
             delete_matching_filter,
             tenant_isolation,
             read_level_answers_in_order,
+            expansions_answer_truthfully,
             reverse_and_object_lookups,
             version_is_monotonic,
             engine_checks_through_store
@@ -511,12 +513,27 @@ pub async fn tenant_isolation(store: Arc<dyn TupleStore>) {
                 exists: tuples(&["Doc:x#viewer@alice"]),
                 subject_sets: vec![SubjectSet::new("Doc", "x", "viewer")],
                 subjects: vec![SubjectSet::new("Doc", "x", "viewer")],
+                expansions: vec![Expansion {
+                    root: SubjectSet::new("Group", "g", "member"),
+                    subject: Subject::id("alice"),
+                    depth: 5,
+                }],
             },
         )
         .await
         .unwrap();
     assert_eq!(lvl.exists, vec![false]);
     assert_eq!(lvl.subjects, vec![vec![Subject::id("bob")]]);
+    assert_eq!(
+        lvl.expanded,
+        vec![ExpandedNode {
+            set: SubjectSet::new("Group", "g", "member"),
+            subject: Subject::id("alice"),
+            contains_subject: false,
+            subject_sets: Some(Vec::new()),
+        }],
+        "an expansion in b sees nothing of a"
+    );
     let rev = store
         .tuples_by_subject(b, &[SubjectKey::Id("alice".into())])
         .await
@@ -563,6 +580,7 @@ pub async fn read_level_answers_in_order(store: Arc<dyn TupleStore>) {
             SubjectSet::new("Doc", "a", "parent"),
         ],
         subjects: vec![SubjectSet::new("Doc", "a", "viewer")],
+        expansions: Vec::new(),
     };
     let r = store.read_level(nid, &req).await.unwrap();
     assert_eq!(r.exists, vec![true, false, true, false]);
@@ -587,6 +605,166 @@ pub async fn read_level_answers_in_order(store: Arc<dyn TupleStore>) {
             Subject::set("User", "carol", ""),
         ]]
     );
+}
+
+/// Asserts that every node answered for an expansion agrees with plain lookups
+/// (`exists`, `subject_sets`) on `store`.
+pub async fn assert_nodes_agree(store: &dyn TupleStore, nid: Uuid, nodes: &[ExpandedNode]) {
+    let plain = store
+        .read_level(
+            nid,
+            &LevelRequest {
+                exists: nodes.iter().map(ExpandedNode::tuple).collect(),
+                subject_sets: nodes.iter().map(|n| n.set.clone()).collect(),
+                ..LevelRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    for (i, n) in nodes.iter().enumerate() {
+        assert_eq!(
+            n.contains_subject, plain.exists[i],
+            "{} @ {}",
+            n.set, n.subject
+        );
+        if let Some(sets) = &n.subject_sets {
+            assert_eq!(sets, &plain.subject_sets[i], "subject sets of {}", n.set);
+        }
+    }
+}
+
+/// Expansions: every root is answered, with its subject sets in insertion order and whether
+/// the subject is stored there; any further node a store answers (an SQL store follows the
+/// subject-set edges ahead, through cycles) agrees with plain lookups.
+pub async fn expansions_answer_truthfully(store: Arc<dyn TupleStore>) {
+    let nid = Uuid::new_v4();
+    let mut lines = vec![
+        "Doc:a#viewer@Group:g0#member".to_owned(),
+        "Doc:a#viewer@carol".to_owned(),
+        "Doc:a#viewer@Group:z#member".to_owned(),
+        "Group:g3#member@Group:g0#member".to_owned(),
+        "Group:g3#member@dave".to_owned(),
+        "Group:z#member@Team:t#".to_owned(),
+    ];
+    for l in 0..3 {
+        lines.push(format!("Group:g{l}#member@Group:g{}#member", l + 1));
+    }
+    for k in 0..30 {
+        lines.push(format!("Group:g1#member@Group:w{k}#member"));
+        lines.push(format!("Group:w{k}#member@u{k}"));
+    }
+    // Wider than a store may walk in one go: what it answers must still be complete.
+    for k in 0..700 {
+        lines.push(format!("Group:big#member@Group:b{k}#member"));
+        lines.push(format!("Group:b{k}#member@Group:c{k}#member"));
+    }
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    insert(&*store, nid, &lines).await;
+    let expansions = vec![
+        Expansion {
+            root: SubjectSet::new("Doc", "a", "viewer"),
+            subject: Subject::id("dave"),
+            depth: 5,
+        },
+        Expansion {
+            root: SubjectSet::new("Doc", "a", "viewer"),
+            subject: Subject::id("carol"),
+            depth: 1,
+        },
+        Expansion {
+            root: SubjectSet::new("Group", "g1", "member"),
+            subject: Subject::set("Group", "w7", "member"),
+            depth: 2,
+        },
+        Expansion {
+            root: SubjectSet::new("Nope", "x", "y"),
+            subject: Subject::id("dave"),
+            depth: 3,
+        },
+        Expansion {
+            root: SubjectSet::new("Group", "big", "member"),
+            subject: Subject::id("dave"),
+            depth: 5,
+        },
+    ];
+    let req = LevelRequest {
+        expansions: expansions.clone(),
+        ..LevelRequest::default()
+    };
+    let r = store.read_level(nid, &req).await.unwrap();
+    let root = |set: &SubjectSet, subject: &Subject| {
+        r.expanded
+            .iter()
+            .find(|n| &n.set == set && &n.subject == subject)
+            .unwrap_or_else(|| panic!("root {set} for {subject} answered"))
+    };
+    let a = SubjectSet::new("Doc", "a", "viewer");
+    let a_sets = vec![
+        SubjectSet::new("Group", "g0", "member"),
+        SubjectSet::new("Group", "z", "member"),
+    ];
+    assert!(!root(&a, &Subject::id("dave")).contains_subject);
+    assert_eq!(
+        root(&a, &Subject::id("dave")).subject_sets,
+        Some(a_sets.clone())
+    );
+    assert!(root(&a, &Subject::id("carol")).contains_subject);
+    assert_eq!(root(&a, &Subject::id("carol")).subject_sets, Some(a_sets));
+    let g1 = root(
+        &SubjectSet::new("Group", "g1", "member"),
+        &Subject::set("Group", "w7", "member"),
+    );
+    assert!(
+        g1.contains_subject,
+        "a subject set is stored under g1 directly"
+    );
+    let g1_sets = g1.subject_sets.as_ref().expect("root sets");
+    assert_eq!(g1_sets.len(), 31);
+    assert_eq!(g1_sets[0], SubjectSet::new("Group", "g2", "member"));
+    assert_eq!(g1_sets[30], SubjectSet::new("Group", "w29", "member"));
+    let nope = root(&SubjectSet::new("Nope", "x", "y"), &Subject::id("dave"));
+    assert!(!nope.contains_subject);
+    assert_eq!(nope.subject_sets, Some(Vec::new()));
+    // More subjects than a store may walk at once: every root is still answered.
+    let many: Vec<Expansion> = (0..6)
+        .map(|k| Expansion {
+            root: SubjectSet::new("Group", "w3", "member"),
+            subject: Subject::id(format!("u{k}")),
+            depth: 2,
+        })
+        .collect();
+    let r_many = store
+        .read_level(
+            nid,
+            &LevelRequest {
+                expansions: many.clone(),
+                ..LevelRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    for e in &many {
+        let n = r_many
+            .expanded
+            .iter()
+            .find(|n| n.set == e.root && n.subject == e.subject)
+            .expect("every root answered");
+        assert_eq!(n.contains_subject, e.subject == Subject::id("u3"));
+        assert_eq!(n.subject_sets, Some(Vec::new()));
+    }
+    let big = root(
+        &SubjectSet::new("Group", "big", "member"),
+        &Subject::id("dave"),
+    );
+    assert_eq!(big.subject_sets.as_ref().map(Vec::len), Some(700));
+    assert_nodes_agree(&*store, nid, &r.expanded).await;
+    for n in &r.expanded {
+        assert!(
+            expansions.iter().any(|e| e.subject == n.subject),
+            "{} answered for a subject nobody asked about",
+            n.set
+        );
+    }
 }
 
 /// Reverse lookups by subject and forward lookups by object.
@@ -753,5 +931,116 @@ pub async fn engine_checks_through_store(store: Arc<dyn TupleStore>) {
     assert_eq!(
         objs.iter().cloned().collect::<HashSet<_>>(),
         HashSet::from(["root".to_string(), "sub".to_string()])
+    );
+}
+
+/// Counts the `read_level` calls the engine makes through a store.
+struct CountingReads {
+    inner: Arc<dyn TupleStore>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingReads {
+    fn take(&self) -> usize {
+        self.reads.swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl TupleStore for CountingReads {
+    async fn read_level(
+        &self,
+        nid: Uuid,
+        request: &LevelRequest,
+    ) -> Result<crate::store::LevelResponse, StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.read_level(nid, request).await
+    }
+    async fn tuples_by_subject(
+        &self,
+        nid: Uuid,
+        keys: &[SubjectKey],
+    ) -> Result<Vec<Vec<RelationTuple>>, StoreError> {
+        self.inner.tuples_by_subject(nid, keys).await
+    }
+    async fn tuples_by_object(
+        &self,
+        nid: Uuid,
+        keys: &[ObjectKey],
+    ) -> Result<Vec<Vec<RelationTuple>>, StoreError> {
+        self.inner.tuples_by_object(nid, keys).await
+    }
+    async fn list(
+        &self,
+        nid: Uuid,
+        query: &RelationQuery,
+        page: &PageRequest,
+    ) -> Result<crate::store::TuplePage, StoreError> {
+        self.inner.list(nid, query, page).await
+    }
+    async fn transact(
+        &self,
+        nid: Uuid,
+        tx: &Transaction,
+    ) -> Result<crate::store::Version, StoreError> {
+        self.inner.transact(nid, tx).await
+    }
+    async fn delete_matching(
+        &self,
+        nid: Uuid,
+        query: &RelationQuery,
+    ) -> Result<(u64, crate::store::Version), StoreError> {
+        self.inner.delete_matching(nid, query).await
+    }
+    async fn version(&self, nid: Uuid) -> Result<crate::store::Version, StoreError> {
+        self.inner.version(nid).await
+    }
+}
+
+/// For stores that answer [`Expansion`]s ahead (not part of the required suite): a check
+/// through four nested groups, with a cycle, reads the store once, allowed or denied, and
+/// the depth limit still holds.
+pub async fn expansions_walk_ahead(store: Arc<dyn TupleStore>) {
+    let counting = Arc::new(CountingReads {
+        inner: store,
+        reads: Default::default(),
+    });
+    let opl = r#"
+class User implements Namespace {}
+class Group implements Namespace { related: { members: (User | SubjectSet<Group, "members">)[] } }
+class Folder implements Namespace { related: { viewers: (User | SubjectSet<Group, "members">)[] } }
+"#;
+    let keto = Keto::new(
+        Schema::from_opl(opl).unwrap(),
+        counting.clone(),
+        Config::default(),
+    )
+    .unwrap();
+    let nid = Uuid::new_v4();
+    let mut lines = vec!["Folder:f#viewers@Group:g0#members".to_owned()];
+    for l in 0..3 {
+        lines.push(format!("Group:g{l}#members@Group:g{}#members", l + 1));
+        lines.push(format!("Group:g{l}#members@User:u{l}"));
+    }
+    lines.push("Group:g3#members@User:deep".into());
+    lines.push("Group:g3#members@Group:g0#members".into());
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    insert(&*counting, nid, &lines).await;
+    let opts = CheckOptions::default();
+    for (subject, allowed) in [("deep", true), ("nobody", false), ("u1", true)] {
+        counting.take();
+        let tuple = t(&format!("Folder:f#viewers@User:{subject}"));
+        assert_eq!(keto.is_allowed(nid, &tuple, &opts).await.unwrap(), allowed);
+        let n = counting.take();
+        assert_eq!(n, 1, "{subject}: {n} reads");
+    }
+    // `deep` sits four sets below the folder, which a depth of 4 reaches (with Keto's
+    // one-level look-ahead) and a depth of 3 does not.
+    let tuple = t("Folder:f#viewers@User:deep");
+    let (four, three) = (CheckOptions::depth(4), CheckOptions::depth(3));
+    assert!(keto.is_allowed(nid, &tuple, &four).await.unwrap());
+    assert_eq!(
+        keto.check(nid, &tuple, &three).await.unwrap().limitation,
+        Some(crate::check::Limitation::MaxDepthExceeded)
     );
 }

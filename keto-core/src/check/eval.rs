@@ -32,8 +32,13 @@ pub(crate) enum R {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Need<'a> {
+    /// Whether the checked subject is stored directly under the set.
     Exists(SetRef<'a>),
+    /// The subject sets stored under the set.
     Sets(SetRef<'a>),
+    /// The subject sets stored under the set, for a subject-set walk from it with this
+    /// much depth left (the store may answer the walk ahead).
+    Expand(SetRef<'a>, i32),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -295,7 +300,7 @@ impl<'a, S: Source<'a>> Eval<'a, S> {
             return DEPTH;
         }
         let Some(rows) = self.src.subject_sets(t) else {
-            self.needs.push(Need::Sets(t));
+            self.needs.push(Need::Expand(t, d));
             return R::Pending;
         };
         // One-level look-ahead: is the subject stored directly under any row?

@@ -3,7 +3,7 @@
 pub(crate) mod eval;
 pub(crate) mod source;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::engine::{Keto, SnapToken};
 use crate::error::EngineError;
 use crate::namespace::Schema;
-use crate::store::{LevelRequest, TupleStore};
+use crate::store::{Expansion, LevelRequest, TupleStore};
 use crate::tuple::{RelationTuple, Subject};
 use eval::{Eval, Need, R};
 use source::{Cache, Overlay, SetRef, Source, SubjRef};
@@ -158,8 +158,11 @@ pub(crate) async fn decide_batched(
     loop {
         let mut req = LevelRequest::default();
         {
-            let mut seen_e: HashSet<(SetRef<'_>, SubjRef<'_>)> = HashSet::new();
-            let mut seen_s: HashSet<SetRef<'_>> = HashSet::new();
+            let mut exists: Vec<(SetRef<'_>, SubjRef<'_>)> = Vec::new();
+            let mut sets: Vec<SetRef<'_>> = Vec::new();
+            // Walk roots per (set, subject), with the largest depth asked.
+            let mut walks: HashMap<(SetRef<'_>, SubjRef<'_>), i32> = HashMap::new();
+            let mut walk_order: Vec<(SetRef<'_>, SubjRef<'_>)> = Vec::new();
             for (q, slot) in questions.iter().zip(results.iter_mut()) {
                 if slot.is_some() {
                     continue;
@@ -179,20 +182,14 @@ pub(crate) async fn decide_batched(
                         }
                         for n in ev.needs.drain(..) {
                             match n {
-                                Need::Exists(s) => {
-                                    if seen_e.insert((s, subject)) {
-                                        req.exists.push(RelationTuple {
-                                            namespace: s.ns.to_owned(),
-                                            object: s.obj.to_owned(),
-                                            relation: s.rel.to_owned(),
-                                            subject: subject.to_owned_subject(),
-                                        });
-                                    }
-                                }
-                                Need::Sets(s) => {
-                                    if seen_s.insert(s) {
-                                        req.subject_sets.push(s.to_owned_set());
-                                    }
+                                Need::Exists(s) => exists.push((s, subject)),
+                                Need::Sets(s) => sets.push(s),
+                                Need::Expand(s, d) => {
+                                    let e = walks.entry((s, subject)).or_insert_with(|| {
+                                        walk_order.push((s, subject));
+                                        d
+                                    });
+                                    *e = (*e).max(d);
                                 }
                             }
                         }
@@ -200,6 +197,33 @@ pub(crate) async fn decide_batched(
                     R::Err(i) => *slot = Some(Err(ev.take_error(i))),
                     r => *slot = Some(Ok(r)),
                 }
+            }
+            // A walk's root answers its own subject sets and whether the subject is stored
+            // there: those lookups need not be asked separately.
+            let roots: HashSet<SetRef<'_>> = walk_order.iter().map(|(s, _)| *s).collect();
+            let mut seen_e: HashSet<(SetRef<'_>, SubjRef<'_>)> = HashSet::new();
+            for (s, subject) in exists {
+                if !walks.contains_key(&(s, subject)) && seen_e.insert((s, subject)) {
+                    req.exists.push(RelationTuple {
+                        namespace: s.ns.to_owned(),
+                        object: s.obj.to_owned(),
+                        relation: s.rel.to_owned(),
+                        subject: subject.to_owned_subject(),
+                    });
+                }
+            }
+            let mut seen_s: HashSet<SetRef<'_>> = HashSet::new();
+            for s in sets {
+                if !roots.contains(&s) && seen_s.insert(s) {
+                    req.subject_sets.push(s.to_owned_set());
+                }
+            }
+            for (s, subject) in walk_order {
+                req.expansions.push(Expansion {
+                    root: s.to_owned_set(),
+                    subject: subject.to_owned_subject(),
+                    depth: walks[&(s, subject)].max(1) as u32,
+                });
             }
         }
         if req.is_empty() {
@@ -221,6 +245,18 @@ pub(crate) async fn decide_batched(
         }
         for (k, v) in req.subject_sets.iter().zip(resp.subject_sets) {
             cache.put_sets(k, v);
+        }
+        for node in resp.expanded {
+            cache.put_node(node);
+        }
+        if let Some(e) = req
+            .expansions
+            .iter()
+            .find(|e| !cache.has_sets(&e.root) || !cache.has_exists(&e.root, &e.subject))
+        {
+            return Err(EngineError::Store(crate::error::StoreError::backend(
+                format!("read_level did not answer the expansion root {}", e.root),
+            )));
         }
     }
 }

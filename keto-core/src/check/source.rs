@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::store::ExpandedNode;
 use crate::tuple::{RelationTuple, Subject, SubjectSet};
 
 /// A borrowed `namespace:object#relation`.
@@ -138,6 +139,21 @@ impl Cache {
     }
     pub(crate) fn put_sets(&mut self, k: &SubjectSet, v: Vec<SubjectSet>) {
         self.sets.insert(key(SetRef::of(k)), v);
+    }
+    /// Stores what a store answered about one node of an expansion.
+    pub(crate) fn put_node(&mut self, node: ExpandedNode) {
+        let k = key(SetRef::of(&node.set));
+        if let Some(sets) = node.subject_sets {
+            self.sets.insert(k.clone(), sets);
+        }
+        self.exists.insert((k, node.subject), node.contains_subject);
+    }
+    pub(crate) fn has_sets(&self, k: &SubjectSet) -> bool {
+        self.sets.contains_key(&key(SetRef::of(k)))
+    }
+    pub(crate) fn has_exists(&self, k: &SubjectSet, subject: &Subject) -> bool {
+        self.exists
+            .contains_key(&(key(SetRef::of(k)), subject.clone()))
     }
 }
 

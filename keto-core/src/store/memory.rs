@@ -11,8 +11,8 @@ use parking_lot::{RwLock, RwLockReadGuard};
 use uuid::Uuid;
 
 use super::{
-    LevelRequest, LevelResponse, ObjectKey, PageRequest, Precondition, SubjectKey, Transaction,
-    TuplePage, TupleStore, Version,
+    ExpandedNode, LevelRequest, LevelResponse, ObjectKey, PageRequest, Precondition, SubjectKey,
+    Transaction, TuplePage, TupleStore, Version,
 };
 use crate::check::source::{NO_HINT, SetRef, Source, SubjRef};
 use crate::error::StoreError;
@@ -565,27 +565,42 @@ impl TupleStore for MemoryStore {
                 exists: vec![false; request.exists.len()],
                 subject_sets: vec![Vec::new(); request.subject_sets.len()],
                 subjects: vec![Vec::new(); request.subjects.len()],
+                expanded: request
+                    .expansions
+                    .iter()
+                    .map(|e| ExpandedNode {
+                        set: e.root.clone(),
+                        subject: e.subject.clone(),
+                        contains_subject: false,
+                        subject_sets: Some(Vec::new()),
+                    })
+                    .collect(),
             });
         };
-        let exists = request
-            .exists
+        let stored =
+            |tuple: &RelationTuple| t.lookup(tuple).is_some_and(|st| t.seq_of(&st).is_some());
+        let sets_of = |k: &SubjectSet| -> Vec<SubjectSet> {
+            let key = (|| Some((t.get(&k.namespace)?, t.get(&k.object)?, t.get(&k.relation)?)))();
+            key.and_then(|key| t.fwd.get(&key))
+                .map(|node| {
+                    node.sets
+                        .keys()
+                        .map(|&(a, b, c)| SubjectSet::new(t.s(a), t.s(b), t.s(c)))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let exists = request.exists.iter().map(stored).collect();
+        let subject_sets = request.subject_sets.iter().map(sets_of).collect();
+        // Every read here is in-process, so an expansion is answered at its root only.
+        let expanded = request
+            .expansions
             .iter()
-            .map(|tuple| t.lookup(tuple).is_some_and(|st| t.seq_of(&st).is_some()))
-            .collect();
-        let subject_sets = request
-            .subject_sets
-            .iter()
-            .map(|k| {
-                let key =
-                    (|| Some((t.get(&k.namespace)?, t.get(&k.object)?, t.get(&k.relation)?)))();
-                key.and_then(|key| t.fwd.get(&key))
-                    .map(|node| {
-                        node.sets
-                            .keys()
-                            .map(|&(a, b, c)| SubjectSet::new(t.s(a), t.s(b), t.s(c)))
-                            .collect()
-                    })
-                    .unwrap_or_default()
+            .map(|e| ExpandedNode {
+                set: e.root.clone(),
+                subject: e.subject.clone(),
+                contains_subject: stored(&e.root_tuple()),
+                subject_sets: Some(sets_of(&e.root)),
             })
             .collect();
         let subjects = request
@@ -604,6 +619,7 @@ impl TupleStore for MemoryStore {
             exists,
             subject_sets,
             subjects,
+            expanded,
         })
     }
 

@@ -28,12 +28,72 @@ pub struct LevelRequest {
     pub subject_sets: Vec<SubjectSet>,
     /// Keys whose subjects of both kinds (ids and sets) are asked for (used by expand).
     pub subjects: Vec<SubjectSet>,
+    /// Subject-set walks a check is about to take; see [`Expansion`].
+    pub expansions: Vec<Expansion>,
 }
 
 impl LevelRequest {
     /// Whether there is nothing to look up.
     pub fn is_empty(&self) -> bool {
-        self.exists.is_empty() && self.subject_sets.is_empty() && self.subjects.is_empty()
+        self.exists.is_empty()
+            && self.subject_sets.is_empty()
+            && self.subjects.is_empty()
+            && self.expansions.is_empty()
+    }
+}
+
+/// A walk along stored subject-set edges that a check is about to take (Keto's expansion of
+/// a relation into the subject sets stored under it), which a store may answer several
+/// levels ahead in the same round trip.
+///
+/// A check through five nested groups otherwise costs two round trips per group (the
+/// group's subject sets, then whether the subject is stored directly under each); a store
+/// that can follow the edges itself (an SQL recursive query) answers all of them at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expansion {
+    /// Where the walk starts.
+    pub root: SubjectSet,
+    /// The checked subject: each answered node says whether it is stored directly there.
+    pub subject: Subject,
+    /// How many subject-set edges below the root the walk may follow (at least 1).
+    pub depth: u32,
+}
+
+/// One node of an answered [`Expansion`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpandedNode {
+    /// The node `namespace:object#relation`.
+    pub set: SubjectSet,
+    /// The subject of the expansion that reached it.
+    pub subject: Subject,
+    /// Whether the tuple `set@subject` is stored.
+    pub contains_subject: bool,
+    /// Every subject set stored under the node, in insertion order; `None` when the store
+    /// did not read them (allowed only for nodes at the walk's full depth).
+    pub subject_sets: Option<Vec<SubjectSet>>,
+}
+
+fn tuple_of(set: &SubjectSet, subject: &Subject) -> RelationTuple {
+    RelationTuple::new(
+        set.namespace.clone(),
+        set.object.clone(),
+        set.relation.clone(),
+        subject.clone(),
+    )
+}
+
+impl Expansion {
+    /// The tuple `root@subject`: whether it is stored is part of the answer.
+    pub fn root_tuple(&self) -> RelationTuple {
+        tuple_of(&self.root, &self.subject)
+    }
+}
+
+impl ExpandedNode {
+    /// The tuple `set@subject` whose presence [`contains_subject`](Self::contains_subject)
+    /// answers.
+    pub fn tuple(&self) -> RelationTuple {
+        tuple_of(&self.set, &self.subject)
     }
 }
 
@@ -47,6 +107,10 @@ pub struct LevelResponse {
     pub subject_sets: Vec<Vec<SubjectSet>>,
     /// For each `subjects` key: every subject stored under it, in list order.
     pub subjects: Vec<Vec<Subject>>,
+    /// The nodes of the requested expansions, in any order. Each expansion's root is
+    /// answered, with its subject sets; any other node reachable from a root within its
+    /// depth may be answered too, and every answered node is complete and true.
+    pub expanded: Vec<ExpandedNode>,
 }
 
 /// A key of the reverse (subject-side) index.
@@ -122,6 +186,8 @@ pub struct Transaction {
 ///   skips a tuple that stays stored;
 /// - [`transact`](Self::transact) is all-or-nothing and returns the new
 ///   [`version`](Self::version);
+/// - [`read_level`](Self::read_level) answers every root of its
+///   [`expansions`](LevelRequest::expansions); answering more of the walk is optional;
 /// - reads may come from different snapshots across calls, but each call reads one snapshot.
 #[async_trait]
 pub trait TupleStore: Send + Sync + 'static {

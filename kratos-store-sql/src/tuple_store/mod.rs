@@ -20,8 +20,8 @@ use std::fmt::Write as _;
 
 use async_trait::async_trait;
 use keto_core::store::{
-    LevelRequest, LevelResponse, ObjectKey, PageRequest, Precondition, SubjectKey, Transaction,
-    TuplePage, TupleStore, Version,
+    ExpandedNode, LevelRequest, LevelResponse, ObjectKey, PageRequest, Precondition, SubjectKey,
+    Transaction, TuplePage, TupleStore, Version,
 };
 use keto_core::{RelationQuery, RelationTuple, StoreError, Subject, SubjectSet};
 use sea_orm::{
@@ -31,6 +31,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::SqlStore;
+use walk::{Walk, WalkRows, select_walk, with_walk};
+
+mod walk;
 
 /// Keys of one part per statement; larger parts are split.
 const MAX_KEYS: usize = 1024;
@@ -145,14 +148,19 @@ impl Part {
     }
 }
 
-/// Appends `WITH kN(i, …) AS (VALUES …), …` for the given key slices of `parts`.
-fn with_keys(sql: &mut Sql, parts: &[(usize, &Part, &[Vec<Value>])]) {
+/// Appends `WITH kN(i, …) AS (VALUES …), …` for the given key slices of `parts` (the
+/// keyword `WITH RECURSIVE` when walks follow); returns whether nothing was written.
+fn with_keys(sql: &mut Sql, parts: &[(usize, &Part, &[Vec<Value>])], recursive: bool) -> bool {
     let mut first = true;
     for (n, part, keys) in parts {
         if keys.is_empty() {
             continue;
         }
-        sql.push(if first { "WITH " } else { ", " });
+        sql.push(match (first, recursive) {
+            (true, true) => "WITH RECURSIVE ",
+            (true, false) => "WITH ",
+            (false, _) => ", ",
+        });
         first = false;
         let mut head = format!("k{n}(i");
         for c in part.cols {
@@ -174,10 +182,12 @@ fn with_keys(sql: &mut Sql, parts: &[(usize, &Part, &[Vec<Value>])]) {
         }
         sql.push(")");
     }
+    first
 }
 
-/// Appends the `SELECT … UNION ALL SELECT …` over the key lists written by [`with_keys`].
-fn select_keys(sql: &mut Sql, parts: &[(usize, &Part, &[Vec<Value>])]) {
+/// Appends the `SELECT … UNION ALL SELECT …` over the key lists written by [`with_keys`];
+/// returns whether nothing was written.
+fn select_keys(sql: &mut Sql, parts: &[(usize, &Part, &[Vec<Value>])]) -> bool {
     let mut first = true;
     for (n, part, keys) in parts {
         if keys.is_empty() {
@@ -203,6 +213,7 @@ fn select_keys(sql: &mut Sql, parts: &[(usize, &Part, &[Vec<Value>])]) {
              FROM k{n} LEFT JOIN keto_relation_tuples t ON t.nid = $1 AND {cond}"
         );
     }
+    first
 }
 
 /// One result row of a batched lookup.
@@ -257,14 +268,22 @@ impl SqlStore {
         self.db.get_database_backend()
     }
 
-    /// Runs the parts as one statement (or, beyond [`MAX_KEYS`] keys in a part, several in
-    /// one read transaction) and returns every hit.
-    async fn lookup(&self, nid: Uuid, parts: &[Part]) -> Result<Vec<Hit>, StoreError> {
+    /// Runs the parts and the walks as one statement (or, beyond [`MAX_KEYS`] keys in a
+    /// part, several in one read transaction; the walks go into the first) and returns every
+    /// hit and the walked nodes.
+    async fn lookup(
+        &self,
+        nid: Uuid,
+        parts: &[Part],
+        walks: &[Walk<'_>],
+    ) -> Result<(Vec<Hit>, Vec<ExpandedNode>), StoreError> {
+        let backend = self.backend();
         let rounds = parts
             .iter()
             .map(|p| p.keys.len().div_ceil(MAX_KEYS))
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .max(usize::from(!walks.is_empty()));
         let statement = |round: usize| {
             let slices: Vec<(usize, &Part, &[Vec<Value>])> = parts
                 .iter()
@@ -275,10 +294,23 @@ impl SqlStore {
                     (n, p, &p.keys[lo..hi])
                 })
                 .collect();
+            let walks = if round == 0 { walks } else { &[] };
             let mut sql = Sql::new(nid);
-            with_keys(&mut sql, &slices);
+            let mut first = with_keys(&mut sql, &slices, !walks.is_empty());
+            for (g, w) in walks.iter().enumerate() {
+                sql.push(if first { "WITH RECURSIVE " } else { ", " });
+                first = false;
+                with_walk(&mut sql, g, w, backend);
+            }
             sql.push(" ");
-            select_keys(&mut sql, &slices);
+            let mut first = select_keys(&mut sql, &slices);
+            for (g, w) in walks.iter().enumerate() {
+                if !first {
+                    sql.push(" UNION ALL ");
+                }
+                first = false;
+                select_walk(&mut sql, g, w, parts.len() + 2 * g);
+            }
             (
                 sql,
                 slices
@@ -289,8 +321,14 @@ impl SqlStore {
         };
         let tuple_parts: Vec<bool> = parts.iter().map(|p| p.tuple).collect();
         let mut out = Vec::new();
+        let mut walked = WalkRows::default();
         let mut collect = |rows: Vec<QueryResult>, offsets: &[(usize, usize)]| {
             for row in rows {
+                let part = row.try_get_by_index::<i64>(0).map_err(db_err)? as usize;
+                if part >= parts.len() {
+                    walked.take(part - parts.len(), &row)?;
+                    continue;
+                }
                 let Some(mut h) = hit(&row, |p| tuple_parts.get(p).copied().unwrap_or(false))?
                 else {
                     continue;
@@ -312,13 +350,13 @@ impl SqlStore {
                 let (sql, offsets) = statement(0);
                 let rows = self
                     .db
-                    .query_all_raw(sql.statement(self.backend()))
+                    .query_all_raw(sql.statement(backend))
                     .await
                     .map_err(db_err)?;
                 collect(rows, &offsets)?;
             }
             _ => {
-                let (iso, mode) = match self.backend() {
+                let (iso, mode) = match backend {
                     DatabaseBackend::Postgres => (
                         Some(IsolationLevel::RepeatableRead),
                         Some(AccessMode::ReadOnly),
@@ -329,7 +367,7 @@ impl SqlStore {
                 for round in 0..rounds {
                     let (sql, offsets) = statement(round);
                     let rows = txn
-                        .query_all_raw(sql.statement(self.backend()))
+                        .query_all_raw(sql.statement(backend))
                         .await
                         .map_err(db_err)?;
                     collect(rows, &offsets)?;
@@ -337,7 +375,7 @@ impl SqlStore {
                 txn.commit().await.map_err(db_err)?;
             }
         }
-        Ok(out)
+        Ok((out, walked.finish(walks)))
     }
 
     /// Bumps and returns the tenant's version inside a write transaction.
@@ -477,12 +515,13 @@ fn parse_token(t: &Option<String>) -> Result<i64, StoreError> {
     }
 }
 
-#[async_trait]
-impl TupleStore for SqlStore {
-    async fn read_level(
+impl SqlStore {
+    /// Answers a level: exact tuples, subject sets and subjects as asked, and the walks.
+    async fn read_plain(
         &self,
         nid: Uuid,
         request: &LevelRequest,
+        walks: &[Walk<'_>],
     ) -> Result<LevelResponse, StoreError> {
         // Exact-tuple lookups, one part per subject: a check asks them all for the same
         // subject, which lets PostgreSQL read that subject's few tuples once (hash join)
@@ -537,7 +576,7 @@ impl TupleStore for SqlStore {
                 });
             }
         }
-        let mut hits = self.lookup(nid, &parts).await?;
+        let (mut hits, expanded) = self.lookup(nid, &parts, walks).await?;
         let mut exists = vec![false; request.exists.len()];
         for h in &hits {
             match (per_key, h.part) {
@@ -566,7 +605,71 @@ impl TupleStore for SqlStore {
             exists,
             subject_sets,
             subjects,
+            expanded,
         })
+    }
+}
+
+#[async_trait]
+impl TupleStore for SqlStore {
+    async fn read_level(
+        &self,
+        nid: Uuid,
+        request: &LevelRequest,
+    ) -> Result<LevelResponse, StoreError> {
+        // One walk per subject, its roots without duplicates (at the largest depth asked).
+        let mut walks: Vec<Walk<'_>> = Vec::new();
+        let mut root_at: HashMap<(&Subject, &SubjectSet), (usize, usize)> = HashMap::new();
+        for e in &request.expansions {
+            let depth = e.depth.max(1);
+            if let Some(&(g, r)) = root_at.get(&(&e.subject, &e.root)) {
+                let d = &mut walks[g].roots[r].1;
+                *d = (*d).max(depth);
+                continue;
+            }
+            let g = match walks.iter().position(|w| w.subject == &e.subject) {
+                Some(g) => g,
+                None => {
+                    walks.push(Walk {
+                        subject: &e.subject,
+                        roots: Vec::new(),
+                    });
+                    walks.len() - 1
+                }
+            };
+            root_at.insert((&e.subject, &e.root), (g, walks[g].roots.len()));
+            walks[g].roots.push((&e.root, depth));
+        }
+        if walks.len() <= MAX_SUBJECT_PARTS && walks.iter().all(|w| w.roots.len() <= MAX_KEYS) {
+            return self.read_plain(nid, request, &walks).await;
+        }
+        // Too many subjects or roots to walk in one statement: each root gets the two plain
+        // lookups instead.
+        let mut plain = LevelRequest {
+            exists: request.exists.clone(),
+            subject_sets: request.subject_sets.clone(),
+            subjects: request.subjects.clone(),
+            expansions: Vec::new(),
+        };
+        for e in &request.expansions {
+            plain.exists.push(e.root_tuple());
+            plain.subject_sets.push(e.root.clone());
+        }
+        let mut r = self.read_plain(nid, &plain, &[]).await?;
+        let sets = r.subject_sets.split_off(request.subject_sets.len());
+        let exists = r.exists.split_off(request.exists.len());
+        r.expanded = request
+            .expansions
+            .iter()
+            .zip(exists.into_iter().zip(sets))
+            .map(|(e, (contains_subject, sets))| ExpandedNode {
+                set: e.root.clone(),
+                subject: e.subject.clone(),
+                contains_subject,
+                subject_sets: Some(sets),
+            })
+            .collect();
+        Ok(r)
     }
 
     async fn tuples_by_subject(
@@ -600,7 +703,7 @@ impl TupleStore for SqlStore {
                 objs,
             ),
         ];
-        let mut hits = self.lookup(nid, &parts).await?;
+        let (mut hits, _) = self.lookup(nid, &parts, &[]).await?;
         let mut out: Vec<Vec<RelationTuple>> = keys.iter().map(|_| Vec::new()).collect();
         for (i, v) in grouped(&mut hits, 0, id_at.len()).into_iter().enumerate() {
             out[id_at[i]] = v;
@@ -624,7 +727,7 @@ impl TupleStore for SqlStore {
                 .map(|k| vec![text(&k.namespace), text(&k.object)])
                 .collect(),
         )];
-        let mut hits = self.lookup(nid, &parts).await?;
+        let (mut hits, _) = self.lookup(nid, &parts, &[]).await?;
         Ok(grouped(&mut hits, 0, keys.len()))
     }
 
@@ -769,7 +872,7 @@ impl TupleStore for SqlStore {
                     (1, &sets, &sets.keys[lo(&sets)..hi(&sets)]),
                 ];
                 let mut sql = Sql::new(nid);
-                with_keys(&mut sql, &slices);
+                with_keys(&mut sql, &slices, false);
                 sql.push(" DELETE FROM keto_relation_tuples WHERE seq IN (SELECT d.seq FROM (");
                 select_keys(&mut sql, &slices);
                 sql.push(") d)");
