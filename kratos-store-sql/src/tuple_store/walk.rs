@@ -65,16 +65,18 @@ pub(super) fn with_walk(sql: &mut Sql, g: usize, walk: &Walk<'_>, backend: Datab
     }
     let cap = sql.bind(Value::BigInt(Some((walk.roots.len() + WALK_NODES) as i64)));
     // SQLite stops a recursive CTE at the LIMIT of its recursive select; PostgreSQL rejects
-    // that LIMIT but stops as soon as the capped reader below has its rows.
-    let inner_limit = match backend {
-        DatabaseBackend::Sqlite => format!(" LIMIT {cap}"),
-        _ => String::new(),
+    // that LIMIT but stops as soon as the capped reader below has its rows. SQLite's planner
+    // may also put the tuple table outside the walk row in the recursive step (a scan of the
+    // tenant's tuples per step, without statistics); `CROSS JOIN` fixes the order there.
+    let (join, inner_limit) = match backend {
+        DatabaseBackend::Sqlite => ("CROSS JOIN", format!(" LIMIT {cap}")),
+        _ => ("JOIN", String::new()),
     };
     let _ = write!(
         sql.text,
         "), w{g}(ns, obj, rel, d) AS (SELECT ns, obj, rel, d FROM r{g} WHERE ns IS NOT NULL \
          UNION SELECT t.subject_set_namespace, t.subject_set_object, t.subject_set_relation, \
-         w.d - 1 FROM w{g} w JOIN keto_relation_tuples t ON t.nid = $1 \
+         w.d - 1 FROM w{g} w {join} keto_relation_tuples t ON t.nid = $1 \
          AND t.namespace = w.ns AND t.object = w.obj AND t.relation = w.rel \
          AND t.subject_id IS NULL WHERE w.d > 0{inner_limit}), \
          n{g}(ns, obj, rel, d) AS (SELECT ns, obj, rel, MAX(d) \
