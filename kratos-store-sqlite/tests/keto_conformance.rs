@@ -222,3 +222,58 @@ async fn migrations_roll_back_the_tuple_tables() {
     store.migrate().await.unwrap();
     assert_eq!(count(store.clone()).await, 2);
 }
+
+/// Without planner statistics (no `ANALYZE` yet), the walk's recursive step still probes the
+/// forward index once per reached set instead of scanning the tenant's tuples per step.
+#[tokio::test]
+async fn the_walk_probes_the_forward_index_without_statistics() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let base = store().await;
+    let raw = base.connection().clone();
+    let mut db = raw.clone();
+    let seen: Arc<std::sync::Mutex<Vec<Statement>>> = Arc::default();
+    let sink = seen.clone();
+    db.set_metric_callback(move |info| sink.lock().unwrap().push(info.statement.clone()));
+    let keto = Keto::new(
+        Schema::from_opl(OPL).unwrap(),
+        Arc::new(SqlStore::new(db)),
+        Config::default(),
+    )
+    .unwrap();
+    let nid = uuid::Uuid::new_v4();
+    let tuples: Vec<RelationTuple> = (0..2000)
+        .map(|i| t(&format!("Group:g{i}#members@User:u{i}")))
+        .chain([t("Folder:f#viewers@Group:g7#members")])
+        .collect();
+    keto.insert(nid, tuples).await.unwrap();
+    seen.lock().unwrap().clear();
+    let tuple = t("Folder:f#viewers@User:u7");
+    assert!(
+        keto.is_allowed(nid, &tuple, &CheckOptions::default())
+            .await
+            .unwrap()
+    );
+    let mut walk = seen
+        .lock()
+        .unwrap()
+        .pop()
+        .expect("the check ran a statement");
+    assert!(walk.sql.starts_with("WITH RECURSIVE"), "{}", walk.sql);
+    walk.sql = format!("EXPLAIN QUERY PLAN {}", walk.sql);
+    let plan: Vec<String> = raw
+        .query_all_raw(walk)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(3).unwrap())
+        .collect();
+    let step = plan
+        .iter()
+        .position(|l| l == "RECURSIVE STEP")
+        .expect("a recursive step");
+    assert_eq!(plan[step + 1], "SCAN w", "{plan:#?}");
+    assert!(
+        plan[step + 2].contains("keto_relation_tuples_forward_idx"),
+        "{plan:#?}"
+    );
+}
