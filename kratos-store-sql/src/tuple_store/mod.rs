@@ -224,11 +224,44 @@ struct Hit {
     tuple: Option<RelationTuple>,
 }
 
-fn tuple_at(row: &QueryResult, at: usize) -> Result<RelationTuple, StoreError> {
-    let get = |i: usize| -> Result<Option<String>, StoreError> {
-        row.try_get_by_index::<Option<String>>(at + i)
-            .map_err(db_err)
-    };
+/// A result row of a lookup: a database row, or one element of the JSON array SQLite
+/// answers with (see [`SqlStore::lookup`]).
+pub(super) trait LookupRow {
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError>;
+    fn text(&self, i: usize) -> Result<Option<String>, StoreError>;
+}
+
+impl LookupRow for QueryResult {
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        self.try_get_by_index::<Option<i64>>(i).map_err(db_err)
+    }
+    fn text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        self.try_get_by_index::<Option<String>>(i).map_err(db_err)
+    }
+}
+
+impl LookupRow for Vec<serde_json::Value> {
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        match self.get(i) {
+            Some(serde_json::Value::Null) => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| corrupt("a non-integer column")),
+            None => Err(corrupt("a short row")),
+        }
+    }
+    fn text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.get(i) {
+            Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(v)) => Ok(Some(v.clone())),
+            _ => Err(corrupt("a non-text column")),
+        }
+    }
+}
+
+fn tuple_at(row: &(impl LookupRow + ?Sized), at: usize) -> Result<RelationTuple, StoreError> {
+    let get = |i: usize| row.text(at + i);
     let (Some(ns), Some(obj), Some(rel)) = (get(0)?, get(1)?, get(2)?) else {
         return Err(corrupt("missing namespace, object or relation"));
     };
@@ -240,11 +273,14 @@ fn tuple_at(row: &QueryResult, at: usize) -> Result<RelationTuple, StoreError> {
     Ok(RelationTuple::new(ns, obj, rel, subject))
 }
 
-fn hit(row: &QueryResult, with_tuple: impl Fn(usize) -> bool) -> Result<Option<Hit>, StoreError> {
-    let part = row.try_get_by_index::<i64>(0).map_err(db_err)? as usize;
-    let key = row.try_get_by_index::<i64>(1).map_err(db_err)? as usize;
+fn hit(
+    row: &(impl LookupRow + ?Sized),
+    with_tuple: impl Fn(usize) -> bool,
+) -> Result<Option<Hit>, StoreError> {
+    let part = row.int(0)?.ok_or_else(|| corrupt("no part"))? as usize;
+    let key = row.int(1)?.ok_or_else(|| corrupt("no key"))? as usize;
     // A key without a match comes back once with NULL tuple columns (LEFT JOIN).
-    let Some(seq) = row.try_get_by_index::<Option<i64>>(2).map_err(db_err)? else {
+    let Some(seq) = row.int(2)? else {
         return Ok(None);
     };
     if !with_tuple(part) {
@@ -302,14 +338,27 @@ impl SqlStore {
                 first = false;
                 with_walk(&mut sql, g, w, backend);
             }
+            let selects_at = sql.text.len();
             sql.push(" ");
-            let mut first = select_keys(&mut sql, &slices);
+            let mut first_select = select_keys(&mut sql, &slices);
             for (g, w) in walks.iter().enumerate() {
-                if !first {
+                if !first_select {
                     sql.push(" UNION ALL ");
                 }
-                first = false;
+                first_select = false;
                 select_walk(&mut sql, g, w, parts.len() + 2 * g);
+            }
+            if backend == DatabaseBackend::Sqlite {
+                // sqlx hands SQLite rows over from its worker thread one at a time (a thread
+                // wake-up each); one row carrying them all as JSON costs one hand-over.
+                let selects = sql.text.split_off(selects_at);
+                sql.push(if first { "WITH " } else { ", " });
+                let _ = write!(
+                    sql.text,
+                    "u(p, k, seq, ns, obj, rel, sid, sns, sobj, srel) AS ({selects}) \
+                     SELECT json_group_array(json_array(p, k, seq, ns, obj, rel, sid, sns, \
+                     sobj, srel)) FROM u"
+                );
             }
             (
                 sql,
@@ -322,25 +371,34 @@ impl SqlStore {
         let tuple_parts: Vec<bool> = parts.iter().map(|p| p.tuple).collect();
         let mut out = Vec::new();
         let mut walked = WalkRows::default();
-        let mut collect = |rows: Vec<QueryResult>, offsets: &[(usize, usize)]| {
-            for row in rows {
-                let part = row.try_get_by_index::<i64>(0).map_err(db_err)? as usize;
-                if part >= parts.len() {
-                    walked.take(part - parts.len(), &row)?;
-                    continue;
-                }
-                let Some(mut h) = hit(&row, |p| tuple_parts.get(p).copied().unwrap_or(false))?
-                else {
-                    continue;
-                };
-                let Some(&(base, len)) = offsets.get(h.part) else {
-                    return Err(corrupt("unknown part"));
-                };
-                if h.key >= len {
-                    continue;
-                }
+        let mut take = |row: &dyn LookupRow, offsets: &[(usize, usize)]| {
+            let part = row.int(0)?.ok_or_else(|| corrupt("no part"))? as usize;
+            if part >= parts.len() {
+                return walked.take(part - parts.len(), row);
+            }
+            let Some(mut h) = hit(row, |p| tuple_parts.get(p).copied().unwrap_or(false))? else {
+                return Ok(());
+            };
+            let Some(&(base, len)) = offsets.get(h.part) else {
+                return Err(corrupt("unknown part"));
+            };
+            if h.key < len {
                 h.key += base;
                 out.push(h);
+            }
+            Ok::<(), StoreError>(())
+        };
+        let mut collect = |rows: Vec<QueryResult>, offsets: &[(usize, usize)]| {
+            if backend != DatabaseBackend::Sqlite {
+                return rows.iter().try_for_each(|row| take(row, offsets));
+            }
+            for row in rows {
+                let json = row.text(0)?.unwrap_or_default();
+                let all: Vec<Vec<serde_json::Value>> = serde_json::from_str(&json)
+                    .map_err(|_| corrupt("the lookup's JSON answer does not parse"))?;
+                for r in &all {
+                    take(r, offsets)?;
+                }
             }
             Ok::<(), StoreError>(())
         };

@@ -26,9 +26,9 @@ use std::fmt::Write as _;
 
 use keto_core::store::ExpandedNode;
 use keto_core::{StoreError, Subject, SubjectSet};
-use sea_orm::{DatabaseBackend, QueryResult, Value};
+use sea_orm::{DatabaseBackend, Value};
 
-use super::{Sql, bucket, corrupt, db_err, null_text, text};
+use super::{LookupRow, Sql, bucket, corrupt, null_text, text};
 
 /// Sets a walk may read beyond its roots.
 pub(super) const WALK_NODES: usize = 512;
@@ -130,11 +130,13 @@ pub(super) struct WalkRows {
 
 impl WalkRows {
     /// Takes one row of part `rel_part` (relative to the first walk part).
-    pub(super) fn take(&mut self, rel_part: usize, row: &QueryResult) -> Result<(), StoreError> {
-        let get = |i: usize| -> Result<Option<String>, StoreError> {
-            row.try_get_by_index::<Option<String>>(i).map_err(db_err)
-        };
-        let seq = row.try_get_by_index::<Option<i64>>(2).map_err(db_err)?;
+    pub(super) fn take(
+        &mut self,
+        rel_part: usize,
+        row: &(impl LookupRow + ?Sized),
+    ) -> Result<(), StoreError> {
+        let get = |i: usize| row.text(i);
+        let seq = row.int(2)?;
         let (Some(ns), Some(obj), Some(rel)) = (get(3)?, get(4)?, get(5)?) else {
             return Err(corrupt(
                 "a walked set without namespace, object or relation",
