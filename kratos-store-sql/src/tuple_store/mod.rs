@@ -95,8 +95,32 @@ impl Sql {
         self.text.push_str(s);
     }
     fn statement(self, backend: DatabaseBackend) -> Statement {
-        Statement::from_sql_and_values(backend, self.text, self.values)
+        let text = match backend {
+            DatabaseBackend::Sqlite => opaque_parameters(&self.text),
+            _ => self.text,
+        };
+        Statement::from_sql_and_values(backend, text, self.values)
     }
+}
+
+/// Writes every parameter `$N` as `+$N` (SQLite's no-op unary plus).
+///
+/// SQLite built with `SQLITE_ENABLE_STAT4` (as the bundled library is) plans a comparison of
+/// an indexed column with a bare parameter by that parameter's value once `ANALYZE` has run,
+/// and then prepares the statement again every time the parameter is bound: every lookup
+/// would be parsed and planned anew. Behind the unary plus the planner no longer looks at
+/// the value; the indexes are used as before.
+fn opaque_parameters(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + sql.len() / 16);
+    let mut prev = ' ';
+    for c in sql.chars() {
+        if c == '$' && prev != '+' {
+            out.push('+');
+        }
+        out.push(c);
+        prev = c;
+    }
+    out
 }
 
 fn text(s: &str) -> Value {
@@ -981,5 +1005,20 @@ impl TupleStore for SqlStore {
             None => Ok(0),
             Some(r) => Ok(r.try_get_by_index::<i64>(0).map_err(db_err)? as Version),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::opaque_parameters;
+
+    #[test]
+    fn every_parameter_gets_a_unary_plus_once() {
+        assert_eq!(
+            opaque_parameters("SELECT 1 FROM t WHERE t.nid = $1 AND x IN ($2, $13) LIMIT $3"),
+            "SELECT 1 FROM t WHERE t.nid = +$1 AND x IN (+$2, +$13) LIMIT +$3"
+        );
+        let once = opaque_parameters("VALUES ($1, $2)");
+        assert_eq!(opaque_parameters(&once), once);
     }
 }
