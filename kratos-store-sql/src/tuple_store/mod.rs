@@ -3,9 +3,9 @@
 //!
 //! Batched lookups are one statement whatever the number of keys: the keys travel as a
 //! `VALUES` list in a common table expression, joined to the tuple table through its
-//! indexes (`k LEFT JOIN keto_relation_tuples t ON …`: SQLite then probes the index once
-//! per key; with an inner join and `ANALYZE` statistics it builds a Bloom filter over the
-//! whole tuple table on every call). A key without a match comes back as one row of NULLs,
+//! indexes, one probe per key whatever the planner knows (see `join_tuples`: with an inner
+//! join and `ANALYZE` statistics SQLite builds a Bloom filter over the whole tuple table on
+//! every call, and PostgreSQL without statistics may hash all of a tenant's tuples). A key without a match comes back as one row of NULLs,
 //! which is skipped. The lists are padded with NULL keys (which match nothing) to a few fixed
 //! sizes, so the statement texts stay few and the drivers' prepared-statement caches keep
 //! hitting. Only a part of more than [`MAX_KEYS`] keys is split into several statements,
@@ -209,9 +209,38 @@ fn with_keys(sql: &mut Sql, parts: &[(usize, &Part, &[Vec<Value>])], recursive: 
     first
 }
 
+/// How a lookup joins the tuple table `t` (of tenant `$1`) to the rows before it: `left`
+/// keeps a row without a match (as NULLs), `cond` names the tuple as `t.`.
+///
+/// The join must probe an index once per row before it, whatever the planner knows. SQLite
+/// keeps the written order for `LEFT JOIN` and `CROSS JOIN`. PostgreSQL without statistics
+/// (a fresh or just-loaded table before autovacuum analysed it) may otherwise read every
+/// subject-set tuple of the tenant through a partial index and hash them, so there the tuple
+/// side is a `LATERAL` subquery that cannot be pulled up (`OFFSET 0`): an index scan per row.
+fn join_tuples(backend: DatabaseBackend, left: bool, cond: &str) -> String {
+    match (backend, left) {
+        (DatabaseBackend::Sqlite, true) => {
+            format!("LEFT JOIN keto_relation_tuples t ON t.nid = $1 AND {cond}")
+        }
+        (DatabaseBackend::Sqlite, false) => {
+            format!("CROSS JOIN keto_relation_tuples t ON t.nid = $1 AND {cond}")
+        }
+        (_, left) => format!(
+            "{} LATERAL (SELECT * FROM keto_relation_tuples t WHERE t.nid = $1 AND {cond} \
+             OFFSET 0) t{}",
+            if left { "LEFT JOIN" } else { "CROSS JOIN" },
+            if left { " ON TRUE" } else { "" }
+        ),
+    }
+}
+
 /// Appends the `SELECT … UNION ALL SELECT …` over the key lists written by [`with_keys`];
 /// returns whether nothing was written.
-fn select_keys(sql: &mut Sql, parts: &[(usize, &Part, &[Vec<Value>])]) -> bool {
+fn select_keys(
+    sql: &mut Sql,
+    parts: &[(usize, &Part, &[Vec<Value>])],
+    backend: DatabaseBackend,
+) -> bool {
     let mut first = true;
     for (n, part, keys) in parts {
         if keys.is_empty() {
@@ -234,7 +263,8 @@ fn select_keys(sql: &mut Sql, parts: &[(usize, &Part, &[Vec<Value>])]) -> bool {
         let _ = write!(
             sql.text,
             "SELECT CAST({n} AS BIGINT), CAST(k{n}.i AS BIGINT), {cols} \
-             FROM k{n} LEFT JOIN keto_relation_tuples t ON t.nid = $1 AND {cond}"
+             FROM k{n} {}",
+            join_tuples(backend, true, &cond)
         );
     }
     first
@@ -364,13 +394,13 @@ impl SqlStore {
             }
             let selects_at = sql.text.len();
             sql.push(" ");
-            let mut first_select = select_keys(&mut sql, &slices);
+            let mut first_select = select_keys(&mut sql, &slices, backend);
             for (g, w) in walks.iter().enumerate() {
                 if !first_select {
                     sql.push(" UNION ALL ");
                 }
                 first_select = false;
-                select_walk(&mut sql, g, w, parts.len() + 2 * g);
+                select_walk(&mut sql, g, w, parts.len() + 2 * g, backend);
             }
             if backend == DatabaseBackend::Sqlite {
                 // sqlx hands SQLite rows over from its worker thread one at a time (a thread
@@ -956,7 +986,7 @@ impl TupleStore for SqlStore {
                 let mut sql = Sql::new(nid);
                 with_keys(&mut sql, &slices, false);
                 sql.push(" DELETE FROM keto_relation_tuples WHERE seq IN (SELECT d.seq FROM (");
-                select_keys(&mut sql, &slices);
+                select_keys(&mut sql, &slices, backend);
                 sql.push(") d)");
                 txn.execute_raw(sql.statement(backend))
                     .await

@@ -10,7 +10,7 @@
 //! wK(ns, obj, rel, d) AS (               -- the reachable sets, d = depth left
 //!     SELECT … FROM the roots
 //!     UNION
-//!     SELECT t.subject_set_* , w.d - 1 FROM wK w JOIN keto_relation_tuples t ON …
+//!     SELECT t.subject_set_* , w.d - 1 FROM wK w JOIN keto_relation_tuples t …
 //!     WHERE w.d > 0)
 //! nK(ns, obj, rel, d) AS (SELECT …, MAX(d) FROM (SELECT … FROM wK LIMIT cap) GROUP BY …)
 //! ```
@@ -28,7 +28,7 @@ use keto_core::store::ExpandedNode;
 use keto_core::{StoreError, Subject, SubjectSet};
 use sea_orm::{DatabaseBackend, Value};
 
-use super::{LookupRow, Sql, bucket, corrupt, null_text, text};
+use super::{LookupRow, Sql, bucket, corrupt, join_tuples, null_text, text};
 
 /// Sets a walk may read beyond its roots.
 pub(super) const WALK_NODES: usize = 512;
@@ -65,20 +65,22 @@ pub(super) fn with_walk(sql: &mut Sql, g: usize, walk: &Walk<'_>, backend: Datab
     }
     let cap = sql.bind(Value::BigInt(Some((walk.roots.len() + WALK_NODES) as i64)));
     // SQLite stops a recursive CTE at the LIMIT of its recursive select; PostgreSQL rejects
-    // that LIMIT but stops as soon as the capped reader below has its rows. SQLite's planner
-    // may also put the tuple table outside the walk row in the recursive step (a scan of the
-    // tenant's tuples per step, without statistics); `CROSS JOIN` fixes the order there.
-    let (join, inner_limit) = match backend {
-        DatabaseBackend::Sqlite => ("CROSS JOIN", format!(" LIMIT {cap}")),
-        _ => ("JOIN", String::new()),
+    // that LIMIT but stops as soon as the capped reader below has its rows.
+    let inner_limit = match backend {
+        DatabaseBackend::Sqlite => format!(" LIMIT {cap}"),
+        _ => String::new(),
     };
+    let step = join_tuples(
+        backend,
+        false,
+        "t.namespace = w.ns AND t.object = w.obj AND t.relation = w.rel \
+         AND t.subject_id IS NULL",
+    );
     let _ = write!(
         sql.text,
         "), w{g}(ns, obj, rel, d) AS (SELECT ns, obj, rel, d FROM r{g} WHERE ns IS NOT NULL \
          UNION SELECT t.subject_set_namespace, t.subject_set_object, t.subject_set_relation, \
-         w.d - 1 FROM w{g} w {join} keto_relation_tuples t ON t.nid = $1 \
-         AND t.namespace = w.ns AND t.object = w.obj AND t.relation = w.rel \
-         AND t.subject_id IS NULL WHERE w.d > 0{inner_limit}), \
+         w.d - 1 FROM w{g} w {step} WHERE w.d > 0{inner_limit}), \
          n{g}(ns, obj, rel, d) AS (SELECT ns, obj, rel, MAX(d) \
          FROM (SELECT ns, obj, rel, d FROM w{g} LIMIT {cap}) x GROUP BY ns, obj, rel)"
     );
@@ -87,7 +89,13 @@ pub(super) fn with_walk(sql: &mut Sql, g: usize, walk: &Walk<'_>, backend: Datab
 /// Appends the two selects of walk `g` (after `UNION ALL` when not first): part `part` has
 /// one row per node (`seq` set when the subject is stored there), part `part + 1` the
 /// subject sets of every node with depth left (one row of NULLs for a node without any).
-pub(super) fn select_walk(sql: &mut Sql, g: usize, walk: &Walk<'_>, part: usize) {
+pub(super) fn select_walk(
+    sql: &mut Sql,
+    g: usize,
+    walk: &Walk<'_>,
+    part: usize,
+    backend: DatabaseBackend,
+) {
     let subject_cond = match walk.subject {
         Subject::Id(id) => format!("t.subject_id = {}", sql.bind(text(id))),
         Subject::Set(s) => format!(
@@ -98,19 +106,20 @@ pub(super) fn select_walk(sql: &mut Sql, g: usize, walk: &Walk<'_>, part: usize)
             sql.bind(text(&s.relation))
         ),
     };
+    let node = "t.namespace = n.ns AND t.object = n.obj AND t.relation = n.rel";
     let _ = write!(
         sql.text,
         "SELECT CAST({part} AS BIGINT), CAST(0 AS BIGINT), t.seq, n.ns, n.obj, n.rel, \
          CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT) \
-         FROM n{g} n LEFT JOIN keto_relation_tuples t ON t.nid = $1 AND {subject_cond} \
-         AND t.namespace = n.ns AND t.object = n.obj AND t.relation = n.rel \
+         FROM n{g} n {} \
          UNION ALL \
          SELECT CAST({} AS BIGINT), CAST(0 AS BIGINT), t.seq, n.ns, n.obj, n.rel, \
          CAST(NULL AS TEXT), t.subject_set_namespace, t.subject_set_object, \
          t.subject_set_relation \
-         FROM n{g} n LEFT JOIN keto_relation_tuples t ON t.nid = $1 AND t.subject_id IS NULL \
-         AND t.namespace = n.ns AND t.object = n.obj AND t.relation = n.rel WHERE n.d > 0",
-        part + 1
+         FROM n{g} n {} WHERE n.d > 0",
+        join_tuples(backend, true, &format!("{subject_cond} AND {node}")),
+        part + 1,
+        join_tuples(backend, true, &format!("t.subject_id IS NULL AND {node}")),
     );
 }
 
