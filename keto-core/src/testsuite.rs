@@ -998,8 +998,8 @@ impl TupleStore for CountingReads {
 }
 
 /// For stores that answer [`Expansion`]s ahead (not part of the required suite): a check
-/// through four nested groups, with a cycle, reads the store once, allowed or denied, and
-/// the depth limit still holds.
+/// through four nested groups, with a cycle, reads the store once, allowed or denied, the
+/// depth limit still holds, and a traverse over 200 parents reads it twice.
 pub async fn expansions_walk_ahead(store: Arc<dyn TupleStore>) {
     let counting = Arc::new(CountingReads {
         inner: store,
@@ -1008,7 +1008,16 @@ pub async fn expansions_walk_ahead(store: Arc<dyn TupleStore>) {
     let opl = r#"
 class User implements Namespace {}
 class Group implements Namespace { related: { members: (User | SubjectSet<Group, "members">)[] } }
-class Folder implements Namespace { related: { viewers: (User | SubjectSet<Group, "members">)[] } }
+class Folder implements Namespace {
+  related: { viewers: (User | SubjectSet<Group, "members">)[] }
+  permits = { view: (ctx) => this.related.viewers.includes(ctx.subject) }
+}
+class Doc implements Namespace {
+  related: { parents: Folder[], owners: User[] }
+  permits = {
+    view: (ctx) => this.related.owners.includes(ctx.subject) || this.related.parents.traverse(p => p.permits.view(ctx)),
+  }
+}
 "#;
     let keto = Keto::new(
         Schema::from_opl(opl).unwrap(),
@@ -1043,4 +1052,21 @@ class Folder implements Namespace { related: { viewers: (User | SubjectSet<Group
         keto.check(nid, &tuple, &three).await.unwrap().limitation,
         Some(crate::check::Limitation::MaxDepthExceeded)
     );
+
+    // A traverse over 200 parents: the parents, then every parent with its walk at once.
+    let mut lines = Vec::new();
+    for i in 0..200 {
+        lines.push(format!("Doc:d#parents@Folder:f{i}"));
+        lines.push(format!("Folder:f{i}#viewers@Group:t{i}#members"));
+    }
+    lines.push("Group:t199#members@User:alice".into());
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    insert(&*counting, nid, &lines).await;
+    for (subject, allowed) in [("alice", true), ("mallory", false)] {
+        counting.take();
+        let tuple = t(&format!("Doc:d#view@User:{subject}"));
+        assert_eq!(keto.is_allowed(nid, &tuple, &opts).await.unwrap(), allowed);
+        let n = counting.take();
+        assert!(n <= 2, "200-parent traverse for {subject}: {n} reads");
+    }
 }
