@@ -4,12 +4,30 @@ use async_trait::async_trait;
 use kratos_core::flow::{FlowKind, StoredFlow};
 use kratos_core::store::{FlowStore, StoreError};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use uuid::Uuid;
 
 use crate::SqlStore;
 use crate::entity::flow;
-use crate::error::map_db_err;
+use crate::error::{found, map_db_err};
+
+/// Saves a flow's document and expiry on `db` ([`StoreError::NotFound`] when it is missing).
+pub(crate) async fn update_flow<C: ConnectionTrait>(
+    db: &C,
+    nid: Uuid,
+    f: &StoredFlow,
+) -> Result<(), StoreError> {
+    let res = flow::Entity::update_many()
+        .col_expr(flow::Column::ExpiresAt, Expr::value(f.expires_at))
+        .col_expr(flow::Column::Document, Expr::value(f.document.clone()))
+        .filter(flow::Column::Nid.eq(nid))
+        .filter(flow::Column::Kind.eq(f.kind.as_str()))
+        .filter(flow::Column::Id.eq(f.id))
+        .exec(db)
+        .await
+        .map_err(map_db_err)?;
+    found(res.rows_affected)
+}
 
 #[async_trait]
 impl FlowStore for SqlStore {
@@ -55,18 +73,6 @@ impl FlowStore for SqlStore {
     }
 
     async fn update_flow(&self, nid: Uuid, f: &StoredFlow) -> Result<(), StoreError> {
-        let res = flow::Entity::update_many()
-            .col_expr(flow::Column::ExpiresAt, Expr::value(f.expires_at))
-            .col_expr(flow::Column::Document, Expr::value(f.document.clone()))
-            .filter(flow::Column::Nid.eq(nid))
-            .filter(flow::Column::Kind.eq(f.kind.as_str()))
-            .filter(flow::Column::Id.eq(f.id))
-            .exec(&self.db)
-            .await
-            .map_err(map_db_err)?;
-        if res.rows_affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        update_flow(&self.db, nid, f).await
     }
 }

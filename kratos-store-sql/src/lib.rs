@@ -17,6 +17,7 @@
 //! ```
 
 mod code_store;
+mod completion_store;
 mod courier_store;
 pub mod entity;
 mod error;
