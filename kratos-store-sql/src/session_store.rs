@@ -59,7 +59,8 @@ macro_rules! session_columns {
 /// (`$1`), its identity without credentials and admin metadata, both address lists, and the
 /// second-factor test of `kratos_core::session::available_aal` (a TOTP credential, lookup
 /// secrets with at least one recovery code, or a WebAuthn credential with a key whose
-/// `is_passwordless` is not `true`).
+/// `is_passwordless` is not `true`). The identity is joined by primary key and its tenant
+/// checked with `IS NOT DISTINCT FROM`, for the reason `postgres_addresses` gives.
 const POSTGRES_WHOAMI: &str = concat!(
     "SELECT ",
     session_columns!(),
@@ -77,7 +78,8 @@ const POSTGRES_WHOAMI: &str = concat!(
      THEN EXISTS (SELECT 1 FROM jsonb_array_elements(c.config -> 'credentials') AS k(v) \
      WHERE (k.v -> 'is_passwordless') IS DISTINCT FROM 'true'::jsonb) ELSE false END))) \
      AS second_factor \
-     FROM sessions s JOIN identities i ON i.nid = s.nid AND i.id = s.identity_id \
+     FROM sessions s JOIN identities i \
+     ON i.id = s.identity_id AND i.nid IS NOT DISTINCT FROM s.nid \
      WHERE s.nid = $1 AND s.token_digest = $2"
 );
 
