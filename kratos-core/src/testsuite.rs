@@ -18,9 +18,11 @@
 
 #![allow(missing_docs)]
 
+mod completion;
 mod courier;
 mod passwordless_code;
 mod verification_hooks;
+pub use completion::*;
 pub use courier::*;
 pub use passwordless_code::*;
 pub use verification_hooks::*;
@@ -96,6 +98,9 @@ macro_rules! store_conformance {
             flow_registration_by_code,
             flow_login_by_code,
             flow_login_by_code_unknown_address_and_limits,
+            completion_login_writes_session_flow_and_reset,
+            completion_registration_writes_identity_session_and_flow,
+            completion_is_all_or_nothing,
         );
     };
 }

@@ -3,6 +3,11 @@
 //! [`connect`] opens a pool and returns the shared [`SqlStore`], which implements every store
 //! trait. PostgreSQL-wire engines such as CockroachDB are the scale-out path.
 //!
+//! Self-service flow rows are written with an asynchronous commit (`synchronous_commit = off`
+//! for their own transaction only): a crash may lose the latest flows, and their users start
+//! the flow again. Identities, sessions, codes and messages, and the transaction that
+//! completes a flow, are committed durably.
+//!
 //! ```no_run
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let store = kratos_store_postgres::connect("postgres://postgres@127.0.0.1:5432/kratos").await?;

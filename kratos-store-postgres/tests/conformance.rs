@@ -81,3 +81,51 @@ async fn migrations_roll_back_to_nothing_and_reapply() {
     store.migrate().await.unwrap();
     assert_eq!(count(store.clone()).await, 5);
 }
+
+/// Flow writes commit asynchronously for their own transaction only: the flow is stored and
+/// the pooled connection goes on committing synchronously.
+#[tokio::test]
+async fn flow_writes_leave_the_connection_committing_synchronously() {
+    use kratos_core::Clock;
+    use kratos_core::flow::{FlowKind, StoredFlow};
+    use kratos_core::store::FlowStore;
+    use sea_orm::prelude::Uuid;
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    let Some(url) = database_url() else { return };
+    let store = kratos_store_postgres::connect_with(
+        &url,
+        PostgresOptions {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("connect to the test database");
+    let nid = Uuid::new_v4();
+    let flow = StoredFlow {
+        id: Uuid::now_v7(),
+        kind: FlowKind::Login,
+        expires_at: kratos_core::SystemClock.now(),
+        csrf_token: "csrf".into(),
+        document: serde_json::json!({"state": "choose_method"}),
+    };
+    store.insert_flow(nid, &flow).await.expect("insert");
+    let mut updated = flow.clone();
+    updated.document = serde_json::json!({"state": "sent_email"});
+    store.update_flow(nid, &updated).await.expect("update");
+    let stored = store
+        .get_flow(nid, FlowKind::Login, flow.id)
+        .await
+        .expect("stored");
+    assert_eq!(stored.document, updated.document);
+    let row = store
+        .connection()
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT current_setting('synchronous_commit') AS setting",
+        ))
+        .await
+        .expect("setting")
+        .expect("a row");
+    assert_eq!(row.try_get::<String>("", "setting").expect("text"), "on");
+}

@@ -32,3 +32,12 @@ pub fn map_db_err(e: DbErr) -> StoreError {
         },
     }
 }
+
+/// [`StoreError::NotFound`] when a write by key touched no row.
+pub(crate) fn found(rows_affected: u64) -> Result<(), StoreError> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}

@@ -148,6 +148,17 @@ fn identity_row(nid: Uuid, i: &Identity) -> identity::Model {
     }
 }
 
+/// Inserts one identity with everything it owns on `db` (a transaction).
+pub(crate) async fn insert_identity<C: ConnectionTrait>(
+    db: &C,
+    nid: Uuid,
+    identity: &Identity,
+) -> Result<(), StoreError> {
+    let mut rows = Rows::default();
+    rows.push(nid, identity);
+    rows.insert(db).await.map_err(map_db_err)
+}
+
 /// Loads credentials, identifiers and addresses for identity rows, a few queries in all.
 async fn hydrate<C: ConnectionTrait>(
     db: &C,

@@ -4,6 +4,9 @@
 //! (`kratos-store-sqlite`, `kratos-store-postgres`) only connect and tune. Migrations create
 //! the schema from nothing and roll it back.
 //!
+//! On PostgreSQL, flow creation and flow-only updates commit asynchronously (a crash may lose
+//! the latest flows; their users start again); everything else commits durably.
+//!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! use kratos_store_sql::SqlStore;
@@ -17,6 +20,7 @@
 //! ```
 
 mod code_store;
+mod completion_store;
 mod courier_store;
 pub mod entity;
 mod error;

@@ -31,6 +31,26 @@ fn sql(backend: DatabaseBackend, postgres: &str) -> String {
     }
 }
 
+/// Forgets the failures and lock of `key` on `db`.
+pub(crate) async fn reset_login_failures<C: ConnectionTrait>(
+    db: &C,
+    nid: Uuid,
+    key: &str,
+) -> Result<(), StoreError> {
+    let backend = db.get_database_backend();
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql(
+            backend,
+            "DELETE FROM login_failures WHERE nid = $1 AND key = $2",
+        ),
+        [Value::from(nid), Value::from(key.to_owned())],
+    ))
+    .await
+    .map_err(map_db_err)?;
+    Ok(())
+}
+
 #[async_trait]
 impl LockoutStore for SqlStore {
     async fn record_login_failure(
@@ -130,18 +150,6 @@ impl LockoutStore for SqlStore {
     }
 
     async fn reset_login_failures(&self, nid: Uuid, key: &str) -> Result<(), StoreError> {
-        let backend = self.db.get_database_backend();
-        self.db
-            .execute_raw(Statement::from_sql_and_values(
-                backend,
-                sql(
-                    backend,
-                    "DELETE FROM login_failures WHERE nid = $1 AND key = $2",
-                ),
-                [Value::from(nid), Value::from(key.to_owned())],
-            ))
-            .await
-            .map_err(map_db_err)?;
-        Ok(())
+        reset_login_failures(&self.db, nid, key).await
     }
 }

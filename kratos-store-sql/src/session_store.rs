@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::SqlStore;
 use crate::entity::session;
-use crate::error::map_db_err;
+use crate::error::{found, map_db_err};
 use crate::identity_query::{
     corrupt, decode_identity, identity_columns, postgres_addresses, sqlite_addresses,
 };
@@ -59,7 +59,8 @@ macro_rules! session_columns {
 /// (`$1`), its identity without credentials and admin metadata, both address lists, and the
 /// second-factor test of `kratos_core::session::available_aal` (a TOTP credential, lookup
 /// secrets with at least one recovery code, or a WebAuthn credential with a key whose
-/// `is_passwordless` is not `true`).
+/// `is_passwordless` is not `true`). The identity is joined by primary key and its tenant
+/// checked with `IS NOT DISTINCT FROM`, for the reason `postgres_addresses` gives.
 const POSTGRES_WHOAMI: &str = concat!(
     "SELECT ",
     session_columns!(),
@@ -77,7 +78,8 @@ const POSTGRES_WHOAMI: &str = concat!(
      THEN EXISTS (SELECT 1 FROM jsonb_array_elements(c.config -> 'credentials') AS k(v) \
      WHERE (k.v -> 'is_passwordless') IS DISTINCT FROM 'true'::jsonb) ELSE false END))) \
      AS second_factor \
-     FROM sessions s JOIN identities i ON i.nid = s.nid AND i.id = s.identity_id \
+     FROM sessions s JOIN identities i \
+     ON i.id = s.identity_id AND i.nid IS NOT DISTINCT FROM s.nid \
      WHERE s.nid = $1 AND s.token_digest = $2"
 );
 
@@ -154,42 +156,80 @@ fn session_with_identity(row: &QueryResult) -> Result<SessionWithIdentity, Store
     })
 }
 
+/// Inserts a session in one statement: the row goes in only when its owner exists in this
+/// tenant ([`StoreError::NotFound`] otherwise).
+pub(crate) async fn insert_session<C: ConnectionTrait>(
+    db: &C,
+    nid: Uuid,
+    record: &SessionRecord,
+) -> Result<(), StoreError> {
+    let s = &record.session;
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Sqlite => SQLITE_INSERT,
+        _ => POSTGRES_INSERT,
+    };
+    let inserted = db
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                Value::from(nid),
+                Value::from(s.identity_id),
+                Value::from(s.id),
+                Value::from(record.token_digest.to_vec()),
+                Value::from(record.logout_token_digest.to_vec()),
+                Value::from(s.active),
+                Value::from(s.authenticator_assurance_level.as_str()),
+                Value::from(json(&s.authentication_methods)?),
+                Value::from(json(&s.devices)?),
+                Value::from(s.issued_at),
+                Value::from(s.expires_at),
+                Value::from(s.authenticated_at),
+            ],
+        ))
+        .await
+        .map_err(map_db_err)?;
+    if inserted.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Saves a session's mutable fields ([`StoreError::NotFound`] when it is missing).
+pub(crate) async fn update_session<C: ConnectionTrait>(
+    db: &C,
+    nid: Uuid,
+    s: &Session,
+) -> Result<(), StoreError> {
+    let res = session::Entity::update_many()
+        .col_expr(session::Column::Active, Expr::value(s.active))
+        .col_expr(
+            session::Column::Aal,
+            Expr::value(s.authenticator_assurance_level.as_str()),
+        )
+        .col_expr(
+            session::Column::AuthenticationMethods,
+            Expr::value(json(&s.authentication_methods)?),
+        )
+        .col_expr(session::Column::Devices, Expr::value(json(&s.devices)?))
+        .col_expr(session::Column::ExpiresAt, Expr::value(s.expires_at))
+        .col_expr(
+            session::Column::AuthenticatedAt,
+            Expr::value(s.authenticated_at),
+        )
+        .filter(session::Column::Nid.eq(nid))
+        .filter(session::Column::Id.eq(s.id))
+        .exec(db)
+        .await
+        .map_err(map_db_err)?;
+    found(res.rows_affected)
+}
+
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn insert_session(&self, nid: Uuid, record: &SessionRecord) -> Result<(), StoreError> {
-        let s = &record.session;
-        // One statement: the row goes in only when its owner exists in this tenant.
-        let backend = self.db.get_database_backend();
-        let sql = match backend {
-            DatabaseBackend::Sqlite => SQLITE_INSERT,
-            _ => POSTGRES_INSERT,
-        };
-        let inserted = self
-            .db
-            .execute_raw(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [
-                    Value::from(nid),
-                    Value::from(s.identity_id),
-                    Value::from(s.id),
-                    Value::from(record.token_digest.to_vec()),
-                    Value::from(record.logout_token_digest.to_vec()),
-                    Value::from(s.active),
-                    Value::from(s.authenticator_assurance_level.as_str()),
-                    Value::from(json(&s.authentication_methods)?),
-                    Value::from(json(&s.devices)?),
-                    Value::from(s.issued_at),
-                    Value::from(s.expires_at),
-                    Value::from(s.authenticated_at),
-                ],
-            ))
-            .await
-            .map_err(map_db_err)?;
-        if inserted.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        insert_session(&self.db, nid, record).await
     }
 
     async fn get_session(&self, nid: Uuid, id: Uuid) -> Result<SessionRecord, StoreError> {
@@ -257,31 +297,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn update_session(&self, nid: Uuid, s: &Session) -> Result<(), StoreError> {
-        let res = session::Entity::update_many()
-            .col_expr(session::Column::Active, Expr::value(s.active))
-            .col_expr(
-                session::Column::Aal,
-                Expr::value(s.authenticator_assurance_level.as_str()),
-            )
-            .col_expr(
-                session::Column::AuthenticationMethods,
-                Expr::value(json(&s.authentication_methods)?),
-            )
-            .col_expr(session::Column::Devices, Expr::value(json(&s.devices)?))
-            .col_expr(session::Column::ExpiresAt, Expr::value(s.expires_at))
-            .col_expr(
-                session::Column::AuthenticatedAt,
-                Expr::value(s.authenticated_at),
-            )
-            .filter(session::Column::Nid.eq(nid))
-            .filter(session::Column::Id.eq(s.id))
-            .exec(&self.db)
-            .await
-            .map_err(map_db_err)?;
-        if res.rows_affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        update_session(&self.db, nid, s).await
     }
 
     async fn list_sessions(

@@ -16,7 +16,7 @@ use crate::code::CodeKind;
 use crate::identity::{CredentialType, IdentifierKind, normalize_identifier};
 use crate::kratos::Kratos;
 use crate::session::{Aal, AuthenticationMethod, RequiredAal, Session, SessionToken};
-use crate::store::StoreError;
+use crate::store::{FlowCompletion, SessionWrite, StoreError};
 use crate::strategy::code::{self, CodeCheck, CodeRequest};
 
 /// A login flow, in Kratos's `loginFlow` shape.
@@ -447,12 +447,6 @@ impl<'a> LoginFlows<'a> {
         if !identity.is_active() {
             return Err(FlowError::IdentityDisabled);
         }
-        if lockout.enabled {
-            self.kratos
-                .store()
-                .reset_login_failures(self.kratos.nid(), &identifier_key)
-                .await?;
-        }
         // Migrate the hash now that the password is known. A failed write does not fail the
         // login: the next one tries again.
         if let Some(new_hash) = new_hash {
@@ -464,7 +458,10 @@ impl<'a> LoginFlows<'a> {
                 .await;
         }
 
-        self.complete(flow, csrf, identity, "password", ctx).await
+        // The success forgets the identifier's failures, in the transaction of the session.
+        let reset = lockout.enabled.then_some(identifier_key);
+        self.complete(flow, csrf, identity, "password", reset, ctx)
+            .await
     }
 
     /// The `code` method: `{identifier}` sends a code (again with `resend: "code"`),
@@ -579,7 +576,7 @@ impl<'a> LoginFlows<'a> {
             a.verified_at = Some(now);
             a.status = crate::identity::VerificationStatus::Completed;
         }
-        self.complete(flow, csrf, identity, "code", ctx).await
+        self.complete(flow, csrf, identity, "code", None, ctx).await
     }
 
     /// The second step of the code method: the address kept, the code asked for.
@@ -611,13 +608,15 @@ impl<'a> LoginFlows<'a> {
     }
 
     /// The end of every successful method: hooks, the session (new, or the refreshed one),
-    /// `continue_with`.
+    /// `continue_with`. The session, the completed flow and the reset of the lockout key
+    /// `reset_lockout` are written in one transaction, before the *after* hooks run.
     async fn complete(
         &self,
         mut flow: LoginFlow,
         csrf: String,
         mut identity: crate::identity::Identity,
         method: &str,
+        reset_lockout: Option<String>,
         ctx: &FlowContext,
     ) -> Result<LoginSubmission, FlowError> {
         flow.active = Some(method.to_owned());
@@ -630,16 +629,18 @@ impl<'a> LoginFlows<'a> {
             session: None,
         };
         if !crate::hook::run_before(self.kratos, &hook_ctx, &mut identity, &mut flow.ui).await? {
+            // The credentials were right: the key's failures are forgotten all the same.
+            if let Some(key) = &reset_lockout {
+                self.kratos
+                    .store()
+                    .reset_login_failures(self.kratos.nid(), key)
+                    .await?;
+            }
             self.save(&flow, &csrf, false).await?;
             return Ok(LoginSubmission::Retry(flow));
         }
 
-        let authentication = AuthenticationMethod {
-            method: method.into(),
-            aal: Aal::Aal1,
-            completed_at: self.now(),
-            provider: None,
-        };
+        let authentication = AuthenticationMethod::first_factor(method, self.now());
         let existing = match (&ctx.session_token, flow.refresh) {
             (Some(t), true) => self
                 .kratos
@@ -649,32 +650,52 @@ impl<'a> LoginFlows<'a> {
                 .ok(),
             _ => None,
         };
-        let (session, token) = match existing {
+        // The session to write: the refreshed existing one, or a new one.
+        let (session, token, new_record) = match existing {
             Some(s) if s.identity_id == identity.id => {
                 let s = self
                     .kratos
                     .sessions()
-                    .add_authentication(s.id, vec![authentication])
+                    .prepare_authentication(s.id, vec![authentication])
                     .await?;
-                (s, ctx.session_token.clone().map(SessionToken::from_string))
+                (
+                    s,
+                    ctx.session_token.clone().map(SessionToken::from_string),
+                    None,
+                )
             }
             _ => {
-                let issued = self
-                    .kratos
-                    .sessions()
-                    .issue(&identity, vec![authentication], &ctx.client)
-                    .await?;
-                (issued.session, Some(issued.token))
+                let (issued, record) = self.kratos.sessions().prepare_issue(
+                    &identity,
+                    vec![authentication],
+                    &ctx.client,
+                )?;
+                (issued.session, Some(issued.token), Some(record))
             }
         };
+        flow.state = FlowState::PassedChallenge;
+        flow.ui.set_value("password", json!(""));
+        let stored = super::stored_flow(FlowKind::Login, flow.id, flow.expires_at, &csrf, &flow)?;
+        self.kratos
+            .store()
+            .complete_flow(
+                self.kratos.nid(),
+                &FlowCompletion {
+                    flow: &stored,
+                    reset_login_failures: reset_lockout.as_deref(),
+                    identity: None,
+                    session: Some(match &new_record {
+                        Some(record) => SessionWrite::Insert(record),
+                        None => SessionWrite::Update(&session),
+                    }),
+                },
+            )
+            .await?;
         let hook_ctx = crate::hook::HookContext {
             session: Some(&session),
             ..hook_ctx
         };
         crate::hook::run_after(self.kratos, &hook_ctx, &identity).await?;
-        flow.state = FlowState::PassedChallenge;
-        flow.ui.set_value("password", json!(""));
-        self.save(&flow, &csrf, false).await?;
         let mut continue_with = super::continue_with(
             self.kratos,
             flow.flow_type,

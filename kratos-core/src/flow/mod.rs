@@ -349,6 +349,23 @@ impl KratosError for FlowError {
     }
 }
 
+/// A flow as the store keeps it: its JSON document beside its CSRF token.
+pub(crate) fn stored_flow<T: Serialize>(
+    kind: FlowKind,
+    id: Uuid,
+    expires_at: DateTime<Utc>,
+    csrf: &str,
+    flow: &T,
+) -> Result<StoredFlow, FlowError> {
+    Ok(StoredFlow {
+        id,
+        kind,
+        expires_at,
+        csrf_token: csrf.to_owned(),
+        document: serde_json::to_value(flow).map_err(|e| FlowError::Internal(e.to_string()))?,
+    })
+}
+
 /// Stores a flow (insert when `new`, else update) as its JSON document beside its CSRF token.
 pub(crate) async fn save_flow<T: Serialize>(
     kratos: &crate::Kratos,
@@ -359,13 +376,7 @@ pub(crate) async fn save_flow<T: Serialize>(
     flow: &T,
     new: bool,
 ) -> Result<(), FlowError> {
-    let stored = StoredFlow {
-        id,
-        kind,
-        expires_at,
-        csrf_token: csrf.to_owned(),
-        document: serde_json::to_value(flow).map_err(|e| FlowError::Internal(e.to_string()))?,
-    };
+    let stored = stored_flow(kind, id, expires_at, csrf, flow)?;
     if new {
         kratos.store().insert_flow(kratos.nid(), &stored).await?;
     } else {

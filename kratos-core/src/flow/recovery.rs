@@ -32,7 +32,7 @@ use crate::config::CodeOrLink;
 use crate::courier::TemplateType;
 use crate::identity::{AddressVia, IdentifierKind, Identity, normalize_identifier};
 use crate::kratos::Kratos;
-use crate::session::{Aal, AuthenticationMethod, Session, SessionToken};
+use crate::session::{AuthenticationMethod, Session, SessionToken};
 use crate::store::{AddressKind, StoreError};
 
 /// A recovery flow, in Kratos's `recoveryFlow` shape.
@@ -719,12 +719,7 @@ impl<'a> RecoveryFlows<'a> {
             .sessions()
             .issue(
                 &identity,
-                vec![AuthenticationMethod {
-                    method: method.into(),
-                    aal: Aal::Aal1,
-                    completed_at: self.now(),
-                    provider: None,
-                }],
+                vec![AuthenticationMethod::first_factor(method, self.now())],
                 &ctx.client,
             )
             .await?;

@@ -21,7 +21,8 @@ use crate::identity::{
     ImportPasswordConfig,
 };
 use crate::kratos::Kratos;
-use crate::session::{Aal, AuthenticationMethod, RequiredAal, Session, SessionToken};
+use crate::session::{AuthenticationMethod, RequiredAal, Session, SessionToken};
+use crate::store::{FlowCompletion, SessionWrite, StoreError};
 use crate::strategy::code::{self, CodeCheck, CodeRequest};
 
 /// A registration flow, in Kratos's `registrationFlow` shape.
@@ -594,10 +595,10 @@ impl<'a> RegistrationFlows<'a> {
             self.save(&flow, &csrf, false).await?;
             return Ok(RegistrationSubmission::Retry(flow));
         }
-        let created = self
+        let prepared = self
             .kratos
             .identities()
-            .create(CreateIdentityBody {
+            .prepare_create(CreateIdentityBody {
                 schema_id: schema.id().to_owned(),
                 traits: candidate.traits,
                 metadata_public: candidate.metadata_public,
@@ -607,13 +608,8 @@ impl<'a> RegistrationFlows<'a> {
                 ..Default::default()
             })
             .await;
-        let identity = match created {
+        let prepared = match prepared {
             Ok(i) => i,
-            Err(IdentityError::Conflict(_)) => {
-                flow.ui.messages.push(text::duplicate_credentials());
-                self.save(&flow, &csrf, false).await?;
-                return Ok(RegistrationSubmission::Retry(flow));
-            }
             Err(IdentityError::InvalidTraits(errors)) => {
                 for e in errors {
                     add_trait_error(&mut flow.ui, &e.instance_ptr, &e.message);
@@ -623,7 +619,8 @@ impl<'a> RegistrationFlows<'a> {
             }
             Err(e) => return Err(FlowError::Internal(e.to_string())),
         };
-        let (session, token) = if self
+        let identity = self.kratos.identities().present(prepared.clone(), &[]);
+        let (session, token, record) = if self
             .kratos
             .config()
             .selfservice
@@ -631,24 +628,49 @@ impl<'a> RegistrationFlows<'a> {
             .registration
             .issues_session_for(method)
         {
-            let issued = self
-                .kratos
-                .sessions()
-                .issue(
-                    &identity,
-                    vec![AuthenticationMethod {
-                        method: method.into(),
-                        aal: Aal::Aal1,
-                        completed_at: self.now(),
-                        provider: None,
-                    }],
-                    &ctx.client,
-                )
-                .await?;
-            (Some(issued.session), Some(issued.token))
+            let (issued, record) = self.kratos.sessions().prepare_issue(
+                &identity,
+                vec![AuthenticationMethod::first_factor(method, self.now())],
+                &ctx.client,
+            )?;
+            (Some(issued.session), Some(issued.token), Some(record))
         } else {
-            (None, None)
+            (None, None, None)
         };
+        // The identity, its session and the completed flow go in one transaction.
+        let mut completed = flow.clone();
+        completed.state = FlowState::PassedChallenge;
+        completed.ui.set_value("password", json!(""));
+        let stored = super::stored_flow(
+            FlowKind::Registration,
+            completed.id,
+            completed.expires_at,
+            &csrf,
+            &completed,
+        )?;
+        let written = self
+            .kratos
+            .store()
+            .complete_flow(
+                self.kratos.nid(),
+                &FlowCompletion {
+                    flow: &stored,
+                    reset_login_failures: None,
+                    identity: Some(&prepared),
+                    session: record.as_ref().map(SessionWrite::Insert),
+                },
+            )
+            .await;
+        match written {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                flow.ui.messages.push(text::duplicate_credentials());
+                self.save(&flow, &csrf, false).await?;
+                return Ok(RegistrationSubmission::Retry(flow));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let flow = completed;
         crate::hook::run_after(
             self.kratos,
             &crate::hook::HookContext {
@@ -658,9 +680,6 @@ impl<'a> RegistrationFlows<'a> {
             &identity,
         )
         .await?;
-        flow.state = FlowState::PassedChallenge;
-        flow.ui.set_value("password", json!(""));
-        self.save(&flow, &csrf, false).await?;
         let mut continue_with = super::continue_with(
             self.kratos,
             flow.flow_type,

@@ -819,13 +819,17 @@ impl<'a> IdentityAdmin<'a> {
     }
 
     /// Strips credentials not asked for and fills in `schema_url`.
-    fn present(&self, mut identity: Identity, include: &[CredentialType]) -> Identity {
+    pub(crate) fn present(&self, mut identity: Identity, include: &[CredentialType]) -> Identity {
         identity.credentials.retain(|t, _| include.contains(t));
         identity.schema_url = self.kratos.schema_url(&identity.schema_id);
         identity
     }
 
-    async fn prepare_create(&self, body: CreateIdentityBody) -> Result<Identity, IdentityError> {
+    /// Builds the identity [`IdentityAdmin::create`] would store, without storing it.
+    pub(crate) async fn prepare_create(
+        &self,
+        body: CreateIdentityBody,
+    ) -> Result<Identity, IdentityError> {
         let now = self.now();
         let schema_id = if body.schema_id.is_empty() {
             self.kratos.schemas().default_id().to_owned()

@@ -84,6 +84,22 @@ impl<'a> SessionManager<'a> {
         methods: Vec<AuthenticationMethod>,
         client: &ClientInfo,
     ) -> Result<IssuedSession, SessionError> {
+        let (issued, record) = self.prepare_issue(identity, methods, client)?;
+        self.kratos
+            .store()
+            .insert_session(self.kratos.nid(), &record)
+            .await?;
+        Ok(issued)
+    }
+
+    /// Builds the session [`SessionManager::issue`] would issue, and the record to store, without
+    /// storing it.
+    pub(crate) fn prepare_issue(
+        &self,
+        identity: &Identity,
+        methods: Vec<AuthenticationMethod>,
+        client: &ClientInfo,
+    ) -> Result<(IssuedSession, SessionRecord), SessionError> {
         if !identity.is_active() {
             return Err(SessionError::Inactive);
         }
@@ -108,29 +124,41 @@ impl<'a> SessionManager<'a> {
             }],
             identity_id: identity.id,
         };
-        self.kratos
-            .store()
-            .insert_session(
-                self.kratos.nid(),
-                &SessionRecord {
-                    session: session.clone(),
-                    token_digest: token.digest(),
-                    logout_token_digest: logout_token.digest(),
-                },
-            )
-            .await?;
+        let record = SessionRecord {
+            session: session.clone(),
+            token_digest: token.digest(),
+            logout_token_digest: logout_token.digest(),
+        };
         let mut session = session;
         session.identity = Some(public_identity(identity.clone(), self.kratos));
-        Ok(IssuedSession {
-            session,
-            token,
-            logout_token,
-        })
+        Ok((
+            IssuedSession {
+                session,
+                token,
+                logout_token,
+            },
+            record,
+        ))
     }
 
     /// Adds authentication steps to a session (re-authentication or step-up): refreshes
     /// `authenticated_at`, recomputes the level and extends the session.
     pub async fn add_authentication(
+        &self,
+        session_id: Uuid,
+        methods: Vec<AuthenticationMethod>,
+    ) -> Result<Session, SessionError> {
+        let session = self.prepare_authentication(session_id, methods).await?;
+        self.kratos
+            .store()
+            .update_session(self.kratos.nid(), &session)
+            .await?;
+        Ok(session)
+    }
+
+    /// Loads a session and adds authentication steps to it as
+    /// [`SessionManager::add_authentication`] does, without storing it.
+    pub(crate) async fn prepare_authentication(
         &self,
         session_id: Uuid,
         methods: Vec<AuthenticationMethod>,
@@ -146,10 +174,6 @@ impl<'a> SessionManager<'a> {
         s.authenticator_assurance_level = Session::compute_aal(&s.authentication_methods);
         s.authenticated_at = now;
         s.expires_at = now + self.kratos.config().session.lifespan.as_chrono();
-        self.kratos
-            .store()
-            .update_session(self.kratos.nid(), s)
-            .await?;
         Ok(record.session)
     }
 

@@ -60,6 +60,18 @@ pub struct AuthenticationMethod {
     pub provider: Option<String>,
 }
 
+impl AuthenticationMethod {
+    /// A first-factor step (aal1) of `method`, completed at `completed_at`.
+    pub fn first_factor(method: &str, completed_at: DateTime<Utc>) -> Self {
+        Self {
+            method: method.to_owned(),
+            aal: Aal::Aal1,
+            completed_at,
+            provider: None,
+        }
+    }
+}
+
 /// A device a session was used from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {

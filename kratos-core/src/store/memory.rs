@@ -8,7 +8,10 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{FlowStore, IdentityQuery, IdentityStore, LockoutStore, SessionStore, StoreError};
+use super::{
+    CompletionStore, FlowCompletion, FlowStore, IdentityQuery, IdentityStore, LockoutStore,
+    SessionStore, SessionWrite, StoreError,
+};
 use crate::flow::{FlowKind, StoredFlow};
 use crate::identity::{AddressVia, CredentialType, Identity};
 use crate::session::{Session, SessionRecord};
@@ -86,6 +89,68 @@ impl Data {
         Ok(())
     }
 
+    /// Checks that a new session clashes with no stored one and that its identity exists
+    /// (or is `new_identity`, about to be inserted with it).
+    fn check_new_session(
+        &self,
+        nid: Uuid,
+        record: &SessionRecord,
+        new_identity: Option<Uuid>,
+    ) -> Result<(), StoreError> {
+        if self.sessions.contains_key(&(nid, record.session.id))
+            || self
+                .session_tokens
+                .contains_key(&(nid, record.token_digest))
+            || self
+                .logout_tokens
+                .contains_key(&(nid, record.logout_token_digest))
+        {
+            return Err(StoreError::Conflict("session".into()));
+        }
+        let owner = record.session.identity_id;
+        if new_identity != Some(owner) && !self.identities.contains_key(&(nid, owner)) {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Stores a session checked by [`Data::check_new_session`].
+    fn put_session(&mut self, nid: Uuid, record: &SessionRecord) {
+        let id = record.session.id;
+        self.session_tokens.insert((nid, record.token_digest), id);
+        self.logout_tokens
+            .insert((nid, record.logout_token_digest), id);
+        let mut record = record.clone();
+        record.session.identity = None;
+        self.sessions.insert((nid, id), record);
+    }
+
+    fn update_session(&mut self, nid: Uuid, session: &Session) -> Result<(), StoreError> {
+        let record = self
+            .sessions
+            .get_mut(&(nid, session.id))
+            .ok_or(StoreError::NotFound)?;
+        let mut session = session.clone();
+        session.identity = None;
+        session.identity_id = record.session.identity_id;
+        record.session = session;
+        Ok(())
+    }
+
+    /// Checks a new identity against the stored ones.
+    fn check_new_identity(&self, nid: Uuid, identity: &Identity) -> Result<(), StoreError> {
+        if self.identities.contains_key(&(nid, identity.id)) {
+            return Err(StoreError::Conflict("identity id".into()));
+        }
+        self.check_unique(nid, identity)
+    }
+
+    /// Stores an identity checked by [`Data::check_new_identity`].
+    fn put_identity(&mut self, nid: Uuid, identity: &Identity) {
+        self.index(nid, identity);
+        self.identities.insert((nid, identity.id), identity.clone());
+    }
+
     fn index(&mut self, nid: Uuid, identity: &Identity) {
         for (t, ident) in identity.identifiers() {
             self.identifiers
@@ -130,18 +195,10 @@ impl IdentityStore for MemoryStore {
         let mut data = self.lock();
         let mut results = Vec::with_capacity(identities.len());
         for identity in identities {
-            if data.identities.contains_key(&(nid, identity.id)) {
-                results.push(Err(StoreError::Conflict("identity id".into())));
-                continue;
-            }
-            match data.check_unique(nid, identity) {
-                Ok(()) => {
-                    data.index(nid, identity);
-                    data.identities.insert((nid, identity.id), identity.clone());
-                    results.push(Ok(()));
-                }
-                Err(e) => results.push(Err(e)),
-            }
+            results.push(
+                data.check_new_identity(nid, identity)
+                    .map(|()| data.put_identity(nid, identity)),
+            );
         }
         Ok(results)
     }
@@ -270,29 +327,8 @@ fn next_uuid(u: Uuid) -> Uuid {
 impl SessionStore for MemoryStore {
     async fn insert_session(&self, nid: Uuid, record: &SessionRecord) -> Result<(), StoreError> {
         let mut data = self.lock();
-        let id = record.session.id;
-        if data.sessions.contains_key(&(nid, id))
-            || data
-                .session_tokens
-                .contains_key(&(nid, record.token_digest))
-            || data
-                .logout_tokens
-                .contains_key(&(nid, record.logout_token_digest))
-        {
-            return Err(StoreError::Conflict("session".into()));
-        }
-        if !data
-            .identities
-            .contains_key(&(nid, record.session.identity_id))
-        {
-            return Err(StoreError::NotFound);
-        }
-        data.session_tokens.insert((nid, record.token_digest), id);
-        data.logout_tokens
-            .insert((nid, record.logout_token_digest), id);
-        let mut record = record.clone();
-        record.session.identity = None;
-        data.sessions.insert((nid, id), record);
+        data.check_new_session(nid, record, None)?;
+        data.put_session(nid, record);
         Ok(())
     }
 
@@ -337,16 +373,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn update_session(&self, nid: Uuid, session: &Session) -> Result<(), StoreError> {
-        let mut data = self.lock();
-        let record = data
-            .sessions
-            .get_mut(&(nid, session.id))
-            .ok_or(StoreError::NotFound)?;
-        let mut session = session.clone();
-        session.identity = None;
-        session.identity_id = record.session.identity_id;
-        record.session = session;
-        Ok(())
+        self.lock().update_session(nid, session)
     }
 
     async fn list_sessions(
@@ -418,6 +445,49 @@ impl FlowStore for MemoryStore {
             .get_mut(&(nid, flow.kind, flow.id))
             .ok_or(StoreError::NotFound)?;
         *slot = flow.clone();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CompletionStore for MemoryStore {
+    async fn complete_flow(
+        &self,
+        nid: Uuid,
+        completion: &FlowCompletion<'_>,
+    ) -> Result<(), StoreError> {
+        let mut data = self.lock();
+        // Everything is checked before anything is written, under one lock.
+        let flow = completion.flow;
+        if !data.flows.contains_key(&(nid, flow.kind, flow.id)) {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(identity) = completion.identity {
+            data.check_new_identity(nid, identity)?;
+        }
+        match completion.session {
+            Some(SessionWrite::Insert(record)) => {
+                data.check_new_session(nid, record, completion.identity.map(|i| i.id))?;
+            }
+            Some(SessionWrite::Update(session))
+                if !data.sessions.contains_key(&(nid, session.id)) =>
+            {
+                return Err(StoreError::NotFound);
+            }
+            _ => {}
+        }
+        if let Some(key) = completion.reset_login_failures {
+            data.login_failures.remove(&(nid, key.to_owned()));
+        }
+        if let Some(identity) = completion.identity {
+            data.put_identity(nid, identity);
+        }
+        match completion.session {
+            Some(SessionWrite::Insert(record)) => data.put_session(nid, record),
+            Some(SessionWrite::Update(session)) => data.update_session(nid, session)?,
+            None => {}
+        }
+        data.flows.insert((nid, flow.kind, flow.id), flow.clone());
         Ok(())
     }
 }

@@ -201,6 +201,12 @@ pub trait SessionStore: IdentityStore + Send + Sync {
 }
 
 /// Storage of self-service flows (as JSON documents with their CSRF token apart).
+///
+/// Flow rows are ephemeral: a backend may write [`FlowStore::insert_flow`] and
+/// [`FlowStore::update_flow`] without waiting for them to be durable (PostgreSQL's
+/// asynchronous commit), since a flow lost in a crash only makes the user start again. Writes
+/// that finish a flow together with a session or identity go through
+/// [`CompletionStore::complete_flow`], which is durable.
 #[async_trait]
 pub trait FlowStore: Send + Sync {
     /// Stores a new flow.
@@ -210,6 +216,47 @@ pub trait FlowStore: Send + Sync {
     -> Result<StoredFlow, StoreError>;
     /// Saves a flow's document and expiry.
     async fn update_flow(&self, nid: Uuid, flow: &StoredFlow) -> Result<(), StoreError>;
+}
+
+/// What a [`FlowCompletion`] does with a session.
+#[derive(Clone, Copy, Debug)]
+pub enum SessionWrite<'a> {
+    /// Inserts a new session, as [`SessionStore::insert_session`]. Its identity must exist in
+    /// the tenant or be the completion's new identity.
+    Insert(&'a SessionRecord),
+    /// Saves an existing session's mutable fields, as [`SessionStore::update_session`].
+    Update(&'a Session),
+}
+
+/// The writes that finish a self-service flow successfully: the flow in its final state and
+/// whatever the success stores with it. [`CompletionStore::complete_flow`] applies them in one
+/// transaction.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowCompletion<'a> {
+    /// The flow in its final state; saved as [`FlowStore::update_flow`] saves it.
+    pub flow: &'a StoredFlow,
+    /// A lockout key whose failures and lock are forgotten, as
+    /// [`LockoutStore::reset_login_failures`] forgets them.
+    pub reset_login_failures: Option<&'a str>,
+    /// A new identity, inserted as [`IdentityStore::insert_identities`] inserts one.
+    pub identity: Option<&'a Identity>,
+    /// A session to insert or update.
+    pub session: Option<SessionWrite<'a>>,
+}
+
+/// Atomic completion of self-service flows.
+#[async_trait]
+pub trait CompletionStore: Send + Sync {
+    /// Applies every write of `completion` in one transaction: all of them, or none when one
+    /// fails. Fails with [`StoreError::Conflict`] when the new identity breaks a uniqueness
+    /// rule, and [`StoreError::NotFound`] when the flow, the session to update, or the new
+    /// session's identity is missing in this tenant. Whatever is written is durable when this
+    /// returns.
+    async fn complete_flow(
+        &self,
+        nid: Uuid,
+        completion: &FlowCompletion<'_>,
+    ) -> Result<(), StoreError>;
 }
 
 /// Counters of failed logins, for brute-force protection. Keys are opaque strings
@@ -252,6 +299,7 @@ pub trait Persister:
     IdentityStore
     + SessionStore
     + FlowStore
+    + CompletionStore
     + LockoutStore
     + CourierStore
     + CodeStore
@@ -265,6 +313,7 @@ impl<
     T: IdentityStore
         + SessionStore
         + FlowStore
+        + CompletionStore
         + LockoutStore
         + CourierStore
         + CodeStore
