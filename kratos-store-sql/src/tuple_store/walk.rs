@@ -66,9 +66,12 @@ pub(super) fn with_walk(sql: &mut Sql, g: usize, walk: &Walk<'_>, backend: Datab
     let cap = sql.bind(Value::BigInt(Some((walk.roots.len() + WALK_NODES) as i64)));
     // SQLite stops a recursive CTE at the LIMIT of its recursive select; PostgreSQL rejects
     // that LIMIT but stops as soon as the capped reader below has its rows.
-    let inner_limit = match backend {
-        DatabaseBackend::Sqlite => format!(" LIMIT {cap}"),
-        _ => String::new(),
+    let (inner_limit, capped) = match backend {
+        DatabaseBackend::Sqlite => (format!(" LIMIT {cap}"), format!("w{g}")),
+        _ => (
+            String::new(),
+            format!("(SELECT ns, obj, rel, d FROM w{g} LIMIT {cap}) x"),
+        ),
     };
     let step = join_tuples(
         backend,
@@ -81,8 +84,8 @@ pub(super) fn with_walk(sql: &mut Sql, g: usize, walk: &Walk<'_>, backend: Datab
         "), w{g}(ns, obj, rel, d) AS (SELECT ns, obj, rel, d FROM r{g} WHERE ns IS NOT NULL \
          UNION SELECT t.subject_set_namespace, t.subject_set_object, t.subject_set_relation, \
          w.d - 1 FROM w{g} w {step} WHERE w.d > 0{inner_limit}), \
-         n{g}(ns, obj, rel, d) AS (SELECT ns, obj, rel, MAX(d) \
-         FROM (SELECT ns, obj, rel, d FROM w{g} LIMIT {cap}) x GROUP BY ns, obj, rel)"
+         n{g}(ns, obj, rel, d) AS (SELECT ns, obj, rel, MAX(d) FROM {capped} \
+         GROUP BY ns, obj, rel)"
     );
 }
 
