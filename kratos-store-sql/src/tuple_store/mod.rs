@@ -95,32 +95,55 @@ impl Sql {
         self.text.push_str(s);
     }
     fn statement(self, backend: DatabaseBackend) -> Statement {
-        let text = match backend {
-            DatabaseBackend::Sqlite => opaque_parameters(&self.text),
-            _ => self.text,
-        };
-        Statement::from_sql_and_values(backend, text, self.values)
+        match backend {
+            DatabaseBackend::Sqlite => {
+                let (text, values) = sqlite_parameters(&self.text, &self.values);
+                Statement::from_sql_and_values(backend, text, values)
+            }
+            _ => Statement::from_sql_and_values(backend, self.text, self.values),
+        }
     }
 }
 
-/// Writes every parameter `$N` as `+$N` (SQLite's no-op unary plus).
+/// Rewrites every parameter `$N` as `+?`, with the values in the order of their uses.
 ///
-/// SQLite built with `SQLITE_ENABLE_STAT4` (as the bundled library is) plans a comparison of
-/// an indexed column with a bare parameter by that parameter's value once `ANALYZE` has run,
-/// and then prepares the statement again every time the parameter is bound: every lookup
-/// would be parsed and planned anew. Behind the unary plus the planner no longer looks at
-/// the value; the indexes are used as before.
-fn opaque_parameters(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + sql.len() / 16);
-    let mut prev = ' ';
-    for c in sql.chars() {
-        if c == '$' && prev != '+' {
-            out.push('+');
+/// - Anonymous: sqlx maps a named SQLite parameter to its argument through
+///   `sqlite3_bind_parameter_name`, a linear search per parameter, so binding a statement
+///   of n named parameters costs n² (a 1,000-key lookup or a 1,000-row insert paid
+///   milliseconds for it); anonymous parameters bind in order.
+/// - Behind a unary plus (SQLite's no-op): SQLite built with `SQLITE_ENABLE_STAT4` (as the
+///   bundled library is) plans a comparison of an indexed column with a bare parameter by
+///   that parameter's value once `ANALYZE` has run, and then prepares the statement again
+///   on every bind. Behind the plus the planner does not look at the value; the indexes are
+///   used as before.
+fn sqlite_parameters(sql: &str, values: &[Value]) -> (String, Vec<Value>) {
+    let mut text = String::with_capacity(sql.len() + sql.len() / 8);
+    let mut out = Vec::with_capacity(values.len() + 4);
+    let mut chars = sql.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let digits = sql[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        if c != '$' || digits == 0 {
+            text.push(c);
+            continue;
         }
-        out.push(c);
-        prev = c;
+        let n: usize = sql[at + 1..at + 1 + digits].parse().unwrap_or(0);
+        match n.checked_sub(1).and_then(|i| values.get(i)) {
+            Some(v) => out.push(v.clone()),
+            // Not a parameter of this statement: leave it for SQLite to reject.
+            None => {
+                text.push(c);
+                continue;
+            }
+        }
+        if !text.ends_with('+') {
+            text.push('+');
+        }
+        text.push('?');
+        for _ in 0..digits {
+            chars.next();
+        }
     }
-    out
+    (text, out)
 }
 
 fn text(s: &str) -> Value {
@@ -1040,15 +1063,26 @@ impl TupleStore for SqlStore {
 
 #[cfg(test)]
 mod tests {
-    use super::opaque_parameters;
+    use super::sqlite_parameters;
+    use sea_orm::Value;
 
     #[test]
-    fn every_parameter_gets_a_unary_plus_once() {
-        assert_eq!(
-            opaque_parameters("SELECT 1 FROM t WHERE t.nid = $1 AND x IN ($2, $13) LIMIT $3"),
-            "SELECT 1 FROM t WHERE t.nid = +$1 AND x IN (+$2, +$13) LIMIT +$3"
+    fn sqlite_parameters_are_anonymous_in_order_of_use() {
+        let v = |i: i64| Value::BigInt(Some(i));
+        let (text, values) = sqlite_parameters(
+            "SELECT 1 FROM t WHERE t.nid = $1 AND x IN ($2, $3) AND y = $1 LIMIT $3",
+            &[v(10), v(20), v(30)],
         );
-        let once = opaque_parameters("VALUES ($1, $2)");
-        assert_eq!(opaque_parameters(&once), once);
+        assert_eq!(
+            text,
+            "SELECT 1 FROM t WHERE t.nid = +? AND x IN (+?, +?) AND y = +? LIMIT +?"
+        );
+        assert_eq!(values, vec![v(10), v(20), v(30), v(10), v(30)]);
+        let (text, values) = sqlite_parameters("VALUES (+$1, $12)", &[v(1)]);
+        assert_eq!(
+            text, "VALUES (+?, $12)",
+            "an unknown parameter is left as written"
+        );
+        assert_eq!(values, vec![v(1)]);
     }
 }
