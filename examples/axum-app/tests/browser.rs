@@ -124,6 +124,19 @@ impl Window {
             .await
     }
 
+    /// Waits until the text of `css` contains `needle` (the old page may still show the
+    /// element while a form submission loads the new one) and returns the text.
+    async fn wait_text_containing(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = self.wait_text(css).await;
+            if text.contains(needle) || Instant::now() >= deadline {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn fill(&self, css: &str, text: &str) {
         self.with_element(css, "no field", |el| async move {
             el.clear().await?;
@@ -372,7 +385,9 @@ async fn sign_up_sign_in_change_password_share_a_document_and_recover_the_accoun
         .await
         .unwrap();
     ada.click("#share-user button[type=submit]").await;
-    let sharing = ada.wait_text("#sharing table").await;
+    let sharing = ada
+        .wait_text_containing("#sharing table", "Bob Babbage")
+        .await;
     assert!(sharing.contains("Bob Babbage"), "{sharing}");
     ada.shot("shared").await;
 
