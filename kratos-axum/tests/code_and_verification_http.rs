@@ -7,12 +7,8 @@
 //! `sent_email`: 400 for JSON clients (`strategy_login.go`/`strategy_registration.go` write
 //! the flow with `http.StatusBadRequest`), a 303 back to the UI for HTML clients.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::http::{Method, StatusCode};
-use kratos_core::courier::{MemoryOutbox, TemplateType};
-use kratos_core::{Kratos, ManualClock};
+use kratos_core::courier::TemplateType;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -71,37 +67,11 @@ fn show_verification_config() -> String {
         )
 }
 
-struct TestApp {
-    kratos: Kratos,
-    outbox: MemoryOutbox,
-    #[allow(dead_code)]
-    clock: Arc<ManualClock>,
-    public: Router,
-    admin: Router,
+fn app() -> MailApp {
+    mail_app(CONFIG)
 }
 
-fn app_with(yaml: &str) -> TestApp {
-    let store = Arc::new(kratos_core::store::MemoryStore::new());
-    let (kratos, outbox, clock) = kratos_core::testsuite::kratos_with_outbox(store, yaml);
-    TestApp {
-        public: kratos_axum::public_router(kratos.clone()),
-        admin: kratos_axum::admin_router(kratos.clone()),
-        kratos,
-        outbox,
-        clock,
-    }
-}
-
-fn app() -> TestApp {
-    app_with(CONFIG)
-}
-
-impl TestApp {
-    /// The code in the newest email to `to`, after a courier dispatch.
-    async fn code(&self, to: &str) -> String {
-        kratos_core::testsuite::code_from_outbox(&self.kratos, &self.outbox, to).await
-    }
-
+impl MailApp {
     /// The template of the newest email to `to` (after a dispatch).
     fn template_to(&self, to: &str) -> TemplateType {
         self.outbox
@@ -156,7 +126,7 @@ fn verification_items(continue_with: &Value) -> Vec<Value> {
 }
 
 /// Starts an api flow of `kind`; answers the flow.
-async fn api_flow(app: &TestApp, kind: &str) -> Value {
+async fn api_flow(app: &MailApp, kind: &str) -> Value {
     let res = call(Method::GET, &format!("/self-service/{kind}/api"))
         .send(&app.public)
         .await;
@@ -169,7 +139,7 @@ async fn api_flow(app: &TestApp, kind: &str) -> Value {
 /// Starts a browser flow of `kind` as an HTML client (with an optional query) and fetches it
 /// as the UI does; answers its id and the fetched flow.
 async fn browser_flow(
-    app: &TestApp,
+    app: &MailApp,
     jar: &mut Jar,
     kind: &str,
     query: &str,
@@ -194,7 +164,7 @@ async fn browser_flow(
 }
 
 /// `GET /self-service/<kind>/flows?id=` with the browser's cookies: 200 and the flow.
-async fn fetch_flow(app: &TestApp, jar: &Jar, kind: &str, id: &str) -> Value {
+async fn fetch_flow(app: &MailApp, jar: &Jar, kind: &str, id: &str) -> Value {
     let res = call(Method::GET, &format!("/self-service/{kind}/flows?id={id}"))
         .jar(jar)
         .send(&app.public)
@@ -233,7 +203,7 @@ fn assert_code_step(flow: &Value, message: u64) {
 }
 
 /// Registers `mail` over HTTP with the api code flow; answers the success body.
-async fn api_register_by_code(app: &TestApp, mail: &str) -> Value {
+async fn api_register_by_code(app: &MailApp, mail: &str) -> Value {
     let flow = api_flow(app, "registration").await;
     let submit = format!(
         "/self-service/registration?flow={}",
@@ -254,7 +224,7 @@ async fn api_register_by_code(app: &TestApp, mail: &str) -> Value {
 }
 
 /// Registers `mail` with a password over HTTP (api flow); answers the success body.
-async fn api_register_by_password(app: &TestApp, mail: &str) -> Value {
+async fn api_register_by_password(app: &MailApp, mail: &str) -> Value {
     let flow = api_flow(app, "registration").await;
     let res = call(
         Method::POST,
@@ -890,7 +860,7 @@ async fn api_registration_with_verification_continues_with_the_verification_flow
 
 #[tokio::test]
 async fn registration_without_verification_continues_with_no_verification_flow() {
-    let app = app_with(&CONFIG.replace(
+    let app = mail_app(&CONFIG.replace(
         "    verification:\n      enabled: true\n",
         "    verification:\n      enabled: false\n",
     ));
@@ -903,7 +873,7 @@ async fn registration_without_verification_continues_with_no_verification_flow()
 
 #[tokio::test]
 async fn browser_registration_with_show_verification_ui_goes_to_the_verification_ui() {
-    let app = app_with(&show_verification_config());
+    let app = mail_app(&show_verification_config());
     let mut jar = Jar::default();
     let mail = email();
     let (flow_id, flow) = browser_flow(&app, &mut jar, "registration", "", REGISTRATION_UI).await;
@@ -976,7 +946,7 @@ async fn browser_registration_with_show_verification_ui_goes_to_the_verification
 
 #[tokio::test]
 async fn spa_registration_with_show_verification_ui_answers_both_items() {
-    let app = app_with(&show_verification_config());
+    let app = mail_app(&show_verification_config());
     let mut jar = Jar::default();
     let mail = email();
     let (flow_id, flow) = browser_flow(&app, &mut jar, "registration", "", REGISTRATION_UI).await;
@@ -1143,7 +1113,7 @@ async fn api_settings_new_email_continues_with_its_verification_flow() {
 
 #[tokio::test]
 async fn browser_settings_new_email_goes_to_the_verification_ui() {
-    let app = app_with(&show_verification_config());
+    let app = mail_app(&show_verification_config());
     let mut jar = Jar::default();
     let mail = email();
 

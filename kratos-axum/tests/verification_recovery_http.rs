@@ -1,14 +1,10 @@
 //! HTTP tests of the verification and recovery flows (api and browser, codes and links read
 //! from the courier's outbox), the admin recovery API and the courier admin API.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::http::{Method, StatusCode, header};
-use kratos_core::courier::MemoryOutbox;
+use kratos_core::Kratos;
 use kratos_core::identity::CreateIdentityBody;
 use kratos_core::session::ClientInfo;
-use kratos_core::{Kratos, ManualClock};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -57,36 +53,11 @@ fn link_config() -> String {
         )
 }
 
-struct TestApp {
-    kratos: Kratos,
-    outbox: MemoryOutbox,
-    clock: Arc<ManualClock>,
-    public: Router,
-    admin: Router,
+fn app() -> MailApp {
+    mail_app(CONFIG)
 }
 
-fn app_with(yaml: &str) -> TestApp {
-    let store = Arc::new(kratos_core::store::MemoryStore::new());
-    let (kratos, outbox, clock) = kratos_core::testsuite::kratos_with_outbox(store, yaml);
-    TestApp {
-        public: kratos_axum::public_router(kratos.clone()),
-        admin: kratos_axum::admin_router(kratos.clone()),
-        kratos,
-        outbox,
-        clock,
-    }
-}
-
-fn app() -> TestApp {
-    app_with(CONFIG)
-}
-
-impl TestApp {
-    /// The code in the newest email to `to` (after a courier dispatch).
-    async fn code(&self, to: &str) -> String {
-        kratos_core::testsuite::code_from_outbox(&self.kratos, &self.outbox, to).await
-    }
-
+impl MailApp {
     /// The link in the newest email to `to` (after a courier dispatch), as a path and query.
     async fn link(&self, to: &str) -> String {
         self.kratos.courier().dispatch_batch().await.unwrap();
@@ -122,7 +93,7 @@ async fn create_identity(k: &Kratos, mail: &str) -> Uuid {
 }
 
 /// Starts an api flow of `kind`; returns its id.
-async fn api_flow(app: &TestApp, kind: &str) -> String {
+async fn api_flow(app: &MailApp, kind: &str) -> String {
     let res = call(Method::GET, &format!("/self-service/{kind}/api"))
         .send(&app.public)
         .await;
@@ -134,7 +105,7 @@ async fn api_flow(app: &TestApp, kind: &str) -> String {
 
 /// Starts a browser flow of `kind` as an HTML client and fetches it as the UI does; returns
 /// its id and CSRF token.
-async fn browser_flow(app: &TestApp, jar: &mut Jar, kind: &str, ui: &str) -> (String, String) {
+async fn browser_flow(app: &MailApp, jar: &mut Jar, kind: &str, ui: &str) -> (String, String) {
     let res = call(Method::GET, &format!("/self-service/{kind}/browser"))
         .html_accept()
         .jar(jar)
@@ -373,7 +344,7 @@ async fn verification_browser_flow_by_code_html_and_json() {
 
 #[tokio::test]
 async fn verification_links_are_followed_with_get() {
-    let app = app_with(&link_config());
+    let app = mail_app(&link_config());
     let mail = email();
     let id = create_identity(&app.kratos, &mail).await;
     let mut jar = Jar::default();
@@ -763,7 +734,7 @@ async fn unknown_flows_are_404() {
 
 #[tokio::test]
 async fn disabled_flows_answer_kratos_error() {
-    let app = app_with("serve:\n  public:\n    base_url: https://auth.example.com/\n");
+    let app = mail_app("serve:\n  public:\n    base_url: https://auth.example.com/\n");
     let id = create_identity(&app.kratos, &email()).await;
     let flow = Uuid::new_v4();
     for kind in ["verification", "recovery"] {
@@ -1051,7 +1022,7 @@ async fn recovery_browser_flow_json_client_gets_422_with_the_settings_url() {
 
 #[tokio::test]
 async fn recovery_links_are_followed_with_get() {
-    let app = app_with(&link_config());
+    let app = mail_app(&link_config());
     let mail = email();
     let id = create_identity(&app.kratos, &mail).await;
     let mut jar = Jar::default();
@@ -1198,7 +1169,7 @@ async fn admin_recovery_code_is_entered_in_a_browser() {
 #[tokio::test]
 async fn admin_recovery_link_signs_the_browser_in() {
     // The flow accepts links when recovery is configured with `use: link`.
-    let app = app_with(&link_config());
+    let app = mail_app(&link_config());
     let mail = email();
     let id = create_identity(&app.kratos, &mail).await;
     let res = call(Method::POST, "/admin/recovery/link")

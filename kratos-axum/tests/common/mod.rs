@@ -4,11 +4,14 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
+use kratos_core::courier::MemoryOutbox;
+use kratos_core::{Kratos, ManualClock};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -222,4 +225,34 @@ pub fn query_param(url: &str, key: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())
+}
+
+/// An app on a fresh memory store whose courier delivers into an in-memory outbox, with a
+/// manual clock, and its public and admin routers.
+pub struct MailApp {
+    pub kratos: Kratos,
+    pub outbox: MemoryOutbox,
+    pub clock: Arc<ManualClock>,
+    pub public: Router,
+    pub admin: Router,
+}
+
+/// A [`MailApp`] configured by `yaml`.
+pub fn mail_app(yaml: &str) -> MailApp {
+    let store = Arc::new(kratos_core::store::MemoryStore::new());
+    let (kratos, outbox, clock) = kratos_core::testsuite::kratos_with_outbox(store, yaml);
+    MailApp {
+        public: kratos_axum::public_router(kratos.clone()),
+        admin: kratos_axum::admin_router(kratos.clone()),
+        kratos,
+        outbox,
+        clock,
+    }
+}
+
+impl MailApp {
+    /// The code in the newest email to `to`, after a courier dispatch.
+    pub async fn code(&self, to: &str) -> String {
+        kratos_core::testsuite::code_from_outbox(&self.kratos, &self.outbox, to).await
+    }
 }
