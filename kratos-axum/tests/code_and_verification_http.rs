@@ -223,6 +223,28 @@ async fn api_register_by_code(app: &MailApp, mail: &str) -> Value {
     done.body
 }
 
+/// Registers `mail` with a password in a browser (HTML form post); answers the 303.
+async fn browser_register_by_password(app: &MailApp, jar: &mut Jar, mail: &str) -> Res {
+    let (flow_id, flow) = browser_flow(app, jar, "registration", "", REGISTRATION_UI).await;
+    let csrf = csrf_of(&flow);
+    let done = call(
+        Method::POST,
+        &format!("/self-service/registration?flow={flow_id}"),
+    )
+    .html_accept()
+    .jar(jar)
+    .form(&[
+        ("csrf_token", &csrf),
+        ("method", "password"),
+        ("traits.email", mail),
+        ("password", PASSWORD),
+    ])
+    .send(&app.public)
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{:?}", done.body);
+    done
+}
+
 /// Registers `mail` with a password over HTTP (api flow); answers the success body.
 async fn api_register_by_password(app: &MailApp, mail: &str) -> Value {
     let flow = api_flow(app, "registration").await;
@@ -876,24 +898,7 @@ async fn browser_registration_with_show_verification_ui_goes_to_the_verification
     let app = mail_app(&show_verification_config());
     let mut jar = Jar::default();
     let mail = email();
-    let (flow_id, flow) = browser_flow(&app, &mut jar, "registration", "", REGISTRATION_UI).await;
-    let csrf = csrf_of(&flow);
-
-    let done = call(
-        Method::POST,
-        &format!("/self-service/registration?flow={flow_id}"),
-    )
-    .html_accept()
-    .jar(&jar)
-    .form(&[
-        ("csrf_token", &csrf),
-        ("method", "password"),
-        ("traits.email", &mail),
-        ("password", PASSWORD),
-    ])
-    .send(&app.public)
-    .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{:?}", done.body);
+    let done = browser_register_by_password(&app, &mut jar, &mail).await;
     let location = done.location().to_owned();
     assert!(
         location.starts_with(&format!("{VERIFICATION_UI}?flow=")),
@@ -993,23 +998,7 @@ async fn browser_registration_without_show_verification_ui_goes_to_the_return_ur
     let app = app();
     let mut jar = Jar::default();
     let mail = email();
-    let (flow_id, flow) = browser_flow(&app, &mut jar, "registration", "", REGISTRATION_UI).await;
-    let csrf = csrf_of(&flow);
-    let done = call(
-        Method::POST,
-        &format!("/self-service/registration?flow={flow_id}"),
-    )
-    .html_accept()
-    .jar(&jar)
-    .form(&[
-        ("csrf_token", &csrf),
-        ("method", "password"),
-        ("traits.email", &mail),
-        ("password", PASSWORD),
-    ])
-    .send(&app.public)
-    .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{:?}", done.body);
+    let done = browser_register_by_password(&app, &mut jar, &mail).await;
     assert_eq!(done.location(), APP);
     // The verification message is sent all the same.
     app.code(&mail).await;
@@ -1118,23 +1107,7 @@ async fn browser_settings_new_email_goes_to_the_verification_ui() {
     let mail = email();
 
     // Sign up in the browser (sent to the verification UI by the hook).
-    let (flow_id, flow) = browser_flow(&app, &mut jar, "registration", "", REGISTRATION_UI).await;
-    let csrf = csrf_of(&flow);
-    let done = call(
-        Method::POST,
-        &format!("/self-service/registration?flow={flow_id}"),
-    )
-    .html_accept()
-    .jar(&jar)
-    .form(&[
-        ("csrf_token", &csrf),
-        ("method", "password"),
-        ("traits.email", &mail),
-        ("password", PASSWORD),
-    ])
-    .send(&app.public)
-    .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{:?}", done.body);
+    let done = browser_register_by_password(&app, &mut jar, &mail).await;
     jar.absorb(&done);
 
     // A settings form changes the address: 303 to the new address's verification flow.
