@@ -4,17 +4,16 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::routing::get;
-use http_body_util::BodyExt;
 use keto_core::{Keto, RelationTuple, Schema, Subject, Tenant};
 use kratos_axum::{Permission, PermissionGuard, Session, require_permission};
 use kratos_core::Kratos;
 use kratos_core::session::ClientInfo;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use uuid::Uuid;
+
+mod common;
 
 const OPL: &str = r#"
 class User implements Namespace {}
@@ -84,21 +83,16 @@ fn app(kratos: &Kratos, keto: &Tenant) -> Router {
         .with_state(kratos.clone())
 }
 
+/// GET `uri`, with a session token or without: the status and the body.
 async fn call(app: &Router, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
-    let mut req = Request::builder().uri(uri);
-    if let Some(t) = token {
-        req = req.header("x-session-token", t);
+    let req = common::call(Method::GET, uri);
+    let res = match token {
+        Some(t) => req.token(t),
+        None => req,
     }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-    (status, body)
+    .send(app)
+    .await;
+    (res.status, res.body)
 }
 
 /// A signed-in identity: its id and session token.
