@@ -21,10 +21,12 @@
 mod completion;
 mod courier;
 mod passwordless_code;
+mod smtp_sink;
 mod verification_hooks;
 pub use completion::*;
 pub use courier::*;
 pub use passwordless_code::*;
+pub use smtp_sink::*;
 pub use verification_hooks::*;
 
 use std::collections::HashSet;

@@ -2,65 +2,17 @@
 //! through the courier and is read out of the received mail; with the server down, the
 //! message stays queued and goes out once it is back.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use kratos_core::courier::MessageStatus;
 use kratos_core::flow::{FlowContext, FlowState, FlowType};
 use kratos_core::identity::CreateIdentityBody;
 use kratos_core::store::MemoryStore;
+use kratos_core::testsuite::smtp_sink;
 use kratos_core::{Config, Kratos, ManualClock};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
-
-/// The mails a sink received (their DATA sections).
-type Inbox = Arc<Mutex<Vec<String>>>;
-
-/// A minimal SMTP server: greets, accepts every sender and recipient, stores each DATA.
-async fn smtp_sink(listener: TcpListener) -> Inbox {
-    let inbox: Inbox = Arc::default();
-    let out = inbox.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let inbox = inbox.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut lines = BufReader::new(read).lines();
-                write.write_all(b"220 sink ESMTP ready\r\n").await.ok();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                    let reply: &[u8] = match verb.as_str() {
-                        "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
-                        "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
-                        "DATA" => {
-                            write.write_all(b"354 go ahead\r\n").await.ok();
-                            let mut data = String::new();
-                            while let Ok(Some(l)) = lines.next_line().await {
-                                if l == "." {
-                                    break;
-                                }
-                                data.push_str(&l);
-                                data.push('\n');
-                            }
-                            inbox.lock().unwrap().push(data);
-                            b"250 queued\r\n"
-                        }
-                        "QUIT" => {
-                            write.write_all(b"221 bye\r\n").await.ok();
-                            return;
-                        }
-                        _ => b"502 not implemented\r\n",
-                    };
-                    write.write_all(reply).await.ok();
-                }
-            });
-        }
-    });
-    out
-}
 
 fn kratos(port: u16, clock: Arc<ManualClock>) -> Kratos {
     let config = Config::from_yaml_str(&format!(
@@ -106,13 +58,13 @@ async fn start_verification(k: &Kratos, email: &str) -> uuid::Uuid {
 async fn a_verification_code_arrives_by_smtp() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let inbox = smtp_sink(listener).await;
+    let inbox = smtp_sink(listener);
     let k = kratos(port, Arc::new(ManualClock::new(chrono::Utc::now())));
     let flow = start_verification(&k, "smtp@example.com").await;
 
     let report = k.courier().dispatch_batch().await.unwrap();
     assert_eq!(report.sent, 1, "{report:?}");
-    let mails = inbox.lock().unwrap().clone();
+    let mails: Vec<String> = inbox.mails().into_iter().map(|m| m.data).collect();
     assert_eq!(mails.len(), 1);
     assert!(mails[0].contains("To: smtp@example.com"));
     assert!(mails[0].contains("From: Example <accounts@example.com>"));
@@ -156,12 +108,12 @@ async fn smtp_down_keeps_the_message_queued_until_it_is_back() {
     // The server comes up; after the back-off the worker (a new one: nothing is kept in
     // memory) sends the message.
     let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    let inbox = smtp_sink(listener).await;
+    let inbox = smtp_sink(listener);
     assert_eq!(k.courier().dispatch_batch().await.unwrap().claimed, 0);
     clock.advance(chrono::Duration::seconds(11));
     let restarted = k.tenant(k.nid()).courier();
     assert_eq!(restarted.dispatch_batch().await.unwrap().sent, 1);
-    let mails = inbox.lock().unwrap().clone();
+    let mails: Vec<String> = inbox.mails().into_iter().map(|m| m.data).collect();
     assert_eq!(mails.len(), 1);
     assert!(code_in(&mails[0]).is_some());
     let sent = k.courier().get(queued.id).await.unwrap();
@@ -172,16 +124,11 @@ async fn smtp_down_keeps_the_message_queued_until_it_is_back() {
 async fn the_worker_loop_sends_and_stops() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let inbox = smtp_sink(listener).await;
+    let inbox = smtp_sink(listener);
     let k = kratos(port, Arc::new(ManualClock::new(chrono::Utc::now())));
     let worker = k.courier().spawn();
     start_verification(&k, "loop@example.com").await;
-    for _ in 0..100 {
-        if !inbox.lock().unwrap().is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    inbox.wait_for(1, Duration::from_secs(5)).await;
     worker.stop().await;
-    assert_eq!(inbox.lock().unwrap().len(), 1);
+    assert_eq!(inbox.mails().len(), 1);
 }

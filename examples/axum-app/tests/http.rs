@@ -1098,71 +1098,27 @@ fn the_smtp_flag_and_its_environment_variable() {
     assert!(axum_app::HELP.contains("[SMTP_URL]"));
 }
 
-/// A minimal plain-text SMTP server on a free port that accepts every mail and hands each
-/// one's envelope recipient and data over the channel.
-async fn fake_smtp_server() -> (u16, tokio::sync::mpsc::UnboundedReceiver<(String, String)>) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut lines = BufReader::new(read).lines();
-                write.write_all(b"220 fake ESMTP\r\n").await.unwrap();
-                let mut rcpt = String::new();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let upper = line.to_ascii_uppercase();
-                    let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                        b"250-fake\r\n250 8BITMIME\r\n"
-                    } else if upper.starts_with("RCPT TO:") {
-                        rcpt = line[8..].trim().trim_matches(['<', '>']).to_owned();
-                        b"250 ok\r\n"
-                    } else if upper == "DATA" {
-                        write.write_all(b"354 go on\r\n").await.unwrap();
-                        let mut data = String::new();
-                        while let Ok(Some(l)) = lines.next_line().await {
-                            if l == "." {
-                                break;
-                            }
-                            data.push_str(&l);
-                            data.push('\n');
-                        }
-                        tx.send((rcpt.clone(), data)).ok();
-                        b"250 queued\r\n"
-                    } else if upper == "QUIT" {
-                        write.write_all(b"221 bye\r\n").await.ok();
-                        return;
-                    } else {
-                        b"250 ok\r\n"
-                    };
-                    if write.write_all(reply).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (port, rx)
-}
-
 #[tokio::test]
 async fn with_smtp_mail_is_delivered_through_the_server() {
-    let (port, mut received) = fake_smtp_server().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = kratos_core::testsuite::smtp_sink(listener);
     let app = full_app(Some(&format!(
         "smtp://127.0.0.1:{port}/?disable_starttls=true"
     )))
     .await;
     let mut b = Browser::new(app.public.clone());
     sign_up(&mut b, "sam@example.com", "Sam").await;
-    let (to, data) = tokio::time::timeout(std::time::Duration::from_secs(10), received.recv())
-        .await
-        .expect("the courier delivers the sign-up mail through SMTP")
-        .unwrap();
-    assert_eq!(to, "sam@example.com");
-    assert!(data.contains("Subject: Your verification code"), "{data}");
+    let mails = inbox.wait_for(1, std::time::Duration::from_secs(10)).await;
+    let mail = mails
+        .first()
+        .expect("the courier delivers the sign-up mail through SMTP");
+    assert_eq!(mail.recipient, "sam@example.com");
+    assert!(
+        mail.data.contains("Subject: Your verification code"),
+        "{}",
+        mail.data
+    );
     assert!(b.get("/mailbox").await.body.contains("id=\"mailbox-off\""));
 }
 
