@@ -17,7 +17,7 @@ use crate::identity::{CredentialType, IdentifierKind, normalize_identifier};
 use crate::kratos::Kratos;
 use crate::session::{Aal, AuthenticationMethod, RequiredAal, Session, SessionToken};
 use crate::store::{FlowCompletion, SessionWrite, StoreError};
-use crate::strategy::code::{self, CodeCheck, CodeRequest};
+use crate::strategy::code::{self, CodeRequest};
 
 /// A login flow, in Kratos's `loginFlow` shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -517,24 +517,20 @@ impl<'a> LoginFlows<'a> {
             self.save(&flow, &csrf, false).await?;
             return Ok(LoginSubmission::Retry(flow));
         }
-        let consumed =
-            match code::check_code(self.kratos, CodeKind::LoginCode, flow.id, &payload.code, "")
-                .await?
-            {
-                CodeCheck::Valid(c) => c,
-                CodeCheck::TooMany => {
-                    flow.ui
-                        .messages
-                        .push(super::verification::too_many_submissions());
-                    self.save(&flow, &csrf, false).await?;
-                    return Ok(LoginSubmission::Retry(flow));
-                }
-                CodeCheck::Invalid => {
-                    flow.ui.messages.push(code::text::login_code_invalid());
-                    self.save(&flow, &csrf, false).await?;
-                    return Ok(LoginSubmission::Retry(flow));
-                }
-            };
+        let Some(consumed) = code::check_code_or_say(
+            self.kratos,
+            CodeKind::LoginCode,
+            flow.id,
+            &payload.code,
+            "",
+            code::text::login_code_invalid(),
+            &mut flow.ui.messages,
+        )
+        .await?
+        else {
+            self.save(&flow, &csrf, false).await?;
+            return Ok(LoginSubmission::Retry(flow));
+        };
         let identity_id = consumed
             .identity_id
             .ok_or_else(|| FlowError::Internal("a login code without an identity".into()))?;

@@ -19,9 +19,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::ui::{UiContainer, UiNode, UiText, text};
-use super::verification::{
-    code_secrets, continue_node, template_identity, too_many_submissions, with_query,
-};
+use super::verification::{code_secrets, continue_node, template_identity, with_query};
 use super::{
     ContinueWith, ContinueWithFlow, FlowContext, FlowError, FlowKind, FlowState, FlowType,
     csrf_matches, new_csrf_token,
@@ -34,6 +32,7 @@ use crate::identity::{AddressVia, IdentifierKind, Identity, normalize_identifier
 use crate::kratos::Kratos;
 use crate::session::{AuthenticationMethod, Session, SessionToken};
 use crate::store::{AddressKind, StoreError};
+use crate::strategy::code::check_code_or_say;
 
 /// A recovery flow, in Kratos's `recoveryFlow` shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -666,23 +665,16 @@ impl<'a> RecoveryFlows<'a> {
         let config = self.kratos.config();
         let store = self.kratos.store();
         let nid = self.kratos.nid();
-        let code =
-            match crate::strategy::code::check_code(self.kratos, kind, flow.id, submitted, "")
-                .await?
-            {
-                crate::strategy::code::CodeCheck::Valid(code) => code,
-                crate::strategy::code::CodeCheck::TooMany => {
-                    flow.ui.messages.push(too_many_submissions());
-                    return Ok(None);
-                }
-                crate::strategy::code::CodeCheck::Invalid => {
-                    flow.ui.messages.push(match kind {
-                        CodeKind::RecoveryLink => msg::token_invalid(),
-                        _ => msg::code_invalid(),
-                    });
-                    return Ok(None);
-                }
-            };
+        let invalid = match kind {
+            CodeKind::RecoveryLink => msg::token_invalid(),
+            _ => msg::code_invalid(),
+        };
+        let (id, messages) = (flow.id, &mut flow.ui.messages);
+        let Some(code) =
+            check_code_or_say(self.kratos, kind, id, submitted, "", invalid, messages).await?
+        else {
+            return Ok(None);
+        };
         let identity_id = code
             .identity_id
             .ok_or_else(|| FlowError::Internal("the recovery code has no identity".into()))?;

@@ -23,7 +23,7 @@ use crate::identity::{
 use crate::kratos::Kratos;
 use crate::session::{AuthenticationMethod, RequiredAal, Session, SessionToken};
 use crate::store::{FlowCompletion, SessionWrite, StoreError};
-use crate::strategy::code::{self, CodeCheck, CodeRequest};
+use crate::strategy::code::{self, CodeRequest};
 
 /// A registration flow, in Kratos's `registrationFlow` shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -503,30 +503,19 @@ impl<'a> RegistrationFlows<'a> {
             self.save(&flow, &csrf, false).await?;
             return Ok(RegistrationSubmission::Retry(flow));
         }
-        match code::check_code(
+        let checked = code::check_code_or_say(
             self.kratos,
             CodeKind::RegistrationCode,
             flow.id,
             &payload.code,
             &address,
+            code::text::registration_code_invalid(),
+            &mut flow.ui.messages,
         )
-        .await?
-        {
-            CodeCheck::Valid(_) => {}
-            CodeCheck::TooMany => {
-                flow.ui
-                    .messages
-                    .push(super::verification::too_many_submissions());
-                self.save(&flow, &csrf, false).await?;
-                return Ok(RegistrationSubmission::Retry(flow));
-            }
-            CodeCheck::Invalid => {
-                flow.ui
-                    .messages
-                    .push(code::text::registration_code_invalid());
-                self.save(&flow, &csrf, false).await?;
-                return Ok(RegistrationSubmission::Retry(flow));
-            }
+        .await?;
+        if checked.is_none() {
+            self.save(&flow, &csrf, false).await?;
+            return Ok(RegistrationSubmission::Retry(flow));
         }
         // The code proved the address.
         let verified = vec![crate::identity::AddressImport {

@@ -24,6 +24,7 @@ use crate::courier::TemplateType;
 use crate::identity::{AddressVia, IdentifierKind, Identity, normalize_identifier};
 use crate::kratos::Kratos;
 use crate::store::{AddressKind, StoreError};
+use crate::strategy::code::check_code_or_say;
 
 /// A verification flow, in Kratos's `verificationFlow` shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -689,23 +690,16 @@ impl<'a> VerificationFlows<'a> {
         let config = self.kratos.config();
         let store = self.kratos.store();
         let nid = self.kratos.nid();
-        let code =
-            match crate::strategy::code::check_code(self.kratos, kind, flow.id, submitted, "")
-                .await?
-            {
-                crate::strategy::code::CodeCheck::Valid(code) => code,
-                crate::strategy::code::CodeCheck::TooMany => {
-                    flow.ui.messages.push(too_many_submissions());
-                    return Ok(());
-                }
-                crate::strategy::code::CodeCheck::Invalid => {
-                    flow.ui.messages.push(match kind {
-                        CodeKind::VerificationLink => msg::token_invalid(),
-                        _ => msg::code_invalid(),
-                    });
-                    return Ok(());
-                }
-            };
+        let invalid = match kind {
+            CodeKind::VerificationLink => msg::token_invalid(),
+            _ => msg::code_invalid(),
+        };
+        let (id, messages) = (flow.id, &mut flow.ui.messages);
+        let Some(code) =
+            check_code_or_say(self.kratos, kind, id, submitted, "", invalid, messages).await?
+        else {
+            return Ok(());
+        };
         if let Some(address_id) = code.address_id {
             match store
                 .mark_address_verified(nid, address_id, self.now())

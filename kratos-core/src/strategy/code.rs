@@ -113,7 +113,7 @@ pub(crate) async fn send_code(kratos: &Kratos, request: CodeRequest<'_>) -> Resu
 }
 
 /// What a submitted code turned out to be.
-pub(crate) enum CodeCheck {
+enum CodeCheck {
     /// The flow saw too many submissions; a new code is needed.
     TooMany,
     /// Wrong, used or expired.
@@ -122,9 +122,35 @@ pub(crate) enum CodeCheck {
     Valid(OneTimeCode),
 }
 
+/// [`check_code`] for a flow's UI: the consumed code, or `None` after adding the flow's
+/// message to `messages` (too many submissions, or `invalid`).
+pub(crate) async fn check_code_or_say(
+    kratos: &Kratos,
+    kind: CodeKind,
+    flow_id: Uuid,
+    submitted: &str,
+    address: &str,
+    invalid: UiText,
+    messages: &mut Vec<UiText>,
+) -> Result<Option<OneTimeCode>, FlowError> {
+    Ok(
+        match check_code(kratos, kind, flow_id, submitted, address).await? {
+            CodeCheck::Valid(code) => Some(code),
+            CodeCheck::TooMany => {
+                messages.push(crate::flow::verification::too_many_submissions());
+                None
+            }
+            CodeCheck::Invalid => {
+                messages.push(invalid);
+                None
+            }
+        },
+    )
+}
+
 /// Counts the submission and consumes the code if it is the flow's valid one (for a
 /// registration code: sent to `address`).
-pub(crate) async fn check_code(
+async fn check_code(
     kratos: &Kratos,
     kind: CodeKind,
     flow_id: Uuid,
