@@ -25,16 +25,24 @@ const INSERT_CHUNK: usize = 500;
 /// Ids per `IN (…)` list.
 const IN_CHUNK: usize = 500;
 
+/// The rows of identities and everything they own, table by table.
 #[derive(Default)]
-struct Rows {
-    identities: Vec<identity::ActiveModel>,
-    credentials: Vec<credential::ActiveModel>,
-    identifiers: Vec<identifier::ActiveModel>,
-    verifiable: Vec<verifiable_address::ActiveModel>,
-    recovery: Vec<recovery_address::ActiveModel>,
+pub(crate) struct Rows {
+    pub(crate) identities: Vec<identity::ActiveModel>,
+    pub(crate) credentials: Vec<credential::ActiveModel>,
+    pub(crate) identifiers: Vec<identifier::ActiveModel>,
+    pub(crate) verifiable: Vec<verifiable_address::ActiveModel>,
+    pub(crate) recovery: Vec<recovery_address::ActiveModel>,
 }
 
 impl Rows {
+    /// The rows of one identity.
+    pub(crate) fn of(nid: Uuid, identity: &Identity) -> Self {
+        let mut rows = Self::default();
+        rows.push(nid, identity);
+        rows
+    }
+
     fn push_children(&mut self, nid: Uuid, i: &Identity) {
         for (t, c) in &i.credentials {
             let cred_id = Uuid::now_v7();
@@ -154,9 +162,7 @@ pub(crate) async fn insert_identity<C: ConnectionTrait>(
     nid: Uuid,
     identity: &Identity,
 ) -> Result<(), StoreError> {
-    let mut rows = Rows::default();
-    rows.push(nid, identity);
-    rows.insert(db).await.map_err(map_db_err)
+    Rows::of(nid, identity).insert(db).await.map_err(map_db_err)
 }
 
 /// Loads credentials, identifiers and addresses for identity rows, a few queries in all.

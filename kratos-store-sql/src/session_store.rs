@@ -196,28 +196,55 @@ pub(crate) async fn insert_session<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The row of a new session.
+pub(crate) fn session_row(nid: Uuid, record: &SessionRecord) -> Result<session::Model, StoreError> {
+    let s = &record.session;
+    Ok(session::Model {
+        id: s.id,
+        nid,
+        identity_id: s.identity_id,
+        token_digest: record.token_digest.to_vec(),
+        logout_token_digest: record.logout_token_digest.to_vec(),
+        active: s.active,
+        aal: s.authenticator_assurance_level.as_str().to_owned(),
+        authentication_methods: json(&s.authentication_methods)?,
+        devices: json(&s.devices)?,
+        issued_at: s.issued_at,
+        expires_at: s.expires_at,
+        authenticated_at: s.authenticated_at,
+    })
+}
+
+/// A session's mutable columns and their new values.
+pub(crate) fn session_updates(s: &Session) -> Result<Vec<(session::Column, Value)>, StoreError> {
+    use session::Column;
+    Ok(vec![
+        (Column::Active, Value::from(s.active)),
+        (
+            Column::Aal,
+            Value::from(s.authenticator_assurance_level.as_str()),
+        ),
+        (
+            Column::AuthenticationMethods,
+            Value::from(json(&s.authentication_methods)?),
+        ),
+        (Column::Devices, Value::from(json(&s.devices)?)),
+        (Column::ExpiresAt, Value::from(s.expires_at)),
+        (Column::AuthenticatedAt, Value::from(s.authenticated_at)),
+    ])
+}
+
 /// Saves a session's mutable fields ([`StoreError::NotFound`] when it is missing).
 pub(crate) async fn update_session<C: ConnectionTrait>(
     db: &C,
     nid: Uuid,
     s: &Session,
 ) -> Result<(), StoreError> {
-    let res = session::Entity::update_many()
-        .col_expr(session::Column::Active, Expr::value(s.active))
-        .col_expr(
-            session::Column::Aal,
-            Expr::value(s.authenticator_assurance_level.as_str()),
-        )
-        .col_expr(
-            session::Column::AuthenticationMethods,
-            Expr::value(json(&s.authentication_methods)?),
-        )
-        .col_expr(session::Column::Devices, Expr::value(json(&s.devices)?))
-        .col_expr(session::Column::ExpiresAt, Expr::value(s.expires_at))
-        .col_expr(
-            session::Column::AuthenticatedAt,
-            Expr::value(s.authenticated_at),
-        )
+    let mut update = session::Entity::update_many();
+    for (column, value) in session_updates(s)? {
+        update = update.col_expr(column, Expr::value(value));
+    }
+    let res = update
         .filter(session::Column::Nid.eq(nid))
         .filter(session::Column::Id.eq(s.id))
         .exec(db)
