@@ -156,15 +156,6 @@ fn identity_row(nid: Uuid, i: &Identity) -> identity::Model {
     }
 }
 
-/// Inserts one identity with everything it owns on `db` (a transaction).
-pub(crate) async fn insert_identity<C: ConnectionTrait>(
-    db: &C,
-    nid: Uuid,
-    identity: &Identity,
-) -> Result<(), StoreError> {
-    Rows::of(nid, identity).insert(db).await.map_err(map_db_err)
-}
-
 /// Loads credentials, identifiers and addresses for identity rows, a few queries in all.
 async fn hydrate<C: ConnectionTrait>(
     db: &C,
