@@ -1,7 +1,10 @@
 //! Registration and login through the flow API (api flows, password method) on memory,
 //! SQLite and PostgreSQL (when `KRATOS_TEST_POSTGRES_URL` is set), each beside one raw
 //! argon2id verification with the same parameters, measured in the same run: the physical
-//! floor of a password flow.
+//! floor of a password flow. Each flow iteration also runs one raw verification right before
+//! it, timed apart, and the pairs are saved (`kratos_benches::paired`): the ratio
+//! `bench_table` prints for a flow is the median flow over the median verification of
+//! iterations run side by side, which holds when the machine's speed drifts during the run.
 //!
 //! Hashing runs at the library's defaults (argon2id, 19 MiB, t=2, p=1, 32-byte key). One
 //! registration is "create an api flow, submit traits and password" (one hash, the identity
@@ -12,16 +15,21 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use std::cell::RefCell;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+use kratos_benches::paired::{self, Paired};
 use kratos_core::Kratos;
 use kratos_core::flow::login::{LoginOptions, LoginSubmission};
 use kratos_core::flow::registration::RegistrationSubmission;
 use kratos_core::flow::{FlowContext, FlowType};
 use kratos_core::hash::HashAlgorithm;
 use serde_json::json;
+
+const BASELINE: &str = "baseline_raw_argon2id_verify";
 
 const PASSWORD: &str = "flow bench: correct horse battery staple";
 
@@ -76,21 +84,37 @@ fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: common::Backend
     let HashAlgorithm::Argon2id(params) = k.config().hashers.algorithm().expect("hasher") else {
         panic!("the default hasher is argon2id")
     };
+    let raw_params = argon2::Params::new(
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        Some(params.key_length as usize),
+    )
+    .expect("argon2 params");
+    // Working memory allocated once, as kratos-hash keeps its own in a pool: the baseline
+    // is the computation alone, not the kernel mapping and zeroing 19 MiB per call.
+    let memory = RefCell::new(vec![argon2::Block::default(); raw_params.block_count()]);
     let raw = argon2::Argon2::new(
         argon2::Algorithm::Argon2id,
         argon2::Version::V0x13,
-        argon2::Params::new(
-            params.memory_kib,
-            params.iterations,
-            params.parallelism,
-            Some(params.key_length as usize),
-        )
-        .expect("argon2 params"),
+        raw_params,
     );
     let salt = [7u8; 16];
+    let raw_verify = |expected: &[u8]| {
+        let mut out = vec![0u8; expected.len()];
+        raw.hash_password_into_with_memory(
+            black_box(PASSWORD.as_bytes()),
+            &salt,
+            &mut out,
+            &mut *memory.borrow_mut(),
+        )
+        .expect("raw hash");
+        out == expected
+    };
     let mut expected = vec![0u8; params.key_length as usize];
     raw.hash_password_into(PASSWORD.as_bytes(), &salt, &mut expected)
         .expect("raw hash");
+    assert!(raw_verify(&expected), "the raw verification matches");
 
     // The login account, registered through the flow once.
     let account = format!("login-{}@example.com", uuid::Uuid::new_v4().simple());
@@ -103,31 +127,68 @@ fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: common::Backend
 
     let mut g = c.benchmark_group(format!("flows/{}", backend.name));
     g.sampling_mode(SamplingMode::Flat);
-    g.bench_function("baseline_raw_argon2id_verify", |b| {
-        b.iter(|| {
-            let mut out = vec![0u8; expected.len()];
-            raw.hash_password_into(black_box(PASSWORD.as_bytes()), &salt, &mut out)
-                .expect("raw hash");
-            out == expected
-        })
-    });
+    g.bench_function(BASELINE, |b| b.iter(|| raw_verify(&expected)));
+    let verify = || {
+        let start = Instant::now();
+        black_box(raw_verify(&expected));
+        start.elapsed()
+    };
     let seq = AtomicU64::new(0);
     let run_id = uuid::Uuid::new_v4().simple().to_string();
+    // Each flow iteration runs after one raw verification, timed apart: the pair
+    // (`kratos_benches::paired`) compares them under the same conditions.
+    let mut paired = Paired::default();
     g.bench_function("registration", |b| {
-        b.to_async(rt).iter(|| {
-            let n = seq.fetch_add(1, Ordering::Relaxed);
-            let email = format!("reg-{n}-{run_id}@example.com");
-            let k = &k;
-            async move { black_box(register(k, &email).await) }
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let baseline = verify();
+                let n = seq.fetch_add(1, Ordering::Relaxed);
+                let email = format!("reg-{n}-{run_id}@example.com");
+                let start = Instant::now();
+                black_box(rt.block_on(register(&k, &email)));
+                let took = start.elapsed();
+                paired.add(baseline, took);
+                total += took;
+            }
+            total
         })
     });
+    save_pair(&backend, "registration", std::mem::take(&mut paired));
     g.bench_function("login", |b| {
-        b.to_async(rt)
-            .iter(|| async { black_box(login(&k, &account).await) })
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let baseline = verify();
+                let start = Instant::now();
+                black_box(rt.block_on(login(&k, &account)));
+                let took = start.elapsed();
+                paired.add(baseline, took);
+                total += took;
+            }
+            total
+        })
     });
+    save_pair(&backend, "login", paired);
     g.finish();
     drop(k);
     backend.finish(rt);
+}
+
+fn save_pair(backend: &common::Backend, function: &str, paired: Paired) {
+    if paired.iterations.is_empty() {
+        // Filtered out of this run: the pairs of an earlier run stay.
+        return;
+    }
+    let record = paired::Record {
+        group: format!("flows/{}", backend.name),
+        function: function.to_owned(),
+        baseline_name: BASELINE.to_owned(),
+        paired,
+    };
+    if let Err(e) = paired::save(&kratos_benches::criterion_dir(), &record) {
+        eprintln!("could not save the paired baseline of {function}: {e}");
+    }
 }
 
 fn bench(c: &mut Criterion) {

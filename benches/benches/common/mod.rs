@@ -17,9 +17,11 @@ use kratos_store_sql::SqlStore;
 use kratos_store_sql::sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use serde_json::json;
 
-/// Short runs without plots: 10 samples, half a second of warm-up, 3 s of measurement.
+/// Short runs without plots: 10 samples, half a second of warm-up, 3 s of measurement,
+/// written where `bench_table` reads ([`kratos_benches::criterion_dir`]).
 pub fn criterion() -> Criterion {
     Criterion::default()
+        .output_directory(&kratos_benches::criterion_dir())
         .without_plots()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))

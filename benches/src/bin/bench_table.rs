@@ -6,7 +6,10 @@
 //! - a function whose name starts with `baseline` is the baseline of every other function
 //!   of its group (`flows/*`, `whoami/*`, `keto_sql/*`);
 //! - `<op>/kratos-hash` is paired with `<op>/raw-*` (`argon2id`, `bcrypt`);
-//! - `keto-core` is paired with `simple-zanzibar` (`keto_check/*`).
+//! - `keto-core` is paired with `simple-zanzibar` (`keto_check/*`);
+//! - a function with saved pairs (`kratos_benches::paired`, the flows) shows the median of
+//!   its iterations beside the median of the baselines timed right before each of them, and
+//!   their ratio.
 //!
 //! Benchmarks with a throughput (`import/*`) show it (elements per second) and have no
 //! baseline. The figure is criterion's typical time: the slope where criterion estimated
@@ -19,6 +22,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use kratos_benches::paired;
 use serde_json::Value;
 
 /// One measured benchmark.
@@ -109,12 +113,8 @@ fn main() {
     let root = std::env::args_os()
         .nth(1)
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("target"))
-                .join("criterion")
-        });
+        .unwrap_or_else(kratos_benches::criterion_dir);
+    let pairs = paired::load(&root);
     let mut all = Vec::new();
     collect(&root, &mut all);
     if all.is_empty() {
@@ -139,6 +139,19 @@ fn main() {
                 println!(
                     "| {id} | {per_second:.0} elem/s ({}) | — | — |",
                     time(m.nanos)
+                );
+                continue;
+            }
+            if let Some(pair) = pairs
+                .iter()
+                .find(|p| p.group == name && p.function == m.function)
+            {
+                println!(
+                    "| {id} | {} | {} ({}, interleaved) | {:.3}x |",
+                    time(pair.paired.measured().as_nanos() as f64),
+                    time(pair.paired.baseline().as_nanos() as f64),
+                    pair.baseline_name,
+                    pair.paired.ratio()
                 );
                 continue;
             }
