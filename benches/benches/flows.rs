@@ -18,7 +18,6 @@ mod common;
 use std::cell::RefCell;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use kratos_benches::paired::{self, Paired};
@@ -129,9 +128,7 @@ fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: common::Backend
     g.sampling_mode(SamplingMode::Flat);
     g.bench_function(BASELINE, |b| b.iter(|| raw_verify(&expected)));
     let verify = || {
-        let start = Instant::now();
         black_box(raw_verify(&expected));
-        start.elapsed()
     };
     let seq = AtomicU64::new(0);
     let run_id = uuid::Uuid::new_v4().simple().to_string();
@@ -140,33 +137,19 @@ fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: common::Backend
     let mut paired = Paired::default();
     g.bench_function("registration", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let baseline = verify();
+            paired.run(iters, verify, || {
                 let n = seq.fetch_add(1, Ordering::Relaxed);
                 let email = format!("reg-{n}-{run_id}@example.com");
-                let start = Instant::now();
                 black_box(rt.block_on(register(&k, &email)));
-                let took = start.elapsed();
-                paired.add(baseline, took);
-                total += took;
-            }
-            total
+            })
         })
     });
     save_pair(&backend, "registration", std::mem::take(&mut paired));
     g.bench_function("login", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let baseline = verify();
-                let start = Instant::now();
+            paired.run(iters, verify, || {
                 black_box(rt.block_on(login(&k, &account)));
-                let took = start.elapsed();
-                paired.add(baseline, took);
-                total += took;
-            }
-            total
+            })
         })
     });
     save_pair(&backend, "login", paired);

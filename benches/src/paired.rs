@@ -10,7 +10,7 @@
 //! finds them.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -23,6 +23,28 @@ pub struct Paired {
 }
 
 impl Paired {
+    /// Runs `iters` iterations of `work`, each right after one `baseline`, records both times
+    /// and returns the total of `work` (for criterion's `iter_custom`).
+    pub fn run(
+        &mut self,
+        iters: u64,
+        mut baseline: impl FnMut(),
+        mut work: impl FnMut(),
+    ) -> Duration {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let start = Instant::now();
+            baseline();
+            let baseline_took = start.elapsed();
+            let start = Instant::now();
+            work();
+            let took = start.elapsed();
+            self.add(baseline_took, took);
+            total += took;
+        }
+        total
+    }
+
     /// Counts one iteration and the baseline before it.
     pub fn add(&mut self, baseline: Duration, measured: Duration) {
         self.iterations.push((baseline, measured));
