@@ -54,16 +54,21 @@ async fn store() -> Option<Arc<dyn Persister>> {
 
 kratos_core::store_conformance!(store);
 
-#[tokio::test]
-async fn migrations_roll_back_to_nothing_and_reapply() {
-    use sea_orm::ConnectionTrait;
-    let Some(base) = kratos_core::testsuite::postgres_url_or_skip() else {
-        return;
-    };
+/// A store on a database of its own, for a test that changes the schema.
+async fn fresh_store() -> Option<kratos_store_postgres::SqlStore> {
+    let base = kratos_core::testsuite::postgres_url_or_skip()?;
     let url = kratos_store_postgres::create_test_database(&base)
         .await
         .expect("test database");
-    let store = kratos_store_postgres::connect(&url).await.unwrap();
+    Some(kratos_store_postgres::connect(&url).await.unwrap())
+}
+
+#[tokio::test]
+async fn migrations_roll_back_to_nothing_and_reapply() {
+    use sea_orm::ConnectionTrait;
+    let Some(store) = fresh_store().await else {
+        return;
+    };
     let count = |store: kratos_store_postgres::SqlStore| async move {
         store
             .connection()
@@ -80,6 +85,15 @@ async fn migrations_roll_back_to_nothing_and_reapply() {
     assert_eq!(count(store.clone()).await, 0);
     store.migrate().await.unwrap();
     assert_eq!(count(store.clone()).await, 5);
+}
+
+/// In a database of its own: the check rolls a migration back.
+#[tokio::test]
+async fn the_available_aal_migration_derives_it_from_credentials() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    kratos_store_sql::testsuite::available_aal_is_backfilled(&store).await;
 }
 
 /// Flow writes commit asynchronously for their own transaction only: the flow is stored and

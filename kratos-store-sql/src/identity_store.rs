@@ -7,6 +7,7 @@ use kratos_core::identity::{
     AddressVia, CredentialType, Credentials, Identity, IdentityState, RecoveryAddress,
     VerifiableAddress, VerificationStatus,
 };
+use kratos_core::session::available_aal;
 use kratos_core::store::{IdentityQuery, IdentityStore, StoreError};
 use sea_orm::sea_query::{Expr, LikeExpr, Query};
 use sea_orm::{
@@ -153,6 +154,7 @@ fn identity_row(nid: Uuid, i: &Identity) -> identity::Model {
         organization_id: i.organization_id,
         created_at: i.created_at,
         updated_at: i.updated_at,
+        available_aal: available_aal(i).as_str().to_owned(),
     }
 }
 
@@ -465,6 +467,10 @@ impl IdentityStore for SqlStore {
                 Expr::value(i.organization_id),
             )
             .col_expr(identity::Column::UpdatedAt, Expr::value(i.updated_at))
+            .col_expr(
+                identity::Column::AvailableAal,
+                Expr::value(available_aal(i).as_str()),
+            )
             .filter(identity::Column::Nid.eq(nid))
             .filter(identity::Column::Id.eq(i.id))
             .exec(&txn)

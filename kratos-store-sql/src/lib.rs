@@ -30,6 +30,8 @@ mod identity_store;
 mod lockout_store;
 pub mod migration;
 mod session_store;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 mod tuple_store;
 
 pub use error::map_db_err;

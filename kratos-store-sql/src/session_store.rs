@@ -1,6 +1,6 @@
 //! `SessionStore` over sea-orm. whoami is one query: the session by the unique index on its
-//! token digest, joined with its identity, the identity's addresses aggregated as JSON and
-//! whether the identity has a second factor.
+//! token digest, joined with its identity (with the level its credentials allow, kept on the
+//! identity row) and the identity's addresses aggregated as JSON.
 
 use async_trait::async_trait;
 use kratos_core::session::{Aal, Session, SessionRecord};
@@ -57,10 +57,9 @@ macro_rules! session_columns {
 
 /// whoami in one statement on PostgreSQL: the session by token digest (`$2`) in the tenant
 /// (`$1`), its identity without credentials and admin metadata, both address lists, and the
-/// second-factor test of `kratos_core::session::available_aal` (a TOTP credential, lookup
-/// secrets with at least one recovery code, or a WebAuthn credential with a key whose
-/// `is_passwordless` is not `true`). The identity is joined by primary key and its tenant
-/// checked with `IS NOT DISTINCT FROM`, for the reason `postgres_addresses` gives.
+/// identity's `available_aal` (written with its credentials). The identity is joined by
+/// primary key and its tenant checked with `IS NOT DISTINCT FROM`, for the reason
+/// `postgres_addresses` gives.
 const POSTGRES_WHOAMI: &str = concat!(
     "SELECT ",
     session_columns!(),
@@ -68,16 +67,7 @@ const POSTGRES_WHOAMI: &str = concat!(
     identity_columns!(),
     ", ",
     postgres_addresses!(),
-    ", EXISTS (SELECT 1 FROM identity_credentials c \
-     WHERE c.nid = $1 AND c.identity_id = i.id AND (c.credential_type = 'totp' \
-     OR (c.credential_type = 'lookup_secret' AND CASE \
-     WHEN jsonb_typeof(c.config -> 'recovery_codes') = 'array' \
-     THEN jsonb_array_length(c.config -> 'recovery_codes') > 0 ELSE false END) \
-     OR (c.credential_type = 'webauthn' AND CASE \
-     WHEN jsonb_typeof(c.config -> 'credentials') = 'array' \
-     THEN EXISTS (SELECT 1 FROM jsonb_array_elements(c.config -> 'credentials') AS k(v) \
-     WHERE (k.v -> 'is_passwordless') IS DISTINCT FROM 'true'::jsonb) ELSE false END))) \
-     AS second_factor \
+    ", i.available_aal \
      FROM sessions s JOIN identities i \
      ON i.id = s.identity_id AND i.nid IS NOT DISTINCT FROM s.nid \
      WHERE s.nid = $1 AND s.token_digest = $2"
@@ -91,17 +81,7 @@ const SQLITE_WHOAMI: &str = concat!(
     identity_columns!(),
     ", ",
     sqlite_addresses!(),
-    ", EXISTS (SELECT 1 FROM identity_credentials c \
-     WHERE c.nid = ?1 AND c.identity_id = i.id AND (c.credential_type = 'totp' \
-     OR (c.credential_type = 'lookup_secret' AND CASE \
-     WHEN json_type(c.config, '$.recovery_codes') = 'array' \
-     THEN json_array_length(c.config, '$.recovery_codes') > 0 ELSE 0 END) \
-     OR (c.credential_type = 'webauthn' AND CASE \
-     WHEN json_type(c.config, '$.credentials') = 'array' \
-     THEN EXISTS (SELECT 1 FROM json_each(c.config, '$.credentials') AS k WHERE CASE \
-     WHEN k.type = 'object' THEN json_type(k.value, '$.is_passwordless') IS NOT 'true' \
-     ELSE 1 END) ELSE 0 END))) \
-     AS second_factor \
+    ", i.available_aal \
      FROM sessions s JOIN identities i ON i.nid = s.nid AND i.id = s.identity_id \
      WHERE s.nid = ?1 AND s.token_digest = ?2"
 );
@@ -142,7 +122,11 @@ fn session_with_identity(row: &QueryResult) -> Result<SessionWithIdentity, Store
         identity_id: row.try_get("", "identity_id").map_err(map_db_err)?,
     };
     let identity = decode_identity(row, false)?;
-    let second_factor: bool = row.try_get("", "second_factor").map_err(map_db_err)?;
+    let available_aal = Aal::parse(
+        &row.try_get::<String>("", "available_aal")
+            .map_err(map_db_err)?,
+    )
+    .ok_or_else(|| corrupt("available aal"))?;
     Ok(SessionWithIdentity {
         record: SessionRecord {
             session,
@@ -152,7 +136,7 @@ fn session_with_identity(row: &QueryResult) -> Result<SessionWithIdentity, Store
             )?,
         },
         identity,
-        available_aal: if second_factor { Aal::Aal2 } else { Aal::Aal1 },
+        available_aal,
     })
 }
 

@@ -42,6 +42,13 @@ async fn migrations_roll_back_to_nothing_and_reapply() {
 }
 
 #[tokio::test]
+async fn the_available_aal_migration_derives_it_from_credentials() {
+    let store = kratos_store_sqlite::in_memory().await.unwrap();
+    store.migrate().await.unwrap();
+    kratos_store_sql::testsuite::available_aal_is_backfilled(&store).await;
+}
+
+#[tokio::test]
 async fn a_database_file_is_created_and_reopened() {
     let dir = std::env::temp_dir().join(format!("kratos-sqlite-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -33,6 +33,8 @@ pub mod identity {
         pub created_at: DateTimeUtc,
         /// Updated.
         pub updated_at: DateTimeUtc,
+        /// The highest level the credentials allow (`aal1`, `aal2`), written with them.
+        pub available_aal: String,
     }
 
     /// No relations are declared; children are loaded in batches.

@@ -10,6 +10,7 @@ mod m20261122_000004_selfservice_flows;
 mod m20261122_000005_login_failures;
 mod m20261122_000006_courier_messages;
 mod m20261122_000007_one_time_codes;
+mod m20261130_000008_identity_available_aal;
 
 use sea_orm_migration::prelude::*;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_login_failures::Migration),
             Box::new(m20261122_000006_courier_messages::Migration),
             Box::new(m20261122_000007_one_time_codes::Migration),
+            Box::new(m20261130_000008_identity_available_aal::Migration),
         ]
     }
 }
