@@ -96,6 +96,18 @@ async fn the_available_aal_migration_derives_it_from_credentials() {
     kratos_store_sql::testsuite::available_aal_is_backfilled(&store).await;
 }
 
+/// A completion, login or registration, is one statement.
+#[tokio::test]
+async fn a_flow_completion_is_one_statement() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    assert_eq!(
+        kratos_store_sql::testsuite::completion_statements(&store).await,
+        [1, 1]
+    );
+}
+
 /// Flow writes commit asynchronously for their own transaction only: the flow is stored and
 /// the pooled connection goes on committing synchronously.
 #[tokio::test]

@@ -48,6 +48,17 @@ async fn the_available_aal_migration_derives_it_from_credentials() {
     kratos_store_sql::testsuite::available_aal_is_backfilled(&store).await;
 }
 
+/// A completion is the flow update and one batch of the other writes.
+#[tokio::test]
+async fn a_flow_completion_runs_two_statements() {
+    let store = kratos_store_sqlite::in_memory().await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(
+        kratos_store_sql::testsuite::completion_statements(&store).await,
+        [2, 2]
+    );
+}
+
 #[tokio::test]
 async fn a_database_file_is_created_and_reopened() {
     let dir = std::env::temp_dir().join(format!("kratos-sqlite-{}", uuid::Uuid::new_v4()));
