@@ -11,12 +11,14 @@
 //! - SQLite runs the flow update, then every other write as one batch of statements, in a
 //!   transaction: four hand-overs to sqlx's worker thread (`BEGIN`, update, batch, `COMMIT`)
 //!   whatever the number of rows.
+//!
+//! Both are written once with `$N` placeholders ([`Sql`]); SQLite gets them rewritten.
 
 use async_trait::async_trait;
 use kratos_core::store::{CompletionStore, FlowCompletion, SessionWrite, StoreError};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseBackend, EntityName, EntityTrait, IdenStatic,
-    IntoActiveModel, Iterable, Statement, TransactionTrait, Value,
+    IntoActiveModel, Iterable, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -24,6 +26,7 @@ use crate::SqlStore;
 use crate::error::{found, map_db_err};
 use crate::identity_store::Rows;
 use crate::session_store::{session_row, session_updates};
+use crate::sql::Sql;
 
 #[async_trait]
 impl CompletionStore for SqlStore {
@@ -34,15 +37,15 @@ impl CompletionStore for SqlStore {
     ) -> Result<(), StoreError> {
         let backend = self.db.get_database_backend();
         if backend == DatabaseBackend::Postgres {
-            let mut sql = Sql::new(backend, nid);
+            let mut sql = Sql::new(nid);
             sql.push("WITH flow AS (");
-            sql.flow_update(completion);
+            flow_update(&mut sql, completion);
             sql.push(" RETURNING 1)");
-            sql.writes(nid, completion)?;
+            writes(&mut sql, Shape::CommonTableExpressions, nid, completion)?;
             sql.push(" SELECT count(*) AS flows FROM flow");
             let row = self
                 .db
-                .query_one_raw(sql.statement())
+                .query_one_raw(sql.statement(backend))
                 .await
                 .map_err(map_db_err)?
                 .ok_or(StoreError::NotFound)?;
@@ -51,17 +54,17 @@ impl CompletionStore for SqlStore {
         }
         // Dropping the transaction on an error rolls everything back.
         let txn = self.db.begin().await.map_err(map_db_err)?;
-        let mut update = Sql::new(backend, nid);
-        update.flow_update(completion);
+        let mut update = Sql::new(nid);
+        flow_update(&mut update, completion);
         let updated = txn
-            .execute_raw(update.statement())
+            .execute_raw(update.statement(backend))
             .await
             .map_err(map_db_err)?;
         found(updated.rows_affected())?;
-        let mut batch = Sql::new(backend, nid);
-        batch.writes(nid, completion)?;
+        let mut batch = Sql::new(nid);
+        writes(&mut batch, Shape::Statements, nid, completion)?;
         if !batch.text.is_empty() {
-            txn.execute_raw(batch.statement())
+            txn.execute_raw(batch.statement(backend))
                 .await
                 .map_err(map_db_err)?;
         }
@@ -69,215 +72,165 @@ impl CompletionStore for SqlStore {
     }
 }
 
-/// SQL text and its values, built in order: `$N` placeholders on PostgreSQL, anonymous `+?`
-/// on SQLite (bound in order across the statements of a batch).
-struct Sql {
-    backend: DatabaseBackend,
-    text: String,
-    values: Vec<Value>,
-    tenant: Value,
-    /// PostgreSQL: the placeholder number of the tenant, once placed.
-    tenant_placeholder: Option<usize>,
+/// How the writes after the flow update are put together.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    /// PostgreSQL: `, name AS (…)` after `WITH flow AS (…)`, each selecting from `flow`.
+    CommonTableExpressions,
+    /// SQLite: statements separated by `;`, run after the flow update matched.
+    Statements,
 }
 
-impl Sql {
-    fn new(backend: DatabaseBackend, nid: Uuid) -> Self {
-        Self {
-            backend,
-            text: String::new(),
-            values: Vec::new(),
-            tenant: Value::from(nid),
-            tenant_placeholder: None,
-        }
-    }
-
-    fn postgres(&self) -> bool {
-        self.backend == DatabaseBackend::Postgres
-    }
-
-    fn statement(self) -> Statement {
-        Statement::from_sql_and_values(self.backend, self.text, self.values)
-    }
-
-    fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
-
-    /// Appends a placeholder for `value`.
-    fn param(&mut self, value: impl Into<Value>) -> &mut Self {
-        self.values.push(value.into());
-        if self.postgres() {
-            self.text.push('$');
-            self.text.push_str(&self.values.len().to_string());
-        } else {
-            // Behind a unary plus, as in `tuple_store::sqlite_parameters`: SQLite's STAT4
-            // planner would otherwise prepare the statement again on every bind.
-            self.text.push_str("+?");
-        }
-        self
-    }
-
-    /// Appends a placeholder for the tenant (one value for all of them on PostgreSQL).
-    fn tenant(&mut self) -> &mut Self {
-        match self.tenant_placeholder {
-            Some(n) => {
-                self.text.push('$');
-                self.text.push_str(&n.to_string());
+impl Shape {
+    /// Opens the write `name`.
+    fn open(self, sql: &mut Sql, name: &str) {
+        match self {
+            Shape::CommonTableExpressions => {
+                sql.push(", ").push(name).push(" AS (");
             }
-            None => {
-                self.param(self.tenant.clone());
-                if self.postgres() {
-                    self.tenant_placeholder = Some(self.values.len());
-                }
+            Shape::Statements if sql.text.is_empty() => {}
+            Shape::Statements => {
+                sql.push("; ");
             }
         }
-        self
     }
 
-    /// Separates the writes: a common table expression on PostgreSQL, a statement on SQLite.
-    fn next_write(&mut self, name: &str) -> &mut Self {
-        if self.postgres() {
-            self.push(", ").push(name).push(" AS (")
-        } else if self.text.is_empty() {
-            self
-        } else {
-            self.push("; ")
+    /// Closes a write opened by [`Shape::open`].
+    fn close(self, sql: &mut Sql) {
+        if self == Shape::CommonTableExpressions {
+            sql.push(")");
         }
     }
+}
 
-    fn end_write(&mut self) -> &mut Self {
-        if self.postgres() {
-            self.push(")")
-        } else {
-            self
+/// The flow update with its guards.
+fn flow_update(sql: &mut Sql, completion: &FlowCompletion<'_>) {
+    let flow = completion.flow;
+    sql.push("UPDATE selfservice_flows SET expires_at = ")
+        .param(flow.expires_at)
+        .push(", document = ")
+        .param(flow.document.clone())
+        .push(" WHERE nid = ")
+        .tenant()
+        .push(" AND kind = ")
+        .param(flow.kind.as_str())
+        .push(" AND id = ")
+        .param(flow.id);
+    match completion.session {
+        Some(SessionWrite::Insert(record)) if completion.identity.is_none() => {
+            sql.push(" AND EXISTS (SELECT 1 FROM identities WHERE nid = ")
+                .tenant()
+                .push(" AND id = ")
+                .param(record.session.identity_id)
+                .push(")");
         }
+        Some(SessionWrite::Update(session)) => {
+            sql.push(" AND EXISTS (SELECT 1 FROM sessions WHERE nid = ")
+                .tenant()
+                .push(" AND id = ")
+                .param(session.id)
+                .push(")");
+        }
+        _ => {}
     }
+}
 
-    /// The flow update with its guards.
-    fn flow_update(&mut self, completion: &FlowCompletion<'_>) {
-        let flow = completion.flow;
-        self.push("UPDATE selfservice_flows SET expires_at = ")
-            .param(flow.expires_at)
-            .push(", document = ")
-            .param(flow.document.clone())
+/// Every write after the flow update.
+fn writes(
+    sql: &mut Sql,
+    shape: Shape,
+    nid: Uuid,
+    completion: &FlowCompletion<'_>,
+) -> Result<(), StoreError> {
+    let from_flow = shape == Shape::CommonTableExpressions;
+    if let Some(key) = completion.reset_login_failures {
+        shape.open(sql, "reset");
+        sql.push("DELETE FROM login_failures")
+            .push(if from_flow { " USING flow" } else { "" })
             .push(" WHERE nid = ")
             .tenant()
-            .push(" AND kind = ")
-            .param(flow.kind.as_str())
-            .push(" AND id = ")
-            .param(flow.id);
-        match completion.session {
-            Some(SessionWrite::Insert(record)) if completion.identity.is_none() => {
-                self.push(" AND EXISTS (SELECT 1 FROM identities WHERE nid = ")
-                    .tenant()
-                    .push(" AND id = ")
-                    .param(record.session.identity_id)
-                    .push(")");
-            }
-            Some(SessionWrite::Update(session)) => {
-                self.push(" AND EXISTS (SELECT 1 FROM sessions WHERE nid = ")
-                    .tenant()
-                    .push(" AND id = ")
-                    .param(session.id)
-                    .push(")");
-            }
-            _ => {}
-        }
+            .push(" AND key = ")
+            .param(key.to_owned());
+        shape.close(sql);
     }
-
-    /// Every write after the flow update; on PostgreSQL each selects from `flow`.
-    fn writes(&mut self, nid: Uuid, completion: &FlowCompletion<'_>) -> Result<(), StoreError> {
-        let from_flow = if self.postgres() { " USING flow" } else { "" };
-        if let Some(key) = completion.reset_login_failures {
-            self.next_write("reset")
-                .push("DELETE FROM login_failures")
-                .push(from_flow)
-                .push(" WHERE nid = ")
+    if let Some(identity) = completion.identity {
+        let rows = Rows::of(nid, identity);
+        insert(sql, shape, "identity_rows", &rows.identities);
+        insert(sql, shape, "credential_rows", &rows.credentials);
+        insert(sql, shape, "identifier_rows", &rows.identifiers);
+        insert(sql, shape, "verifiable_rows", &rows.verifiable);
+        insert(sql, shape, "recovery_rows", &rows.recovery);
+    }
+    match completion.session {
+        Some(SessionWrite::Insert(record)) => {
+            let row = session_row(nid, record)?.into_active_model();
+            insert(sql, shape, "session_row", &[row]);
+        }
+        Some(SessionWrite::Update(session)) => {
+            shape.open(sql, "session_row");
+            sql.push("UPDATE sessions SET ");
+            for (n, (column, value)) in session_updates(session)?.into_iter().enumerate() {
+                if n > 0 {
+                    sql.push(", ");
+                }
+                sql.push(column.as_str()).push(" = ").param(value);
+            }
+            if from_flow {
+                sql.push(" FROM flow");
+            }
+            sql.push(" WHERE nid = ")
                 .tenant()
-                .push(" AND key = ")
-                .param(key.to_owned())
-                .end_write();
+                .push(" AND id = ")
+                .param(session.id);
+            shape.close(sql);
         }
-        if let Some(identity) = completion.identity {
-            let rows = Rows::of(nid, identity);
-            self.insert("identity_rows", &rows.identities);
-            self.insert("credential_rows", &rows.credentials);
-            self.insert("identifier_rows", &rows.identifiers);
-            self.insert("verifiable_rows", &rows.verifiable);
-            self.insert("recovery_rows", &rows.recovery);
-        }
-        match completion.session {
-            Some(SessionWrite::Insert(record)) => {
-                self.insert(
-                    "session_row",
-                    &[session_row(nid, record)?.into_active_model()],
-                );
-            }
-            Some(SessionWrite::Update(session)) => {
-                self.next_write("session_row").push("UPDATE sessions SET ");
-                for (n, (column, value)) in session_updates(session)?.into_iter().enumerate() {
-                    if n > 0 {
-                        self.push(", ");
-                    }
-                    self.push(column.as_str()).push(" = ").param(value);
-                }
-                if self.postgres() {
-                    self.push(" FROM flow");
-                }
-                self.push(" WHERE nid = ")
-                    .tenant()
-                    .push(" AND id = ")
-                    .param(session.id)
-                    .end_write();
-            }
-            None => {}
-        }
-        Ok(())
+        None => {}
     }
+    Ok(())
+}
 
-    /// Inserts `rows` (nothing for none). On PostgreSQL:
-    /// `INSERT INTO table (columns) SELECT v.* FROM (VALUES …) AS v, flow`.
-    fn insert<A>(&mut self, name: &str, rows: &[A])
-    where
-        A: ActiveModelTrait,
-    {
-        if rows.is_empty() {
-            return;
+/// Inserts `rows` (nothing for none); as a common table expression:
+/// `INSERT INTO table (columns) SELECT v.* FROM (VALUES …) AS v, flow`.
+fn insert<A>(sql: &mut Sql, shape: Shape, name: &str, rows: &[A])
+where
+    A: ActiveModelTrait,
+{
+    if rows.is_empty() {
+        return;
+    }
+    let from_flow = shape == Shape::CommonTableExpressions;
+    let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter().collect();
+    shape.open(sql, name);
+    sql.push("INSERT INTO ")
+        .push(A::Entity::default().table_name())
+        .push(" (");
+    for (n, column) in columns.iter().enumerate() {
+        if n > 0 {
+            sql.push(", ");
         }
-        let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter().collect();
-        self.next_write(name)
-            .push("INSERT INTO ")
-            .push(A::Entity::default().table_name())
-            .push(" (");
+        sql.push(column.as_str());
+    }
+    sql.push(if from_flow {
+        ") SELECT v.* FROM (VALUES "
+    } else {
+        ") VALUES "
+    });
+    for (r, row) in rows.iter().enumerate() {
+        sql.push(if r == 0 { "(" } else { ", (" });
         for (n, column) in columns.iter().enumerate() {
             if n > 0 {
-                self.push(", ");
+                sql.push(", ");
             }
-            self.push(column.as_str());
+            let value = row
+                .get(*column)
+                .into_value()
+                .expect("rows built from models set every column");
+            sql.param(value);
         }
-        self.push(if self.postgres() {
-            ") SELECT v.* FROM (VALUES "
-        } else {
-            ") VALUES "
-        });
-        for (r, row) in rows.iter().enumerate() {
-            self.push(if r == 0 { "(" } else { ", (" });
-            for (n, column) in columns.iter().enumerate() {
-                if n > 0 {
-                    self.push(", ");
-                }
-                let value = row
-                    .get(*column)
-                    .into_value()
-                    .expect("rows built from models set every column");
-                self.param(value);
-            }
-            self.push(")");
-        }
-        if self.postgres() {
-            self.push(") AS v, flow");
-        }
-        self.end_write();
+        sql.push(")");
     }
+    if from_flow {
+        sql.push(") AS v, flow");
+    }
+    shape.close(sql);
 }

@@ -34,25 +34,6 @@ const POSTGRES_UPDATE_ASYNC: &str = "UPDATE selfservice_flows SET expires_at = $
      FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit \
      WHERE nid = $3 AND kind = $4 AND id = $5";
 
-/// Saves a flow's document and expiry on `db` ([`StoreError::NotFound`] when it is missing),
-/// with the connection's commit: a completion's transaction is durable.
-pub(crate) async fn update_flow<C: ConnectionTrait>(
-    db: &C,
-    nid: Uuid,
-    f: &StoredFlow,
-) -> Result<(), StoreError> {
-    let res = flow::Entity::update_many()
-        .col_expr(flow::Column::ExpiresAt, Expr::value(f.expires_at))
-        .col_expr(flow::Column::Document, Expr::value(f.document.clone()))
-        .filter(flow::Column::Nid.eq(nid))
-        .filter(flow::Column::Kind.eq(f.kind.as_str()))
-        .filter(flow::Column::Id.eq(f.id))
-        .exec(db)
-        .await
-        .map_err(map_db_err)?;
-    found(res.rows_affected)
-}
-
 #[async_trait]
 impl FlowStore for SqlStore {
     async fn insert_flow(&self, nid: Uuid, f: &StoredFlow) -> Result<(), StoreError> {
@@ -118,7 +99,16 @@ impl FlowStore for SqlStore {
     async fn update_flow(&self, nid: Uuid, f: &StoredFlow) -> Result<(), StoreError> {
         let backend = self.db.get_database_backend();
         if backend != DatabaseBackend::Postgres {
-            return update_flow(&self.db, nid, f).await;
+            let res = flow::Entity::update_many()
+                .col_expr(flow::Column::ExpiresAt, Expr::value(f.expires_at))
+                .col_expr(flow::Column::Document, Expr::value(f.document.clone()))
+                .filter(flow::Column::Nid.eq(nid))
+                .filter(flow::Column::Kind.eq(f.kind.as_str()))
+                .filter(flow::Column::Id.eq(f.id))
+                .exec(&self.db)
+                .await
+                .map_err(map_db_err)?;
+            return found(res.rows_affected);
         }
         let res = self
             .db

@@ -30,6 +30,7 @@ mod identity_store;
 mod lockout_store;
 pub mod migration;
 mod session_store;
+mod sql;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 mod tuple_store;

@@ -3,53 +3,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kratos_core::store::{LockoutStore, StoreError};
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, Value};
 use uuid::Uuid;
 
 use crate::SqlStore;
 use crate::error::map_db_err;
-
-fn sql(backend: DatabaseBackend, postgres: &str) -> String {
-    match backend {
-        // SQLite takes `?` placeholders in order; the statements number them in order too.
-        DatabaseBackend::Sqlite => {
-            let mut out = String::with_capacity(postgres.len());
-            let mut chars = postgres.chars().peekable();
-            while let Some(c) = chars.next() {
-                if c == '$' {
-                    while chars.peek().is_some_and(char::is_ascii_digit) {
-                        chars.next();
-                    }
-                    out.push('?');
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        }
-        _ => postgres.to_owned(),
-    }
-}
-
-/// Forgets the failures and lock of `key` on `db`.
-pub(crate) async fn reset_login_failures<C: ConnectionTrait>(
-    db: &C,
-    nid: Uuid,
-    key: &str,
-) -> Result<(), StoreError> {
-    let backend = db.get_database_backend();
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql(
-            backend,
-            "DELETE FROM login_failures WHERE nid = $1 AND key = $2",
-        ),
-        [Value::from(nid), Value::from(key.to_owned())],
-    ))
-    .await
-    .map_err(map_db_err)?;
-    Ok(())
-}
+use crate::sql::statement;
 
 #[async_trait]
 impl LockoutStore for SqlStore {
@@ -61,15 +20,12 @@ impl LockoutStore for SqlStore {
         forget_before: DateTime<Utc>,
     ) -> Result<u32, StoreError> {
         let backend = self.db.get_database_backend();
-        let stmt = Statement::from_sql_and_values(
+        let stmt = statement(
             backend,
-            sql(
-                backend,
-                "INSERT INTO login_failures (nid, key, failures, last_failure_at) VALUES ($1, $2, 1, $3) \
+            "INSERT INTO login_failures (nid, key, failures, last_failure_at) VALUES ($1, $2, 1, $3) \
                  ON CONFLICT (nid, key) DO UPDATE SET \
                  failures = CASE WHEN login_failures.last_failure_at < $4 THEN 1 ELSE login_failures.failures + 1 END, \
                  last_failure_at = $5 RETURNING failures",
-            ),
             [
                 Value::from(nid),
                 Value::from(key.to_owned()),
@@ -96,12 +52,9 @@ impl LockoutStore for SqlStore {
     ) -> Result<(), StoreError> {
         let backend = self.db.get_database_backend();
         self.db
-            .execute_raw(Statement::from_sql_and_values(
+            .execute_raw(statement(
                 backend,
-                sql(
-                    backend,
-                    "UPDATE login_failures SET locked_until = $1 WHERE nid = $2 AND key = $3",
-                ),
+                "UPDATE login_failures SET locked_until = $1 WHERE nid = $2 AND key = $3",
                 [
                     Value::from(until),
                     Value::from(nid),
@@ -127,14 +80,11 @@ impl LockoutStore for SqlStore {
         values.extend(keys.iter().map(|k| Value::from(k.clone())));
         let rows = self
             .db
-            .query_all_raw(Statement::from_sql_and_values(
+            .query_all_raw(statement(
                 backend,
-                sql(
-                    backend,
-                    &format!(
-                        "SELECT locked_until FROM login_failures WHERE nid = $1 AND key IN ({})",
-                        placeholders.join(", ")
-                    ),
+                format!(
+                    "SELECT locked_until FROM login_failures WHERE nid = $1 AND key IN ({})",
+                    placeholders.join(", ")
                 ),
                 values,
             ))
@@ -150,6 +100,15 @@ impl LockoutStore for SqlStore {
     }
 
     async fn reset_login_failures(&self, nid: Uuid, key: &str) -> Result<(), StoreError> {
-        reset_login_failures(&self.db, nid, key).await
+        let backend = self.db.get_database_backend();
+        self.db
+            .execute_raw(statement(
+                backend,
+                "DELETE FROM login_failures WHERE nid = $1 AND key = $2",
+                [Value::from(nid), Value::from(key.to_owned())],
+            ))
+            .await
+            .map_err(map_db_err)?;
+        Ok(())
     }
 }

@@ -140,46 +140,6 @@ fn session_with_identity(row: &QueryResult) -> Result<SessionWithIdentity, Store
     })
 }
 
-/// Inserts a session in one statement: the row goes in only when its owner exists in this
-/// tenant ([`StoreError::NotFound`] otherwise).
-pub(crate) async fn insert_session<C: ConnectionTrait>(
-    db: &C,
-    nid: Uuid,
-    record: &SessionRecord,
-) -> Result<(), StoreError> {
-    let s = &record.session;
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        DatabaseBackend::Sqlite => SQLITE_INSERT,
-        _ => POSTGRES_INSERT,
-    };
-    let inserted = db
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [
-                Value::from(nid),
-                Value::from(s.identity_id),
-                Value::from(s.id),
-                Value::from(record.token_digest.to_vec()),
-                Value::from(record.logout_token_digest.to_vec()),
-                Value::from(s.active),
-                Value::from(s.authenticator_assurance_level.as_str()),
-                Value::from(json(&s.authentication_methods)?),
-                Value::from(json(&s.devices)?),
-                Value::from(s.issued_at),
-                Value::from(s.expires_at),
-                Value::from(s.authenticated_at),
-            ],
-        ))
-        .await
-        .map_err(map_db_err)?;
-    if inserted.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
-}
-
 /// The row of a new session.
 pub(crate) fn session_row(nid: Uuid, record: &SessionRecord) -> Result<session::Model, StoreError> {
     let s = &record.session;
@@ -218,29 +178,41 @@ pub(crate) fn session_updates(s: &Session) -> Result<Vec<(session::Column, Value
     ])
 }
 
-/// Saves a session's mutable fields ([`StoreError::NotFound`] when it is missing).
-pub(crate) async fn update_session<C: ConnectionTrait>(
-    db: &C,
-    nid: Uuid,
-    s: &Session,
-) -> Result<(), StoreError> {
-    let mut update = session::Entity::update_many();
-    for (column, value) in session_updates(s)? {
-        update = update.col_expr(column, Expr::value(value));
-    }
-    let res = update
-        .filter(session::Column::Nid.eq(nid))
-        .filter(session::Column::Id.eq(s.id))
-        .exec(db)
-        .await
-        .map_err(map_db_err)?;
-    found(res.rows_affected)
-}
-
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn insert_session(&self, nid: Uuid, record: &SessionRecord) -> Result<(), StoreError> {
-        insert_session(&self.db, nid, record).await
+        let s = &record.session;
+        let backend = self.db.get_database_backend();
+        let sql = match backend {
+            DatabaseBackend::Sqlite => SQLITE_INSERT,
+            _ => POSTGRES_INSERT,
+        };
+        let inserted = self
+            .db
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [
+                    Value::from(nid),
+                    Value::from(s.identity_id),
+                    Value::from(s.id),
+                    Value::from(record.token_digest.to_vec()),
+                    Value::from(record.logout_token_digest.to_vec()),
+                    Value::from(s.active),
+                    Value::from(s.authenticator_assurance_level.as_str()),
+                    Value::from(json(&s.authentication_methods)?),
+                    Value::from(json(&s.devices)?),
+                    Value::from(s.issued_at),
+                    Value::from(s.expires_at),
+                    Value::from(s.authenticated_at),
+                ],
+            ))
+            .await
+            .map_err(map_db_err)?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     async fn get_session(&self, nid: Uuid, id: Uuid) -> Result<SessionRecord, StoreError> {
@@ -308,7 +280,17 @@ impl SessionStore for SqlStore {
     }
 
     async fn update_session(&self, nid: Uuid, s: &Session) -> Result<(), StoreError> {
-        update_session(&self.db, nid, s).await
+        let mut update = session::Entity::update_many();
+        for (column, value) in session_updates(s)? {
+            update = update.col_expr(column, Expr::value(value));
+        }
+        let res = update
+            .filter(session::Column::Nid.eq(nid))
+            .filter(session::Column::Id.eq(s.id))
+            .exec(&self.db)
+            .await
+            .map_err(map_db_err)?;
+        found(res.rows_affected)
     }
 
     async fn list_sessions(
