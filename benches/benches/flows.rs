@@ -157,7 +157,13 @@ fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: common::Backend
             })
         })
     });
-    save_pair(&backend, "registration", std::mem::take(&mut paired));
+    let group = format!("flows/{}", backend.name);
+    paired::keep(
+        &group,
+        "registration",
+        BASELINE,
+        std::mem::take(&mut paired),
+    );
     g.bench_function("login", |b| {
         b.iter_custom(|iters| {
             paired.run(iters, verify, || {
@@ -165,26 +171,10 @@ fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: common::Backend
             })
         })
     });
-    save_pair(&backend, "login", paired);
+    paired::keep(&group, "login", BASELINE, paired);
     g.finish();
     drop(k);
     backend.finish(rt);
-}
-
-fn save_pair(backend: &common::Backend, function: &str, paired: Paired) {
-    if paired.iterations.is_empty() {
-        // Filtered out of this run: the pairs of an earlier run stay.
-        return;
-    }
-    let record = paired::Record {
-        group: format!("flows/{}", backend.name),
-        function: function.to_owned(),
-        baseline_name: BASELINE.to_owned(),
-        paired,
-    };
-    if let Err(e) = paired::save(&kratos_benches::criterion_dir(), &record) {
-        eprintln!("could not save the paired baseline of {function}: {e}");
-    }
 }
 
 fn bench(c: &mut Criterion) {

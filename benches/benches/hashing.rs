@@ -37,19 +37,7 @@ fn paired_with_raw(
     group.bench_function(name, |b| {
         b.iter_custom(|iters| pairs.run(iters, &mut raw, &mut work))
     });
-    if pairs.iterations.is_empty() {
-        // Filtered out of this run.
-        return;
-    }
-    let record = paired::Record {
-        group: group_name.to_owned(),
-        function: name.to_owned(),
-        baseline_name: raw_name.to_owned(),
-        paired: pairs,
-    };
-    if let Err(e) = paired::save(&kratos_benches::criterion_dir(), &record) {
-        eprintln!("could not save the pairs of {group_name}/{name}: {e}");
-    }
+    paired::keep(group_name, name, raw_name, pairs);
 }
 
 fn argon2id(c: &mut Criterion) {

@@ -114,6 +114,25 @@ pub fn save(criterion: &Path, record: &Record) -> std::io::Result<()> {
     std::fs::write(dir.join(file), body.to_string())
 }
 
+/// Saves the pairs of one benchmark where `bench_table` reads them
+/// ([`crate::criterion_dir`]), reporting a failure on stderr. Nothing is written when no
+/// iteration ran (the benchmark was filtered out) or under criterion's `--test`, which runs
+/// each benchmark once without measuring: the pairs of an earlier run stay.
+pub fn keep(group: &str, function: &str, baseline_name: &str, paired: Paired) {
+    if paired.iterations.is_empty() || std::env::args().any(|a| a == "--test") {
+        return;
+    }
+    let record = Record {
+        group: group.to_owned(),
+        function: function.to_owned(),
+        baseline_name: baseline_name.to_owned(),
+        paired,
+    };
+    if let Err(e) = save(&crate::criterion_dir(), &record) {
+        eprintln!("could not save the pairs of {group}/{function}: {e}");
+    }
+}
+
 /// Every pair saved under `criterion/paired/`.
 pub fn load(criterion: &Path) -> Vec<Record> {
     let Ok(entries) = std::fs::read_dir(directory(criterion)) else {
