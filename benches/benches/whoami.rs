@@ -8,17 +8,51 @@
 //!
 //! On PostgreSQL a peer runs beside them: tower-sessions' `PostgresStore::load` (0.15, on
 //! sqlx 0.8) on the same database, for one stored session among as many.
+//!
+//! whoami and the peer are measured in pairs: each call runs right after one baseline
+//! `SELECT`, timed apart, and `bench_table` prints the median call over the median baseline
+//! of the same pairs (`kratos_benches::paired`), which holds when the machine's speed drifts.
 
 #[path = "common/mod.rs"]
 mod common;
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use kratos_benches::paired::{self, Paired};
 use kratos_core::identity::{CreateIdentityBody, IdentityPatch};
 use kratos_core::session::{Aal, AuthenticationMethod, ClientInfo};
-use kratos_store_sql::sea_orm::{ConnectionTrait, Statement, Value};
+use kratos_store_sql::sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
 use serde_json::json;
+
+const BASELINE: &str = "baseline_select_by_pk";
+
+/// Runs `iters` calls of `call`, each right after one run of the baseline statement `pk`,
+/// records both times in `paired` and returns the calls' total.
+async fn paired_calls<F, T>(
+    paired: &mut Paired,
+    iters: u64,
+    db: &DatabaseConnection,
+    pk: &Statement,
+    mut call: impl FnMut() -> F,
+) -> Duration
+where
+    F: Future<Output = T>,
+{
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let start = Instant::now();
+        black_box(db.query_one_raw(black_box(pk.clone())).await).ok();
+        let baseline = start.elapsed();
+        let start = Instant::now();
+        black_box(call().await);
+        let took = start.elapsed();
+        paired.add(baseline, took);
+        total += took;
+    }
+    total
+}
 
 fn sessions() -> usize {
     std::env::var("WHOAMI_BENCH_SESSIONS")
@@ -91,25 +125,37 @@ fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: common::Backend
         eprintln!("  the baseline row is missing: the baseline is not comparable");
     }
 
-    let mut g = c.benchmark_group(format!("whoami/{}", backend.name));
+    let group = format!("whoami/{}", backend.name);
+    let mut g = c.benchmark_group(&group);
     g.sample_size(20);
-    g.bench_function("baseline_select_by_pk", |b| {
+    g.bench_function(BASELINE, |b| {
         b.to_async(rt)
             .iter(|| async { black_box(db.query_one_raw(black_box(pk.clone())).await) })
     });
+    // Each call runs right after one baseline SELECT, timed apart (`kratos_benches::paired`).
+    let mut paired = Paired::default();
+    let sessions = k.sessions();
     g.bench_function("whoami", |b| {
-        b.to_async(rt)
-            .iter(|| async { black_box(k.sessions().whoami(black_box(&token)).await) })
+        b.iter_custom(|iters| {
+            rt.block_on(paired_calls(&mut paired, iters, &db, &pk, || {
+                sessions.whoami(black_box(&token))
+            }))
+        })
     });
+    paired::keep(&group, "whoami", BASELINE, std::mem::take(&mut paired));
     if backend.name == "postgres"
         && let Some(url) = &backend.url
     {
+        use tower_sessions::session_store::SessionStore;
         let (store, id) = rt.block_on(tower_sessions_peer(url, n));
         g.bench_function("peer_tower_sessions_load", |b| {
-            use tower_sessions::session_store::SessionStore;
-            b.to_async(rt)
-                .iter(|| async { black_box(store.load(black_box(&id)).await) })
+            b.iter_custom(|iters| {
+                rt.block_on(paired_calls(&mut paired, iters, &db, &pk, || {
+                    store.load(black_box(&id))
+                }))
+            })
         });
+        paired::keep(&group, "peer_tower_sessions_load", BASELINE, paired);
     }
     g.finish();
     drop((k, db, issued));

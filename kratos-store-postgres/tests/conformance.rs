@@ -96,6 +96,15 @@ async fn the_available_aal_migration_derives_it_from_credentials() {
     kratos_store_sql::testsuite::available_aal_is_backfilled(&store).await;
 }
 
+/// In a database of its own: the check rolls a migration back.
+#[tokio::test]
+async fn the_address_list_migration_copies_the_address_tables() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    kratos_store_sql::testsuite::address_lists_are_backfilled(&store).await;
+}
+
 /// A completion, login or registration, is one statement.
 #[tokio::test]
 async fn a_flow_completion_is_one_statement() {

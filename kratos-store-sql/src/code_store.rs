@@ -8,12 +8,14 @@ use kratos_core::code::{CodeKind, OneTimeCode};
 use kratos_core::courier::Message;
 use kratos_core::identity::{AddressVia, Identity};
 use kratos_core::store::{AddressKind, AddressStore, CodeStore, IdentityStore, StoreError};
-use sea_orm::{ConnectionTrait, QueryResult, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement, TransactionTrait, Value};
 use uuid::Uuid;
 
 use crate::SqlStore;
 use crate::courier_store::insert_message_statement;
 use crate::error::map_db_err;
+use crate::identity_query::{postgres_verifiable_list, sqlite_verifiable_list};
+use crate::sql::statement;
 
 const CODE_COLUMNS: &str = "id, kind, flow_id, identity_id, address_id, address, admin, digest, issued_at, expires_at, used_at";
 
@@ -190,15 +192,15 @@ impl AddressStore for SqlStore {
         address_id: Uuid,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let res = self
-            .db
-            .execute_raw(Statement::from_sql_and_values(
-                self.db.get_database_backend(),
+        let backend = self.db.get_database_backend();
+        let txn = self.db.begin().await.map_err(map_db_err)?;
+        let res = txn
+            .execute_raw(statement(
+                backend,
                 "UPDATE identity_verifiable_addresses SET verified = $1, status = 'completed', \
-                 verified_at = $2, updated_at = $3 WHERE nid = $4 AND id = $5",
+                 verified_at = $2, updated_at = $2 WHERE nid = $3 AND id = $4",
                 [
                     Value::from(true),
-                    Value::from(at),
                     Value::from(at),
                     Value::from(nid),
                     Value::from(address_id),
@@ -209,6 +211,29 @@ impl AddressStore for SqlStore {
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        // The identity row's copy of the list, rebuilt from the table.
+        let copy = match backend {
+            DatabaseBackend::Sqlite => concat!(
+                "UPDATE identities SET verifiable_addresses = ",
+                sqlite_verifiable_list!("$1", "identities.id"),
+                " WHERE nid = $1 AND id = (SELECT identity_id FROM \
+                 identity_verifiable_addresses WHERE nid = $1 AND id = $2)"
+            ),
+            _ => concat!(
+                "UPDATE identities SET verifiable_addresses = ",
+                postgres_verifiable_list!("identities.nid", "identities.id"),
+                " WHERE nid = $1 AND id = (SELECT identity_id FROM \
+                 identity_verifiable_addresses WHERE nid = $1 AND id = $2)"
+            ),
+        };
+        txn.execute_raw(statement(
+            backend,
+            copy,
+            [Value::from(nid), Value::from(address_id)],
+        ))
+        .await
+        .map_err(map_db_err)?;
+        txn.commit().await.map_err(map_db_err)?;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
-//! One-query loads of a single identity: the identity row with its credentials (and their
-//! identifiers) and both address lists aggregated as JSON, one statement per backend, and
-//! their decoding. whoami uses the same pieces without credentials and admin metadata.
+//! One-query loads of a single identity: the identity row (which keeps both address lists as
+//! JSON) with its credentials and their identifiers aggregated as JSON, one statement per
+//! backend, and their decoding. whoami uses the same pieces without credentials and admin
+//! metadata.
 
 use chrono::{DateTime, Utc};
 use kratos_core::identity::{
@@ -13,62 +14,64 @@ use uuid::Uuid;
 
 use crate::error::map_db_err;
 
-/// The identity columns every one-query load selects (`i` is `identities`).
+/// The identity columns every one-query load selects (`i` is `identities`), with the copies
+/// of both address lists the row keeps.
 macro_rules! identity_columns {
     () => {
         "i.id AS identity_id, i.schema_id, i.traits, i.state, i.state_changed_at, \
          i.metadata_public, i.external_id, i.organization_id, \
-         i.created_at AS identity_created_at, i.updated_at AS identity_updated_at"
+         i.created_at AS identity_created_at, i.updated_at AS identity_updated_at, \
+         i.verifiable_addresses, i.recovery_addresses"
     };
 }
 pub(crate) use identity_columns;
 
-/// Both address lists of `i` as JSON arrays, for PostgreSQL.
+/// The verifiable address list of the identity `identity` in the tenant `nid` (both SQL
+/// expressions) built from `identity_verifiable_addresses` as PostgreSQL JSON, in the shape
+/// of the copy on the identity row. The tenant is checked with `IS NOT DISTINCT FROM`, for
+/// the reason [`postgres_credentials`] gives.
+macro_rules! postgres_verifiable_list {
+    ($nid:literal, $identity:literal) => {
+        concat!(
+            "(SELECT COALESCE(jsonb_agg(jsonb_build_object('id', a.id, 'value', a.value, \
+             'verified', a.verified, 'via', a.via, 'status', a.status, \
+             'verified_at', a.verified_at, 'created_at', a.created_at, \
+             'updated_at', a.updated_at) ORDER BY a.position), '[]'::jsonb) \
+             FROM identity_verifiable_addresses a WHERE a.identity_id = ",
+            $identity,
+            " AND a.nid IS NOT DISTINCT FROM ",
+            $nid,
+            ")"
+        )
+    };
+}
+pub(crate) use postgres_verifiable_list;
+
+/// [`postgres_verifiable_list`] for SQLite (ids as hex, booleans as JSON booleans).
+macro_rules! sqlite_verifiable_list {
+    ($nid:literal, $identity:literal) => {
+        concat!(
+            "(SELECT json_group_array(json_object('id', hex(a.id), 'value', a.value, \
+             'verified', json(CASE WHEN a.verified THEN 'true' ELSE 'false' END), \
+             'via', a.via, 'status', a.status, 'verified_at', a.verified_at, \
+             'created_at', a.created_at, 'updated_at', a.updated_at) ORDER BY a.position) \
+             FROM identity_verifiable_addresses a WHERE a.nid = ",
+            $nid,
+            " AND a.identity_id = ",
+            $identity,
+            ")"
+        )
+    };
+}
+pub(crate) use sqlite_verifiable_list;
+
+/// The credentials of `i` with their identifiers as a JSON array, for PostgreSQL.
 ///
 /// On PostgreSQL, rows reached through their identity check the tenant with
 /// `IS NOT DISTINCT FROM` (the same as `=` on these `NOT NULL` columns): an `nid = $1`
 /// condition would let the planner scan an `nid`-prefixed index for the tenant's rows instead
 /// of the identity's few, which a generic plan or missing statistics makes it do (the
 /// tenant's whole index on every call).
-macro_rules! postgres_addresses {
-    () => {
-        "(SELECT COALESCE(json_agg(json_build_object('id', a.id, 'value', a.value, \
-         'verified', a.verified, 'via', a.via, 'status', a.status, \
-         'verified_at', a.verified_at, 'created_at', a.created_at, \
-         'updated_at', a.updated_at) ORDER BY a.position), '[]'::json) \
-         FROM identity_verifiable_addresses a \
-         WHERE a.identity_id = i.id AND a.nid IS NOT DISTINCT FROM i.nid) \
-         AS verifiable_addresses, \
-         (SELECT COALESCE(json_agg(json_build_object('id', a.id, 'value', a.value, \
-         'via', a.via, 'created_at', a.created_at, 'updated_at', a.updated_at) \
-         ORDER BY a.position), '[]'::json) \
-         FROM identity_recovery_addresses a \
-         WHERE a.identity_id = i.id AND a.nid IS NOT DISTINCT FROM i.nid) \
-         AS recovery_addresses"
-    };
-}
-pub(crate) use postgres_addresses;
-
-/// [`postgres_addresses`] for SQLite (ids as hex, booleans as JSON booleans; `?1` is the
-/// network id).
-macro_rules! sqlite_addresses {
-    () => {
-        "(SELECT json_group_array(json_object('id', hex(a.id), 'value', a.value, \
-         'verified', json(CASE WHEN a.verified THEN 'true' ELSE 'false' END), \
-         'via', a.via, 'status', a.status, 'verified_at', a.verified_at, \
-         'created_at', a.created_at, 'updated_at', a.updated_at) ORDER BY a.position) \
-         FROM identity_verifiable_addresses a WHERE a.nid = ?1 AND a.identity_id = i.id) \
-         AS verifiable_addresses, \
-         (SELECT json_group_array(json_object('id', hex(a.id), 'value', a.value, \
-         'via', a.via, 'created_at', a.created_at, 'updated_at', a.updated_at) \
-         ORDER BY a.position) \
-         FROM identity_recovery_addresses a WHERE a.nid = ?1 AND a.identity_id = i.id) \
-         AS recovery_addresses"
-    };
-}
-pub(crate) use sqlite_addresses;
-
-/// The credentials of `i` with their identifiers as a JSON array, for PostgreSQL.
 macro_rules! postgres_credentials {
     () => {
         "(SELECT COALESCE(json_agg(json_build_object('type', c.credential_type, \
@@ -110,13 +113,11 @@ pub(crate) enum IdentityKey {
 /// The statement loading one whole identity (`$1` is the network id).
 pub(crate) fn identity_sql(backend: DatabaseBackend, key: IdentityKey) -> &'static str {
     macro_rules! select {
-        ($addresses:ident, $credentials:ident, $where:literal) => {
+        ($credentials:ident, $where:literal) => {
             concat!(
                 "SELECT ",
                 identity_columns!(),
                 ", i.metadata_admin, ",
-                $addresses!(),
-                ", ",
                 $credentials!(),
                 " FROM identities i WHERE ",
                 $where
@@ -125,37 +126,23 @@ pub(crate) fn identity_sql(backend: DatabaseBackend, key: IdentityKey) -> &'stat
     }
     match (backend, key) {
         (DatabaseBackend::Sqlite, IdentityKey::Id) => {
-            select!(
-                sqlite_addresses,
-                sqlite_credentials,
-                "i.nid = ?1 AND i.id = ?2"
-            )
+            select!(sqlite_credentials, "i.nid = ?1 AND i.id = ?2")
         }
-        (DatabaseBackend::Sqlite, IdentityKey::ExternalId) => select!(
-            sqlite_addresses,
-            sqlite_credentials,
-            "i.nid = ?1 AND i.external_id = ?2"
-        ),
+        (DatabaseBackend::Sqlite, IdentityKey::ExternalId) => {
+            select!(sqlite_credentials, "i.nid = ?1 AND i.external_id = ?2")
+        }
         (DatabaseBackend::Sqlite, IdentityKey::Identifier) => select!(
-            sqlite_addresses,
             sqlite_credentials,
             "i.nid = ?1 AND i.id = (SELECT ci.identity_id FROM identity_credential_identifiers ci \
              WHERE ci.nid = ?1 AND ci.credential_type = ?2 AND ci.identifier = ?3)"
         ),
         (_, IdentityKey::Id) => {
-            select!(
-                postgres_addresses,
-                postgres_credentials,
-                "i.nid = $1 AND i.id = $2"
-            )
+            select!(postgres_credentials, "i.nid = $1 AND i.id = $2")
         }
-        (_, IdentityKey::ExternalId) => select!(
-            postgres_addresses,
-            postgres_credentials,
-            "i.nid = $1 AND i.external_id = $2"
-        ),
+        (_, IdentityKey::ExternalId) => {
+            select!(postgres_credentials, "i.nid = $1 AND i.external_id = $2")
+        }
         (_, IdentityKey::Identifier) => select!(
-            postgres_addresses,
             postgres_credentials,
             "i.nid = $1 AND i.id = (SELECT ci.identity_id FROM identity_credential_identifiers ci \
              WHERE ci.nid = $1 AND ci.credential_type = $2 AND ci.identifier = $3)"
@@ -173,15 +160,52 @@ fn json_column<T: serde::de::DeserializeOwned>(
     col: &str,
     what: &str,
 ) -> Result<T, StoreError> {
-    match row.try_get::<serde_json::Value>("", col) {
-        Ok(serde_json::Value::String(text)) => serde_json::from_str(&text),
-        Ok(value) => serde_json::from_value(value),
-        Err(e) => return Err(map_db_err(e)),
+    from_json(row.try_get("", col).map_err(map_db_err)?, what)
+}
+
+/// Decodes a JSON value, or text holding JSON (as SQLite answers).
+fn from_json<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    what: &str,
+) -> Result<T, StoreError> {
+    match value {
+        serde_json::Value::String(text) => serde_json::from_str(&text),
+        value => serde_json::from_value(value),
     }
     .map_err(|_| corrupt(what))
 }
 
-/// An address as the statements aggregate it.
+/// The copies of an identity's address lists its row keeps (verifiable, recovery), in the
+/// shape [`AddressJson`] reads.
+pub(crate) fn address_lists(i: &Identity) -> (serde_json::Value, serde_json::Value) {
+    let verifiable = i
+        .verifiable_addresses
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "id": a.id, "value": a.value, "verified": a.verified, "via": a.via.as_str(),
+                "status": a.status.as_str(), "verified_at": a.verified_at,
+                "created_at": a.created_at, "updated_at": a.updated_at,
+            })
+        })
+        .collect();
+    let recovery = i
+        .recovery_addresses
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "id": a.id, "value": a.value, "via": a.via.as_str(),
+                "created_at": a.created_at, "updated_at": a.updated_at,
+            })
+        })
+        .collect();
+    (
+        serde_json::Value::Array(verifiable),
+        serde_json::Value::Array(recovery),
+    )
+}
+
+/// An address as an identity row's copy holds it.
 #[derive(serde::Deserialize)]
 struct AddressJson {
     id: Uuid,
@@ -213,38 +237,54 @@ fn via(s: &str) -> Result<AddressVia, StoreError> {
     AddressVia::parse(s).ok_or_else(|| corrupt("address channel"))
 }
 
+/// The verifiable addresses of an identity row's copy.
+pub(crate) fn verifiable_addresses(
+    list: serde_json::Value,
+) -> Result<Vec<VerifiableAddress>, StoreError> {
+    from_json::<Vec<AddressJson>>(list, "addresses")?
+        .into_iter()
+        .map(|a| {
+            Ok(VerifiableAddress {
+                id: a.id,
+                value: a.value,
+                verified: a.verified,
+                via: via(&a.via)?,
+                status: VerificationStatus::parse(&a.status)
+                    .ok_or_else(|| corrupt("address status"))?,
+                verified_at: a.verified_at,
+                created_at: a.created_at,
+                updated_at: a.updated_at,
+            })
+        })
+        .collect()
+}
+
+/// The recovery addresses of an identity row's copy.
+pub(crate) fn recovery_addresses(
+    list: serde_json::Value,
+) -> Result<Vec<RecoveryAddress>, StoreError> {
+    from_json::<Vec<AddressJson>>(list, "addresses")?
+        .into_iter()
+        .map(|a| {
+            Ok(RecoveryAddress {
+                id: a.id,
+                value: a.value,
+                via: via(&a.via)?,
+                created_at: a.created_at,
+                updated_at: a.updated_at,
+            })
+        })
+        .collect()
+}
+
 /// Decodes the identity of a one-query load; `full` reads admin metadata and credentials too.
 pub(crate) fn decode_identity(row: &QueryResult, full: bool) -> Result<Identity, StoreError> {
-    let verifiable_addresses =
-        json_column::<Vec<AddressJson>>(row, "verifiable_addresses", "addresses")?
-            .into_iter()
-            .map(|a| {
-                Ok(VerifiableAddress {
-                    id: a.id,
-                    value: a.value,
-                    verified: a.verified,
-                    via: via(&a.via)?,
-                    status: VerificationStatus::parse(&a.status)
-                        .ok_or_else(|| corrupt("address status"))?,
-                    verified_at: a.verified_at,
-                    created_at: a.created_at,
-                    updated_at: a.updated_at,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
+    let verifiable_addresses = verifiable_addresses(
+        row.try_get("", "verifiable_addresses")
+            .map_err(map_db_err)?,
+    )?;
     let recovery_addresses =
-        json_column::<Vec<AddressJson>>(row, "recovery_addresses", "addresses")?
-            .into_iter()
-            .map(|a| {
-                Ok(RecoveryAddress {
-                    id: a.id,
-                    value: a.value,
-                    via: via(&a.via)?,
-                    created_at: a.created_at,
-                    updated_at: a.updated_at,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
+        recovery_addresses(row.try_get("", "recovery_addresses").map_err(map_db_err)?)?;
     let mut credentials = std::collections::BTreeMap::new();
     if full {
         for c in json_column::<Vec<CredentialJson>>(row, "credentials", "credentials")? {

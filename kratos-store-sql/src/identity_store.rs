@@ -3,10 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use kratos_core::identity::{
-    AddressVia, CredentialType, Credentials, Identity, IdentityState, RecoveryAddress,
-    VerifiableAddress, VerificationStatus,
-};
+use kratos_core::identity::{CredentialType, Credentials, Identity, IdentityState};
 use kratos_core::session::available_aal;
 use kratos_core::store::{IdentityQuery, IdentityStore, StoreError};
 use sea_orm::sea_query::{Expr, LikeExpr, Query};
@@ -19,7 +16,10 @@ use uuid::Uuid;
 use crate::SqlStore;
 use crate::entity::{credential, identifier, identity, recovery_address, verifiable_address};
 use crate::error::{is_conflict, map_db_err};
-use crate::identity_query::{IdentityKey, corrupt, decode_identity, identity_sql};
+use crate::identity_query::{
+    IdentityKey, address_lists, corrupt, decode_identity, identity_sql, recovery_addresses,
+    verifiable_addresses,
+};
 
 /// Rows per multi-row INSERT, well under both backends' bind-parameter limits.
 const INSERT_CHUNK: usize = 500;
@@ -141,6 +141,7 @@ where
 }
 
 fn identity_row(nid: Uuid, i: &Identity) -> identity::Model {
+    let (verifiable_addresses, recovery_addresses) = address_lists(i);
     identity::Model {
         id: i.id,
         nid,
@@ -155,10 +156,13 @@ fn identity_row(nid: Uuid, i: &Identity) -> identity::Model {
         created_at: i.created_at,
         updated_at: i.updated_at,
         available_aal: available_aal(i).as_str().to_owned(),
+        verifiable_addresses,
+        recovery_addresses,
     }
 }
 
-/// Loads credentials, identifiers and addresses for identity rows, a few queries in all.
+/// Loads credentials and identifiers for identity rows (a few queries in all) and decodes the
+/// address lists the rows keep.
 async fn hydrate<C: ConnectionTrait>(
     db: &C,
     nid: Uuid,
@@ -170,8 +174,6 @@ async fn hydrate<C: ConnectionTrait>(
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut creds = Vec::new();
     let mut idents = Vec::new();
-    let mut vas = Vec::new();
-    let mut ras = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         creds.extend(
             credential::Entity::find()
@@ -186,24 +188,6 @@ async fn hydrate<C: ConnectionTrait>(
                 .filter(identifier::Column::Nid.eq(nid))
                 .filter(identifier::Column::IdentityId.is_in(chunk.iter().copied()))
                 .order_by_asc(identifier::Column::Position)
-                .all(db)
-                .await
-                .map_err(map_db_err)?,
-        );
-        vas.extend(
-            verifiable_address::Entity::find()
-                .filter(verifiable_address::Column::Nid.eq(nid))
-                .filter(verifiable_address::Column::IdentityId.is_in(chunk.iter().copied()))
-                .order_by_asc(verifiable_address::Column::Position)
-                .all(db)
-                .await
-                .map_err(map_db_err)?,
-        );
-        ras.extend(
-            recovery_address::Entity::find()
-                .filter(recovery_address::Column::Nid.eq(nid))
-                .filter(recovery_address::Column::IdentityId.is_in(chunk.iter().copied()))
-                .order_by_asc(recovery_address::Column::Position)
                 .all(db)
                 .await
                 .map_err(map_db_err)?,
@@ -227,8 +211,8 @@ async fn hydrate<C: ConnectionTrait>(
             state: IdentityState::parse(&r.state).ok_or_else(|| corrupt("identity state"))?,
             state_changed_at: r.state_changed_at,
             traits: r.traits,
-            verifiable_addresses: Vec::new(),
-            recovery_addresses: Vec::new(),
+            verifiable_addresses: verifiable_addresses(r.verifiable_addresses)?,
+            recovery_addresses: recovery_addresses(r.recovery_addresses)?,
             metadata_public: r.metadata_public,
             metadata_admin: r.metadata_admin,
             credentials: Default::default(),
@@ -255,34 +239,6 @@ async fn hydrate<C: ConnectionTrait>(
                 updated_at: c.updated_at,
             },
         );
-    }
-    for a in vas {
-        let Some(&at) = index.get(&a.identity_id) else {
-            continue;
-        };
-        out[at].verifiable_addresses.push(VerifiableAddress {
-            id: a.id,
-            value: a.value,
-            verified: a.verified,
-            via: AddressVia::parse(&a.via).ok_or_else(|| corrupt("address channel"))?,
-            status: VerificationStatus::parse(&a.status)
-                .ok_or_else(|| corrupt("address status"))?,
-            verified_at: a.verified_at,
-            created_at: a.created_at,
-            updated_at: a.updated_at,
-        });
-    }
-    for a in ras {
-        let Some(&at) = index.get(&a.identity_id) else {
-            continue;
-        };
-        out[at].recovery_addresses.push(RecoveryAddress {
-            id: a.id,
-            value: a.value,
-            via: AddressVia::parse(&a.via).ok_or_else(|| corrupt("address channel"))?,
-            created_at: a.created_at,
-            updated_at: a.updated_at,
-        });
     }
     Ok(out)
 }
@@ -441,6 +397,7 @@ impl IdentityStore for SqlStore {
     }
 
     async fn update_identity(&self, nid: Uuid, i: &Identity) -> Result<(), StoreError> {
+        let (verifiable, recovery) = address_lists(i);
         let txn = self.db.begin().await.map_err(map_db_err)?;
         let updated = identity::Entity::update_many()
             .col_expr(identity::Column::SchemaId, Expr::value(i.schema_id.clone()))
@@ -471,6 +428,11 @@ impl IdentityStore for SqlStore {
                 identity::Column::AvailableAal,
                 Expr::value(available_aal(i).as_str()),
             )
+            .col_expr(
+                identity::Column::VerifiableAddresses,
+                Expr::value(verifiable),
+            )
+            .col_expr(identity::Column::RecoveryAddresses, Expr::value(recovery))
             .filter(identity::Column::Nid.eq(nid))
             .filter(identity::Column::Id.eq(i.id))
             .exec(&txn)

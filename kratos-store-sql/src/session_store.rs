@@ -1,6 +1,6 @@
 //! `SessionStore` over sea-orm. whoami is one query: the session by the unique index on its
-//! token digest, joined with its identity (with the level its credentials allow, kept on the
-//! identity row) and the identity's addresses aggregated as JSON.
+//! token digest, joined by primary key with its identity row, which keeps both address lists
+//! and the level its credentials allow.
 
 use async_trait::async_trait;
 use kratos_core::session::{Aal, Session, SessionRecord};
@@ -15,9 +15,7 @@ use uuid::Uuid;
 use crate::SqlStore;
 use crate::entity::session;
 use crate::error::{found, map_db_err};
-use crate::identity_query::{
-    corrupt, decode_identity, identity_columns, postgres_addresses, sqlite_addresses,
-};
+use crate::identity_query::{corrupt, decode_identity, identity_columns};
 
 fn digest(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
     bytes.try_into().map_err(|_| corrupt("token digest"))
@@ -56,31 +54,27 @@ macro_rules! session_columns {
 }
 
 /// whoami in one statement on PostgreSQL: the session by token digest (`$2`) in the tenant
-/// (`$1`), its identity without credentials and admin metadata, both address lists, and the
-/// identity's `available_aal` (written with its credentials). The identity is joined by
-/// primary key and its tenant checked with `IS NOT DISTINCT FROM`, for the reason
-/// `postgres_addresses` gives.
+/// (`$1`), its identity without credentials and admin metadata, with both address lists and
+/// `available_aal` from the identity row (written with the addresses and credentials). The
+/// identity is joined by primary key and its tenant checked with `IS NOT DISTINCT FROM`, for
+/// the reason `identity_query`'s credential aggregate gives.
 const POSTGRES_WHOAMI: &str = concat!(
     "SELECT ",
     session_columns!(),
     ", ",
     identity_columns!(),
-    ", ",
-    postgres_addresses!(),
     ", i.available_aal \
      FROM sessions s JOIN identities i \
      ON i.id = s.identity_id AND i.nid IS NOT DISTINCT FROM s.nid \
      WHERE s.nid = $1 AND s.token_digest = $2"
 );
 
-/// [`POSTGRES_WHOAMI`] for SQLite (JSON1).
+/// [`POSTGRES_WHOAMI`] for SQLite.
 const SQLITE_WHOAMI: &str = concat!(
     "SELECT ",
     session_columns!(),
     ", ",
     identity_columns!(),
-    ", ",
-    sqlite_addresses!(),
     ", i.available_aal \
      FROM sessions s JOIN identities i ON i.nid = s.nid AND i.id = s.identity_id \
      WHERE s.nid = ?1 AND s.token_digest = ?2"

@@ -238,6 +238,160 @@ pub async fn available_aal_is_backfilled(store: &SqlStore) {
         }
     };
     check("as written").await;
+    // The migration that adds the column and every one after it.
+    Migrator::down(store.connection(), Some(2))
+        .await
+        .expect("roll back the migrations since available_aal");
+    Migrator::up(store.connection(), None)
+        .await
+        .expect("apply it again");
+    check("derived by the migration").await;
+}
+
+/// `identities.verifiable_addresses` and `identities.recovery_addresses` are copies of the
+/// address tables, written with them, and the migration that adds them derives them from the
+/// tables for identities stored before: rolled back and applied again, every load (by id, by
+/// identifier, in a list, with a session) answers the addresses as written, in order, including
+/// an address marked verified. `store` must be migrated and used by nothing else (the last
+/// migration is rolled back).
+pub async fn address_lists_are_backfilled(store: &SqlStore) {
+    use kratos_core::identity::VerificationStatus;
+    use kratos_core::identity::{AddressVia, RecoveryAddress, VerifiableAddress};
+    use kratos_core::store::{AddressStore, IdentityQuery};
+
+    let nid = Uuid::new_v4();
+    let now = Utc::now().trunc_subsecs(6);
+    let verifiable = |value: &str, verified: bool| VerifiableAddress {
+        id: Uuid::now_v7(),
+        value: value.into(),
+        verified,
+        via: AddressVia::Email,
+        status: if verified {
+            VerificationStatus::Completed
+        } else {
+            VerificationStatus::Pending
+        },
+        verified_at: verified.then_some(now - chrono::Duration::minutes(5)),
+        created_at: now - chrono::Duration::hours(1),
+        updated_at: now,
+    };
+    let recovery = |value: &str| RecoveryAddress {
+        id: Uuid::now_v7(),
+        value: value.into(),
+        via: AddressVia::Email,
+        created_at: now - chrono::Duration::hours(1),
+        updated_at: now,
+    };
+    let mut none = identity("no addresses", &[], now);
+    none.traits = json!({"case": "none"});
+    let mut one = identity("one of each", &[], now);
+    one.verifiable_addresses = vec![verifiable("one@example.com", false)];
+    one.recovery_addresses = vec![recovery("one@example.com")];
+    let mut two = identity(
+        "two of each",
+        &[(CredentialType::Password, json!({"hashed_password": "x"}))],
+        now,
+    );
+    if let Some(password) = two.credentials.get_mut(&CredentialType::Password) {
+        password.identifiers = vec!["two-of-each".into()];
+    }
+    // Not in alphabetical order: the lists keep their own.
+    two.verifiable_addresses = vec![
+        verifiable("zed@example.com", true),
+        verifiable("amy@example.com", false),
+    ];
+    two.recovery_addresses = vec![recovery("zed@example.com"), recovery("amy@example.com")];
+    let mut identities = vec![none, one, two];
+    for i in &mut identities {
+        let inserted = store.insert_identities(nid, std::slice::from_ref(i)).await;
+        assert!(matches!(inserted.as_deref(), Ok([Ok(())])), "insert");
+    }
+    // Marking an address verified changes the copy as well as the table.
+    let marked = identities[2].verifiable_addresses[1].id;
+    store
+        .mark_address_verified(nid, marked, now)
+        .await
+        .expect("mark verified");
+    let address = &mut identities[2].verifiable_addresses[1];
+    address.verified = true;
+    address.status = VerificationStatus::Completed;
+    address.verified_at = Some(now);
+    address.updated_at = now;
+    // An update rewrites them.
+    identities[1]
+        .recovery_addresses
+        .push(recovery("other@example.com"));
+    store
+        .update_identity(nid, &identities[1])
+        .await
+        .expect("update");
+    let mut tokens = Vec::new();
+    for (n, i) in identities.iter().enumerate() {
+        let token = [n as u8 + 1; 32];
+        let record = session(i, token, [n as u8 + 101; 32], now);
+        store.insert_session(nid, &record).await.expect("session");
+        tokens.push(token);
+    }
+    let check = |when: &'static str| {
+        let (identities, tokens) = (&identities, &tokens);
+        async move {
+            let listed = store
+                .list_identities(
+                    nid,
+                    &IdentityQuery {
+                        limit: 10,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .expect("list");
+            assert_eq!(listed.len(), identities.len(), "{when}: listed");
+            for (i, token) in identities.iter().zip(tokens) {
+                let got = store.get_identity(nid, i.id).await.expect("get");
+                let found = store
+                    .get_session_by_token_with_identity(nid, token)
+                    .await
+                    .expect("whoami");
+                let listed = listed.iter().find(|l| l.id == i.id).expect("listed");
+                for (how, loaded) in [("get", &got), ("whoami", &found.identity), ("list", listed)]
+                {
+                    assert_eq!(
+                        loaded.verifiable_addresses, i.verifiable_addresses,
+                        "{when}, {how}: verifiable addresses of {}",
+                        i.traits
+                    );
+                    assert_eq!(
+                        loaded.recovery_addresses, i.recovery_addresses,
+                        "{when}, {how}: recovery addresses of {}",
+                        i.traits
+                    );
+                }
+            }
+            let by_address = store
+                .find_identity_by_address(
+                    nid,
+                    kratos_core::store::AddressKind::Verifiable,
+                    AddressVia::Email,
+                    "amy@example.com",
+                )
+                .await
+                .expect("by address");
+            assert_eq!(by_address.id, identities[2].id, "{when}: by address");
+            let by_identifier = store
+                .find_identity_by_identifier(nid, CredentialType::Password, "two-of-each")
+                .await
+                .expect("by identifier");
+            assert_eq!(
+                by_identifier.verifiable_addresses, identities[2].verifiable_addresses,
+                "{when}: by identifier"
+            );
+            assert_eq!(
+                by_identifier.recovery_addresses, identities[2].recovery_addresses,
+                "{when}: by identifier"
+            );
+        }
+    };
+    check("as written").await;
     Migrator::down(store.connection(), Some(1))
         .await
         .expect("roll back the last migration");

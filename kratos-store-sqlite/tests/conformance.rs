@@ -48,6 +48,13 @@ async fn the_available_aal_migration_derives_it_from_credentials() {
     kratos_store_sql::testsuite::available_aal_is_backfilled(&store).await;
 }
 
+#[tokio::test]
+async fn the_address_list_migration_copies_the_address_tables() {
+    let store = kratos_store_sqlite::in_memory().await.unwrap();
+    store.migrate().await.unwrap();
+    kratos_store_sql::testsuite::address_lists_are_backfilled(&store).await;
+}
+
 /// A completion is the flow update and one batch of the other writes.
 #[tokio::test]
 async fn a_flow_completion_runs_two_statements() {

@@ -35,6 +35,12 @@ pub mod identity {
         pub updated_at: DateTimeUtc,
         /// The highest level the credentials allow (`aal1`, `aal2`), written with them.
         pub available_aal: String,
+        /// The verifiable addresses as a JSON array in list order, a copy of the identity's
+        /// rows of `identity_verifiable_addresses` written with them.
+        pub verifiable_addresses: Json,
+        /// The recovery addresses as a JSON array in list order, a copy of the identity's
+        /// rows of `identity_recovery_addresses` written with them.
+        pub recovery_addresses: Json,
     }
 
     /// No relations are declared; children are loaded in batches.

@@ -11,6 +11,7 @@ mod m20261122_000005_login_failures;
 mod m20261122_000006_courier_messages;
 mod m20261122_000007_one_time_codes;
 mod m20261130_000008_identity_available_aal;
+mod m20261130_000009_identity_address_lists;
 
 use sea_orm_migration::prelude::*;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_courier_messages::Migration),
             Box::new(m20261122_000007_one_time_codes::Migration),
             Box::new(m20261130_000008_identity_available_aal::Migration),
+            Box::new(m20261130_000009_identity_address_lists::Migration),
         ]
     }
 }

@@ -1,0 +1,70 @@
+//! `identities.verifiable_addresses` and `identities.recovery_addresses`: each identity's
+//! address lists as JSON arrays on its own row, in list order, so that loading an identity
+//! (and whoami) reads one row instead of aggregating two tables. The address tables stay the
+//! index for lookups by address and for uniqueness; every write of an identity writes both,
+//! and marking an address verified rebuilds the copy from the table in the same transaction.
+//! Existing identities get their lists from the tables.
+
+use sea_orm_migration::prelude::*;
+
+use super::run_for_backend;
+
+pub(crate) struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261130_000009_identity_address_lists"
+    }
+}
+
+const POSTGRES_UP: &str = r#"
+ALTER TABLE identities ADD COLUMN verifiable_addresses jsonb NOT NULL DEFAULT '[]',
+    ADD COLUMN recovery_addresses jsonb NOT NULL DEFAULT '[]';
+UPDATE identities i SET
+    verifiable_addresses = (SELECT COALESCE(jsonb_agg(jsonb_build_object('id', a.id,
+        'value', a.value, 'verified', a.verified, 'via', a.via, 'status', a.status,
+        'verified_at', a.verified_at, 'created_at', a.created_at, 'updated_at', a.updated_at)
+        ORDER BY a.position), '[]'::jsonb)
+        FROM identity_verifiable_addresses a WHERE a.nid = i.nid AND a.identity_id = i.id),
+    recovery_addresses = (SELECT COALESCE(jsonb_agg(jsonb_build_object('id', a.id,
+        'value', a.value, 'via', a.via, 'created_at', a.created_at,
+        'updated_at', a.updated_at) ORDER BY a.position), '[]'::jsonb)
+        FROM identity_recovery_addresses a WHERE a.nid = i.nid AND a.identity_id = i.id);
+ALTER TABLE identities ALTER COLUMN verifiable_addresses DROP DEFAULT,
+    ALTER COLUMN recovery_addresses DROP DEFAULT
+"#;
+
+const SQLITE_UP: &str = r#"
+ALTER TABLE identities ADD COLUMN verifiable_addresses TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE identities ADD COLUMN recovery_addresses TEXT NOT NULL DEFAULT '[]';
+UPDATE identities SET
+    verifiable_addresses = (SELECT json_group_array(json_object('id', hex(a.id),
+        'value', a.value, 'verified', json(CASE WHEN a.verified THEN 'true' ELSE 'false' END),
+        'via', a.via, 'status', a.status, 'verified_at', a.verified_at,
+        'created_at', a.created_at, 'updated_at', a.updated_at) ORDER BY a.position)
+        FROM identity_verifiable_addresses a
+        WHERE a.nid = identities.nid AND a.identity_id = identities.id),
+    recovery_addresses = (SELECT json_group_array(json_object('id', hex(a.id),
+        'value', a.value, 'via', a.via, 'created_at', a.created_at,
+        'updated_at', a.updated_at) ORDER BY a.position)
+        FROM identity_recovery_addresses a
+        WHERE a.nid = identities.nid AND a.identity_id = identities.id)
+"#;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_for_backend(manager, POSTGRES_UP, SQLITE_UP).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_for_backend(
+            manager,
+            "ALTER TABLE identities DROP COLUMN verifiable_addresses, \
+             DROP COLUMN recovery_addresses",
+            "ALTER TABLE identities DROP COLUMN verifiable_addresses;
+             ALTER TABLE identities DROP COLUMN recovery_addresses",
+        )
+        .await
+    }
+}
