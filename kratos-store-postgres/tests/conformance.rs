@@ -164,3 +164,49 @@ async fn flow_writes_leave_the_connection_committing_synchronously() {
         .expect("a row");
     assert_eq!(row.try_get::<String>("", "setting").expect("text"), "on");
 }
+
+/// A pooled connection idle for `ping_after_idle` is pinged before use: one the server has
+/// closed meanwhile is replaced, and the statement runs on a new one.
+#[tokio::test]
+async fn an_idle_connection_closed_by_the_server_is_replaced() {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    let Some(url) = database_url() else { return };
+    let store = kratos_store_postgres::connect_with(
+        &url,
+        PostgresOptions {
+            max_connections: 1,
+            ping_after_idle: std::time::Duration::ZERO,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("connect to the test database");
+    let backend_pid = || async {
+        store
+            .connection()
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT pg_backend_pid() AS pid",
+            ))
+            .await
+            .expect("query")
+            .expect("a row")
+            .try_get::<i32>("", "pid")
+            .expect("pid")
+    };
+    let first = backend_pid().await;
+    let admin = kratos_store_postgres::connect(&url).await.expect("admin");
+    admin
+        .connection()
+        .execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_terminate_backend($1)",
+            [first.into()],
+        ))
+        .await
+        .expect("terminate the pooled connection's backend");
+    // The server needs a moment to end the process.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let second = backend_pid().await;
+    assert_ne!(first, second, "a new connection serves the statement");
+}

@@ -58,6 +58,10 @@ pub async fn connect_with(url: &str, options: SqliteOptions) -> Result<SqlStore,
     let busy = options.busy_timeout;
     opts.max_connections(options.max_connections)
         .min_connections(if memory { options.max_connections } else { 0 })
+        // A connection is a handle on a local file, not a socket a server or a proxy may
+        // close: no ping before each use (sqlx's default), which costs a hand-over to the
+        // connection's thread per statement.
+        .test_before_acquire(false)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(move |o| {
             let o = o
