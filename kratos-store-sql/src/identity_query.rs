@@ -154,17 +154,27 @@ pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Backend(format!("stored {what} is not valid").into())
 }
 
-/// A JSON column: PostgreSQL answers JSON, SQLite text holding JSON.
-fn json_column<T: serde::de::DeserializeOwned>(
+/// A JSON column decoded by sqlx straight into `T` (from PostgreSQL's JSON or SQLite's text),
+/// without a `serde_json::Value` in between.
+#[derive(serde::Deserialize)]
+#[serde(transparent)]
+struct Typed<T>(T);
+
+impl<T: serde::de::DeserializeOwned> sea_orm::TryGetableFromJson for Typed<T> {}
+
+/// The JSON column `col` of a row, decoded as `T`; `what` names it in the error.
+pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
     row: &QueryResult,
     col: &str,
     what: &str,
 ) -> Result<T, StoreError> {
-    from_json(row.try_get("", col).map_err(map_db_err)?, what)
+    row.try_get::<Typed<T>>("", col)
+        .map(|typed| typed.0)
+        .map_err(|_| corrupt(what))
 }
 
 /// Decodes a JSON value, or text holding JSON (as SQLite answers).
-fn from_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
     value: serde_json::Value,
     what: &str,
 ) -> Result<T, StoreError> {
@@ -207,7 +217,7 @@ pub(crate) fn address_lists(i: &Identity) -> (serde_json::Value, serde_json::Val
 
 /// An address as an identity row's copy holds it.
 #[derive(serde::Deserialize)]
-struct AddressJson {
+pub(crate) struct AddressJson {
     id: Uuid,
     value: String,
     via: String,
@@ -239,10 +249,9 @@ fn via(s: &str) -> Result<AddressVia, StoreError> {
 
 /// The verifiable addresses of an identity row's copy.
 pub(crate) fn verifiable_addresses(
-    list: serde_json::Value,
+    list: Vec<AddressJson>,
 ) -> Result<Vec<VerifiableAddress>, StoreError> {
-    from_json::<Vec<AddressJson>>(list, "addresses")?
-        .into_iter()
+    list.into_iter()
         .map(|a| {
             Ok(VerifiableAddress {
                 id: a.id,
@@ -261,10 +270,9 @@ pub(crate) fn verifiable_addresses(
 
 /// The recovery addresses of an identity row's copy.
 pub(crate) fn recovery_addresses(
-    list: serde_json::Value,
+    list: Vec<AddressJson>,
 ) -> Result<Vec<RecoveryAddress>, StoreError> {
-    from_json::<Vec<AddressJson>>(list, "addresses")?
-        .into_iter()
+    list.into_iter()
         .map(|a| {
             Ok(RecoveryAddress {
                 id: a.id,
@@ -279,12 +287,10 @@ pub(crate) fn recovery_addresses(
 
 /// Decodes the identity of a one-query load; `full` reads admin metadata and credentials too.
 pub(crate) fn decode_identity(row: &QueryResult, full: bool) -> Result<Identity, StoreError> {
-    let verifiable_addresses = verifiable_addresses(
-        row.try_get("", "verifiable_addresses")
-            .map_err(map_db_err)?,
-    )?;
+    let verifiable_addresses =
+        verifiable_addresses(json_column(row, "verifiable_addresses", "addresses")?)?;
     let recovery_addresses =
-        recovery_addresses(row.try_get("", "recovery_addresses").map_err(map_db_err)?)?;
+        recovery_addresses(json_column(row, "recovery_addresses", "addresses")?)?;
     let mut credentials = std::collections::BTreeMap::new();
     if full {
         for c in json_column::<Vec<CredentialJson>>(row, "credentials", "credentials")? {

@@ -17,8 +17,8 @@ use crate::SqlStore;
 use crate::entity::{credential, identifier, identity, recovery_address, verifiable_address};
 use crate::error::{is_conflict, map_db_err};
 use crate::identity_query::{
-    IdentityKey, address_lists, corrupt, decode_identity, identity_sql, recovery_addresses,
-    verifiable_addresses,
+    IdentityKey, address_lists, corrupt, decode_identity, from_json, identity_sql,
+    recovery_addresses, verifiable_addresses,
 };
 
 /// Rows per multi-row INSERT, well under both backends' bind-parameter limits.
@@ -211,8 +211,11 @@ async fn hydrate<C: ConnectionTrait>(
             state: IdentityState::parse(&r.state).ok_or_else(|| corrupt("identity state"))?,
             state_changed_at: r.state_changed_at,
             traits: r.traits,
-            verifiable_addresses: verifiable_addresses(r.verifiable_addresses)?,
-            recovery_addresses: recovery_addresses(r.recovery_addresses)?,
+            verifiable_addresses: verifiable_addresses(from_json(
+                r.verifiable_addresses,
+                "addresses",
+            )?)?,
+            recovery_addresses: recovery_addresses(from_json(r.recovery_addresses, "addresses")?)?,
             metadata_public: r.metadata_public,
             metadata_admin: r.metadata_admin,
             credentials: Default::default(),

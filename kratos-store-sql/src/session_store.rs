@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::SqlStore;
 use crate::entity::session;
 use crate::error::{found, map_db_err};
-use crate::identity_query::{corrupt, decode_identity, identity_columns};
+use crate::identity_query::{corrupt, decode_identity, identity_columns, json_column};
 
 fn digest(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
     bytes.try_into().map_err(|_| corrupt("token digest"))
@@ -104,15 +104,14 @@ fn session_with_identity(row: &QueryResult) -> Result<SessionWithIdentity, Store
             &row.try_get::<String>("", "aal").map_err(map_db_err)?,
         )
         .ok_or_else(|| corrupt("aal"))?,
-        authentication_methods: serde_json::from_value(
-            row.try_get("", "authentication_methods")
-                .map_err(map_db_err)?,
-        )
-        .map_err(|_| corrupt("authentication methods"))?,
+        authentication_methods: json_column(
+            row,
+            "authentication_methods",
+            "authentication methods",
+        )?,
         issued_at: row.try_get("", "issued_at").map_err(map_db_err)?,
         identity: None,
-        devices: serde_json::from_value(row.try_get("", "devices").map_err(map_db_err)?)
-            .map_err(|_| corrupt("devices"))?,
+        devices: json_column(row, "devices", "devices")?,
         identity_id: row.try_get("", "identity_id").map_err(map_db_err)?,
     };
     let identity = decode_identity(row, false)?;
