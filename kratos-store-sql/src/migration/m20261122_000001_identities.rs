@@ -1,16 +1,6 @@
 //! Identities, credentials, identifiers and addresses.
 
-use sea_orm_migration::prelude::*;
-
-use super::{run_for_backend, run_script};
-
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261122_000001_identities"
-    }
-}
+use super::Scripts;
 
 const POSTGRES_UP: &str = r#"
 CREATE TABLE identities (
@@ -160,13 +150,10 @@ DROP TABLE IF EXISTS identity_credentials;
 DROP TABLE IF EXISTS identities
 "#;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_for_backend(manager, POSTGRES_UP, SQLITE_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_script(manager, DOWN).await
-    }
-}
+pub(crate) const MIGRATION: Scripts = Scripts {
+    name: "m20261122_000001_identities",
+    postgres_up: POSTGRES_UP,
+    sqlite_up: SQLITE_UP,
+    postgres_down: DOWN,
+    sqlite_down: DOWN,
+};

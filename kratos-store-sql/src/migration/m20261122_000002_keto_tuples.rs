@@ -6,18 +6,7 @@
 //! serve the reverse lookups by subject. `seq` is the insertion order that lists and page
 //! tokens follow.
 
-use sea_orm::DatabaseBackend;
-use sea_orm_migration::prelude::*;
-
-use super::run_script;
-
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261122_000002_keto_tuples"
-    }
-}
+use super::Scripts;
 
 const POSTGRES_UP: &str = r#"
 CREATE TABLE keto_relation_tuples (
@@ -76,19 +65,10 @@ DROP TABLE IF EXISTS keto_versions;
 DROP TABLE IF EXISTS keto_relation_tuples
 "#;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DatabaseBackend::Postgres => run_script(manager, POSTGRES_UP).await,
-            DatabaseBackend::Sqlite => run_script(manager, SQLITE_UP).await,
-            other => Err(DbErr::Migration(format!(
-                "unsupported database backend {other:?}"
-            ))),
-        }
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_script(manager, DOWN).await
-    }
-}
+pub(crate) const MIGRATION: Scripts = Scripts {
+    name: "m20261122_000002_keto_tuples",
+    postgres_up: POSTGRES_UP,
+    sqlite_up: SQLITE_UP,
+    postgres_down: DOWN,
+    sqlite_down: DOWN,
+};

@@ -1,17 +1,7 @@
 //! Sessions. Tokens are stored only as SHA-256 digests; devices live in a JSON column so
 //! whoami is one indexed lookup.
 
-use sea_orm_migration::prelude::*;
-
-use super::{run_for_backend, run_script};
-
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261122_000003_sessions"
-    }
-}
+use super::Scripts;
 
 const POSTGRES_UP: &str = r#"
 CREATE TABLE sessions (
@@ -53,13 +43,10 @@ CREATE UNIQUE INDEX sessions_logout_token_digest_uq_idx ON sessions (nid, logout
 CREATE INDEX sessions_identity_idx ON sessions (nid, identity_id, issued_at DESC)
 "#;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_for_backend(manager, POSTGRES_UP, SQLITE_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_script(manager, "DROP TABLE IF EXISTS sessions").await
-    }
-}
+pub(crate) const MIGRATION: Scripts = Scripts {
+    name: "m20261122_000003_sessions",
+    postgres_up: POSTGRES_UP,
+    sqlite_up: SQLITE_UP,
+    postgres_down: "DROP TABLE IF EXISTS sessions",
+    sqlite_down: "DROP TABLE IF EXISTS sessions",
+};

@@ -1,16 +1,6 @@
 //! Self-service flows, stored as JSON documents with their CSRF token in a column of its own.
 
-use sea_orm_migration::prelude::*;
-
-use super::{run_for_backend, run_script};
-
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261122_000004_selfservice_flows"
-    }
-}
+use super::Scripts;
 
 const POSTGRES_UP: &str = r#"
 CREATE TABLE selfservice_flows (
@@ -38,13 +28,10 @@ CREATE INDEX selfservice_flows_nid_kind_idx ON selfservice_flows (nid, kind, id)
 CREATE INDEX selfservice_flows_expires_at_idx ON selfservice_flows (expires_at)
 "#;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_for_backend(manager, POSTGRES_UP, SQLITE_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_script(manager, "DROP TABLE IF EXISTS selfservice_flows").await
-    }
-}
+pub(crate) const MIGRATION: Scripts = Scripts {
+    name: "m20261122_000004_selfservice_flows",
+    postgres_up: POSTGRES_UP,
+    sqlite_up: SQLITE_UP,
+    postgres_down: "DROP TABLE IF EXISTS selfservice_flows",
+    sqlite_down: "DROP TABLE IF EXISTS selfservice_flows",
+};

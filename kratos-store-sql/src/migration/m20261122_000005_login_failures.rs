@@ -1,16 +1,6 @@
 //! Failed-login counters for brute-force protection.
 
-use sea_orm_migration::prelude::*;
-
-use super::{run_for_backend, run_script};
-
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261122_000005_login_failures"
-    }
-}
+use super::Scripts;
 
 const POSTGRES_UP: &str = r#"
 CREATE TABLE login_failures (
@@ -34,13 +24,10 @@ CREATE TABLE login_failures (
 )
 "#;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_for_backend(manager, POSTGRES_UP, SQLITE_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_script(manager, "DROP TABLE IF EXISTS login_failures").await
-    }
-}
+pub(crate) const MIGRATION: Scripts = Scripts {
+    name: "m20261122_000005_login_failures",
+    postgres_up: POSTGRES_UP,
+    sqlite_up: SQLITE_UP,
+    postgres_down: "DROP TABLE IF EXISTS login_failures",
+    sqlite_down: "DROP TABLE IF EXISTS login_failures",
+};

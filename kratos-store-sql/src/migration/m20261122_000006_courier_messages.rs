@@ -1,16 +1,6 @@
 //! Courier messages: the queue the courier worker sends from.
 
-use sea_orm_migration::prelude::*;
-
-use super::{run_for_backend, run_script};
-
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261122_000006_courier_messages"
-    }
-}
+use super::Scripts;
 
 const POSTGRES_UP: &str = r#"
 CREATE TABLE courier_messages (
@@ -56,13 +46,10 @@ CREATE INDEX courier_messages_nid_created_at_idx ON courier_messages (nid, creat
 CREATE INDEX courier_messages_nid_recipient_idx ON courier_messages (nid, recipient, created_at DESC)
 "#;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_for_backend(manager, POSTGRES_UP, SQLITE_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_script(manager, "DROP TABLE IF EXISTS courier_messages").await
-    }
-}
+pub(crate) const MIGRATION: Scripts = Scripts {
+    name: "m20261122_000006_courier_messages",
+    postgres_up: POSTGRES_UP,
+    sqlite_up: SQLITE_UP,
+    postgres_down: "DROP TABLE IF EXISTS courier_messages",
+    sqlite_down: "DROP TABLE IF EXISTS courier_messages",
+};

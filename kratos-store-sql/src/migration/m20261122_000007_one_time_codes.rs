@@ -1,16 +1,6 @@
 //! One-time codes and link tokens (their MACs only), and per-flow submission counters.
 
-use sea_orm_migration::prelude::*;
-
-use super::{run_for_backend, run_script};
-
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261122_000007_one_time_codes"
-    }
-}
+use super::Scripts;
 
 const POSTGRES_UP: &str = r#"
 CREATE TABLE one_time_codes (
@@ -64,17 +54,10 @@ CREATE TABLE code_submissions (
 )
 "#;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_for_backend(manager, POSTGRES_UP, SQLITE_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_script(
-            manager,
-            "DROP TABLE IF EXISTS code_submissions; DROP TABLE IF EXISTS one_time_codes",
-        )
-        .await
-    }
-}
+pub(crate) const MIGRATION: Scripts = Scripts {
+    name: "m20261122_000007_one_time_codes",
+    postgres_up: POSTGRES_UP,
+    sqlite_up: SQLITE_UP,
+    postgres_down: "DROP TABLE IF EXISTS code_submissions; DROP TABLE IF EXISTS one_time_codes",
+    sqlite_down: "DROP TABLE IF EXISTS code_submissions; DROP TABLE IF EXISTS one_time_codes",
+};

@@ -5,17 +5,7 @@
 //! TOTP credential, lookup secrets with at least one recovery code, or a WebAuthn credential
 //! with a key whose `is_passwordless` is not `true`.
 
-use sea_orm_migration::prelude::*;
-
-use super::run_for_backend;
-
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261130_000008_identity_available_aal"
-    }
-}
+use super::Scripts;
 
 const POSTGRES_UP: &str = r#"
 ALTER TABLE identities ADD COLUMN available_aal text NOT NULL DEFAULT 'aal1';
@@ -48,14 +38,10 @@ UPDATE identities SET available_aal = 'aal2' WHERE EXISTS (SELECT 1 FROM identit
         ELSE 0 END)))
 "#;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_for_backend(manager, POSTGRES_UP, SQLITE_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let drop = "ALTER TABLE identities DROP COLUMN available_aal";
-        run_for_backend(manager, drop, drop).await
-    }
-}
+pub(crate) const MIGRATION: Scripts = Scripts {
+    name: "m20261130_000008_identity_available_aal",
+    postgres_up: POSTGRES_UP,
+    sqlite_up: SQLITE_UP,
+    postgres_down: "ALTER TABLE identities DROP COLUMN available_aal",
+    sqlite_down: "ALTER TABLE identities DROP COLUMN available_aal",
+};

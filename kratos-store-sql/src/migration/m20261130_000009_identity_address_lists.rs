@@ -5,17 +5,7 @@
 //! and marking an address verified rebuilds the copy from the table in the same transaction.
 //! Existing identities get their lists from the tables.
 
-use sea_orm_migration::prelude::*;
-
-use super::run_for_backend;
-
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261130_000009_identity_address_lists"
-    }
-}
+use super::Scripts;
 
 const POSTGRES_UP: &str = r#"
 ALTER TABLE identities ADD COLUMN verifiable_addresses jsonb NOT NULL DEFAULT '[]',
@@ -51,20 +41,12 @@ UPDATE identities SET
         WHERE a.nid = identities.nid AND a.identity_id = identities.id)
 "#;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_for_backend(manager, POSTGRES_UP, SQLITE_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_for_backend(
-            manager,
-            "ALTER TABLE identities DROP COLUMN verifiable_addresses, \
-             DROP COLUMN recovery_addresses",
-            "ALTER TABLE identities DROP COLUMN verifiable_addresses;
-             ALTER TABLE identities DROP COLUMN recovery_addresses",
-        )
-        .await
-    }
-}
+pub(crate) const MIGRATION: Scripts = Scripts {
+    name: "m20261130_000009_identity_address_lists",
+    postgres_up: POSTGRES_UP,
+    sqlite_up: SQLITE_UP,
+    postgres_down: "ALTER TABLE identities DROP COLUMN verifiable_addresses, \
+        DROP COLUMN recovery_addresses",
+    sqlite_down: "ALTER TABLE identities DROP COLUMN verifiable_addresses;
+        ALTER TABLE identities DROP COLUMN recovery_addresses",
+};

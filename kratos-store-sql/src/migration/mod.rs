@@ -23,21 +23,52 @@ pub struct Migrator;
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
-            Box::new(m20261122_000001_identities::Migration),
-            Box::new(m20261122_000002_keto_tuples::Migration),
-            Box::new(m20261122_000003_sessions::Migration),
-            Box::new(m20261122_000004_selfservice_flows::Migration),
-            Box::new(m20261122_000005_login_failures::Migration),
-            Box::new(m20261122_000006_courier_messages::Migration),
-            Box::new(m20261122_000007_one_time_codes::Migration),
-            Box::new(m20261130_000008_identity_available_aal::Migration),
-            Box::new(m20261130_000009_identity_address_lists::Migration),
+            Box::new(m20261122_000001_identities::MIGRATION),
+            Box::new(m20261122_000002_keto_tuples::MIGRATION),
+            Box::new(m20261122_000003_sessions::MIGRATION),
+            Box::new(m20261122_000004_selfservice_flows::MIGRATION),
+            Box::new(m20261122_000005_login_failures::MIGRATION),
+            Box::new(m20261122_000006_courier_messages::MIGRATION),
+            Box::new(m20261122_000007_one_time_codes::MIGRATION),
+            Box::new(m20261130_000008_identity_available_aal::MIGRATION),
+            Box::new(m20261130_000009_identity_address_lists::MIGRATION),
         ]
     }
 }
 
+/// A migration written as one `;`-separated SQL script per backend and direction.
+pub(crate) struct Scripts {
+    /// The migration's name (its module's), as recorded in `seaql_migrations`.
+    pub(crate) name: &'static str,
+    /// Applies it on PostgreSQL.
+    pub(crate) postgres_up: &'static str,
+    /// Applies it on SQLite.
+    pub(crate) sqlite_up: &'static str,
+    /// Rolls it back on PostgreSQL.
+    pub(crate) postgres_down: &'static str,
+    /// Rolls it back on SQLite.
+    pub(crate) sqlite_down: &'static str,
+}
+
+impl MigrationName for Scripts {
+    fn name(&self) -> &str {
+        self.name
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Scripts {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_for_backend(manager, self.postgres_up, self.sqlite_up).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_for_backend(manager, self.postgres_down, self.sqlite_down).await
+    }
+}
+
 /// Runs the PostgreSQL or the SQLite script, as the connection's backend requires.
-pub(crate) async fn run_for_backend(
+async fn run_for_backend(
     manager: &SchemaManager<'_>,
     postgres: &str,
     sqlite: &str,
@@ -52,7 +83,7 @@ pub(crate) async fn run_for_backend(
 }
 
 /// Runs each statement of a `;`-separated script.
-pub(crate) async fn run_script(manager: &SchemaManager<'_>, script: &str) -> Result<(), DbErr> {
+async fn run_script(manager: &SchemaManager<'_>, script: &str) -> Result<(), DbErr> {
     let db = manager.get_connection();
     for stmt in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         db.execute_unprepared(stmt).await?;
