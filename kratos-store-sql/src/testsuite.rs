@@ -158,6 +158,16 @@ pub async fn completion_statements(store: &SqlStore) -> [usize; 2] {
     [login_statements, registration_statements]
 }
 
+/// Rolls the last `count` migrations back and applies them again.
+async fn reapply_last_migrations(store: &SqlStore, count: u32) {
+    Migrator::down(store.connection(), Some(count))
+        .await
+        .expect("roll the migrations back");
+    Migrator::up(store.connection(), None)
+        .await
+        .expect("apply them again");
+}
+
 /// A case: its name, the credentials (type and configuration) and the level they allow.
 type Case = (&'static str, Vec<(CredentialType, Value)>, Aal);
 
@@ -239,12 +249,7 @@ pub async fn available_aal_is_backfilled(store: &SqlStore) {
     };
     check("as written").await;
     // The migration that adds the column and every one after it.
-    Migrator::down(store.connection(), Some(2))
-        .await
-        .expect("roll back the migrations since available_aal");
-    Migrator::up(store.connection(), None)
-        .await
-        .expect("apply it again");
+    reapply_last_migrations(store, 2).await;
     check("derived by the migration").await;
 }
 
@@ -392,11 +397,6 @@ pub async fn address_lists_are_backfilled(store: &SqlStore) {
         }
     };
     check("as written").await;
-    Migrator::down(store.connection(), Some(1))
-        .await
-        .expect("roll back the last migration");
-    Migrator::up(store.connection(), None)
-        .await
-        .expect("apply it again");
+    reapply_last_migrations(store, 1).await;
     check("derived by the migration").await;
 }
