@@ -210,3 +210,92 @@ async fn an_idle_connection_closed_by_the_server_is_replaced() {
     let second = backend_pid().await;
     assert_ne!(first, second, "a new connection serves the statement");
 }
+
+/// A password login reads its flow, its identifier's lockout and its identity at once. With
+/// the three tables locked by another transaction, the three reads wait on the lock
+/// together; run one after the other, only one would ever wait.
+#[tokio::test]
+async fn a_password_login_reads_flow_lockout_and_identity_at_once() {
+    use kratos_core::flow::login::{LoginOptions, LoginSubmission};
+    use kratos_core::flow::registration::RegistrationSubmission;
+    use kratos_core::flow::{FlowContext, FlowType};
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
+    use serde_json::json;
+
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    let k = kratos_core::testsuite::kratos_with(
+        Arc::new(store.clone()),
+        "selfservice:\n  methods:\n    password:\n      config:\n        haveibeenpwned_enabled: false\n",
+        Arc::new(kratos_core::SystemClock),
+    );
+    let ctx = FlowContext::default();
+    let email = format!("reads-{}@example.com", uuid::Uuid::new_v4().simple());
+    let password = "three reads at once";
+    let flow = k.registration().create(FlowType::Api, &ctx).await.unwrap();
+    let registered = k
+        .registration()
+        .submit(
+            flow.id,
+            &json!({"method": "password", "traits": {"email": email}, "password": password}),
+            &ctx,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(registered, RegistrationSubmission::Completed(_)));
+    let flow = k
+        .login()
+        .create(FlowType::Api, &ctx, LoginOptions::default())
+        .await
+        .unwrap();
+
+    let lock = store.connection().begin().await.unwrap();
+    lock.execute_unprepared(
+        "LOCK TABLE selfservice_flows, login_failures, identities IN ACCESS EXCLUSIVE MODE",
+    )
+    .await
+    .unwrap();
+    let login = tokio::spawn({
+        let k = k.clone();
+        async move {
+            k.login()
+                .submit(
+                    flow.id,
+                    &json!({"method": "password", "identifier": email, "password": password}),
+                    &FlowContext::default(),
+                )
+                .await
+        }
+    });
+    let waiting = || async {
+        store
+            .connection()
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT count(*) AS waiting FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "waiting")
+            .unwrap()
+    };
+    let mut most = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while most < 3 && std::time::Instant::now() < deadline {
+        most = most.max(waiting().await);
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    lock.rollback().await.unwrap();
+    let login = login.await.unwrap().unwrap();
+    assert!(
+        matches!(login, LoginSubmission::Completed(_)),
+        "the login completes"
+    );
+    assert_eq!(
+        most, 3,
+        "the flow, lockout and identity reads wait together"
+    );
+}

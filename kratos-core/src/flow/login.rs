@@ -13,7 +13,7 @@ use super::{
 };
 use crate::clock::truncate_micros;
 use crate::code::CodeKind;
-use crate::identity::{CredentialType, IdentifierKind, normalize_identifier};
+use crate::identity::{CredentialType, IdentifierKind, Identity, normalize_identifier};
 use crate::kratos::Kratos;
 use crate::session::{Aal, AuthenticationMethod, RequiredAal, Session, SessionToken};
 use crate::store::{FlowCompletion, SessionWrite, StoreError};
@@ -97,6 +97,33 @@ struct PasswordPayload {
     #[serde(default)]
     csrf_token: Option<String>,
 }
+
+/// What a password submission is looked up by: the normalized identifier and the lockout
+/// keys of the identifier and of the client address.
+struct PasswordKeys {
+    identifier: String,
+    identifier_key: String,
+    address_key: Option<String>,
+}
+
+impl PasswordKeys {
+    fn of(identifier: &str, ctx: &FlowContext) -> Self {
+        let identifier =
+            normalize_identifier(IdentifierKind::Username, identifier).unwrap_or_default();
+        Self {
+            identifier_key: format!("identifier:{identifier}"),
+            address_key: ctx
+                .client
+                .ip_address
+                .as_ref()
+                .map(|ip| format!("address:{ip}")),
+            identifier,
+        }
+    }
+}
+
+/// The lock on a password submission's keys, if any, and the identity of its identifier.
+type PasswordReads = (Option<DateTime<Utc>>, Option<Identity>);
 
 /// The code method's payload.
 #[derive(Deserialize)]
@@ -328,15 +355,36 @@ impl<'a> LoginFlows<'a> {
         payload: &Value,
         ctx: &FlowContext,
     ) -> Result<LoginSubmission, FlowError> {
-        let (mut flow, csrf) = self.load(id).await?;
+        let body = payload;
+        let parsed = serde_json::from_value::<PasswordPayload>(body.clone());
+        // A complete password submission's reads (lockout and identity) need only the
+        // payload: they run beside the flow load, one round trip for the three. Their result
+        // is used only once the flow and the payload have passed every check below.
+        let early_keys = parsed
+            .as_ref()
+            .ok()
+            .filter(|p| {
+                p.method == "password"
+                    && self.kratos.config().selfservice.methods.password.enabled
+                    && !p.identifier.trim().is_empty()
+                    && !p.password.is_empty()
+            })
+            .map(|p| PasswordKeys::of(&p.identifier, ctx));
+        let (loaded, early_reads) = match &early_keys {
+            Some(keys) => {
+                let (loaded, reads) = tokio::join!(self.load(id), self.password_reads(keys));
+                (loaded, Some(reads))
+            }
+            None => (self.load(id).await, None),
+        };
+        let (mut flow, csrf) = loaded?;
         if flow.state == FlowState::PassedChallenge {
             return Err(FlowError::AlreadyCompleted);
         }
         if flow.expires_at <= self.now() {
             return Err(self.expired(&flow, ctx).await);
         }
-        let body = payload;
-        let payload: PasswordPayload = serde_json::from_value(body.clone())
+        let payload = parsed
             .map_err(|e| FlowError::BadRequest(format!("The request body is invalid: {e}")))?;
         if flow.flow_type == FlowType::Browser
             && !csrf_matches(&csrf, payload.csrf_token.as_deref())
@@ -375,39 +423,25 @@ impl<'a> LoginFlows<'a> {
             return Ok(LoginSubmission::Retry(flow));
         }
 
-        let identifier =
-            normalize_identifier(IdentifierKind::Username, &payload.identifier).unwrap_or_default();
-        let lockout = &self.kratos.config().security.login_lockout;
-        let identifier_key = format!("identifier:{identifier}");
-        let address_key = ctx
-            .client
-            .ip_address
-            .as_ref()
-            .map(|ip| format!("address:{ip}"));
-        if lockout.enabled {
-            let keys: Vec<String> = std::iter::once(identifier_key.clone())
-                .chain(address_key.clone())
-                .collect();
-            if let Some(until) = self
-                .kratos
-                .store()
-                .login_locked_until(self.kratos.nid(), &keys)
-                .await?
-                && until > self.now()
-            {
-                return Err(FlowError::LoginLocked { until });
-            }
-        }
-        let found = match self
-            .kratos
-            .store()
-            .find_identity_by_identifier(self.kratos.nid(), CredentialType::Password, &identifier)
-            .await
-        {
-            Ok(i) => Some(i),
-            Err(StoreError::NotFound) => None,
-            Err(e) => return Err(e.into()),
+        let keys = match early_keys {
+            Some(keys) => keys,
+            None => PasswordKeys::of(&payload.identifier, ctx),
         };
+        let (locked_until, found) = match early_reads {
+            Some(reads) => reads,
+            None => self.password_reads(&keys).await,
+        }?;
+        if let Some(until) = locked_until
+            && until > self.now()
+        {
+            return Err(FlowError::LoginLocked { until });
+        }
+        let PasswordKeys {
+            identifier_key,
+            address_key,
+            ..
+        } = keys;
+        let lockout = &self.kratos.config().security.login_lockout;
         let stored_hash = found
             .as_ref()
             .and_then(|i| i.credential(CredentialType::Password))
@@ -462,6 +496,34 @@ impl<'a> LoginFlows<'a> {
         let reset = lockout.enabled.then_some(identifier_key);
         self.complete(flow, csrf, identity, "password", reset, ctx)
             .await
+    }
+
+    /// Reads the lockout of `keys` (when lockout is on) and the identity of their identifier.
+    /// The two reads are independent and go to the store at once.
+    async fn password_reads(&self, keys: &PasswordKeys) -> Result<PasswordReads, StoreError> {
+        let store = self.kratos.store();
+        let nid = self.kratos.nid();
+        let locked_until = async {
+            if !self.kratos.config().security.login_lockout.enabled {
+                return Ok(None);
+            }
+            let keys: Vec<String> = std::iter::once(keys.identifier_key.clone())
+                .chain(keys.address_key.clone())
+                .collect();
+            store.login_locked_until(nid, &keys).await
+        };
+        let identity = async {
+            match store
+                .find_identity_by_identifier(nid, CredentialType::Password, &keys.identifier)
+                .await
+            {
+                Ok(i) => Ok(Some(i)),
+                Err(StoreError::NotFound) => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        let (locked_until, identity) = tokio::join!(locked_until, identity);
+        Ok((locked_until?, identity?))
     }
 
     /// The `code` method: `{identifier}` sends a code (again with `resend: "code"`),
