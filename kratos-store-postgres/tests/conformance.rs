@@ -299,3 +299,88 @@ async fn a_password_login_reads_flow_lockout_and_identity_at_once() {
         "the flow, lockout and identity reads wait together"
     );
 }
+
+/// A breach checker that notes that it was asked, and knows no breach.
+#[derive(Debug, Default)]
+struct NotingBreachChecker {
+    asked: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl kratos_core::strategy::password::BreachChecker for NotingBreachChecker {
+    async fn breaches(
+        &self,
+        _password: &str,
+    ) -> Result<u64, kratos_core::strategy::password::BreachCheckError> {
+        self.asked.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(0)
+    }
+}
+
+/// A password registration checks (and hashes) its submission beside the flow load: with the
+/// flows table locked by another transaction, the password policy is consulted while the
+/// flow load still waits. Run one after the other, nothing would be checked before the lock
+/// is released.
+#[tokio::test]
+async fn a_password_registration_checks_its_submission_beside_the_flow_load() {
+    use kratos_core::flow::registration::RegistrationSubmission;
+    use kratos_core::flow::{FlowContext, FlowType};
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    use serde_json::json;
+
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    let checker = Arc::new(NotingBreachChecker::default());
+    let config = kratos_core::Config::from_yaml_str(
+        "secrets:\n  default: [\"conformance-suite-secret-0123456789\"]\nhashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n",
+    )
+    .unwrap();
+    let k = kratos_core::Kratos::builder(config)
+        .store(Arc::new(store.clone()))
+        .schema(kratos_core::testsuite::test_schema())
+        .breach_checker(checker.clone())
+        .build()
+        .unwrap()
+        .tenant(uuid::Uuid::new_v4());
+    let ctx = FlowContext::default();
+    let flow = k.registration().create(FlowType::Api, &ctx).await.unwrap();
+
+    let lock = store.connection().begin().await.unwrap();
+    lock.execute_unprepared("LOCK TABLE selfservice_flows IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let registration = tokio::spawn({
+        let k = k.clone();
+        async move {
+            let email = format!("beside-{}@example.com", uuid::Uuid::new_v4().simple());
+            k.registration()
+                .submit(
+                    flow.id,
+                    &json!({"method": "password", "traits": {"email": email},
+                        "password": "checked beside the load"}),
+                    &FlowContext::default(),
+                )
+                .await
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !checker.asked.load(std::sync::atomic::Ordering::SeqCst)
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let asked_while_locked = checker.asked.load(std::sync::atomic::Ordering::SeqCst);
+    let still_waiting = !registration.is_finished();
+    lock.rollback().await.unwrap();
+    let registered = registration.await.unwrap().unwrap();
+    assert!(
+        matches!(registered, RegistrationSubmission::Completed(_)),
+        "the registration completes"
+    );
+    assert!(still_waiting, "the flow load waited for the lock");
+    assert!(
+        asked_while_locked,
+        "the password policy ran while the flow load waited"
+    );
+}
