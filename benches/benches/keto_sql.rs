@@ -1,6 +1,8 @@
 //! keto-core checks on the SQL tuple store (SQLite file, and PostgreSQL when
 //! `KRATOS_TEST_POSTGRES_URL` is set), each beside one indexed `SELECT` by primary key on
-//! the same database in the same run: the price of a single round trip.
+//! the same database in the same run: the price of a single round trip. Each check runs
+//! right after one baseline `SELECT`, timed apart, and `bench_table` prints the median check
+//! over the median baseline of the same pairs (`kratos_benches::paired`).
 //!
 //! Scenarios (as in the `keto_memory` bench): a direct check, membership through 5 nested
 //! groups, a denied check that walks the same nest, a permit that is an OR over 100
@@ -20,9 +22,12 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use keto_core::store::{Transaction, TupleStore};
 use keto_core::{CheckOptions, Config, Keto, RelationTuple, Schema};
+use kratos_benches::paired::{self, Paired};
 use kratos_store_sql::SqlStore;
 use kratos_store_sql::sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
 use uuid::Uuid;
+
+const BASELINE: &str = "baseline_select_by_pk";
 
 const WIDE: usize = 100;
 const PARENTS: usize = 200;
@@ -172,11 +177,12 @@ fn run(c: &mut Criterion, backend: &str, store: SqlStore, rt: &tokio::runtime::R
     let row = rt.block_on(db.query_one_raw(pk.clone())).expect("select");
     assert!(row.is_some(), "the baseline row exists");
 
-    let mut g = c.benchmark_group(format!("keto_sql/{backend}"));
+    let group = format!("keto_sql/{backend}");
+    let mut g = c.benchmark_group(&group);
     g.sample_size(30)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    g.bench_function("baseline_select_by_pk", |b| {
+    g.bench_function(BASELINE, |b| {
         b.to_async(rt)
             .iter(|| async { black_box(db.query_one_raw(black_box(pk.clone())).await) })
     });
@@ -186,10 +192,19 @@ fn run(c: &mut Criterion, backend: &str, store: SqlStore, rt: &tokio::runtime::R
             .block_on(keto.is_allowed(nid, &tuple, &opts))
             .expect("check");
         assert_eq!(got, *want, "{backend} {name}");
+        // Each check runs right after one baseline SELECT, timed apart
+        // (`kratos_benches::paired`): a burst of the machine moves both.
+        let mut paired = Paired::default();
         g.bench_function(*name, |b| {
-            b.to_async(rt)
-                .iter(|| async { black_box(keto.check(nid, black_box(&tuple), &opts).await) })
+            b.iter_custom(|iters| {
+                rt.block_on(paired.run_async(
+                    iters,
+                    || db.query_one_raw(black_box(pk.clone())),
+                    || keto.check(nid, black_box(&tuple), &opts),
+                ))
+            })
         });
+        paired::keep(&group, name, BASELINE, paired);
     }
     g.finish();
 }

@@ -17,42 +17,15 @@
 mod common;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use kratos_benches::paired::{self, Paired};
 use kratos_core::identity::{CreateIdentityBody, IdentityPatch};
 use kratos_core::session::{Aal, AuthenticationMethod, ClientInfo};
-use kratos_store_sql::sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
+use kratos_store_sql::sea_orm::{ConnectionTrait, Statement, Value};
 use serde_json::json;
 
 const BASELINE: &str = "baseline_select_by_pk";
-
-/// Runs `iters` calls of `call`, each right after one run of the baseline statement `pk`,
-/// records both times in `paired` and returns the calls' total.
-async fn paired_calls<F, T>(
-    paired: &mut Paired,
-    iters: u64,
-    db: &DatabaseConnection,
-    pk: &Statement,
-    mut call: impl FnMut() -> F,
-) -> Duration
-where
-    F: Future<Output = T>,
-{
-    let mut total = Duration::ZERO;
-    for _ in 0..iters {
-        let start = Instant::now();
-        black_box(db.query_one_raw(black_box(pk.clone())).await).ok();
-        let baseline = start.elapsed();
-        let start = Instant::now();
-        black_box(call().await);
-        let took = start.elapsed();
-        paired.add(baseline, took);
-        total += took;
-    }
-    total
-}
 
 fn sessions() -> usize {
     std::env::var("WHOAMI_BENCH_SESSIONS")
@@ -137,9 +110,11 @@ fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: common::Backend
     let sessions = k.sessions();
     g.bench_function("whoami", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(paired_calls(&mut paired, iters, &db, &pk, || {
-                sessions.whoami(black_box(&token))
-            }))
+            rt.block_on(paired.run_async(
+                iters,
+                || db.query_one_raw(black_box(pk.clone())),
+                || sessions.whoami(black_box(&token)),
+            ))
         })
     });
     paired::keep(&group, "whoami", BASELINE, std::mem::take(&mut paired));
@@ -150,9 +125,11 @@ fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: common::Backend
         let (store, id) = rt.block_on(tower_sessions_peer(url, n));
         g.bench_function("peer_tower_sessions_load", |b| {
             b.iter_custom(|iters| {
-                rt.block_on(paired_calls(&mut paired, iters, &db, &pk, || {
-                    store.load(black_box(&id))
-                }))
+                rt.block_on(paired.run_async(
+                    iters,
+                    || db.query_one_raw(black_box(pk.clone())),
+                    || store.load(black_box(&id)),
+                ))
             })
         });
         paired::keep(&group, "peer_tower_sessions_load", BASELINE, paired);

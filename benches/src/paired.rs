@@ -45,6 +45,32 @@ impl Paired {
         total
     }
 
+    /// [`Paired::run`] for async calls: `iters` iterations of `work`, each awaited right after
+    /// one `baseline`, on the caller's runtime.
+    pub async fn run_async<B, W>(
+        &mut self,
+        iters: u64,
+        mut baseline: impl FnMut() -> B,
+        mut work: impl FnMut() -> W,
+    ) -> Duration
+    where
+        B: Future,
+        W: Future,
+    {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let start = Instant::now();
+            std::hint::black_box(baseline().await);
+            let baseline_took = start.elapsed();
+            let start = Instant::now();
+            std::hint::black_box(work().await);
+            let took = start.elapsed();
+            self.add(baseline_took, took);
+            total += took;
+        }
+        total
+    }
+
     /// Counts one iteration and the baseline before it.
     pub fn add(&mut self, baseline: Duration, measured: Duration) {
         self.iterations.push((baseline, measured));
