@@ -33,14 +33,11 @@ pub fn normalize_identifier(kind: IdentifierKind, value: &str) -> Result<String,
     match kind {
         IdentifierKind::Phone => normalize_phone(value),
         IdentifierKind::Email | IdentifierKind::Username => {
-            let folded: String = value
-                .trim()
-                .nfkc()
-                .filter(|c| !is_disallowed(*c))
-                .flat_map(char::to_lowercase)
-                .collect();
-            let folded: String = folded.nfkc().collect();
-            let folded = folded.trim().to_owned();
+            let folded = if value.is_ascii() {
+                fold_ascii(value)
+            } else {
+                fold_unicode(value)
+            };
             if folded.is_empty() {
                 Err(NormalizeError::Empty)
             } else {
@@ -48,6 +45,31 @@ pub fn normalize_identifier(kind: IdentifierKind, value: &str) -> Result<String,
             }
         }
     }
+}
+
+/// Trims, NFKC-normalises, drops disallowed characters and lowercases (then normalises and
+/// trims again, since lowercasing may leave a composable sequence).
+fn fold_unicode(value: &str) -> String {
+    let folded: String = value
+        .trim()
+        .nfkc()
+        .filter(|c| !is_disallowed(*c))
+        .flat_map(char::to_lowercase)
+        .collect();
+    let folded: String = folded.nfkc().collect();
+    folded.trim().to_owned()
+}
+
+/// [`fold_unicode`] for ASCII, without the normalisation tables: NFKC leaves ASCII as it is,
+/// the only disallowed ASCII characters are the controls, and ASCII lowercases to ASCII.
+fn fold_ascii(value: &str) -> String {
+    let folded: String = value
+        .trim()
+        .chars()
+        .filter(|c| !c.is_ascii_control())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    folded.trim().to_owned()
 }
 
 fn is_disallowed(c: char) -> bool {
@@ -106,6 +128,29 @@ mod tests {
             normalize_identifier(IdentifierKind::Username, "  \u{200B} "),
             Err(NormalizeError::Empty)
         );
+    }
+
+    #[test]
+    fn ascii_folds_as_the_unicode_path_does() {
+        let samples = [
+            "  Alice@Example.COM ",
+            "\tBob@EXAMPLE.org\n",
+            "c\u{7f}a\u{1}r\u{1f}ol@example.com",
+            " \u{0} \u{b} ",
+            "MiXeD_User.Name-42",
+            "",
+            "   ",
+        ];
+        for sample in samples {
+            assert_eq!(fold_ascii(sample), fold_unicode(sample), "{sample:?}");
+        }
+        // Every printable and control ASCII character on its own and between letters.
+        for byte in 0u8..128 {
+            let c = byte as char;
+            for sample in [c.to_string(), format!("A{c}b"), format!("{c}X{c}")] {
+                assert_eq!(fold_ascii(&sample), fold_unicode(&sample), "{sample:?}");
+            }
+        }
     }
 
     #[test]
