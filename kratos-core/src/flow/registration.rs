@@ -92,14 +92,6 @@ struct PasswordPayload {
     csrf_token: Option<String>,
 }
 
-/// A password submission checked without its flow: the traits to store and, for a valid
-/// one, the password's hash; otherwise the messages for the flow's nodes.
-struct PasswordCheck {
-    schema: std::sync::Arc<crate::identity::IdentitySchema>,
-    traits: Value,
-    hash: Result<String, Vec<(String, UiText)>>,
-}
-
 /// The code method's payload.
 #[derive(Deserialize)]
 struct CodePayload {
@@ -336,32 +328,15 @@ impl<'a> RegistrationFlows<'a> {
         payload: &Value,
         ctx: &FlowContext,
     ) -> Result<RegistrationSubmission, FlowError> {
-        let body = payload;
-        let parsed = serde_json::from_value::<PasswordPayload>(body.clone());
-        let config = self.kratos.config();
-        // A password submission needs its flow only to be reported on: its traits and
-        // password are checked, and a valid password hashed, beside the flow load. The flow's
-        // own checks below still come first, and their failure discards the work.
-        let password_submission = parsed
-            .as_ref()
-            .ok()
-            .filter(|p| p.method == "password" && config.selfservice.methods.password.enabled);
-        let (loaded, checked) = match password_submission {
-            Some(p) => {
-                let (loaded, checked) =
-                    tokio::join!(self.load(id), self.check_password_submission(p));
-                (loaded, Some(checked))
-            }
-            None => (self.load(id).await, None),
-        };
-        let (mut flow, csrf) = loaded?;
+        let (mut flow, csrf) = self.load(id).await?;
         if flow.state == FlowState::PassedChallenge {
             return Err(FlowError::AlreadyCompleted);
         }
         if flow.expires_at <= self.now() {
             return Err(self.expired(&flow, ctx).await);
         }
-        let payload = parsed
+        let body = payload;
+        let payload: PasswordPayload = serde_json::from_value(body.clone())
             .map_err(|e| FlowError::BadRequest(format!("The request body is invalid: {e}")))?;
         if flow.flow_type == FlowType::Browser
             && !csrf_matches(&csrf, payload.csrf_token.as_deref())
@@ -371,30 +346,75 @@ impl<'a> RegistrationFlows<'a> {
         flow.ui.clear_messages();
         flow.updated_at = self.now();
         set_trait_values(&mut flow.ui, &payload.traits, "traits");
+        let config = self.kratos.config();
         if payload.method == "code" && config.selfservice.methods.code.passwordless() {
             let payload: CodePayload = serde_json::from_value(body.clone())
                 .map_err(|e| FlowError::BadRequest(format!("The request body is invalid: {e}")))?;
             return self.submit_code(flow, csrf, payload, ctx).await;
         }
-        let checked = match checked {
-            Some(checked) => checked?,
-            None => {
-                flow.ui.messages.push(text::registration_no_strategy());
-                self.save(&flow, &csrf, false).await?;
-                return Ok(RegistrationSubmission::Retry(flow));
-            }
+        if payload.method != "password" || !config.selfservice.methods.password.enabled {
+            flow.ui.messages.push(text::registration_no_strategy());
+            self.save(&flow, &csrf, false).await?;
+            return Ok(RegistrationSubmission::Retry(flow));
+        }
+        let mut invalid = false;
+        if payload.password.is_empty() {
+            flow.ui
+                .add_node_message("password", text::required("password"));
+            invalid = true;
+        }
+        let schema = self
+            .kratos
+            .schemas()
+            .get(self.kratos.schemas().default_id())
+            .cloned()
+            .ok_or_else(|| FlowError::Internal("the default identity schema is missing".into()))?;
+        let traits = if payload.traits.is_null() {
+            json!({})
+        } else {
+            payload.traits.clone()
         };
-        let PasswordCheck {
-            schema,
-            traits,
-            hash,
-        } = checked;
+        if let Err(errors) = schema.validate(&traits) {
+            for e in errors {
+                add_trait_error(&mut flow.ui, &e.instance_ptr, &e.message);
+            }
+            invalid = true;
+        } else if !payload.password.is_empty() {
+            let identifiers = schema
+                .derive(&traits)
+                .map(|d| d.password_identifiers)
+                .unwrap_or_default();
+            if let Err(violation) = self
+                .kratos
+                .password_policy()
+                .check_identifiers(identifiers.iter().map(String::as_str), &payload.password)
+                .await
+            {
+                flow.ui.add_node_message(
+                    "password",
+                    UiText::error(
+                        violation.message_id(),
+                        violation.text(),
+                        Some(violation.context()).filter(|c| !c.is_null()),
+                    ),
+                );
+                invalid = true;
+            }
+        }
+        if invalid {
+            self.save(&flow, &csrf, false).await?;
+            return Ok(RegistrationSubmission::Retry(flow));
+        }
+        let hasher = self.kratos.hasher().clone();
+        let password = payload.password.clone();
+        let hash = tokio::task::spawn_blocking(move || hasher.hash(password.as_bytes()))
+            .await
+            .map_err(|e| FlowError::Internal(e.to_string()))?;
         let hash = match hash {
-            Ok(hash) => hash,
-            Err(problems) => {
-                for (node, message) in problems {
-                    flow.ui.add_node_message(&node, message);
-                }
+            Ok(h) => h,
+            Err(e) => {
+                flow.ui
+                    .add_node_message("password", text::validation_generic(&e.to_string()));
                 self.save(&flow, &csrf, false).await?;
                 return Ok(RegistrationSubmission::Retry(flow));
             }
@@ -419,80 +439,6 @@ impl<'a> RegistrationFlows<'a> {
             ctx,
         )
         .await
-    }
-
-    /// Checks a password submission's traits against the default schema and its password
-    /// against the policy, and hashes a valid password (on a blocking thread). Needs no flow:
-    /// the problems come back as messages for the flow's nodes.
-    async fn check_password_submission(
-        &self,
-        payload: &PasswordPayload,
-    ) -> Result<PasswordCheck, FlowError> {
-        let mut problems = Vec::new();
-        if payload.password.is_empty() {
-            problems.push(("password".to_owned(), text::required("password")));
-        }
-        let schema = self
-            .kratos
-            .schemas()
-            .get(self.kratos.schemas().default_id())
-            .cloned()
-            .ok_or_else(|| FlowError::Internal("the default identity schema is missing".into()))?;
-        let traits = if payload.traits.is_null() {
-            json!({})
-        } else {
-            payload.traits.clone()
-        };
-        if let Err(errors) = schema.validate(&traits) {
-            problems.extend(
-                errors
-                    .iter()
-                    .map(|e| trait_error(&e.instance_ptr, &e.message)),
-            );
-        } else if !payload.password.is_empty() {
-            let identifiers = schema
-                .derive(&traits)
-                .map(|d| d.password_identifiers)
-                .unwrap_or_default();
-            if let Err(violation) = self
-                .kratos
-                .password_policy()
-                .check_identifiers(identifiers.iter().map(String::as_str), &payload.password)
-                .await
-            {
-                problems.push((
-                    "password".to_owned(),
-                    UiText::error(
-                        violation.message_id(),
-                        violation.text(),
-                        Some(violation.context()).filter(|c| !c.is_null()),
-                    ),
-                ));
-            }
-        }
-        if !problems.is_empty() {
-            return Ok(PasswordCheck {
-                schema,
-                traits,
-                hash: Err(problems),
-            });
-        }
-        let hasher = self.kratos.hasher().clone();
-        let password = payload.password.clone();
-        let hash = tokio::task::spawn_blocking(move || hasher.hash(password.as_bytes()))
-            .await
-            .map_err(|e| FlowError::Internal(e.to_string()))?
-            .map_err(|e| {
-                vec![(
-                    "password".to_owned(),
-                    text::validation_generic(&e.to_string()),
-                )]
-            });
-        Ok(PasswordCheck {
-            schema,
-            traits,
-            hash,
-        })
     }
 
     /// The `code` method: `{traits}` validates them and sends a code to their email
@@ -783,12 +729,6 @@ fn code_step_ui(first: &UiContainer) -> UiContainer {
 /// Puts a schema violation on the node of the offending trait (`#/traits/email` →
 /// `traits.email`), as 4000002 when a property is missing.
 pub(super) fn add_trait_error(ui: &mut UiContainer, pointer: &str, message: &str) {
-    let (node, message) = trait_error(pointer, message);
-    ui.add_node_message(&node, message);
-}
-
-/// The node and message of a schema violation, as [`add_trait_error`] puts them.
-fn trait_error(pointer: &str, message: &str) -> (String, UiText) {
     let path = pointer.trim_start_matches("#/").replace('/', ".");
     // "\"email\" is a required property"
     if let Some(rest) = message.strip_suffix(" is a required property") {
@@ -798,9 +738,10 @@ fn trait_error(pointer: &str, message: &str) -> (String, UiText) {
         } else {
             format!("{path}.{prop}")
         };
-        return (node, text::required(prop));
+        ui.add_node_message(&node, text::required(prop));
+        return;
     }
-    (path, text::validation_generic(message))
+    ui.add_node_message(&path, text::validation_generic(message));
 }
 
 impl Kratos {
