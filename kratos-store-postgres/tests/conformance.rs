@@ -105,6 +105,15 @@ async fn the_address_list_migration_copies_the_address_tables() {
     kratos_store_sql::testsuite::address_lists_are_backfilled(&store).await;
 }
 
+/// In a database of its own: the check makes an identity row unreadable.
+#[tokio::test]
+async fn a_lockout_wins_over_a_failing_identity_read() {
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    kratos_store_sql::testsuite::a_lockout_wins_over_a_failing_identity_read(&store).await;
+}
+
 /// A completion, login or registration, is one statement.
 #[tokio::test]
 async fn a_flow_completion_is_one_statement() {

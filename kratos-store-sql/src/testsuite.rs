@@ -400,3 +400,93 @@ pub async fn address_lists_are_backfilled(store: &SqlStore) {
     reapply_last_migrations(store, 1).await;
     check("derived by the migration").await;
 }
+
+/// A lock on a login's identifier wins over a failing read of its identity, as when the lock
+/// was read first and the identity not at all: with the identifier locked and its identity
+/// row unreadable, a login answers `LoginLocked`, not the store's error.
+pub async fn a_lockout_wins_over_a_failing_identity_read(store: &SqlStore) {
+    use kratos_core::flow::login::{LoginOptions, LoginSubmission};
+    use kratos_core::flow::registration::RegistrationSubmission;
+    use kratos_core::flow::{FlowContext, FlowError, FlowType};
+    use kratos_core::identity::IdentitySchema;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    let config = kratos_core::Config::from_yaml_str(
+        "secrets:\n  default: [\"store-testsuite-secret-0123456789\"]\nhashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\nselfservice:\n  methods:\n    password:\n      config:\n        haveibeenpwned_enabled: false\n",
+    )
+    .expect("config");
+    let schema = IdentitySchema::from_value(
+        "default",
+        json!({"type": "object", "properties": {"traits": {"type": "object", "properties": {
+            "email": {"type": "string", "format": "email",
+                "ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}}
+        }}}}),
+    )
+    .expect("schema");
+    let k = kratos_core::Kratos::builder(config)
+        .store(Arc::new(store.clone()))
+        .schema(schema)
+        .build()
+        .expect("kratos")
+        .tenant(Uuid::new_v4());
+    let ctx = FlowContext::default();
+    let email = format!("locked-{}@example.com", Uuid::new_v4().simple());
+    let password = "the right password 42";
+    let flow = k.registration().create(FlowType::Api, &ctx).await.unwrap();
+    let RegistrationSubmission::Completed(registered) = k
+        .registration()
+        .submit(
+            flow.id,
+            &json!({"method": "password", "traits": {"email": email}, "password": password}),
+            &ctx,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("the registration completes")
+    };
+    let login = |password: &'static str| {
+        let (k, ctx, email) = (&k, &ctx, &email);
+        async move {
+            let flow = k
+                .login()
+                .create(FlowType::Api, ctx, LoginOptions::default())
+                .await
+                .unwrap();
+            k.login()
+                .submit(
+                    flow.id,
+                    &json!({"method": "password", "identifier": email, "password": password}),
+                    ctx,
+                )
+                .await
+        }
+    };
+    for _ in 0..5 {
+        assert!(matches!(
+            login("a wrong password").await,
+            Ok(LoginSubmission::Retry(_))
+        ));
+    }
+    store
+        .connection()
+        .execute_raw(Statement::from_sql_and_values(
+            store.connection().get_database_backend(),
+            match store.connection().get_database_backend() {
+                sea_orm::DatabaseBackend::Sqlite => {
+                    "UPDATE identities SET state = 'unreadable' WHERE nid = ? AND id = ?"
+                }
+                _ => "UPDATE identities SET state = 'unreadable' WHERE nid = $1 AND id = $2",
+            },
+            [k.nid().into(), registered.identity.id.into()],
+        ))
+        .await
+        .expect("make the identity row unreadable");
+    let unreadable = k.identities().get(registered.identity.id).await;
+    assert!(unreadable.is_err(), "the identity row no longer reads");
+    let answer = login(password).await;
+    assert!(
+        matches!(answer, Err(FlowError::LoginLocked { .. })),
+        "a locked identifier answers LoginLocked, got {answer:?}"
+    );
+}

@@ -96,3 +96,10 @@ async fn a_database_file_is_created_and_reopened() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn a_lockout_wins_over_a_failing_identity_read() {
+    let store = kratos_store_sqlite::in_memory().await.unwrap();
+    store.migrate().await.unwrap();
+    kratos_store_sql::testsuite::a_lockout_wins_over_a_failing_identity_read(&store).await;
+}

@@ -122,8 +122,12 @@ impl PasswordKeys {
     }
 }
 
-/// The lock on a password submission's keys, if any, and the identity of its identifier.
-type PasswordReads = (Option<DateTime<Utc>>, Option<Identity>);
+/// The reads of a password submission, each with its own outcome so that a lock wins over a
+/// failed identity read: the lock on its keys, if any, and the identity of its identifier.
+struct PasswordReads {
+    locked_until: Result<Option<DateTime<Utc>>, StoreError>,
+    identity: Result<Option<Identity>, StoreError>,
+}
 
 /// The code method's payload.
 #[derive(Deserialize)]
@@ -427,15 +431,16 @@ impl<'a> LoginFlows<'a> {
             Some(keys) => keys,
             None => PasswordKeys::of(&payload.identifier, ctx),
         };
-        let (locked_until, found) = match early_reads {
+        let reads = match early_reads {
             Some(reads) => reads,
             None => self.password_reads(&keys).await,
-        }?;
-        if let Some(until) = locked_until
+        };
+        if let Some(until) = reads.locked_until?
             && until > self.now()
         {
             return Err(FlowError::LoginLocked { until });
         }
+        let found = reads.identity?;
         let PasswordKeys {
             identifier_key,
             address_key,
@@ -500,7 +505,7 @@ impl<'a> LoginFlows<'a> {
 
     /// Reads the lockout of `keys` (when lockout is on) and the identity of their identifier.
     /// The two reads are independent and go to the store at once.
-    async fn password_reads(&self, keys: &PasswordKeys) -> Result<PasswordReads, StoreError> {
+    async fn password_reads(&self, keys: &PasswordKeys) -> PasswordReads {
         let store = self.kratos.store();
         let nid = self.kratos.nid();
         let locked_until = async {
@@ -523,7 +528,10 @@ impl<'a> LoginFlows<'a> {
             }
         };
         let (locked_until, identity) = tokio::join!(locked_until, identity);
-        Ok((locked_until?, identity?))
+        PasswordReads {
+            locked_until,
+            identity,
+        }
     }
 
     /// The `code` method: `{identifier}` sends a code (again with `resend: "code"`),
