@@ -1791,7 +1791,9 @@ use crate::flow::{ContinueWith, FlowContext, FlowError, FlowState, FlowType};
 
 const SESSION_HOOK: &str = "selfservice:\n  allowed_return_urls: [\"https://app.example.com/welcome\"]\n  default_browser_return_url: https://app.example.com/\n  flows:\n    registration:\n      after:\n        password:\n          hooks: [{hook: session}]\n";
 
-fn flow_kratos(store: Arc<dyn Persister>) -> Kratos {
+/// A registry for the flow tests: [`kratos`] with the `session` hook after a password
+/// registration and the return URLs the browser-flow tests use.
+pub fn flow_kratos(store: Arc<dyn Persister>) -> Kratos {
     kratos_with(store, SESSION_HOOK, Arc::new(crate::SystemClock))
 }
 
@@ -1803,7 +1805,8 @@ fn messages(ui: &crate::flow::ui::UiContainer) -> Vec<u32> {
         .collect()
 }
 
-async fn register(k: &Kratos, mail: &str, password: &str) -> RegistrationSubmission {
+/// Registers `mail` with `password` through an api registration flow.
+pub async fn register(k: &Kratos, mail: &str, password: &str) -> RegistrationSubmission {
     let ctx = FlowContext::default();
     let flow = k.registration().create(FlowType::Api, &ctx).await.unwrap();
     k.registration()

@@ -234,24 +234,11 @@ async fn a_password_login_reads_flow_lockout_and_identity_at_once() {
     let Some(store) = fresh_store().await else {
         return;
     };
-    let k = kratos_core::testsuite::kratos_with(
-        Arc::new(store.clone()),
-        "selfservice:\n  methods:\n    password:\n      config:\n        haveibeenpwned_enabled: false\n",
-        Arc::new(kratos_core::SystemClock),
-    );
+    let k = kratos_core::testsuite::flow_kratos(Arc::new(store.clone()));
     let ctx = FlowContext::default();
     let email = format!("reads-{}@example.com", uuid::Uuid::new_v4().simple());
     let password = "three reads at once";
-    let flow = k.registration().create(FlowType::Api, &ctx).await.unwrap();
-    let registered = k
-        .registration()
-        .submit(
-            flow.id,
-            &json!({"method": "password", "traits": {"email": email}, "password": password}),
-            &ctx,
-        )
-        .await
-        .unwrap();
+    let registered = kratos_core::testsuite::register(&k, &email, password).await;
     assert!(matches!(registered, RegistrationSubmission::Completed(_)));
     let flow = k
         .login()

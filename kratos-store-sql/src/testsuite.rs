@@ -408,40 +408,14 @@ pub async fn a_lockout_wins_over_a_failing_identity_read(store: &SqlStore) {
     use kratos_core::flow::login::{LoginOptions, LoginSubmission};
     use kratos_core::flow::registration::RegistrationSubmission;
     use kratos_core::flow::{FlowContext, FlowError, FlowType};
-    use kratos_core::identity::IdentitySchema;
     use sea_orm::{ConnectionTrait, Statement};
 
-    let config = kratos_core::Config::from_yaml_str(
-        "secrets:\n  default: [\"store-testsuite-secret-0123456789\"]\nhashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\nselfservice:\n  methods:\n    password:\n      config:\n        haveibeenpwned_enabled: false\n",
-    )
-    .expect("config");
-    let schema = IdentitySchema::from_value(
-        "default",
-        json!({"type": "object", "properties": {"traits": {"type": "object", "properties": {
-            "email": {"type": "string", "format": "email",
-                "ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}}
-        }}}}),
-    )
-    .expect("schema");
-    let k = kratos_core::Kratos::builder(config)
-        .store(Arc::new(store.clone()))
-        .schema(schema)
-        .build()
-        .expect("kratos")
-        .tenant(Uuid::new_v4());
+    let k = kratos_core::testsuite::flow_kratos(Arc::new(store.clone()));
     let ctx = FlowContext::default();
     let email = format!("locked-{}@example.com", Uuid::new_v4().simple());
     let password = "the right password 42";
-    let flow = k.registration().create(FlowType::Api, &ctx).await.unwrap();
-    let RegistrationSubmission::Completed(registered) = k
-        .registration()
-        .submit(
-            flow.id,
-            &json!({"method": "password", "traits": {"email": email}, "password": password}),
-            &ctx,
-        )
-        .await
-        .unwrap()
+    let RegistrationSubmission::Completed(registered) =
+        kratos_core::testsuite::register(&k, &email, password).await
     else {
         panic!("the registration completes")
     };
