@@ -20,11 +20,13 @@
 
 mod completion;
 mod courier;
+mod login_reads;
 mod passwordless_code;
 mod smtp_sink;
 mod verification_hooks;
 pub use completion::*;
 pub use courier::*;
+pub use login_reads::*;
 pub use passwordless_code::*;
 pub use smtp_sink::*;
 pub use verification_hooks::*;
@@ -103,6 +105,7 @@ macro_rules! store_conformance {
             completion_login_writes_session_flow_and_reset,
             completion_registration_writes_identity_session_and_flow,
             completion_is_all_or_nothing,
+            login_reads_answer_flow_lockout_and_identity_apart,
         );
     };
 }

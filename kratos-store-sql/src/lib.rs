@@ -28,6 +28,7 @@ mod flow_store;
 mod identity_query;
 mod identity_store;
 mod lockout_store;
+mod login_read_store;
 pub mod migration;
 mod session_store;
 mod sql;

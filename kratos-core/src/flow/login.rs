@@ -16,7 +16,7 @@ use crate::code::CodeKind;
 use crate::identity::{CredentialType, IdentifierKind, Identity, normalize_identifier};
 use crate::kratos::Kratos;
 use crate::session::{Aal, AuthenticationMethod, RequiredAal, Session, SessionToken};
-use crate::store::{FlowCompletion, SessionWrite, StoreError};
+use crate::store::{FlowCompletion, PasswordLoginKeys, SessionWrite, StoreError};
 use crate::strategy::code::{self, CodeRequest};
 
 /// A login flow, in Kratos's `loginFlow` shape.
@@ -119,6 +119,16 @@ impl PasswordKeys {
                 .map(|ip| format!("address:{ip}")),
             identifier,
         }
+    }
+
+    /// The lockout keys to read: none when lockout is off.
+    fn lockout_keys(&self, lockout_enabled: bool) -> Vec<String> {
+        if !lockout_enabled {
+            return Vec::new();
+        }
+        std::iter::once(self.identifier_key.clone())
+            .chain(self.address_key.clone())
+            .collect()
     }
 }
 
@@ -362,8 +372,9 @@ impl<'a> LoginFlows<'a> {
         let body = payload;
         let parsed = serde_json::from_value::<PasswordPayload>(body.clone());
         // A complete password submission's reads (lockout and identity) need only the
-        // payload: they run beside the flow load, one round trip for the three. Their result
-        // is used only once the flow and the payload have passed every check below.
+        // payload: the store answers them with the flow load, one round trip for the three
+        // on SQL. Their result is used only once the flow and the payload have passed every
+        // check below.
         let early_keys = parsed
             .as_ref()
             .ok()
@@ -376,8 +387,31 @@ impl<'a> LoginFlows<'a> {
             .map(|p| PasswordKeys::of(&p.identifier, ctx));
         let (loaded, early_reads) = match &early_keys {
             Some(keys) => {
-                let (loaded, reads) = tokio::join!(self.load(id), self.password_reads(keys));
-                (loaded, Some(reads))
+                let lockout_keys =
+                    keys.lockout_keys(self.kratos.config().security.login_lockout.enabled);
+                let reads = self
+                    .kratos
+                    .store()
+                    .password_login_reads(
+                        self.kratos.nid(),
+                        PasswordLoginKeys {
+                            flow_id: id,
+                            lockout_keys: &lockout_keys,
+                            identifier: &keys.identifier,
+                        },
+                    )
+                    .await;
+                let loaded = reads
+                    .flow
+                    .map_err(FlowError::from)
+                    .and_then(super::decode_flow);
+                (
+                    loaded,
+                    Some(PasswordReads {
+                        locked_until: reads.locked_until,
+                        identity: reads.identity,
+                    }),
+                )
             }
             None => (self.load(id).await, None),
         };
@@ -509,12 +543,10 @@ impl<'a> LoginFlows<'a> {
         let store = self.kratos.store();
         let nid = self.kratos.nid();
         let locked_until = async {
-            if !self.kratos.config().security.login_lockout.enabled {
+            let keys = keys.lockout_keys(self.kratos.config().security.login_lockout.enabled);
+            if keys.is_empty() {
                 return Ok(None);
             }
-            let keys: Vec<String> = std::iter::once(keys.identifier_key.clone())
-                .chain(keys.address_key.clone())
-                .collect();
             store.login_locked_until(nid, &keys).await
         };
         let identity = async {

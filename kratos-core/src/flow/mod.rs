@@ -392,6 +392,13 @@ pub(crate) async fn load_flow<T: serde::de::DeserializeOwned>(
     id: Uuid,
 ) -> Result<(T, String), FlowError> {
     let stored = kratos.store().get_flow(kratos.nid(), kind, id).await?;
+    decode_flow(stored)
+}
+
+/// A stored flow's document decoded, with its CSRF token.
+pub(crate) fn decode_flow<T: serde::de::DeserializeOwned>(
+    stored: StoredFlow,
+) -> Result<(T, String), FlowError> {
     let flow =
         serde_json::from_value(stored.document).map_err(|e| FlowError::Internal(e.to_string()))?;
     Ok((flow, stored.csrf_token))

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     CompletionStore, FlowCompletion, FlowStore, IdentityQuery, IdentityStore, LockoutStore,
-    SessionStore, SessionWrite, StoreError,
+    LoginReadStore, SessionStore, SessionWrite, StoreError,
 };
 use crate::flow::{FlowKind, StoredFlow};
 use crate::identity::{AddressVia, CredentialType, Identity};
@@ -491,6 +491,9 @@ impl CompletionStore for MemoryStore {
         Ok(())
     }
 }
+
+/// The default reads: each is a map lookup.
+impl LoginReadStore for MemoryStore {}
 
 #[async_trait]
 impl LockoutStore for MemoryStore {

@@ -293,6 +293,79 @@ pub trait LockoutStore: Send + Sync {
     async fn reset_login_failures(&self, nid: Uuid, key: &str) -> Result<(), StoreError>;
 }
 
+/// What a password login reads before it verifies the password, as
+/// [`LoginReadStore::password_login_reads`] takes it.
+#[derive(Clone, Copy)]
+pub struct PasswordLoginKeys<'a> {
+    /// The login flow to load.
+    pub flow_id: Uuid,
+    /// The lockout keys whose latest lock is read; none when lockout is off (nothing is read).
+    pub lockout_keys: &'a [String],
+    /// The normalised password identifier whose identity is read.
+    pub identifier: &'a str,
+}
+
+impl std::fmt::Debug for PasswordLoginKeys<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The keys and the identifier name a person: only their number shows.
+        f.debug_struct("PasswordLoginKeys")
+            .field("flow_id", &self.flow_id)
+            .field("lockout_keys", &self.lockout_keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answers of [`LoginReadStore::password_login_reads`], each with its own outcome: a
+/// failure of one read does not hide the others.
+pub struct PasswordLoginReads {
+    /// The login flow, as [`FlowStore::get_flow`] loads it ([`StoreError::NotFound`] when
+    /// there is no login flow with that id in the tenant).
+    pub flow: Result<StoredFlow, StoreError>,
+    /// The latest lock among the lockout keys, as [`LockoutStore::login_locked_until`] reads
+    /// it (`None` for no keys).
+    pub locked_until: Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>,
+    /// The identity of the password identifier, as
+    /// [`IdentityStore::find_identity_by_identifier`] loads it (`None` when there is none).
+    pub identity: Result<Option<Identity>, StoreError>,
+}
+
+/// The reads of a password login submission, answered together. The default method runs the
+/// three reads of the aggregate traits at once; a backend that can answer them in one round
+/// trip (the SQL store does, with one statement) overrides it.
+#[async_trait]
+pub trait LoginReadStore: FlowStore + LockoutStore + IdentityStore {
+    /// Reads the login flow, the lock of the lockout keys and the identity of the identifier.
+    async fn password_login_reads(
+        &self,
+        nid: Uuid,
+        keys: PasswordLoginKeys<'_>,
+    ) -> PasswordLoginReads {
+        let flow = self.get_flow(nid, FlowKind::Login, keys.flow_id);
+        let locked_until = async {
+            if keys.lockout_keys.is_empty() {
+                return Ok(None);
+            }
+            self.login_locked_until(nid, keys.lockout_keys).await
+        };
+        let identity = async {
+            match self
+                .find_identity_by_identifier(nid, CredentialType::Password, keys.identifier)
+                .await
+            {
+                Ok(identity) => Ok(Some(identity)),
+                Err(StoreError::NotFound) => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        let (flow, locked_until, identity) = tokio::join!(flow, locked_until, identity);
+        PasswordLoginReads {
+            flow,
+            locked_until,
+            identity,
+        }
+    }
+}
+
 /// Everything a storage backend implements. A backend implements the aggregate traits; this
 /// super-trait is then implemented for it automatically.
 pub trait Persister:
@@ -301,6 +374,7 @@ pub trait Persister:
     + FlowStore
     + CompletionStore
     + LockoutStore
+    + LoginReadStore
     + CourierStore
     + CodeStore
     + AddressStore
@@ -315,6 +389,7 @@ impl<
         + FlowStore
         + CompletionStore
         + LockoutStore
+        + LoginReadStore
         + CourierStore
         + CodeStore
         + AddressStore
