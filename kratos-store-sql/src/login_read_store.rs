@@ -7,9 +7,8 @@
 //! absent when no identity owns the identifier). Each part is decoded on its own, so an
 //! unreadable identity row fails the identity read only.
 //!
-//! Sent as three statements at once, the reads did not overlap in practice: each statement
-//! wakes its own server process, which on a small machine runs on the core that issued the
-//! next statement.
+//! Sent as three statements at once (on three pooled connections), the reads did not overlap
+//! on a 2-core machine: they started about 0.1 ms apart, each waking its own server process.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

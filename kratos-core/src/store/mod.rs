@@ -331,7 +331,8 @@ pub struct PasswordLoginReads {
 
 /// The reads of a password login submission, answered together. The default method runs the
 /// three reads of the aggregate traits at once; a backend that can answer them in one round
-/// trip (the SQL store does, with one statement) overrides it.
+/// trip (the SQL store does, with one statement) overrides it. A backend without such a
+/// shortcut implements the trait with an empty `impl` block.
 #[async_trait]
 pub trait LoginReadStore: FlowStore + LockoutStore + IdentityStore {
     /// Reads the login flow, the lock of the lockout keys and the identity of the identifier.
