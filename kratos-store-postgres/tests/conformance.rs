@@ -111,7 +111,11 @@ async fn a_lockout_wins_over_a_failing_identity_read() {
     let Some(store) = fresh_store().await else {
         return;
     };
-    kratos_store_sql::testsuite::a_lockout_wins_over_a_failing_identity_read(&store).await;
+    kratos_store_sql::testsuite::a_lockout_wins_over_a_failing_identity_read(
+        &store,
+        kratos_store_sql::testsuite::UnreadableIdentity::State,
+    )
+    .await;
 }
 
 /// A completion, login or registration, is one statement.

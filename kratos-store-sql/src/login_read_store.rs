@@ -5,7 +5,9 @@
 //! read to it on its own: the flow row (`LEFT JOIN`, absent when the flow is), one scalar
 //! subquery per lockout key and the one-query identity load of [`identity_sql`] (`LEFT JOIN`,
 //! absent when no identity owns the identifier). Each part is decoded on its own, so an
-//! unreadable identity row fails the identity read only.
+//! identity row that does not decode fails the identity read only; when the statement fails as
+//! a whole, the three reads run again one by one
+//! ([`separate_password_login_reads`]), so that a lock still wins over a failing identity.
 //!
 //! Sent as three statements at once (on three pooled connections), the reads did not overlap
 //! on a 2-core machine: they started about 0.1 ms apart, each waking its own server process.
@@ -14,7 +16,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kratos_core::flow::{FlowKind, StoredFlow};
 use kratos_core::identity::CredentialType;
-use kratos_core::store::{LoginReadStore, PasswordLoginKeys, PasswordLoginReads, StoreError};
+use kratos_core::store::{
+    LoginReadStore, PasswordLoginKeys, PasswordLoginReads, StoreError,
+    separate_password_login_reads,
+};
 use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Value};
 use uuid::Uuid;
 
@@ -113,30 +118,17 @@ impl LoginReadStore for SqlStore {
         ];
         values.extend(keys.lockout_keys.iter().map(|k| Value::from(k.clone())));
         let sql = login_reads_sql(backend, keys.lockout_keys.len());
-        let row = match self.db.query_one_raw(statement(backend, sql, values)).await {
-            Ok(Some(row)) => row,
-            // The statement always answers one row; none is a broken backend.
-            Ok(None) => {
-                return failed(StoreError::Backend(
-                    "the login reads answered no row".into(),
-                ));
-            }
-            Err(e) => return failed(map_db_err(e)),
-        };
-        PasswordLoginReads {
-            flow: decode_flow(&row),
-            locked_until: decode_locked_until(&row, keys.lockout_keys.len()),
-            identity: decode_found_identity(&row),
+        match self.db.query_one_raw(statement(backend, sql, values)).await {
+            Ok(Some(row)) => PasswordLoginReads {
+                flow: decode_flow(&row),
+                locked_until: decode_locked_until(&row, keys.lockout_keys.len()),
+                identity: decode_found_identity(&row),
+            },
+            // The statement failed as a whole (say, SQLite rejecting a stored credential's
+            // JSON inside the identity part): the reads run again one by one, so that the
+            // flow and the lock keep their own outcomes. The statement always answers one
+            // row; none is handled the same way.
+            Ok(None) | Err(_) => separate_password_login_reads(self, nid, keys).await,
         }
-    }
-}
-
-/// Every read failed with `error` (the statement failed as a whole).
-fn failed(error: StoreError) -> PasswordLoginReads {
-    let again = || StoreError::Backend(error.to_string().into());
-    PasswordLoginReads {
-        locked_until: Err(again()),
-        identity: Err(again()),
-        flow: Err(error),
     }
 }

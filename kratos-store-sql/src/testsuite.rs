@@ -401,10 +401,24 @@ pub async fn address_lists_are_backfilled(store: &SqlStore) {
     check("derived by the migration").await;
 }
 
+/// How [`a_lockout_wins_over_a_failing_identity_read`] breaks the identity's stored state.
+#[derive(Clone, Copy, Debug)]
+pub enum UnreadableIdentity {
+    /// An identity state the store does not know: the row reads, its decoding fails.
+    State,
+    /// A password credential whose configuration is not JSON: on SQLite the statement loading
+    /// the identity fails in the database (`json()` raises). SQLite only: PostgreSQL's `jsonb`
+    /// column does not take it.
+    CredentialConfig,
+}
+
 /// A lock on a login's identifier wins over a failing read of its identity, as when the lock
 /// was read first and the identity not at all: with the identifier locked and its identity
-/// row unreadable, a login answers `LoginLocked`, not the store's error.
-pub async fn a_lockout_wins_over_a_failing_identity_read(store: &SqlStore) {
+/// unreadable (`how`), a login answers `LoginLocked`, not the store's error.
+pub async fn a_lockout_wins_over_a_failing_identity_read(
+    store: &SqlStore,
+    how: UnreadableIdentity,
+) {
     use kratos_core::flow::login::{LoginOptions, LoginSubmission};
     use kratos_core::flow::registration::RegistrationSubmission;
     use kratos_core::flow::{FlowContext, FlowError, FlowType};
@@ -442,20 +456,30 @@ pub async fn a_lockout_wins_over_a_failing_identity_read(store: &SqlStore) {
             Ok(LoginSubmission::Retry(_))
         ));
     }
+    let backend = store.connection().get_database_backend();
+    let sql = match (how, backend) {
+        (UnreadableIdentity::State, sea_orm::DatabaseBackend::Sqlite) => {
+            "UPDATE identities SET state = 'unreadable' WHERE nid = ? AND id = ?"
+        }
+        (UnreadableIdentity::State, _) => {
+            "UPDATE identities SET state = 'unreadable' WHERE nid = $1 AND id = $2"
+        }
+        (UnreadableIdentity::CredentialConfig, sea_orm::DatabaseBackend::Sqlite) => {
+            "UPDATE identity_credentials SET config = 'not json' WHERE nid = ? AND identity_id = ?"
+        }
+        (UnreadableIdentity::CredentialConfig, other) => {
+            panic!("a credential configuration that is not JSON cannot be stored on {other:?}")
+        }
+    };
     store
         .connection()
         .execute_raw(Statement::from_sql_and_values(
-            store.connection().get_database_backend(),
-            match store.connection().get_database_backend() {
-                sea_orm::DatabaseBackend::Sqlite => {
-                    "UPDATE identities SET state = 'unreadable' WHERE nid = ? AND id = ?"
-                }
-                _ => "UPDATE identities SET state = 'unreadable' WHERE nid = $1 AND id = $2",
-            },
+            backend,
+            sql,
             [k.nid().into(), registered.identity.id.into()],
         ))
         .await
-        .expect("make the identity row unreadable");
+        .expect("make the identity unreadable");
     let unreadable = k.identities().get(registered.identity.id).await;
     assert!(unreadable.is_err(), "the identity row no longer reads");
     let answer = login(password).await;

@@ -101,5 +101,22 @@ async fn a_database_file_is_created_and_reopened() {
 async fn a_lockout_wins_over_a_failing_identity_read() {
     let store = kratos_store_sqlite::in_memory().await.unwrap();
     store.migrate().await.unwrap();
-    kratos_store_sql::testsuite::a_lockout_wins_over_a_failing_identity_read(&store).await;
+    kratos_store_sql::testsuite::a_lockout_wins_over_a_failing_identity_read(
+        &store,
+        kratos_store_sql::testsuite::UnreadableIdentity::State,
+    )
+    .await;
+}
+
+/// The statement of a login's reads fails in the database (SQLite rejects a stored credential
+/// configuration that is not JSON): the lock is still read and wins.
+#[tokio::test]
+async fn a_lockout_wins_over_an_identity_read_failing_in_the_database() {
+    let store = kratos_store_sqlite::in_memory().await.unwrap();
+    store.migrate().await.unwrap();
+    kratos_store_sql::testsuite::a_lockout_wins_over_a_failing_identity_read(
+        &store,
+        kratos_store_sql::testsuite::UnreadableIdentity::CredentialConfig,
+    )
+    .await;
 }

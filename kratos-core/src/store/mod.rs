@@ -341,29 +341,43 @@ pub trait LoginReadStore: FlowStore + LockoutStore + IdentityStore {
         nid: Uuid,
         keys: PasswordLoginKeys<'_>,
     ) -> PasswordLoginReads {
-        let flow = self.get_flow(nid, FlowKind::Login, keys.flow_id);
-        let locked_until = async {
-            if keys.lockout_keys.is_empty() {
-                return Ok(None);
-            }
-            self.login_locked_until(nid, keys.lockout_keys).await
-        };
-        let identity = async {
-            match self
-                .find_identity_by_identifier(nid, CredentialType::Password, keys.identifier)
-                .await
-            {
-                Ok(identity) => Ok(Some(identity)),
-                Err(StoreError::NotFound) => Ok(None),
-                Err(e) => Err(e),
-            }
-        };
-        let (flow, locked_until, identity) = tokio::join!(flow, locked_until, identity);
-        PasswordLoginReads {
-            flow,
-            locked_until,
-            identity,
+        separate_password_login_reads(self, nid, keys).await
+    }
+}
+
+/// [`LoginReadStore::password_login_reads`] as three reads of the aggregate traits, run at
+/// once, each with its own outcome. The trait's default; an override may fall back on it, for
+/// instance when its combined read fails as a whole.
+pub async fn separate_password_login_reads<S>(
+    store: &S,
+    nid: Uuid,
+    keys: PasswordLoginKeys<'_>,
+) -> PasswordLoginReads
+where
+    S: FlowStore + LockoutStore + IdentityStore + ?Sized,
+{
+    let flow = store.get_flow(nid, FlowKind::Login, keys.flow_id);
+    let locked_until = async {
+        if keys.lockout_keys.is_empty() {
+            return Ok(None);
         }
+        store.login_locked_until(nid, keys.lockout_keys).await
+    };
+    let identity = async {
+        match store
+            .find_identity_by_identifier(nid, CredentialType::Password, keys.identifier)
+            .await
+        {
+            Ok(identity) => Ok(Some(identity)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    let (flow, locked_until, identity) = tokio::join!(flow, locked_until, identity);
+    PasswordLoginReads {
+        flow,
+        locked_until,
+        identity,
     }
 }
 

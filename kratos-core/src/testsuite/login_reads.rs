@@ -99,7 +99,7 @@ pub async fn login_reads_answer_flow_lockout_and_identity_apart(store: Arc<dyn P
         "with the password hash"
     );
 
-    // Two keys: one never failed, one locked; then both locked, the later lock wins.
+    // Two keys: one not locked, one locked; then both locked, the later lock wins.
     let (free, first, second) = (
         format!("identifier:free-{}", Uuid::new_v4().simple()),
         format!("identifier:first-{}", Uuid::new_v4().simple()),
@@ -109,6 +109,17 @@ pub async fn login_reads_answer_flow_lockout_and_identity_apart(store: Arc<dyn P
     let soon = now + Duration::minutes(5);
     let later = now + Duration::hours(2);
     lock(&k, &first, soon).await;
+    // `free` has a failure counted but no lock.
+    k.store()
+        .record_login_failure(k.nid(), &free, now, now - Duration::hours(1))
+        .await
+        .expect("failure counted");
+    let got = reads(&k, flow.id, std::slice::from_ref(&free), "nobody").await;
+    assert_eq!(
+        got.locked_until.expect("lock read"),
+        None,
+        "a counted failure is no lock"
+    );
     let got = reads(&k, flow.id, &[free.clone(), first.clone()], "nobody").await;
     assert_eq!(got.locked_until.expect("lock read"), Some(soon));
     assert!(
