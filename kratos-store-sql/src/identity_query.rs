@@ -162,15 +162,39 @@ struct Typed<T>(T);
 
 impl<T: serde::de::DeserializeOwned> sea_orm::TryGetableFromJson for Typed<T> {}
 
-/// The JSON column `col` of a row, decoded as `T`; `what` names it in the error.
-pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
+/// The JSON column at position `index` of a row, decoded as `T`; `what` names it in the error.
+pub(crate) fn json_at<T: serde::de::DeserializeOwned>(
     row: &QueryResult,
-    col: &str,
+    index: usize,
     what: &str,
 ) -> Result<T, StoreError> {
-    row.try_get::<Typed<T>>("", col)
+    row.try_get_by_index::<Typed<T>>(index)
         .map(|typed| typed.0)
         .map_err(|_| corrupt(what))
+}
+
+/// The column at position `index` of a row, decoded as `T`.
+///
+/// The one-query loads read their rows by position: a lookup by name hashes the name for
+/// every column (about 3% of whoami's instructions). The positions come from the column lists
+/// (`IDENTITY_COLUMNS`, `session_store::SESSION_COLUMNS`); [`debug_assert_columns`] checks
+/// them against the statement in every debug build.
+pub(crate) fn at<T: sea_orm::TryGetable>(row: &QueryResult, index: usize) -> Result<T, StoreError> {
+    row.try_get_by_index(index).map_err(map_db_err)
+}
+
+/// In debug builds, checks that `row` has the columns `names` from position `from` on.
+pub(crate) fn debug_assert_columns(row: &QueryResult, from: usize, names: &[&str]) {
+    if cfg!(debug_assertions) {
+        let columns = row.column_names();
+        let found: Vec<&str> = columns
+            .iter()
+            .skip(from)
+            .take(names.len())
+            .map(String::as_str)
+            .collect();
+        assert_eq!(found, names, "the statement's columns from position {from}");
+    }
 }
 
 /// Decodes a JSON value, or text holding JSON (as SQLite answers).
@@ -285,15 +309,37 @@ pub(crate) fn recovery_addresses(
         .collect()
 }
 
-/// Decodes the identity of a one-query load; `full` reads admin metadata and credentials too.
-pub(crate) fn decode_identity(row: &QueryResult, full: bool) -> Result<Identity, StoreError> {
-    let verifiable_addresses =
-        verifiable_addresses(json_column(row, "verifiable_addresses", "addresses")?)?;
-    let recovery_addresses =
-        recovery_addresses(json_column(row, "recovery_addresses", "addresses")?)?;
+/// The names of the columns of [`identity_columns`], in order, then those a full load adds.
+pub(crate) const IDENTITY_COLUMNS: [&str; 14] = [
+    "identity_id",
+    "schema_id",
+    "traits",
+    "state",
+    "state_changed_at",
+    "metadata_public",
+    "external_id",
+    "organization_id",
+    "identity_created_at",
+    "identity_updated_at",
+    "verifiable_addresses",
+    "recovery_addresses",
+    "metadata_admin",
+    "credentials",
+];
+
+/// Decodes the identity of a one-query load whose [`identity_columns`] start at position
+/// `from`; `full` reads admin metadata and credentials too (the two columns right after).
+pub(crate) fn decode_identity(
+    row: &QueryResult,
+    from: usize,
+    full: bool,
+) -> Result<Identity, StoreError> {
+    debug_assert_columns(row, from, &IDENTITY_COLUMNS[..if full { 14 } else { 12 }]);
+    let verifiable_addresses = verifiable_addresses(json_at(row, from + 10, "addresses")?)?;
+    let recovery_addresses = recovery_addresses(json_at(row, from + 11, "addresses")?)?;
     let mut credentials = std::collections::BTreeMap::new();
     if full {
-        for c in json_column::<Vec<CredentialJson>>(row, "credentials", "credentials")? {
+        for c in json_at::<Vec<CredentialJson>>(row, from + 13, "credentials")? {
             let t = CredentialType::parse(&c.credential_type)
                 .ok_or_else(|| corrupt("credential type"))?;
             credentials.insert(
@@ -310,25 +356,21 @@ pub(crate) fn decode_identity(row: &QueryResult, full: bool) -> Result<Identity,
         }
     }
     Ok(Identity {
-        id: row.try_get("", "identity_id").map_err(map_db_err)?,
-        schema_id: row.try_get("", "schema_id").map_err(map_db_err)?,
+        id: at(row, from)?,
+        schema_id: at(row, from + 1)?,
         schema_url: String::new(),
-        state: IdentityState::parse(&row.try_get::<String>("", "state").map_err(map_db_err)?)
+        state: IdentityState::parse(&at::<String>(row, from + 3)?)
             .ok_or_else(|| corrupt("identity state"))?,
-        state_changed_at: row.try_get("", "state_changed_at").map_err(map_db_err)?,
-        traits: row.try_get("", "traits").map_err(map_db_err)?,
+        state_changed_at: at(row, from + 4)?,
+        traits: at(row, from + 2)?,
         verifiable_addresses,
         recovery_addresses,
-        metadata_public: row.try_get("", "metadata_public").map_err(map_db_err)?,
-        metadata_admin: if full {
-            row.try_get("", "metadata_admin").map_err(map_db_err)?
-        } else {
-            None
-        },
+        metadata_public: at(row, from + 5)?,
+        metadata_admin: if full { at(row, from + 12)? } else { None },
         credentials,
-        external_id: row.try_get("", "external_id").map_err(map_db_err)?,
-        organization_id: row.try_get("", "organization_id").map_err(map_db_err)?,
-        created_at: row.try_get("", "identity_created_at").map_err(map_db_err)?,
-        updated_at: row.try_get("", "identity_updated_at").map_err(map_db_err)?,
+        external_id: at(row, from + 6)?,
+        organization_id: at(row, from + 7)?,
+        created_at: at(row, from + 8)?,
+        updated_at: at(row, from + 9)?,
     })
 }

@@ -316,7 +316,7 @@ impl SqlStore {
             .await
             .map_err(map_db_err)?
             .ok_or(StoreError::NotFound)?;
-        decode_identity(&row, true)
+        decode_identity(&row, 0, true)
     }
 }
 

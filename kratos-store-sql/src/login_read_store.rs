@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::SqlStore;
 use crate::error::map_db_err;
-use crate::identity_query::{IdentityKey, decode_identity, identity_sql};
+use crate::identity_query::{IdentityKey, at, decode_identity, identity_sql};
 use crate::sql::statement;
 
 /// The statement for `keys` lockout keys. Parameters: `$1` tenant, `$2` credential type, `$3`
@@ -90,14 +90,17 @@ fn decode_locked_until(
     Ok(latest)
 }
 
-/// The identity part of the row: none when no identity joined.
+/// The identity part of the row, whose columns follow the `keys` lock columns: none when no
+/// identity joined.
 fn decode_found_identity(
     row: &QueryResult,
+    keys: usize,
 ) -> Result<Option<kratos_core::identity::Identity>, StoreError> {
-    let id: Option<Uuid> = row.try_get("", "identity_id").map_err(map_db_err)?;
+    let from = 4 + keys;
+    let id: Option<Uuid> = at(row, from)?;
     match id {
         None => Ok(None),
-        Some(_) => decode_identity(row, true).map(Some),
+        Some(_) => decode_identity(row, from, true).map(Some),
     }
 }
 
@@ -122,7 +125,7 @@ impl LoginReadStore for SqlStore {
             Ok(Some(row)) => PasswordLoginReads {
                 flow: decode_flow(&row),
                 locked_until: decode_locked_until(&row, keys.lockout_keys.len()),
-                identity: decode_found_identity(&row),
+                identity: decode_found_identity(&row, keys.lockout_keys.len()),
             },
             // The statement failed as a whole (say, SQLite rejecting a stored credential's
             // JSON inside the identity part): the reads run again one by one, so that the

@@ -15,7 +15,9 @@ use uuid::Uuid;
 use crate::SqlStore;
 use crate::entity::session;
 use crate::error::{found, map_db_err};
-use crate::identity_query::{corrupt, decode_identity, identity_columns, json_column};
+use crate::identity_query::{
+    at, corrupt, debug_assert_columns, decode_identity, identity_columns, json_at,
+};
 
 fn digest(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
     bytes.try_into().map_err(|_| corrupt("token digest"))
@@ -46,6 +48,22 @@ fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, StoreError> {
 }
 
 /// The session columns of the whoami statements (`s` is `sessions`).
+/// The names of the columns of [`session_columns`], in order: the whoami row is read by
+/// position (see `identity_query::at`).
+const SESSION_COLUMNS: [&str; 11] = [
+    "id",
+    "identity_id",
+    "token_digest",
+    "logout_token_digest",
+    "active",
+    "aal",
+    "authentication_methods",
+    "devices",
+    "issued_at",
+    "expires_at",
+    "authenticated_at",
+];
+
 macro_rules! session_columns {
     () => {
         "s.id, s.identity_id, s.token_digest, s.logout_token_digest, s.active, s.aal, \
@@ -93,40 +111,34 @@ const SQLITE_INSERT: &str = "INSERT INTO sessions (id, nid, identity_id, token_d
      authenticated_at) SELECT ?3, ?1, ?2, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
      FROM identities WHERE nid = ?1 AND id = ?2";
 
-/// Decodes a row of the whoami statements.
+/// Decodes a row of the whoami statements: the [`SESSION_COLUMNS`], the identity's columns
+/// (`identity_query::IDENTITY_COLUMNS` without the last two), then `available_aal`.
 fn session_with_identity(row: &QueryResult) -> Result<SessionWithIdentity, StoreError> {
+    const IDENTITY: usize = SESSION_COLUMNS.len();
+    const AVAILABLE_AAL: usize = IDENTITY + 12;
+    debug_assert_columns(row, 0, &SESSION_COLUMNS);
+    debug_assert_columns(row, AVAILABLE_AAL, &["available_aal"]);
     let session = Session {
-        id: row.try_get("", "id").map_err(map_db_err)?,
-        active: row.try_get("", "active").map_err(map_db_err)?,
-        expires_at: row.try_get("", "expires_at").map_err(map_db_err)?,
-        authenticated_at: row.try_get("", "authenticated_at").map_err(map_db_err)?,
-        authenticator_assurance_level: Aal::parse(
-            &row.try_get::<String>("", "aal").map_err(map_db_err)?,
-        )
-        .ok_or_else(|| corrupt("aal"))?,
-        authentication_methods: json_column(
-            row,
-            "authentication_methods",
-            "authentication methods",
-        )?,
-        issued_at: row.try_get("", "issued_at").map_err(map_db_err)?,
+        id: at(row, 0)?,
+        active: at(row, 4)?,
+        expires_at: at(row, 9)?,
+        authenticated_at: at(row, 10)?,
+        authenticator_assurance_level: Aal::parse(&at::<String>(row, 5)?)
+            .ok_or_else(|| corrupt("aal"))?,
+        authentication_methods: json_at(row, 6, "authentication methods")?,
+        issued_at: at(row, 8)?,
         identity: None,
-        devices: json_column(row, "devices", "devices")?,
-        identity_id: row.try_get("", "identity_id").map_err(map_db_err)?,
+        devices: json_at(row, 7, "devices")?,
+        identity_id: at(row, 1)?,
     };
-    let identity = decode_identity(row, false)?;
-    let available_aal = Aal::parse(
-        &row.try_get::<String>("", "available_aal")
-            .map_err(map_db_err)?,
-    )
-    .ok_or_else(|| corrupt("available aal"))?;
+    let identity = decode_identity(row, IDENTITY, false)?;
+    let available_aal =
+        Aal::parse(&at::<String>(row, AVAILABLE_AAL)?).ok_or_else(|| corrupt("available aal"))?;
     Ok(SessionWithIdentity {
         record: SessionRecord {
             session,
-            token_digest: digest(row.try_get("", "token_digest").map_err(map_db_err)?)?,
-            logout_token_digest: digest(
-                row.try_get("", "logout_token_digest").map_err(map_db_err)?,
-            )?,
+            token_digest: digest(at(row, 2)?)?,
+            logout_token_digest: digest(at(row, 3)?)?,
         },
         identity,
         available_aal,
