@@ -5,9 +5,9 @@
 //! read to it on its own: the flow row (`LEFT JOIN`, absent when the flow is), one scalar
 //! subquery per lockout key and the one-query identity load of [`identity_sql`] (`LEFT JOIN`,
 //! absent when no identity owns the identifier). Each part is decoded on its own, so an
-//! identity row that does not decode fails the identity read only; when the statement fails as
-//! a whole, the three reads run again one by one
-//! ([`separate_password_login_reads`]), so that a lock still wins over a failing identity.
+//! identity row that does not decode fails the identity read only; when the statement itself
+//! fails, the three reads run again one by one ([`separate_password_login_reads`]), so that a
+//! lock still wins over a failing identity.
 //!
 //! Sent as three statements at once (on three pooled connections), the reads did not overlap
 //! on a 2-core machine: they started about 0.1 ms apart, each waking its own server process.
@@ -20,7 +20,7 @@ use kratos_core::store::{
     LoginReadStore, PasswordLoginKeys, PasswordLoginReads, StoreError,
     separate_password_login_reads,
 };
-use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, QueryResult, Value};
 use uuid::Uuid;
 
 use crate::SqlStore;
@@ -127,11 +127,49 @@ impl LoginReadStore for SqlStore {
                 locked_until: decode_locked_until(&row, keys.lockout_keys.len()),
                 identity: decode_found_identity(&row, keys.lockout_keys.len()),
             },
-            // The statement failed as a whole (say, SQLite rejecting a stored credential's
-            // JSON inside the identity part): the reads run again one by one, so that the
-            // flow and the lock keep their own outcomes. The statement always answers one
-            // row; none is handled the same way.
-            Ok(None) | Err(_) => separate_password_login_reads(self, nid, keys).await,
+            // The statement always answers one row; none is handled as a failed statement.
+            Ok(None) => separate_password_login_reads(self, nid, keys).await,
+            Err(e) if read_again_separately(&e) => {
+                separate_password_login_reads(self, nid, keys).await
+            }
+            Err(e) => all_failed(e),
         }
+    }
+}
+
+/// Whether a failed combined read runs again as three reads: when the statement itself failed
+/// (say, SQLite rejecting a stored credential's JSON inside the identity part), so that the
+/// flow and the lock keep their own outcomes. Not when no connection could be had: three more
+/// attempts would only wait for the pool three times over.
+fn read_again_separately(e: &DbErr) -> bool {
+    matches!(e, DbErr::Query(_))
+}
+
+/// Every read failed with `e`.
+fn all_failed(e: DbErr) -> PasswordLoginReads {
+    let text = e.to_string();
+    PasswordLoginReads {
+        flow: Err(map_db_err(e)),
+        locked_until: Err(StoreError::Backend(text.clone().into())),
+        identity: Err(StoreError::Backend(text.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_again_separately;
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+
+    #[test]
+    fn only_a_failed_statement_is_read_again_separately() {
+        assert!(read_again_separately(&DbErr::Query(RuntimeErr::Internal(
+            "malformed JSON".into()
+        ))));
+        assert!(!read_again_separately(&DbErr::ConnectionAcquire(
+            ConnAcquireErr::Timeout
+        )));
+        assert!(!read_again_separately(&DbErr::Conn(RuntimeErr::Internal(
+            "connection refused".into()
+        ))));
     }
 }
