@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::SqlStore;
 use crate::error::map_db_err;
-use crate::identity_query::{IdentityKey, at, decode_identity, identity_sql};
+use crate::identity_query::{IdentityKey, at, debug_assert_columns, decode_identity, identity_sql};
 use crate::sql::statement;
 
 /// The statement for `keys` lockout keys. Parameters: `$1` tenant, `$2` credential type, `$3`
@@ -62,29 +62,36 @@ fn login_reads_sql(backend: DatabaseBackend, keys: usize) -> String {
     sql
 }
 
+/// The names of the flow part's columns, first in the row.
+const FLOW_COLUMNS: [&str; 4] = [
+    "flow_id",
+    "flow_expires_at",
+    "flow_csrf_token",
+    "flow_document",
+];
+
 /// The flow part of the row.
 fn decode_flow(row: &QueryResult) -> Result<StoredFlow, StoreError> {
-    let id: Option<Uuid> = row.try_get("", "flow_id").map_err(map_db_err)?;
+    debug_assert_columns(row, 0, &FLOW_COLUMNS);
+    let id: Option<Uuid> = at(row, 0)?;
     let id = id.ok_or(StoreError::NotFound)?;
     Ok(StoredFlow {
         id,
         kind: FlowKind::Login,
-        expires_at: row.try_get("", "flow_expires_at").map_err(map_db_err)?,
-        csrf_token: row.try_get("", "flow_csrf_token").map_err(map_db_err)?,
-        document: row.try_get("", "flow_document").map_err(map_db_err)?,
+        expires_at: at(row, 1)?,
+        csrf_token: at(row, 2)?,
+        document: at(row, 3)?,
     })
 }
 
-/// The latest lock among the `keys` lock columns.
+/// The latest lock among the `keys` lock columns, which follow the flow's.
 fn decode_locked_until(
     row: &QueryResult,
     keys: usize,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     let mut latest = None;
     for n in 0..keys {
-        let until: Option<DateTime<Utc>> = row
-            .try_get("", &format!("locked_until_{n}"))
-            .map_err(map_db_err)?;
+        let until: Option<DateTime<Utc>> = at(row, FLOW_COLUMNS.len() + n)?;
         latest = latest.max(until);
     }
     Ok(latest)
@@ -96,7 +103,7 @@ fn decode_found_identity(
     row: &QueryResult,
     keys: usize,
 ) -> Result<Option<kratos_core::identity::Identity>, StoreError> {
-    let from = 4 + keys;
+    let from = FLOW_COLUMNS.len() + keys;
     let id: Option<Uuid> = at(row, from)?;
     match id {
         None => Ok(None),
