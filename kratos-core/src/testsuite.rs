@@ -1823,6 +1823,16 @@ pub async fn register(k: &Kratos, mail: &str, password: &str) -> RegistrationSub
 }
 
 async fn login(k: &Kratos, identifier: &str, password: &str) -> LoginSubmission {
+    try_login(k, identifier, password).await.unwrap()
+}
+
+/// Signs in with `identifier` and `password` through a new api login flow, and answers what
+/// the submission answers.
+pub async fn try_login(
+    k: &Kratos,
+    identifier: &str,
+    password: &str,
+) -> Result<LoginSubmission, FlowError> {
     let ctx = FlowContext::default();
     let flow = k
         .login()
@@ -1836,7 +1846,6 @@ async fn login(k: &Kratos, identifier: &str, password: &str) -> LoginSubmission 
             &ctx,
         )
         .await
-        .unwrap()
 }
 
 pub async fn flow_register_and_login_with_password(store: Arc<dyn Persister>) {

@@ -92,9 +92,9 @@ macro_rules! sqlite_credentials {
          'config', json(c.config), 'version', c.version, 'created_at', c.created_at, \
          'updated_at', c.updated_at, 'identifiers', \
          json((SELECT json_group_array(ci.identifier ORDER BY ci.position) \
-         FROM identity_credential_identifiers ci WHERE ci.nid = ?1 \
+         FROM identity_credential_identifiers ci WHERE ci.nid = $1 \
          AND ci.identity_id = i.id AND ci.identity_credential_id = c.id)))) \
-         FROM identity_credentials c WHERE c.nid = ?1 AND c.identity_id = i.id) \
+         FROM identity_credentials c WHERE c.nid = $1 AND c.identity_id = i.id) \
          AS credentials"
     };
 }
@@ -110,7 +110,8 @@ pub(crate) enum IdentityKey {
     Identifier,
 }
 
-/// The statement loading one whole identity (`$1` is the network id).
+/// The statement loading one whole identity (`$1` is the network id), with `$N` placeholders
+/// on both backends: run it through [`crate::sql::statement`].
 pub(crate) fn identity_sql(backend: DatabaseBackend, key: IdentityKey) -> &'static str {
     macro_rules! select {
         ($credentials:ident, $where:literal) => {
@@ -126,15 +127,15 @@ pub(crate) fn identity_sql(backend: DatabaseBackend, key: IdentityKey) -> &'stat
     }
     match (backend, key) {
         (DatabaseBackend::Sqlite, IdentityKey::Id) => {
-            select!(sqlite_credentials, "i.nid = ?1 AND i.id = ?2")
+            select!(sqlite_credentials, "i.nid = $1 AND i.id = $2")
         }
         (DatabaseBackend::Sqlite, IdentityKey::ExternalId) => {
-            select!(sqlite_credentials, "i.nid = ?1 AND i.external_id = ?2")
+            select!(sqlite_credentials, "i.nid = $1 AND i.external_id = $2")
         }
         (DatabaseBackend::Sqlite, IdentityKey::Identifier) => select!(
             sqlite_credentials,
-            "i.nid = ?1 AND i.id = (SELECT ci.identity_id FROM identity_credential_identifiers ci \
-             WHERE ci.nid = ?1 AND ci.credential_type = ?2 AND ci.identifier = ?3)"
+            "i.nid = $1 AND i.id = (SELECT ci.identity_id FROM identity_credential_identifiers ci \
+             WHERE ci.nid = $1 AND ci.credential_type = $2 AND ci.identifier = $3)"
         ),
         (_, IdentityKey::Id) => {
             select!(postgres_credentials, "i.nid = $1 AND i.id = $2")

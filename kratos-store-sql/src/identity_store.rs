@@ -9,7 +9,7 @@ use kratos_core::store::{IdentityQuery, IdentityStore, StoreError};
 use sea_orm::sea_query::{Expr, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
 };
 use uuid::Uuid;
 
@@ -20,6 +20,7 @@ use crate::identity_query::{
     IdentityKey, address_lists, corrupt, decode_identity, from_json, identity_sql,
     recovery_addresses, verifiable_addresses,
 };
+use crate::sql::statement;
 
 /// Rows per multi-row INSERT, well under both backends' bind-parameter limits.
 const INSERT_CHUNK: usize = 500;
@@ -308,11 +309,7 @@ impl SqlStore {
         let backend = self.db.get_database_backend();
         let row = self
             .db
-            .query_one_raw(Statement::from_sql_and_values(
-                backend,
-                identity_sql(backend, key),
-                values,
-            ))
+            .query_one_raw(statement(backend, identity_sql(backend, key), values))
             .await
             .map_err(map_db_err)?
             .ok_or(StoreError::NotFound)?;

@@ -31,15 +31,7 @@ use crate::sql::statement;
 /// The statement for `keys` lockout keys. Parameters: `$1` tenant, `$2` credential type, `$3`
 /// identifier (those of [`identity_sql`]), `$4` flow kind, `$5` flow id, `$6…` the keys.
 fn login_reads_sql(backend: DatabaseBackend, keys: usize) -> String {
-    let identity = match backend {
-        // The SQLite identity load is written with numbered parameters; here everything goes
-        // through `statement`, which rewrites `$N`.
-        DatabaseBackend::Sqlite => identity_sql(backend, IdentityKey::Identifier)
-            .replace("?1", "$1")
-            .replace("?2", "$2")
-            .replace("?3", "$3"),
-        _ => identity_sql(backend, IdentityKey::Identifier).to_owned(),
-    };
+    let identity = identity_sql(backend, IdentityKey::Identifier);
     let mut sql = String::with_capacity(identity.len() + 512);
     sql.push_str(
         "SELECT f.id AS flow_id, f.expires_at AS flow_expires_at, \
@@ -57,7 +49,7 @@ fn login_reads_sql(backend: DatabaseBackend, keys: usize) -> String {
          LEFT JOIN selfservice_flows f ON f.nid = $1 AND f.kind = $4 AND f.id = $5 \
          LEFT JOIN (",
     );
-    sql.push_str(&identity);
+    sql.push_str(identity);
     sql.push_str(") AS x ON 1 = 1");
     sql
 }

@@ -419,13 +419,12 @@ pub async fn a_lockout_wins_over_a_failing_identity_read(
     store: &SqlStore,
     how: UnreadableIdentity,
 ) {
-    use kratos_core::flow::login::{LoginOptions, LoginSubmission};
+    use kratos_core::flow::FlowError;
+    use kratos_core::flow::login::LoginSubmission;
     use kratos_core::flow::registration::RegistrationSubmission;
-    use kratos_core::flow::{FlowContext, FlowError, FlowType};
     use sea_orm::{ConnectionTrait, Statement};
 
     let k = kratos_core::testsuite::flow_kratos(Arc::new(store.clone()));
-    let ctx = FlowContext::default();
     let email = format!("locked-{}@example.com", Uuid::new_v4().simple());
     let password = "the right password 42";
     let RegistrationSubmission::Completed(registered) =
@@ -433,23 +432,7 @@ pub async fn a_lockout_wins_over_a_failing_identity_read(
     else {
         panic!("the registration completes")
     };
-    let login = |password: &'static str| {
-        let (k, ctx, email) = (&k, &ctx, &email);
-        async move {
-            let flow = k
-                .login()
-                .create(FlowType::Api, ctx, LoginOptions::default())
-                .await
-                .unwrap();
-            k.login()
-                .submit(
-                    flow.id,
-                    &json!({"method": "password", "identifier": email, "password": password}),
-                    ctx,
-                )
-                .await
-        }
-    };
+    let login = |password| kratos_core::testsuite::try_login(&k, &email, password);
     for _ in 0..5 {
         assert!(matches!(
             login("a wrong password").await,

@@ -387,31 +387,8 @@ impl<'a> LoginFlows<'a> {
             .map(|p| PasswordKeys::of(&p.identifier, ctx));
         let (loaded, early_reads) = match &early_keys {
             Some(keys) => {
-                let lockout_keys =
-                    keys.lockout_keys(self.kratos.config().security.login_lockout.enabled);
-                let reads = self
-                    .kratos
-                    .store()
-                    .password_login_reads(
-                        self.kratos.nid(),
-                        PasswordLoginKeys {
-                            flow_id: id,
-                            lockout_keys: &lockout_keys,
-                            identifier: &keys.identifier,
-                        },
-                    )
-                    .await;
-                let loaded = reads
-                    .flow
-                    .map_err(FlowError::from)
-                    .and_then(super::decode_flow);
-                (
-                    loaded,
-                    Some(PasswordReads {
-                        locked_until: reads.locked_until,
-                        identity: reads.identity,
-                    }),
-                )
+                let (loaded, reads) = self.load_with_password_reads(id, keys).await;
+                (loaded, Some(reads))
             }
             None => (self.load(id).await, None),
         };
@@ -467,7 +444,9 @@ impl<'a> LoginFlows<'a> {
         };
         let reads = match early_reads {
             Some(reads) => reads,
-            None => self.password_reads(&keys).await,
+            // Not reached today: every complete password submission read early. Read here
+            // all the same should the conditions ever part (the flow read again is unused).
+            None => self.load_with_password_reads(id, &keys).await.1,
         };
         if let Some(until) = reads.locked_until?
             && until > self.now()
@@ -537,33 +516,37 @@ impl<'a> LoginFlows<'a> {
             .await
     }
 
-    /// Reads the lockout of `keys` (when lockout is on) and the identity of their identifier.
-    /// The two reads are independent and go to the store at once.
-    async fn password_reads(&self, keys: &PasswordKeys) -> PasswordReads {
-        let store = self.kratos.store();
-        let nid = self.kratos.nid();
-        let locked_until = async {
-            let keys = keys.lockout_keys(self.kratos.config().security.login_lockout.enabled);
-            if keys.is_empty() {
-                return Ok(None);
-            }
-            store.login_locked_until(nid, &keys).await
-        };
-        let identity = async {
-            match store
-                .find_identity_by_identifier(nid, CredentialType::Password, &keys.identifier)
-                .await
-            {
-                Ok(i) => Ok(Some(i)),
-                Err(StoreError::NotFound) => Ok(None),
-                Err(e) => Err(e),
-            }
-        };
-        let (locked_until, identity) = tokio::join!(locked_until, identity);
-        PasswordReads {
-            locked_until,
-            identity,
-        }
+    /// Loads the flow `id` with the reads of a password submission under `keys` (the lockout,
+    /// when lockout is on, and the identity of the identifier), in one store call.
+    async fn load_with_password_reads(
+        &self,
+        id: Uuid,
+        keys: &PasswordKeys,
+    ) -> (Result<(LoginFlow, String), FlowError>, PasswordReads) {
+        let lockout_keys = keys.lockout_keys(self.kratos.config().security.login_lockout.enabled);
+        let reads = self
+            .kratos
+            .store()
+            .password_login_reads(
+                self.kratos.nid(),
+                PasswordLoginKeys {
+                    flow_id: id,
+                    lockout_keys: &lockout_keys,
+                    identifier: &keys.identifier,
+                },
+            )
+            .await;
+        let loaded = reads
+            .flow
+            .map_err(FlowError::from)
+            .and_then(super::decode_flow);
+        (
+            loaded,
+            PasswordReads {
+                locked_until: reads.locked_until,
+                identity: reads.identity,
+            },
+        )
     }
 
     /// The `code` method: `{identifier}` sends a code (again with `resend: "code"`),

@@ -56,16 +56,18 @@ fn new_session(k: &Kratos, identity: &Identity) -> SessionRecord {
 
 /// Counts a failure of `key` and locks it for an hour.
 async fn lock(k: &Kratos, key: &str) {
+    lock_until(k, key, truncate_micros(Utc::now()) + Duration::hours(1)).await;
+}
+
+/// Counts a failure of `key` and locks it until `until`.
+pub(super) async fn lock_until(k: &Kratos, key: &str, until: chrono::DateTime<Utc>) {
     let now = truncate_micros(Utc::now());
     let store = k.store();
     store
         .record_login_failure(k.nid(), key, now, now - Duration::hours(1))
         .await
         .expect("failure counted");
-    store
-        .lock_login(k.nid(), key, now + Duration::hours(1))
-        .await
-        .expect("locked");
+    store.lock_login(k.nid(), key, until).await.expect("locked");
 }
 
 async fn locked(k: &Kratos, key: &str) -> bool {

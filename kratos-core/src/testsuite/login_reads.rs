@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use uuid::Uuid;
 
+use super::completion::lock_until;
 use super::{email, flow_kratos, register};
 use crate::Kratos;
 use crate::clock::truncate_micros;
@@ -14,19 +15,6 @@ use crate::flow::registration::RegistrationSubmission;
 use crate::flow::{FlowContext, FlowKind, FlowType};
 use crate::identity::CredentialType;
 use crate::store::{PasswordLoginKeys, PasswordLoginReads, Persister, StoreErrorKind};
-
-/// Counts a failure of `key` and locks it until `until`.
-async fn lock(k: &Kratos, key: &str, until: chrono::DateTime<Utc>) {
-    let now = truncate_micros(Utc::now());
-    k.store()
-        .record_login_failure(k.nid(), key, now, now - Duration::hours(1))
-        .await
-        .expect("failure counted");
-    k.store()
-        .lock_login(k.nid(), key, until)
-        .await
-        .expect("locked");
-}
 
 async fn reads(k: &Kratos, flow_id: Uuid, keys: &[String], identifier: &str) -> PasswordLoginReads {
     k.store()
@@ -108,7 +96,7 @@ pub async fn login_reads_answer_flow_lockout_and_identity_apart(store: Arc<dyn P
     let now = truncate_micros(Utc::now());
     let soon = now + Duration::minutes(5);
     let later = now + Duration::hours(2);
-    lock(&k, &first, soon).await;
+    lock_until(&k, &first, soon).await;
     // `free` has a failure counted but no lock.
     k.store()
         .record_login_failure(k.nid(), &free, now, now - Duration::hours(1))
@@ -127,7 +115,7 @@ pub async fn login_reads_answer_flow_lockout_and_identity_apart(store: Arc<dyn P
         "no identity owns the identifier"
     );
     assert!(got.flow.is_ok());
-    lock(&k, &second, later).await;
+    lock_until(&k, &second, later).await;
     let keys = [first.clone(), second.clone()];
     let got = reads(&k, flow.id, &keys, &address).await;
     let locked_until = got.locked_until.expect("lock read");
