@@ -47,7 +47,6 @@ fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(v).map_err(StoreError::backend)
 }
 
-/// The session columns of the whoami statements (`s` is `sessions`).
 /// The names of the columns of [`session_columns`], in order: the whoami row is read by
 /// position (see `identity_query::at`).
 const SESSION_COLUMNS: [&str; 11] = [
@@ -64,6 +63,7 @@ const SESSION_COLUMNS: [&str; 11] = [
     "authenticated_at",
 ];
 
+/// The session columns of the whoami statements (`s` is `sessions`).
 macro_rules! session_columns {
     () => {
         "s.id, s.identity_id, s.token_digest, s.logout_token_digest, s.active, s.aal, \
