@@ -135,7 +135,7 @@ async fn a_flow_completion_is_one_statement() {
 #[tokio::test]
 async fn flow_writes_leave_the_connection_committing_synchronously() {
     use kratos_core::Clock;
-    use kratos_core::flow::{FlowKind, StoredFlow};
+    use kratos_core::flow::{FlowDocument, FlowKind, StoredFlow};
     use kratos_core::store::FlowStore;
     use sea_orm::prelude::Uuid;
     use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
@@ -155,11 +155,13 @@ async fn flow_writes_leave_the_connection_committing_synchronously() {
         kind: FlowKind::Login,
         expires_at: kratos_core::SystemClock.now(),
         csrf_token: "csrf".into(),
-        document: serde_json::json!({"state": "choose_method"}),
+        document: FlowDocument::of(&serde_json::json!({"state": "choose_method"}))
+            .expect("document"),
     };
     store.insert_flow(nid, &flow).await.expect("insert");
     let mut updated = flow.clone();
-    updated.document = serde_json::json!({"state": "sent_email"});
+    updated.document =
+        FlowDocument::of(&serde_json::json!({"state": "sent_email"})).expect("document");
     store.update_flow(nid, &updated).await.expect("update");
     let stored = store
         .get_flow(nid, FlowKind::Login, flow.id)

@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::SqlStore;
 use crate::error::{found, map_db_err};
+use crate::flow_store::document_value;
 use crate::identity_store::Rows;
 use crate::session_store::{session_row, session_updates};
 use crate::sql::Sql;
@@ -39,7 +40,7 @@ impl CompletionStore for SqlStore {
         if backend == DatabaseBackend::Postgres {
             let mut sql = Sql::new(nid);
             sql.push("WITH flow AS (");
-            flow_update(&mut sql, completion);
+            flow_update(&mut sql, backend, completion);
             sql.push(" RETURNING 1)");
             writes(&mut sql, Shape::CommonTableExpressions, nid, completion)?;
             sql.push(" SELECT count(*) AS flows FROM flow");
@@ -55,7 +56,7 @@ impl CompletionStore for SqlStore {
         // Dropping the transaction on an error rolls everything back.
         let txn = self.db.begin().await.map_err(map_db_err)?;
         let mut update = Sql::new(nid);
-        flow_update(&mut update, completion);
+        flow_update(&mut update, backend, completion);
         let updated = txn
             .execute_raw(update.statement(backend))
             .await
@@ -104,13 +105,20 @@ impl Shape {
 }
 
 /// The flow update with its guards.
-fn flow_update(sql: &mut Sql, completion: &FlowCompletion<'_>) {
+fn flow_update(sql: &mut Sql, backend: DatabaseBackend, completion: &FlowCompletion<'_>) {
     let flow = completion.flow;
     sql.push("UPDATE selfservice_flows SET expires_at = ")
         .param(flow.expires_at)
-        .push(", document = ")
-        .param(flow.document.clone())
-        .push(" WHERE nid = ")
+        .push(", document = ");
+    // The document's JSON text: cast to `jsonb` on PostgreSQL, kept as text on SQLite.
+    if backend == DatabaseBackend::Postgres {
+        sql.push("CAST(")
+            .param(document_value(&flow.document))
+            .push(" AS jsonb)");
+    } else {
+        sql.param(document_value(&flow.document));
+    }
+    sql.push(" WHERE nid = ")
         .tenant()
         .push(" AND kind = ")
         .param(flow.kind.as_str())

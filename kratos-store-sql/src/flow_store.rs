@@ -8,18 +8,15 @@
 //! in order, so a durable commit also makes every earlier flow write durable.
 
 use async_trait::async_trait;
-use kratos_core::flow::{FlowKind, StoredFlow};
+use kratos_core::flow::{FlowDocument, FlowKind, StoredFlow};
 use kratos_core::store::{FlowStore, StoreError};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, IntoActiveModel, QueryFilter,
-    Statement, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Value};
 use uuid::Uuid;
 
 use crate::SqlStore;
-use crate::entity::flow;
 use crate::error::{found, map_db_err};
+use crate::identity_query::at;
+use crate::sql::statement;
 
 /// Inserts a flow on PostgreSQL with an asynchronous commit. `set_config(…, true)` is
 /// `SET LOCAL` as a function: it holds for the statement's own (implicit) transaction, whose
@@ -27,49 +24,60 @@ use crate::error::{found, map_db_err};
 const POSTGRES_INSERT_ASYNC: &str = "WITH async_commit AS \
      (SELECT set_config('synchronous_commit', 'off', true)) \
      INSERT INTO selfservice_flows (id, nid, kind, expires_at, csrf_token, document) \
-     SELECT $1, $2, $3, $4, $5, $6 FROM async_commit";
+     SELECT $1, $2, $3, $4, $5, CAST($6 AS jsonb) FROM async_commit";
 
 /// Updates a flow on PostgreSQL with an asynchronous commit (see [`POSTGRES_INSERT_ASYNC`]).
-const POSTGRES_UPDATE_ASYNC: &str = "UPDATE selfservice_flows SET expires_at = $1, document = $2 \
+const POSTGRES_UPDATE_ASYNC: &str = "UPDATE selfservice_flows \
+     SET expires_at = $1, document = CAST($2 AS jsonb) \
      FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit \
      WHERE nid = $3 AND kind = $4 AND id = $5";
+
+/// Inserts a flow on SQLite, whose `document` column holds the JSON text as it is.
+const SQLITE_INSERT: &str = "INSERT INTO selfservice_flows \
+     (id, nid, kind, expires_at, csrf_token, document) VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// Updates a flow on SQLite.
+const SQLITE_UPDATE: &str = "UPDATE selfservice_flows SET expires_at = $1, document = $2 \
+     WHERE nid = $3 AND kind = $4 AND id = $5";
+
+/// Reads a flow; the document as JSON text on both backends (`jsonb` is cast, SQLite's text
+/// column is text already).
+const SELECT: &str = "SELECT expires_at, csrf_token, CAST(document AS TEXT) \
+     FROM selfservice_flows WHERE nid = $1 AND kind = $2 AND id = $3";
+
+/// A flow document as the value bound for its column: its JSON text.
+pub(crate) fn document_value(document: &FlowDocument) -> Value {
+    Value::from(document.as_str())
+}
+
+/// A flow document from the JSON text a statement read.
+pub(crate) fn document_from(text: String) -> Result<FlowDocument, StoreError> {
+    FlowDocument::from_json(text).map_err(StoreError::backend)
+}
 
 #[async_trait]
 impl FlowStore for SqlStore {
     async fn insert_flow(&self, nid: Uuid, f: &StoredFlow) -> Result<(), StoreError> {
         let backend = self.db.get_database_backend();
-        if backend == DatabaseBackend::Postgres {
-            self.db
-                .execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    POSTGRES_INSERT_ASYNC,
-                    [
-                        Value::from(f.id),
-                        Value::from(nid),
-                        Value::from(f.kind.as_str()),
-                        Value::from(f.expires_at),
-                        Value::from(f.csrf_token.clone()),
-                        Value::from(f.document.clone()),
-                    ],
-                ))
-                .await
-                .map_err(map_db_err)?;
-            return Ok(());
-        }
-        flow::Entity::insert(
-            flow::Model {
-                id: f.id,
-                nid,
-                kind: f.kind.as_str().to_owned(),
-                expires_at: f.expires_at,
-                csrf_token: f.csrf_token.clone(),
-                document: f.document.clone(),
-            }
-            .into_active_model(),
-        )
-        .exec_without_returning(&self.db)
-        .await
-        .map_err(map_db_err)?;
+        let sql = match backend {
+            DatabaseBackend::Postgres => POSTGRES_INSERT_ASYNC,
+            _ => SQLITE_INSERT,
+        };
+        self.db
+            .execute_raw(statement(
+                backend,
+                sql,
+                [
+                    Value::from(f.id),
+                    Value::from(nid),
+                    Value::from(f.kind.as_str()),
+                    Value::from(f.expires_at),
+                    Value::from(f.csrf_token.as_str()),
+                    document_value(&f.document),
+                ],
+            ))
+            .await
+            .map_err(map_db_err)?;
         Ok(())
     }
 
@@ -79,45 +87,44 @@ impl FlowStore for SqlStore {
         kind: FlowKind,
         id: Uuid,
     ) -> Result<StoredFlow, StoreError> {
-        let row = flow::Entity::find()
-            .filter(flow::Column::Nid.eq(nid))
-            .filter(flow::Column::Kind.eq(kind.as_str()))
-            .filter(flow::Column::Id.eq(id))
-            .one(&self.db)
+        let backend = self.db.get_database_backend();
+        let row = self
+            .db
+            .query_one_raw(statement(
+                backend,
+                SELECT,
+                [
+                    Value::from(nid),
+                    Value::from(kind.as_str()),
+                    Value::from(id),
+                ],
+            ))
             .await
             .map_err(map_db_err)?
             .ok_or(StoreError::NotFound)?;
         Ok(StoredFlow {
-            id: row.id,
+            id,
             kind,
-            expires_at: row.expires_at,
-            csrf_token: row.csrf_token,
-            document: row.document,
+            expires_at: at(&row, 0)?,
+            csrf_token: at(&row, 1)?,
+            document: document_from(at(&row, 2)?)?,
         })
     }
 
     async fn update_flow(&self, nid: Uuid, f: &StoredFlow) -> Result<(), StoreError> {
         let backend = self.db.get_database_backend();
-        if backend != DatabaseBackend::Postgres {
-            let res = flow::Entity::update_many()
-                .col_expr(flow::Column::ExpiresAt, Expr::value(f.expires_at))
-                .col_expr(flow::Column::Document, Expr::value(f.document.clone()))
-                .filter(flow::Column::Nid.eq(nid))
-                .filter(flow::Column::Kind.eq(f.kind.as_str()))
-                .filter(flow::Column::Id.eq(f.id))
-                .exec(&self.db)
-                .await
-                .map_err(map_db_err)?;
-            return found(res.rows_affected);
-        }
+        let sql = match backend {
+            DatabaseBackend::Postgres => POSTGRES_UPDATE_ASYNC,
+            _ => SQLITE_UPDATE,
+        };
         let res = self
             .db
-            .execute_raw(Statement::from_sql_and_values(
+            .execute_raw(statement(
                 backend,
-                POSTGRES_UPDATE_ASYNC,
+                sql,
                 [
                     Value::from(f.expires_at),
-                    Value::from(f.document.clone()),
+                    document_value(&f.document),
                     Value::from(nid),
                     Value::from(f.kind.as_str()),
                     Value::from(f.id),

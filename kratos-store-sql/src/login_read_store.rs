@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use crate::SqlStore;
 use crate::error::map_db_err;
+use crate::flow_store::document_from;
 use crate::identity_query::{IdentityKey, at, debug_assert_columns, decode_identity, identity_sql};
 use crate::sql::statement;
 
@@ -35,7 +36,7 @@ fn login_reads_sql(backend: DatabaseBackend, keys: usize) -> String {
     let mut sql = String::with_capacity(identity.len() + 512);
     sql.push_str(
         "SELECT f.id AS flow_id, f.expires_at AS flow_expires_at, \
-         f.csrf_token AS flow_csrf_token, f.document AS flow_document",
+         f.csrf_token AS flow_csrf_token, CAST(f.document AS TEXT) AS flow_document",
     );
     for n in 0..keys {
         sql.push_str(&format!(
@@ -72,7 +73,7 @@ fn decode_flow(row: &QueryResult) -> Result<StoredFlow, StoreError> {
         kind: FlowKind::Login,
         expires_at: at(row, 1)?,
         csrf_token: at(row, 2)?,
-        document: at(row, 3)?,
+        document: document_from(at(row, 3)?)?,
     })
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use kratos_core::flow::{FlowKind, StoredFlow};
+use kratos_core::flow::{FlowDocument, FlowKind, StoredFlow};
 use kratos_core::identity::{CredentialType, Credentials, Identity, IdentityState};
 use kratos_core::session::{Aal, Session, SessionRecord};
 use kratos_core::store::{
@@ -89,7 +89,7 @@ pub async fn completion_statements(store: &SqlStore) -> [usize; 2] {
         kind,
         expires_at: now + chrono::Duration::hours(1),
         csrf_token: String::new(),
-        document: json!({"state": "choose_method"}),
+        document: FlowDocument::of(&json!({"state": "choose_method"})).expect("document"),
     };
     let mut db = store.connection().clone();
     let counted = Arc::new(AtomicUsize::new(0));

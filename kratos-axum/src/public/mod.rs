@@ -314,14 +314,18 @@ pub(crate) async fn stored_flow(
         .get_flow(kratos.nid(), kind, id)
         .await
         .map_err(|e| flow_error(&FlowError::from(e)))?;
-    let flow_type = match stored.document.get("type").and_then(Value::as_str) {
+    let document: Value = stored
+        .document
+        .decode()
+        .map_err(|e| flow_error(&FlowError::Internal(e.to_string())))?;
+    let flow_type = match document.get("type").and_then(Value::as_str) {
         Some("api") => kratos_core::flow::FlowType::Api,
         _ => kratos_core::flow::FlowType::Browser,
     };
     Ok(StoredFlow {
         flow_type,
         csrf: stored.csrf_token,
-        document: stored.document,
+        document,
     })
 }
 

@@ -90,7 +90,58 @@ pub struct StoredFlow {
     /// The CSRF token (empty for api flows).
     pub csrf_token: String,
     /// The flow in its wire shape.
-    pub document: Value,
+    pub document: FlowDocument,
+}
+
+/// A flow's document: the text of one JSON value, checked once when made.
+///
+/// Flows are written and read whole, so stores keep them as text: a flow is serialised
+/// straight to the text the store binds, and the text a store reads is parsed straight into
+/// the flow, with no [`Value`] tree between (building, cloning and dropping those trees was
+/// about half of a password login's work outside the hash).
+///
+/// Two documents are equal when they hold the same JSON value, whatever their formatting and
+/// key order: PostgreSQL's `jsonb` hands back its own. `Debug` shows the length only, as a
+/// document may hold a user's traits.
+#[derive(Clone)]
+pub struct FlowDocument(Box<serde_json::value::RawValue>);
+
+impl FlowDocument {
+    /// Serialises `value`.
+    pub fn of<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        serde_json::value::to_raw_value(value).map(Self)
+    }
+
+    /// Takes JSON text as a store read it; fails when it is not one JSON value.
+    pub fn from_json(text: String) -> Result<Self, serde_json::Error> {
+        serde_json::value::RawValue::from_string(text).map(Self)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// Parses the document as `T`.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.0.get())
+    }
+}
+
+impl PartialEq for FlowDocument {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+            || matches!(
+                (self.decode::<Value>(), other.decode::<Value>()),
+                (Ok(a), Ok(b)) if a == b
+            )
+    }
+}
+
+impl std::fmt::Debug for FlowDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FlowDocument({} bytes)", self.as_str().len())
+    }
 }
 
 impl std::fmt::Debug for StoredFlow {
@@ -362,7 +413,7 @@ pub(crate) fn stored_flow<T: Serialize>(
         kind,
         expires_at,
         csrf_token: csrf.to_owned(),
-        document: serde_json::to_value(flow).map_err(|e| FlowError::Internal(e.to_string()))?,
+        document: FlowDocument::of(flow).map_err(|e| FlowError::Internal(e.to_string()))?,
     })
 }
 
@@ -399,8 +450,10 @@ pub(crate) async fn load_flow<T: serde::de::DeserializeOwned>(
 pub(crate) fn decode_flow<T: serde::de::DeserializeOwned>(
     stored: StoredFlow,
 ) -> Result<(T, String), FlowError> {
-    let flow =
-        serde_json::from_value(stored.document).map_err(|e| FlowError::Internal(e.to_string()))?;
+    let flow = stored
+        .document
+        .decode()
+        .map_err(|e| FlowError::Internal(e.to_string()))?;
     Ok((flow, stored.csrf_token))
 }
 
@@ -491,6 +544,26 @@ pub(crate) fn return_to_of(request_url: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flow_documents_compare_as_json_values_and_hide_their_text() {
+        let written =
+            FlowDocument::of(&serde_json::json!({"state": "choose_method", "type": "api"}))
+                .expect("serialises");
+        // As PostgreSQL's jsonb hands it back: its own key order and spacing.
+        let read = FlowDocument::from_json(r#"{"type": "api", "state": "choose_method"}"#.into())
+            .expect("one JSON value");
+        assert_eq!(written, read);
+        let other = FlowDocument::from_json(r#"{"type": "api", "state": "sent_email"}"#.into())
+            .expect("one JSON value");
+        assert_ne!(written, other);
+        let decoded: Value = read.decode().expect("decodes");
+        assert_eq!(decoded["state"], "choose_method");
+        assert!(FlowDocument::from_json("{\"state\": ".into()).is_err());
+        assert!(FlowDocument::from_json("{} {}".into()).is_err());
+        let debug = format!("{read:?}");
+        assert!(!debug.contains("choose_method"), "{debug}");
+    }
 
     #[test]
     fn return_to_follows_the_allow_list() {

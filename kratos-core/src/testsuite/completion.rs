@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{body, email, kratos};
 use crate::Kratos;
 use crate::clock::truncate_micros;
-use crate::flow::{FlowContext, FlowKind, FlowType, StoredFlow};
+use crate::flow::{FlowContext, FlowDocument, FlowKind, FlowType, StoredFlow};
 use crate::identity::Identity;
 use crate::session::{Aal, AuthenticationMethod, ClientInfo, SessionRecord};
 use crate::store::{FlowCompletion, Persister, SessionWrite, StoreError, StoreErrorKind};
@@ -24,9 +24,11 @@ async fn new_flow(k: &Kratos) -> (StoredFlow, StoredFlow) {
         .get_flow(k.nid(), FlowKind::Registration, flow.expect("flow").id)
         .await
         .expect("stored flow");
+    let mut document: serde_json::Value = stored.document.decode().expect("flow document");
+    document["state"] = json!("passed_challenge");
+    document["active"] = json!("password");
     let mut done = stored.clone();
-    done.document["state"] = json!("passed_challenge");
-    done.document["active"] = json!("password");
+    done.document = FlowDocument::of(&document).expect("flow document");
     (stored, done)
 }
 
@@ -99,7 +101,7 @@ async fn complete(
         .await
 }
 
-async fn flow_document(k: &Kratos, flow: &StoredFlow) -> serde_json::Value {
+async fn flow_document(k: &Kratos, flow: &StoredFlow) -> FlowDocument {
     k.store()
         .get_flow(k.nid(), flow.kind, flow.id)
         .await
