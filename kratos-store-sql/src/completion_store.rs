@@ -8,9 +8,11 @@
 //! - PostgreSQL runs everything as one statement: the flow update is the first common table
 //!   expression and every other write selects from it. One round trip, one implicit
 //!   transaction.
-//! - SQLite runs the flow update, then every other write as one batch of statements, in a
-//!   transaction: four hand-overs to sqlx's worker thread (`BEGIN`, update, batch, `COMMIT`)
-//!   whatever the number of rows.
+//! - SQLite runs the flow update and every other write as one batch of statements, in a
+//!   transaction; each later statement repeats the guards as a condition, so the batch
+//!   changes no row when the update matches none. Three hand-overs to sqlx's worker thread
+//!   (`BEGIN`, batch, `COMMIT`) whatever the number of rows, where the update sent apart took
+//!   four.
 //!
 //! Both are written once with `$N` placeholders ([`Sql`]); SQLite gets them rewritten.
 
@@ -37,10 +39,11 @@ impl CompletionStore for SqlStore {
         completion: &FlowCompletion<'_>,
     ) -> Result<(), StoreError> {
         let backend = self.db.get_database_backend();
+        let mut sql = Sql::new(nid);
+        let guard = Guard::bind(&mut sql, completion);
         if backend == DatabaseBackend::Postgres {
-            let mut sql = Sql::new(nid);
             sql.push("WITH flow AS (");
-            flow_update(&mut sql, backend, completion);
+            flow_update(&mut sql, backend, completion, &guard);
             sql.push(" RETURNING 1)");
             writes(&mut sql, Shape::CommonTableExpressions, nid, completion)?;
             sql.push(" SELECT count(*) AS flows FROM flow");
@@ -53,44 +56,86 @@ impl CompletionStore for SqlStore {
             let flows: i64 = row.try_get("", "flows").map_err(map_db_err)?;
             return found(flows as u64);
         }
-        // Dropping the transaction on an error rolls everything back.
+        flow_update(&mut sql, backend, completion, &guard);
+        let exists = guard.exists();
+        writes(
+            &mut sql,
+            Shape::Statements { guard: &exists },
+            nid,
+            completion,
+        )?;
+        // Every statement carries the guard, so the batch changes no row at all when the flow
+        // update matches none. The update takes the write lock first: the guard reads the
+        // same rows in every later statement. Dropping the transaction on an error rolls
+        // everything back.
         let txn = self.db.begin().await.map_err(map_db_err)?;
-        let mut update = Sql::new(nid);
-        flow_update(&mut update, backend, completion);
-        let updated = txn
-            .execute_raw(update.statement(backend))
+        let changed = txn
+            .execute_raw(sql.statement(backend))
             .await
             .map_err(map_db_err)?;
-        found(updated.rows_affected())?;
-        let mut batch = Sql::new(nid);
-        writes(&mut batch, Shape::Statements, nid, completion)?;
-        if !batch.text.is_empty() {
-            txn.execute_raw(batch.statement(backend))
-                .await
-                .map_err(map_db_err)?;
-        }
+        found(changed.rows_affected().min(1))?;
         txn.commit().await.map_err(map_db_err)
+    }
+}
+
+/// The conditions a completion writes under, with their values bound once: the flow exists
+/// in the tenant (and is of its kind), and so do the session it updates or the identity of the
+/// session it inserts (unless the same completion inserts that identity).
+struct Guard {
+    /// `nid = $1 AND kind = $k AND id = $f`, on `selfservice_flows`.
+    flow: String,
+    /// ` AND EXISTS (…)` for the session or the identity, or nothing.
+    others: String,
+}
+
+impl Guard {
+    fn bind(sql: &mut Sql, completion: &FlowCompletion<'_>) -> Self {
+        let flow = completion.flow;
+        let kind = sql.bind(flow.kind.as_str().into());
+        let id = sql.bind(flow.id.into());
+        let others = match completion.session {
+            Some(SessionWrite::Insert(record)) if completion.identity.is_none() => format!(
+                " AND EXISTS (SELECT 1 FROM identities WHERE nid = $1 AND id = {})",
+                sql.bind(record.session.identity_id.into())
+            ),
+            Some(SessionWrite::Update(session)) => format!(
+                " AND EXISTS (SELECT 1 FROM sessions WHERE nid = $1 AND id = {})",
+                sql.bind(session.id.into())
+            ),
+            _ => String::new(),
+        };
+        Self {
+            flow: format!("nid = $1 AND kind = {kind} AND id = {id}"),
+            others,
+        }
+    }
+
+    /// The whole guard as one condition, for the statements after the flow update.
+    fn exists(&self) -> String {
+        format!(
+            "EXISTS (SELECT 1 FROM selfservice_flows WHERE {}){}",
+            self.flow, self.others
+        )
     }
 }
 
 /// How the writes after the flow update are put together.
 #[derive(Clone, Copy, PartialEq)]
-enum Shape {
+enum Shape<'g> {
     /// PostgreSQL: `, name AS (…)` after `WITH flow AS (…)`, each selecting from `flow`.
     CommonTableExpressions,
-    /// SQLite: statements separated by `;`, run after the flow update matched.
-    Statements,
+    /// SQLite: statements separated by `;` after the flow update, each under `guard`.
+    Statements { guard: &'g str },
 }
 
-impl Shape {
+impl Shape<'_> {
     /// Opens the write `name`.
     fn open(self, sql: &mut Sql, name: &str) {
         match self {
             Shape::CommonTableExpressions => {
                 sql.push(", ").push(name).push(" AS (");
             }
-            Shape::Statements if sql.text.is_empty() => {}
-            Shape::Statements => {
+            Shape::Statements { .. } => {
                 sql.push("; ");
             }
         }
@@ -102,10 +147,24 @@ impl Shape {
             sql.push(")");
         }
     }
+
+    /// ` AND guard` for a statement's `WHERE` on SQLite; nothing in a common table expression,
+    /// which selects from the flow update instead.
+    fn and_guard(self) -> String {
+        match self {
+            Shape::CommonTableExpressions => String::new(),
+            Shape::Statements { guard } => format!(" AND {guard}"),
+        }
+    }
 }
 
 /// The flow update with its guards.
-fn flow_update(sql: &mut Sql, backend: DatabaseBackend, completion: &FlowCompletion<'_>) {
+fn flow_update(
+    sql: &mut Sql,
+    backend: DatabaseBackend,
+    completion: &FlowCompletion<'_>,
+    guard: &Guard,
+) {
     let flow = completion.flow;
     sql.push("UPDATE selfservice_flows SET expires_at = ")
         .param(flow.expires_at)
@@ -118,29 +177,7 @@ fn flow_update(sql: &mut Sql, backend: DatabaseBackend, completion: &FlowComplet
     } else {
         sql.param(document_value(&flow.document));
     }
-    sql.push(" WHERE nid = ")
-        .tenant()
-        .push(" AND kind = ")
-        .param(flow.kind.as_str())
-        .push(" AND id = ")
-        .param(flow.id);
-    match completion.session {
-        Some(SessionWrite::Insert(record)) if completion.identity.is_none() => {
-            sql.push(" AND EXISTS (SELECT 1 FROM identities WHERE nid = ")
-                .tenant()
-                .push(" AND id = ")
-                .param(record.session.identity_id)
-                .push(")");
-        }
-        Some(SessionWrite::Update(session)) => {
-            sql.push(" AND EXISTS (SELECT 1 FROM sessions WHERE nid = ")
-                .tenant()
-                .push(" AND id = ")
-                .param(session.id)
-                .push(")");
-        }
-        _ => {}
-    }
+    sql.push(" WHERE ").push(&guard.flow).push(&guard.others);
 }
 
 /// Every write after the flow update.
@@ -158,7 +195,8 @@ fn writes(
             .push(" WHERE nid = ")
             .tenant()
             .push(" AND key = ")
-            .param(key.to_owned());
+            .param(key.to_owned())
+            .push(&shape.and_guard());
         shape.close(sql);
     }
     if let Some(identity) = completion.identity {
@@ -189,7 +227,8 @@ fn writes(
             sql.push(" WHERE nid = ")
                 .tenant()
                 .push(" AND id = ")
-                .param(session.id);
+                .param(session.id)
+                .push(&shape.and_guard());
             shape.close(sql);
         }
         None => {}
@@ -197,8 +236,8 @@ fn writes(
     Ok(())
 }
 
-/// Inserts `rows` (nothing for none); as a common table expression:
-/// `INSERT INTO table (columns) SELECT v.* FROM (VALUES …) AS v, flow`.
+/// Inserts `rows` (nothing for none): `INSERT INTO table (columns) SELECT v.* FROM (VALUES …)
+/// AS v`, joined with `flow` as a common table expression, under the guard as a statement.
 fn insert<A>(sql: &mut Sql, shape: Shape, name: &str, rows: &[A])
 where
     A: ActiveModelTrait,
@@ -218,11 +257,7 @@ where
         }
         sql.push(column.as_str());
     }
-    sql.push(if from_flow {
-        ") SELECT v.* FROM (VALUES "
-    } else {
-        ") VALUES "
-    });
+    sql.push(") SELECT v.* FROM (VALUES ");
     for (r, row) in rows.iter().enumerate() {
         sql.push(if r == 0 { "(" } else { ", (" });
         for (n, column) in columns.iter().enumerate() {
@@ -239,6 +274,8 @@ where
     }
     if from_flow {
         sql.push(") AS v, flow");
+    } else {
+        sql.push(") AS v WHERE 1 = 1").push(&shape.and_guard());
     }
     shape.close(sql);
 }

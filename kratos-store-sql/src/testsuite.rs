@@ -80,7 +80,8 @@ fn session(
 /// The statements a flow completion runs on `store`'s connection (as sea-orm's metric
 /// callback counts them; `BEGIN` and `COMMIT` are not counted): a login's (lockout reset,
 /// new session, flow) and a registration's (new identity with its credential and
-/// identifier, new session, flow). PostgreSQL runs each as one statement, SQLite as two.
+/// identifier, new session, flow). Both backends run each as one statement: PostgreSQL as
+/// common table expressions, SQLite as one batch in a transaction.
 pub async fn completion_statements(store: &SqlStore) -> [usize; 2] {
     let nid = Uuid::new_v4();
     let now = Utc::now().trunc_subsecs(6);
