@@ -77,11 +77,58 @@ fn session(
     }
 }
 
+/// A stored flow document that is not JSON (written behind the store's back; PostgreSQL's
+/// `jsonb` cannot hold one) is a storage error, for a flow read and for a login's reads alike,
+/// not a missing flow.
+pub async fn corrupt_flow_document_is_a_backend_error(store: &SqlStore) {
+    use kratos_core::store::{LoginReadStore, PasswordLoginKeys, StoreErrorKind};
+    use sea_orm::ConnectionTrait;
+    let nid = Uuid::new_v4();
+    let flow = StoredFlow {
+        id: Uuid::now_v7(),
+        kind: FlowKind::Login,
+        expires_at: Utc::now().trunc_subsecs(6) + chrono::Duration::hours(1),
+        csrf_token: String::new(),
+        document: FlowDocument::of(&json!({"state": "choose_method"})).expect("document"),
+    };
+    store.insert_flow(nid, &flow).await.expect("flow stored");
+    assert_eq!(
+        store
+            .get_flow(nid, FlowKind::Login, flow.id)
+            .await
+            .expect("flow")
+            .document,
+        flow.document
+    );
+    store
+        .connection()
+        .execute_unprepared(r#"UPDATE selfservice_flows SET document = '{"state": '"#)
+        .await
+        .expect("corrupted");
+    let err = store
+        .get_flow(nid, FlowKind::Login, flow.id)
+        .await
+        .expect_err("not JSON");
+    assert_eq!(err.kind(), StoreErrorKind::Backend, "{err:?}");
+    let reads = store
+        .password_login_reads(
+            nid,
+            PasswordLoginKeys {
+                flow_id: flow.id,
+                lockout_keys: &[],
+                identifier: "nobody@example.com",
+            },
+        )
+        .await;
+    let err = reads.flow.expect_err("not JSON");
+    assert_eq!(err.kind(), StoreErrorKind::Backend, "{err:?}");
+}
+
 /// The statements a flow completion runs on `store`'s connection (as sea-orm's metric
 /// callback counts them; `BEGIN` and `COMMIT` are not counted): a login's (lockout reset,
 /// new session, flow) and a registration's (new identity with its credential and
-/// identifier, new session, flow). Both backends run each as one statement: PostgreSQL as
-/// common table expressions, SQLite as one batch in a transaction.
+/// identifier, new session, flow). Both backends send each as one execution: PostgreSQL one
+/// statement of common table expressions, SQLite one batch of statements in a transaction.
 pub async fn completion_statements(store: &SqlStore) -> [usize; 2] {
     let nid = Uuid::new_v4();
     let now = Utc::now().trunc_subsecs(6);

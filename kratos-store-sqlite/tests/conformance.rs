@@ -55,6 +55,13 @@ async fn the_address_list_migration_copies_the_address_tables() {
     kratos_store_sql::testsuite::address_lists_are_backfilled(&store).await;
 }
 
+#[tokio::test]
+async fn a_corrupt_flow_document_is_a_backend_error() {
+    let store = kratos_store_sqlite::in_memory().await.unwrap();
+    store.migrate().await.unwrap();
+    kratos_store_sql::testsuite::corrupt_flow_document_is_a_backend_error(&store).await;
+}
+
 /// A completion is one batch, the flow update first and every write under its guard.
 #[tokio::test]
 async fn a_flow_completion_runs_one_statement() {

@@ -101,8 +101,9 @@ pub struct StoredFlow {
 /// about half of a password login's work outside the hash).
 ///
 /// Two documents are equal when they hold the same JSON value, whatever their formatting and
-/// key order: PostgreSQL's `jsonb` hands back its own. `Debug` shows the length only, as a
-/// document may hold a user's traits.
+/// key order: PostgreSQL's `jsonb` hands back its own. Numbers compare as serde_json reads
+/// them, so `1e3` and `1000` (a float and an integer) differ. `Debug` shows the length only,
+/// as a document may hold a user's traits.
 #[derive(Clone)]
 pub struct FlowDocument(Box<serde_json::value::RawValue>);
 

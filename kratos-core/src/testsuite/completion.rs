@@ -267,6 +267,33 @@ pub async fn completion_is_all_or_nothing(store: Arc<dyn Persister>) {
         Err(StoreError::NotFound)
     ));
     assert_eq!(flow_document(&k, &before).await, before.document);
+
+    // A refresh of an existing session, its flow missing or of another kind: the session
+    // keeps its state and the reset is not made.
+    let (_, live) = new_flow(&k).await;
+    let record = new_session(&k, &owner);
+    complete(&k, &live, None, None, SessionWrite::Insert(&record))
+        .await
+        .expect("session stored");
+    let mut refreshed = record.session.clone();
+    refreshed.expires_at += Duration::hours(1);
+    let (_, mut gone) = new_flow(&k).await;
+    gone.id = Uuid::now_v7();
+    let (_, mut other_kind) = new_flow(&k).await;
+    other_kind.kind = FlowKind::Login;
+    for flow in [&gone, &other_kind] {
+        let err = complete(&k, flow, Some(&key), None, SessionWrite::Update(&refreshed))
+            .await
+            .expect_err("no such flow");
+        assert_eq!(err.kind(), StoreErrorKind::NotFound);
+        let stored = k
+            .store()
+            .get_session(k.nid(), record.session.id)
+            .await
+            .expect("session");
+        assert_eq!(stored.session.expires_at, record.session.expires_at);
+        assert!(locked(&k, &key).await);
+    }
 }
 
 async fn assert_nothing_written(k: &Kratos, identity: &Identity, record: &SessionRecord) {

@@ -251,7 +251,8 @@ pub mod flow {
         pub expires_at: DateTimeUtc,
         /// CSRF token (empty for api flows).
         pub csrf_token: String,
-        /// The flow's JSON document.
+        /// The flow's JSON document. The store itself binds and reads it as text
+        /// (`kratos_core::flow::FlowDocument`), not through this model.
         pub document: Json,
     }
 
