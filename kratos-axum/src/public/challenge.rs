@@ -57,11 +57,7 @@ pub(crate) fn ensure_enabled(enabled: bool) -> Result<(), ApiError> {
 /// Whether a stored flow was made without a browser (an admin recovery code or link): its
 /// CSRF token was never handed to a browser, so no CSRF cookie can vouch for it.
 pub(crate) fn skips_csrf(stored: &StoredFlow) -> bool {
-    stored
-        .document
-        .pointer("/internal_context/skip_csrf_check")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
+    stored.skip_csrf_check
 }
 
 /// Answers `GET /self-service/{verification,recovery}/flows?id=`. A browser flow is shown only

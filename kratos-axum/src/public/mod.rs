@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use kratos_core::Kratos;
 use kratos_core::flow::{FlowContext, FlowError};
 use kratos_core::session::ClientInfo;
+use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -299,8 +300,33 @@ pub(crate) struct StoredFlow {
     pub(crate) flow_type: kratos_core::flow::FlowType,
     /// The flow's CSRF token (empty for api flows).
     pub(crate) csrf: String,
-    /// The flow's JSON document.
-    pub(crate) document: Value,
+    /// An admin made the flow (`internal_context.skip_csrf_check`): no browser holds its CSRF
+    /// token.
+    pub(crate) skip_csrf_check: bool,
+    /// The schema of the flow's identity (settings flows).
+    pub(crate) schema_id: Option<String>,
+}
+
+/// The few fields of a stored flow's document the HTTP layer reads; the rest of the document
+/// is skipped, not built.
+#[derive(Deserialize)]
+struct DocumentFields {
+    #[serde(rename = "type")]
+    flow_type: Option<String>,
+    #[serde(default)]
+    internal_context: InternalContextFields,
+    identity: Option<IdentityFields>,
+}
+
+#[derive(Default, Deserialize)]
+struct InternalContextFields {
+    #[serde(default)]
+    skip_csrf_check: bool,
+}
+
+#[derive(Deserialize)]
+struct IdentityFields {
+    schema_id: Option<String>,
 }
 
 /// Reads a stored flow (404 when there is none of this kind).
@@ -314,18 +340,18 @@ pub(crate) async fn stored_flow(
         .get_flow(kratos.nid(), kind, id)
         .await
         .map_err(|e| flow_error(&FlowError::from(e)))?;
-    let document: Value = stored
+    let fields: DocumentFields = stored
         .document
         .decode()
         .map_err(|e| flow_error(&FlowError::Internal(e.to_string())))?;
-    let flow_type = match document.get("type").and_then(Value::as_str) {
-        Some("api") => kratos_core::flow::FlowType::Api,
-        _ => kratos_core::flow::FlowType::Browser,
-    };
     Ok(StoredFlow {
-        flow_type,
+        flow_type: match fields.flow_type.as_deref() {
+            Some("api") => kratos_core::flow::FlowType::Api,
+            _ => kratos_core::flow::FlowType::Browser,
+        },
         csrf: stored.csrf_token,
-        document,
+        skip_csrf_check: fields.internal_context.skip_csrf_check,
+        schema_id: fields.identity.and_then(|i| i.schema_id),
     })
 }
 
@@ -627,4 +653,31 @@ pub(crate) fn router(options: &PublicOptions) -> axum::Router<Kratos> {
         .merge(logout::router())
         .merge(sessions::router())
         .layer(axum::extract::DefaultBodyLimit::max(options.body_limit))
+}
+
+#[cfg(test)]
+mod stored_flow_tests {
+    use super::DocumentFields;
+
+    #[test]
+    fn the_fields_the_http_layer_reads_come_from_the_document() {
+        let settings: DocumentFields = serde_json::from_str(
+            r#"{"id": "x", "type": "api", "ui": {"nodes": [{"type": "input"}]},
+                "identity": {"id": "y", "schema_id": "customer", "traits": {"n": 1}}}"#,
+        )
+        .expect("decodes");
+        assert_eq!(settings.flow_type.as_deref(), Some("api"));
+        assert_eq!(
+            settings.identity.and_then(|i| i.schema_id).as_deref(),
+            Some("customer")
+        );
+        assert!(!settings.internal_context.skip_csrf_check);
+        let recovery: DocumentFields = serde_json::from_str(
+            r#"{"type": "browser", "identity": null,
+                "internal_context": {"skip_csrf_check": true}}"#,
+        )
+        .expect("decodes");
+        assert!(recovery.internal_context.skip_csrf_check);
+        assert!(recovery.identity.is_none());
+    }
 }

@@ -158,11 +158,7 @@ async fn submit(
     let id = req.flow_id("flow")?;
     let mut payload = parse_submission(&req.headers, &body_bytes(body)?)?;
     let stored = stored_flow(&k, FlowKind::Settings, id).await?;
-    if let Some(schema_id) = stored
-        .document
-        .pointer("/identity/schema_id")
-        .and_then(Value::as_str)
-    {
+    if let Some(schema_id) = stored.schema_id.as_deref() {
         super::registration::coerce_form_traits(&k, schema_id, &req.headers, &mut payload);
     }
     match stored.flow_type {
