@@ -73,7 +73,7 @@ impl CompletionStore for SqlStore {
             .execute_raw(sql.statement(backend))
             .await
             .map_err(map_db_err)?;
-        found(changed.rows_affected().min(1))?;
+        found(changed.rows_affected())?;
         txn.commit().await.map_err(map_db_err)
     }
 }
@@ -245,7 +245,6 @@ where
     if rows.is_empty() {
         return;
     }
-    let from_flow = shape == Shape::CommonTableExpressions;
     let columns: Vec<_> = <A::Entity as EntityTrait>::Column::iter().collect();
     shape.open(sql, name);
     sql.push("INSERT INTO ")
@@ -272,10 +271,9 @@ where
         }
         sql.push(")");
     }
-    if from_flow {
-        sql.push(") AS v, flow");
-    } else {
-        sql.push(") AS v WHERE 1 = 1").push(&shape.and_guard());
-    }
+    match shape {
+        Shape::CommonTableExpressions => sql.push(") AS v, flow"),
+        Shape::Statements { guard } => sql.push(") AS v WHERE ").push(guard),
+    };
     shape.close(sql);
 }

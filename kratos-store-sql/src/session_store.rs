@@ -18,6 +18,7 @@ use crate::error::{found, map_db_err};
 use crate::identity_query::{
     at, corrupt, debug_assert_columns, decode_identity, identity_columns, json_at,
 };
+use crate::sql::statement;
 
 fn digest(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
     bytes.try_into().map_err(|_| corrupt("token digest"))
@@ -99,17 +100,11 @@ const SQLITE_WHOAMI: &str = concat!(
 );
 
 /// Inserts a session when its identity exists in the tenant (`$1` the network id, `$2` the
-/// identity id).
-const POSTGRES_INSERT: &str = "INSERT INTO sessions (id, nid, identity_id, token_digest, \
+/// identity id); written with `$N` for both backends (see [`crate::sql::statement`]).
+const INSERT: &str = "INSERT INTO sessions (id, nid, identity_id, token_digest, \
      logout_token_digest, active, aal, authentication_methods, devices, issued_at, expires_at, \
      authenticated_at) SELECT $3, $1, $2, $4, $5, $6, $7, $8, $9, $10, $11, $12 \
      FROM identities WHERE nid = $1 AND id = $2";
-
-/// [`POSTGRES_INSERT`] for SQLite.
-const SQLITE_INSERT: &str = "INSERT INTO sessions (id, nid, identity_id, token_digest, \
-     logout_token_digest, active, aal, authentication_methods, devices, issued_at, expires_at, \
-     authenticated_at) SELECT ?3, ?1, ?2, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
-     FROM identities WHERE nid = ?1 AND id = ?2";
 
 /// Decodes a row of the whoami statements: the [`SESSION_COLUMNS`], the identity's columns
 /// (`identity_query::IDENTITY_COLUMNS` without the last two), then `available_aal`.
@@ -188,15 +183,11 @@ impl SessionStore for SqlStore {
     async fn insert_session(&self, nid: Uuid, record: &SessionRecord) -> Result<(), StoreError> {
         let s = &record.session;
         let backend = self.db.get_database_backend();
-        let sql = match backend {
-            DatabaseBackend::Sqlite => SQLITE_INSERT,
-            _ => POSTGRES_INSERT,
-        };
         let inserted = self
             .db
-            .execute_raw(Statement::from_sql_and_values(
+            .execute_raw(statement(
                 backend,
-                sql,
+                INSERT,
                 [
                     Value::from(nid),
                     Value::from(s.identity_id),
