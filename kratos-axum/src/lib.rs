@@ -34,6 +34,7 @@ pub mod extract;
 mod keto;
 mod meta;
 pub mod negotiate;
+mod panic;
 pub mod permission;
 mod public;
 
@@ -60,8 +61,14 @@ pub fn admin_router(kratos: Kratos) -> Router {
         .merge(admin::courier::router())
         .merge(meta::health_router())
         .merge(meta::schema_router())
+        .layer(axum::extract::DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
+        .layer(panic::layer())
         .with_state(kratos)
 }
+
+/// The largest request body the admin API reads (2 MiB: a batch of 1,000 identities with
+/// imported hashes fits); larger ones are answered with 413.
+pub const ADMIN_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// The public endpoints:
 /// `/self-service/{login,registration,settings,verification,recovery}/{browser,api,flows}`,
@@ -80,5 +87,6 @@ pub fn public_router_with(kratos: Kratos, options: PublicOptions) -> Router {
         .merge(public::router(&options))
         .merge(meta::health_router())
         .merge(meta::schema_router())
+        .layer(panic::layer())
         .with_state(kratos)
 }

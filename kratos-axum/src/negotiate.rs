@@ -159,7 +159,7 @@ pub(crate) fn parse_submission(headers: &HeaderMap, body: &[u8]) -> Result<Value
             }
             Ok(value)
         }
-        "application/x-www-form-urlencoded" => Ok(form_to_json(body)),
+        "application/x-www-form-urlencoded" => form_to_json(body),
         other => Err(ApiError::with_status(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -172,33 +172,53 @@ pub(crate) fn parse_submission(headers: &HeaderMap, body: &[u8]) -> Result<Value
 }
 
 /// A form body as JSON: `traits.name.first=Ada` becomes `{"traits": {"name": {"first": "Ada"}}}`.
-/// A repeated key keeps its last value.
-pub(crate) fn form_to_json(body: &[u8]) -> Value {
+/// A repeated key keeps its last value; empty segments (`a..b`, a trailing `.`) are skipped.
+///
+/// # Errors
+/// A 400 `bad_request` on the field `body` when a key has more than
+/// [`MAX_DEPTH`](kratos_core::json::MAX_DEPTH) segments. The document is built without
+/// recursion, so no key can exhaust the stack.
+pub fn form_to_json(body: &[u8]) -> Result<Value, ApiError> {
     let mut root = Map::new();
     for (key, value) in form_urlencoded::parse(body) {
-        let path: Vec<&str> = key.split('.').filter(|s| !s.is_empty()).collect();
-        insert_path(&mut root, &path, Value::String(value.into_owned()));
+        let segments = key.split('.').filter(|s| !s.is_empty());
+        if segments.clone().nth(kratos_core::json::MAX_DEPTH).is_some() {
+            return Err(ApiError::bad_request(
+                "body",
+                format!(
+                    "A form field name nests deeper than {} levels.",
+                    kratos_core::json::MAX_DEPTH
+                ),
+            ));
+        }
+        insert_path(&mut root, segments, Value::String(value.into_owned()));
     }
-    Value::Object(root)
+    Ok(Value::Object(root))
 }
 
-fn insert_path(map: &mut Map<String, Value>, path: &[&str], value: Value) {
-    match path {
-        [] => {}
-        [last] => {
-            map.insert((*last).to_owned(), value);
+/// Walks (and creates) the objects along `path` and sets its last segment to `value`.
+fn insert_path<'a>(
+    root: &mut Map<String, Value>,
+    path: impl Iterator<Item = &'a str>,
+    value: Value,
+) {
+    let mut path = path.peekable();
+    let mut map = root;
+    while let Some(segment) = path.next() {
+        if path.peek().is_none() {
+            map.insert(segment.to_owned(), value);
+            return;
         }
-        [first, rest @ ..] => {
-            let entry = map
-                .entry((*first).to_owned())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !entry.is_object() {
-                *entry = Value::Object(Map::new());
-            }
-            if let Value::Object(m) = entry {
-                insert_path(m, rest, value);
-            }
+        let entry = map
+            .entry(segment.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
         }
+        let Value::Object(next) = entry else {
+            return;
+        };
+        map = next;
     }
 }
 
@@ -240,7 +260,8 @@ mod tests {
     #[test]
     fn forms_nest_dotted_keys() {
         assert_eq!(
-            form_to_json(b"traits.email=a%40b.c&traits.name.first=Ada&method=password&x.=1"),
+            form_to_json(b"traits.email=a%40b.c&traits.name.first=Ada&method=password&x.=1")
+                .unwrap(),
             json!({"traits": {"email": "a@b.c", "name": {"first": "Ada"}}, "method": "password", "x": "1"})
         );
     }

@@ -1060,49 +1060,21 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
-/// A duration written as Kratos writes them: `1h`, `30m`, `1h30m`, `10s`, `500ms`.
+/// A non-negative duration written as Kratos writes them: `1h`, `30m`, `1h30m`, `10s`, `500ms`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct KratosDuration(pub Duration);
 
 impl KratosDuration {
-    /// Parses `1h30m`, `15m`, `10s`, `250ms`, `2h45m10s`.
+    /// Parses a non-negative duration in Kratos's (Go's) grammar: `1h30m`, `15m`, `10.5s`,
+    /// `250ms`, `10us`; see [`crate::duration`].
+    ///
+    /// # Errors
+    /// A message saying what is wrong (the grammar, the unit, a value past about 292 years,
+    /// or a negative value); never panics.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        if s.is_empty() {
-            return Err("empty duration".into());
-        }
-        if s == "0" {
-            return Ok(KratosDuration(Duration::ZERO));
-        }
-        let mut total = Duration::ZERO;
-        let mut rest = s;
-        while !rest.is_empty() {
-            let digits = rest
-                .find(|c: char| !c.is_ascii_digit() && c != '.')
-                .ok_or_else(|| format!("`{s}` has a number without a unit (h, m, s, ms)"))?;
-            if digits == 0 {
-                return Err(format!("`{s}` is not a duration such as 1h30m"));
-            }
-            let n: f64 = rest[..digits]
-                .parse()
-                .map_err(|_| format!("`{s}` is not a duration"))?;
-            rest = &rest[digits..];
-            let unit_len = rest
-                .find(|c: char| c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            let secs = match &rest[..unit_len] {
-                "h" => n * 3600.0,
-                "m" => n * 60.0,
-                "s" => n,
-                "ms" => n / 1000.0,
-                "us" | "µs" => n / 1_000_000.0,
-                "ns" => n / 1_000_000_000.0,
-                u => return Err(format!("unknown duration unit `{u}` in `{s}`")),
-            };
-            total += Duration::from_secs_f64(secs);
-            rest = &rest[unit_len..];
-        }
-        Ok(KratosDuration(total))
+        crate::duration::parse_std(s)
+            .map(KratosDuration)
+            .map_err(|e| format!("the duration is {e}"))
     }
 
     /// As a chrono duration.

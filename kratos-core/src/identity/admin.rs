@@ -544,8 +544,20 @@ impl<'a> IdentityAdmin<'a> {
             .await?;
         let mut doc = serde_json::to_value(self.present(current.clone(), &[]))
             .map_err(|e| IdentityError::Internal(e.to_string()))?;
-        json_patch::patch(&mut doc, &patch)
-            .map_err(|e| IdentityError::field("patch", e.to_string()))?;
+        let patched = json_patch::patch(&mut doc, &patch);
+        // A patch can nest a document deeper than any parser would have let in; such a
+        // document is refused and taken apart without recursion.
+        if crate::json::exceeds_depth(&doc, crate::json::MAX_DEPTH + 1) {
+            crate::json::drop_deep(doc);
+            return Err(IdentityError::field(
+                "patch",
+                format!(
+                    "the patched identity nests deeper than {} levels",
+                    crate::json::MAX_DEPTH
+                ),
+            ));
+        }
+        patched.map_err(|e| IdentityError::field("patch", e.to_string()))?;
 
         let now = self.now();
         let mut next = current.clone();
@@ -890,6 +902,18 @@ impl<'a> IdentityAdmin<'a> {
             .cloned()
             .ok_or_else(|| IdentityError::UnknownSchema(schema_id.clone()))?;
         let traits = if traits.is_null() { json!({}) } else { traits };
+        for (field, value) in [
+            ("/traits", Some(&traits)),
+            ("/metadata_public", identity.metadata_public.as_ref()),
+            ("/metadata_admin", identity.metadata_admin.as_ref()),
+        ] {
+            if value.is_some_and(|v| crate::json::exceeds_depth(v, crate::json::MAX_DEPTH)) {
+                return Err(IdentityError::field(
+                    field,
+                    format!("nests deeper than {} levels", crate::json::MAX_DEPTH),
+                ));
+            }
+        }
         schema
             .validate(&traits)
             .map_err(IdentityError::InvalidTraits)?;
