@@ -23,6 +23,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 mod secret;
 
+#[cfg(feature = "web-hook")]
+pub(crate) use secret::redact_quoted;
 pub use secret::{REDACTED, Secret, redact_auth, redact_hook_config, redact_url};
 pub(crate) use secret::{
     serialize_auth, serialize_hook_config, serialize_secret_list, serialize_secret_option,
@@ -57,6 +59,16 @@ impl ConfigError {
             ConfigError::Invalid { key, .. } => Some(key),
             ConfigError::Io { .. } => None,
         }
+    }
+
+    /// A parse error at `key`; values it quotes are left out when the key may hold a secret.
+    fn parse(key: String, message: String) -> Self {
+        let message = if secret::key_may_hold_secret(&key) {
+            secret::redact_quoted(&message, true)
+        } else {
+            message
+        };
+        ConfigError::invalid(key, message)
     }
 
     pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
@@ -604,7 +616,7 @@ impl Config {
         let de = serde_yaml_ng::Deserializer::from_str(yaml);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
-            ConfigError::invalid(key, e.into_inner().to_string())
+            ConfigError::parse(key, e.into_inner().to_string())
         })
     }
 
@@ -613,7 +625,7 @@ impl Config {
         let mut de = serde_json::Deserializer::from_str(json);
         serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let key = e.path().to_string();
-            ConfigError::invalid(key, e.into_inner().to_string())
+            ConfigError::parse(key, e.into_inner().to_string())
         })
     }
 

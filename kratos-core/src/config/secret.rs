@@ -171,6 +171,45 @@ pub fn redact_hook_config(config: &Value) -> Value {
     config
 }
 
+/// A (serde) error message with the values it quotes replaced by [`REDACTED`]: every
+/// double-quoted part (string values), and with `backticks` every backticked part too (numbers,
+/// but also field names). For errors about a key that may hold a secret.
+pub(crate) fn redact_quoted(message: &str, backticks: bool) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    loop {
+        let open = rest.find(|c| c == '"' || (backticks && c == '`'));
+        let Some(open) = open else {
+            out.push_str(rest);
+            return out;
+        };
+        let quote = &rest[open..open + 1];
+        match rest[open + 1..].find(quote) {
+            Some(len) => {
+                out.push_str(&rest[..open]);
+                out.push_str(REDACTED);
+                rest = &rest[open + 1 + len + 1..];
+            }
+            None => {
+                out.push_str(&rest[..open]);
+                out.push_str(REDACTED);
+                return out;
+            }
+        }
+    }
+}
+
+/// Whether a dotted configuration key may hold a secret, so that an error about it must not
+/// quote the value.
+pub(crate) fn key_may_hold_secret(key: &str) -> bool {
+    key.split(['.', '[']).any(|part| {
+        matches!(
+            part,
+            "secrets" | "connection_uri" | "auth" | "password" | "headers"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +247,26 @@ mod tests {
         assert_eq!(redact_url("not a url"), "not a url");
         assert_eq!(redact_url(""), "");
         assert_eq!(redact_url("x://"), "x://");
+    }
+
+    #[test]
+    fn quoted_values_leave_error_messages() {
+        assert_eq!(
+            redact_quoted(r#"invalid type: string "s3cret", expected struct X"#, false),
+            "invalid type: string <redacted>, expected struct X"
+        );
+        assert_eq!(
+            redact_quoted("unknown field `bdy`, expected `url`", false),
+            "unknown field `bdy`, expected `url`"
+        );
+        assert_eq!(
+            redact_quoted("invalid type: integer `12345`, expected a sequence", true),
+            "invalid type: integer <redacted>, expected a sequence"
+        );
+        assert_eq!(redact_quoted(r#"cut "short"#, false), "cut <redacted>");
+        assert!(key_may_hold_secret("secrets.default"));
+        assert!(key_may_hold_secret("courier.smtp.connection_uri"));
+        assert!(!key_may_hold_secret("hashers.argon2.memory"));
     }
 
     #[test]
@@ -259,6 +318,21 @@ mod config_tests {
         let written = serde_json::to_string(&basic).unwrap();
         assert!(!written.contains("basic-pw-secret-2"), "{written}");
         assert!(written.contains("hooks.example.com"), "{written}");
+    }
+
+    #[test]
+    fn config_errors_do_not_quote_secrets() {
+        let err = Config::from_yaml_str("secrets:\n  default: 98765432109876543\n").unwrap_err();
+        assert_eq!(err.key(), Some("secrets.default"));
+        assert!(!err.to_string().contains("98765432109876543"), "{err}");
+        let err = Config::from_json_str(
+            r#"{"courier":{"smtp":{"connection_uri":{"pw":"smtp-secret-6"}}}}"#,
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("smtp-secret-6"), "{err}");
+        // Elsewhere the value helps and is kept.
+        let err = Config::from_yaml_str("hashers:\n  argon2:\n    memory: lots\n").unwrap_err();
+        assert!(err.to_string().contains("lots"), "{err}");
     }
 
     #[test]

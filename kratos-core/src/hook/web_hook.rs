@@ -139,8 +139,10 @@ struct RawAuth {
 impl WebHookConfig {
     pub(crate) fn from_config(config: &Value, key: &str) -> Result<Self, ConfigError> {
         let key = format!("{key}.config");
-        let raw: Raw = serde_json::from_value(config.clone())
-            .map_err(|e| ConfigError::invalid(&key, e.to_string()))?;
+        // The message may quote a value (an api key in the wrong place): strings are left out.
+        let raw: Raw = serde_json::from_value(config.clone()).map_err(|e| {
+            ConfigError::invalid(&key, crate::config::redact_quoted(&e.to_string(), false))
+        })?;
         let _ = (raw.emit_analytics_event, raw.id);
         if raw.body.is_some() {
             return Err(ConfigError::invalid(
@@ -559,6 +561,17 @@ mod tests {
         };
         let debug = format!("{basic:?}");
         assert!(!debug.contains("auth-basic-pw-2") && debug.contains("hooks"));
+    }
+
+    #[test]
+    fn web_hook_config_errors_do_not_quote_values() {
+        let err = WebHookConfig::from_config(
+            &json!({"url": "https://hooks.example.com/h", "auth": "misplaced-key-7"}),
+            "hooks[0]",
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("misplaced-key-7"), "{err}");
+        assert_eq!(err.key(), Some("hooks[0].config"));
     }
 
     #[test]
