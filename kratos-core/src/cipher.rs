@@ -187,4 +187,24 @@ mod tests {
             CipherError::BadSecret
         );
     }
+
+    #[test]
+    fn cipher_debug_shows_no_key() {
+        let key = "cipher-key-known-0123456789abcde";
+        let c = Cipher::new(CipherAlgorithm::XChaCha20Poly1305, &[Secret::new(key)]).unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains(key), "{debug}");
+        // Nor the key's bytes, as a derived `Debug` of the array would list them.
+        assert!(
+            !debug.contains(
+                &key.as_bytes()[..4]
+                    .iter()
+                    .map(|b| b.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "{debug}"
+        );
+        assert_eq!(debug, "Cipher { algorithm: XChaCha20Poly1305, keys: 1 }");
+    }
 }

@@ -20,7 +20,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use zeroize::Zeroizing;
+
+mod secret;
+
+#[cfg(feature = "web-hook")]
+pub(crate) use secret::redact_quoted;
+pub use secret::{REDACTED, Secret, redact_auth, redact_hook_config, redact_url};
+pub(crate) use secret::{
+    serialize_auth, serialize_hook_config, serialize_secret_list, serialize_secret_option,
+};
 
 /// Why a configuration could not be loaded. The message names the offending key.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +59,16 @@ impl ConfigError {
             ConfigError::Invalid { key, .. } => Some(key),
             ConfigError::Io { .. } => None,
         }
+    }
+
+    /// A parse error at `key`; values it quotes are left out when the key may hold a secret.
+    fn parse(key: String, message: String) -> Self {
+        let message = if secret::key_may_hold_secret(&key) {
+            secret::redact_quoted(&message, true)
+        } else {
+            message
+        };
+        ConfigError::invalid(key, message)
     }
 
     pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
@@ -347,13 +365,29 @@ pub struct MethodHooks {
 }
 
 /// One hook (`{hook: session}`, `{hook: web_hook, config: {...}}`).
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+///
+/// `Debug` and serialisation show the `config` with its credentials redacted
+/// ([`redact_hook_config`]: the `auth` values, header values, the URL's password).
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
 pub struct HookConfig {
     /// The hook's name.
     pub hook: String,
     /// The hook's settings (for `web_hook`: url, method, headers, auth, body, response).
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    #[serde(
+        default,
+        skip_serializing_if = "serde_json::Value::is_null",
+        serialize_with = "serialize_hook_config"
+    )]
     pub config: serde_json::Value,
+}
+
+impl fmt::Debug for HookConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HookConfig")
+            .field("hook", &self.hook)
+            .field("config", &redact_hook_config(&self.config))
+            .finish()
+    }
 }
 
 /// `selfservice.methods`
@@ -582,7 +616,7 @@ impl Config {
         let de = serde_yaml_ng::Deserializer::from_str(yaml);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
-            ConfigError::invalid(key, e.into_inner().to_string())
+            ConfigError::parse(key, e.into_inner().to_string())
         })
     }
 
@@ -591,7 +625,7 @@ impl Config {
         let mut de = serde_json::Deserializer::from_str(json);
         serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let key = e.path().to_string();
-            ConfigError::invalid(key, e.into_inner().to_string())
+            ConfigError::parse(key, e.into_inner().to_string())
         })
     }
 
@@ -932,17 +966,22 @@ impl Default for BcryptConfig {
 }
 
 /// `secrets.*`. The first entry of each list signs or encrypts; all entries verify or decrypt,
-/// so secrets rotate by prepending a new one.
+/// so secrets rotate by prepending a new one. `Debug` and serialisation show every entry as
+/// [`REDACTED`].
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct SecretsConfig {
     /// `secrets.default` (at least 16 characters each).
+    #[serde(serialize_with = "serialize_secret_list")]
     pub default: Vec<Secret>,
     /// `secrets.cookie` (falls back to `secrets.default`).
+    #[serde(serialize_with = "serialize_secret_list")]
     pub cookie: Vec<Secret>,
     /// `secrets.cipher` (exactly 32 characters each).
+    #[serde(serialize_with = "serialize_secret_list")]
     pub cipher: Vec<Secret>,
     /// `secrets.pagination`.
+    #[serde(serialize_with = "serialize_secret_list")]
     pub pagination: Vec<Secret>,
 }
 
@@ -954,39 +993,6 @@ impl SecretsConfig {
         } else {
             &self.cookie
         }
-    }
-}
-
-/// A secret string. Its `Debug` and `Display` never show the value, and it is wiped on drop.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Zeroizing<String>);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(Zeroizing::new(value.into()))
-    }
-    /// The secret value.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Secret::new(String::deserialize(d)?))
     }
 }
 

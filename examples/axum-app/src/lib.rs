@@ -15,8 +15,10 @@
 //! and `app_groups` tables.
 //!
 //! Mail (verification and recovery codes) is queued by the flows and delivered by a courier
-//! worker that [`build`] starts: through SMTP with `--smtp`, otherwise into an in-memory outbox
-//! that the development mailbox page (`/mailbox`) lists.
+//! worker that [`build`] starts: through SMTP with `--smtp`, or, in development mode (`--dev`)
+//! without SMTP, into an in-memory outbox that the development mailbox page (`/mailbox`) lists.
+//! `/mailbox` is served only in development mode; with neither SMTP nor development mode the
+//! app refuses to start.
 
 mod documents;
 mod guard;
@@ -31,7 +33,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::FromRef;
 use keto_core::{Keto, Schema, Tenant};
-use kratos_core::config::{HookConfig, Secret};
+use kratos_core::config::{HookConfig, Secret, redact_url};
 use kratos_core::courier::{CourierWorker, MemoryOutbox};
 use kratos_core::identity::IdentitySchema;
 use kratos_core::{Config, Kratos};
@@ -77,8 +79,8 @@ pub struct App {
     /// The courier worker delivering queued mail; it stops when dropped, or after its current
     /// batch with [`CourierWorker::stop`].
     pub courier: CourierWorker,
-    /// The in-memory outbox the development mailbox shows, when no SMTP server (or other
-    /// courier channel) is configured.
+    /// The in-memory outbox the development mailbox shows: in development mode, when no SMTP
+    /// server (or other courier channel) is configured.
     pub outbox: Option<MemoryOutbox>,
     /// Where mail goes, in words (for the start-up output).
     pub mail_delivery: String,
@@ -91,7 +93,15 @@ pub struct App {
 /// registration by password, plain-HTTP cookies for an `http://` base URL, and development
 /// secrets. Verification, recovery and passwordless sign-in and sign-up by email code are
 /// always switched on, and `--smtp` sets `courier.smtp.connection_uri`.
+///
+/// Errors when the file cannot be loaded, when development secrets cannot be kept, and when
+/// mail has no way out: neither SMTP (or another courier channel) nor development mode.
 pub fn kratos_config(settings: &Settings) -> Result<Config, String> {
+    configure(settings).map(|(config, _)| config)
+}
+
+/// [`kratos_config`], with where mail goes.
+fn configure(settings: &Settings) -> Result<(Config, mailbox::Delivery), String> {
     let mut config = match &settings.config {
         Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
         None => Config::default(),
@@ -142,6 +152,8 @@ pub fn kratos_config(settings: &Settings) -> Result<Config, String> {
         config.courier.delivery_strategy = "smtp".into();
         config.courier.smtp.connection_uri = Some(url.clone());
     }
+    // Checked before anything is written (the development secrets below).
+    let mail = mailbox::Delivery::for_config(&config.courier, settings.dev)?;
     config
         .selfservice
         .default_browser_return_url
@@ -182,22 +194,28 @@ pub fn kratos_config(settings: &Settings) -> Result<Config, String> {
     if config.secrets.default.is_empty() && config.secrets.cookie.is_empty() && !config.dev {
         config.secrets.default = dev_secrets(&settings.state_dir)?;
     }
-    Ok(config)
+    Ok((config, mail))
 }
 
 /// Development secrets: generated once into `<state dir>/secrets.json` with a warning, and
-/// reused on restart so sessions survive it.
+/// reused on restart so sessions survive it. The file is readable and writable by its owner
+/// only (mode 0600 on unix, also when it existed with a wider mode).
 fn dev_secrets(dir: &Path) -> Result<Vec<Secret>, String> {
     let path = dir.join("secrets.json");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let list: Vec<String> =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        return Ok(list.into_iter().map(Secret::new).collect());
+    let shown = |e: std::io::Error| format!("{}: {e}", path.display());
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            owner_only(&path).map_err(shown)?;
+            let list: Vec<String> =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            return Ok(list.into_iter().map(Secret::new).collect());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(shown(e)),
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let secret = hex::encode(rand::random::<[u8; 32]>());
-    std::fs::write(&path, serde_json::json!([secret]).to_string())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    write_owner_only(&path, serde_json::json!([secret]).to_string().as_bytes()).map_err(shown)?;
     eprintln!(
         "WARNING: generated development secrets in {} — configure real secrets (--config) before going to production",
         path.display()
@@ -205,13 +223,48 @@ fn dev_secrets(dir: &Path) -> Result<Vec<Secret>, String> {
     Ok(vec![Secret::new(secret)])
 }
 
+/// Creates `path` (it must not exist) readable and writable by its owner only, and writes
+/// `contents`.
+fn write_owner_only(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// Narrows an existing file to its owner (mode 0600 on unix; nothing elsewhere).
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Opens and migrates the database: PostgreSQL for `postgres://` URLs, SQLite otherwise (the
 /// file and its directory are created when missing).
 async fn open_store(url: &str) -> Result<kratos_store_sqlite::SqlStore, String> {
     let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        kratos_store_postgres::connect(url)
-            .await
-            .map_err(|e| format!("cannot connect to {url}: {e}"))?
+        kratos_store_postgres::connect(url).await.map_err(|e| {
+            format!(
+                "cannot connect to {}: {}",
+                redact_url(url),
+                without_password(&e.to_string(), url)
+            )
+        })?
     } else {
         if let Some(dir) = url
             .strip_prefix("sqlite://")
@@ -221,9 +274,13 @@ async fn open_store(url: &str) -> Result<kratos_store_sqlite::SqlStore, String> 
         {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
-        kratos_store_sqlite::connect(url)
-            .await
-            .map_err(|e| format!("cannot open {url}: {e}"))?
+        kratos_store_sqlite::connect(url).await.map_err(|e| {
+            format!(
+                "cannot open {}: {}",
+                redact_url(url),
+                without_password(&e.to_string(), url)
+            )
+        })?
     };
     store
         .migrate()
@@ -233,10 +290,27 @@ async fn open_store(url: &str) -> Result<kratos_store_sqlite::SqlStore, String> 
     Ok(store)
 }
 
+/// `message` with the password of `url` (if it has one) replaced, in case the driver's error
+/// quotes the URL or the password.
+fn without_password(message: &str, url: &str) -> String {
+    let message = message.replace(url, &redact_url(url));
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split(['/', '?', '#']).next())
+        .and_then(|authority| authority.rsplit_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, password)| password)
+        .filter(|p| !p.is_empty());
+    match password {
+        Some(p) => message.replace(p, kratos_core::config::REDACTED),
+        None => message,
+    }
+}
+
 /// Builds the app for these settings: opens and migrates the database, loads the identity
 /// schema and the namespaces, and assembles the routers.
 pub async fn build(settings: &Settings) -> Result<App, String> {
-    let config = kratos_config(settings)?;
+    let (config, mail) = configure(settings)?;
     let schema = match &settings.identity_schema {
         Some(path) => IdentitySchema::from_url("default", &path.display().to_string()),
         None => IdentitySchema::from_json_str("default", DEFAULT_IDENTITY_SCHEMA),
@@ -258,7 +332,6 @@ pub async fn build(settings: &Settings) -> Result<App, String> {
     }
     let store = Arc::new(open_store(&settings.database).await?);
     let db = store.connection().clone();
-    let mail = mailbox::Delivery::for_config(&config.courier);
     let mut builder = Kratos::builder(config).store(store.clone()).schema(schema);
     if let mailbox::Delivery::Mailbox(outbox) = &mail {
         builder = builder.courier_channel(Arc::new(outbox.clone()));
@@ -292,10 +365,14 @@ pub async fn build(settings: &Settings) -> Result<App, String> {
     let kratos_public = kratos_axum::public_router(kratos.clone()).layer(
         axum::middleware::from_fn_with_state(state.clone(), guard::friendly_errors),
     );
-    let public = Router::new()
+    let mut pages = Router::new()
         .merge(pages::router())
-        .merge(documents::router())
-        .merge(mailbox::router())
+        .merge(documents::router());
+    if settings.dev {
+        // Never by default: the page shows every code to anyone.
+        pages = pages.merge(mailbox::router());
+    }
+    let public = pages
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::same_origin_posts,
@@ -327,6 +404,7 @@ mod tests {
         std::fs::write(&path, yaml).unwrap();
         let settings = Settings {
             config: Some(path.clone()),
+            dev: true,
             ..Settings::default()
         };
         let config = kratos_config(&settings);
@@ -373,5 +451,51 @@ mod tests {
             "{SECRETS}selfservice:\n  methods:\n    code:\n      enabled: false\n"
         ));
         assert!(!config.selfservice.methods.code.passwordless());
+    }
+
+    #[test]
+    fn without_smtp_or_dev_mode_the_configuration_is_refused() {
+        let settings = Settings {
+            state_dir: std::env::temp_dir().join(format!("axum-app-{}", uuid::Uuid::new_v4())),
+            ..Settings::default()
+        };
+        let err = kratos_config(&settings).unwrap_err();
+        assert!(err.contains("--dev") && err.contains("--smtp"), "{err}");
+        assert!(
+            !settings.state_dir.exists(),
+            "nothing is written before the refusal"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn development_secrets_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("axum-app-secrets-{}", uuid::Uuid::new_v4()));
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let first = dev_secrets(&dir).unwrap();
+        let path = dir.join("secrets.json");
+        assert_eq!(mode(&path), 0o600);
+        // A file left world-readable (by an older version, or by hand) is narrowed on start.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let again = dev_secrets(&dir).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(first[0].expose(), again[0].expose(), "kept across restarts");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn database_errors_lose_the_password() {
+        let url = "postgres://kratos:db-pass-1@db.example.com/kratos";
+        let msg = without_password(
+            &format!("error connecting to {url}: db-pass-1 refused"),
+            url,
+        );
+        assert!(!msg.contains("db-pass-1"), "{msg}");
+        assert!(msg.contains("db.example.com"), "{msg}");
+        assert_eq!(
+            without_password("no url here", "sqlite::memory:"),
+            "no url here"
+        );
     }
 }

@@ -1,9 +1,11 @@
 //! Where mail goes, and the development mailbox (`/mailbox`).
 //!
-//! Without an SMTP server the courier delivers into a [`MemoryOutbox`] and `/mailbox` lists
-//! what it received, so a developer can read a verification or recovery code without any mail
-//! set-up. The page shows the codes to anyone who opens it: it exists only while no SMTP server
-//! (or other courier channel) is configured.
+//! In development mode (`--dev`) and without an SMTP server the courier delivers into a
+//! [`MemoryOutbox`] and `/mailbox` lists what it received, so a developer can read a
+//! verification or recovery code without any mail set-up. The page shows the codes to anyone
+//! who opens it: it is served only in development mode, and lists mail only while no SMTP
+//! server (or other courier channel) is configured. Without development mode and without a
+//! channel the app does not start: mail would be lost.
 
 use axum::Router;
 use axum::extract::State;
@@ -27,14 +29,19 @@ pub(crate) enum Delivery {
 }
 
 impl Delivery {
-    /// The delivery the courier configuration asks for: the mailbox when it configures none.
-    pub(crate) fn for_config(courier: &CourierConfig) -> Delivery {
+    /// The delivery the courier configuration asks for; when it configures none, the
+    /// development mailbox in development mode (`dev`).
+    ///
+    /// Errors when neither a channel nor development mode is given: the mail would be lost,
+    /// or its codes shown to anyone.
+    pub(crate) fn for_config(courier: &CourierConfig, dev: bool) -> Result<Delivery, String> {
         if courier.delivery_strategy != "smtp" && !courier.delivery_strategy.is_empty() {
-            return Delivery::Other(courier.delivery_strategy.clone());
+            return Ok(Delivery::Other(courier.delivery_strategy.clone()));
         }
         match &courier.smtp.connection_uri {
-            Some(uri) => Delivery::Smtp(smtp_server(uri.expose())),
-            None => Delivery::Mailbox(MemoryOutbox::new()),
+            Some(uri) => Ok(Delivery::Smtp(smtp_server(uri.expose()))),
+            None if dev => Ok(Delivery::Mailbox(MemoryOutbox::new())),
+            None => Err(NO_DELIVERY.into()),
         }
     }
 
@@ -57,6 +64,11 @@ impl Delivery {
         }
     }
 }
+
+/// Why the app does not start without a way to deliver mail.
+pub(crate) const NO_DELIVERY: &str = "no way to deliver mail (verification and recovery codes): \
+pass --smtp URL (or set courier.smtp.connection_uri in --config) to send it, or --dev to try the \
+app with the development mailbox at /mailbox, which shows every code to anyone";
 
 /// An SMTP URL without its user, password and query: `smtp://host:587`.
 pub(crate) fn smtp_server(url: &str) -> String {
@@ -178,17 +190,34 @@ mod tests {
     }
 
     #[test]
-    fn the_mailbox_is_used_only_without_a_channel() {
+    fn the_mailbox_is_used_only_in_dev_mode_without_a_channel() {
         let mut config = CourierConfig::default();
-        assert!(Delivery::for_config(&config).outbox().is_some());
+        assert!(
+            Delivery::for_config(&config, true)
+                .unwrap()
+                .outbox()
+                .is_some()
+        );
+        let refused = Delivery::for_config(&config, false).err().unwrap();
+        assert!(
+            refused.contains("--dev") && refused.contains("--smtp"),
+            "{refused}"
+        );
         config.smtp.connection_uri = Some(kratos_core::config::Secret::new(
             "smtp://u:secret@localhost:2525/",
         ));
-        let smtp = Delivery::for_config(&config);
-        assert!(smtp.outbox().is_none());
-        let text = smtp.describe("http://x");
-        assert_eq!(text, "through smtp://localhost:2525");
+        for dev in [false, true] {
+            let smtp = Delivery::for_config(&config, dev).unwrap();
+            assert!(smtp.outbox().is_none());
+            let text = smtp.describe("http://x");
+            assert_eq!(text, "through smtp://localhost:2525");
+        }
         config.delivery_strategy = "http".into();
-        assert!(Delivery::for_config(&config).outbox().is_none());
+        assert!(
+            Delivery::for_config(&config, false)
+                .unwrap()
+                .outbox()
+                .is_none()
+        );
     }
 }

@@ -1,9 +1,10 @@
 //! An example web app built on kratos-rs.
 //!
-//! `cargo run -p axum-app` starts on a local SQLite file with no other set-up. It serves its
-//! pages and the Kratos public API on 127.0.0.1:4455, and the Kratos admin API and the Keto
-//! API on 127.0.0.1:4434. Without `--smtp` mail goes to the development mailbox at `/mailbox`.
-//! `--help` lists the flags.
+//! `cargo run -p axum-app -- --dev` starts on a local SQLite file with no other set-up. It
+//! serves its pages and the Kratos public API on 127.0.0.1:4455, and the Kratos admin API and
+//! the Keto API on 127.0.0.1:4434. In development mode (`--dev`) and without `--smtp` mail
+//! goes to the development mailbox at `/mailbox`; without `--dev` the app needs `--smtp` and
+//! serves no mailbox. `--help` lists the flags.
 
 use std::net::SocketAddr;
 
@@ -33,11 +34,8 @@ async fn run() -> Result<(), String> {
     let admin_listener = tokio::net::TcpListener::bind(settings.admin)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.admin))?;
-    let database = match settings.database.split_once('@') {
-        // Do not print a PostgreSQL password.
-        Some((_, host)) => format!("postgres://…@{host}"),
-        None => settings.database.clone(),
-    };
+    // Never print a database password.
+    let database = kratos_core::config::redact_url(&settings.database);
     println!("kratos-rs example app on {database}");
     println!(
         "  open        {}/",

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use kratos_core::config::Secret;
+use kratos_core::config::{Secret, redact_url};
 
 /// The text of `--help`.
 pub const HELP: &str = "axum-app: an example web app on kratos-rs
@@ -17,17 +17,24 @@ OPTIONS (each also read from the environment variable in brackets):
   --namespaces FILE        Keto namespaces (OPL)            [NAMESPACES]       default: built-in namespaces.keto.ts
   --identity-schema FILE   identity schema (JSON)           [IDENTITY_SCHEMA]  default: built-in email + name
   --config FILE            Kratos configuration (YAML/JSON) [KRATOS_CONFIG]    default: none
-  --smtp URL               deliver mail through SMTP        [SMTP_URL]         default: none (development mailbox)
+  --smtp URL               deliver mail through SMTP        [SMTP_URL]         default: none
                            smtp://USER:PASS@HOST:587/ (STARTTLS) or smtps://USER:PASS@HOST:465/ (TLS)
+  --dev                    development mode                 [AXUM_APP_DEV=1]   default: off
   -h, --help               print this help
 
-Without secrets in --config, development secrets are generated once into .axum-app/secrets.json.
-Without --smtp (or courier.smtp.connection_uri in --config), verification and recovery emails are
-kept in memory and shown at /mailbox, a development mailbox anyone can read: do not expose it.
+Mail needs a way out: --smtp (or a courier channel in --config), or --dev. The app refuses to
+start with neither. In development mode (--dev) and without SMTP, verification and recovery
+emails are kept in memory and shown at /mailbox, a development mailbox anyone can read: never
+use --dev where others can reach the app. Without --dev there is no /mailbox.
+Without secrets in --config, development secrets are generated once into .axum-app/secrets.json
+(readable by its owner only).
+
+  cargo run -p axum-app -- --dev        # try it out: SQLite, the development mailbox
 ";
 
-/// How the app is started.
-#[derive(Clone, Debug)]
+/// How the app is started. `Debug` shows the database URL without its password and the SMTP
+/// URL not at all.
+#[derive(Clone)]
 pub struct Settings {
     /// Where the pages and the Kratos public API listen.
     pub public: SocketAddr,
@@ -47,6 +54,27 @@ pub struct Settings {
     pub smtp: Option<Secret>,
     /// Where development secrets are kept when the configuration has none.
     pub state_dir: PathBuf,
+    /// Development mode (`--dev`, `AXUM_APP_DEV=1`): without SMTP, mail goes to the in-memory
+    /// development mailbox served at `/mailbox`, which shows every code to anyone. Off by
+    /// default: then `/mailbox` is not served and the app needs SMTP (or another courier
+    /// channel) to start.
+    pub dev: bool,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("public", &self.public)
+            .field("admin", &self.admin)
+            .field("database", &redact_url(&self.database))
+            .field("namespaces", &self.namespaces)
+            .field("identity_schema", &self.identity_schema)
+            .field("config", &self.config)
+            .field("smtp", &self.smtp)
+            .field("state_dir", &self.state_dir)
+            .field("dev", &self.dev)
+            .finish()
+    }
 }
 
 impl Default for Settings {
@@ -60,6 +88,7 @@ impl Default for Settings {
             config: None,
             smtp: None,
             state_dir: PathBuf::from(".axum-app"),
+            dev: false,
         }
     }
 }
@@ -90,6 +119,13 @@ impl Settings {
         s.identity_schema = env("IDENTITY_SCHEMA").map(PathBuf::from);
         s.config = env("KRATOS_CONFIG").map(PathBuf::from);
         s.smtp = env("SMTP_URL").map(Secret::new);
+        if let Some(v) = env("AXUM_APP_DEV") {
+            s.dev = match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => return Err(format!("AXUM_APP_DEV={v}: expected 1 or 0 (see --help)")),
+            };
+        }
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -111,6 +147,8 @@ impl Settings {
                 "--identity-schema" => s.identity_schema = Some(PathBuf::from(value()?)),
                 "--config" => s.config = Some(PathBuf::from(value()?)),
                 "--smtp" => s.smtp = Some(Secret::new(value()?)),
+                "--dev" if inline.is_none() => s.dev = true,
+                "--dev" => return Err("--dev takes no value (see --help)".into()),
                 other => return Err(format!("unknown argument `{other}` (see --help)")),
             }
         }

@@ -1,7 +1,7 @@
 //! End-to-end: the app binary on free ports with a fresh SQLite file, driven in headless
-//! Chromium through chromedriver (Debian's `chromium` and `chromium-driver`). Mail goes to the
-//! development mailbox (no `--smtp`), where the walk reads its verification, sign-in, sign-up
-//! and recovery codes.
+//! Chromium through chromedriver (Debian's `chromium` and `chromium-driver`). The app runs in
+//! development mode (`--dev`, no `--smtp`), so mail goes to the development mailbox, where the
+//! walk reads its verification, sign-in, sign-up and recovery codes.
 //!
 //! Without chromedriver or Chromium the test prints that it was skipped; with `CI=true` it
 //! fails instead. `CHROMEDRIVER` and `CHROMIUM` override the binaries' paths. With
@@ -267,6 +267,7 @@ async fn sign_up_sign_in_change_password_share_a_document_and_recover_the_accoun
         .args(["--admin", &format!("127.0.0.1:{admin}")])
         .args(["--database", &format!("sqlite://{}/app.db", dir.display())])
         .args(["--config", "kratos.yml"])
+        .arg("--dev")
         .stdout(Stdio::null())
         .spawn()
         .expect("the app starts");

@@ -30,25 +30,34 @@ async fn app() -> Router {
     app_on("sqlite::memory:").await
 }
 
-/// The whole app (its courier worker runs while it is kept), on an in-memory database.
+/// The whole app (its courier worker runs while it is kept), on an in-memory database, in
+/// development mode (the mailbox is served; without `smtp` mail goes there).
 async fn full_app(smtp: Option<&str>) -> axum_app::App {
+    full_app_with(smtp, true).await.expect("the app builds")
+}
+
+/// [`full_app`], in development mode or not.
+async fn full_app_with(smtp: Option<&str>, dev: bool) -> Result<axum_app::App, String> {
     let config = test_config();
     let settings = Settings {
         database: "sqlite::memory:".into(),
         config: Some(config.clone()),
         smtp: smtp.map(kratos_core::config::Secret::new),
+        dev,
         ..Settings::default()
     };
-    let app = build(&settings).await.expect("the app builds");
+    let app = build(&settings).await;
     std::fs::remove_file(config).ok();
     app
 }
 
+/// The app's public router in development mode (mail goes to the mailbox).
 async fn app_on(database: &str) -> Router {
     let config = test_config();
     let settings = Settings {
         database: database.into(),
         config: Some(config.clone()),
+        dev: true,
         ..Settings::default()
     };
     let app = build(&settings).await.expect("the app builds");
@@ -619,6 +628,7 @@ async fn the_admin_address_serves_kratos_admin_and_keto() {
     let settings = Settings {
         database: "sqlite::memory:".into(),
         config: Some(config.clone()),
+        dev: true,
         ..Settings::default()
     };
     let app = build(&settings).await.unwrap();
@@ -1061,6 +1071,85 @@ async fn with_smtp_the_mailbox_is_off_and_names_the_server_without_credentials()
     assert!(!mailbox.body.contains("hunter2"));
     assert!(!mailbox.body.contains("id=\"mailbox-link\""));
     assert!(!b.get("/login").await.body.contains("id=\"mailbox-link\""));
+}
+
+#[tokio::test]
+async fn without_dev_mode_there_is_no_mailbox() {
+    // With SMTP the app runs, and /mailbox is not served at all.
+    let app = full_app_with(Some("smtp://mailer:hunter2@127.0.0.1:1/"), false)
+        .await
+        .expect("the app builds with SMTP");
+    assert!(app.outbox.is_none());
+    let mut b = Browser::new(app.public.clone());
+    assert_eq!(b.get("/mailbox").await.status, StatusCode::NOT_FOUND);
+    assert!(!b.get("/login").await.body.contains("id=\"mailbox-link\""));
+    // With neither SMTP nor dev mode it does not start: mail would be lost.
+    let err = full_app_with(None, false).await.err().expect("refused");
+    assert!(err.contains("--dev") && err.contains("--smtp"), "{err}");
+}
+
+#[test]
+fn development_mode_is_asked_for_explicitly() {
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        match Settings::from_env_and_args(
+            |k| env.get(k).cloned(),
+            args.iter().map(|a| a.to_string()),
+        ) {
+            Ok(Command::Run(s)) => Ok(s.dev),
+            Ok(Command::Help) => panic!("run expected"),
+            Err(e) => Err(e),
+        }
+    };
+    assert_eq!(run(&[], &[]), Ok(false), "off by default");
+    assert_eq!(run(&[], &["--dev"]), Ok(true));
+    assert_eq!(run(&[("AXUM_APP_DEV", "1")], &[]), Ok(true));
+    assert_eq!(run(&[("AXUM_APP_DEV", "0")], &[]), Ok(false));
+    assert_eq!(
+        run(&[("AXUM_APP_DEV", "0")], &["--dev"]),
+        Ok(true),
+        "the flag wins"
+    );
+    assert!(run(&[("AXUM_APP_DEV", "maybe")], &[]).is_err());
+    assert!(run(&[], &["--dev=1"]).is_err());
+    assert!(axum_app::HELP.contains("--dev"));
+    assert!(axum_app::HELP.contains("[AXUM_APP_DEV=1]"));
+}
+
+#[tokio::test]
+async fn a_failed_database_connection_does_not_show_the_password() {
+    let config = test_config();
+    let settings = Settings {
+        // Nothing listens on port 1: the connection is refused.
+        database: "postgres://kratos:db-secret-8@127.0.0.1:1/app".into(),
+        config: Some(config.clone()),
+        dev: true,
+        ..Settings::default()
+    };
+    let err = build(&settings).await.err().expect("no database there");
+    std::fs::remove_file(config).ok();
+    assert!(!err.contains("db-secret-8"), "{err}");
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+}
+
+#[test]
+fn settings_debug_hides_the_database_password() {
+    let Command::Run(s) = Settings::from_env_and_args(
+        |k| {
+            (k == "DATABASE_URL")
+                .then(|| "postgres://kratos:db-secret-7@db.example.com/app".to_owned())
+        },
+        std::iter::empty(),
+    )
+    .unwrap() else {
+        panic!("run expected")
+    };
+    let debug = format!("{s:?}");
+    assert!(!debug.contains("db-secret-7"), "{debug}");
+    assert!(debug.contains("db.example.com"), "{debug}");
 }
 
 #[test]

@@ -94,6 +94,7 @@ fn official_ory_python_clients_work_against_the_app() {
             .args(["--admin", &format!("127.0.0.1:{admin}")])
             .args(["--database", &format!("sqlite://{}/app.db", dir.display())])
             .args(["--config", "kratos.yml"])
+            .arg("--dev")
             .stdout(Stdio::null())
             .spawn()
             .expect("the app starts"),

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{KratosDuration, Secret};
+use crate::config::{
+    KratosDuration, REDACTED, Secret, redact_auth, redact_url, serialize_auth,
+    serialize_secret_option,
+};
 
 /// `courier.*`
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -45,7 +48,8 @@ pub struct SmtpConfig {
     /// `connection_uri`: `smtp://user:pass@host:587/` (STARTTLS required unless
     /// `?disable_starttls=true`) or `smtps://user:pass@host:465/` (implicit TLS);
     /// `?skip_ssl_verify=true` and `?server_name=` are honoured. Holds a password: kept as a
-    /// secret.
+    /// secret (`Debug` and serialisation show [`REDACTED`]).
+    #[serde(serialize_with = "serialize_secret_option")]
     pub connection_uri: Option<Secret>,
     /// `from_address` (default `no-reply@ory.kratos.sh`).
     pub from_address: String,
@@ -78,10 +82,15 @@ pub struct HttpDeliveryConfig {
 }
 
 /// `courier.http.request_config`
-#[derive(Clone, Debug, Deserialize, Serialize)]
+///
+/// Its credentials stay out of `Debug` (the URL's password, header values and the `auth`
+/// values are redacted) and out of serialisation (the URL's password and the `auth` values,
+/// [`redact_auth`]).
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct HttpRequestConfig {
     /// `url`
+    #[serde(serialize_with = "serialize_url_option")]
     pub url: Option<String>,
     /// `method` (default `POST`).
     pub method: String,
@@ -89,8 +98,35 @@ pub struct HttpRequestConfig {
     pub headers: BTreeMap<String, String>,
     /// `auth`: `{type: basic_auth, config: {user, password}}` or `{type: api_key, config:
     /// {name, value, in: header|cookie}}`.
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    #[serde(
+        default,
+        skip_serializing_if = "serde_json::Value::is_null",
+        serialize_with = "serialize_auth"
+    )]
     pub auth: serde_json::Value,
+}
+
+fn serialize_url_option<S: serde::Serializer>(
+    url: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    url.as_deref().map(redact_url).serialize(s)
+}
+
+impl std::fmt::Debug for HttpRequestConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: BTreeMap<&str, &str> = self
+            .headers
+            .keys()
+            .map(|k| (k.as_str(), REDACTED))
+            .collect();
+        f.debug_struct("HttpRequestConfig")
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("method", &self.method)
+            .field("headers", &headers)
+            .field("auth", &redact_auth(&self.auth))
+            .finish()
+    }
 }
 
 impl Default for HttpRequestConfig {
@@ -178,4 +214,74 @@ pub struct EmailBodyConfig {
     pub plaintext: Option<String>,
     /// `html`
     pub html: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn http_request_config() -> HttpRequestConfig {
+        HttpRequestConfig {
+            url: Some("https://mailer:url-password-1@mail.example.com/send".into()),
+            method: "POST".into(),
+            headers: BTreeMap::from([("X-Token".to_owned(), "header-secret-2".to_owned())]),
+            auth: json!({"type": "basic_auth", "config": {"user": "mailer", "password": "auth-password-3"}}),
+        }
+    }
+
+    const HTTP_SECRETS: [&str; 3] = ["url-password-1", "header-secret-2", "auth-password-3"];
+
+    #[test]
+    fn http_request_config_debug_hides_credentials() {
+        let c = http_request_config();
+        let debug = format!("{c:?}");
+        for secret in HTTP_SECRETS {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(debug.contains("mail.example.com") && debug.contains("X-Token"));
+        let written = serde_json::to_string(&c).unwrap();
+        for secret in ["url-password-1", "auth-password-3"] {
+            assert!(!written.contains(secret), "{written}");
+        }
+        let api_key = HttpRequestConfig {
+            auth: json!({"type": "api_key", "config": {"name": "X-Api-Key", "value": "api-key-4", "in": "header"}}),
+            ..HttpRequestConfig::default()
+        };
+        assert!(!format!("{api_key:?}").contains("api-key-4"));
+    }
+
+    #[test]
+    fn smtp_config_debug_hides_the_connection_password() {
+        let c = SmtpConfig {
+            connection_uri: Some(Secret::new(
+                "smtps://u:smtp-password-5@mail.example.com:465/",
+            )),
+            ..SmtpConfig::default()
+        };
+        assert!(!format!("{c:?}").contains("smtp-password-5"));
+        assert!(
+            !serde_json::to_string(&c)
+                .unwrap()
+                .contains("smtp-password-5")
+        );
+    }
+
+    #[test]
+    fn courier_config_debug_hides_every_channel_credential() {
+        let c = CourierConfig {
+            smtp: SmtpConfig {
+                connection_uri: Some(Secret::new("smtp://u:smtp-password-5@mail.example.com/")),
+                ..SmtpConfig::default()
+            },
+            http: HttpDeliveryConfig {
+                request_config: http_request_config(),
+            },
+            ..CourierConfig::default()
+        };
+        let debug = format!("{c:?}");
+        for secret in HTTP_SECRETS.iter().chain(&["smtp-password-5"]) {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
 }

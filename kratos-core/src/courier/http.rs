@@ -156,3 +156,22 @@ impl Channel for HttpChannel {
             .map_err(|_| ChannelError::new("the courier endpoint did not answer in time"))?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_channel_debug_hides_the_credentials() {
+        let config = HttpRequestConfig {
+            url: Some("https://u:http-url-pw-1@mail.example.com/send".into()),
+            auth: json!({"type": "api_key", "config": {"name": "X-Key", "value": "http-key-2", "in": "header"}}),
+            ..HttpRequestConfig::default()
+        };
+        let channel = HttpChannel::from_config(&config).unwrap();
+        let debug = format!("{channel:?}");
+        for secret in ["http-url-pw-1", "http-key-2"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+}

@@ -158,3 +158,28 @@ impl Channel for SmtpChannel {
             .map_err(|e| ChannelError::new(format!("SMTP delivery failed: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_channel_debug_hides_the_credentials() {
+        let config = SmtpConfig {
+            connection_uri: Some(crate::config::Secret::new(
+                "smtps://mailer:smtp-channel-pw-1@mail.example.com:465/",
+            )),
+            ..SmtpConfig::default()
+        };
+        let channel = SmtpChannel::from_config(&config).unwrap();
+        let debug = format!("{channel:?}");
+        assert!(!debug.contains("smtp-channel-pw-1"), "{debug}");
+        // A URL that does not parse is reported without being echoed.
+        let bad = SmtpConfig {
+            connection_uri: Some(crate::config::Secret::new("smtps://u:pw-2@[bad")),
+            ..SmtpConfig::default()
+        };
+        let err = SmtpChannel::from_config(&bad).unwrap_err();
+        assert!(!err.contains("pw-2"), "{err}");
+    }
+}

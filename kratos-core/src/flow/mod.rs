@@ -156,7 +156,10 @@ impl std::fmt::Debug for StoredFlow {
 }
 
 /// What the client should do after a successful flow (Kratos's `continue_with`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// It serialises as Kratos's wire shape, session token included (that is how an api client
+/// receives it); `Debug` shows `ory_st_<redacted>` in its place.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum ContinueWith {
     /// Store this session token (api flows).
@@ -194,8 +197,38 @@ pub struct ContinueWithFlow {
     pub url: Option<String>,
 }
 
+impl std::fmt::Debug for ContinueWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ContinueWith::SetOrySessionToken { .. } => f
+                .debug_struct("SetOrySessionToken")
+                .field("ory_session_token", &REDACTED_SESSION_TOKEN)
+                .finish(),
+            ContinueWith::RedirectBrowserTo {
+                redirect_browser_to,
+            } => f
+                .debug_struct("RedirectBrowserTo")
+                .field("redirect_browser_to", redirect_browser_to)
+                .finish(),
+            ContinueWith::ShowSettingsUi { flow } => f
+                .debug_struct("ShowSettingsUi")
+                .field("flow", flow)
+                .finish(),
+            ContinueWith::ShowVerificationUi { flow } => f
+                .debug_struct("ShowVerificationUi")
+                .field("flow", flow)
+                .finish(),
+        }
+    }
+}
+
+/// What `Debug` shows for a session token.
+const REDACTED_SESSION_TOKEN: &str = "ory_st_<redacted>";
+
 /// The request context of a flow call: what the HTTP layer knows about the client.
-#[derive(Clone, Debug, Default)]
+///
+/// `Debug` shows whether a session token was presented, never the token.
+#[derive(Clone, Default)]
 pub struct FlowContext {
     /// The URL the flow was requested with (its `return_to` query is honoured).
     pub request_url: Option<String>,
@@ -203,6 +236,19 @@ pub struct FlowContext {
     pub session_token: Option<String>,
     /// The client's address and user agent.
     pub client: ClientInfo,
+}
+
+impl std::fmt::Debug for FlowContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowContext")
+            .field("request_url", &self.request_url)
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| REDACTED_SESSION_TOKEN),
+            )
+            .field("client", &self.client)
+            .finish()
+    }
 }
 
 /// Why a flow call failed (as opposed to a submission with validation messages, which
@@ -604,5 +650,41 @@ mod tests {
         assert!(!csrf_matches(&t, Some("x")));
         assert!(!csrf_matches(&t, None));
         assert!(!csrf_matches("", Some("")));
+    }
+
+    #[test]
+    fn continue_with_debug_hides_the_session_token() {
+        let token = "ory_st_continuewithsecret0123456789abcdef";
+        let c = ContinueWith::SetOrySessionToken {
+            ory_session_token: token.into(),
+        };
+        let debug = format!("{c:?}");
+        assert!(!debug.contains(&token[7..]), "{debug}");
+        assert!(debug.contains("SetOrySessionToken"), "{debug}");
+        // The wire shape still carries it: that is how an api client receives it.
+        assert_eq!(
+            serde_json::to_value(&c).unwrap()["ory_session_token"],
+            token
+        );
+        let redirect = ContinueWith::RedirectBrowserTo {
+            redirect_browser_to: "https://app.example.com/".into(),
+        };
+        assert!(format!("{redirect:?}").contains("https://app.example.com/"));
+    }
+
+    #[test]
+    fn flow_context_debug_hides_the_session_token() {
+        let token = "ory_st_flowcontextsecret0123456789abcdef";
+        let ctx = FlowContext {
+            request_url: Some("https://app.example.com/self-service/login/api".into()),
+            session_token: Some(token.into()),
+            client: ClientInfo {
+                ip_address: Some("192.0.2.1".into()),
+                user_agent: None,
+            },
+        };
+        let debug = format!("{ctx:?}");
+        assert!(!debug.contains(&token[7..]), "{debug}");
+        assert!(debug.contains("192.0.2.1") && debug.contains("session_token: Some"));
     }
 }

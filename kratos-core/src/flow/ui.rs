@@ -144,7 +144,11 @@ pub enum NodeAttributes {
 }
 
 /// Attributes of an input node.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` shows `<redacted>` for the value of the `csrf_token` node and of `password`
+/// inputs (so neither shows in the `Debug` of a node, a container or a flow); serialisation
+/// writes the value, as the client needs it.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputAttributes {
     /// The field name.
     pub name: String,
@@ -166,6 +170,24 @@ pub struct InputAttributes {
     /// Whether it is disabled.
     #[serde(default)]
     pub disabled: bool,
+}
+
+impl std::fmt::Debug for InputAttributes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = self.name == "csrf_token" || self.input_type == "password";
+        let mut d = f.debug_struct("InputAttributes");
+        d.field("name", &self.name)
+            .field("node_type", &self.node_type)
+            .field("input_type", &self.input_type);
+        match &self.value {
+            Some(_) if secret => d.field("value", &Some(crate::config::REDACTED)),
+            value => d.field("value", value),
+        };
+        d.field("required", &self.required)
+            .field("autocomplete", &self.autocomplete)
+            .field("disabled", &self.disabled)
+            .finish()
+    }
 }
 
 fn input_tag() -> String {
@@ -337,5 +359,67 @@ pub mod text {
             "Could not find a strategy to sign you up with. Did you fill out the form correctly?",
             None,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CSRF: &str = "csrf-token-known-value-0123456789";
+
+    fn csrf_node() -> UiNode {
+        UiNode::input("default", "csrf_token", "hidden")
+            .required()
+            .value(Value::String(CSRF.into()))
+    }
+
+    #[test]
+    fn input_attributes_debug_hides_the_csrf_token_and_passwords() {
+        let NodeAttributes::Input(a) = csrf_node().attributes else {
+            unreachable!("an input node")
+        };
+        let debug = format!("{a:?}");
+        assert!(!debug.contains(CSRF), "{debug}");
+        assert!(debug.contains("csrf_token"), "{debug}");
+        let NodeAttributes::Input(p) = UiNode::input("password", "password", "password")
+            .value(Value::String("typed-password-1".into()))
+            .attributes
+        else {
+            unreachable!("an input node")
+        };
+        assert!(!format!("{p:?}").contains("typed-password-1"));
+        let NodeAttributes::Input(e) = UiNode::input("default", "identifier", "text")
+            .value(Value::String("ada@example.com".into()))
+            .attributes
+        else {
+            unreachable!("an input node")
+        };
+        assert!(format!("{e:?}").contains("ada@example.com"));
+    }
+
+    #[test]
+    fn ui_node_debug_hides_the_csrf_token() {
+        let node = csrf_node();
+        assert!(!format!("{node:?}").contains(CSRF));
+        // The wire shape carries it: the form needs it.
+        assert_eq!(
+            serde_json::to_value(&node).unwrap()["attributes"]["value"],
+            CSRF
+        );
+    }
+
+    #[test]
+    fn ui_container_debug_hides_the_csrf_token() {
+        let mut ui = UiContainer {
+            action: "https://app.example.com/self-service/login?flow=1".into(),
+            method: "POST".into(),
+            nodes: vec![UiNode::input("default", "csrf_token", "hidden")],
+            messages: Vec::new(),
+        };
+        ui.set_value("csrf_token", Value::String(CSRF.into()));
+        let debug = format!("{ui:?}");
+        assert!(!debug.contains(CSRF), "{debug}");
+        assert!(debug.contains("self-service/login"), "{debug}");
     }
 }

@@ -521,3 +521,28 @@ impl std::fmt::Debug for FlowHooks {
         write!(f, "FlowHooks({})", self.0.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hook_context_debug_hides_the_session_token() {
+        let token = "ory_st_hookcontextsecret0123456789abcdef";
+        let request = FlowContext {
+            session_token: Some(token.into()),
+            ..FlowContext::default()
+        };
+        let ctx = HookContext {
+            flow_kind: FlowKind::Settings,
+            flow_id: Uuid::nil(),
+            flow_type: FlowType::Api,
+            method: "password".into(),
+            request: &request,
+            session: None,
+        };
+        let debug = format!("{ctx:?}");
+        assert!(!debug.contains(&token[7..]), "{debug}");
+        assert!(debug.contains("password"), "{debug}");
+    }
+}

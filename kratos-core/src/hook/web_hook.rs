@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use super::{HookAbort, HookContext};
-use crate::config::ConfigError;
+use crate::config::{ConfigError, REDACTED};
 use crate::flow::FlowError;
 use crate::flow::ui::UiText;
 use crate::identity::Identity;
@@ -59,8 +59,8 @@ pub enum WebHookAuth {
 impl std::fmt::Debug for WebHookAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            WebHookAuth::ApiKey { name, .. } => write!(f, "ApiKey({name}: <redacted>)"),
-            WebHookAuth::BasicAuth { user, .. } => write!(f, "BasicAuth({user}:<redacted>)"),
+            WebHookAuth::ApiKey { name, .. } => write!(f, "ApiKey({name}: {REDACTED})"),
+            WebHookAuth::BasicAuth { user, .. } => write!(f, "BasicAuth({user}:{REDACTED})"),
         }
     }
 }
@@ -76,7 +76,10 @@ pub struct WebHookResponse {
 }
 
 /// A parsed `web_hook` configuration.
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows the URL without its password, the header names without their values and the
+/// authentication without its key or password.
+#[derive(Clone)]
 pub struct WebHookConfig {
     /// The target.
     pub url: String,
@@ -88,6 +91,19 @@ pub struct WebHookConfig {
     pub auth: Option<WebHookAuth>,
     /// Answer handling.
     pub response: WebHookResponse,
+}
+
+impl std::fmt::Debug for WebHookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("WebHookConfig")
+            .field("url", &crate::config::redact_url(&self.url))
+            .field("method", &self.method)
+            .field("headers", &headers)
+            .field("auth", &self.auth)
+            .field("response", &self.response)
+            .finish()
+    }
 }
 
 #[derive(Deserialize)]
@@ -123,8 +139,10 @@ struct RawAuth {
 impl WebHookConfig {
     pub(crate) fn from_config(config: &Value, key: &str) -> Result<Self, ConfigError> {
         let key = format!("{key}.config");
-        let raw: Raw = serde_json::from_value(config.clone())
-            .map_err(|e| ConfigError::invalid(&key, e.to_string()))?;
+        // The message may quote a value (an api key in the wrong place): strings are left out.
+        let raw: Raw = serde_json::from_value(config.clone()).map_err(|e| {
+            ConfigError::invalid(&key, crate::config::redact_quoted(&e.to_string(), false))
+        })?;
         let _ = (raw.emit_analytics_event, raw.id);
         if raw.body.is_some() {
             return Err(ConfigError::invalid(
@@ -510,4 +528,68 @@ fn public_identity(identity: &Identity) -> Value {
     let mut i = identity.clone();
     i.credentials.clear();
     serde_json::to_value(i).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parsed(auth: Value) -> WebHookConfig {
+        WebHookConfig::from_config(
+            &json!({
+                "url": "https://hook:url-password-0@hooks.example.com/h",
+                "headers": {"X-Shared-Secret": "header-secret-9"},
+                "auth": auth,
+            }),
+            "selfservice.flows.login.after.hooks[0]",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn web_hook_auth_debug_hides_the_key_and_the_password() {
+        let key = WebHookAuth::ApiKey {
+            name: "X-Key".into(),
+            value: Zeroizing::new("auth-api-key-1".into()),
+            in_cookie: false,
+        };
+        assert!(!format!("{key:?}").contains("auth-api-key-1"));
+        let basic = WebHookAuth::BasicAuth {
+            user: "hooks".into(),
+            password: Zeroizing::new("auth-basic-pw-2".into()),
+        };
+        let debug = format!("{basic:?}");
+        assert!(!debug.contains("auth-basic-pw-2") && debug.contains("hooks"));
+    }
+
+    #[test]
+    fn web_hook_config_errors_do_not_quote_values() {
+        let err = WebHookConfig::from_config(
+            &json!({"url": "https://hooks.example.com/h", "auth": "misplaced-key-7"}),
+            "hooks[0]",
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("misplaced-key-7"), "{err}");
+        assert_eq!(err.key(), Some("hooks[0].config"));
+    }
+
+    #[test]
+    fn web_hook_config_debug_hides_every_credential() {
+        for auth in [
+            json!({"type": "api_key", "config": {"name": "X-Key", "value": "config-key-3", "in": "header"}}),
+            json!({"type": "basic_auth", "config": {"user": "hooks", "password": "config-pw-4"}}),
+        ] {
+            let debug = format!("{:?}", parsed(auth));
+            for secret in [
+                "config-key-3",
+                "config-pw-4",
+                "header-secret-9",
+                "url-password-0",
+            ] {
+                assert!(!debug.contains(secret), "{debug}");
+            }
+            assert!(debug.contains("hooks.example.com") && debug.contains("x-shared-secret"));
+        }
+    }
 }
