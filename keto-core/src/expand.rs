@@ -15,8 +15,10 @@ use crate::tuple::{Subject, SubjectSet};
 /// The most levels an expand tree has, whatever `limit.max_read_depth` allows: a node this
 /// deep is shown without children, as at the depth limit. Stored tuples can chain subject
 /// sets arbitrarily far (`g0#member@g1#member`, `g1#member@g2#member`, …); the bound keeps
-/// building, serialising, comparing and dropping a tree within a small, fixed stack.
-pub const MAX_EXPAND_TREE_DEPTH: usize = 128;
+/// building, serialising, comparing and dropping a tree within a small, fixed stack, and its
+/// JSON (two levels of nesting per tree level) within the 128 levels common JSON parsers
+/// accept by default (serde_json's limit).
+pub const MAX_EXPAND_TREE_DEPTH: usize = 50;
 
 /// The kind of an expand tree node (Keto's `TreeNodeType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
