@@ -12,6 +12,14 @@ use crate::namespace::{Child, Operator, Relation, Rewrite, Schema};
 use crate::store::LevelRequest;
 use crate::tuple::{Subject, SubjectSet};
 
+/// The most levels an expand tree has, whatever `limit.max_read_depth` allows: a node this
+/// deep is shown without children, as at the depth limit. Stored tuples can chain subject
+/// sets arbitrarily far (`g0#member@g1#member`, `g1#member@g2#member`, …); the bound keeps
+/// building, serialising, comparing and dropping a tree within a small, fixed stack, and its
+/// JSON (two levels of nesting per tree level) within the 128 levels common JSON parsers
+/// accept by default (serde_json's limit).
+pub const MAX_EXPAND_TREE_DEPTH: usize = 50;
+
 /// The kind of an expand tree node (Keto's `TreeNodeType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -107,6 +115,8 @@ struct Builder<'c> {
     rewrites: bool,
     budget: usize,
     needs: Vec<SubjectSet>,
+    /// Levels of the node being built (bounded by [`MAX_EXPAND_TREE_DEPTH`]).
+    level: usize,
 }
 
 fn empty(node_type: NodeType, subject: Subject) -> ExpandTree {
@@ -138,7 +148,32 @@ impl Builder<'_> {
         }
     }
 
+    /// Whether the node about to be built may have children: not when it sits at the last
+    /// level the tree may have (it is then shown without them). Otherwise enters its level
+    /// (leave it with `self.level -= 1`).
+    fn enter(&mut self) -> bool {
+        if self.level + 1 >= MAX_EXPAND_TREE_DEPTH {
+            return false;
+        }
+        self.level += 1;
+        true
+    }
+
     fn build(
+        &mut self,
+        set: &SubjectSet,
+        rest: i32,
+        ancestors: &mut Vec<SubjectSet>,
+    ) -> Option<ExpandTree> {
+        if !self.enter() {
+            return Some(empty(NodeType::Union, Subject::Set(set.clone())));
+        }
+        let out = self.build_node(set, rest, ancestors);
+        self.level -= 1;
+        out
+    }
+
+    fn build_node(
         &mut self,
         set: &SubjectSet,
         rest: i32,
@@ -244,6 +279,21 @@ impl Builder<'_> {
         rest: i32,
         ancestors: &mut Vec<SubjectSet>,
     ) -> Option<ExpandTree> {
+        if !self.enter() {
+            return Some(empty(NodeType::Union, Subject::Set(set.clone())));
+        }
+        let out = self.child_node(set, c, rest, ancestors);
+        self.level -= 1;
+        out
+    }
+
+    fn child_node(
+        &mut self,
+        set: &SubjectSet,
+        c: &Child,
+        rest: i32,
+        ancestors: &mut Vec<SubjectSet>,
+    ) -> Option<ExpandTree> {
         match c {
             Child::ComputedSubjectSet { relation } => self.build(
                 &SubjectSet::new(&set.namespace, &set.object, relation),
@@ -317,6 +367,7 @@ impl Keto {
                 rewrites: cfg.expand_rewrites,
                 budget: cfg.max_expand_size,
                 needs: Vec::new(),
+                level: 0,
             };
             let tree = b.build(set, d, &mut Vec::new());
             if b.needs.is_empty() {

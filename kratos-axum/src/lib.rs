@@ -45,7 +45,11 @@ pub use error::ApiError;
 pub use extract::{
     OptionalSession, RequireAal2, Session, require_session, session_token_from_headers,
 };
-pub use keto::{SNAPTOKEN_HEADER, keto_read_router, keto_router, keto_write_router};
+pub use keto::{
+    KETO_DEFAULT_BODY_LIMIT, KetoOptions, SNAPTOKEN_HEADER, keto_read_router,
+    keto_read_router_with, keto_router, keto_router_with, keto_write_router,
+    keto_write_router_with,
+};
 pub use negotiate::{DEFAULT_BODY_LIMIT, is_json_request};
 pub use permission::{Permission, PermissionGuard, require_permission};
 pub use public::PublicOptions;

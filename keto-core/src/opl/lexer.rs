@@ -44,11 +44,12 @@ impl Cursor<'_> {
     }
     fn bump(&mut self) -> Option<char> {
         let c = self.chars.next()?;
+        // Saturating: positions of absurdly long inputs stop counting instead of wrapping.
         if c == '\n' {
-            self.pos.line += 1;
+            self.pos.line = self.pos.line.saturating_add(1);
             self.pos.column = 1;
         } else {
-            self.pos.column += 1;
+            self.pos.column = self.pos.column.saturating_add(1);
         }
         Some(c)
     }

@@ -22,6 +22,8 @@ mod lexer;
 mod parser;
 mod typecheck;
 
+pub use parser::{MAX_EXPRESSION_DEPTH, MAX_NESTING};
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -135,6 +137,13 @@ impl ParseOutput {
 /// Parses and type-checks an OPL source. Syntax errors are recovered from at the next
 /// permit, relation or class, so several can be reported; type checks run when the syntax is
 /// clean.
+///
+/// Any input is accepted: nothing here panics, and nothing recurses once per input token.
+/// Chains of one operator (`a || b || …`) are read into one n-ary node whatever their length;
+/// parentheses and negations nest at most [`MAX_NESTING`] levels and a permit's tree is at
+/// most [`MAX_EXPRESSION_DEPTH`] levels high. Input beyond a limit yields a positioned error
+/// diagnostic, never a crash. Time and memory grow linearly with the input, so callers that
+/// take sources from the network bound the input size.
 pub fn parse(source: &str) -> ParseOutput {
     let (tokens, mut diagnostics) = lexer::lex(source);
     let mut p = parser::Parser::new(tokens);

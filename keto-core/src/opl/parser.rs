@@ -4,8 +4,16 @@ use super::lexer::{Tok, Token};
 use super::{Diagnostic, Position, Severity};
 use crate::namespace::{Child, Namespace, Operator, Relation, RelationType, Rewrite};
 
-/// Maximum nesting of parentheses and negations in one expression.
-const MAX_NESTING: usize = 10;
+/// Maximum nesting of parentheses and negations in one expression (Keto's limit); deeper
+/// nesting is an error at the parenthesis or `!` that goes past it.
+pub const MAX_NESTING: usize = 10;
+
+/// Maximum height of one permit's expression tree: every negation, every parenthesised group
+/// inside a chain and every change between `||` and `&&` in a chain adds a level. Chains of one operator are read into one
+/// n-ary node, so their length does not count. The bound keeps every later walk over the tree
+/// (simplification, type checking, evaluation, expansion, dropping) shallow, whatever the
+/// input.
+pub const MAX_EXPRESSION_DEPTH: usize = 64;
 
 /// A source span.
 #[derive(Debug, Clone, Copy)]
@@ -43,13 +51,6 @@ pub(crate) enum Ref {
 
 type PResult<T> = Result<T, Diagnostic>;
 
-/// Intermediate expression tree.
-enum Expr {
-    Atom(Child),
-    Not(Box<Expr>),
-    Bin(Operator, Box<Expr>, Box<Expr>),
-}
-
 pub(crate) struct Parser {
     toks: Vec<Token>,
     pos: usize,
@@ -59,15 +60,10 @@ pub(crate) struct Parser {
     nesting: usize,
 }
 
-fn to_child(e: Expr) -> Child {
-    match e {
-        Expr::Atom(c) => c,
-        Expr::Not(inner) => Child::Invert(Box::new(simplify_child(to_child(*inner)))),
-        Expr::Bin(op, a, b) => Child::Rewrite(Rewrite {
-            operator: op,
-            children: vec![to_child(*a), to_child(*b)],
-        }),
-    }
+/// A parsed sub-expression with the height of its tree (0 for a single operand).
+struct Sub {
+    child: Child,
+    height: usize,
 }
 
 /// Flattens nested rewrites with a single child or the same operator, as Keto does.
@@ -459,7 +455,7 @@ impl Parser {
                 format!("expected \",\" or \"}}\", got {}", t.tok.describe()),
             );
         }
-        let rewrite = match to_child(expr) {
+        let rewrite = match expr.child {
             Child::Rewrite(rw) => simplify_rewrite(rw),
             other => simplify_rewrite(Rewrite {
                 operator: Operator::Or,
@@ -476,9 +472,14 @@ impl Parser {
         ))
     }
 
-    /// `Term { ("||" | "&&") Term }`, each operator wrapping the current root.
-    fn expr(&mut self) -> PResult<Expr> {
+    /// `Term { ("||" | "&&") Term }`, read left to right without precedence: a run of one
+    /// operator becomes one n-ary node, and a change of operator wraps everything so far
+    /// (`a || b && c` is `(a || b) && c`). Iterative, so a chain of any length uses constant
+    /// stack; a tree higher than [`MAX_EXPRESSION_DEPTH`] is an error at the operator.
+    fn expr(&mut self) -> PResult<Sub> {
         let mut root = self.term()?;
+        // The operator of `root` while `root` is the node this chain is building.
+        let mut open: Option<Operator> = None;
         let mut first_op: Option<(Operator, Token)> = None;
         loop {
             let op = if self.is_punct("||") {
@@ -510,7 +511,37 @@ impl Parser {
                 _ => {}
             }
             let rhs = self.term()?;
-            root = Expr::Bin(op, Box::new(root), Box::new(rhs));
+            let height = if open == Some(op) {
+                root.height.max(rhs.height + 1)
+            } else {
+                root.height.max(rhs.height) + 1
+            };
+            if height > MAX_EXPRESSION_DEPTH {
+                return self.err(
+                    &tok,
+                    format!(
+                        "expression nested too deeply (more than {MAX_EXPRESSION_DEPTH} levels of parentheses, negations and changes between `||` and `&&`)"
+                    ),
+                );
+            }
+            match (&mut root.child, open) {
+                (Child::Rewrite(rw), Some(o)) if o == op => rw.children.push(rhs.child),
+                _ => {
+                    let prev = std::mem::replace(
+                        &mut root.child,
+                        Child::Rewrite(Rewrite {
+                            operator: op,
+                            children: Vec::with_capacity(2),
+                        }),
+                    );
+                    if let Child::Rewrite(rw) = &mut root.child {
+                        rw.children.push(prev);
+                        rw.children.push(rhs.child);
+                    }
+                    open = Some(op);
+                }
+            }
+            root.height = height;
         }
     }
 
@@ -525,7 +556,7 @@ impl Parser {
         Ok(())
     }
 
-    fn term(&mut self) -> PResult<Expr> {
+    fn term(&mut self) -> PResult<Sub> {
         if self.is_punct("(") {
             let t = self.next();
             self.nest(&t)?;
@@ -543,12 +574,29 @@ impl Parser {
                 self.punct(")")?;
                 e
             } else {
-                Expr::Atom(self.atom()?)
+                Sub {
+                    child: self.atom()?,
+                    height: 0,
+                }
             };
             self.nesting -= 1;
-            return Ok(Expr::Not(Box::new(inner)));
+            if inner.height >= MAX_EXPRESSION_DEPTH {
+                return self.err(
+                    &t,
+                    format!(
+                        "expression nested too deeply (more than {MAX_EXPRESSION_DEPTH} levels of parentheses, negations and changes between `||` and `&&`)"
+                    ),
+                );
+            }
+            return Ok(Sub {
+                child: Child::Invert(Box::new(inner.child)),
+                height: inner.height + 1,
+            });
         }
-        Ok(Expr::Atom(self.atom()?))
+        Ok(Sub {
+            child: self.atom()?,
+            height: 0,
+        })
     }
 
     /// `.Name` or `["Name"]`.

@@ -331,7 +331,11 @@ impl Tenant {
             }
             return;
         }
-        for (seq, st) in self.by_seq.range(after + 1..) {
+        // A token naming the last possible sequence number has nothing after it.
+        let Some(from) = after.checked_add(1) else {
+            return;
+        };
+        for (seq, st) in self.by_seq.range(from..) {
             if ok(st) && !f(*seq, st) {
                 return;
             }

@@ -71,11 +71,14 @@ impl From<EngineError> for KetoError {
     fn from(e: EngineError) -> Self {
         match &e {
             // A page token this server did not issue is bad input, not a server fault.
-            EngineError::Store(StoreError::InvalidPageToken) => {
-                Self::bad_request("the page token is invalid or does not belong to this query")
-            }
+            EngineError::Store(StoreError::InvalidPageToken) => Self::bad_request(
+                "query parameter \"page_token\" is invalid or does not belong to this query",
+            ),
             // Backend errors may carry queries or connection details: keep them out of
             // the response.
+            EngineError::InvalidPageSize { size, max } => Self::bad_request(format!(
+                "query parameter \"page_size\" must be between 1 and {max}, got {size}"
+            )),
             EngineError::Store(StoreError::Backend(_)) => Self {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 reason: None,

@@ -13,17 +13,57 @@ use keto_core::Tenant;
 /// `snaptoken` query parameter of a check, expand or list to read at least that write.
 pub const SNAPTOKEN_HEADER: &str = "keto-snaptoken";
 
+/// The largest request body the Keto routers read by default (1 MiB); larger bodies are
+/// answered with 413. See [`KetoOptions`] to change it.
+pub const KETO_DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Options of the Keto routers.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct KetoOptions {
+    /// The largest request body read, in bytes; a larger one is answered with 413 in Keto's
+    /// error shape before any of it is parsed (default [`KETO_DEFAULT_BODY_LIMIT`]).
+    pub body_limit: usize,
+}
+
+impl Default for KetoOptions {
+    fn default() -> Self {
+        Self {
+            body_limit: KETO_DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+impl KetoOptions {
+    /// Sets the body limit, in bytes.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+}
+
 /// Keto's read API (Keto's port 4466): checks, batch check, expand, list, namespaces and
-/// the OPL syntax check, served for one tenant. See [`keto_router`] for routes and answers.
+/// the OPL syntax check, served for one tenant, with bodies up to
+/// [`KETO_DEFAULT_BODY_LIMIT`]. See [`keto_router`] for routes and answers.
 pub fn keto_read_router(tenant: Tenant) -> Router {
-    read::router().with_state(tenant)
+    keto_read_router_with(tenant, KetoOptions::default())
+}
+
+/// [`keto_read_router`] with options (the body limit).
+pub fn keto_read_router_with(tenant: Tenant, options: KetoOptions) -> Router {
+    read::router(&options).with_state(tenant)
 }
 
 /// Keto's write API (Keto's port 4467): `PUT`, `PATCH` and `DELETE /admin/relation-tuples`,
-/// served for one tenant. Bind it where only trusted callers reach it. See [`keto_router`]
-/// for routes and answers.
+/// served for one tenant, with bodies up to [`KETO_DEFAULT_BODY_LIMIT`]. Bind it where only
+/// trusted callers reach it. See [`keto_router`] for routes and answers.
 pub fn keto_write_router(tenant: Tenant) -> Router {
-    write::router().with_state(tenant)
+    keto_write_router_with(tenant, KetoOptions::default())
+}
+
+/// [`keto_write_router`] with options (the body limit).
+pub fn keto_write_router_with(tenant: Tenant, options: KetoOptions) -> Router {
+    write::router(&options).with_state(tenant)
 }
 
 /// Keto's read and write APIs on one router.
@@ -50,8 +90,9 @@ pub fn keto_write_router(tenant: Tenant) -> Router {
 /// 404; an undeclared relation answers 400, and in strict mode a check stopped by a limit
 /// answers 422. Errors use Keto's `{"error":{"code","status","message","reason"}}` body:
 /// `message` is the generic text of the status, `reason` says what was wrong. Malformed
-/// tuples, malformed JSON and bad parameters answer 400. List pages hold 100 tuples unless
-/// `page_size` (at most 500) says otherwise.
+/// tuples, malformed JSON and bad parameters answer 400 (the reason names the parameter).
+/// List pages hold 100 tuples unless `page_size` (at most 500) says otherwise. Request bodies
+/// larger than [`KETO_DEFAULT_BODY_LIMIT`] (or [`KetoOptions::body_limit`]) answer 413.
 ///
 /// # Beyond Keto
 ///
@@ -68,6 +109,9 @@ pub fn keto_write_router(tenant: Tenant) -> Router {
 /// - A body whose `Content-Type` is declared and is not JSON answers 400 (Keto ignores the
 ///   header); a body without `Content-Type` is read as JSON.
 /// - Positions in OPL syntax errors count lines and columns from 1.
+/// - OPL expressions are limited in height as well as in nesting (see
+///   [`keto_core::opl::parse`]); request bodies are limited in size (Keto reads any size).
+/// - `max-depth` outside 0..=65535 answers 400 (Keto uses its configured maximum instead).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -84,5 +128,12 @@ pub fn keto_write_router(tenant: Tenant) -> Router {
 /// # let _ = (read, write, all);
 /// ```
 pub fn keto_router(tenant: Tenant) -> Router {
-    read::router().merge(write::router()).with_state(tenant)
+    keto_router_with(tenant, KetoOptions::default())
+}
+
+/// [`keto_router`] with options (the body limit).
+pub fn keto_router_with(tenant: Tenant, options: KetoOptions) -> Router {
+    read::router(&options)
+        .merge(write::router(&options))
+        .with_state(tenant)
 }

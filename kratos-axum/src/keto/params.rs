@@ -1,6 +1,8 @@
 //! Reading Keto's query parameters and JSON bodies, with Keto's error answers.
 
-use axum::http::{HeaderMap, header};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
 use keto_core::{RelationQuery, RelationTuple, SnapToken, Subject, TupleError};
 use serde::de::DeserializeOwned;
 
@@ -8,6 +10,8 @@ use super::error::KetoError;
 
 /// Query parameter carrying the requested depth (Keto's name).
 pub(crate) const MAX_DEPTH: &str = "max-depth";
+/// The largest `max-depth` accepted (the largest `limit.max_read_depth` Keto allows).
+const MAX_DEPTH_VALUE: i64 = 65535;
 /// Query parameter carrying a consistency token (the name of Keto's gRPC field).
 pub(crate) const SNAPTOKEN: &str = "snaptoken";
 
@@ -56,15 +60,15 @@ impl Params {
         }
     }
 
-    /// `max-depth`: absent means the server's default.
+    /// `max-depth`: absent means the server's default; otherwise an integer from 0 (the
+    /// server's default) to 65535, which the engine clamps to `limit.max_read_depth`.
     pub(crate) fn max_depth(&self) -> Result<Option<i64>, KetoError> {
         self.get(MAX_DEPTH)
-            .map(|v| {
-                v.trim().parse::<i64>().map_err(|_| {
-                    KetoError::bad_request(format!(
-                        "query parameter \"max-depth\" must be an integer, got {v:?}"
-                    ))
-                })
+            .map(|v| match v.trim().parse::<i64>() {
+                Ok(d) if (0..=MAX_DEPTH_VALUE).contains(&d) => Ok(d),
+                _ => Err(KetoError::bad_request(format!(
+                    "query parameter \"max-depth\" must be an integer between 0 and {MAX_DEPTH_VALUE}, got {v:?}"
+                ))),
             })
             .transpose()
     }
@@ -73,10 +77,11 @@ impl Params {
     pub(crate) fn snaptoken(&self) -> Result<Option<SnapToken>, KetoError> {
         match self.get(SNAPTOKEN) {
             None | Some("") => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| KetoError::bad_request(format!("invalid snapshot token {v:?}"))),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                KetoError::bad_request(format!(
+                    "query parameter \"snaptoken\" is not a snapshot token, got {v:?}"
+                ))
+            }),
         }
     }
 
@@ -136,6 +141,18 @@ impl Params {
             subject: self.subject()?,
         })
     }
+}
+
+/// The request body, or Keto's error answer when it could not be read: 413 when it is larger
+/// than the router's body limit.
+pub(crate) fn body(read: Result<Bytes, BytesRejection>) -> Result<Bytes, KetoError> {
+    read.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => KetoError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is larger than this server accepts",
+        ),
+        status => KetoError::new(status, "the request body could not be read"),
+    })
 }
 
 /// Whether the request declares a JSON body (or declares nothing).
@@ -204,6 +221,47 @@ mod tests {
             err("object=a&relation=v&subject_id=x"),
             TupleError::IncompleteTuple
         );
+    }
+
+    #[test]
+    fn numeric_parameters_are_checked_and_named() {
+        let p = |q: &str| Params::parse(Some(q));
+        assert_eq!(p("max-depth=65535").max_depth().unwrap(), Some(65535));
+        assert_eq!(p("max-depth=%200%20").max_depth().unwrap(), Some(0));
+        assert_eq!(p("").max_depth().unwrap(), None);
+        for bad in [
+            "max-depth=65536",
+            "max-depth=-1",
+            "max-depth=9223372036854775808",
+            "max-depth=-9223372036854775809",
+            "max-depth=",
+            "max-depth=%E2%82%AC",
+            "max-depth=1e3",
+        ] {
+            let e = p(bad).max_depth().unwrap_err();
+            assert!(
+                format!("{e:?}").contains("\\\"max-depth\\\""),
+                "{bad}: {e:?}"
+            );
+        }
+        assert_eq!(p("page_size=500").page_size().unwrap(), Some(500));
+        for bad in [
+            "page_size=18446744073709551616",
+            "page_size=-1",
+            "page_size=%F0%9F%98%80",
+        ] {
+            let e = p(bad).page_size().unwrap_err();
+            assert!(format!("{e:?}").contains("page_size"), "{bad}: {e:?}");
+        }
+        assert_eq!(p("snaptoken=").snaptoken().unwrap(), None);
+        for bad in [
+            "snaptoken=kv1_18446744073709551616",
+            "snaptoken=kv1_-1",
+            "snaptoken=%FF",
+        ] {
+            let e = p(bad).snaptoken().unwrap_err();
+            assert!(format!("{e:?}").contains("snaptoken"), "{bad}: {e:?}");
+        }
     }
 
     #[test]

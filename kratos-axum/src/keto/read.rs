@@ -1,7 +1,8 @@
 //! Keto's read API: checks, expand, list, namespaces and the OPL syntax check.
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,10 +13,11 @@ use keto_core::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::KetoOptions;
 use super::error::{KetoError, status_message};
-use super::params::{Params, json_body};
+use super::params::{Params, body as read_body, json_body};
 
-pub(crate) fn router() -> Router<Tenant> {
+pub(crate) fn router(options: &KetoOptions) -> Router<Tenant> {
     Router::new()
         .route("/relation-tuples/check", get(check_get).post(check_post))
         .route(
@@ -27,6 +29,7 @@ pub(crate) fn router() -> Router<Tenant> {
         .route("/relation-tuples", get(list))
         .route("/namespaces", get(namespaces))
         .route("/opl/syntax/check", post(opl_syntax_check))
+        .layer(DefaultBodyLimit::max(options.body_limit))
 }
 
 #[derive(Serialize)]
@@ -121,8 +124,9 @@ async fn check_post(
     State(t): State<Tenant>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, KetoError> {
+    let body = read_body(body)?;
     Ok(allowed_response(
         check_body(&t, q, &headers, &body).await?,
         true,
@@ -133,8 +137,9 @@ async fn check_openapi_post(
     State(t): State<Tenant>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, KetoError> {
+    let body = read_body(body)?;
     Ok(allowed_response(
         check_body(&t, q, &headers, &body).await?,
         false,
@@ -163,8 +168,9 @@ async fn batch_check(
     State(t): State<Tenant>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BatchResult>, KetoError> {
+    let body = read_body(body)?;
     let params = Params::parse(q.as_deref());
     let opts = options(&params)?;
     let body: BatchBody = json_body(&headers, &body)?;
@@ -274,7 +280,12 @@ struct SyntaxResult {
     errors: Vec<ParseError>,
 }
 
-async fn opl_syntax_check(body: Bytes) -> Result<Json<SyntaxResult>, KetoError> {
+/// Parses the body as OPL. The parser takes any input without deep recursion (see
+/// [`opl::parse`]); the body limit bounds its time and memory.
+async fn opl_syntax_check(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<SyntaxResult>, KetoError> {
+    let body = read_body(body)?;
     let source = std::str::from_utf8(&body)
         .map_err(|_| KetoError::bad_request("the OPL document must be UTF-8 text"))?;
     let out = opl::parse(source);

@@ -1,22 +1,25 @@
 //! Keto's write API: create, patch and delete relation tuples.
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::{Json, Router};
 use keto_core::{RelationTuple, SnapToken, Subject, Tenant, TupleDelta};
 
-use super::SNAPTOKEN_HEADER;
 use super::error::KetoError;
-use super::params::{Params, json_body};
+use super::params::{Params, body as read_body, json_body};
+use super::{KetoOptions, SNAPTOKEN_HEADER};
 
-pub(crate) fn router() -> Router<Tenant> {
-    Router::new().route(
-        "/admin/relation-tuples",
-        put(create).patch(patch).delete(delete),
-    )
+pub(crate) fn router(options: &KetoOptions) -> Router<Tenant> {
+    Router::new()
+        .route(
+            "/admin/relation-tuples",
+            put(create).patch(patch).delete(delete),
+        )
+        .layer(DefaultBodyLimit::max(options.body_limit))
 }
 
 fn snaptoken_header(token: SnapToken) -> (HeaderName, HeaderValue) {
@@ -48,8 +51,9 @@ fn location(t: &RelationTuple) -> String {
 async fn create(
     State(t): State<Tenant>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, KetoError> {
+    let body = read_body(body)?;
     let tuple: RelationTuple = json_body(&headers, &body)?;
     let token = t.insert([tuple.clone()]).await?;
     let loc = HeaderValue::from_str(&location(&tuple))
@@ -65,8 +69,9 @@ async fn create(
 async fn patch(
     State(t): State<Tenant>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, KetoError> {
+    let body = read_body(body)?;
     let deltas: Vec<TupleDelta> = json_body(&headers, &body)?;
     let token = t.transact(&deltas).await?;
     Ok((StatusCode::NO_CONTENT, [snaptoken_header(token)]).into_response())
@@ -75,8 +80,9 @@ async fn patch(
 async fn delete(
     State(t): State<Tenant>,
     RawQuery(q): RawQuery,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, KetoError> {
+    let body = read_body(body)?;
     let params = Params::parse(q.as_deref());
     // A mistyped filter key must not widen the delete to more tuples than meant.
     params.only_filter_keys(&[])?;
