@@ -26,6 +26,8 @@
 //! ```
 //!
 //! Errors answer with Kratos's status codes and `{"error": {...}}` bodies; see [`ApiError`].
+//! Every router reads bodies up to a limit (413 beyond it) and is wrapped in a catch-panic
+//! layer: a handler that panics answers 500 with that body, and the server keeps serving.
 
 mod admin;
 pub mod cookie;

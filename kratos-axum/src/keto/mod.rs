@@ -51,7 +51,9 @@ pub fn keto_read_router(tenant: Tenant) -> Router {
 
 /// [`keto_read_router`] with options (the body limit).
 pub fn keto_read_router_with(tenant: Tenant, options: KetoOptions) -> Router {
-    read::router(&options).with_state(tenant)
+    read::router(&options)
+        .layer(crate::panic::layer())
+        .with_state(tenant)
 }
 
 /// Keto's write API (Keto's port 4467): `PUT`, `PATCH` and `DELETE /admin/relation-tuples`,
@@ -63,7 +65,9 @@ pub fn keto_write_router(tenant: Tenant) -> Router {
 
 /// [`keto_write_router`] with options (the body limit).
 pub fn keto_write_router_with(tenant: Tenant, options: KetoOptions) -> Router {
-    write::router(&options).with_state(tenant)
+    write::router(&options)
+        .layer(crate::panic::layer())
+        .with_state(tenant)
 }
 
 /// Keto's read and write APIs on one router.
@@ -135,5 +139,6 @@ pub fn keto_router(tenant: Tenant) -> Router {
 pub fn keto_router_with(tenant: Tenant, options: KetoOptions) -> Router {
     read::router(&options)
         .merge(write::router(&options))
+        .layer(crate::panic::layer())
         .with_state(tenant)
 }
