@@ -80,8 +80,9 @@ pub(crate) fn serialize_auth<S: Serializer>(auth: &Value, s: S) -> Result<S::Ok,
 
 /// A URL with its password replaced by [`REDACTED`]: the password of the user information
 /// (`postgres://user:pw@host/db` → `postgres://user:<redacted>@host/db`) and the value of
-/// `password` and `pass` query parameters. Anything else, including text that is not a URL,
-/// is returned as it is.
+/// `password` and `pass` query parameters, and of `token` and `code` (the one-time secrets
+/// of verification and recovery links). Anything else, including text that is not a URL, is
+/// returned as it is.
 pub fn redact_url(url: &str) -> String {
     let (authority_start, authority_end) = match url.find("://") {
         Some(i) => {
@@ -124,7 +125,12 @@ pub fn redact_url(url: &str) -> String {
     let pairs: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if matches!(k.to_ascii_lowercase().as_str(), "password" | "pass") => {
+            Some((k, _))
+                if matches!(
+                    k.to_ascii_lowercase().as_str(),
+                    "password" | "pass" | "token" | "code"
+                ) =>
+            {
                 format!("{k}={REDACTED}")
             }
             _ => pair.to_owned(),

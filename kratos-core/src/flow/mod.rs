@@ -241,7 +241,10 @@ pub struct FlowContext {
 impl std::fmt::Debug for FlowContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FlowContext")
-            .field("request_url", &self.request_url)
+            .field(
+                "request_url",
+                &self.request_url.as_deref().map(crate::config::redact_url),
+            )
             .field(
                 "session_token",
                 &self.session_token.as_ref().map(|_| REDACTED_SESSION_TOKEN),
@@ -686,5 +689,16 @@ mod tests {
         let debug = format!("{ctx:?}");
         assert!(!debug.contains(&token[7..]), "{debug}");
         assert!(debug.contains("192.0.2.1") && debug.contains("session_token: Some"));
+        // A followed verification or recovery link carries its one-time token in the URL.
+        let link = FlowContext {
+            request_url: Some(
+                "https://auth.example.com/self-service/recovery?flow=f&token=linktokensecret42"
+                    .into(),
+            ),
+            ..FlowContext::default()
+        };
+        let debug = format!("{link:?}");
+        assert!(!debug.contains("linktokensecret42"), "{debug}");
+        assert!(debug.contains("flow=f"), "{debug}");
     }
 }
