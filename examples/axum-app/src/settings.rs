@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use kratos_core::config::Secret;
+use kratos_core::config::{KratosDuration, Secret};
 
 /// The text of `--help`.
 pub const HELP: &str = "axum-app: an example web app on kratos-rs
@@ -19,6 +19,8 @@ OPTIONS (each also read from the environment variable in brackets):
   --config FILE            Kratos configuration (YAML/JSON) [KRATOS_CONFIG]    default: none
   --smtp URL               deliver mail through SMTP        [SMTP_URL]         default: none (development mailbox)
                            smtp://USER:PASS@HOST:587/ (STARTTLS) or smtps://USER:PASS@HOST:465/ (TLS)
+  --cleanup-interval DUR   delete expired rows this often   [CLEANUP_INTERVAL] default: database.cleanup.interval (1h); 0 turns it off
+  --cleanup-older-than DUR keep expired rows this long      [CLEANUP_OLDER_THAN] default: database.cleanup.older_than (0s)
   -h, --help               print this help
 
 Without secrets in --config, development secrets are generated once into .axum-app/secrets.json.
@@ -47,6 +49,12 @@ pub struct Settings {
     pub smtp: Option<Secret>,
     /// Where development secrets are kept when the configuration has none.
     pub state_dir: PathBuf,
+    /// How often expired rows are deleted (`database.cleanup.interval` when `None`; zero turns
+    /// the periodic cleanup off).
+    pub cleanup_interval: Option<KratosDuration>,
+    /// How long expired flows, sessions and codes are kept (`database.cleanup.older_than` when
+    /// `None`).
+    pub cleanup_older_than: Option<KratosDuration>,
 }
 
 impl Default for Settings {
@@ -60,6 +68,8 @@ impl Default for Settings {
             config: None,
             smtp: None,
             state_dir: PathBuf::from(".axum-app"),
+            cleanup_interval: None,
+            cleanup_older_than: None,
         }
     }
 }
@@ -90,6 +100,8 @@ impl Settings {
         s.identity_schema = env("IDENTITY_SCHEMA").map(PathBuf::from);
         s.config = env("KRATOS_CONFIG").map(PathBuf::from);
         s.smtp = env("SMTP_URL").map(Secret::new);
+        let mut cleanup_interval = env("CLEANUP_INTERVAL");
+        let mut cleanup_older_than = env("CLEANUP_OLDER_THAN");
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -111,6 +123,8 @@ impl Settings {
                 "--identity-schema" => s.identity_schema = Some(PathBuf::from(value()?)),
                 "--config" => s.config = Some(PathBuf::from(value()?)),
                 "--smtp" => s.smtp = Some(Secret::new(value()?)),
+                "--cleanup-interval" => cleanup_interval = Some(value()?),
+                "--cleanup-older-than" => cleanup_older_than = Some(value()?),
                 other => return Err(format!("unknown argument `{other}` (see --help)")),
             }
         }
@@ -123,6 +137,12 @@ impl Settings {
         if let Some(url) = &s.smtp {
             check_smtp_url(url.expose())?;
         }
+        let duration = |flag: &str, v: Option<String>| {
+            v.map(|v| KratosDuration::parse(&v).map_err(|e| format!("{flag}: {e}")))
+                .transpose()
+        };
+        s.cleanup_interval = duration("--cleanup-interval", cleanup_interval)?;
+        s.cleanup_older_than = duration("--cleanup-older-than", cleanup_older_than)?;
         Ok(Command::Run(Box::new(s)))
     }
 }
