@@ -50,10 +50,71 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::Kratos;
-use crate::config::Config;
+use crate::config::{Config, KratosDuration};
 use crate::store::StoreError;
+
+/// `database.*`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// `database.cleanup`: deletion of expired rows ([`Cleanup`]).
+    pub cleanup: CleanupConfig,
+}
+
+/// `database.cleanup`. `batch_size`, `sleep.tables` and `older_than` are Kratos's keys (with
+/// Kratos's defaults); `inactive_sessions_older_than`, `courier_messages_older_than` and
+/// `interval` are this library's.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CleanupConfig {
+    /// `batch_size`: rows deleted per statement and kind (default 100; 0 counts as 1).
+    pub batch_size: usize,
+    /// `sleep`: pauses of a cleanup run.
+    pub sleep: CleanupSleep,
+    /// `older_than`: how long rows are kept past their expiry (flows, sessions, codes;
+    /// default 0s).
+    pub older_than: KratosDuration,
+    /// `inactive_sessions_older_than`: revoked sessions are deleted once their last
+    /// authentication is this old (default 720h, 30 days).
+    pub inactive_sessions_older_than: KratosDuration,
+    /// `courier_messages_older_than`: sent and abandoned courier messages are deleted once
+    /// they were last updated this long ago (default 168h, 7 days).
+    pub courier_messages_older_than: KratosDuration,
+    /// `interval`: how often a periodic cleanup runs (default 1h), for apps that run one.
+    pub interval: KratosDuration,
+}
+
+impl Default for CleanupConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 100,
+            sleep: CleanupSleep::default(),
+            older_than: KratosDuration(Duration::ZERO),
+            inactive_sessions_older_than: KratosDuration(Duration::from_secs(720 * 3600)),
+            courier_messages_older_than: KratosDuration(Duration::from_secs(168 * 3600)),
+            interval: KratosDuration(Duration::from_secs(3600)),
+        }
+    }
+}
+
+/// `database.cleanup.sleep`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CleanupSleep {
+    /// `tables`: the pause between two kinds of rows in one run (default 1m, as Kratos).
+    pub tables: KratosDuration,
+}
+
+impl Default for CleanupSleep {
+    fn default() -> Self {
+        Self {
+            tables: KratosDuration(Duration::from_secs(60)),
+        }
+    }
+}
 
 /// What a cleanup deletes and how. [`CleanupOptions::from_config`] reads it from the
 /// configuration; every field can be set from code.
