@@ -202,6 +202,19 @@ pub(crate) fn candidate_digests(
         .collect()
 }
 
+/// The send-limit key of an address: `address:` and the hex HMAC-SHA256 of the (normalised)
+/// address under the first secret, so the counters name no address in plain text.
+pub(crate) fn address_send_key(secrets: &[Secret], address: &str) -> String {
+    let Some(secret) = secrets.first() else {
+        return format!("address:{address}");
+    };
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.expose().as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(b"code_send_address\0");
+    mac.update(address.as_bytes());
+    format!("address:{}", hex::encode(mac.finalize().into_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +230,19 @@ mod tests {
         assert_eq!(t.expose().len(), 32);
         assert!(t.expose().chars().all(|c| c.is_ascii_alphanumeric()));
         assert!(!format!("{t:?}").contains(t.expose()));
+    }
+
+    #[test]
+    fn address_send_keys_hide_the_address() {
+        let secret = Secret::new("a-secret-0123456789");
+        let key = address_send_key(std::slice::from_ref(&secret), "someone@example.com");
+        assert!(key.starts_with("address:"));
+        assert!(!key.contains("someone"));
+        assert_eq!(
+            key,
+            address_send_key(std::slice::from_ref(&secret), "someone@example.com")
+        );
+        assert_ne!(key, address_send_key(&[secret], "other@example.com"));
     }
 
     #[test]

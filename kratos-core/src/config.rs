@@ -106,6 +106,8 @@ pub struct Config {
     pub security: SecurityConfig,
     /// The courier (`courier.*`).
     pub courier: crate::courier::CourierConfig,
+    /// Database housekeeping (`database.*`).
+    pub database: crate::cleanup::DatabaseConfig,
 }
 
 /// `security.*`
@@ -570,6 +572,17 @@ pub struct CodeSettings {
     pub lifespan: KratosDuration,
     /// `max_submissions`: wrong codes a flow accepts before it asks for a new one (default 5).
     pub max_submissions: u32,
+    /// `max_sends_per_flow`: code and link emails one flow may send (resends included) per
+    /// `send_limit_window` (default 5; 0: no limit). Not a Kratos key: Kratos has no such
+    /// limit.
+    pub max_sends_per_flow: u32,
+    /// `max_sends_per_address`: code and link emails one address may be sent per
+    /// `send_limit_window`, over all flows of every kind (default 10; 0: no limit). Not a
+    /// Kratos key.
+    pub max_sends_per_address: u32,
+    /// `send_limit_window`: the window the send limits count in, starting with its first
+    /// send (default 1h). Not a Kratos key.
+    pub send_limit_window: KratosDuration,
 }
 
 impl Default for CodeSettings {
@@ -577,6 +590,9 @@ impl Default for CodeSettings {
         Self {
             lifespan: one_hour(),
             max_submissions: 5,
+            max_sends_per_flow: 5,
+            max_sends_per_address: 10,
+            send_limit_window: one_hour(),
         }
     }
 }

@@ -29,6 +29,7 @@
 //! ```
 
 pub mod cipher;
+pub mod cleanup;
 pub mod clock;
 pub mod code;
 pub mod config;

@@ -18,12 +18,16 @@
 
 #![allow(missing_docs)]
 
+mod cleanup;
+mod code_limits;
 mod completion;
 mod courier;
 mod login_reads;
 mod passwordless_code;
 mod smtp_sink;
 mod verification_hooks;
+pub use cleanup::*;
+pub use code_limits::*;
 pub use completion::*;
 pub use courier::*;
 pub use login_reads::*;
@@ -106,6 +110,17 @@ macro_rules! store_conformance {
             completion_registration_writes_identity_session_and_flow,
             completion_is_all_or_nothing,
             login_reads_answer_flow_lockout_and_identity_apart,
+            cleanup_expired_flows,
+            cleanup_expired_and_inactive_sessions,
+            cleanup_spent_codes_and_submission_counters,
+            cleanup_stale_login_failures,
+            cleanup_finished_courier_messages,
+            cleanup_sent_message_loses_its_template_data,
+            cleanup_stale_send_counters,
+            cleanup_run_loops_until_done_and_run_once_takes_one_batch,
+            code_send_counters_count_atomically_per_window_and_tenant,
+            code_send_limits_per_flow_and_per_address,
+            code_send_limits_cover_recovery_login_and_registration,
         );
     };
 }

@@ -139,8 +139,9 @@ impl CourierStore for SqlStore {
             .db
             .execute_raw(Statement::from_sql_and_values(
                 self.db.get_database_backend(),
+                // The template data holds the plain code: it goes as soon as the message is out.
                 "UPDATE courier_messages SET status = 'sent', send_count = send_count + 1, \
-                 updated_at = $1 WHERE nid = $2 AND id = $3",
+                 template_data = '{}', updated_at = $1 WHERE nid = $2 AND id = $3",
                 [Value::from(now), Value::from(nid), Value::from(id)],
             ))
             .await

@@ -19,6 +19,7 @@
 //! # }).unwrap();
 //! ```
 
+mod cleanup_store;
 mod code_store;
 mod completion_store;
 mod courier_store;

@@ -33,6 +33,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::FromRef;
 use keto_core::{Keto, Schema, Tenant};
+use kratos_core::cleanup::{CleanupOptions, CleanupTask};
 use kratos_core::config::{HookConfig, Secret, redact_url};
 use kratos_core::courier::{CourierWorker, MemoryOutbox};
 use kratos_core::identity::IdentitySchema;
@@ -79,6 +80,9 @@ pub struct App {
     /// The courier worker delivering queued mail; it stops when dropped, or after its current
     /// batch with [`CourierWorker::stop`].
     pub courier: CourierWorker,
+    /// The periodic cleanup of expired rows (every `database.cleanup.interval`, see
+    /// [`kratos_core::cleanup`]); `None` when the interval is zero. It stops when dropped.
+    pub cleanup: Option<CleanupTask>,
     /// The in-memory outbox the development mailbox shows: in development mode, when no SMTP
     /// server (or other courier channel) is configured.
     pub outbox: Option<MemoryOutbox>,
@@ -92,7 +96,8 @@ pub struct App {
 /// registration (by password and by code), the `show_verification_ui` hook after a
 /// registration by password, plain-HTTP cookies for an `http://` base URL, and development
 /// secrets. Verification, recovery and passwordless sign-in and sign-up by email code are
-/// always switched on, and `--smtp` sets `courier.smtp.connection_uri`.
+/// always switched on, `--smtp` sets `courier.smtp.connection_uri`, and `--cleanup-interval`
+/// and `--cleanup-older-than` set `database.cleanup.interval` and `older_than`.
 ///
 /// Errors when the file cannot be loaded, when development secrets cannot be kept, and when
 /// mail has no way out: neither SMTP (or another courier channel) nor development mode.
@@ -151,6 +156,12 @@ fn configure(settings: &Settings) -> Result<(Config, mailbox::Delivery), String>
     if let Some(url) = &settings.smtp {
         config.courier.delivery_strategy = "smtp".into();
         config.courier.smtp.connection_uri = Some(url.clone());
+    }
+    if let Some(interval) = settings.cleanup_interval {
+        config.database.cleanup.interval = interval;
+    }
+    if let Some(older_than) = settings.cleanup_older_than {
+        config.database.cleanup.older_than = older_than;
     }
     // Checked before anything is written (the development secrets below).
     let mail = mailbox::Delivery::for_config(&config.courier, settings.dev)?;
@@ -382,15 +393,28 @@ pub async fn build(settings: &Settings) -> Result<App, String> {
     let admin =
         kratos_axum::admin_router(kratos.clone()).merge(kratos_axum::keto_router(keto.clone()));
     let courier = kratos.courier().spawn();
+    let cleanup = cleanup_task(&kratos);
     Ok(App {
         public,
         admin,
         kratos,
         keto,
         courier,
+        cleanup,
         outbox,
         mail_delivery,
     })
+}
+
+/// Starts the periodic cleanup of the app's tenant with the configured options, unless
+/// `database.cleanup.interval` is zero.
+fn cleanup_task(kratos: &Kratos) -> Option<CleanupTask> {
+    let interval = kratos.config().database.cleanup.interval.0;
+    if interval.is_zero() {
+        return None;
+    }
+    let options = CleanupOptions::from_config(kratos.config());
+    Some(kratos.cleanup().spawn(options, interval))
 }
 
 #[cfg(test)]

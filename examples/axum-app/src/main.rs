@@ -63,6 +63,9 @@ async fn run() -> Result<(), String> {
         tokio::try_join!(async { public.await }, async { admin.await }).map_err(|e| e.to_string());
     // Let the courier finish the batch it is sending.
     app.courier.stop().await;
+    if let Some(cleanup) = app.cleanup {
+        cleanup.stop().await;
+    }
     served?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use kratos_core::config::{Secret, redact_url};
+use kratos_core::config::{KratosDuration, Secret, redact_url};
 
 /// The text of `--help`.
 pub const HELP: &str = "axum-app: an example web app on kratos-rs
@@ -20,6 +20,8 @@ OPTIONS (each also read from the environment variable in brackets):
   --smtp URL               deliver mail through SMTP        [SMTP_URL]         default: none
                            smtp://USER:PASS@HOST:587/ (STARTTLS) or smtps://USER:PASS@HOST:465/ (TLS)
   --dev                    development mode                 [AXUM_APP_DEV=1]   default: off
+  --cleanup-interval DUR   delete expired rows this often   [CLEANUP_INTERVAL] default: database.cleanup.interval (1h); 0 turns it off
+  --cleanup-older-than DUR keep expired rows this long      [CLEANUP_OLDER_THAN] default: database.cleanup.older_than (0s)
   -h, --help               print this help
 
 Mail needs a way out: --smtp (or a courier channel in --config), or --dev. The app refuses to
@@ -59,6 +61,12 @@ pub struct Settings {
     /// default: then `/mailbox` is not served and the app needs SMTP (or another courier
     /// channel) to start.
     pub dev: bool,
+    /// How often expired rows are deleted (`database.cleanup.interval` when `None`; zero turns
+    /// the periodic cleanup off).
+    pub cleanup_interval: Option<KratosDuration>,
+    /// How long expired flows, sessions and codes are kept (`database.cleanup.older_than` when
+    /// `None`).
+    pub cleanup_older_than: Option<KratosDuration>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -73,6 +81,8 @@ impl std::fmt::Debug for Settings {
             .field("smtp", &self.smtp)
             .field("state_dir", &self.state_dir)
             .field("dev", &self.dev)
+            .field("cleanup_interval", &self.cleanup_interval)
+            .field("cleanup_older_than", &self.cleanup_older_than)
             .finish()
     }
 }
@@ -89,6 +99,8 @@ impl Default for Settings {
             smtp: None,
             state_dir: PathBuf::from(".axum-app"),
             dev: false,
+            cleanup_interval: None,
+            cleanup_older_than: None,
         }
     }
 }
@@ -126,6 +138,8 @@ impl Settings {
                 _ => return Err(format!("AXUM_APP_DEV={v}: expected 1 or 0 (see --help)")),
             };
         }
+        let mut cleanup_interval = env("CLEANUP_INTERVAL");
+        let mut cleanup_older_than = env("CLEANUP_OLDER_THAN");
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -149,6 +163,8 @@ impl Settings {
                 "--smtp" => s.smtp = Some(Secret::new(value()?)),
                 "--dev" if inline.is_none() => s.dev = true,
                 "--dev" => return Err("--dev takes no value (see --help)".into()),
+                "--cleanup-interval" => cleanup_interval = Some(value()?),
+                "--cleanup-older-than" => cleanup_older_than = Some(value()?),
                 other => return Err(format!("unknown argument `{other}` (see --help)")),
             }
         }
@@ -161,6 +177,12 @@ impl Settings {
         if let Some(url) = &s.smtp {
             check_smtp_url(url.expose())?;
         }
+        let duration = |flag: &str, v: Option<String>| {
+            v.map(|v| KratosDuration::parse(&v).map_err(|e| format!("{flag}: {e}")))
+                .transpose()
+        };
+        s.cleanup_interval = duration("--cleanup-interval", cleanup_interval)?;
+        s.cleanup_older_than = duration("--cleanup-older-than", cleanup_older_than)?;
         Ok(Command::Run(Box::new(s)))
     }
 }

@@ -569,6 +569,11 @@ impl<'a> LoginFlows<'a> {
                 self.save(&flow, &csrf, false).await?;
                 return Ok(LoginSubmission::Retry(flow));
             }
+            if !code::send_allowed(self.kratos, flow.id, address).await? {
+                flow.ui.messages.push(code::too_many_sends());
+                self.save(&flow, &csrf, false).await?;
+                return Ok(LoginSubmission::Retry(flow));
+            }
             let normalized = normalize_identifier(IdentifierKind::Email, address)
                 .unwrap_or_else(|_| address.to_lowercase());
             let found = match self

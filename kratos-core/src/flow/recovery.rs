@@ -479,6 +479,18 @@ impl<'a> RecoveryFlows<'a> {
                 flow.ui.add_node_message("email", text::required("email"));
                 None
             }
+            _ if !crate::strategy::code::send_allowed(
+                self.kratos,
+                flow.id,
+                payload.email.trim(),
+            )
+            .await? =>
+            {
+                flow.ui
+                    .messages
+                    .push(crate::strategy::code::too_many_sends());
+                None
+            }
             _ => {
                 let email = payload.email.trim().to_owned();
                 self.send(&flow, method, &email).await?;

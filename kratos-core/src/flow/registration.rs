@@ -484,6 +484,11 @@ impl<'a> RegistrationFlows<'a> {
             return Ok(RegistrationSubmission::Retry(flow));
         };
         if payload.code.trim().is_empty() || payload.resend.as_deref() == Some("code") {
+            if !code::send_allowed(self.kratos, flow.id, &address).await? {
+                flow.ui.messages.push(code::too_many_sends());
+                self.save(&flow, &csrf, false).await?;
+                return Ok(RegistrationSubmission::Retry(flow));
+            }
             code::send_code(
                 self.kratos,
                 CodeRequest {

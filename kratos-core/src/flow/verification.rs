@@ -519,6 +519,13 @@ impl<'a> VerificationFlows<'a> {
             }
             _ => {
                 let email = payload.email.trim().to_owned();
+                if !crate::strategy::code::send_allowed(self.kratos, flow.id, &email).await? {
+                    flow.ui
+                        .messages
+                        .push(crate::strategy::code::too_many_sends());
+                    self.save(&flow, &csrf, false).await?;
+                    return Ok(flow);
+                }
                 self.send(&flow, method, &email).await?;
                 flow.state = FlowState::SentEmail;
                 match method {

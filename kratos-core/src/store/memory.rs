@@ -1,5 +1,6 @@
 //! The in-memory store: for tests, examples and single-process apps that keep nothing.
 
+mod cleanup;
 mod courier;
 
 use std::collections::{BTreeMap, HashMap};

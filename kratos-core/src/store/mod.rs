@@ -6,6 +6,7 @@
 //! traits for SQLite and PostgreSQL, and the `testsuite` feature holds the conformance suite
 //! every implementation must pass.
 
+mod maintenance;
 mod memory;
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ use crate::flow::{FlowKind, StoredFlow};
 use crate::identity::{CredentialType, Identity};
 use crate::session::{Aal, Session, SessionRecord, available_aal};
 
+pub use maintenance::{CleanupStore, SendLimitStore};
 pub use memory::MemoryStore;
 
 /// The portable kind of a storage error.
@@ -393,6 +395,8 @@ pub trait Persister:
     + CourierStore
     + CodeStore
     + AddressStore
+    + CleanupStore
+    + SendLimitStore
     + std::fmt::Debug
     + 'static
 {
@@ -408,6 +412,8 @@ impl<
         + CourierStore
         + CodeStore
         + AddressStore
+        + CleanupStore
+        + SendLimitStore
         + std::fmt::Debug
         + 'static,
 > Persister for T

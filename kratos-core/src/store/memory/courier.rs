@@ -15,13 +15,15 @@ use crate::store::{AddressKind, AddressStore, CodeStore, CourierStore, StoreErro
 
 #[derive(Debug, Default)]
 pub(super) struct CourierData {
-    messages: HashMap<Uuid, (Uuid, Message)>,
-    codes: HashMap<(Uuid, Uuid), OneTimeCode>,
-    submissions: HashMap<(Uuid, Uuid), u32>,
+    pub(super) messages: HashMap<Uuid, (Uuid, Message)>,
+    pub(super) codes: HashMap<(Uuid, Uuid), OneTimeCode>,
+    pub(super) submissions: HashMap<(Uuid, Uuid), u32>,
+    /// Code send counters: (tenant, key) to (count, window start).
+    pub(super) send_counters: HashMap<(Uuid, String), (u32, DateTime<Utc>)>,
 }
 
 impl MemoryStore {
-    fn courier_data(&self) -> std::sync::MutexGuard<'_, CourierData> {
+    pub(super) fn courier_data(&self) -> std::sync::MutexGuard<'_, CourierData> {
         self.courier.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -82,6 +84,8 @@ impl CourierStore for MemoryStore {
         m.status = MessageStatus::Sent;
         m.send_count += 1;
         m.updated_at = now;
+        // The template data holds the plain code: it goes as soon as the message is out.
+        m.template_data = serde_json::json!({});
         Ok(())
     }
 
