@@ -106,6 +106,11 @@ macro_rules! store_conformance {
             completion_registration_writes_identity_session_and_flow,
             completion_is_all_or_nothing,
             login_reads_answer_flow_lockout_and_identity_apart,
+            login_attempts_lock_from_the_limit_and_a_success_forgives,
+            flow_login_burst_is_locked_before_the_hash,
+            flow_login_lockout_keys_long_identifiers_by_digest,
+            completion_concurrent_login_submissions_one_session,
+            completion_concurrent_registration_submissions_one_session,
         );
     };
 }
@@ -1792,7 +1797,7 @@ use crate::flow::login::{LoginOptions, LoginSubmission};
 use crate::flow::registration::RegistrationSubmission;
 use crate::flow::{ContinueWith, FlowContext, FlowError, FlowState, FlowType};
 
-const SESSION_HOOK: &str = "selfservice:\n  allowed_return_urls: [\"https://app.example.com/welcome\"]\n  default_browser_return_url: https://app.example.com/\n  flows:\n    registration:\n      after:\n        password:\n          hooks: [{hook: session}]\n";
+pub(crate) const SESSION_HOOK: &str = "selfservice:\n  allowed_return_urls: [\"https://app.example.com/welcome\"]\n  default_browser_return_url: https://app.example.com/\n  flows:\n    registration:\n      after:\n        password:\n          hooks: [{hook: session}]\n";
 
 /// A registry for the flow tests: [`kratos`] with the `session` hook after a password
 /// registration and the return URLs the browser-flow tests use.
@@ -1800,7 +1805,7 @@ pub fn flow_kratos(store: Arc<dyn Persister>) -> Kratos {
     kratos_with(store, SESSION_HOOK, Arc::new(crate::SystemClock))
 }
 
-fn messages(ui: &crate::flow::ui::UiContainer) -> Vec<u32> {
+pub(crate) fn messages(ui: &crate::flow::ui::UiContainer) -> Vec<u32> {
     ui.messages
         .iter()
         .chain(ui.nodes.iter().flat_map(|n| n.messages.iter()))
@@ -2956,12 +2961,19 @@ pub async fn flow_concurrent_logins(store: Arc<dyn Persister>) {
     let config = format!(
         "{SESSION_HOOK}security:\n  login_lockout:\n    max_failures: 5\n    max_failures_per_address: 1000\n    base_duration: 1m\n"
     );
-    let k = kratos_with(store, &config, Arc::new(crate::SystemClock));
+    let k = kratos_with(store.clone(), &config, Arc::new(crate::SystemClock));
     let mail = email();
     registered_token(&k, &mail).await;
-    // Eight concurrent logins of one identity: eight distinct sessions.
+    // Eight concurrent logins of one identity: eight distinct sessions. Attempts are counted
+    // before their password is verified, so eight at once need a limit of eight or more.
+    let roomy = kratos_with(
+        store,
+        &config.replace("max_failures: 5", "max_failures: 8"),
+        Arc::new(crate::SystemClock),
+    )
+    .tenant(k.nid());
     let logins = (0..8).map(|_| {
-        let (k, mail) = (k.clone(), mail.clone());
+        let (k, mail) = (roomy.clone(), mail.clone());
         async move { login(&k, &mail, "long enough pw").await }
     });
     let mut tokens = HashSet::new();
@@ -2987,8 +2999,8 @@ pub async fn flow_concurrent_logins(store: Arc<dyn Persister>) {
         9
     );
 
-    // Eight concurrent wrong passwords: every failure is counted, so the identifier locks.
-    // Attempts that start after the fifth failure was counted already see the lock.
+    // Eight concurrent wrong passwords: every attempt is counted before its password is
+    // verified, so exactly five are verified and three refused; the identifier locks.
     let wrong = (0..8).map(|_| {
         let (k, mail) = (k.clone(), mail.clone());
         async move {
@@ -3007,18 +3019,15 @@ pub async fn flow_concurrent_logins(store: Arc<dyn Persister>) {
                 .await
         }
     });
-    let mut refused = 0;
+    let (mut refused, mut locked) = (0, 0);
     for r in futures::future::join_all(wrong).await {
         match r {
             Ok(LoginSubmission::Retry(_)) => refused += 1,
-            Err(FlowError::LoginLocked { .. }) => {}
+            Err(FlowError::LoginLocked { .. }) => locked += 1,
             other => panic!("unexpected answer to a wrong password: {other:?}"),
         }
     }
-    assert!(
-        refused >= 5,
-        "at least the five counted failures were answered"
-    );
+    assert_eq!((refused, locked), (5, 3), "five verified, three locked");
     let ctx = FlowContext::default();
     let flow = k
         .login()
@@ -3035,4 +3044,97 @@ pub async fn flow_concurrent_logins(store: Arc<dyn Persister>) {
         .await
         .unwrap_err();
     assert!(matches!(err, FlowError::LoginLocked { .. }), "{err:?}");
+}
+
+/// An api login flow of `k` submitted with `identifier` and `password`.
+async fn password_attempt(
+    k: Kratos,
+    identifier: String,
+    password: &'static str,
+) -> Result<LoginSubmission, FlowError> {
+    let ctx = FlowContext::default();
+    let flow = k
+        .login()
+        .create(FlowType::Api, &ctx, LoginOptions::default())
+        .await
+        .unwrap();
+    k.login()
+        .submit(
+            flow.id,
+            &json!({"method": "password", "identifier": identifier, "password": password}),
+            &ctx,
+        )
+        .await
+}
+
+/// Twenty wrong passwords at once against a limit of five: each attempt is counted before its
+/// password is verified, so five are verified (and answered as wrong) and fifteen refused as
+/// locked without a hash; the right password is refused too while the lock holds.
+pub async fn flow_login_burst_is_locked_before_the_hash(store: Arc<dyn Persister>) {
+    let config = format!(
+        "{SESSION_HOOK}security:\n  login_lockout:\n    max_failures: 5\n    max_failures_per_address: 1000\n    base_duration: 1m\n"
+    );
+    let k = kratos_with(store, &config, Arc::new(crate::SystemClock));
+    let mail = email();
+    registered_token(&k, &mail).await;
+    let burst = (0..20).map(|_| password_attempt(k.clone(), mail.clone(), "wrong password"));
+    let (mut wrong, mut locked) = (0, 0);
+    for r in futures::future::join_all(burst).await {
+        match r {
+            Ok(LoginSubmission::Retry(_)) => wrong += 1,
+            Err(FlowError::LoginLocked { .. }) => locked += 1,
+            other => panic!("unexpected answer to a wrong password: {other:?}"),
+        }
+    }
+    assert_eq!((wrong, locked), (5, 15), "five verified, fifteen locked");
+    let err = password_attempt(k.clone(), mail.clone(), "long enough pw")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FlowError::LoginLocked { .. }), "{err:?}");
+    assert_eq!((err.id(), err.status()), ("self_service_login_locked", 429));
+}
+
+/// An identifier longer than a lockout key holds is keyed by its digest: its attempts are
+/// counted (on SQL its key would otherwise exceed what an index entry may hold) and lock it,
+/// and another long identifier with the same beginning has a count of its own.
+pub async fn flow_login_lockout_keys_long_identifiers_by_digest(store: Arc<dyn Persister>) {
+    let config = format!(
+        "{SESSION_HOOK}security:\n  login_lockout:\n    max_failures: 2\n    max_failures_per_address: 1000\n    base_duration: 1m\n"
+    );
+    let k = kratos_with(store, &config, Arc::new(crate::SystemClock));
+    // 16 KiB of hex: too long for an index entry even compressed.
+    let long: String = (0..512)
+        .map(|_| Uuid::new_v4().simple().to_string())
+        .collect();
+    let other = format!("{long}x");
+    for _ in 0..2 {
+        assert!(matches!(
+            password_attempt(k.clone(), long.clone(), "wrong password").await,
+            Ok(LoginSubmission::Retry(_))
+        ));
+    }
+    let err = password_attempt(k.clone(), long.clone(), "wrong password")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FlowError::LoginLocked { .. }), "{err:?}");
+    assert!(
+        matches!(
+            password_attempt(k.clone(), other, "wrong password").await,
+            Ok(LoginSubmission::Retry(_))
+        ),
+        "another identifier is not locked"
+    );
+    let key = crate::flow::login::identifier_lockout_key(&long);
+    assert!(
+        key.starts_with("identifier-sha256:") && key.len() < 100,
+        "{key}"
+    );
+    assert!(
+        k.store()
+            .login_locked_until(k.nid(), &[key])
+            .await
+            .unwrap()
+            .is_some(),
+        "the digest key holds the lock"
+    );
 }

@@ -645,6 +645,7 @@ impl<'a> RegistrationFlows<'a> {
                 &FlowCompletion {
                     flow: &stored,
                     reset_login_failures: None,
+                    forgive_login_attempt: None,
                     identity: Some(&prepared),
                     session: record.as_ref().map(SessionWrite::Insert),
                 },
@@ -652,6 +653,15 @@ impl<'a> RegistrationFlows<'a> {
             .await;
         match written {
             Ok(()) => {}
+            // Completed meanwhile by a concurrent submission (or gone).
+            Err(StoreError::NotFound) => {
+                return Err(match self.load(flow.id).await {
+                    Ok((stored, _)) if stored.state == FlowState::PassedChallenge => {
+                        FlowError::AlreadyCompleted
+                    }
+                    _ => StoreError::NotFound.into(),
+                });
+            }
             Err(StoreError::Conflict(_)) => {
                 flow.ui.messages.push(text::duplicate_credentials());
                 self.save(&flow, &csrf, false).await?;
