@@ -666,6 +666,12 @@ impl Config {
         self.hashers
             .algorithm()
             .map_err(|e| ConfigError::invalid("hashers", e.to_string()))?;
+        if self.hashers.max_concurrent == Some(0) {
+            return Err(ConfigError::invalid(
+                "hashers.max_concurrent",
+                "must be at least 1",
+            ));
+        }
         Ok(())
     }
 }
@@ -842,6 +848,12 @@ pub struct HashersConfig {
     pub argon2: Argon2Config,
     /// `hashers.bcrypt`
     pub bcrypt: BcryptConfig,
+    /// `hashers.max_concurrent` (not a Kratos key): how many password hashes and
+    /// verifications run at once; the others wait for a turn. Each argon2id run holds its
+    /// whole `memory` while it runs, so this bounds the memory hashing takes (a burst of 256
+    /// logins does not allocate 256 buffers at once). Default: the number of cores
+    /// (`std::thread::available_parallelism`). 0 is invalid.
+    pub max_concurrent: Option<usize>,
 }
 
 impl Default for HashersConfig {
@@ -850,6 +862,7 @@ impl Default for HashersConfig {
             algorithm: HasherName::Argon2,
             argon2: Argon2Config::default(),
             bcrypt: BcryptConfig::default(),
+            max_concurrent: None,
         }
     }
 }

@@ -533,21 +533,24 @@ impl<'a> LoginFlows<'a> {
             .and_then(|i| i.credential(CredentialType::Password))
             .and_then(|c| c.hashed_password())
             .map(str::to_owned);
-        let hasher = self.kratos.hasher().clone();
         let password = payload.password.clone();
-        // One verification; a hash in another format or with other parameters is re-hashed
-        // with the configured algorithm in the same step.
-        let (valid, new_hash) = tokio::task::spawn_blocking(move || match stored_hash {
-            Some(hash) => crate::identity::verify_and_rehash(&hasher, password.as_bytes(), &hash)
-                .unwrap_or((false, None)),
-            None => {
-                // Spend the time of a real verification: timing reveals nothing.
-                hasher.verify_dummy(password.as_bytes());
-                (false, None)
-            }
-        })
-        .await
-        .map_err(|e| FlowError::Internal(e.to_string()))?;
+        // One verification (one turn of the hashing gate); a hash in another format or with
+        // other parameters is re-hashed with the configured algorithm in the same turn.
+        let (valid, new_hash) = self
+            .kratos
+            .run_hash(move |hasher| match stored_hash {
+                Some(hash) => {
+                    crate::identity::verify_and_rehash(hasher, password.as_bytes(), &hash)
+                        .unwrap_or((false, None))
+                }
+                None => {
+                    // Spend the time of a real verification: timing reveals nothing.
+                    hasher.verify_dummy(password.as_bytes());
+                    (false, None)
+                }
+            })
+            .await
+            .map_err(|e| FlowError::Internal(e.to_string()))?;
         let mut identity = match (valid, found) {
             (true, Some(i)) => i,
             _ => {

@@ -405,9 +405,10 @@ impl<'a> RegistrationFlows<'a> {
             self.save(&flow, &csrf, false).await?;
             return Ok(RegistrationSubmission::Retry(flow));
         }
-        let hasher = self.kratos.hasher().clone();
         let password = payload.password.clone();
-        let hash = tokio::task::spawn_blocking(move || hasher.hash(password.as_bytes()))
+        let hash = self
+            .kratos
+            .run_hash(move |hasher| hasher.hash(password.as_bytes()))
             .await
             .map_err(|e| FlowError::Internal(e.to_string()))?;
         let hash = match hash {
