@@ -910,3 +910,56 @@ impl Kratos {
         }
     }
 }
+
+#[cfg(test)]
+mod lockout_key_tests {
+    use super::{MAX_KEYED_IDENTIFIER_BYTES, address_lockout_key, identifier_lockout_key};
+
+    #[test]
+    fn identifiers_up_to_the_bound_are_kept_longer_ones_digested() {
+        assert_eq!(
+            identifier_lockout_key("ada@example.com"),
+            "identifier:ada@example.com"
+        );
+        let at_bound = "a".repeat(MAX_KEYED_IDENTIFIER_BYTES);
+        assert_eq!(
+            identifier_lockout_key(&at_bound),
+            format!("identifier:{at_bound}")
+        );
+        let long = "a".repeat(MAX_KEYED_IDENTIFIER_BYTES + 1);
+        let key = identifier_lockout_key(&long);
+        assert!(key.starts_with("identifier-sha256:"), "{key}");
+        assert_eq!(key.len(), "identifier-sha256:".len() + 64);
+        assert_eq!(
+            key,
+            identifier_lockout_key(&long),
+            "the same key every time"
+        );
+        assert_ne!(key, identifier_lockout_key(&format!("{long}b")));
+        assert!(identifier_lockout_key(&"é".repeat(100_000)).len() < 100);
+    }
+
+    #[test]
+    fn ipv6_addresses_are_keyed_per_64() {
+        assert_eq!(address_lockout_key("192.0.2.7"), "address:192.0.2.7");
+        assert_eq!(address_lockout_key("::ffff:192.0.2.7"), "address:192.0.2.7");
+        assert_eq!(
+            address_lockout_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+            "address:2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            address_lockout_key("2001:db8:1:2::1"),
+            address_lockout_key("2001:db8:1:2:ffff::9"),
+            "one /64, one key"
+        );
+        assert_ne!(
+            address_lockout_key("2001:db8:1:2::1"),
+            address_lockout_key("2001:db8:1:3::1")
+        );
+        let odd = address_lockout_key(&"x".repeat(10_000));
+        assert!(
+            odd.starts_with("address-sha256:") && odd.len() < 100,
+            "{odd}"
+        );
+    }
+}
