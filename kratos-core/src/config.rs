@@ -716,6 +716,12 @@ impl Config {
         self.hashers
             .algorithm()
             .map_err(|e| ConfigError::invalid("hashers", e.to_string()))?;
+        if self.hashers.max_concurrent == Some(0) {
+            return Err(ConfigError::invalid(
+                "hashers.max_concurrent",
+                "must be at least 1",
+            ));
+        }
         Ok(())
     }
 }
@@ -834,12 +840,103 @@ pub struct ServeConfig {
     pub admin: EndpointConfig,
 }
 
-/// `serve.public` / `serve.admin`
+/// `serve.public` / `serve.admin` (`trusted_proxies` is read under `serve.public` only)
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct EndpointConfig {
     /// The URL under which the endpoint is reachable, e.g. `http://127.0.0.1:4433/`.
     pub base_url: Option<String>,
+    /// `serve.public.trusted_proxies` (not a Kratos key; Kratos has none): the reverse proxies
+    /// whose forwarding headers are believed, as CIDRs (`10.0.0.0/8`, `2001:db8::/32`; a bare
+    /// address is one host). When the peer of a request is one of them, the client address
+    /// (for the lockout and session devices) is the right-most address of `Forwarded`
+    /// (RFC 7239, `for=`) or, without it, `X-Forwarded-For` that is not itself a trusted
+    /// proxy; otherwise, and when the header is missing or malformed, the peer address.
+    /// Empty by default: forwarding headers are ignored.
+    pub trusted_proxies: Vec<IpCidr>,
+}
+
+/// An IP network in CIDR notation (`192.0.2.0/24`, `2001:db8::/32`); a bare address is a
+/// network of that one address. IPv4-mapped IPv6 addresses are compared as IPv4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpCidr {
+    network: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpCidr {
+    /// Whether `address` lies in this network.
+    pub fn contains(&self, address: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        match (self.network, unmap(address)) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `address`, or the IPv4 address it maps.
+fn unmap(address: std::net::IpAddr) -> std::net::IpAddr {
+    match address {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, std::net::IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl std::str::FromStr for IpCidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (address, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let network = unmap(
+            address
+                .parse::<std::net::IpAddr>()
+                .map_err(|_| format!("`{s}` is not an IP address or CIDR"))?,
+        );
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("`{s}` has no prefix length from 0 to {max}"))?,
+        };
+        Ok(Self { network, prefix })
+    }
+}
+
+impl std::fmt::Display for IpCidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+impl Serialize for IpCidr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for IpCidr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 impl ServeConfig {
@@ -892,6 +989,12 @@ pub struct HashersConfig {
     pub argon2: Argon2Config,
     /// `hashers.bcrypt`
     pub bcrypt: BcryptConfig,
+    /// `hashers.max_concurrent` (not a Kratos key): how many password hashes and
+    /// verifications run at once; the others wait for a turn. Each argon2id run holds its
+    /// whole `memory` while it runs, so this bounds the memory hashing takes (a burst of 256
+    /// logins does not allocate 256 buffers at once). Default: the number of cores
+    /// (`std::thread::available_parallelism`). 0 is invalid.
+    pub max_concurrent: Option<usize>,
 }
 
 impl Default for HashersConfig {
@@ -900,6 +1003,7 @@ impl Default for HashersConfig {
             algorithm: HasherName::Argon2,
             argon2: Argon2Config::default(),
             bcrypt: BcryptConfig::default(),
+            max_concurrent: None,
         }
     }
 }
@@ -1121,6 +1225,51 @@ impl<'de> Deserialize<'de> for KratosDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trusted_proxies_are_cidrs() {
+        let config = Config::from_yaml_str(
+            "serve:\n  public:\n    trusted_proxies: [\"10.0.0.0/8\", \"192.0.2.1\", \"2001:db8::/32\"]\n",
+        )
+        .expect("config");
+        let nets = &config.serve.public.trusted_proxies;
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(nets[0].contains(ip("10.255.0.1")));
+        assert!(!nets[0].contains(ip("11.0.0.1")));
+        assert!(nets[0].contains(ip("::ffff:10.1.1.1")), "mapped IPv4");
+        assert!(nets[1].contains(ip("192.0.2.1")) && !nets[1].contains(ip("192.0.2.2")));
+        assert!(nets[2].contains(ip("2001:db8:abcd::1")) && !nets[2].contains(ip("2001:db9::1")));
+        assert!(!nets[2].contains(ip("10.0.0.1")), "no family crosses");
+        assert_eq!(nets[1].to_string(), "192.0.2.1/32");
+        assert!(
+            "0.0.0.0/0"
+                .parse::<IpCidr>()
+                .unwrap()
+                .contains(ip("203.0.113.1"))
+        );
+        assert!(
+            "::/0"
+                .parse::<IpCidr>()
+                .unwrap()
+                .contains(ip("2001:db8::1"))
+        );
+        for bad in [
+            "10.0.0.0/33",
+            "2001:db8::/129",
+            "10.0.0.0/",
+            "10.0.0/8",
+            "x",
+            "10.0.0.0/-1",
+            "",
+        ] {
+            assert!(bad.parse::<IpCidr>().is_err(), "{bad}");
+        }
+        assert!(
+            Config::from_yaml_str("serve:\n  public:\n    trusted_proxies: [\"10.0.0.0/40\"]\n")
+                .is_err(),
+            "an invalid CIDR fails the configuration"
+        );
+    }
 
     #[test]
     fn durations_parse_like_kratos() {

@@ -39,6 +39,12 @@ pub enum BuildError {
     Courier(String),
 }
 
+/// A password hash or verification run by [`Kratos::run_hash`] failed to finish (it
+/// panicked). The message says nothing of the password.
+#[derive(Debug, thiserror::Error)]
+#[error("the password hashing task failed: {0}")]
+pub struct HashTaskError(String);
+
 /// The handle to everything. Cheap to clone; bound to one tenant (network id).
 #[derive(Clone, Debug)]
 pub struct Kratos {
@@ -52,6 +58,8 @@ struct Inner {
     schemas: SchemaRegistry,
     store: Arc<dyn Persister>,
     hasher: kratos_hash::Hasher,
+    hash_gate: Arc<tokio::sync::Semaphore>,
+    hash_concurrency: usize,
     cipher: Cipher,
     clock: Arc<dyn Clock>,
     public_base_url: String,
@@ -98,6 +106,7 @@ impl Kratos {
             flow_hooks: crate::hook::FlowHooks::default(),
             courier_channel: None,
             courier_templates: Vec::new(),
+            hash_concurrency: None,
         }
     }
 
@@ -140,9 +149,46 @@ impl Kratos {
         &self.inner.store
     }
 
-    /// The password hasher.
+    /// The password hasher. Flows and the admin API run it through
+    /// [`Kratos::run_hash`]; code that hashes on its own should too.
     pub fn hasher(&self) -> &kratos_hash::Hasher {
         &self.inner.hasher
+    }
+
+    /// Runs `work` (a password hash or verification with the configured hasher) on a blocking
+    /// thread once the hashing gate lets it in: at most `hashers.max_concurrent` (default: the
+    /// number of cores) such runs at a time across every tenant of this registry; the others
+    /// wait, without holding a thread, for a turn. The turn is held by the blocking work
+    /// itself, so a caller that stops waiting (a dropped request) does not free it before the
+    /// work ends.
+    ///
+    /// # Errors
+    ///
+    /// [`HashTaskError`] when the work panicked.
+    pub async fn run_hash<T, F>(&self, work: F) -> Result<T, HashTaskError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&kratos_hash::Hasher) -> T + Send + 'static,
+    {
+        let permit = self
+            .inner
+            .hash_gate
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| HashTaskError("the hashing gate is closed".into()))?;
+        let hasher = self.inner.hasher.clone();
+        tokio::task::spawn_blocking(move || {
+            let _turn = permit;
+            work(&hasher)
+        })
+        .await
+        .map_err(|e| HashTaskError(e.to_string()))
+    }
+
+    /// How many hashes may run at once ([`Kratos::run_hash`]).
+    pub fn hash_concurrency(&self) -> usize {
+        self.inner.hash_concurrency
     }
 
     /// The password policy (`selfservice.methods.password.config`).
@@ -181,6 +227,7 @@ pub struct KratosBuilder {
     flow_hooks: crate::hook::FlowHooks,
     courier_channel: Option<Arc<dyn crate::courier::Channel>>,
     courier_templates: Vec<(crate::courier::TemplateType, crate::courier::EmailTemplate)>,
+    hash_concurrency: Option<usize>,
 }
 
 impl KratosBuilder {
@@ -239,6 +286,14 @@ impl KratosBuilder {
         self
     }
 
+    /// How many password hashes and verifications run at once (over `hashers.max_concurrent`
+    /// and its default, the number of cores); see [`Kratos::run_hash`]. 0 is a configuration
+    /// error when the registry is built.
+    pub fn hash_concurrency(mut self, permits: usize) -> Self {
+        self.hash_concurrency = Some(permits);
+        self
+    }
+
     /// Checks everything and builds the registry.
     pub fn build(self) -> Result<Kratos, BuildError> {
         let mut config = self.config;
@@ -258,6 +313,17 @@ impl KratosBuilder {
         }
         schemas.check()?;
         let hasher = kratos_hash::Hasher::new(config.hashers.algorithm()?)?;
+        let hash_concurrency = match self.hash_concurrency.or(config.hashers.max_concurrent) {
+            Some(0) => {
+                return Err(crate::config::ConfigError::invalid(
+                    "hashers.max_concurrent",
+                    "must be at least 1",
+                )
+                .into());
+            }
+            Some(n) => n.min(tokio::sync::Semaphore::MAX_PERMITS),
+            None => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        };
         let cipher = Cipher::new(config.ciphers.algorithm, &config.secrets.cipher)?;
         let public_base_url = config.serve.public_base_url();
         let mut password_policy = config.selfservice.methods.password.config.build_policy()?;
@@ -282,6 +348,8 @@ impl KratosBuilder {
                 config,
                 schemas,
                 hasher,
+                hash_gate: Arc::new(tokio::sync::Semaphore::new(hash_concurrency)),
+                hash_concurrency,
                 cipher,
                 public_base_url,
                 password_policy,

@@ -51,5 +51,5 @@ pub use cipher::Cipher;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use error::{ErrorBody, KratosError};
-pub use kratos::{BuildError, Kratos, KratosBuilder};
+pub use kratos::{BuildError, HashTaskError, Kratos, KratosBuilder};
 pub use kratos_hash as hash;

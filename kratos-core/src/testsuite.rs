@@ -121,6 +121,13 @@ macro_rules! store_conformance {
             code_send_counters_count_atomically_per_window_and_tenant,
             code_send_limits_per_flow_and_per_address,
             code_send_limits_cover_recovery_login_and_registration,
+            login_attempts_lock_from_the_limit_and_a_success_forgives,
+            flow_login_burst_is_locked_before_the_hash,
+            flow_login_lockout_keys_long_identifiers_by_digest,
+            completion_concurrent_login_submissions_one_session,
+            completion_concurrent_registration_submissions_one_session,
+            hash_gate_bounds_concurrent_hashes,
+            flow_hashing_waits_for_the_gate,
         );
     };
 }
@@ -1807,7 +1814,7 @@ use crate::flow::login::{LoginOptions, LoginSubmission};
 use crate::flow::registration::RegistrationSubmission;
 use crate::flow::{ContinueWith, FlowContext, FlowError, FlowState, FlowType};
 
-const SESSION_HOOK: &str = "selfservice:\n  allowed_return_urls: [\"https://app.example.com/welcome\"]\n  default_browser_return_url: https://app.example.com/\n  flows:\n    registration:\n      after:\n        password:\n          hooks: [{hook: session}]\n";
+pub(crate) const SESSION_HOOK: &str = "selfservice:\n  allowed_return_urls: [\"https://app.example.com/welcome\"]\n  default_browser_return_url: https://app.example.com/\n  flows:\n    registration:\n      after:\n        password:\n          hooks: [{hook: session}]\n";
 
 /// A registry for the flow tests: [`kratos`] with the `session` hook after a password
 /// registration and the return URLs the browser-flow tests use.
@@ -1815,7 +1822,7 @@ pub fn flow_kratos(store: Arc<dyn Persister>) -> Kratos {
     kratos_with(store, SESSION_HOOK, Arc::new(crate::SystemClock))
 }
 
-fn messages(ui: &crate::flow::ui::UiContainer) -> Vec<u32> {
+pub(crate) fn messages(ui: &crate::flow::ui::UiContainer) -> Vec<u32> {
     ui.messages
         .iter()
         .chain(ui.nodes.iter().flat_map(|n| n.messages.iter()))
@@ -2971,12 +2978,19 @@ pub async fn flow_concurrent_logins(store: Arc<dyn Persister>) {
     let config = format!(
         "{SESSION_HOOK}security:\n  login_lockout:\n    max_failures: 5\n    max_failures_per_address: 1000\n    base_duration: 1m\n"
     );
-    let k = kratos_with(store, &config, Arc::new(crate::SystemClock));
+    let k = kratos_with(store.clone(), &config, Arc::new(crate::SystemClock));
     let mail = email();
     registered_token(&k, &mail).await;
-    // Eight concurrent logins of one identity: eight distinct sessions.
+    // Eight concurrent logins of one identity: eight distinct sessions. Attempts are counted
+    // before their password is verified, so eight at once need a limit of eight or more.
+    let roomy = kratos_with(
+        store,
+        &config.replace("max_failures: 5", "max_failures: 8"),
+        Arc::new(crate::SystemClock),
+    )
+    .tenant(k.nid());
     let logins = (0..8).map(|_| {
-        let (k, mail) = (k.clone(), mail.clone());
+        let (k, mail) = (roomy.clone(), mail.clone());
         async move { login(&k, &mail, "long enough pw").await }
     });
     let mut tokens = HashSet::new();
@@ -3002,8 +3016,8 @@ pub async fn flow_concurrent_logins(store: Arc<dyn Persister>) {
         9
     );
 
-    // Eight concurrent wrong passwords: every failure is counted, so the identifier locks.
-    // Attempts that start after the fifth failure was counted already see the lock.
+    // Eight concurrent wrong passwords: every attempt is counted before its password is
+    // verified, so exactly five are verified and three refused; the identifier locks.
     let wrong = (0..8).map(|_| {
         let (k, mail) = (k.clone(), mail.clone());
         async move {
@@ -3022,18 +3036,15 @@ pub async fn flow_concurrent_logins(store: Arc<dyn Persister>) {
                 .await
         }
     });
-    let mut refused = 0;
+    let (mut refused, mut locked) = (0, 0);
     for r in futures::future::join_all(wrong).await {
         match r {
             Ok(LoginSubmission::Retry(_)) => refused += 1,
-            Err(FlowError::LoginLocked { .. }) => {}
+            Err(FlowError::LoginLocked { .. }) => locked += 1,
             other => panic!("unexpected answer to a wrong password: {other:?}"),
         }
     }
-    assert!(
-        refused >= 5,
-        "at least the five counted failures were answered"
-    );
+    assert_eq!((refused, locked), (5, 3), "five verified, three locked");
     let ctx = FlowContext::default();
     let flow = k
         .login()
@@ -3050,4 +3061,248 @@ pub async fn flow_concurrent_logins(store: Arc<dyn Persister>) {
         .await
         .unwrap_err();
     assert!(matches!(err, FlowError::LoginLocked { .. }), "{err:?}");
+}
+
+/// An api login flow of `k` submitted with `identifier` and `password`.
+async fn password_attempt(
+    k: Kratos,
+    identifier: String,
+    password: &'static str,
+) -> Result<LoginSubmission, FlowError> {
+    let ctx = FlowContext::default();
+    let flow = k
+        .login()
+        .create(FlowType::Api, &ctx, LoginOptions::default())
+        .await
+        .unwrap();
+    k.login()
+        .submit(
+            flow.id,
+            &json!({"method": "password", "identifier": identifier, "password": password}),
+            &ctx,
+        )
+        .await
+}
+
+/// Twenty wrong passwords at once against a limit of five: each attempt is counted before its
+/// password is verified, so five are verified (and answered as wrong) and fifteen refused as
+/// locked without a hash; the right password is refused too while the lock holds.
+pub async fn flow_login_burst_is_locked_before_the_hash(store: Arc<dyn Persister>) {
+    let config = format!(
+        "{SESSION_HOOK}security:\n  login_lockout:\n    max_failures: 5\n    max_failures_per_address: 1000\n    base_duration: 1m\n"
+    );
+    let k = kratos_with(store, &config, Arc::new(crate::SystemClock));
+    let mail = email();
+    registered_token(&k, &mail).await;
+    let burst = (0..20).map(|_| password_attempt(k.clone(), mail.clone(), "wrong password"));
+    let (mut wrong, mut locked) = (0, 0);
+    for r in futures::future::join_all(burst).await {
+        match r {
+            Ok(LoginSubmission::Retry(_)) => wrong += 1,
+            Err(FlowError::LoginLocked { .. }) => locked += 1,
+            other => panic!("unexpected answer to a wrong password: {other:?}"),
+        }
+    }
+    assert_eq!((wrong, locked), (5, 15), "five verified, fifteen locked");
+    let err = password_attempt(k.clone(), mail.clone(), "long enough pw")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FlowError::LoginLocked { .. }), "{err:?}");
+    assert_eq!((err.id(), err.status()), ("self_service_login_locked", 429));
+}
+
+/// An identifier longer than a lockout key holds is keyed by its digest: its attempts are
+/// counted (on SQL its key would otherwise exceed what an index entry may hold) and lock it,
+/// and another long identifier with the same beginning has a count of its own.
+pub async fn flow_login_lockout_keys_long_identifiers_by_digest(store: Arc<dyn Persister>) {
+    let config = format!(
+        "{SESSION_HOOK}security:\n  login_lockout:\n    max_failures: 2\n    max_failures_per_address: 1000\n    base_duration: 1m\n"
+    );
+    let k = kratos_with(store, &config, Arc::new(crate::SystemClock));
+    // 16 KiB of hex: too long for an index entry even compressed.
+    let long: String = (0..512)
+        .map(|_| Uuid::new_v4().simple().to_string())
+        .collect();
+    let other = format!("{long}x");
+    for _ in 0..2 {
+        assert!(matches!(
+            password_attempt(k.clone(), long.clone(), "wrong password").await,
+            Ok(LoginSubmission::Retry(_))
+        ));
+    }
+    let err = password_attempt(k.clone(), long.clone(), "wrong password")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FlowError::LoginLocked { .. }), "{err:?}");
+    assert!(
+        matches!(
+            password_attempt(k.clone(), other, "wrong password").await,
+            Ok(LoginSubmission::Retry(_))
+        ),
+        "another identifier is not locked"
+    );
+    let key = crate::flow::login::identifier_lockout_key(&long);
+    assert!(
+        key.starts_with("identifier-sha256:") && key.len() < 100,
+        "{key}"
+    );
+    assert!(
+        k.store()
+            .login_locked_until(k.nid(), &[key])
+            .await
+            .unwrap()
+            .is_some(),
+        "the digest key holds the lock"
+    );
+}
+
+/// [`kratos`] with a hashing gate of `permits`.
+fn gated_kratos(store: Arc<dyn Persister>, permits: usize) -> Kratos {
+    let config = Config::from_yaml_str(&format!(
+        "secrets:\n  default: [\"conformance-suite-secret-0123456789\"]\nhashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n{SESSION_HOOK}"
+    ))
+    .expect("config");
+    Kratos::builder(config)
+        .store(store)
+        .schema(test_schema())
+        .hash_concurrency(permits)
+        .build()
+        .expect("kratos builds")
+}
+
+/// Runs of `k`'s hashing gate that each note how many runs are inside at once: the highest
+/// count seen, over `runs` runs started together.
+async fn highest_concurrency(k: &Kratos, runs: usize) -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let inside = Arc::new(AtomicUsize::new(0));
+    let highest = Arc::new(AtomicUsize::new(0));
+    let tasks = (0..runs).map(|_| {
+        let (k, inside, highest) = (k.clone(), inside.clone(), highest.clone());
+        async move {
+            k.run_hash(move |_| {
+                let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                highest.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(30));
+                inside.fetch_sub(1, Ordering::SeqCst);
+            })
+            .await
+            .expect("the run finishes")
+        }
+    });
+    futures::future::join_all(tasks).await;
+    highest.load(Ordering::SeqCst)
+}
+
+/// The hashing gate lets `hashers.max_concurrent` runs in at a time: one at a time with a gate
+/// of one, never more than three (and more than one) with three; a panicking run is an error
+/// and gives its turn back. 0 is refused, and the default is the number of cores.
+pub async fn hash_gate_bounds_concurrent_hashes(store: Arc<dyn Persister>) {
+    let one = gated_kratos(store.clone(), 1);
+    assert_eq!(one.hash_concurrency(), 1);
+    assert_eq!(highest_concurrency(&one, 8).await, 1, "one run at a time");
+    let three = gated_kratos(store.clone(), 3);
+    let highest = highest_concurrency(&three, 12).await;
+    assert!((2..=3).contains(&highest), "{highest} runs at once");
+    let err = one
+        .run_hash(|_| -> () { panic!("a hashing run that panics") })
+        .await
+        .expect_err("a panic is an error");
+    assert!(err.to_string().contains("hashing task failed"), "{err}");
+    assert_eq!(highest_concurrency(&one, 2).await, 1, "the turn came back");
+    let config = Config::from_yaml_str(
+        "secrets:\n  default: [\"conformance-suite-secret-0123456789\"]\nhashers:\n  max_concurrent: 0\n",
+    )
+    .expect("config");
+    let err = Kratos::builder(config.clone())
+        .schema(test_schema())
+        .build()
+        .expect_err("0 permits is a configuration error");
+    assert!(err.to_string().contains("hashers.max_concurrent"), "{err}");
+    let err = Kratos::builder(Config {
+        hashers: Default::default(),
+        ..config
+    })
+    .schema(test_schema())
+    .hash_concurrency(0)
+    .build()
+    .expect_err("0 permits is a configuration error");
+    assert!(err.to_string().contains("hashers.max_concurrent"), "{err}");
+    let default = kratos(store);
+    assert_eq!(
+        default.hash_concurrency(),
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    );
+}
+
+/// Logins (the dummy verification of an unknown identifier too), registrations and the admin
+/// API's password verification wait for a turn of the hashing gate: while the only turn is
+/// taken, none finishes; once it is given back, each does.
+pub async fn flow_hashing_waits_for_the_gate(store: Arc<dyn Persister>) {
+    let k = gated_kratos(store, 1);
+    let mail = email();
+    let RegistrationSubmission::Completed(registered) =
+        register(&k, &mail, "gated password 1").await
+    else {
+        panic!("the registration completes")
+    };
+    let id = registered.identity.id;
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (started, running) = tokio::sync::oneshot::channel::<()>();
+    let holder = tokio::spawn({
+        let k = k.clone();
+        async move {
+            k.run_hash(move |_| {
+                let _ = started.send(());
+                let _ = wait.recv();
+            })
+            .await
+        }
+    });
+    running.await.expect("the holder has the turn");
+    let login = tokio::spawn(try_login_owned(k.clone(), mail.clone(), "gated password 1"));
+    let unknown = tokio::spawn(try_login_owned(k.clone(), email(), "gated password 1"));
+    let registration = tokio::spawn({
+        let k = k.clone();
+        async move { register(&k, &email(), "gated password 2").await }
+    });
+    let admin = tokio::spawn({
+        let k = k.clone();
+        async move { k.identities().verify_password(id, "gated password 1").await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for (name, finished) in [
+        ("login", login.is_finished()),
+        ("unknown identifier", unknown.is_finished()),
+        ("registration", registration.is_finished()),
+        ("admin verification", admin.is_finished()),
+    ] {
+        assert!(!finished, "the {name} waits for the gate");
+    }
+    release.send(()).expect("release");
+    holder.await.unwrap().expect("the holder finishes");
+    assert!(matches!(
+        login.await.unwrap(),
+        Ok(LoginSubmission::Completed(_))
+    ));
+    assert!(matches!(
+        unknown.await.unwrap(),
+        Ok(LoginSubmission::Retry(_))
+    ));
+    assert!(matches!(
+        registration.await.unwrap(),
+        RegistrationSubmission::Completed(_)
+    ));
+    assert!(matches!(
+        admin.await.unwrap(),
+        Ok(PasswordVerification::Valid { .. })
+    ));
+}
+
+/// [`try_login`] with owned arguments, for spawned tasks.
+async fn try_login_owned(
+    k: Kratos,
+    identifier: String,
+    password: &'static str,
+) -> Result<LoginSubmission, FlowError> {
+    try_login(&k, &identifier, password).await
 }

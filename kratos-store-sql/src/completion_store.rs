@@ -1,16 +1,17 @@
 //! `CompletionStore` over SQL: the writes that finish a flow, all or none, committed (and on
 //! PostgreSQL flushed to the WAL) once, in as few round trips as the backend allows.
 //!
-//! The flow update goes first and carries the guards: it matches no row when the flow, the
-//! session to update or the new session's identity is missing in the tenant, and then nothing
-//! else is written.
+//! The flow update carries the guards: it matches no row when the flow is missing in the
+//! tenant or no longer awaits a submission (already completed), or the session to update or
+//! the new session's identity is missing, and then nothing else is written.
 //!
 //! - PostgreSQL runs everything as one statement: the flow update is the first common table
 //!   expression and every other write selects from it. One round trip, one implicit
 //!   transaction.
-//! - SQLite runs the flow update and every other write as one batch of statements, in a
-//!   transaction; each later statement repeats the guards as a condition, so the batch
-//!   changes no row when the update matches none. Three hand-overs to sqlx's worker thread
+//! - SQLite runs every other write and then the flow update as one batch of statements, in a
+//!   transaction; each statement repeats the guards as a condition, so the batch changes no
+//!   row when the update would match none (the update goes last because it ends the guard:
+//!   the flow no longer awaits a submission once it is written). Three hand-overs to sqlx's worker thread
 //!   (`BEGIN`, batch, `COMMIT`) whatever the number of rows, where the update sent apart took
 //!   four.
 //!
@@ -40,7 +41,7 @@ impl CompletionStore for SqlStore {
     ) -> Result<(), StoreError> {
         let backend = self.db.get_database_backend();
         let mut sql = Sql::new(nid);
-        let guard = Guard::bind(&mut sql, completion);
+        let guard = Guard::bind(&mut sql, backend, completion);
         if backend == DatabaseBackend::Postgres {
             sql.push("WITH flow AS (");
             flow_update(&mut sql, backend, completion, &guard);
@@ -56,7 +57,6 @@ impl CompletionStore for SqlStore {
             let flows: i64 = row.try_get("", "flows").map_err(map_db_err)?;
             return found(flows as u64);
         }
-        flow_update(&mut sql, backend, completion, &guard);
         let exists = guard.exists();
         writes(
             &mut sql,
@@ -64,9 +64,15 @@ impl CompletionStore for SqlStore {
             nid,
             completion,
         )?;
+        // The flow update goes last: it would end the guard of every statement after it.
+        sql.push("; ");
+        flow_update(&mut sql, backend, completion, &guard);
+        let text = sql.text.trim_start_matches("; ").to_owned();
+        sql.text = text;
         // Every statement carries the guard, so the batch changes no row at all when the flow
-        // update matches none. The update takes the write lock first: the guard reads the
-        // same rows in every later statement. Dropping the transaction on an error rolls
+        // update would match none. The first statement takes the write lock as it starts (a
+        // writing statement does, whether it changes a row or not), so every guard reads the
+        // same rows. Dropping the transaction on an error rolls
         // everything back.
         let txn = self.db.begin().await.map_err(map_db_err)?;
         let changed = txn
@@ -79,17 +85,19 @@ impl CompletionStore for SqlStore {
 }
 
 /// The conditions a completion writes under, with their values bound once: the flow exists
-/// in the tenant (and is of its kind), and so do the session it updates or the identity of the
+/// in the tenant (and is of its kind) and still awaits a submission (its stored state is
+/// neither `passed_challenge` nor `success`: of concurrent completions of one flow, one
+/// succeeds), and so do the session it updates or the identity of the
 /// session it inserts (unless the same completion inserts that identity).
 struct Guard {
-    /// `nid = $1 AND kind = $k AND id = $f`, on `selfservice_flows`.
+    /// `nid = $1 AND kind = $k AND id = $f AND` the state, on `selfservice_flows`.
     flow: String,
     /// ` AND EXISTS (…)` for the session or the identity, or nothing.
     others: String,
 }
 
 impl Guard {
-    fn bind(sql: &mut Sql, completion: &FlowCompletion<'_>) -> Self {
+    fn bind(sql: &mut Sql, backend: DatabaseBackend, completion: &FlowCompletion<'_>) -> Self {
         let flow = completion.flow;
         let kind = sql.bind(flow.kind.as_str().into());
         let id = sql.bind(flow.id.into());
@@ -104,8 +112,15 @@ impl Guard {
             ),
             _ => String::new(),
         };
+        let state = match backend {
+            DatabaseBackend::Postgres => "document ->> 'state'",
+            _ => "json_extract(document, '$.state')",
+        };
         Self {
-            flow: format!("nid = $1 AND kind = {kind} AND id = {id}"),
+            flow: format!(
+                "nid = $1 AND kind = {kind} AND id = {id} \
+                 AND COALESCE({state}, '') NOT IN ('passed_challenge', 'success')"
+            ),
             others,
         }
     }
@@ -197,6 +212,25 @@ fn writes(
             .push(" AND key = ")
             .param(key.to_owned())
             .push(&shape.and_guard());
+        shape.close(sql);
+    }
+    if let Some(key) = completion.forgive_login_attempt {
+        // The attempt was counted before its password was verified; a success takes it back.
+        let max = i64::from(key.max_attempts);
+        shape.open(sql, "forgive");
+        sql.push(
+            "UPDATE login_failures SET \
+             failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END, \
+             locked_until = CASE WHEN failures - 1 < ",
+        )
+        .param(max)
+        .push(" THEN NULL ELSE locked_until END")
+        .push(if from_flow { " FROM flow" } else { "" })
+        .push(" WHERE nid = ")
+        .tenant()
+        .push(" AND key = ")
+        .param(key.key.to_owned())
+        .push(&shape.and_guard());
         shape.close(sql);
     }
     if let Some(identity) = completion.identity {

@@ -1,69 +1,149 @@
-//! `LockoutStore` over SQL: one atomic upsert per failure, safe across processes.
+//! `LockoutStore` over SQL: every login attempt counted by one atomic upsert per key, before
+//! its password is verified, safe across processes.
+//!
+//! The upsert decides on the row as it finds it (an `UPDATE … SET` reads the old row in every
+//! expression): a key still locked stays as it is and answers `admitted = false`; otherwise
+//! its count goes up (or starts again when forgotten) and the lock for the new count is set
+//! from the schedule's precomputed ends. Concurrent attempts on one key queue on its row, so
+//! each sees the count the ones before it left.
+//!
+//! On PostgreSQL the counts commit asynchronously (`synchronous_commit = off` for their own
+//! statement, as flow writes do): a crash of the database may forget the last attempts'
+//! counts, never a completed login.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kratos_core::store::{LockoutStore, StoreError};
-use sea_orm::{ConnectionTrait, Value};
+use kratos_core::store::{LockSchedule, LockoutKey, LockoutStore, StoreError};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Value};
 use uuid::Uuid;
 
 use crate::SqlStore;
 use crate::error::map_db_err;
-use crate::sql::statement;
+use crate::identity_query::at;
+use crate::sql::{Sql, statement};
+
+/// The common table expression that makes a PostgreSQL statement's transaction commit
+/// without waiting for the WAL flush; the attempt upserts select from it.
+pub(crate) const ASYNC_COMMIT_CTE: &str =
+    "async_commit AS (SELECT set_config('synchronous_commit', 'off', true))";
+
+/// The upsert counting an attempt on `key`, its values bound in `sql`; it returns
+/// `admitted, locked_until`. It inserts nothing when `guard` (an SQL condition) is false.
+/// `from` is the `FROM` clause of its `SELECT` (empty for none).
+pub(crate) fn attempt_upsert(
+    sql: &mut Sql,
+    key: &LockoutKey<'_>,
+    schedule: &LockSchedule,
+    from: &str,
+    guard: &str,
+) -> String {
+    let key_value = sql.bind(Value::from(key.key.to_owned()));
+    let now = sql.bind(Value::from(schedule.now));
+    let forget = sql.bind(Value::from(schedule.forget_before));
+    let first_lock = sql.bind(Value::from(schedule.lock_for(1, key.max_attempts)));
+    let count = format!(
+        "CASE WHEN login_failures.last_failure_at < {forget} THEN 1 \
+         ELSE login_failures.failures + 1 END"
+    );
+    let lock = if key.max_attempts == 0 {
+        "NULL".to_owned()
+    } else {
+        let max = sql.bind(Value::from(i64::from(key.max_attempts)));
+        let mut lock = format!("CASE WHEN {count} < {max} THEN NULL");
+        let last = schedule.locks.len().saturating_sub(1);
+        for (over, end) in schedule.locks.iter().enumerate() {
+            let end = sql.bind(Value::from(*end));
+            if over == last {
+                lock.push_str(&format!(" ELSE {end} END"));
+            } else {
+                lock.push_str(&format!(" WHEN {count} - {max} = {over} THEN {end}"));
+            }
+        }
+        if schedule.locks.is_empty() {
+            lock.push_str(" ELSE NULL END");
+        }
+        lock
+    };
+    let locked = format!(
+        "(login_failures.locked_until IS NOT NULL AND login_failures.locked_until > {now})"
+    );
+    format!(
+        "INSERT INTO login_failures (nid, key, failures, last_failure_at, locked_until, admitted) \
+         SELECT $1, {key_value}, 1, {now}, {first_lock}, TRUE{from} WHERE {guard} \
+         ON CONFLICT (nid, key) DO UPDATE SET \
+         failures = CASE WHEN {locked} THEN login_failures.failures ELSE {count} END, \
+         last_failure_at = CASE WHEN {locked} THEN login_failures.last_failure_at ELSE {now} END, \
+         locked_until = CASE WHEN {locked} THEN login_failures.locked_until ELSE {lock} END, \
+         admitted = NOT {locked} \
+         RETURNING admitted, locked_until"
+    )
+}
+
+/// The lock that refused an attempt, from an upsert's `admitted, locked_until`.
+pub(crate) fn refusing_lock(
+    admitted: bool,
+    locked_until: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    if admitted { None } else { locked_until }
+}
 
 #[async_trait]
 impl LockoutStore for SqlStore {
-    async fn record_login_failure(
+    async fn record_login_attempt(
         &self,
         nid: Uuid,
-        key: &str,
-        now: DateTime<Utc>,
-        forget_before: DateTime<Utc>,
-    ) -> Result<u32, StoreError> {
+        keys: &[LockoutKey<'_>],
+        schedule: &LockSchedule,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let backend = self.db.get_database_backend();
-        let stmt = statement(
-            backend,
-            "INSERT INTO login_failures (nid, key, failures, last_failure_at) VALUES ($1, $2, 1, $3) \
-                 ON CONFLICT (nid, key) DO UPDATE SET \
-                 failures = CASE WHEN login_failures.last_failure_at < $4 THEN 1 ELSE login_failures.failures + 1 END, \
-                 last_failure_at = $5 RETURNING failures",
-            [
-                Value::from(nid),
-                Value::from(key.to_owned()),
-                Value::from(now),
-                Value::from(forget_before),
-                Value::from(now),
-            ],
-        );
-        let row = self
-            .db
-            .query_one_raw(stmt)
-            .await
-            .map_err(map_db_err)?
-            .ok_or_else(|| StoreError::Backend("the failure counter returned no row".into()))?;
-        let failures: i32 = row.try_get("", "failures").map_err(map_db_err)?;
-        Ok(failures.max(0) as u32)
-    }
-
-    async fn lock_login(
-        &self,
-        nid: Uuid,
-        key: &str,
-        until: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let backend = self.db.get_database_backend();
-        self.db
-            .execute_raw(statement(
-                backend,
-                "UPDATE login_failures SET locked_until = $1 WHERE nid = $2 AND key = $3",
-                [
-                    Value::from(until),
-                    Value::from(nid),
-                    Value::from(key.to_owned()),
-                ],
-            ))
-            .await
-            .map_err(map_db_err)?;
-        Ok(())
+        let mut refused = None;
+        if backend == DatabaseBackend::Postgres {
+            // Every key in one statement: one upsert per key as a common table expression.
+            let mut sql = Sql::new(nid);
+            let mut ctes = vec![ASYNC_COMMIT_CTE.to_owned()];
+            let mut select = Vec::new();
+            for (n, key) in keys.iter().enumerate() {
+                let upsert = attempt_upsert(&mut sql, key, schedule, " FROM async_commit", "TRUE");
+                ctes.push(format!("a{n} AS ({upsert})"));
+                select.push(format!(
+                    "(SELECT CASE WHEN a.admitted THEN NULL ELSE a.locked_until END FROM a{n} a)"
+                ));
+            }
+            if select.is_empty() {
+                return Ok(None);
+            }
+            sql.push("WITH ")
+                .push(&ctes.join(", "))
+                .push(" SELECT ")
+                .push(&select.join(", "));
+            let row = self
+                .db
+                .query_one_raw(sql.statement(backend))
+                .await
+                .map_err(map_db_err)?
+                .ok_or_else(|| StoreError::Backend("the attempt counter returned no row".into()))?;
+            for n in 0..keys.len() {
+                let until: Option<DateTime<Utc>> = at(&row, n)?;
+                refused = refused.max(until);
+            }
+            return Ok(refused);
+        }
+        // SQLite: one upsert per key (each is one hand-over to its worker thread).
+        for key in keys {
+            let mut sql = Sql::new(nid);
+            let upsert = attempt_upsert(&mut sql, key, schedule, "", "TRUE");
+            sql.push(&upsert);
+            let row = self
+                .db
+                .query_one_raw(sql.statement(backend))
+                .await
+                .map_err(map_db_err)?
+                .ok_or_else(|| StoreError::Backend("the attempt counter returned no row".into()))?;
+            let admitted: bool = at(&row, 0)?;
+            let until: Option<DateTime<Utc>> = at(&row, 1)?;
+            refused = refused.max(refusing_lock(admitted, until));
+        }
+        Ok(refused)
     }
 
     async fn login_locked_until(

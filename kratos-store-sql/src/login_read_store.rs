@@ -1,9 +1,13 @@
-//! `LoginReadStore` over SQL: a password login's three reads (its flow, the locks of its
-//! lockout keys, the identity of its identifier) as one statement, one round trip.
+//! `LoginReadStore` over SQL: a password login's reads (its flow, the identity of its
+//! identifier) and the counting of its attempt on its lockout keys as one statement, one
+//! round trip, on PostgreSQL; SQLite counts the attempt apart (one more hand-over to its
+//! worker thread per key), as it has no data-modifying common table expressions.
 //!
 //! The three reads share nothing, so the statement selects one row from nothing and joins each
 //! read to it on its own: the flow row (`LEFT JOIN`, absent when the flow is), one scalar
-//! subquery per lockout key and the one-query identity load of [`identity_sql`] (`LEFT JOIN`,
+//! subquery per lockout key answering the lock that refused the attempt (from the attempt's
+//! upsert, a common table expression that counts only when the flow is live) and the
+//! one-query identity load of [`identity_sql`] (`LEFT JOIN`,
 //! absent when no identity owns the identifier). Each part is decoded on its own, so an
 //! identity row that does not decode fails the identity read only; when the statement itself
 //! fails, the three reads run again one by one ([`separate_password_login_reads`]), so that a
@@ -17,7 +21,7 @@ use chrono::{DateTime, Utc};
 use kratos_core::flow::{FlowKind, StoredFlow};
 use kratos_core::identity::CredentialType;
 use kratos_core::store::{
-    LoginReadStore, PasswordLoginKeys, PasswordLoginReads, StoreError,
+    LockoutStore, LoginReadStore, PasswordLoginKeys, PasswordLoginReads, StoreError,
     separate_password_login_reads,
 };
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, QueryResult, Value};
@@ -27,32 +31,68 @@ use crate::SqlStore;
 use crate::error::map_db_err;
 use crate::flow_store::document_from;
 use crate::identity_query::{IdentityKey, at, debug_assert_columns, decode_identity, identity_sql};
-use crate::sql::statement;
+use crate::lockout_store::{ASYNC_COMMIT_CTE, attempt_upsert};
+use crate::sql::Sql;
 
-/// The statement for `keys` lockout keys. Parameters: `$1` tenant, `$2` credential type, `$3`
-/// identifier (those of [`identity_sql`]), `$4` flow kind, `$5` flow id, `$6…` the keys.
-fn login_reads_sql(backend: DatabaseBackend, keys: usize) -> String {
+/// The statement of `keys`: the flow, one column per lockout key counted in the statement
+/// (PostgreSQL: the attempt's upserts run as common table expressions, guarded by the flow
+/// being live; SQLite counts apart, so none) and the identity. Parameters: `$1` tenant, `$2`
+/// credential type, `$3` identifier (those of [`identity_sql`]), `$4` flow kind, `$5` flow
+/// id, then the attempt's values.
+fn login_reads_statement(
+    backend: DatabaseBackend,
+    nid: Uuid,
+    keys: &PasswordLoginKeys<'_>,
+) -> (Sql, usize) {
+    let mut sql = Sql::new(nid);
+    sql.bind(Value::from(CredentialType::Password.as_str()));
+    sql.bind(Value::from(keys.identifier.to_owned()));
+    sql.bind(Value::from(FlowKind::Login.as_str()));
+    sql.bind(Value::from(keys.flow_id));
+    let counted = if backend == DatabaseBackend::Postgres {
+        keys.lockout_keys.len()
+    } else {
+        0
+    };
+    let mut ctes = Vec::with_capacity(counted + 1);
+    if counted > 0 {
+        let now = sql.bind(Value::from(keys.schedule.now));
+        let live = format!(
+            "EXISTS (SELECT 1 FROM selfservice_flows g WHERE g.nid = $1 AND g.kind = $4 \
+             AND g.id = $5 AND g.expires_at > {now})"
+        );
+        ctes.push(ASYNC_COMMIT_CTE.to_owned());
+        for (n, key) in keys.lockout_keys.iter().enumerate() {
+            let upsert = attempt_upsert(&mut sql, key, keys.schedule, " FROM async_commit", &live);
+            ctes.push(format!("a{n} AS ({upsert})"));
+        }
+    }
     let identity = identity_sql(backend, IdentityKey::Identifier);
-    let mut sql = String::with_capacity(identity.len() + 512);
-    sql.push_str(
+    let mut text = String::with_capacity(identity.len() + 1024);
+    if !ctes.is_empty() {
+        text.push_str("WITH ");
+        text.push_str(&ctes.join(", "));
+        text.push(' ');
+    }
+    text.push_str(
         "SELECT f.id AS flow_id, f.expires_at AS flow_expires_at, \
          f.csrf_token AS flow_csrf_token, CAST(f.document AS TEXT) AS flow_document",
     );
-    for n in 0..keys {
-        sql.push_str(&format!(
-            ", (SELECT l.locked_until FROM login_failures l WHERE l.nid = $1 AND l.key = ${}) \
-             AS locked_until_{n}",
-            n + 6
+    for n in 0..counted {
+        text.push_str(&format!(
+            ", (SELECT CASE WHEN a.admitted THEN NULL ELSE a.locked_until END FROM a{n} a) \
+             AS locked_until_{n}"
         ));
     }
-    sql.push_str(
+    text.push_str(
         ", x.* FROM (SELECT 1 AS one) AS one \
          LEFT JOIN selfservice_flows f ON f.nid = $1 AND f.kind = $4 AND f.id = $5 \
          LEFT JOIN (",
     );
-    sql.push_str(identity);
-    sql.push_str(") AS x ON 1 = 1");
-    sql
+    text.push_str(identity);
+    text.push_str(") AS x ON 1 = 1");
+    sql.push(&text);
+    (sql, counted)
 }
 
 /// The names of the flow part's columns, first in the row.
@@ -112,27 +152,34 @@ impl LoginReadStore for SqlStore {
         keys: PasswordLoginKeys<'_>,
     ) -> PasswordLoginReads {
         let backend = self.db.get_database_backend();
-        let mut values = vec![
-            Value::from(nid),
-            Value::from(CredentialType::Password.as_str()),
-            Value::from(keys.identifier.to_owned()),
-            Value::from(FlowKind::Login.as_str()),
-            Value::from(keys.flow_id),
-        ];
-        values.extend(keys.lockout_keys.iter().map(|k| Value::from(k.clone())));
-        let sql = login_reads_sql(backend, keys.lockout_keys.len());
-        match self.db.query_one_raw(statement(backend, sql, values)).await {
+        let (sql, counted) = login_reads_statement(backend, nid, &keys);
+        let reads = match self.db.query_one_raw(sql.statement(backend)).await {
             Ok(Some(row)) => PasswordLoginReads {
                 flow: decode_flow(&row),
-                locked_until: decode_locked_until(&row, keys.lockout_keys.len()),
-                identity: decode_found_identity(&row, keys.lockout_keys.len()),
+                locked_until: decode_locked_until(&row, counted),
+                identity: decode_found_identity(&row, counted),
             },
             // The statement always answers one row; none is handled as a failed statement.
-            Ok(None) => separate_password_login_reads(self, nid, keys).await,
+            Ok(None) => return separate_password_login_reads(self, nid, keys).await,
             Err(e) if read_again_separately(&e) => {
-                separate_password_login_reads(self, nid, keys).await
+                return separate_password_login_reads(self, nid, keys).await;
             }
-            Err(e) => all_failed(e),
+            Err(e) => return all_failed(e),
+        };
+        if counted == keys.lockout_keys.len() {
+            return reads;
+        }
+        // SQLite counts the attempt apart, once the flow is known to be live.
+        let live = matches!(&reads.flow, Ok(f) if f.expires_at > keys.schedule.now);
+        let locked_until = if live {
+            self.record_login_attempt(nid, keys.lockout_keys, keys.schedule)
+                .await
+        } else {
+            Ok(None)
+        };
+        PasswordLoginReads {
+            locked_until,
+            ..reads
         }
     }
 }

@@ -116,6 +116,11 @@ pub async fn corrupt_flow_document_is_a_backend_error(store: &SqlStore) {
             PasswordLoginKeys {
                 flow_id: flow.id,
                 lockout_keys: &[],
+                schedule: &kratos_core::store::LockSchedule {
+                    now: Utc::now(),
+                    forget_before: Utc::now(),
+                    locks: vec![Utc::now()],
+                },
                 identifier: "nobody@example.com",
             },
         )
@@ -162,6 +167,7 @@ pub async fn completion_statements(store: &SqlStore) -> [usize; 2] {
             &FlowCompletion {
                 flow: &login,
                 reset_login_failures: Some("identifier:login"),
+                forgive_login_attempt: None,
                 identity: None,
                 session: Some(SessionWrite::Insert(&record)),
             },
@@ -191,6 +197,7 @@ pub async fn completion_statements(store: &SqlStore) -> [usize; 2] {
             &FlowCompletion {
                 flow: &registration,
                 reset_login_failures: None,
+                forgive_login_attempt: None,
                 identity: Some(&new),
                 session: Some(SessionWrite::Insert(&record)),
             },

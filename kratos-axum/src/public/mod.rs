@@ -15,10 +15,10 @@ pub(crate) mod sessions;
 pub(crate) mod settings;
 pub(crate) mod verification;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -40,16 +40,31 @@ pub(crate) struct FlowRequest {
     pub(crate) client: ClientInfo,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for FlowRequest {
+impl<S> FromRequestParts<S> for FlowRequest
+where
+    S: Send + Sync,
+    Kratos: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         // The peer address is used only when the app serves with connect info; forwarding
-        // headers are not trusted, since anyone can set them.
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+        // headers only when that peer is a trusted proxy (`serve.public.trusted_proxies`).
+        // (`ConnectInfo`'s own extractor, so `MockConnectInfo` serves too.)
+        let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .ok()
+            .map(|c| c.0.ip());
+        let kratos = Kratos::from_ref(state);
+        let ip = peer
+            .map(|peer| {
+                client_address(
+                    peer,
+                    &parts.headers,
+                    &kratos.config().serve.public.trusted_proxies,
+                )
+            })
+            .map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -64,6 +79,109 @@ impl<S: Send + Sync> FromRequestParts<S> for FlowRequest {
             },
         })
     }
+}
+
+/// The most hops of a forwarding header that are looked at; a longer chain falls back to the
+/// peer.
+const MAX_FORWARDED_HOPS: usize = 32;
+
+/// The client's address: the peer's, unless the peer is a trusted proxy; then the right-most
+/// address of the `Forwarded` header's `for=` (RFC 7239), or without that header of
+/// `X-Forwarded-For`, that is not a trusted proxy itself (the left-most when all are). A
+/// missing, malformed or overlong header (not UTF-8, a hop that is no IP address such as
+/// `unknown` or an obfuscated `_name`) gives the peer.
+pub(crate) fn client_address(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[kratos_core::config::IpCidr],
+) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops = if headers.contains_key(header::FORWARDED) {
+        forwarded_for(headers)
+    } else if headers.contains_key("x-forwarded-for") {
+        x_forwarded_for(headers)
+    } else {
+        None
+    };
+    let Some(hops) = hops.filter(|h| !h.is_empty() && h.len() <= MAX_FORWARDED_HOPS) else {
+        return peer;
+    };
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Some(ip) = hop else {
+            // A hop a trusted proxy could not name: nothing to its left can be believed.
+            return peer;
+        };
+        client = *ip;
+        if !is_trusted(*ip) {
+            return *ip;
+        }
+    }
+    client
+}
+
+/// The hops of every `X-Forwarded-For` line, left to right (`None` for a hop that is no
+/// address); `None` when a line is not text.
+fn x_forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
+    let mut hops = Vec::new();
+    for line in headers.get_all("x-forwarded-for") {
+        for hop in line.to_str().ok()?.split(',') {
+            hops.push(node_address(hop.trim()));
+            if hops.len() > MAX_FORWARDED_HOPS {
+                return None;
+            }
+        }
+    }
+    Some(hops)
+}
+
+/// The `for=` of every element of every `Forwarded` line, left to right (`None` for an
+/// element without one or whose node is no address); `None` when a line is not text.
+fn forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
+    let mut hops = Vec::new();
+    for line in headers.get_all(header::FORWARDED) {
+        for element in line.to_str().ok()?.split(',') {
+            let node = element.split(';').find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("for")
+                    .then(|| value.trim())
+            });
+            hops.push(node.and_then(|n| node_address(n.trim_matches('"'))));
+            if hops.len() > MAX_FORWARDED_HOPS {
+                return None;
+            }
+        }
+    }
+    Some(hops)
+}
+
+/// The address of a node as forwarding headers write it: `192.0.2.1`, `192.0.2.1:4711`,
+/// `2001:db8::1`, `[2001:db8::1]` or `[2001:db8::1]:4711`.
+fn node_address(node: &str) -> Option<IpAddr> {
+    if let Some(rest) = node.strip_prefix('[') {
+        let (inner, after) = rest.split_once(']')?;
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
+            return None;
+        }
+        return inner.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6);
+    }
+    if let Ok(ip) = node.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    let (host, port) = node.rsplit_once(':')?;
+    if !is_port(port) {
+        return None;
+    }
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+/// Whether `s` is a port number.
+fn is_port(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 5 && s.parse::<u16>().is_ok()
 }
 
 impl FlowRequest {
@@ -679,5 +797,136 @@ mod stored_flow_tests {
         .expect("decodes");
         assert!(recovery.internal_context.skip_csrf_check);
         assert!(recovery.identity.is_none());
+    }
+}
+
+#[cfg(test)]
+mod client_address_tests {
+    use std::net::IpAddr;
+
+    use axum::http::{HeaderMap, HeaderValue};
+    use kratos_core::config::IpCidr;
+
+    use super::client_address;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn proxies() -> Vec<IpCidr> {
+        ["10.0.0.0/8", "2001:db8:ffff::/48"]
+            .iter()
+            .map(|c| c.parse().unwrap())
+            .collect()
+    }
+
+    fn headers(pairs: &[(&'static str, &[u8])]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_bytes(value).unwrap());
+        }
+        map
+    }
+
+    fn from(peer: &str, pairs: &[(&'static str, &[u8])]) -> IpAddr {
+        client_address(ip(peer), &headers(pairs), &proxies())
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
+        let xff: &[(&str, &[u8])] = &[("x-forwarded-for", b"203.0.113.9")];
+        assert_eq!(from("198.51.100.1", xff), ip("198.51.100.1"));
+        assert_eq!(
+            client_address(ip("10.0.0.1"), &headers(xff), &[]),
+            ip("10.0.0.1"),
+            "no trusted proxies: the peer"
+        );
+    }
+
+    #[test]
+    fn a_trusted_peer_gives_the_right_most_untrusted_hop() {
+        assert_eq!(
+            from(
+                "10.0.0.1",
+                &[("x-forwarded-for", b"192.0.2.66, 203.0.113.9, 10.1.2.3")]
+            ),
+            ip("203.0.113.9"),
+            "a spoofed left-most hop is not believed"
+        );
+        assert_eq!(
+            from(
+                "10.0.0.1",
+                &[
+                    ("x-forwarded-for", b"192.0.2.66"),
+                    ("x-forwarded-for", b"203.0.113.9")
+                ]
+            ),
+            ip("203.0.113.9"),
+            "several lines are one list"
+        );
+        assert_eq!(
+            from(
+                "10.0.0.1",
+                &[(
+                    "forwarded",
+                    b"for=192.0.2.66, for=\"[2001:db8:1::7]:4711\";proto=https, for=10.2.2.2"
+                )]
+            ),
+            ip("2001:db8:1::7")
+        );
+        assert_eq!(
+            from(
+                "10.0.0.1",
+                &[
+                    ("forwarded", b"by=10.0.0.1;For=\"203.0.113.9:8080\""),
+                    ("x-forwarded-for", b"192.0.2.66")
+                ]
+            ),
+            ip("203.0.113.9"),
+            "Forwarded wins over X-Forwarded-For; names are case-insensitive"
+        );
+        assert_eq!(
+            from("10.0.0.1", &[("x-forwarded-for", b"10.9.9.9, 10.8.8.8")]),
+            ip("10.9.9.9"),
+            "only proxies: the left-most"
+        );
+        assert_eq!(
+            from("::ffff:10.0.0.1", &[("x-forwarded-for", b"203.0.113.9")]),
+            ip("203.0.113.9"),
+            "an IPv4-mapped peer is its IPv4 address"
+        );
+    }
+
+    #[test]
+    fn malformed_headers_fall_back_to_the_peer() {
+        let long = vec!["203.0.113.9"; 40].join(", ");
+        let cases: Vec<Vec<(&'static str, &[u8])>> = vec![
+            vec![],
+            vec![("x-forwarded-for", b"")],
+            vec![("x-forwarded-for", b",,,")],
+            vec![("x-forwarded-for", b"unknown")],
+            vec![("x-forwarded-for", b"203.0.113.9, garbage")],
+            vec![("x-forwarded-for", b"203.0.113.9:99999")],
+            vec![("x-forwarded-for", b"[2001:db8::1")],
+            vec![("x-forwarded-for", b"[2001:db8::1]x")],
+            vec![("x-forwarded-for", b"[]:80")],
+            vec![("x-forwarded-for", b"\xff\xfe")],
+            vec![("x-forwarded-for", long.as_bytes())],
+            vec![("forwarded", b"for=_hidden")],
+            vec![("forwarded", b"for=unknown")],
+            vec![("forwarded", b"proto=https")],
+            vec![("forwarded", b"for")],
+            vec![("forwarded", b"for=\"")],
+            vec![("forwarded", b";;;=,=;")],
+            vec![("forwarded", b"for=\"[::1]:\"")],
+            vec![
+                ("forwarded", b"for=1.2.3.4:"),
+                ("x-forwarded-for", b"203.0.113.9"),
+            ],
+            vec![("forwarded", b"\xc3\x28")],
+        ];
+        for case in cases {
+            assert_eq!(from("10.0.0.1", &case), ip("10.0.0.1"), "{case:?}");
+        }
     }
 }

@@ -13,10 +13,13 @@ use super::{
 };
 use crate::clock::truncate_micros;
 use crate::code::CodeKind;
+use crate::config::LockoutConfig;
 use crate::identity::{CredentialType, IdentifierKind, Identity, normalize_identifier};
 use crate::kratos::Kratos;
 use crate::session::{Aal, AuthenticationMethod, RequiredAal, Session, SessionToken};
-use crate::store::{FlowCompletion, PasswordLoginKeys, SessionWrite, StoreError};
+use crate::store::{
+    FlowCompletion, LockSchedule, LockoutKey, PasswordLoginKeys, SessionWrite, StoreError,
+};
 use crate::strategy::code::{self, CodeRequest};
 
 /// A login flow, in Kratos's `loginFlow` shape.
@@ -106,37 +109,120 @@ struct PasswordKeys {
     address_key: Option<String>,
 }
 
+/// The longest identifier a lockout key holds as it is; a longer one is keyed by its SHA-256
+/// digest. Keys are a primary key's column: PostgreSQL refuses index entries over about
+/// 2.7 kB (an attempt with a longer identifier would fail instead of being counted), and an
+/// identifier may be as long as a request body allows (64 KiB), which every stored counter
+/// would carry.
+pub(crate) const MAX_KEYED_IDENTIFIER_BYTES: usize = 256;
+
+/// The lockout key of a normalized identifier: `identifier:<identifier>`, or
+/// `identifier-sha256:<hex digest>` beyond [`MAX_KEYED_IDENTIFIER_BYTES`] (the same
+/// identifier always gets the same key, and distinct ones distinct keys).
+pub(crate) fn identifier_lockout_key(identifier: &str) -> String {
+    if identifier.len() <= MAX_KEYED_IDENTIFIER_BYTES {
+        return format!("identifier:{identifier}");
+    }
+    use sha2::{Digest, Sha256};
+    format!(
+        "identifier-sha256:{}",
+        hex::encode(Sha256::digest(identifier.as_bytes()))
+    )
+}
+
+/// The lockout key of a client address: `address:<IPv4>`, `address:<IPv6 /64 prefix>/64`
+/// (one subscriber commonly holds a whole /64, so keying single IPv6 addresses would give it
+/// 2^64 counters), or, for a value that is no IP address, its SHA-256 digest.
+pub(crate) fn address_lockout_key(address: &str) -> String {
+    use std::net::IpAddr;
+    match address.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => format!("address:{v4}"),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("address:{v4}"),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("address:{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
+        Err(_) => {
+            use sha2::{Digest, Sha256};
+            format!(
+                "address-sha256:{}",
+                hex::encode(Sha256::digest(address.as_bytes()))
+            )
+        }
+    }
+}
+
 impl PasswordKeys {
     fn of(identifier: &str, ctx: &FlowContext) -> Self {
         let identifier =
             normalize_identifier(IdentifierKind::Username, identifier).unwrap_or_default();
         Self {
-            identifier_key: format!("identifier:{identifier}"),
-            address_key: ctx
-                .client
-                .ip_address
-                .as_ref()
-                .map(|ip| format!("address:{ip}")),
+            identifier_key: identifier_lockout_key(&identifier),
+            address_key: ctx.client.ip_address.as_deref().map(address_lockout_key),
             identifier,
         }
     }
 
-    /// The lockout keys to read: none when lockout is off.
-    fn lockout_keys(&self, lockout_enabled: bool) -> Vec<String> {
-        if !lockout_enabled {
+    /// The lockout keys an attempt is counted on, with their limits: none when lockout is off.
+    fn lockout_keys(&self, lockout: &LockoutConfig) -> Vec<LockoutKey<'_>> {
+        if !lockout.enabled {
             return Vec::new();
         }
-        std::iter::once(self.identifier_key.clone())
-            .chain(self.address_key.clone())
-            .collect()
+        std::iter::once(LockoutKey {
+            key: &self.identifier_key,
+            max_attempts: lockout.max_failures,
+        })
+        .chain(self.address_key.as_deref().map(|key| LockoutKey {
+            key,
+            max_attempts: lockout.max_failures_per_address,
+        }))
+        .collect()
+    }
+}
+
+/// The lock schedule of `lockout` at `now`: the first lock lasts `base_duration`, each further
+/// one twice the one before, up to `max_duration`.
+pub(crate) fn lock_schedule(lockout: &LockoutConfig, now: DateTime<Utc>) -> LockSchedule {
+    let base = lockout.base_duration.as_chrono();
+    let max = lockout.max_duration.as_chrono();
+    let mut locks = Vec::new();
+    for doublings in 0..31u32 {
+        let length = base
+            .checked_mul(1i32 << doublings)
+            .unwrap_or(chrono::Duration::MAX)
+            .min(max);
+        locks.push(
+            now.checked_add_signed(length)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        );
+        if length >= max {
+            break;
+        }
+    }
+    LockSchedule {
+        now,
+        forget_before: now
+            .checked_sub_signed(lockout.forget_after.as_chrono())
+            .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        locks,
     }
 }
 
 /// The reads of a password submission, each with its own outcome so that a lock wins over a
-/// failed identity read: the lock on its keys, if any, and the identity of its identifier.
+/// failed identity read: the lock that refused the attempt, if any, and the identity of its
+/// identifier.
 struct PasswordReads {
     locked_until: Result<Option<DateTime<Utc>>, StoreError>,
     identity: Result<Option<Identity>, StoreError>,
+}
+
+/// The lockout writes of a successful password login: the identifier's key is reset, the
+/// attempt counted on the address's key (with its limit) taken back.
+struct LockoutWrites {
+    reset: String,
+    forgive: Option<(String, u32)>,
 }
 
 /// The code method's payload.
@@ -322,34 +408,16 @@ impl<'a> LoginFlows<'a> {
         }
     }
 
-    /// Counts a failed login of `key` and locks it once `max` failures are reached, for a
-    /// period that doubles with every further failure.
-    async fn count_failure(&self, key: &str, max: u32) -> Result<(), FlowError> {
-        let config = &self.kratos.config().security.login_lockout;
-        let now = self.now();
-        let failures = self
-            .kratos
-            .store()
-            .record_login_failure(
-                self.kratos.nid(),
-                key,
-                now,
-                now - config.forget_after.as_chrono(),
-            )
-            .await?;
-        if max > 0 && failures >= max {
-            let doublings = (failures - max).min(30);
-            let base = config.base_duration.as_chrono();
-            let lock = base
-                .checked_mul(1 << doublings)
-                .unwrap_or(chrono::Duration::MAX)
-                .min(config.max_duration.as_chrono());
-            self.kratos
-                .store()
-                .lock_login(self.kratos.nid(), key, now + lock)
-                .await?;
+    /// The error of a completion the store refused as not found: the flow was completed
+    /// meanwhile by a concurrent submission ([`FlowError::AlreadyCompleted`], as a later
+    /// submission gets), or it (or the session to refresh) is gone.
+    async fn completion_refused(&self, id: Uuid) -> FlowError {
+        match self.load(id).await {
+            Ok((flow, _)) if flow.state == FlowState::PassedChallenge => {
+                FlowError::AlreadyCompleted
+            }
+            _ => StoreError::NotFound.into(),
         }
-        Ok(())
     }
 
     /// Fetches a flow; expired flows answer with [`FlowError::Expired`].
@@ -465,32 +533,28 @@ impl<'a> LoginFlows<'a> {
             .and_then(|i| i.credential(CredentialType::Password))
             .and_then(|c| c.hashed_password())
             .map(str::to_owned);
-        let hasher = self.kratos.hasher().clone();
         let password = payload.password.clone();
-        // One verification; a hash in another format or with other parameters is re-hashed
-        // with the configured algorithm in the same step.
-        let (valid, new_hash) = tokio::task::spawn_blocking(move || match stored_hash {
-            Some(hash) => crate::identity::verify_and_rehash(&hasher, password.as_bytes(), &hash)
-                .unwrap_or((false, None)),
-            None => {
-                // Spend the time of a real verification: timing reveals nothing.
-                hasher.verify_dummy(password.as_bytes());
-                (false, None)
-            }
-        })
-        .await
-        .map_err(|e| FlowError::Internal(e.to_string()))?;
+        // One verification (one turn of the hashing gate); a hash in another format or with
+        // other parameters is re-hashed with the configured algorithm in the same turn.
+        let (valid, new_hash) = self
+            .kratos
+            .run_hash(move |hasher| match stored_hash {
+                Some(hash) => {
+                    crate::identity::verify_and_rehash(hasher, password.as_bytes(), &hash)
+                        .unwrap_or((false, None))
+                }
+                None => {
+                    // Spend the time of a real verification: timing reveals nothing.
+                    hasher.verify_dummy(password.as_bytes());
+                    (false, None)
+                }
+            })
+            .await
+            .map_err(|e| FlowError::Internal(e.to_string()))?;
         let mut identity = match (valid, found) {
             (true, Some(i)) => i,
             _ => {
-                if lockout.enabled {
-                    self.count_failure(&identifier_key, lockout.max_failures)
-                        .await?;
-                    if let Some(key) = &address_key {
-                        self.count_failure(key, lockout.max_failures_per_address)
-                            .await?;
-                    }
-                }
+                // The attempt was counted before the password was verified.
                 flow.ui.messages.push(text::invalid_credentials());
                 self.save(&flow, &csrf, false).await?;
                 return Ok(LoginSubmission::Retry(flow));
@@ -510,20 +574,28 @@ impl<'a> LoginFlows<'a> {
                 .await;
         }
 
-        // The success forgets the identifier's failures, in the transaction of the session.
-        let reset = lockout.enabled.then_some(identifier_key);
-        self.complete(flow, csrf, identity, "password", reset, ctx)
+        // The success forgets the identifier's attempts and takes back the one counted on the
+        // address, in the transaction of the session.
+        let lockout_writes = lockout.enabled.then(|| LockoutWrites {
+            reset: identifier_key,
+            forgive: address_key.map(|key| (key, lockout.max_failures_per_address)),
+        });
+        self.complete(flow, csrf, identity, "password", lockout_writes, ctx)
             .await
     }
 
-    /// Loads the flow `id` with the reads of a password submission under `keys` (the lockout,
-    /// when lockout is on, and the identity of the identifier), in one store call.
+    /// Loads the flow `id` with the reads of a password submission under `keys` (the identity
+    /// of the identifier) and counts the attempt on its lockout keys when lockout is on and
+    /// the flow is live, in one store call: the attempt is counted before its password is
+    /// verified, so of a burst of attempts only those up to the limit are verified at all.
     async fn load_with_password_reads(
         &self,
         id: Uuid,
         keys: &PasswordKeys,
     ) -> (Result<(LoginFlow, String), FlowError>, PasswordReads) {
-        let lockout_keys = keys.lockout_keys(self.kratos.config().security.login_lockout.enabled);
+        let lockout = &self.kratos.config().security.login_lockout;
+        let lockout_keys = keys.lockout_keys(lockout);
+        let schedule = lock_schedule(lockout, self.now());
         let reads = self
             .kratos
             .store()
@@ -532,6 +604,7 @@ impl<'a> LoginFlows<'a> {
                 PasswordLoginKeys {
                     flow_id: id,
                     lockout_keys: &lockout_keys,
+                    schedule: &schedule,
                     identifier: &keys.identifier,
                 },
             )
@@ -694,15 +767,16 @@ impl<'a> LoginFlows<'a> {
     }
 
     /// The end of every successful method: hooks, the session (new, or the refreshed one),
-    /// `continue_with`. The session, the completed flow and the reset of the lockout key
-    /// `reset_lockout` are written in one transaction, before the *after* hooks run.
+    /// `continue_with`. The session, the completed flow and the `lockout` writes are written
+    /// in one transaction, before the *after* hooks run. A flow completed meanwhile by a
+    /// concurrent submission answers [`FlowError::AlreadyCompleted`].
     async fn complete(
         &self,
         mut flow: LoginFlow,
         csrf: String,
         mut identity: crate::identity::Identity,
         method: &str,
-        reset_lockout: Option<String>,
+        lockout: Option<LockoutWrites>,
         ctx: &FlowContext,
     ) -> Result<LoginSubmission, FlowError> {
         flow.active = Some(method.to_owned());
@@ -716,10 +790,10 @@ impl<'a> LoginFlows<'a> {
         };
         if !crate::hook::run_before(self.kratos, &hook_ctx, &mut identity, &mut flow.ui).await? {
             // The credentials were right: the key's failures are forgotten all the same.
-            if let Some(key) = &reset_lockout {
+            if let Some(lockout) = &lockout {
                 self.kratos
                     .store()
-                    .reset_login_failures(self.kratos.nid(), key)
+                    .reset_login_failures(self.kratos.nid(), &lockout.reset)
                     .await?;
             }
             self.save(&flow, &csrf, false).await?;
@@ -762,13 +836,20 @@ impl<'a> LoginFlows<'a> {
         flow.state = FlowState::PassedChallenge;
         flow.ui.set_value("password", json!(""));
         let stored = super::stored_flow(FlowKind::Login, flow.id, flow.expires_at, &csrf, &flow)?;
-        self.kratos
+        let written = self
+            .kratos
             .store()
             .complete_flow(
                 self.kratos.nid(),
                 &FlowCompletion {
                     flow: &stored,
-                    reset_login_failures: reset_lockout.as_deref(),
+                    reset_login_failures: lockout.as_ref().map(|l| l.reset.as_str()),
+                    forgive_login_attempt: lockout.as_ref().and_then(|l| {
+                        l.forgive.as_ref().map(|(key, max)| LockoutKey {
+                            key,
+                            max_attempts: *max,
+                        })
+                    }),
                     identity: None,
                     session: Some(match &new_record {
                         Some(record) => SessionWrite::Insert(record),
@@ -776,7 +857,11 @@ impl<'a> LoginFlows<'a> {
                     }),
                 },
             )
-            .await?;
+            .await;
+        if let Err(StoreError::NotFound) = written {
+            return Err(self.completion_refused(flow.id).await);
+        }
+        written?;
         let hook_ctx = crate::hook::HookContext {
             session: Some(&session),
             ..hook_ctx
@@ -828,5 +913,58 @@ impl Kratos {
             )
             .map(Some),
         }
+    }
+}
+
+#[cfg(test)]
+mod lockout_key_tests {
+    use super::{MAX_KEYED_IDENTIFIER_BYTES, address_lockout_key, identifier_lockout_key};
+
+    #[test]
+    fn identifiers_up_to_the_bound_are_kept_longer_ones_digested() {
+        assert_eq!(
+            identifier_lockout_key("ada@example.com"),
+            "identifier:ada@example.com"
+        );
+        let at_bound = "a".repeat(MAX_KEYED_IDENTIFIER_BYTES);
+        assert_eq!(
+            identifier_lockout_key(&at_bound),
+            format!("identifier:{at_bound}")
+        );
+        let long = "a".repeat(MAX_KEYED_IDENTIFIER_BYTES + 1);
+        let key = identifier_lockout_key(&long);
+        assert!(key.starts_with("identifier-sha256:"), "{key}");
+        assert_eq!(key.len(), "identifier-sha256:".len() + 64);
+        assert_eq!(
+            key,
+            identifier_lockout_key(&long),
+            "the same key every time"
+        );
+        assert_ne!(key, identifier_lockout_key(&format!("{long}b")));
+        assert!(identifier_lockout_key(&"é".repeat(100_000)).len() < 100);
+    }
+
+    #[test]
+    fn ipv6_addresses_are_keyed_per_64() {
+        assert_eq!(address_lockout_key("192.0.2.7"), "address:192.0.2.7");
+        assert_eq!(address_lockout_key("::ffff:192.0.2.7"), "address:192.0.2.7");
+        assert_eq!(
+            address_lockout_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+            "address:2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            address_lockout_key("2001:db8:1:2::1"),
+            address_lockout_key("2001:db8:1:2:ffff::9"),
+            "one /64, one key"
+        );
+        assert_ne!(
+            address_lockout_key("2001:db8:1:2::1"),
+            address_lockout_key("2001:db8:1:3::1")
+        );
+        let odd = address_lockout_key(&"x".repeat(10_000));
+        assert!(
+            odd.starts_with("address-sha256:") && odd.len() < 100,
+            "{odd}"
+        );
     }
 }

@@ -405,9 +405,10 @@ impl<'a> RegistrationFlows<'a> {
             self.save(&flow, &csrf, false).await?;
             return Ok(RegistrationSubmission::Retry(flow));
         }
-        let hasher = self.kratos.hasher().clone();
         let password = payload.password.clone();
-        let hash = tokio::task::spawn_blocking(move || hasher.hash(password.as_bytes()))
+        let hash = self
+            .kratos
+            .run_hash(move |hasher| hasher.hash(password.as_bytes()))
             .await
             .map_err(|e| FlowError::Internal(e.to_string()))?;
         let hash = match hash {
@@ -650,6 +651,7 @@ impl<'a> RegistrationFlows<'a> {
                 &FlowCompletion {
                     flow: &stored,
                     reset_login_failures: None,
+                    forgive_login_attempt: None,
                     identity: Some(&prepared),
                     session: record.as_ref().map(SessionWrite::Insert),
                 },
@@ -657,6 +659,15 @@ impl<'a> RegistrationFlows<'a> {
             .await;
         match written {
             Ok(()) => {}
+            // Completed meanwhile by a concurrent submission (or gone).
+            Err(StoreError::NotFound) => {
+                return Err(match self.load(flow.id).await {
+                    Ok((stored, _)) if stored.state == FlowState::PassedChallenge => {
+                        FlowError::AlreadyCompleted
+                    }
+                    _ => StoreError::NotFound.into(),
+                });
+            }
             Err(StoreError::Conflict(_)) => {
                 flow.ui.messages.push(text::duplicate_credentials());
                 self.save(&flow, &csrf, false).await?;

@@ -510,19 +510,20 @@ impl<'a> SettingsFlows<'a> {
             .credential(CredentialType::Password)
             .and_then(|c| c.hashed_password())
             .map(str::to_owned);
-        let hasher = self.kratos.hasher().clone();
         let pw = password.clone();
-        // One blocking task: compare with the old password, then hash the new one.
-        let outcome = tokio::task::spawn_blocking(move || {
-            if let Some(old) = old_hash
-                && kratos_hash::verify(pw.as_bytes(), &old).unwrap_or(false)
-            {
-                return Ok(None);
-            }
-            hasher.hash(pw.as_bytes()).map(Some)
-        })
-        .await
-        .map_err(|e| FlowError::Internal(e.to_string()))?;
+        // One turn of the hashing gate: compare with the old password, then hash the new one.
+        let outcome = self
+            .kratos
+            .run_hash(move |hasher| {
+                if let Some(old) = old_hash
+                    && kratos_hash::verify(pw.as_bytes(), &old).unwrap_or(false)
+                {
+                    return Ok(None);
+                }
+                hasher.hash(pw.as_bytes()).map(Some)
+            })
+            .await
+            .map_err(|e| FlowError::Internal(e.to_string()))?;
         let hash = match outcome {
             Ok(Some(h)) => h,
             Ok(None) => {

@@ -804,14 +804,13 @@ impl<'a> IdentityAdmin<'a> {
         else {
             return Ok(PasswordVerification::NoPassword);
         };
-        let hasher = self.kratos.hasher().clone();
         let password = Zeroizing::new(password.to_owned());
-        let (valid, new_hash) = tokio::task::spawn_blocking(move || {
-            verify_and_rehash(&hasher, password.as_bytes(), &stored)
-        })
-        .await
-        .map_err(|e| IdentityError::Internal(e.to_string()))?
-        .map_err(|e| IdentityError::field("credentials.password", e.to_string()))?;
+        let (valid, new_hash) = self
+            .kratos
+            .run_hash(move |hasher| verify_and_rehash(hasher, password.as_bytes(), &stored))
+            .await
+            .map_err(|e| IdentityError::Internal(e.to_string()))?
+            .map_err(|e| IdentityError::field("credentials.password", e.to_string()))?;
         if !valid {
             return Ok(PasswordVerification::Invalid);
         }
@@ -1037,8 +1036,9 @@ impl<'a> IdentityAdmin<'a> {
                 }
                 (None, Some(plain)) => {
                     let plain = Zeroizing::new(plain);
-                    let hasher = self.kratos.hasher().clone();
-                    let hash = tokio::task::spawn_blocking(move || hasher.hash(plain.as_bytes()))
+                    let hash = self
+                        .kratos
+                        .run_hash(move |hasher| hasher.hash(plain.as_bytes()))
                         .await
                         .map_err(|e| IdentityError::Internal(e.to_string()))?
                         .map_err(|e| {

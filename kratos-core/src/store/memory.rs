@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    CompletionStore, FlowCompletion, FlowStore, IdentityQuery, IdentityStore, LockoutStore,
-    LoginReadStore, SessionStore, SessionWrite, StoreError,
+    CompletionStore, FlowCompletion, FlowStore, IdentityQuery, IdentityStore, LockSchedule,
+    LockoutKey, LockoutStore, LoginReadStore, SessionStore, SessionWrite, StoreError,
 };
 use crate::flow::{FlowKind, StoredFlow};
 use crate::identity::{AddressVia, CredentialType, Identity};
@@ -460,8 +460,9 @@ impl CompletionStore for MemoryStore {
         let mut data = self.lock();
         // Everything is checked before anything is written, under one lock.
         let flow = completion.flow;
-        if !data.flows.contains_key(&(nid, flow.kind, flow.id)) {
-            return Err(StoreError::NotFound);
+        match data.flows.get(&(nid, flow.kind, flow.id)) {
+            Some(stored) if awaits_submission(stored) => {}
+            _ => return Err(StoreError::NotFound),
         }
         if let Some(identity) = completion.identity {
             data.check_new_identity(nid, identity)?;
@@ -480,6 +481,14 @@ impl CompletionStore for MemoryStore {
         if let Some(key) = completion.reset_login_failures {
             data.login_failures.remove(&(nid, key.to_owned()));
         }
+        if let Some(key) = completion.forgive_login_attempt
+            && let Some(entry) = data.login_failures.get_mut(&(nid, key.key.to_owned()))
+        {
+            entry.failures = entry.failures.saturating_sub(1);
+            if entry.failures < key.max_attempts {
+                entry.locked_until = None;
+            }
+        }
         if let Some(identity) = completion.identity {
             data.put_identity(nid, identity);
         }
@@ -493,45 +502,56 @@ impl CompletionStore for MemoryStore {
     }
 }
 
+/// Whether a stored flow still awaits a submission: its state is neither `passed_challenge`
+/// nor `success`. A document without a state (not one of ours) awaits one.
+fn awaits_submission(stored: &StoredFlow) -> bool {
+    #[derive(serde::Deserialize)]
+    struct State {
+        #[serde(default)]
+        state: Option<crate::flow::FlowState>,
+    }
+    !matches!(
+        stored.document.decode::<State>(),
+        Ok(State {
+            state: Some(crate::flow::FlowState::PassedChallenge | crate::flow::FlowState::Success)
+        })
+    )
+}
+
 /// The default reads: each is a map lookup.
 impl LoginReadStore for MemoryStore {}
 
 #[async_trait]
 impl LockoutStore for MemoryStore {
-    async fn record_login_failure(
+    async fn record_login_attempt(
         &self,
         nid: Uuid,
-        key: &str,
-        now: chrono::DateTime<chrono::Utc>,
-        forget_before: chrono::DateTime<chrono::Utc>,
-    ) -> Result<u32, StoreError> {
+        keys: &[LockoutKey<'_>],
+        schedule: &LockSchedule,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
         let mut data = self.lock();
-        let entry = data
-            .login_failures
-            .entry((nid, key.to_owned()))
-            .or_insert(LoginFailures {
-                failures: 0,
-                last_failure_at: now,
-                locked_until: None,
-            });
-        if entry.last_failure_at < forget_before {
-            entry.failures = 0;
+        let mut refused = None;
+        for key in keys {
+            let entry = data
+                .login_failures
+                .entry((nid, key.key.to_owned()))
+                .or_insert(LoginFailures {
+                    failures: 0,
+                    last_failure_at: schedule.now,
+                    locked_until: None,
+                });
+            if let Some(until) = entry.locked_until.filter(|u| *u > schedule.now) {
+                refused = refused.max(Some(until));
+                continue;
+            }
+            if entry.last_failure_at < schedule.forget_before {
+                entry.failures = 0;
+            }
+            entry.failures = entry.failures.saturating_add(1);
+            entry.last_failure_at = schedule.now;
+            entry.locked_until = schedule.lock_for(entry.failures, key.max_attempts);
         }
-        entry.failures += 1;
-        entry.last_failure_at = now;
-        Ok(entry.failures)
-    }
-
-    async fn lock_login(
-        &self,
-        nid: Uuid,
-        key: &str,
-        until: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), StoreError> {
-        if let Some(e) = self.lock().login_failures.get_mut(&(nid, key.to_owned())) {
-            e.locked_until = Some(until);
-        }
-        Ok(())
+        Ok(refused)
     }
 
     async fn login_locked_until(

@@ -240,6 +240,10 @@ pub struct FlowCompletion<'a> {
     /// A lockout key whose failures and lock are forgotten, as
     /// [`LockoutStore::reset_login_failures`] forgets them.
     pub reset_login_failures: Option<&'a str>,
+    /// A lockout key whose count this successful attempt leaves, as if it had not been
+    /// counted: the count goes down by one (not below 0), and a lock ends when the count falls
+    /// below the key's limit.
+    pub forgive_login_attempt: Option<LockoutKey<'a>>,
     /// A new identity, inserted as [`IdentityStore::insert_identities`] inserts one.
     pub identity: Option<&'a Identity>,
     /// A session to insert or update.
@@ -250,9 +254,11 @@ pub struct FlowCompletion<'a> {
 #[async_trait]
 pub trait CompletionStore: Send + Sync {
     /// Applies every write of `completion` in one transaction: all of them, or none when one
-    /// fails. Fails with [`StoreError::Conflict`] when the new identity breaks a uniqueness
-    /// rule, and [`StoreError::NotFound`] when the flow, the session to update, or the new
-    /// session's identity is missing in this tenant. Whatever is written is durable when this
+    /// fails. The stored flow must still await a submission: of concurrent completions of one
+    /// flow, exactly one succeeds. Fails with [`StoreError::Conflict`] when the new identity
+    /// breaks a uniqueness rule, and [`StoreError::NotFound`] when the flow is missing in
+    /// this tenant or already completed (its stored state is `passed_challenge` or
+    /// `success`), or the session to update or the new session's identity is missing. Whatever is written is durable when this
     /// returns.
     async fn complete_flow(
         &self,
@@ -261,28 +267,73 @@ pub trait CompletionStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
-/// Counters of failed logins, for brute-force protection. Keys are opaque strings
+/// One lockout key of a login attempt with its limit, as
+/// [`LockoutStore::record_login_attempt`] counts it.
+#[derive(Clone, Copy)]
+pub struct LockoutKey<'a> {
+    /// The key (`identifier:…`, `address:…`).
+    pub key: &'a str,
+    /// Attempts counted before the key locks (the attempt that reaches it is the last one
+    /// admitted); 0 never locks.
+    pub max_attempts: u32,
+}
+
+impl std::fmt::Debug for LockoutKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key names a person or an address: only its limit shows.
+        f.debug_struct("LockoutKey")
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// When an attempt is counted and how long the locks it sets last.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LockSchedule {
+    /// The attempt's time.
+    pub now: chrono::DateTime<chrono::Utc>,
+    /// A count whose last attempt is older than this starts again at 1.
+    pub forget_before: chrono::DateTime<chrono::Utc>,
+    /// The end of the lock set by the attempt that reaches a key's limit (`locks[0]`), by the
+    /// next admitted attempt (`locks[1]`), and so on; the last entry holds for every further
+    /// attempt. Never empty.
+    pub locks: Vec<chrono::DateTime<chrono::Utc>>,
+}
+
+impl LockSchedule {
+    /// The lock set by the `count`-th attempt of a key limited to `max` attempts: none below
+    /// the limit or without one.
+    pub fn lock_for(&self, count: u32, max: u32) -> Option<chrono::DateTime<chrono::Utc>> {
+        if max == 0 || count < max {
+            return None;
+        }
+        let over = usize::try_from(count - max).unwrap_or(usize::MAX);
+        self.locks
+            .get(over.min(self.locks.len().saturating_sub(1)))
+            .copied()
+    }
+}
+
+/// Counters of login attempts, for brute-force protection. Keys are opaque strings
 /// (`identifier:<normalised identifier>`, `address:<client address>`). Implementations must
-/// be atomic across processes sharing the store.
+/// be atomic across processes sharing the store: of concurrent attempts on one key, each sees
+/// the count and lock the ones before it left.
 #[async_trait]
 pub trait LockoutStore: Send + Sync {
-    /// Counts one failure of `key` at `now` and returns the count, which restarts at 1 when the
-    /// previous failure happened before `forget_before`.
-    async fn record_login_failure(
+    /// Counts a login attempt on every key of `keys`, before its password is verified, and
+    /// answers whether it may go on. Per key, atomically: while the key is locked (its lock
+    /// ends after `schedule.now`) the attempt is refused and nothing changes; otherwise the
+    /// count goes up by one (back to 1 when the last attempt was before
+    /// `schedule.forget_before`) and the key locks until [`LockSchedule::lock_for`] that count.
+    /// So the attempt that reaches the limit still runs, and the ones after it are refused
+    /// until the lock ends. Returns `None` when no key refused the attempt, or the latest end
+    /// of the locks that did. Each key counts on its own.
+    async fn record_login_attempt(
         &self,
         nid: Uuid,
-        key: &str,
-        now: chrono::DateTime<chrono::Utc>,
-        forget_before: chrono::DateTime<chrono::Utc>,
-    ) -> Result<u32, StoreError>;
-
-    /// Locks `key` until `until`.
-    async fn lock_login(
-        &self,
-        nid: Uuid,
-        key: &str,
-        until: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), StoreError>;
+        keys: &[LockoutKey<'_>],
+        schedule: &LockSchedule,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>;
 
     /// The latest lock expiry among `keys`, if any key is locked at all.
     async fn login_locked_until(
@@ -291,7 +342,7 @@ pub trait LockoutStore: Send + Sync {
         keys: &[String],
     ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>;
 
-    /// Forgets the failures and lock of `key`.
+    /// Forgets the attempts and lock of `key`.
     async fn reset_login_failures(&self, nid: Uuid, key: &str) -> Result<(), StoreError>;
 }
 
@@ -301,8 +352,13 @@ pub trait LockoutStore: Send + Sync {
 pub struct PasswordLoginKeys<'a> {
     /// The login flow to load.
     pub flow_id: Uuid,
-    /// The lockout keys whose latest lock is read; none when lockout is off (nothing is read).
-    pub lockout_keys: &'a [String],
+    /// The lockout keys on which the attempt is counted, as
+    /// [`LockoutStore::record_login_attempt`] counts it, when the login flow exists in the
+    /// tenant and has not expired at `schedule.now`; none when lockout is off (nothing is
+    /// counted).
+    pub lockout_keys: &'a [LockoutKey<'a>],
+    /// When the attempt is counted and how long its locks last.
+    pub schedule: &'a LockSchedule,
     /// The normalised password identifier whose identity is read.
     pub identifier: &'a str,
 }
@@ -323,21 +379,24 @@ pub struct PasswordLoginReads {
     /// The login flow, as [`FlowStore::get_flow`] loads it ([`StoreError::NotFound`] when
     /// there is no login flow with that id in the tenant).
     pub flow: Result<StoredFlow, StoreError>,
-    /// The latest lock among the lockout keys, as [`LockoutStore::login_locked_until`] reads
-    /// it (`None` for no keys).
+    /// The attempt counted on the lockout keys: `None` when it was admitted (or not counted:
+    /// no keys, no live flow), else the lock that refused it, as
+    /// [`LockoutStore::record_login_attempt`] answers.
     pub locked_until: Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>,
     /// The identity of the password identifier, as
     /// [`IdentityStore::find_identity_by_identifier`] loads it (`None` when there is none).
     pub identity: Result<Option<Identity>, StoreError>,
 }
 
-/// The reads of a password login submission, answered together. The default method runs the
-/// three reads of the aggregate traits at once; a backend that can answer them in one round
+/// The reads of a password login submission, answered together, with its attempt counted on
+/// the lockout keys. The default method runs the reads of the aggregate traits at once and
+/// counts the attempt once the flow is known to be live; a backend that can answer them in one round
 /// trip (the SQL store does, with one statement) overrides it. A backend without such a
 /// shortcut implements the trait with an empty `impl` block.
 #[async_trait]
 pub trait LoginReadStore: FlowStore + LockoutStore + IdentityStore {
-    /// Reads the login flow, the lock of the lockout keys and the identity of the identifier.
+    /// Reads the login flow and the identity of the identifier, and counts the attempt on the
+    /// lockout keys when the flow is live.
     async fn password_login_reads(
         &self,
         nid: Uuid,
@@ -359,12 +418,6 @@ where
     S: FlowStore + LockoutStore + IdentityStore + ?Sized,
 {
     let flow = store.get_flow(nid, FlowKind::Login, keys.flow_id);
-    let locked_until = async {
-        if keys.lockout_keys.is_empty() {
-            return Ok(None);
-        }
-        store.login_locked_until(nid, keys.lockout_keys).await
-    };
     let identity = async {
         match store
             .find_identity_by_identifier(nid, CredentialType::Password, keys.identifier)
@@ -375,7 +428,15 @@ where
             Err(e) => Err(e),
         }
     };
-    let (flow, locked_until, identity) = tokio::join!(flow, locked_until, identity);
+    let (flow, identity) = tokio::join!(flow, identity);
+    let live = matches!(&flow, Ok(f) if f.expires_at > keys.schedule.now);
+    let locked_until = if live && !keys.lockout_keys.is_empty() {
+        store
+            .record_login_attempt(nid, keys.lockout_keys, keys.schedule)
+            .await
+    } else {
+        Ok(None)
+    };
     PasswordLoginReads {
         flow,
         locked_until,

@@ -15,7 +15,7 @@ use crate::courier::{MessageStatus, TemplateType};
 use crate::flow::{FlowDocument, FlowKind, StoredFlow};
 use crate::identity::{CreateIdentityBody, Identity};
 use crate::session::ClientInfo;
-use crate::store::{Persister, StoreError};
+use crate::store::{LockSchedule, LockoutKey, Persister, StoreError};
 use crate::{Kratos, clock::truncate_micros};
 
 fn now(k: &Kratos) -> DateTime<Utc> {
@@ -290,57 +290,64 @@ pub async fn cleanup_stale_login_failures(store: Arc<dyn Persister>) {
     let t = now(&k);
     let never = DateTime::<Utc>::UNIX_EPOCH;
     let old = t - Duration::days(2);
+    // One attempt on `key` at `at`; the key locks until `t + 1h` once `max` attempts are
+    // counted (0 never locks). Answers whether the attempt was refused.
+    let attempt = |nid: Uuid, key: &'static str, at: DateTime<Utc>, max: u32| {
+        let store = store.clone();
+        async move {
+            let schedule = LockSchedule {
+                now: at,
+                forget_before: never,
+                locks: vec![t + Duration::hours(1)],
+            };
+            let keys = [LockoutKey {
+                key,
+                max_attempts: max,
+            }];
+            store
+                .record_login_attempt(nid, &keys, &schedule)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
     for key in ["identifier:a", "identifier:b", "address:c"] {
-        store
-            .record_login_failure(a, key, old, never)
-            .await
-            .unwrap();
+        assert!(!attempt(a, key, old, 0).await);
     }
     // Old but still locked; recent; another tenant's.
-    store
-        .record_login_failure(a, "identifier:locked", old, never)
-        .await
-        .unwrap();
-    store
-        .lock_login(a, "identifier:locked", t + Duration::hours(1))
-        .await
-        .unwrap();
-    store
-        .record_login_failure(a, "identifier:recent", t, never)
-        .await
-        .unwrap();
-    store
-        .record_login_failure(b, "identifier:a", old, never)
-        .await
-        .unwrap();
+    assert!(!attempt(a, "identifier:locked", old, 1).await);
+    assert!(!attempt(a, "identifier:recent", t, 0).await);
+    assert!(!attempt(b, "identifier:a", old, 0).await);
 
     let cutoff = t - Duration::days(1);
     assert_eq!(
         drain(2, || store.delete_stale_login_failures(a, cutoff, t, 2)).await,
         3
     );
-    // A deleted counter starts again at 1; the kept ones go on counting.
-    let count = |nid, key: &'static str| {
+    // A deleted counter starts again at 1 (a limit of 2 is not reached); a kept one goes on
+    // counting and reaches it.
+    let locked = |nid: Uuid, key: &'static str| {
         let store = store.clone();
         async move {
             store
-                .record_login_failure(nid, key, t, never)
+                .login_locked_until(nid, &[key.to_owned()])
                 .await
                 .unwrap()
+                .is_some()
         }
     };
-    assert_eq!(count(a, "identifier:a").await, 1);
-    assert_eq!(count(a, "address:c").await, 1);
-    assert_eq!(count(a, "identifier:locked").await, 2);
-    assert_eq!(count(a, "identifier:recent").await, 2);
-    assert_eq!(count(b, "identifier:a").await, 2);
-    assert!(
-        store
-            .login_locked_until(a, &["identifier:locked".to_owned()])
-            .await
-            .unwrap()
-            .is_some()
-    );
+    for (nid, key, kept) in [
+        (a, "identifier:a", false),
+        (a, "address:c", false),
+        (a, "identifier:recent", true),
+        (b, "identifier:a", true),
+    ] {
+        assert!(!attempt(nid, key, t, 2).await, "{key}");
+        assert_eq!(locked(nid, key).await, kept, "{key}");
+    }
+    // The locked key is still there, and still refuses.
+    assert!(attempt(a, "identifier:locked", t, 1).await);
+    assert!(locked(a, "identifier:locked").await);
 }
 
 pub async fn cleanup_finished_courier_messages(store: Arc<dyn Persister>) {

@@ -13,7 +13,9 @@ use crate::clock::truncate_micros;
 use crate::flow::{FlowContext, FlowDocument, FlowKind, FlowType, StoredFlow};
 use crate::identity::Identity;
 use crate::session::{Aal, AuthenticationMethod, ClientInfo, SessionRecord};
-use crate::store::{FlowCompletion, Persister, SessionWrite, StoreError, StoreErrorKind};
+use crate::store::{
+    FlowCompletion, LockSchedule, LockoutKey, Persister, SessionWrite, StoreError, StoreErrorKind,
+};
 
 /// A stored flow and the same flow as a completion would leave it.
 async fn new_flow(k: &Kratos) -> (StoredFlow, StoredFlow) {
@@ -61,15 +63,29 @@ async fn lock(k: &Kratos, key: &str) {
     lock_until(k, key, truncate_micros(Utc::now()) + Duration::hours(1)).await;
 }
 
-/// Counts a failure of `key` and locks it until `until`.
+/// Counts an attempt on `key` with a limit of one, which locks it until `until`.
 pub(super) async fn lock_until(k: &Kratos, key: &str, until: chrono::DateTime<Utc>) {
     let now = truncate_micros(Utc::now());
-    let store = k.store();
-    store
-        .record_login_failure(k.nid(), key, now, now - Duration::hours(1))
+    let refused = k
+        .store()
+        .record_login_attempt(
+            k.nid(),
+            &[LockoutKey {
+                key,
+                max_attempts: 1,
+            }],
+            &LockSchedule {
+                now,
+                forget_before: now - Duration::hours(1),
+                locks: vec![until],
+            },
+        )
         .await
-        .expect("failure counted");
-    store.lock_login(k.nid(), key, until).await.expect("locked");
+        .expect("attempt counted");
+    assert_eq!(
+        refused, None,
+        "the attempt that reaches the limit is admitted"
+    );
 }
 
 async fn locked(k: &Kratos, key: &str) -> bool {
@@ -94,6 +110,7 @@ async fn complete(
             &FlowCompletion {
                 flow,
                 reset_login_failures,
+                forgive_login_attempt: None,
                 identity,
                 session: Some(session),
             },
@@ -305,4 +322,93 @@ async fn assert_nothing_written(k: &Kratos, identity: &Identity, record: &Sessio
         k.store().get_session(k.nid(), record.session.id).await,
         Err(StoreError::NotFound)
     ));
+}
+
+/// Ten correct submissions of one login flow at once: exactly one signs in (one session of
+/// the identity is added); the others are answered that the flow was already completed, as a
+/// submission after the completion is.
+pub async fn completion_concurrent_login_submissions_one_session(store: Arc<dyn Persister>) {
+    use crate::flow::login::{LoginOptions, LoginSubmission};
+    use crate::flow::registration::RegistrationSubmission;
+    // A limit above the ten attempts: the lockout is not what refuses them.
+    let config = format!(
+        "{}security:\n  login_lockout:\n    max_failures: 50\n",
+        super::SESSION_HOOK
+    );
+    let k = super::kratos_with(store, &config, Arc::new(crate::SystemClock));
+    let address = email();
+    let RegistrationSubmission::Completed(registered) =
+        super::register(&k, &address, "one completion pw").await
+    else {
+        panic!("the registration completes")
+    };
+    let ctx = FlowContext::default();
+    let flow = k
+        .login()
+        .create(FlowType::Api, &ctx, LoginOptions::default())
+        .await
+        .expect("login flow");
+    let body =
+        json!({"method": "password", "identifier": address, "password": "one completion pw"});
+    let submissions = (0..10).map(|_| {
+        let (k, body, ctx) = (k.clone(), body.clone(), ctx.clone());
+        async move { k.login().submit(flow.id, &body, &ctx).await }
+    });
+    let (mut completed, mut refused) = (0, 0);
+    for r in futures::future::join_all(submissions).await {
+        match r {
+            Ok(LoginSubmission::Completed(_)) => completed += 1,
+            Err(crate::flow::FlowError::AlreadyCompleted) => refused += 1,
+            other => panic!("unexpected answer: {other:?}"),
+        }
+    }
+    assert_eq!((completed, refused), (1, 9));
+    let sessions = k
+        .sessions()
+        .list_for_identity(registered.identity.id, false)
+        .await
+        .expect("sessions");
+    assert_eq!(
+        sessions.len(),
+        2,
+        "the registration's session and one login's"
+    );
+}
+
+/// Ten correct submissions of one registration flow at once: exactly one identity and one
+/// session; the others are answered that the flow was already completed.
+pub async fn completion_concurrent_registration_submissions_one_session(store: Arc<dyn Persister>) {
+    use crate::flow::registration::RegistrationSubmission;
+    let k = super::flow_kratos(store);
+    let ctx = FlowContext::default();
+    let flow = k
+        .registration()
+        .create(FlowType::Api, &ctx)
+        .await
+        .expect("registration flow");
+    let address = email();
+    let body = json!({"method": "password", "traits": {"email": address}, "password": "one registration pw"});
+    let submissions = (0..10).map(|_| {
+        let (k, body, ctx) = (k.clone(), body.clone(), ctx.clone());
+        async move { k.registration().submit(flow.id, &body, &ctx).await }
+    });
+    let mut identities = Vec::new();
+    let mut refused = 0;
+    for r in futures::future::join_all(submissions).await {
+        match r {
+            Ok(RegistrationSubmission::Completed(ok)) => identities.push(ok.identity.id),
+            Err(crate::flow::FlowError::AlreadyCompleted) => refused += 1,
+            Ok(RegistrationSubmission::Retry(f)) => {
+                panic!("unexpected retry: {:?}", super::messages(&f.ui))
+            }
+            Err(e) => panic!("unexpected error: {e:?}"),
+        }
+    }
+    assert_eq!((identities.len(), refused), (1, 9));
+    let sessions = k
+        .sessions()
+        .list_for_identity(identities[0], false)
+        .await
+        .expect("sessions");
+    assert_eq!(sessions.len(), 1, "one session");
 }

@@ -1,5 +1,6 @@
-//! Conformance of `LoginReadStore::password_login_reads`: a password login's three reads,
-//! each answered as its own store method answers it.
+//! Conformance of `LoginReadStore::password_login_reads`: a password login's reads, each
+//! answered as its own store method answers it, and its attempt counted on its lockout keys
+//! (`LockoutStore::record_login_attempt`) when its flow is live.
 
 use std::sync::Arc;
 
@@ -14,15 +15,49 @@ use crate::flow::login::LoginOptions;
 use crate::flow::registration::RegistrationSubmission;
 use crate::flow::{FlowContext, FlowKind, FlowType};
 use crate::identity::CredentialType;
-use crate::store::{PasswordLoginKeys, PasswordLoginReads, Persister, StoreErrorKind};
+use crate::store::{
+    FlowCompletion, LockSchedule, LockoutKey, PasswordLoginKeys, PasswordLoginReads, Persister,
+    SessionWrite, StoreErrorKind,
+};
+
+/// A schedule at the current time: locks of one and two minutes.
+fn schedule() -> LockSchedule {
+    let now = truncate_micros(Utc::now());
+    LockSchedule {
+        now,
+        forget_before: now - Duration::hours(1),
+        locks: vec![now + Duration::minutes(1), now + Duration::minutes(2)],
+    }
+}
+
+/// `keys`, each limited to `max` attempts.
+fn limited(keys: &[String], max: u32) -> Vec<LockoutKey<'_>> {
+    keys.iter()
+        .map(|key| LockoutKey {
+            key,
+            max_attempts: max,
+        })
+        .collect()
+}
 
 async fn reads(k: &Kratos, flow_id: Uuid, keys: &[String], identifier: &str) -> PasswordLoginReads {
+    reads_limited(k, flow_id, &limited(keys, 5), &schedule(), identifier).await
+}
+
+async fn reads_limited(
+    k: &Kratos,
+    flow_id: Uuid,
+    keys: &[LockoutKey<'_>],
+    schedule: &LockSchedule,
+    identifier: &str,
+) -> PasswordLoginReads {
     k.store()
         .password_login_reads(
             k.nid(),
             PasswordLoginKeys {
                 flow_id,
                 lockout_keys: keys,
+                schedule,
                 identifier,
             },
         )
@@ -87,7 +122,8 @@ pub async fn login_reads_answer_flow_lockout_and_identity_apart(store: Arc<dyn P
         "with the password hash"
     );
 
-    // Two keys: one not locked, one locked; then both locked, the later lock wins.
+    // Two keys: one not locked, one locked; then both locked, the later lock wins. Each read
+    // counts an attempt on the keys that are not locked.
     let (free, first, second) = (
         format!("identifier:free-{}", Uuid::new_v4().simple()),
         format!("identifier:first-{}", Uuid::new_v4().simple()),
@@ -97,16 +133,11 @@ pub async fn login_reads_answer_flow_lockout_and_identity_apart(store: Arc<dyn P
     let soon = now + Duration::minutes(5);
     let later = now + Duration::hours(2);
     lock_until(&k, &first, soon).await;
-    // `free` has a failure counted but no lock.
-    k.store()
-        .record_login_failure(k.nid(), &free, now, now - Duration::hours(1))
-        .await
-        .expect("failure counted");
     let got = reads(&k, flow.id, std::slice::from_ref(&free), "nobody").await;
     assert_eq!(
-        got.locked_until.expect("lock read"),
+        got.locked_until.expect("attempt counted"),
         None,
-        "a counted failure is no lock"
+        "an attempt below the limit is admitted"
     );
     let got = reads(&k, flow.id, &[free.clone(), first.clone()], "nobody").await;
     assert_eq!(got.locked_until.expect("lock read"), Some(soon));
@@ -138,14 +169,18 @@ pub async fn login_reads_answer_flow_lockout_and_identity_apart(store: Arc<dyn P
         "in any order"
     );
 
-    // Not the flow: unknown, of another kind, of another tenant.
+    // Not the flow: unknown, of another kind, of another tenant. No attempt is counted then.
     let got = reads(&k, Uuid::now_v7(), std::slice::from_ref(&first), &address).await;
     assert_eq!(
         got.flow.map(|_| ()).map_err(|e| e.kind()),
         Err(StoreErrorKind::NotFound),
         "an unknown flow is not found"
     );
-    assert_eq!(got.locked_until.expect("lock read"), Some(soon));
+    assert_eq!(
+        got.locked_until.expect("nothing counted"),
+        None,
+        "without a flow the attempt is not counted"
+    );
     assert_eq!(
         got.identity.expect("identity read").map(|i| i.id),
         Some(registered.identity.id),
@@ -170,12 +205,164 @@ pub async fn login_reads_answer_flow_lockout_and_identity_apart(store: Arc<dyn P
         "another tenant's flow is not found"
     );
     assert_eq!(
-        got.locked_until.expect("lock read"),
+        got.locked_until.expect("nothing counted"),
         None,
-        "another tenant's locks do not count"
+        "another tenant's flow counts nothing"
     );
     assert!(
         got.identity.expect("identity read").is_none(),
         "another tenant's identity is not found"
     );
+}
+
+/// Attempts are counted before the password is verified: up to the limit they are admitted
+/// (the one reaching it locks the key), beyond it refused without change while the lock
+/// holds, even when they come at once; an expired flow counts nothing; a success takes its
+/// attempt back from a key and ends the lock when the count falls below the limit.
+pub async fn login_attempts_lock_from_the_limit_and_a_success_forgives(store: Arc<dyn Persister>) {
+    let k = flow_kratos(store);
+    let ctx = FlowContext::default();
+    let flow = k
+        .login()
+        .create(FlowType::Api, &ctx, LoginOptions::default())
+        .await
+        .expect("login flow");
+    let key = format!("identifier:burst-{}", Uuid::new_v4().simple());
+    let keys = [LockoutKey {
+        key: &key,
+        max_attempts: 5,
+    }];
+    let at = schedule();
+    // Twenty at once: five admitted, fifteen refused by the lock the fifth set.
+    let attempts = (0..20).map(|_| reads_limited(&k, flow.id, &keys, &at, "nobody"));
+    let answers = futures::future::join_all(attempts).await;
+    let refused: Vec<_> = answers
+        .into_iter()
+        .map(|r| r.locked_until.expect("attempt counted"))
+        .filter(Option::is_some)
+        .collect();
+    assert_eq!(
+        refused.len(),
+        15,
+        "the attempts beyond the limit are refused"
+    );
+    assert!(
+        refused.iter().all(|until| *until == Some(at.locks[0])),
+        "by the first lock: refused attempts do not lengthen it"
+    );
+    assert_eq!(
+        k.store()
+            .login_locked_until(k.nid(), std::slice::from_ref(&key))
+            .await
+            .expect("lock read"),
+        Some(at.locks[0])
+    );
+    // Once the lock has ended, the next attempt is admitted and locks twice as long.
+    let later = LockSchedule {
+        now: at.locks[0] + Duration::seconds(1),
+        forget_before: at.forget_before,
+        locks: vec![
+            at.locks[0] + Duration::minutes(2),
+            at.locks[0] + Duration::minutes(3),
+        ],
+    };
+    let after_lock = reads_limited(&k, flow.id, &keys, &later, "nobody").await;
+    assert_eq!(
+        after_lock.locked_until.expect("attempt counted"),
+        None,
+        "admitted once the lock has ended"
+    );
+    assert_eq!(
+        k.store()
+            .login_locked_until(k.nid(), std::slice::from_ref(&key))
+            .await
+            .expect("lock read"),
+        Some(later.locks[1]),
+        "the sixth admitted attempt locks for the second period"
+    );
+
+    // An expired flow counts nothing.
+    let fresh = format!("identifier:expired-{}", Uuid::new_v4().simple());
+    let one = [LockoutKey {
+        key: &fresh,
+        max_attempts: 1,
+    }];
+    let past_expiry = LockSchedule {
+        now: flow.expires_at + Duration::seconds(1),
+        ..schedule()
+    };
+    let got = reads_limited(&k, flow.id, &one, &past_expiry, "nobody").await;
+    assert_eq!(got.locked_until.expect("nothing counted"), None);
+    assert_eq!(
+        k.store()
+            .login_locked_until(k.nid(), std::slice::from_ref(&fresh))
+            .await
+            .expect("lock read"),
+        None,
+        "an expired flow's attempt leaves no count"
+    );
+
+    // A success forgives its attempt: the address that reached its limit with it is free.
+    let address = format!("address:forgive-{}", Uuid::new_v4().simple());
+    let keys = [LockoutKey {
+        key: &address,
+        max_attempts: 2,
+    }];
+    for _ in 0..2 {
+        let got = reads_limited(&k, flow.id, &keys, &at, "nobody").await;
+        assert_eq!(got.locked_until.expect("attempt counted"), None);
+    }
+    let lock_of = |k: Kratos, key: String| async move {
+        k.store()
+            .login_locked_until(k.nid(), &[key])
+            .await
+            .expect("lock read")
+    };
+    assert_eq!(lock_of(k.clone(), address.clone()).await, Some(at.locks[0]));
+    let mut stored = k
+        .store()
+        .get_flow(k.nid(), FlowKind::Login, flow.id)
+        .await
+        .expect("stored flow");
+    let mut document: serde_json::Value = stored.document.decode().expect("document");
+    document["state"] = serde_json::json!("passed_challenge");
+    stored.document = crate::flow::FlowDocument::of(&document).expect("document");
+    let identity = k
+        .identities()
+        .create(super::body(&email()))
+        .await
+        .expect("identity");
+    let (_, record) = k
+        .sessions()
+        .prepare_issue(
+            &identity,
+            vec![crate::session::AuthenticationMethod::first_factor(
+                "password",
+                truncate_micros(Utc::now()),
+            )],
+            &crate::session::ClientInfo::default(),
+        )
+        .expect("session builds");
+    k.store()
+        .complete_flow(
+            k.nid(),
+            &FlowCompletion {
+                flow: &stored,
+                reset_login_failures: None,
+                forgive_login_attempt: Some(keys[0]),
+                identity: None,
+                session: Some(SessionWrite::Insert(&record)),
+            },
+        )
+        .await
+        .expect("completed");
+    assert_eq!(
+        lock_of(k.clone(), address.clone()).await,
+        None,
+        "below the limit again, the lock ends"
+    );
+    // One attempt is still counted: the next reaches the limit again and locks.
+    let got = reads_limited(&k, flow.id, &keys, &at, "nobody").await;
+    assert_eq!(got.locked_until.expect("attempt counted"), None);
+    assert_eq!(lock_of(k.clone(), address).await, Some(at.locks[0]));
 }

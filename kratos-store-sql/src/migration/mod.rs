@@ -12,6 +12,7 @@ mod m20261122_000006_courier_messages;
 mod m20261122_000007_one_time_codes;
 mod m20261130_000008_identity_available_aal;
 mod m20261130_000009_identity_address_lists;
+mod m20261205_000010_login_attempts;
 mod m20261205_000011_cleanup_and_send_limits;
 
 use sea_orm_migration::prelude::*;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_one_time_codes::MIGRATION),
             Box::new(m20261130_000008_identity_available_aal::MIGRATION),
             Box::new(m20261130_000009_identity_address_lists::MIGRATION),
+            Box::new(m20261205_000010_login_attempts::MIGRATION),
             Box::new(m20261205_000011_cleanup_and_send_limits::MIGRATION),
         ]
     }
