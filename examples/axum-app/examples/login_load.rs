@@ -4,7 +4,7 @@
 //! memory.
 //!
 //! ```text
-//! cargo run --release -p axum-app -- --config examples/axum-app/load-test.yml &
+//! cargo run --release -p axum-app -- --dev --config examples/axum-app/load-test.yml &
 //! cargo run --release -p axum-app --example login_load -- --pid "$(pgrep -n axum-app)"
 //! ```
 //!
