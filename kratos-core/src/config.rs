@@ -849,11 +849,28 @@ pub struct EndpointConfig {
     /// `serve.public.trusted_proxies` (not a Kratos key; Kratos has none): the reverse proxies
     /// whose forwarding headers are believed, as CIDRs (`10.0.0.0/8`, `2001:db8::/32`; a bare
     /// address is one host). When the peer of a request is one of them, the client address
-    /// (for the lockout and session devices) is the right-most address of `Forwarded`
-    /// (RFC 7239, `for=`) or, without it, `X-Forwarded-For` that is not itself a trusted
-    /// proxy; otherwise, and when the header is missing or malformed, the peer address.
-    /// Empty by default: forwarding headers are ignored.
+    /// (for the lockout and session devices) is, walking `forwarded_header` from the right,
+    /// the first address that is not itself a trusted proxy; otherwise, and when the header is
+    /// missing or a trusted proxy's hop names no address, the peer address. Empty by default:
+    /// forwarding headers are ignored.
     pub trusted_proxies: Vec<IpCidr>,
+    /// `serve.public.forwarded_header` (not a Kratos key): the one header the trusted proxies
+    /// write, `x-forwarded-for` (the default) or `forwarded` (RFC 7239). Only that header is
+    /// read: a proxy passes the other one through from the client unchanged, so believing it
+    /// would let a client name its own address.
+    pub forwarded_header: ForwardedHeader,
+}
+
+/// The forwarding header trusted proxies write (`serve.public.forwarded_header`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2`.
+    #[default]
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    #[serde(rename = "forwarded")]
+    Forwarded,
 }
 
 /// An IP network in CIDR notation (`192.0.2.0/24`, `2001:db8::/32`); a bare address is a

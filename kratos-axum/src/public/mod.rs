@@ -62,6 +62,7 @@ where
                     peer,
                     &parts.headers,
                     &kratos.config().serve.public.trusted_proxies,
+                    kratos.config().serve.public.forwarded_header,
                 )
             })
             .map(|ip| ip.to_string());
@@ -81,82 +82,68 @@ where
     }
 }
 
-/// The most hops of a forwarding header that are looked at; a longer chain falls back to the
-/// peer.
+/// The most hops of a forwarding header that are looked at, from the right; when all of them
+/// are trusted proxies, the left-most of them is the client.
 const MAX_FORWARDED_HOPS: usize = 32;
 
-/// The client's address: the peer's, unless the peer is a trusted proxy; then the right-most
-/// address of the `Forwarded` header's `for=` (RFC 7239), or without that header of
-/// `X-Forwarded-For`, that is not a trusted proxy itself (the left-most when all are). A
-/// missing, malformed or overlong header (not UTF-8, a hop that is no IP address such as
-/// `unknown` or an obfuscated `_name`) gives the peer.
+/// The client's address: the peer's, unless the peer is a trusted proxy; then, walking the
+/// configured forwarding header (`X-Forwarded-For`, or RFC 7239 `Forwarded`'s `for=`) from
+/// the right, the first address that is not a trusted proxy itself. Only what trusted proxies
+/// wrote is read: the hops left of the client (which the client controls) are never parsed,
+/// so no content there changes the answer. A hop a trusted proxy wrote that names no address
+/// (`unknown`, an obfuscated `_name`, not text) gives the peer; so does a missing header.
+/// After [`MAX_FORWARDED_HOPS`] trusted hops, the last one read is the client.
 pub(crate) fn client_address(
     peer: IpAddr,
     headers: &HeaderMap,
     trusted: &[kratos_core::config::IpCidr],
+    header: kratos_core::config::ForwardedHeader,
 ) -> IpAddr {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(peer) {
         return peer;
     }
-    let hops = if headers.contains_key(header::FORWARDED) {
-        forwarded_for(headers)
-    } else if headers.contains_key("x-forwarded-for") {
-        x_forwarded_for(headers)
-    } else {
-        None
+    let name = match header {
+        kratos_core::config::ForwardedHeader::XForwardedFor => "x-forwarded-for",
+        kratos_core::config::ForwardedHeader::Forwarded => "forwarded",
     };
-    let Some(hops) = hops.filter(|h| !h.is_empty() && h.len() <= MAX_FORWARDED_HOPS) else {
-        return peer;
-    };
+    let lines: Vec<&[u8]> = headers.get_all(name).iter().map(|v| v.as_bytes()).collect();
+    let hops = lines
+        .iter()
+        .rev()
+        .flat_map(|line| line.rsplit(|&b| b == b','))
+        .map(|hop| hop.trim_ascii())
+        // Empty list elements are allowed by the header grammar and name nobody.
+        .filter(|hop| !hop.is_empty())
+        .take(MAX_FORWARDED_HOPS);
     let mut client = peer;
-    for hop in hops.iter().rev() {
-        let Some(ip) = hop else {
+    for hop in hops {
+        let address = std::str::from_utf8(hop).ok().and_then(|hop| match header {
+            kratos_core::config::ForwardedHeader::XForwardedFor => node_address(hop),
+            kratos_core::config::ForwardedHeader::Forwarded => forwarded_for(hop),
+        });
+        let Some(ip) = address else {
             // A hop a trusted proxy could not name: nothing to its left can be believed.
             return peer;
         };
-        client = *ip;
-        if !is_trusted(*ip) {
-            return *ip;
+        client = ip;
+        if !is_trusted(ip) {
+            return ip;
         }
     }
     client
 }
 
-/// The hops of every `X-Forwarded-For` line, left to right (`None` for a hop that is no
-/// address); `None` when a line is not text.
-fn x_forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
-    let mut hops = Vec::new();
-    for line in headers.get_all("x-forwarded-for") {
-        for hop in line.to_str().ok()?.split(',') {
-            hops.push(node_address(hop.trim()));
-            if hops.len() > MAX_FORWARDED_HOPS {
-                return None;
-            }
-        }
-    }
-    Some(hops)
-}
-
-/// The `for=` of every element of every `Forwarded` line, left to right (`None` for an
-/// element without one or whose node is no address); `None` when a line is not text.
-fn forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
-    let mut hops = Vec::new();
-    for line in headers.get_all(header::FORWARDED) {
-        for element in line.to_str().ok()?.split(',') {
-            let node = element.split(';').find_map(|pair| {
-                let (name, value) = pair.trim().split_once('=')?;
-                name.trim()
-                    .eq_ignore_ascii_case("for")
-                    .then(|| value.trim())
-            });
-            hops.push(node.and_then(|n| node_address(n.trim_matches('"'))));
-            if hops.len() > MAX_FORWARDED_HOPS {
-                return None;
-            }
-        }
-    }
-    Some(hops)
+/// The address in the `for=` parameter of one `Forwarded` element (`None` without one, or
+/// when it names no address).
+fn forwarded_for(element: &str) -> Option<IpAddr> {
+    let node = element.split(';').find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("for")
+            .then(|| value.trim())
+    })?;
+    node_address(node.trim_matches('"'))
 }
 
 /// The address of a node as forwarding headers write it: `192.0.2.1`, `192.0.2.1:4711`,
@@ -808,6 +795,7 @@ mod client_address_tests {
     use kratos_core::config::IpCidr;
 
     use super::client_address;
+    use kratos_core::config::ForwardedHeader;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -829,7 +817,21 @@ mod client_address_tests {
     }
 
     fn from(peer: &str, pairs: &[(&'static str, &[u8])]) -> IpAddr {
-        client_address(ip(peer), &headers(pairs), &proxies())
+        client_address(
+            ip(peer),
+            &headers(pairs),
+            &proxies(),
+            ForwardedHeader::XForwardedFor,
+        )
+    }
+
+    fn from_forwarded(peer: &str, pairs: &[(&'static str, &[u8])]) -> IpAddr {
+        client_address(
+            ip(peer),
+            &headers(pairs),
+            &proxies(),
+            ForwardedHeader::Forwarded,
+        )
     }
 
     #[test]
@@ -837,7 +839,12 @@ mod client_address_tests {
         let xff: &[(&str, &[u8])] = &[("x-forwarded-for", b"203.0.113.9")];
         assert_eq!(from("198.51.100.1", xff), ip("198.51.100.1"));
         assert_eq!(
-            client_address(ip("10.0.0.1"), &headers(xff), &[]),
+            client_address(
+                ip("10.0.0.1"),
+                &headers(xff),
+                &[],
+                ForwardedHeader::XForwardedFor
+            ),
             ip("10.0.0.1"),
             "no trusted proxies: the peer"
         );
@@ -865,7 +872,7 @@ mod client_address_tests {
             "several lines are one list"
         );
         assert_eq!(
-            from(
+            from_forwarded(
                 "10.0.0.1",
                 &[(
                     "forwarded",
@@ -875,7 +882,7 @@ mod client_address_tests {
             ip("2001:db8:1::7")
         );
         assert_eq!(
-            from(
+            from_forwarded(
                 "10.0.0.1",
                 &[
                     ("forwarded", b"by=10.0.0.1;For=\"203.0.113.9:8080\""),
@@ -883,7 +890,19 @@ mod client_address_tests {
                 ]
             ),
             ip("203.0.113.9"),
-            "Forwarded wins over X-Forwarded-For; names are case-insensitive"
+            "only the configured header is read; names are case-insensitive"
+        );
+        // A client's own Forwarded header, passed through by a proxy that appends
+        // X-Forwarded-For, is not believed.
+        assert_eq!(
+            from(
+                "10.0.0.1",
+                &[
+                    ("forwarded", b"for=192.0.2.66"),
+                    ("x-forwarded-for", b"203.0.113.9")
+                ]
+            ),
+            ip("203.0.113.9")
         );
         assert_eq!(
             from("10.0.0.1", &[("x-forwarded-for", b"10.9.9.9, 10.8.8.8")]),
@@ -898,8 +917,7 @@ mod client_address_tests {
     }
 
     #[test]
-    fn malformed_headers_fall_back_to_the_peer() {
-        let long = vec!["203.0.113.9"; 40].join(", ");
+    fn hops_a_trusted_proxy_wrote_badly_give_the_peer() {
         let cases: Vec<Vec<(&'static str, &[u8])>> = vec![
             vec![],
             vec![("x-forwarded-for", b"")],
@@ -911,22 +929,51 @@ mod client_address_tests {
             vec![("x-forwarded-for", b"[2001:db8::1]x")],
             vec![("x-forwarded-for", b"[]:80")],
             vec![("x-forwarded-for", b"\xff\xfe")],
-            vec![("x-forwarded-for", long.as_bytes())],
-            vec![("forwarded", b"for=_hidden")],
-            vec![("forwarded", b"for=unknown")],
-            vec![("forwarded", b"proto=https")],
-            vec![("forwarded", b"for")],
-            vec![("forwarded", b"for=\"")],
-            vec![("forwarded", b";;;=,=;")],
-            vec![("forwarded", b"for=\"[::1]:\"")],
-            vec![
-                ("forwarded", b"for=1.2.3.4:"),
-                ("x-forwarded-for", b"203.0.113.9"),
-            ],
-            vec![("forwarded", b"\xc3\x28")],
+            vec![("x-forwarded-for", b"203.0.113.9, 10.1.1.1, \xff")],
         ];
         for case in cases {
             assert_eq!(from("10.0.0.1", &case), ip("10.0.0.1"), "{case:?}");
         }
+        let forwarded: Vec<&[u8]> = vec![
+            b"for=_hidden",
+            b"for=unknown",
+            b"proto=https",
+            b"for",
+            b"for=\"",
+            b";;;=,=;",
+            b"for=\"[::1]:\"",
+            b"for=1.2.3.4:",
+            b"\xc3\x28",
+        ];
+        for value in forwarded {
+            let case = [("forwarded", value)];
+            assert_eq!(
+                from_forwarded("10.0.0.1", &case),
+                ip("10.0.0.1"),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_the_client_wrote_left_of_itself_changes_nothing() {
+        // The client controls everything left of the hop the first trusted proxy appended:
+        // garbage, bytes that are not text, or a thousand hops there are never read.
+        let long = vec!["192.0.2.66"; 1000].join(", ");
+        for left in [
+            b"garbage".as_slice(),
+            b"\xff\xfe",
+            b"unknown",
+            long.as_bytes(),
+        ] {
+            let mut value = left.to_vec();
+            value.extend_from_slice(b", 203.0.113.9, 10.1.2.3");
+            let case = [("x-forwarded-for", value.as_slice())];
+            assert_eq!(from("10.0.0.1", &case), ip("203.0.113.9"), "{left:?}");
+        }
+        // More trusted hops than are read: the last one read is the client.
+        let proxies = vec!["10.7.7.7"; 40].join(", ");
+        let case = [("x-forwarded-for", proxies.as_bytes())];
+        assert_eq!(from("10.0.0.1", &case), ip("10.7.7.7"));
     }
 }
