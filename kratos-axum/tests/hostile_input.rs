@@ -206,6 +206,34 @@ async fn json_patches_cannot_nest_an_identity_without_bound() {
         .send(&app.admin)
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{:?}", res.body);
+    // Each `copy` of the traits into themselves doubles them: 40 would ask for 2^40 copies.
+    let doubling: Vec<Value> = (0..40)
+        .map(|i| json!({"op": "copy", "from": "/traits", "path": format!("/traits/x{i}")}))
+        .collect();
+    let res = call(Method::PATCH, &format!("/admin/identities/{id}"))
+        .json(Value::Array(doubling))
+        .send(&app.admin)
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{:?}", res.body);
+    assert_eq!(res.body["error"]["details"]["field"], "patch");
+    assert!(
+        res.body["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("grows the identity"),
+        "{:?}",
+        res.body
+    );
+    // Too many operations are refused before any is applied.
+    let many: Vec<Value> = (0..1001)
+        .map(|_| json!({"op": "test", "path": "/schema_id", "value": "default"}))
+        .collect();
+    let res = call(Method::PATCH, &format!("/admin/identities/{id}"))
+        .json(Value::Array(many))
+        .send(&app.admin)
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{:?}", res.body);
+    assert!(app.kratos.identities().get(id).await.unwrap().traits["x0"].is_null());
     // 60 levels are fine.
     let res = call(Method::PATCH, &format!("/admin/identities/{id}"))
         .json(json!([{"op": "add", "path": "/metadata_public", "value": nested(60)}]))

@@ -30,6 +30,37 @@ pub fn exceeds_depth(value: &Value, max: usize) -> bool {
     false
 }
 
+/// Whether `value` weighs more than `max`: one for each value, plus the bytes of every string
+/// and object key. Walks with a heap stack and stops as soon as the weight passes `max`, so it
+/// costs at most `max` steps however large the document.
+pub fn exceeds_weight(value: &Value, max: usize) -> bool {
+    weight_up_to(value, max.saturating_add(1)) > max
+}
+
+/// The weight [`exceeds_weight`] measures, capped at `cap`.
+pub fn weight_up_to(value: &Value, cap: usize) -> usize {
+    let mut weight: usize = 0;
+    let mut stack: Vec<&Value> = vec![value];
+    while let Some(v) = stack.pop() {
+        weight = weight.saturating_add(1);
+        match v {
+            Value::String(s) => weight = weight.saturating_add(s.len()),
+            Value::Array(items) => stack.extend(items.iter()),
+            Value::Object(map) => {
+                for (k, v) in map {
+                    weight = weight.saturating_add(k.len());
+                    stack.push(v);
+                }
+            }
+            _ => {}
+        }
+        if weight >= cap {
+            return cap;
+        }
+    }
+    weight
+}
+
 /// Drops a document of any depth without recursing: containers are emptied onto a heap
 /// stack, so each value is dropped when it is already flat.
 pub fn drop_deep(value: Value) {
@@ -64,6 +95,16 @@ mod tests {
         assert!(exceeds_depth(&json!({"a": 1, "b": [[1]]}), 3));
         assert!(!exceeds_depth(&nested(10), 10));
         assert!(exceeds_depth(&nested(11), 10));
+    }
+
+    #[test]
+    fn measures_weight() {
+        let v = json!({"ab": "cde", "f": [1, 2]});
+        // Values: object, "cde", array, 1, 2 = 5; bytes: "ab" 2 + "cde" 3 + "f" 1 = 6.
+        assert_eq!(weight_up_to(&v, usize::MAX), 11);
+        assert!(!exceeds_weight(&v, 11));
+        assert!(exceeds_weight(&v, 10));
+        assert_eq!(weight_up_to(&v, 4), 4);
     }
 
     #[test]

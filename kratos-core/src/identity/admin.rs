@@ -27,6 +27,13 @@ use crate::store::IdentityQuery;
 pub const DEFAULT_PAGE_SIZE: usize = 250;
 /// Largest page size of identity listings.
 pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// The most operations one JSON Patch of an identity may hold.
+pub const MAX_PATCH_OPERATIONS: usize = 1000;
+
+/// How much a JSON Patch may grow an identity's document, in values plus string and key
+/// bytes (see [`crate::json::exceeds_weight`]).
+pub const MAX_PATCH_GROWTH: usize = 1 << 18;
 /// Most ids in one `ids` filter.
 pub const MAX_IDS_FILTER: usize = 500;
 /// Most identities in one batch.
@@ -523,6 +530,15 @@ impl<'a> IdentityAdmin<'a> {
     pub async fn patch(&self, id: Uuid, patch: &Value) -> Result<Identity, IdentityError> {
         let patch: json_patch::Patch = serde_json::from_value(patch.clone())
             .map_err(|e| IdentityError::field("patch", format!("not a JSON Patch: {e}")))?;
+        if patch.0.len() > MAX_PATCH_OPERATIONS {
+            return Err(IdentityError::field(
+                "patch",
+                format!(
+                    "at most {MAX_PATCH_OPERATIONS} operations, got {}",
+                    patch.0.len()
+                ),
+            ));
+        }
         for op in &patch.0 {
             let mut paths = vec![op_path(op)];
             if let Some(from) = op_from(op) {
@@ -544,20 +560,34 @@ impl<'a> IdentityAdmin<'a> {
             .await?;
         let mut doc = serde_json::to_value(self.present(current.clone(), &[]))
             .map_err(|e| IdentityError::Internal(e.to_string()))?;
-        let patched = json_patch::patch(&mut doc, &patch);
-        // A patch can nest a document deeper than any parser would have let in; such a
-        // document is refused and taken apart without recursion.
-        if crate::json::exceeds_depth(&doc, crate::json::MAX_DEPTH + 1) {
-            crate::json::drop_deep(doc);
-            return Err(IdentityError::field(
-                "patch",
-                format!(
-                    "the patched identity nests deeper than {} levels",
-                    crate::json::MAX_DEPTH
-                ),
-            ));
+        // Operations are applied one at a time, and the document is measured after each: a
+        // patch could otherwise nest it deeper than any parser would have let in (`add` under
+        // the last value added) or double it with every `copy`, and the patch library clones,
+        // undoes and drops values recursively. A document past either bound is refused and
+        // taken apart without recursion.
+        let budget = crate::json::weight_up_to(&doc, usize::MAX).saturating_add(MAX_PATCH_GROWTH);
+        for op in &patch.0 {
+            let applied = json_patch::patch(&mut doc, std::slice::from_ref(op));
+            let too_deep = crate::json::exceeds_depth(&doc, crate::json::MAX_DEPTH + 1);
+            if too_deep || crate::json::exceeds_weight(&doc, budget) {
+                crate::json::drop_deep(doc);
+                return Err(IdentityError::field(
+                    "patch",
+                    if too_deep {
+                        format!(
+                            "the patched identity nests deeper than {} levels",
+                            crate::json::MAX_DEPTH
+                        )
+                    } else {
+                        format!(
+                            "the patch grows the identity by more than {MAX_PATCH_GROWTH} \
+                             values and bytes"
+                        )
+                    },
+                ));
+            }
+            applied.map_err(|e| IdentityError::field("patch", e.to_string()))?;
         }
-        patched.map_err(|e| IdentityError::field("patch", e.to_string()))?;
 
         let now = self.now();
         let mut next = current.clone();
