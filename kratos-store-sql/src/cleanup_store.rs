@@ -41,8 +41,8 @@ impl CleanupStore for SqlStore {
         limit: usize,
     ) -> Result<u64, StoreError> {
         self.delete_batch(
-            "DELETE FROM selfservice_flows WHERE id IN (SELECT id FROM selfservice_flows \
-             WHERE nid = $1 AND expires_at < $2 LIMIT $3)",
+            "DELETE FROM selfservice_flows WHERE nid = $1 AND expires_at < $2 AND id IN \
+             (SELECT id FROM selfservice_flows WHERE nid = $1 AND expires_at < $2 LIMIT $3)",
             vec![
                 Value::from(nid),
                 Value::from(expired_before),
@@ -60,7 +60,9 @@ impl CleanupStore for SqlStore {
         limit: usize,
     ) -> Result<u64, StoreError> {
         self.delete_batch(
-            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE nid = $1 \
+            "DELETE FROM sessions WHERE nid = $1 \
+             AND (expires_at < $2 OR (active = $3 AND authenticated_at < $4)) AND id IN \
+             (SELECT id FROM sessions WHERE nid = $1 \
              AND (expires_at < $2 OR (active = $3 AND authenticated_at < $4)) LIMIT $5)",
             vec![
                 Value::from(nid),
@@ -80,7 +82,8 @@ impl CleanupStore for SqlStore {
         limit: usize,
     ) -> Result<u64, StoreError> {
         self.delete_batch(
-            "DELETE FROM one_time_codes WHERE id IN (SELECT id FROM one_time_codes \
+            "DELETE FROM one_time_codes WHERE nid = $1 AND (expires_at < $2 OR used_at < $2) \
+             AND id IN (SELECT id FROM one_time_codes \
              WHERE nid = $1 AND (expires_at < $2 OR used_at < $2) LIMIT $3)",
             vec![
                 Value::from(nid),
@@ -99,7 +102,7 @@ impl CleanupStore for SqlStore {
         self.delete_batch(
             "DELETE FROM code_submissions WHERE nid = $1 AND flow_id IN (SELECT s.flow_id \
              FROM code_submissions s WHERE s.nid = $1 AND NOT EXISTS (SELECT 1 FROM \
-             selfservice_flows f WHERE f.id = s.flow_id) LIMIT $2)",
+             selfservice_flows f WHERE f.nid = s.nid AND f.id = s.flow_id) LIMIT $2)",
             vec![Value::from(nid), Value::from(sql_limit(limit))],
         )
         .await
@@ -113,7 +116,8 @@ impl CleanupStore for SqlStore {
         limit: usize,
     ) -> Result<u64, StoreError> {
         self.delete_batch(
-            "DELETE FROM login_failures WHERE nid = $1 AND key IN (SELECT key FROM \
+            "DELETE FROM login_failures WHERE nid = $1 AND last_failure_at < $2 \
+             AND (locked_until IS NULL OR locked_until <= $3) AND key IN (SELECT key FROM \
              login_failures WHERE nid = $1 AND last_failure_at < $2 \
              AND (locked_until IS NULL OR locked_until <= $3) LIMIT $4)",
             vec![
@@ -133,7 +137,8 @@ impl CleanupStore for SqlStore {
         limit: usize,
     ) -> Result<u64, StoreError> {
         self.delete_batch(
-            "DELETE FROM courier_messages WHERE id IN (SELECT id FROM courier_messages \
+            "DELETE FROM courier_messages WHERE nid = $1 AND status IN ('sent', 'abandoned') \
+             AND updated_at < $2 AND id IN (SELECT id FROM courier_messages \
              WHERE nid = $1 AND status IN ('sent', 'abandoned') AND updated_at < $2 LIMIT $3)",
             vec![
                 Value::from(nid),
@@ -151,7 +156,8 @@ impl CleanupStore for SqlStore {
         limit: usize,
     ) -> Result<u64, StoreError> {
         self.delete_batch(
-            "DELETE FROM code_send_counters WHERE nid = $1 AND key IN (SELECT key FROM \
+            "DELETE FROM code_send_counters WHERE nid = $1 AND window_started_at < $2 \
+             AND key IN (SELECT key FROM \
              code_send_counters WHERE nid = $1 AND window_started_at < $2 LIMIT $3)",
             vec![
                 Value::from(nid),

@@ -43,6 +43,7 @@ pub(crate) fn attempt_upsert(
     let first_lock = sql.bind(Value::from(schedule.lock_for(1, key.max_attempts)));
     let count = format!(
         "CASE WHEN login_failures.last_failure_at < {forget} THEN 1 \
+         WHEN login_failures.failures >= 2147483647 THEN login_failures.failures \
          ELSE login_failures.failures + 1 END"
     );
     let lock = if key.max_attempts == 0 {
