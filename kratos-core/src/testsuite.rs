@@ -122,6 +122,7 @@ macro_rules! store_conformance {
             code_send_limits_per_flow_and_per_address,
             code_send_limits_cover_recovery_login_and_registration,
             login_attempts_lock_from_the_limit_and_a_success_forgives,
+            login_attempts_refused_by_an_earlier_key_leave_the_later_ones_uncounted,
             flow_login_burst_is_locked_before_the_hash,
             flow_login_lockout_keys_long_identifiers_by_digest,
             completion_concurrent_login_submissions_one_session,

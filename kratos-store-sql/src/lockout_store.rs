@@ -80,6 +80,19 @@ pub(crate) fn attempt_upsert(
     )
 }
 
+/// The guard of the `n`-th key's upsert in a statement that counts keys as common table
+/// expressions `a0`, `a1`, …: `guard`, and for every key after the first, that the one before
+/// it was counted and admitted the attempt (so once a key refuses, the later ones are not
+/// counted).
+pub(crate) fn after_admitted(n: usize, guard: &str) -> String {
+    match n.checked_sub(1) {
+        None => guard.to_owned(),
+        Some(before) => {
+            format!("({guard}) AND COALESCE((SELECT admitted FROM a{before}), FALSE)")
+        }
+    }
+}
+
 /// The lock that refused an attempt, from an upsert's `admitted, locked_until`.
 pub(crate) fn refusing_lock(
     admitted: bool,
@@ -104,7 +117,8 @@ impl LockoutStore for SqlStore {
             let mut ctes = vec![ASYNC_COMMIT_CTE.to_owned()];
             let mut select = Vec::new();
             for (n, key) in keys.iter().enumerate() {
-                let upsert = attempt_upsert(&mut sql, key, schedule, " FROM async_commit", "TRUE");
+                let guard = after_admitted(n, "TRUE");
+                let upsert = attempt_upsert(&mut sql, key, schedule, " FROM async_commit", &guard);
                 ctes.push(format!("a{n} AS ({upsert})"));
                 select.push(format!(
                     "(SELECT CASE WHEN a.admitted THEN NULL ELSE a.locked_until END FROM a{n} a)"
@@ -143,6 +157,10 @@ impl LockoutStore for SqlStore {
             let admitted: bool = at(&row, 0)?;
             let until: Option<DateTime<Utc>> = at(&row, 1)?;
             refused = refused.max(refusing_lock(admitted, until));
+            if !admitted {
+                // The later keys are not counted (see `LockoutStore::record_login_attempt`).
+                break;
+            }
         }
         Ok(refused)
     }

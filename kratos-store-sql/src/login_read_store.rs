@@ -31,7 +31,7 @@ use crate::SqlStore;
 use crate::error::map_db_err;
 use crate::flow_store::document_from;
 use crate::identity_query::{IdentityKey, at, debug_assert_columns, decode_identity, identity_sql};
-use crate::lockout_store::{ASYNC_COMMIT_CTE, attempt_upsert};
+use crate::lockout_store::{ASYNC_COMMIT_CTE, after_admitted, attempt_upsert};
 use crate::sql::Sql;
 
 /// The statement of `keys`: the flow, one column per lockout key counted in the statement
@@ -63,7 +63,8 @@ fn login_reads_statement(
         );
         ctes.push(ASYNC_COMMIT_CTE.to_owned());
         for (n, key) in keys.lockout_keys.iter().enumerate() {
-            let upsert = attempt_upsert(&mut sql, key, keys.schedule, " FROM async_commit", &live);
+            let guard = after_admitted(n, &live);
+            let upsert = attempt_upsert(&mut sql, key, keys.schedule, " FROM async_commit", &guard);
             ctes.push(format!("a{n} AS ({upsert})"));
         }
     }

@@ -170,15 +170,20 @@ impl PasswordKeys {
         if !lockout.enabled {
             return Vec::new();
         }
-        std::iter::once(LockoutKey {
-            key: &self.identifier_key,
-            max_attempts: lockout.max_failures,
-        })
-        .chain(self.address_key.as_deref().map(|key| LockoutKey {
-            key,
-            max_attempts: lockout.max_failures_per_address,
-        }))
-        .collect()
+        // The client address first: an attempt it refuses does not count against the
+        // identifier (a locked-out client cannot go on locking others out).
+        self.address_key
+            .as_deref()
+            .map(|key| LockoutKey {
+                key,
+                max_attempts: lockout.max_failures_per_address,
+            })
+            .into_iter()
+            .chain(std::iter::once(LockoutKey {
+                key: &self.identifier_key,
+                max_attempts: lockout.max_failures,
+            }))
+            .collect()
     }
 }
 

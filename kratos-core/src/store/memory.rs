@@ -532,6 +532,10 @@ impl LockoutStore for MemoryStore {
         let mut data = self.lock();
         let mut refused = None;
         for key in keys {
+            if refused.is_some() {
+                // A key before this one refused the attempt: the later keys are not counted.
+                break;
+            }
             let entry = data
                 .login_failures
                 .entry((nid, key.key.to_owned()))

@@ -326,8 +326,10 @@ pub trait LockoutStore: Send + Sync {
     /// count goes up by one (back to 1 when the last attempt was before
     /// `schedule.forget_before`) and the key locks until [`LockSchedule::lock_for`] that count.
     /// So the attempt that reaches the limit still runs, and the ones after it are refused
-    /// until the lock ends. Returns `None` when no key refused the attempt, or the latest end
-    /// of the locks that did. Each key counts on its own.
+    /// until the lock ends. Returns `None` when no key refused the attempt, or the end of the
+    /// lock of the key that did. Keys are counted in order, and once one refuses the attempt the
+    /// later ones are not counted: an attempt refused by its client address does not count
+    /// against the identifier it names.
     async fn record_login_attempt(
         &self,
         nid: Uuid,

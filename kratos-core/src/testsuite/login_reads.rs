@@ -122,8 +122,8 @@ pub async fn login_reads_answer_flow_lockout_and_identity_apart(store: Arc<dyn P
         "with the password hash"
     );
 
-    // Two keys: one not locked, one locked; then both locked, the later lock wins. Each read
-    // counts an attempt on the keys that are not locked.
+    // Two keys: one not locked, one locked; then both locked, and the first (which holds the
+    // later lock) answers. Each read counts an attempt on the keys up to the first locked one.
     let (free, first, second) = (
         format!("identifier:free-{}", Uuid::new_v4().simple()),
         format!("identifier:first-{}", Uuid::new_v4().simple()),
@@ -147,7 +147,7 @@ pub async fn login_reads_answer_flow_lockout_and_identity_apart(store: Arc<dyn P
     );
     assert!(got.flow.is_ok());
     lock_until(&k, &second, later).await;
-    let keys = [first.clone(), second.clone()];
+    let keys = [second.clone(), first.clone()];
     let got = reads(&k, flow.id, &keys, &address).await;
     let locked_until = got.locked_until.expect("lock read");
     assert_eq!(locked_until, Some(later));
@@ -365,4 +365,65 @@ pub async fn login_attempts_lock_from_the_limit_and_a_success_forgives(store: Ar
     let got = reads_limited(&k, flow.id, &keys, &at, "nobody").await;
     assert_eq!(got.locked_until.expect("attempt counted"), None);
     assert_eq!(lock_of(k.clone(), address).await, Some(at.locks[0]));
+}
+
+/// Keys are counted in order, and once one refuses the attempt the later ones are not
+/// counted: a client whose address is locked cannot go on counting attempts against the
+/// identifiers it names. Both through the login's reads and through the lockout store alone.
+pub async fn login_attempts_refused_by_an_earlier_key_leave_the_later_ones_uncounted(
+    store: Arc<dyn Persister>,
+) {
+    let k = flow_kratos(store);
+    let flow = k
+        .login()
+        .create(
+            FlowType::Api,
+            &FlowContext::default(),
+            LoginOptions::default(),
+        )
+        .await
+        .expect("login flow");
+    let at = schedule();
+    for through_reads in [true, false] {
+        let address = format!("address:{}", Uuid::new_v4().simple());
+        let identifier = format!("identifier:{}", Uuid::new_v4().simple());
+        // The address locks at its first attempt; the identifier would lock at its second.
+        let keys = [
+            LockoutKey {
+                key: &address,
+                max_attempts: 1,
+            },
+            LockoutKey {
+                key: &identifier,
+                max_attempts: 2,
+            },
+        ];
+        for _ in 0..5 {
+            if through_reads {
+                let reads = reads_limited(&k, flow.id, &keys, &at, "nobody").await;
+                reads.locked_until.expect("attempt counted");
+            } else {
+                k.store()
+                    .record_login_attempt(k.nid(), &keys, &at)
+                    .await
+                    .expect("attempt counted");
+            }
+        }
+        let locked = |key: &String| {
+            let k = k.clone();
+            let key = key.clone();
+            async move {
+                k.store()
+                    .login_locked_until(k.nid(), &[key])
+                    .await
+                    .expect("lock read")
+            }
+        };
+        assert_eq!(locked(&address).await, Some(at.locks[0]));
+        assert_eq!(
+            locked(&identifier).await,
+            None,
+            "only the first attempt reached the identifier (through reads: {through_reads})"
+        );
+    }
 }
