@@ -3064,27 +3064,6 @@ pub async fn flow_concurrent_logins(store: Arc<dyn Persister>) {
     assert!(matches!(err, FlowError::LoginLocked { .. }), "{err:?}");
 }
 
-/// An api login flow of `k` submitted with `identifier` and `password`.
-async fn password_attempt(
-    k: Kratos,
-    identifier: String,
-    password: &'static str,
-) -> Result<LoginSubmission, FlowError> {
-    let ctx = FlowContext::default();
-    let flow = k
-        .login()
-        .create(FlowType::Api, &ctx, LoginOptions::default())
-        .await
-        .unwrap();
-    k.login()
-        .submit(
-            flow.id,
-            &json!({"method": "password", "identifier": identifier, "password": password}),
-            &ctx,
-        )
-        .await
-}
-
 /// Twenty wrong passwords at once against a limit of five: each attempt is counted before its
 /// password is verified, so five are verified (and answered as wrong) and fifteen refused as
 /// locked without a hash; the right password is refused too while the lock holds.
@@ -3095,7 +3074,7 @@ pub async fn flow_login_burst_is_locked_before_the_hash(store: Arc<dyn Persister
     let k = kratos_with(store, &config, Arc::new(crate::SystemClock));
     let mail = email();
     registered_token(&k, &mail).await;
-    let burst = (0..20).map(|_| password_attempt(k.clone(), mail.clone(), "wrong password"));
+    let burst = (0..20).map(|_| try_login_owned(k.clone(), mail.clone(), "wrong password"));
     let (mut wrong, mut locked) = (0, 0);
     for r in futures::future::join_all(burst).await {
         match r {
@@ -3105,7 +3084,7 @@ pub async fn flow_login_burst_is_locked_before_the_hash(store: Arc<dyn Persister
         }
     }
     assert_eq!((wrong, locked), (5, 15), "five verified, fifteen locked");
-    let err = password_attempt(k.clone(), mail.clone(), "long enough pw")
+    let err = try_login_owned(k.clone(), mail.clone(), "long enough pw")
         .await
         .unwrap_err();
     assert!(matches!(err, FlowError::LoginLocked { .. }), "{err:?}");
@@ -3127,17 +3106,17 @@ pub async fn flow_login_lockout_keys_long_identifiers_by_digest(store: Arc<dyn P
     let other = format!("{long}x");
     for _ in 0..2 {
         assert!(matches!(
-            password_attempt(k.clone(), long.clone(), "wrong password").await,
+            try_login_owned(k.clone(), long.clone(), "wrong password").await,
             Ok(LoginSubmission::Retry(_))
         ));
     }
-    let err = password_attempt(k.clone(), long.clone(), "wrong password")
+    let err = try_login_owned(k.clone(), long.clone(), "wrong password")
         .await
         .unwrap_err();
     assert!(matches!(err, FlowError::LoginLocked { .. }), "{err:?}");
     assert!(
         matches!(
-            password_attempt(k.clone(), other, "wrong password").await,
+            try_login_owned(k.clone(), other, "wrong password").await,
             Ok(LoginSubmission::Retry(_))
         ),
         "another identifier is not locked"

@@ -1,6 +1,7 @@
 //! Cleanup and code send counters of the in-memory store.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,6 +15,24 @@ fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
+/// Removes at most `limit` entries of `map` that `doomed` picks; answers how many went.
+fn remove_up_to<K: Clone + Eq + Hash, V>(
+    map: &mut HashMap<K, V>,
+    limit: usize,
+    doomed: impl Fn(&K, &V) -> bool,
+) -> u64 {
+    let keys: Vec<K> = map
+        .iter()
+        .filter(|(k, v)| doomed(k, v))
+        .map(|(k, _)| k.clone())
+        .take(limit)
+        .collect();
+    for k in &keys {
+        map.remove(k);
+    }
+    count(keys.len())
+}
+
 #[async_trait]
 impl CleanupStore for MemoryStore {
     async fn delete_expired_flows(
@@ -22,18 +41,11 @@ impl CleanupStore for MemoryStore {
         expired_before: DateTime<Utc>,
         limit: usize,
     ) -> Result<u64, StoreError> {
-        let mut data = self.lock();
-        let doomed: Vec<_> = data
-            .flows
-            .iter()
-            .filter(|((n, _, _), f)| *n == nid && f.expires_at < expired_before)
-            .map(|(k, _)| *k)
-            .take(limit)
-            .collect();
-        for k in &doomed {
-            data.flows.remove(k);
-        }
-        Ok(count(doomed.len()))
+        Ok(remove_up_to(
+            &mut self.lock().flows,
+            limit,
+            |(n, _, _), f| *n == nid && f.expires_at < expired_before,
+        ))
     }
 
     async fn delete_stale_sessions(
@@ -70,20 +82,13 @@ impl CleanupStore for MemoryStore {
         before: DateTime<Utc>,
         limit: usize,
     ) -> Result<u64, StoreError> {
-        let mut data = self.courier_data();
-        let doomed: Vec<_> = data
-            .codes
-            .iter()
-            .filter(|((n, _), c)| {
+        Ok(remove_up_to(
+            &mut self.courier_data().codes,
+            limit,
+            |(n, _), c| {
                 *n == nid && (c.expires_at < before || c.used_at.is_some_and(|u| u < before))
-            })
-            .map(|(k, _)| *k)
-            .take(limit)
-            .collect();
-        for k in &doomed {
-            data.codes.remove(k);
-        }
-        Ok(count(doomed.len()))
+            },
+        ))
     }
 
     async fn delete_orphan_code_submissions(
@@ -121,22 +126,15 @@ impl CleanupStore for MemoryStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<u64, StoreError> {
-        let mut data = self.lock();
-        let doomed: Vec<_> = data
-            .login_failures
-            .iter()
-            .filter(|((n, _), f)| {
+        Ok(remove_up_to(
+            &mut self.lock().login_failures,
+            limit,
+            |(n, _), f| {
                 *n == nid
                     && f.last_failure_at < last_failure_before
                     && f.locked_until.is_none_or(|until| until <= now)
-            })
-            .map(|(k, _)| k.clone())
-            .take(limit)
-            .collect();
-        for k in &doomed {
-            data.login_failures.remove(k);
-        }
-        Ok(count(doomed.len()))
+            },
+        ))
     }
 
     async fn delete_finished_messages(
@@ -145,22 +143,15 @@ impl CleanupStore for MemoryStore {
         before: DateTime<Utc>,
         limit: usize,
     ) -> Result<u64, StoreError> {
-        let mut data = self.courier_data();
-        let doomed: Vec<_> = data
-            .messages
-            .iter()
-            .filter(|(_, (n, m))| {
+        Ok(remove_up_to(
+            &mut self.courier_data().messages,
+            limit,
+            |_, (n, m)| {
                 *n == nid
                     && matches!(m.status, MessageStatus::Sent | MessageStatus::Abandoned)
                     && m.updated_at < before
-            })
-            .map(|(id, _)| *id)
-            .take(limit)
-            .collect();
-        for id in &doomed {
-            data.messages.remove(id);
-        }
-        Ok(count(doomed.len()))
+            },
+        ))
     }
 
     async fn delete_stale_send_counters(
@@ -169,18 +160,11 @@ impl CleanupStore for MemoryStore {
         window_started_before: DateTime<Utc>,
         limit: usize,
     ) -> Result<u64, StoreError> {
-        let mut data = self.courier_data();
-        let doomed: Vec<_> = data
-            .send_counters
-            .iter()
-            .filter(|((n, _), (_, started))| *n == nid && *started < window_started_before)
-            .map(|(k, _)| k.clone())
-            .take(limit)
-            .collect();
-        for k in &doomed {
-            data.send_counters.remove(k);
-        }
-        Ok(count(doomed.len()))
+        Ok(remove_up_to(
+            &mut self.courier_data().send_counters,
+            limit,
+            |(n, _), (_, started)| *n == nid && *started < window_started_before,
+        ))
     }
 }
 
