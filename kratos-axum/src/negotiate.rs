@@ -157,6 +157,17 @@ pub(crate) fn parse_submission(headers: &HeaderMap, body: &[u8]) -> Result<Value
                     "The request body must be a JSON object.",
                 ));
             }
+            // The same bound as a form's keys: what a flow stores from a submission must
+            // read back within the parser's own limit once it sits inside a flow document.
+            if kratos_core::json::exceeds_depth(&value, kratos_core::json::MAX_DEPTH) {
+                return Err(ApiError::bad_request(
+                    "body",
+                    format!(
+                        "The request body nests deeper than {} levels.",
+                        kratos_core::json::MAX_DEPTH
+                    ),
+                ));
+            }
             Ok(value)
         }
         "application/x-www-form-urlencoded" => form_to_json(body),

@@ -99,6 +99,22 @@ async fn deeply_nested_form_keys_answer_400_on_every_submission() {
         assert_eq!(res.body["error"]["details"]["field"], "body", "{kind}");
     }
 
+    // A JSON body is held to the same depth (the parser's own limit is 128).
+    let mut traits = json!("x");
+    for _ in 0..100 {
+        traits = json!({ "a": traits });
+    }
+    let flow = api_flow(&app, "registration").await;
+    let res = call(
+        Method::POST,
+        &format!("/self-service/registration?flow={flow}"),
+    )
+    .json(json!({"method": "password", "traits": traits, "password": "x"}))
+    .send(&app.public)
+    .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{:?}", res.body);
+    assert_eq!(res.body["error"]["details"]["field"], "body");
+
     // 64 levels still decode (and then fail as the flow sees fit, not as a bad body).
     let flow = api_flow(&app, "login").await;
     let res = call(Method::POST, &format!("/self-service/login?flow={flow}"))
