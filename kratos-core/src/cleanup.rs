@@ -376,38 +376,19 @@ impl Cleanup {
                 }
             }
         });
-        CleanupTask {
-            stop: Some(tx),
-            handle: Some(handle),
-        }
+        CleanupTask(crate::task::Stoppable::new(tx, handle))
     }
 }
 
 /// A periodic cleanup (see [`Cleanup::spawn`]); it stops when dropped or stopped.
 #[derive(Debug)]
-pub struct CleanupTask {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<()>>,
-}
+pub struct CleanupTask(crate::task::Stoppable);
 
 impl CleanupTask {
     /// Stops the task (a run in progress is abandoned between two statements) and waits for
     /// it.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.handle.take() {
-            let _ = h.await;
-        }
-    }
-}
-
-impl Drop for CleanupTask {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
+    pub async fn stop(self) {
+        self.0.stop().await;
     }
 }
 

@@ -44,6 +44,7 @@ mod kratos;
 pub mod session;
 pub mod store;
 pub mod strategy;
+mod task;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 

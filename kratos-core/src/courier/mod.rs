@@ -391,37 +391,18 @@ impl Courier {
                 })
                 .await;
         });
-        CourierWorker {
-            stop: Some(tx),
-            handle: Some(handle),
-        }
+        CourierWorker(crate::task::Stoppable::new(tx, handle))
     }
 }
 
 /// A running courier worker (see [`Courier::spawn`]).
 #[derive(Debug)]
-pub struct CourierWorker {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<()>>,
-}
+pub struct CourierWorker(crate::task::Stoppable);
 
 impl CourierWorker {
     /// Stops the worker after its current batch and waits for it.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.handle.take() {
-            let _ = h.await;
-        }
-    }
-}
-
-impl Drop for CourierWorker {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
+    pub async fn stop(self) {
+        self.0.stop().await;
     }
 }
 

@@ -417,12 +417,7 @@ impl<'a> LoginFlows<'a> {
     /// meanwhile by a concurrent submission ([`FlowError::AlreadyCompleted`], as a later
     /// submission gets), or it (or the session to refresh) is gone.
     async fn completion_refused(&self, id: Uuid) -> FlowError {
-        match self.load(id).await {
-            Ok((flow, _)) if flow.state == FlowState::PassedChallenge => {
-                FlowError::AlreadyCompleted
-            }
-            _ => StoreError::NotFound.into(),
-        }
+        super::completion_refused(self.load(id).await.ok().map(|(flow, _)| flow.state))
     }
 
     /// Fetches a flow; expired flows answer with [`FlowError::Expired`].

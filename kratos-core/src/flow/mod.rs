@@ -530,6 +530,16 @@ pub(crate) fn continue_with(
     }
 }
 
+/// The error of a completion the store refused as not found, from the state the flow is
+/// stored in now (`None` when it is gone): completed meanwhile by a concurrent submission
+/// ([`FlowError::AlreadyCompleted`], as a later submission gets), or not found.
+pub(crate) fn completion_refused(state: Option<FlowState>) -> FlowError {
+    match state {
+        Some(FlowState::PassedChallenge) => FlowError::AlreadyCompleted,
+        _ => crate::store::StoreError::NotFound.into(),
+    }
+}
+
 /// A fresh CSRF token: 32 random bytes, base64url.
 pub(crate) fn new_csrf_token() -> String {
     use base64::Engine;

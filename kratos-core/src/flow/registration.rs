@@ -661,12 +661,8 @@ impl<'a> RegistrationFlows<'a> {
             Ok(()) => {}
             // Completed meanwhile by a concurrent submission (or gone).
             Err(StoreError::NotFound) => {
-                return Err(match self.load(flow.id).await {
-                    Ok((stored, _)) if stored.state == FlowState::PassedChallenge => {
-                        FlowError::AlreadyCompleted
-                    }
-                    _ => StoreError::NotFound.into(),
-                });
+                let stored = self.load(flow.id).await.ok();
+                return Err(super::completion_refused(stored.map(|(s, _)| s.state)));
             }
             Err(StoreError::Conflict(_)) => {
                 flow.ui.messages.push(text::duplicate_credentials());
