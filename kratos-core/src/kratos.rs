@@ -68,6 +68,7 @@ struct Inner {
     #[cfg(feature = "web-hook")]
     web_hooks: crate::hook::WebHookClient,
     courier: crate::courier::CourierParts,
+    methods: crate::strategy::Methods,
 }
 
 impl Kratos {
@@ -107,6 +108,7 @@ impl Kratos {
             courier_channel: None,
             courier_templates: Vec::new(),
             hash_concurrency: None,
+            extra_methods: crate::strategy::Methods::empty(),
         }
     }
 
@@ -196,6 +198,34 @@ impl Kratos {
         &self.inner.password_policy
     }
 
+    /// The sign-in methods, per flow.
+    pub fn methods(&self) -> &crate::strategy::Methods {
+        &self.inner.methods
+    }
+
+    /// The highest level `identity`'s credentials allow through this registry's methods:
+    /// aal2 when it has a second factor ([`crate::session::available_aal`]) whose login
+    /// method is registered (a TOTP credential does not count while `totp` is off, so such
+    /// an identity is not asked for a step-up no flow can give).
+    pub fn available_aal(&self, identity: &crate::identity::Identity) -> crate::session::Aal {
+        use crate::identity::CredentialType;
+        use crate::session::Aal;
+        use crate::strategy::Method;
+        if crate::session::available_aal(identity) < Aal::Aal2 {
+            return Aal::Aal1;
+        }
+        let usable = identity.credentials.keys().any(|t| {
+            let method = match t {
+                CredentialType::Totp => Method::Totp,
+                CredentialType::LookupSecret => Method::LookupSecret,
+                CredentialType::Webauthn => Method::Webauthn,
+                _ => return false,
+            };
+            self.methods().has_login(&method)
+        });
+        if usable { Aal::Aal2 } else { Aal::Aal1 }
+    }
+
     /// The cipher for data at rest.
     pub fn cipher(&self) -> &Cipher {
         &self.inner.cipher
@@ -228,9 +258,33 @@ pub struct KratosBuilder {
     courier_channel: Option<Arc<dyn crate::courier::Channel>>,
     courier_templates: Vec<(crate::courier::TemplateType, crate::courier::EmailTemplate)>,
     hash_concurrency: Option<usize>,
+    extra_methods: crate::strategy::Methods,
 }
 
 impl KratosBuilder {
+    /// Adds a login method of the host app's (or replaces Kratos's of the same name). See
+    /// [`strategy`](crate::strategy).
+    pub fn login_method(mut self, strategy: Arc<dyn crate::strategy::LoginStrategy>) -> Self {
+        self.extra_methods.add_login(strategy);
+        self
+    }
+
+    /// Adds a registration method of the host app's (or replaces Kratos's of the same
+    /// name).
+    pub fn registration_method(
+        mut self,
+        strategy: Arc<dyn crate::strategy::RegistrationStrategy>,
+    ) -> Self {
+        self.extra_methods.add_registration(strategy);
+        self
+    }
+
+    /// Adds a settings method of the host app's (or replaces Kratos's of the same name).
+    pub fn settings_method(mut self, strategy: Arc<dyn crate::strategy::SettingsStrategy>) -> Self {
+        self.extra_methods.add_settings(strategy);
+        self
+    }
+
     /// The channel the courier delivers through (default: the one configured under
     /// `courier`, SMTP or HTTP with their features; none when nothing is configured, and
     /// then messages stay queued). A [`MemoryOutbox`](crate::courier::MemoryOutbox) keeps
@@ -341,8 +395,19 @@ impl KratosBuilder {
                 crate::courier::channel_from_config(&config.courier).map_err(BuildError::Courier)?
             }
         };
+        let mut methods = crate::strategy::Methods::from_config(&config);
+        for s in self.extra_methods.login_strategies() {
+            methods.add_login(s.clone());
+        }
+        for s in self.extra_methods.registration_strategies() {
+            methods.add_registration(s.clone());
+        }
+        for s in self.extra_methods.settings_strategies() {
+            methods.add_settings(s.clone());
+        }
         Ok(Kratos {
             inner: Arc::new(Inner {
+                methods,
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 config,

@@ -3121,7 +3121,7 @@ pub async fn flow_login_lockout_keys_long_identifiers_by_digest(store: Arc<dyn P
         ),
         "another identifier is not locked"
     );
-    let key = crate::flow::login::identifier_lockout_key(&long);
+    let key = crate::strategy::password::login::identifier_lockout_key(&long);
     assert!(
         key.starts_with("identifier-sha256:") && key.len() < 100,
         "{key}"

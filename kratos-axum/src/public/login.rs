@@ -100,11 +100,11 @@ async fn fetch(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, Ap
 fn submitted(result: Result<LoginSubmission, FlowError>) -> Result<Submitted, FlowError> {
     result.map(|s| match s {
         LoginSubmission::Completed(s) => Submitted::Done(Box::new(Success {
+            aal2_required: s.aal2_required,
             session: Some(s.session),
             token: s.session_token.map(|t| t.expose().to_owned()),
             identity: None,
             continue_with: s.continue_with,
-            check_aal2: true,
             return_to: s.flow.return_to,
             body: None,
         })),

@@ -478,9 +478,9 @@ pub(crate) struct Success {
     pub(crate) identity: Option<kratos_core::identity::Identity>,
     /// What the client should do next.
     pub(crate) continue_with: Vec<kratos_core::flow::ContinueWith>,
-    /// Send browsers to the aal2 step-up login when the identity has a second factor the
+    /// Send browsers to the aal2 step-up login: the identity has a second factor the
     /// session lacks (login).
-    pub(crate) check_aal2: bool,
+    pub(crate) aal2_required: bool,
     /// The flow's `return_to`.
     pub(crate) return_to: Option<String>,
     /// Answer with this body instead of the session/identity body (settings: the flow).
@@ -636,12 +636,7 @@ pub(crate) async fn browser_submitted(
                     csrf_cookie =
                         crate::cookie::csrf_cookie_adding_all(kratos, &HeaderMap::new(), &tokens);
                 }
-                if s.check_aal2
-                    && matches!(
-                        kratos.sessions().whoami(token).await,
-                        Err(kratos_core::session::SessionError::Aal2Required)
-                    )
-                {
+                if s.aal2_required {
                     step_up = Some(crate::extract::aal2_login_url(
                         kratos,
                         s.return_to.as_deref(),
@@ -671,6 +666,15 @@ pub(crate) async fn browser_submitted(
         },
         Err(e @ FlowError::Expired { .. }) => {
             browser_flow_expired(kratos, req, kind, ui_url, &e, true).await
+        }
+        Err(FlowError::BrowserLocationChangeRequired {
+            redirect_browser_to,
+        }) => {
+            if req.json() {
+                browser_location_change_required(&redirect_browser_to).into_response()
+            } else {
+                Reply::see_other(redirect_browser_to).into_response()
+            }
         }
         Err(e) => flow_error(&e).into_response(),
     }

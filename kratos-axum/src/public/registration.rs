@@ -86,7 +86,7 @@ fn submitted(result: Result<RegistrationSubmission, FlowError>) -> Result<Submit
                 token: s.session_token.map(|t| t.expose().to_owned()),
                 identity: Some(identity),
                 continue_with: s.continue_with,
-                check_aal2: false,
+                aal2_required: false,
                 return_to: s.flow.return_to,
                 body: None,
             }))

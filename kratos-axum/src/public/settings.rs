@@ -138,7 +138,7 @@ fn submitted(
                 token: None,
                 identity: None,
                 continue_with: s.continue_with,
-                check_aal2: false,
+                aal2_required: false,
                 return_to: s.flow.return_to.clone().or(back),
                 body: Some(flow),
             }))

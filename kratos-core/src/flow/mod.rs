@@ -323,6 +323,13 @@ pub enum FlowError {
         /// The login URL that re-authenticates and comes back.
         redirect_browser_to: String,
     },
+    /// A method continues elsewhere (a provider's page): browsers are sent to
+    /// `redirect_browser_to`, other clients get 422 with it.
+    #[error("In order to complete this flow please redirect the browser to: {redirect_browser_to}")]
+    BrowserLocationChangeRequired {
+        /// Where the browser goes.
+        redirect_browser_to: String,
+    },
     /// The session must reach aal2 first.
     #[error("Session does not fulfill the requested Authenticator Assurance Level")]
     Aal2Required,
@@ -380,6 +387,7 @@ impl KratosError for FlowError {
             FlowError::IdentityMismatch => "security_identity_mismatch",
             FlowError::RefreshRequired { .. } => "session_refresh_required",
             FlowError::Aal2Required => "session_aal2_required",
+            FlowError::BrowserLocationChangeRequired { .. } => "browser_location_change_required",
             FlowError::WebHook(_) => "bad_gateway",
             FlowError::Refused(_) => "self_service_flow_refused",
             FlowError::LogoutTokenInvalid | FlowError::SessionTokenInvalid => "forbidden",
@@ -409,6 +417,7 @@ impl KratosError for FlowError {
             | FlowError::RefreshRequired { .. }
             | FlowError::Aal2Required => 403,
             FlowError::WebHook(_) => 502,
+            FlowError::BrowserLocationChangeRequired { .. } => 422,
             FlowError::LoginLocked { .. } => 429,
             FlowError::Store(_) | FlowError::Internal(_) => 500,
         }
@@ -426,6 +435,9 @@ impl KratosError for FlowError {
             details = serde_json::json!({ "use_flow_id": use_flow_id, "expired_at": expired_at });
         }
         if let FlowError::RefreshRequired {
+            redirect_browser_to,
+        }
+        | FlowError::BrowserLocationChangeRequired {
             redirect_browser_to,
         } = self
         {
@@ -505,6 +517,67 @@ pub(crate) fn decode_flow<T: serde::de::DeserializeOwned>(
         .decode()
         .map_err(|e| FlowError::Internal(e.to_string()))?;
     Ok((flow, stored.csrf_token))
+}
+
+/// Loads a flow of a kind with its CSRF token and its methods' internal state.
+pub(crate) async fn load_with_internal<T: serde::de::DeserializeOwned + HasInternal>(
+    kratos: &crate::Kratos,
+    kind: FlowKind,
+    id: Uuid,
+) -> Result<(T, String), FlowError> {
+    let stored = kratos.store().get_flow(kratos.nid(), kind, id).await?;
+    decode_with_internal(stored)
+}
+
+/// A stored flow's document decoded, with its CSRF token and the methods' internal state.
+pub(crate) fn decode_with_internal<T: serde::de::DeserializeOwned + HasInternal>(
+    stored: StoredFlow,
+) -> Result<(T, String), FlowError> {
+    let mut flow: T = stored
+        .document
+        .decode()
+        .map_err(|e| FlowError::Internal(e.to_string()))?;
+    // Most flows keep no internal state: the document is read a second time only when it
+    // holds some.
+    if stored.document.as_str().contains("\"internal_context\"") {
+        #[derive(serde::Deserialize)]
+        struct Internal {
+            #[serde(default)]
+            internal_context: crate::strategy::InternalContext,
+        }
+        let internal: Internal = stored
+            .document
+            .decode()
+            .map_err(|e| FlowError::Internal(e.to_string()))?;
+        *flow.internal_mut() = internal.internal_context;
+    }
+    Ok((flow, stored.csrf_token))
+}
+
+/// A flow with the methods' internal state, which its document keeps under
+/// `internal_context` and its wire shape leaves out.
+pub(crate) trait HasInternal {
+    /// The state.
+    fn internal_mut(&mut self) -> &mut crate::strategy::InternalContext;
+}
+
+/// A flow serialised with its internal state, as the store keeps it.
+#[derive(Serialize)]
+pub(crate) struct WithInternal<'a, T: Serialize> {
+    #[serde(flatten)]
+    flow: &'a T,
+    #[serde(skip_serializing_if = "crate::strategy::InternalContext::is_empty")]
+    internal_context: &'a crate::strategy::InternalContext,
+}
+
+impl<'a, T: Serialize> WithInternal<'a, T> {
+    /// `flow` with `internal`.
+    pub(crate) fn new(flow: &'a T, internal: &'a crate::strategy::InternalContext) -> Self {
+        Self {
+            flow,
+            internal_context: internal,
+        }
+    }
 }
 
 /// What a successful flow tells the client to do: store the session token (api flows) or go

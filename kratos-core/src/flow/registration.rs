@@ -1,13 +1,15 @@
-//! The registration flow: `choose_method` → `passed_challenge`, password method.
+//! The registration flow: `choose_method` → `passed_challenge`.
 //!
-//! Traits and password are submitted together (Kratos's one-step registration); the identity
-//! is created, and with the `session` hook configured a session is issued.
+//! The engine shows the schema's trait nodes, asks the registry's methods
+//! ([`crate::strategy::RegistrationStrategy`]) for theirs and to handle a submission, then
+//! creates the identity (and, with the `session` hook, a session) in one transaction. Traits
+//! and credentials are submitted together (Kratos's one-step registration). It names no
+//! method.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
-use zeroize::Zeroizing;
 
 use super::ui::{UiContainer, UiNode, UiText, text};
 use super::{
@@ -15,15 +17,13 @@ use super::{
     new_csrf_token,
 };
 use crate::clock::truncate_micros;
-use crate::code::CodeKind;
-use crate::identity::{
-    CreateIdentityBody, Identity, IdentityError, ImportCredentials, ImportPassword,
-    ImportPasswordConfig,
-};
+use crate::identity::{CreateIdentityBody, Identity, IdentityError};
 use crate::kratos::Kratos;
-use crate::session::{AuthenticationMethod, RequiredAal, Session, SessionToken};
+use crate::session::{Aal, AuthenticationMethod, RequiredAal, Session, SessionToken};
 use crate::store::{FlowCompletion, SessionWrite, StoreError};
-use crate::strategy::code::{self, CodeRequest};
+use crate::strategy::{
+    InternalContext, NewIdentity, PopulateCx, RegistrationCx, RegistrationOutcome,
+};
 
 /// A registration flow, in Kratos's `registrationFlow` shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -53,6 +53,9 @@ pub struct RegistrationFlow {
     pub created_at: DateTime<Utc>,
     /// Updated.
     pub updated_at: DateTime<Utc>,
+    /// The methods' internal state, stored with the flow and never shown to clients.
+    #[serde(skip)]
+    pub(crate) internal: InternalContext,
 }
 
 /// A successful registration.
@@ -80,29 +83,6 @@ pub enum RegistrationSubmission {
     Retry(RegistrationFlow),
 }
 
-#[derive(Deserialize)]
-struct PasswordPayload {
-    #[serde(default)]
-    method: String,
-    #[serde(default)]
-    traits: Value,
-    #[serde(default)]
-    password: Zeroizing<String>,
-    #[serde(default)]
-    csrf_token: Option<String>,
-}
-
-/// The code method's payload.
-#[derive(Deserialize)]
-struct CodePayload {
-    #[serde(default)]
-    traits: Value,
-    #[serde(default)]
-    code: Zeroizing<String>,
-    #[serde(default)]
-    resend: Option<String>,
-}
-
 /// Registration flows of one tenant.
 #[derive(Clone, Copy, Debug)]
 pub struct RegistrationFlows<'a> {
@@ -110,7 +90,7 @@ pub struct RegistrationFlows<'a> {
 }
 
 /// Input nodes for the traits of a schema (`traits.email`, …), in `group`.
-pub(super) fn trait_nodes(
+pub(crate) fn trait_nodes(
     schema: &Value,
     group: &str,
     prefix: &str,
@@ -159,7 +139,7 @@ pub(super) fn trait_nodes(
 }
 
 /// Fills trait nodes with values.
-pub(super) fn set_trait_values(ui: &mut UiContainer, traits: &Value, prefix: &str) {
+pub(crate) fn set_trait_values(ui: &mut UiContainer, traits: &Value, prefix: &str) {
     if let Some(obj) = traits.as_object() {
         for (k, v) in obj {
             let path = format!("{prefix}.{k}");
@@ -240,22 +220,19 @@ impl<'a> RegistrationFlows<'a> {
                 .unwrap_or_default();
             trait_nodes(traits, "default", "traits", &req, &mut ui.nodes);
         }
-        if config.selfservice.methods.password.enabled {
-            ui.nodes.push(
-                UiNode::input("password", "password", "password")
-                    .required()
-                    .autocomplete("new-password")
-                    .label(text::password_label()),
-            );
-            ui.nodes.push(
-                UiNode::input("password", "method", "submit")
-                    .value(json!("password"))
-                    .label(text::registration()),
-            );
-        }
-        if config.selfservice.methods.code.passwordless() {
-            ui.nodes
-                .push(code::submit_node(code::text::sign_up_with_code()));
+        let mut internal = InternalContext::default();
+        let mut populate = PopulateCx {
+            kratos: self.kratos,
+            flow_type,
+            ui: &mut ui,
+            session: None,
+            identity: None,
+            refresh: false,
+            requested_aal: Aal::Aal1,
+            internal: &mut internal,
+        };
+        for strategy in self.kratos.methods().registration_strategies() {
+            strategy.populate(&mut populate)?;
         }
         let flow = RegistrationFlow {
             id,
@@ -269,6 +246,7 @@ impl<'a> RegistrationFlows<'a> {
             state: FlowState::ChooseMethod,
             created_at: now,
             updated_at: now,
+            internal,
         };
         self.save(&flow, &csrf, true).await?;
         Ok(flow)
@@ -281,14 +259,14 @@ impl<'a> RegistrationFlows<'a> {
             flow.id,
             flow.expires_at,
             csrf,
-            flow,
+            &super::WithInternal::new(flow, &flow.internal),
             new,
         )
         .await
     }
 
     async fn load(&self, id: Uuid) -> Result<(RegistrationFlow, String), FlowError> {
-        super::load_flow(self.kratos, FlowKind::Registration, id).await
+        super::load_with_internal(self.kratos, FlowKind::Registration, id).await
     }
 
     async fn expired(&self, flow: &RegistrationFlow, ctx: &FlowContext) -> FlowError {
@@ -321,7 +299,8 @@ impl<'a> RegistrationFlows<'a> {
         Ok(flow)
     }
 
-    /// Submits `{"method": "password", "traits": {…}, "password": …, "csrf_token": …}`.
+    /// Submits a method's payload (`{"method": "password", "traits": {…}, "password": …,
+    /// "csrf_token": …}`): the strategy of the payload's `method` handles it.
     pub async fn submit(
         &self,
         id: Uuid,
@@ -335,229 +314,87 @@ impl<'a> RegistrationFlows<'a> {
         if flow.expires_at <= self.now() {
             return Err(self.expired(&flow, ctx).await);
         }
-        let body = payload;
-        let payload: PasswordPayload = serde_json::from_value(body.clone())
-            .map_err(|e| FlowError::BadRequest(format!("The request body is invalid: {e}")))?;
+        if !payload.is_object() {
+            return Err(FlowError::BadRequest(
+                "The request body is invalid: expected a JSON object".into(),
+            ));
+        }
         if flow.flow_type == FlowType::Browser
-            && !csrf_matches(&csrf, payload.csrf_token.as_deref())
+            && !csrf_matches(&csrf, payload.get("csrf_token").and_then(Value::as_str))
         {
             return Err(FlowError::CsrfViolation);
         }
         flow.ui.clear_messages();
         flow.updated_at = self.now();
-        set_trait_values(&mut flow.ui, &payload.traits, "traits");
-        let config = self.kratos.config();
-        if payload.method == "code" && config.selfservice.methods.code.passwordless() {
-            let payload: CodePayload = serde_json::from_value(body.clone())
-                .map_err(|e| FlowError::BadRequest(format!("The request body is invalid: {e}")))?;
-            return self.submit_code(flow, csrf, payload, ctx).await;
-        }
-        if payload.method != "password" || !config.selfservice.methods.password.enabled {
+        set_trait_values(
+            &mut flow.ui,
+            payload.get("traits").unwrap_or(&Value::Null),
+            "traits",
+        );
+        let method = payload.get("method").and_then(Value::as_str).unwrap_or("");
+        let Some(strategy) = self.kratos.methods().registration_named(method).cloned() else {
             flow.ui.messages.push(text::registration_no_strategy());
             self.save(&flow, &csrf, false).await?;
             return Ok(RegistrationSubmission::Retry(flow));
-        }
-        let mut invalid = false;
-        if payload.password.is_empty() {
-            flow.ui
-                .add_node_message("password", text::required("password"));
-            invalid = true;
-        }
+        };
         let schema = self
             .kratos
             .schemas()
             .get(self.kratos.schemas().default_id())
             .cloned()
             .ok_or_else(|| FlowError::Internal("the default identity schema is missing".into()))?;
-        let traits = if payload.traits.is_null() {
-            json!({})
-        } else {
-            payload.traits.clone()
-        };
-        if let Err(errors) = schema.validate(&traits) {
-            for e in errors {
-                add_trait_error(&mut flow.ui, &e.instance_ptr, &e.message);
-            }
-            invalid = true;
-        } else if !payload.password.is_empty() {
-            let identifiers = schema
-                .derive(&traits)
-                .map(|d| d.password_identifiers)
-                .unwrap_or_default();
-            if let Err(violation) = self
-                .kratos
-                .password_policy()
-                .check_identifiers(identifiers.iter().map(String::as_str), &payload.password)
-                .await
-            {
-                flow.ui.add_node_message(
-                    "password",
-                    UiText::error(
-                        violation.message_id(),
-                        violation.text(),
-                        Some(violation.context()).filter(|c| !c.is_null()),
-                    ),
-                );
-                invalid = true;
-            }
-        }
-        if invalid {
-            self.save(&flow, &csrf, false).await?;
-            return Ok(RegistrationSubmission::Retry(flow));
-        }
-        let password = payload.password.clone();
-        let hash = self
-            .kratos
-            .run_hash(move |hasher| hasher.hash(password.as_bytes()))
-            .await
-            .map_err(|e| FlowError::Internal(e.to_string()))?;
-        let hash = match hash {
-            Ok(h) => h,
-            Err(e) => {
-                flow.ui
-                    .add_node_message("password", text::validation_generic(&e.to_string()));
+        let mut internal = std::mem::take(&mut flow.internal);
+        let outcome = strategy
+            .submit(&mut RegistrationCx {
+                kratos: self.kratos,
+                flow: &mut flow,
+                payload,
+                request: ctx,
+                internal: &mut internal,
+                schema: &schema,
+            })
+            .await;
+        flow.internal = internal;
+        match outcome? {
+            RegistrationOutcome::NotMine => {
+                flow.ui.messages.push(text::registration_no_strategy());
                 self.save(&flow, &csrf, false).await?;
-                return Ok(RegistrationSubmission::Retry(flow));
+                Ok(RegistrationSubmission::Retry(flow))
             }
-        };
-        let credentials = Some(ImportCredentials {
-            password: Some(ImportPassword {
-                config: ImportPasswordConfig {
-                    hashed_password: Some(hash),
-                    ..Default::default()
-                },
-            }),
-            ..Default::default()
-        });
-        self.complete(
-            flow,
-            csrf,
-            &schema,
-            traits,
-            credentials,
-            None,
-            "password",
-            ctx,
-        )
-        .await
-    }
-
-    /// The `code` method: `{traits}` validates them and sends a code to their email
-    /// address (again with `resend: "code"`); `{traits, code}` creates the identity with that
-    /// address verified. The code only works for the address it was sent to.
-    async fn submit_code(
-        &self,
-        mut flow: RegistrationFlow,
-        csrf: String,
-        payload: CodePayload,
-        ctx: &FlowContext,
-    ) -> Result<RegistrationSubmission, FlowError> {
-        flow.active = Some("code".into());
-        let schema = self
-            .kratos
-            .schemas()
-            .get(self.kratos.schemas().default_id())
-            .cloned()
-            .ok_or_else(|| FlowError::Internal("the default identity schema is missing".into()))?;
-        let traits = if payload.traits.is_null() {
-            json!({})
-        } else {
-            payload.traits.clone()
-        };
-        if let Err(errors) = schema.validate(&traits) {
-            for e in errors {
-                add_trait_error(&mut flow.ui, &e.instance_ptr, &e.message);
-            }
-            self.save(&flow, &csrf, false).await?;
-            return Ok(RegistrationSubmission::Retry(flow));
-        }
-        let address = schema.derive(&traits).ok().and_then(|d| {
-            d.code_identifiers
-                .into_iter()
-                .find(|(via, _)| *via == crate::identity::AddressVia::Email)
-                .map(|(_, v)| v)
-        });
-        let Some(address) = address else {
-            flow.ui.messages.push(text::validation_generic(
-                "The identity schema marks no email address as a code identifier.",
-            ));
-            self.save(&flow, &csrf, false).await?;
-            return Ok(RegistrationSubmission::Retry(flow));
-        };
-        if payload.code.trim().is_empty() || payload.resend.as_deref() == Some("code") {
-            if !code::send_allowed(self.kratos, flow.id, &address).await? {
-                flow.ui.messages.push(code::too_many_sends());
+            RegistrationOutcome::Retry => {
                 self.save(&flow, &csrf, false).await?;
-                return Ok(RegistrationSubmission::Retry(flow));
+                Ok(RegistrationSubmission::Retry(flow))
             }
-            code::send_code(
-                self.kratos,
-                CodeRequest {
-                    kind: CodeKind::RegistrationCode,
-                    flow_id: flow.id,
-                    flow_expires_at: flow.expires_at,
-                    request_url: &flow.request_url,
-                    identity: None,
-                    traits: &traits,
-                    address: &address,
-                },
-            )
-            .await?;
-            flow.state = FlowState::SentEmail;
-            flow.ui = code_step_ui(&flow.ui);
-            flow.ui.messages.push(code::text::registration_code_sent());
-            self.save(&flow, &csrf, false).await?;
-            return Ok(RegistrationSubmission::Retry(flow));
+            RegistrationOutcome::Redirect(to) => {
+                self.save(&flow, &csrf, false).await?;
+                Err(FlowError::BrowserLocationChangeRequired {
+                    redirect_browser_to: to,
+                })
+            }
+            RegistrationOutcome::Register(new) => {
+                let method = strategy.method();
+                self.complete(flow, csrf, &schema, *new, method.as_str(), ctx)
+                    .await
+            }
         }
-        let checked = code::check_code_or_say(
-            self.kratos,
-            CodeKind::RegistrationCode,
-            flow.id,
-            &payload.code,
-            &address,
-            code::text::registration_code_invalid(),
-            &mut flow.ui.messages,
-        )
-        .await?;
-        if checked.is_none() {
-            self.save(&flow, &csrf, false).await?;
-            return Ok(RegistrationSubmission::Retry(flow));
-        }
-        // The code proved the address.
-        let verified = vec![crate::identity::AddressImport {
-            value: address,
-            via: Some(crate::identity::AddressVia::Email),
-            verified: true,
-            status: Some(crate::identity::VerificationStatus::Completed),
-            verified_at: Some(self.now()),
-        }];
-        self.complete(
-            flow,
-            csrf,
-            &schema,
-            traits,
-            None,
-            Some(verified),
-            "code",
-            ctx,
-        )
-        .await
     }
 
     /// The end of every successful method: hooks, the identity, the session (with the
     /// `session` hook), `continue_with`.
-    #[allow(clippy::too_many_arguments)]
     async fn complete(
         &self,
         mut flow: RegistrationFlow,
         csrf: String,
         schema: &crate::identity::IdentitySchema,
-        traits: Value,
-        credentials: Option<ImportCredentials>,
-        verifiable_addresses: Option<Vec<crate::identity::AddressImport>>,
+        new: NewIdentity,
         method: &str,
         ctx: &FlowContext,
     ) -> Result<RegistrationSubmission, FlowError> {
+        let NewIdentity {
+            traits,
+            credentials,
+            verifiable_addresses,
+        } = new;
         flow.active = Some(method.to_owned());
         let hook_ctx = crate::hook::HookContext {
             flow_kind: FlowKind::Registration,
@@ -635,13 +472,12 @@ impl<'a> RegistrationFlows<'a> {
         // The identity, its session and the completed flow go in one transaction.
         let mut completed = flow.clone();
         completed.state = FlowState::PassedChallenge;
-        completed.ui.set_value("password", json!(""));
         let stored = super::stored_flow(
             FlowKind::Registration,
             completed.id,
             completed.expires_at,
             &csrf,
-            &completed,
+            &super::WithInternal::new(&completed, &completed.internal),
         )?;
         let written = self
             .kratos
@@ -708,39 +544,9 @@ impl<'a> RegistrationFlows<'a> {
     }
 }
 
-/// The second step of the code method: the traits kept as hidden inputs, the code asked for.
-fn code_step_ui(first: &UiContainer) -> UiContainer {
-    use super::ui::NodeAttributes;
-    let mut ui = UiContainer {
-        action: first.action.clone(),
-        method: "POST".into(),
-        nodes: Vec::new(),
-        messages: Vec::new(),
-    };
-    for node in &first.nodes {
-        let Some(name) = node.name() else { continue };
-        if name == "csrf_token" || name.starts_with("traits.") {
-            let mut node = node.clone();
-            if name != "csrf_token"
-                && let NodeAttributes::Input(a) = &mut node.attributes
-            {
-                a.input_type = "hidden".into();
-                node.group = "code".into();
-            }
-            ui.nodes.push(node);
-        }
-    }
-    ui.nodes
-        .push(code::code_node(code::text::registration_code_label()));
-    ui.nodes
-        .push(code::submit_node(UiText::info(1070005, "Submit")));
-    ui.nodes.push(code::resend_node());
-    ui
-}
-
 /// Puts a schema violation on the node of the offending trait (`#/traits/email` →
 /// `traits.email`), as 4000002 when a property is missing.
-pub(super) fn add_trait_error(ui: &mut UiContainer, pointer: &str, message: &str) {
+pub(crate) fn add_trait_error(ui: &mut UiContainer, pointer: &str, message: &str) {
     let path = pointer.trim_start_matches("#/").replace('/', ".");
     // "\"email\" is a required property"
     if let Some(rest) = message.strip_suffix(" is a required property") {
@@ -760,5 +566,11 @@ impl Kratos {
     /// Registration flows.
     pub fn registration(&self) -> RegistrationFlows<'_> {
         RegistrationFlows::new(self)
+    }
+}
+
+impl super::HasInternal for RegistrationFlow {
+    fn internal_mut(&mut self) -> &mut InternalContext {
+        &mut self.internal
     }
 }

@@ -1,5 +1,8 @@
-//! The settings flow: `show_form` → `success`, with the `profile` (traits) and `password`
-//! methods.
+//! The settings flow: `show_form` → `success`.
+//!
+//! The engine checks the session and the flow's owner, asks the registry's methods
+//! ([`crate::strategy::SettingsStrategy`]) for their nodes and to handle a submission, runs
+//! the hooks and saves the change. It names no method.
 //!
 //! A settings flow belongs to the identity of the session that created it; every call needs
 //! that session. Changing the password, or traits that are identifiers or addresses, needs a
@@ -11,19 +14,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
-use zeroize::Zeroizing;
 
-use super::registration::{add_trait_error, set_trait_values, trait_nodes};
-use super::ui::{UiContainer, UiNode, UiText, text};
+use super::registration::add_trait_error;
+use super::ui::{UiContainer, UiNode, text};
 use super::{ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType};
 use super::{csrf_matches, new_csrf_token};
 use crate::clock::truncate_micros;
-use crate::identity::{
-    CredentialType, Identity, IdentityError, ImportCredentials, ImportPassword,
-    ImportPasswordConfig, UpdateIdentityBody,
-};
+use crate::identity::{Identity, IdentityError, UpdateIdentityBody};
 use crate::kratos::Kratos;
 use crate::session::{Session, SessionError};
+use crate::strategy::{
+    IdentityChange, InternalContext, SettingsCx, SettingsOutcome, SettingsPopulateCx,
+};
 
 /// A settings flow, in Kratos's `settingsFlow` shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,6 +60,9 @@ pub struct SettingsFlow {
     pub created_at: DateTime<Utc>,
     /// Updated.
     pub updated_at: DateTime<Utc>,
+    /// The methods' internal state, stored with the flow and never shown to clients.
+    #[serde(skip)]
+    pub(crate) internal: InternalContext,
 }
 
 /// A successful settings submission.
@@ -79,18 +84,6 @@ pub enum SettingsSubmission {
     Completed(SettingsSuccess),
     /// Not saved; the flow carries the messages.
     Retry(SettingsFlow),
-}
-
-#[derive(Deserialize)]
-struct Payload {
-    #[serde(default)]
-    method: String,
-    #[serde(default)]
-    traits: Value,
-    #[serde(default)]
-    password: Zeroizing<String>,
-    #[serde(default)]
-    csrf_token: Option<String>,
 }
 
 /// Settings flows of one tenant.
@@ -138,7 +131,10 @@ impl<'a> SettingsFlows<'a> {
             FlowType::Browser => new_csrf_token(),
             FlowType::Api => String::new(),
         };
-        let ui = self.build_ui(id, flow_type, &csrf, &identity)?;
+        let mut internal = InternalContext::default();
+        let ui = self
+            .build_ui(id, flow_type, &csrf, &identity, &mut internal)
+            .await?;
         let flow = SettingsFlow {
             id,
             flow_type,
@@ -153,17 +149,21 @@ impl<'a> SettingsFlows<'a> {
             continue_with: Vec::new(),
             created_at: now,
             updated_at: now,
+            internal,
         };
         self.save(&flow, &csrf, true).await?;
         Ok(flow)
     }
 
-    fn build_ui(
+    /// The form for `identity` (as a session shows it): the CSRF node and every method's
+    /// nodes, which see the identity with its credentials.
+    async fn build_ui(
         &self,
         id: Uuid,
         flow_type: FlowType,
         csrf: &str,
         identity: &Identity,
+        internal: &mut InternalContext,
     ) -> Result<UiContainer, FlowError> {
         let config = self.kratos.config();
         let mut ui = UiContainer {
@@ -182,39 +182,30 @@ impl<'a> SettingsFlows<'a> {
                     .value(json!(csrf)),
             );
         }
-        if config.selfservice.methods.profile.enabled {
-            let schema = self
+        let stored;
+        let with_credentials = if identity.credentials.is_empty() {
+            stored = match self
                 .kratos
-                .schemas()
-                .get(&identity.schema_id)
-                .ok_or_else(|| FlowError::Internal("the identity's schema is missing".into()))?;
-            if let Some(traits) = schema.raw().pointer("/properties/traits") {
-                let req = traits
-                    .get("required")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                trait_nodes(traits, "profile", "traits", &req, &mut ui.nodes);
-            }
-            set_trait_values(&mut ui, &identity.traits, "traits");
-            ui.nodes.push(
-                UiNode::input("profile", "method", "submit")
-                    .value(json!("profile"))
-                    .label(text::save()),
-            );
-        }
-        if config.selfservice.methods.password.enabled {
-            ui.nodes.push(
-                UiNode::input("password", "password", "password")
-                    .required()
-                    .autocomplete("new-password")
-                    .label(text::password_label()),
-            );
-            ui.nodes.push(
-                UiNode::input("password", "method", "submit")
-                    .value(json!("password"))
-                    .label(text::save()),
-            );
+                .store()
+                .get_identity(self.kratos.nid(), identity.id)
+                .await
+            {
+                Ok(i) => Some(i),
+                Err(crate::store::StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            };
+            stored.as_ref().unwrap_or(identity)
+        } else {
+            identity
+        };
+        let mut cx = SettingsPopulateCx {
+            kratos: self.kratos,
+            ui: &mut ui,
+            identity: with_credentials,
+            internal,
+        };
+        for strategy in self.kratos.methods().settings_strategies() {
+            strategy.populate(&mut cx)?;
         }
         Ok(ui)
     }
@@ -226,7 +217,7 @@ impl<'a> SettingsFlows<'a> {
             flow.id,
             flow.expires_at,
             csrf,
-            flow,
+            &super::WithInternal::new(flow, &flow.internal),
             new,
         )
         .await
@@ -240,7 +231,7 @@ impl<'a> SettingsFlows<'a> {
     ) -> Result<(SettingsFlow, String, Session), FlowError> {
         let session = self.session(ctx).await?;
         let (flow, csrf): (SettingsFlow, String) =
-            super::load_flow(self.kratos, FlowKind::Settings, id).await?;
+            super::load_with_internal(self.kratos, FlowKind::Settings, id).await?;
         if flow.identity.id != session.identity_id {
             return Err(FlowError::IdentityMismatch);
         }
@@ -281,10 +272,13 @@ impl<'a> SettingsFlows<'a> {
         if flow.expires_at <= self.now() {
             return Err(self.expired(&flow, ctx).await);
         }
-        let payload: Payload = serde_json::from_value(payload.clone())
-            .map_err(|e| FlowError::BadRequest(format!("The request body is invalid: {e}")))?;
+        if !payload.is_object() {
+            return Err(FlowError::BadRequest(
+                "The request body is invalid: expected a JSON object".into(),
+            ));
+        }
         if flow.flow_type == FlowType::Browser
-            && !csrf_matches(&csrf, payload.csrf_token.as_deref())
+            && !csrf_matches(&csrf, payload.get("csrf_token").and_then(Value::as_str))
         {
             return Err(FlowError::CsrfViolation);
         }
@@ -303,47 +297,89 @@ impl<'a> SettingsFlows<'a> {
             Err(crate::store::StoreError::NotFound) => return Err(FlowError::NoActiveSession),
             Err(e) => return Err(e.into()),
         };
-        let prepared = match payload.method.as_str() {
-            "profile" if config.selfservice.methods.profile.enabled => {
-                set_trait_values(&mut flow.ui, &payload.traits, "traits");
-                self.prepare_profile(&mut flow, &current, &session, payload.traits)?
+        let method = payload
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let mut internal = std::mem::take(&mut flow.internal);
+        let outcome = match self.kratos.methods().settings_named(&method).cloned() {
+            Some(strategy) => {
+                strategy
+                    .submit(&mut SettingsCx {
+                        kratos: self.kratos,
+                        flow: &mut flow,
+                        payload,
+                        request: ctx,
+                        session: &session,
+                        identity: &current,
+                        internal: &mut internal,
+                    })
+                    .await
             }
-            "password" if config.selfservice.methods.password.enabled => {
-                self.prepare_password(&mut flow, &current, &session, &payload.password)
-                    .await?
-            }
-            _ => {
-                flow.ui.messages.push(text::settings_no_strategy());
-                None
-            }
+            None => Ok(SettingsOutcome::NotMine),
         };
-        let Some(mut body) = prepared else {
-            self.save(&flow, &csrf, false).await?;
-            return Ok(SettingsSubmission::Retry(flow));
+        flow.internal = internal;
+        let change = match outcome? {
+            SettingsOutcome::Save(change) => change,
+            SettingsOutcome::NotMine => {
+                flow.ui.messages.push(text::settings_no_strategy());
+                self.save(&flow, &csrf, false).await?;
+                return Ok(SettingsSubmission::Retry(flow));
+            }
+            SettingsOutcome::Retry => {
+                self.save(&flow, &csrf, false).await?;
+                return Ok(SettingsSubmission::Retry(flow));
+            }
+            SettingsOutcome::Redirect(to) => {
+                self.save(&flow, &csrf, false).await?;
+                return Err(FlowError::BrowserLocationChangeRequired {
+                    redirect_browser_to: to,
+                });
+            }
         };
         // Hooks see the identity as it will be saved and may amend it or stop here.
         let hook_ctx = crate::hook::HookContext {
             flow_kind: FlowKind::Settings,
             flow_id: flow.id,
             flow_type: flow.flow_type,
-            method: payload.method.clone(),
+            method: method.clone(),
             request: ctx,
             session: Some(&session),
         };
-        let mut candidate = current.clone();
-        candidate.traits = body.traits.clone();
+        let mut candidate = match &change {
+            IdentityChange::Update(body) => {
+                let mut c = current.clone();
+                c.traits = body.traits.clone();
+                c
+            }
+            IdentityChange::Credentials(next) => (**next).clone(),
+        };
         if !crate::hook::run_before(self.kratos, &hook_ctx, &mut candidate, &mut flow.ui).await? {
             self.save(&flow, &csrf, false).await?;
             return Ok(SettingsSubmission::Retry(flow));
         }
-        body.traits = candidate.traits;
-        body.metadata_public = candidate.metadata_public;
-        body.metadata_admin = candidate.metadata_admin;
-        let Some(identity) = self.save_identity(&mut flow, current.id, body).await? else {
+        let saved = match change {
+            IdentityChange::Update(mut body) => {
+                body.traits = candidate.traits;
+                body.metadata_public = candidate.metadata_public;
+                body.metadata_admin = candidate.metadata_admin;
+                self.save_identity(&mut flow, current.id, *body).await?
+            }
+            IdentityChange::Credentials(_) => {
+                candidate.updated_at = self.now();
+                self.kratos
+                    .store()
+                    .update_identity(self.kratos.nid(), &candidate)
+                    .await?;
+                Some(public(candidate, self.kratos))
+            }
+        };
+        let Some(identity) = saved else {
             self.save(&flow, &csrf, false).await?;
             return Ok(SettingsSubmission::Retry(flow));
         };
-        flow.active = Some(payload.method.clone());
+        flow.active = Some(method.clone());
         crate::hook::run_after(self.kratos, &hook_ctx, &identity).await?;
         let mut continue_with = Vec::new();
         // Addresses the change added start unverified and get a verification message.
@@ -355,7 +391,17 @@ impl<'a> SettingsFlows<'a> {
             .collect();
         flow.identity = identity.clone();
         let csrf_value = csrf.clone();
-        let mut ui = self.build_ui(flow.id, flow.flow_type, &csrf_value, &identity)?;
+        let mut internal = InternalContext::default();
+        let mut ui = self
+            .build_ui(
+                flow.id,
+                flow.flow_type,
+                &csrf_value,
+                &identity,
+                &mut internal,
+            )
+            .await?;
+        flow.internal = internal;
         ui.messages.push(text::settings_saved());
         flow.ui = ui;
         flow.state = FlowState::Success;
@@ -387,7 +433,7 @@ impl<'a> SettingsFlows<'a> {
         Ok(SettingsSubmission::Completed(SettingsSuccess {
             flow,
             continue_with,
-            method: payload.method,
+            method,
         }))
     }
 
@@ -400,161 +446,6 @@ impl<'a> SettingsFlows<'a> {
                 config.serve.public_base_url()
             ),
         }
-    }
-
-    /// Whether the session was authenticated recently enough to change credentials; if not,
-    /// the error that asks for re-authentication.
-    fn require_privileged(&self, flow: &SettingsFlow, session: &Session) -> Result<(), FlowError> {
-        let max_age = self
-            .kratos
-            .config()
-            .selfservice
-            .flows
-            .settings
-            .privileged_session_max_age
-            .as_chrono();
-        if session.authenticated_at + max_age > self.now() {
-            return Ok(());
-        }
-        let base = self.kratos.config().serve.public_base_url();
-        let back = format!("{base}/self-service/settings?flow={}", flow.id);
-        let login = with_query(
-            &format!("{base}/self-service/login/browser?refresh=true"),
-            "return_to",
-            &back,
-        );
-        Err(FlowError::RefreshRequired {
-            redirect_browser_to: login,
-        })
-    }
-
-    /// Checks a profile change; the update to save, or `None` with messages on the flow.
-    fn prepare_profile(
-        &self,
-        flow: &mut SettingsFlow,
-        current: &Identity,
-        session: &Session,
-        traits: Value,
-    ) -> Result<Option<UpdateIdentityBody>, FlowError> {
-        let traits = if traits.is_null() { json!({}) } else { traits };
-        let schema = self
-            .kratos
-            .schemas()
-            .get(&current.schema_id)
-            .cloned()
-            .ok_or_else(|| FlowError::Internal("the identity's schema is missing".into()))?;
-        let next = match schema.derive(&traits) {
-            Ok(d) => d,
-            Err(errors) => {
-                for e in errors {
-                    add_trait_error(&mut flow.ui, &e.instance_ptr, &e.message);
-                }
-                return Ok(None);
-            }
-        };
-        let before = schema.derive(&current.traits).unwrap_or_default();
-        if next != before {
-            // Identifiers or addresses change: that is a credential change.
-            self.require_privileged(flow, session)?;
-        }
-        let body = UpdateIdentityBody {
-            schema_id: current.schema_id.clone(),
-            traits,
-            state: Some(current.state),
-            metadata_public: current.metadata_public.clone(),
-            metadata_admin: current.metadata_admin.clone(),
-            credentials: None,
-            external_id: current.external_id.clone(),
-        };
-        Ok(Some(body))
-    }
-
-    /// Checks and hashes a new password; the update to save, or `None` with messages.
-    async fn prepare_password(
-        &self,
-        flow: &mut SettingsFlow,
-        current: &Identity,
-        session: &Session,
-        password: &Zeroizing<String>,
-    ) -> Result<Option<UpdateIdentityBody>, FlowError> {
-        self.require_privileged(flow, session)?;
-        if password.is_empty() {
-            flow.ui
-                .add_node_message("password", text::required("password"));
-            return Ok(None);
-        }
-        let identifiers = self
-            .kratos
-            .schemas()
-            .get(&current.schema_id)
-            .and_then(|s| s.derive(&current.traits).ok())
-            .map(|d| d.password_identifiers)
-            .unwrap_or_default();
-        if let Err(violation) = self
-            .kratos
-            .password_policy()
-            .check_identifiers(identifiers.iter().map(String::as_str), password)
-            .await
-        {
-            flow.ui.add_node_message(
-                "password",
-                UiText::error(
-                    violation.message_id(),
-                    violation.text(),
-                    Some(violation.context()).filter(|c| !c.is_null()),
-                ),
-            );
-            return Ok(None);
-        }
-        let old_hash = current
-            .credential(CredentialType::Password)
-            .and_then(|c| c.hashed_password())
-            .map(str::to_owned);
-        let pw = password.clone();
-        // One turn of the hashing gate: compare with the old password, then hash the new one.
-        let outcome = self
-            .kratos
-            .run_hash(move |hasher| {
-                if let Some(old) = old_hash
-                    && kratos_hash::verify(pw.as_bytes(), &old).unwrap_or(false)
-                {
-                    return Ok(None);
-                }
-                hasher.hash(pw.as_bytes()).map(Some)
-            })
-            .await
-            .map_err(|e| FlowError::Internal(e.to_string()))?;
-        let hash = match outcome {
-            Ok(Some(h)) => h,
-            Ok(None) => {
-                flow.ui
-                    .add_node_message("password", text::password_same_as_old());
-                return Ok(None);
-            }
-            Err(e) => {
-                flow.ui
-                    .add_node_message("password", text::validation_generic(&e.to_string()));
-                return Ok(None);
-            }
-        };
-        let body = UpdateIdentityBody {
-            schema_id: current.schema_id.clone(),
-            traits: current.traits.clone(),
-            state: Some(current.state),
-            metadata_public: current.metadata_public.clone(),
-            metadata_admin: current.metadata_admin.clone(),
-            credentials: Some(ImportCredentials {
-                password: Some(ImportPassword {
-                    config: ImportPasswordConfig {
-                        hashed_password: Some(hash),
-                        ..Default::default()
-                    },
-                }),
-                ..Default::default()
-            }),
-            external_id: current.external_id.clone(),
-        };
-        Ok(Some(body))
     }
 
     async fn save_identity(
@@ -578,6 +469,36 @@ impl<'a> SettingsFlows<'a> {
             Err(e) => Err(identity_error(e)),
         }
     }
+}
+
+/// `Ok` when `session` was authenticated recently enough to change credentials
+/// (`privileged_session_max_age`); otherwise [`FlowError::RefreshRequired`] with the login
+/// URL that re-authenticates and comes back to the flow `flow_id`.
+pub(crate) fn require_privileged(
+    kratos: &Kratos,
+    flow_id: Uuid,
+    session: &Session,
+) -> Result<(), FlowError> {
+    let max_age = kratos
+        .config()
+        .selfservice
+        .flows
+        .settings
+        .privileged_session_max_age
+        .as_chrono();
+    if session.authenticated_at + max_age > truncate_micros(kratos.clock().now()) {
+        return Ok(());
+    }
+    let base = kratos.config().serve.public_base_url();
+    let back = format!("{base}/self-service/settings?flow={flow_id}");
+    let login = with_query(
+        &format!("{base}/self-service/login/browser?refresh=true"),
+        "return_to",
+        &back,
+    );
+    Err(FlowError::RefreshRequired {
+        redirect_browser_to: login,
+    })
 }
 
 fn identity_error(e: IdentityError) -> FlowError {
@@ -614,5 +535,11 @@ impl Kratos {
     /// Settings flows.
     pub fn settings(&self) -> SettingsFlows<'_> {
         SettingsFlows { kratos: self }
+    }
+}
+
+impl super::HasInternal for SettingsFlow {
+    fn internal_mut(&mut self) -> &mut InternalContext {
+        &mut self.internal
     }
 }

@@ -9,7 +9,14 @@
 pub mod breach;
 #[cfg(feature = "hibp")]
 pub mod hibp;
+pub(crate) mod login;
 pub mod policy;
+pub(crate) mod registration;
+pub(crate) mod settings;
+
+pub use login::PasswordLogin;
+pub use registration::PasswordRegistration;
+pub use settings::PasswordSettings;
 
 pub use breach::{BreachCheckError, BreachChecker, OfflineBreachList};
 #[cfg(feature = "hibp")]

@@ -7,6 +7,9 @@
 //! exactly one wins. Unlike Kratos, a login code asked for an unknown address gets the same
 //! answer as a known one (nothing is sent), so the form reveals no accounts.
 
+pub(crate) mod login;
+pub(crate) mod registration;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;

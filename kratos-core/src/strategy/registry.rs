@@ -1,0 +1,147 @@
+//! The methods of a registry: a struct of trait objects, built from the configuration.
+
+use std::sync::Arc;
+
+use super::{LoginStrategy, Method, RegistrationStrategy, SettingsStrategy};
+use crate::config::Config;
+
+/// The methods a registry offers, per flow, in the order their nodes appear in forms.
+///
+/// [`Methods::from_config`] builds Kratos's methods that the configuration enables; a host
+/// app adds its own with [`Methods::add_login`] and friends (or the
+/// [`crate::KratosBuilder`] shortcuts). A method added twice for one flow replaces the
+/// first one in place.
+#[derive(Clone, Default)]
+pub struct Methods {
+    login: Vec<Arc<dyn LoginStrategy>>,
+    registration: Vec<Arc<dyn RegistrationStrategy>>,
+    settings: Vec<Arc<dyn SettingsStrategy>>,
+}
+
+impl std::fmt::Debug for Methods {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Methods")
+            .field(
+                "login",
+                &self.login.iter().map(|s| s.method()).collect::<Vec<_>>(),
+            )
+            .field(
+                "registration",
+                &self
+                    .registration
+                    .iter()
+                    .map(|s| s.method())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "settings",
+                &self.settings.iter().map(|s| s.method()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Methods {
+    /// No methods at all.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Kratos's methods that `config` enables, in Kratos's order: `profile` (settings),
+    /// `password`, `code`, then the second factors `totp`, `lookup_secret`.
+    pub fn from_config(config: &Config) -> Self {
+        let methods = &config.selfservice.methods;
+        let mut m = Self::empty();
+        if methods.profile.enabled {
+            m.add_settings(Arc::new(super::profile::ProfileSettings));
+        }
+        if methods.password.enabled {
+            m.add_login(Arc::new(super::password::PasswordLogin));
+            m.add_registration(Arc::new(super::password::PasswordRegistration));
+            m.add_settings(Arc::new(super::password::PasswordSettings));
+        }
+        if methods.code.passwordless() {
+            m.add_login(Arc::new(super::code::login::CodeLogin));
+            m.add_registration(Arc::new(super::code::registration::CodeRegistration));
+        }
+        m
+    }
+
+    /// Adds (or replaces, by method) a login strategy.
+    pub fn add_login(&mut self, strategy: Arc<dyn LoginStrategy>) -> &mut Self {
+        replace_or_push(&mut self.login, strategy, |s| s.method());
+        self
+    }
+
+    /// Adds (or replaces, by method) a registration strategy.
+    pub fn add_registration(&mut self, strategy: Arc<dyn RegistrationStrategy>) -> &mut Self {
+        replace_or_push(&mut self.registration, strategy, |s| s.method());
+        self
+    }
+
+    /// Adds (or replaces, by method) a settings strategy.
+    pub fn add_settings(&mut self, strategy: Arc<dyn SettingsStrategy>) -> &mut Self {
+        replace_or_push(&mut self.settings, strategy, |s| s.method());
+        self
+    }
+
+    /// The login strategies, in form order.
+    pub fn login_strategies(&self) -> &[Arc<dyn LoginStrategy>] {
+        &self.login
+    }
+
+    /// The registration strategies, in form order.
+    pub fn registration_strategies(&self) -> &[Arc<dyn RegistrationStrategy>] {
+        &self.registration
+    }
+
+    /// The settings strategies, in form order.
+    pub fn settings_strategies(&self) -> &[Arc<dyn SettingsStrategy>] {
+        &self.settings
+    }
+
+    /// The login strategy of `method`.
+    pub fn login(&self, method: &Method) -> Option<&Arc<dyn LoginStrategy>> {
+        self.login.iter().find(|s| &s.method() == method)
+    }
+
+    /// The login strategies whose method is named `name` (a submission's `method`).
+    pub(crate) fn login_named(&self, name: &str) -> Vec<&Arc<dyn LoginStrategy>> {
+        self.login
+            .iter()
+            .filter(|s| s.method().as_str() == name)
+            .collect()
+    }
+
+    /// The registration strategy of the method named `name`.
+    pub(crate) fn registration_named(&self, name: &str) -> Option<&Arc<dyn RegistrationStrategy>> {
+        self.registration
+            .iter()
+            .find(|s| s.method().as_str() == name)
+    }
+
+    /// The settings strategy of the method named `name`.
+    pub(crate) fn settings_named(&self, name: &str) -> Option<&Arc<dyn SettingsStrategy>> {
+        self.settings.iter().find(|s| s.method().as_str() == name)
+    }
+
+    /// Whether a second-factor login method is registered.
+    pub fn has_second_factor(&self) -> bool {
+        self.login
+            .iter()
+            .any(|s| matches!(s.factor(), super::Factor::Second | super::Factor::Both))
+    }
+
+    /// Whether any login strategy of `method` is registered.
+    pub fn has_login(&self, method: &Method) -> bool {
+        self.login(method).is_some()
+    }
+}
+
+fn replace_or_push<T: ?Sized>(list: &mut Vec<Arc<T>>, item: Arc<T>, method: impl Fn(&T) -> Method) {
+    let m = method(&item);
+    match list.iter_mut().find(|s| method(s) == m) {
+        Some(slot) => *slot = item,
+        None => list.push(item),
+    }
+}
