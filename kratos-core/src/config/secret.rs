@@ -216,6 +216,60 @@ pub(crate) fn key_may_hold_secret(key: &str) -> bool {
     })
 }
 
+/// `secrets.*`. The first entry of each list signs or encrypts; all entries verify or decrypt,
+/// so secrets rotate by prepending a new one. `Debug` and serialisation show every entry as
+/// [`REDACTED`].
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SecretsConfig {
+    /// `secrets.default` (at least 16 characters each).
+    #[serde(serialize_with = "serialize_secret_list")]
+    pub default: Vec<Secret>,
+    /// `secrets.cookie` (falls back to `secrets.default`).
+    #[serde(serialize_with = "serialize_secret_list")]
+    pub cookie: Vec<Secret>,
+    /// `secrets.cipher` (exactly 32 characters each).
+    #[serde(serialize_with = "serialize_secret_list")]
+    pub cipher: Vec<Secret>,
+    /// `secrets.pagination`.
+    #[serde(serialize_with = "serialize_secret_list")]
+    pub pagination: Vec<Secret>,
+}
+
+impl SecretsConfig {
+    /// The cookie secrets, falling back to the default ones.
+    pub fn cookie_or_default(&self) -> &[Secret] {
+        if self.cookie.is_empty() {
+            &self.default
+        } else {
+            &self.cookie
+        }
+    }
+}
+
+/// `ciphers.*`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CiphersConfig {
+    /// `ciphers.algorithm`: `noop` (default), `aes` or `xchacha20-poly1305`.
+    pub algorithm: CipherAlgorithm,
+}
+
+/// The ciphers for data at rest.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum CipherAlgorithm {
+    /// No encryption: values are only hex-encoded (Kratos's default).
+    #[default]
+    #[serde(rename = "noop")]
+    Noop,
+    /// AES-256-GCM.
+    #[serde(rename = "aes")]
+    Aes,
+    /// XChaCha20-Poly1305.
+    #[serde(rename = "xchacha20-poly1305")]
+    XChaCha20Poly1305,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
