@@ -2,7 +2,9 @@
 //!
 //! The struct mirrors the keys of a Kratos configuration file (`identity.default_schema_id`,
 //! `hashers.argon2.memory`, `secrets.cookie`, …), so an existing `kratos.yml` loads as it is.
-//! Keys that this library does not use are ignored. Every value can also be set from code.
+//! Keys that this library does not use are ignored, except under `selfservice.methods`: there
+//! an unknown key is an error naming it ([`MethodsConfig::KEYS`]), as a method this library
+//! does not know would otherwise silently be off. Every value can also be set from code.
 //!
 //! ```
 //! use kratos_core::Config;
@@ -35,14 +37,15 @@ pub use hashers::{Argon2Config, BcryptConfig, ByteSize, HasherName, HashersConfi
 pub use hooks::{AfterHooks, BeforeHooks, FlowAfter, HookConfig, MethodHooks, SettingsAfterHooks};
 pub use identity::{IdentityConfig, SchemaSource};
 pub use methods::{
-    CodeMethodConfig, CodeSettings, LinkMethodConfig, LinkSettings, MethodsConfig,
-    PasswordMethodConfig, ToggleMethodConfig,
+    CodeMethodConfig, CodeSettings, LinkMethodConfig, LinkSettings, LookupSecretMethodConfig,
+    MethodsConfig, PasswordMethodConfig, RawMethodConfig, ToggleMethodConfig, TotpMethodConfig,
+    TotpSettings,
 };
 #[cfg(feature = "web-hook")]
 pub(crate) use secret::redact_quoted;
 pub use secret::{
     CipherAlgorithm, CiphersConfig, REDACTED, Secret, SecretsConfig, redact_auth,
-    redact_hook_config, redact_url,
+    redact_hook_config, redact_method_config, redact_url,
 };
 pub(crate) use secret::{serialize_auth, serialize_hook_config, serialize_secret_option};
 pub use security::{LockoutConfig, SecurityConfig};
@@ -230,7 +233,25 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        let code = &self.selfservice.methods.code;
+        if code.passwordless_enabled && code.mfa_enabled {
+            return Err(ConfigError::invalid(
+                "selfservice.methods.code.mfa_enabled",
+                "cannot be set together with passwordless_enabled: a code is either a first \
+                 factor or a second one",
+            ));
+        }
         Ok(())
+    }
+
+    /// The TOTP issuer authenticator apps show: `selfservice.methods.totp.config.issuer`, or
+    /// when it is unset or empty the host of the public base URL, as in Kratos (`127.0.0.1`
+    /// when `serve.public.base_url` is unset).
+    pub fn totp_issuer(&self) -> String {
+        match &self.selfservice.methods.totp.config.issuer {
+            Some(issuer) if !issuer.trim().is_empty() => issuer.clone(),
+            _ => self.serve.public_host(),
+        }
     }
 }
 

@@ -138,6 +138,20 @@ impl ServeConfig {
             .trim_end_matches('/')
             .to_owned()
     }
+
+    /// The host of the public base URL, without port or IPv6 brackets (Go's
+    /// `URL.Hostname()`): `127.0.0.1` when unset, the whole base URL when it has no host.
+    pub fn public_host(&self) -> String {
+        let base = self.public_base_url();
+        match url::Url::parse(&base)
+            .ok()
+            .and_then(|u| u.host().map(|h| h.to_owned()))
+        {
+            Some(url::Host::Ipv6(address)) => address.to_string(),
+            Some(host) => host.to_string(),
+            None => base,
+        }
+    }
 }
 
 #[cfg(test)]
