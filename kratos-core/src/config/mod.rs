@@ -2,9 +2,11 @@
 //!
 //! The struct mirrors the keys of a Kratos configuration file (`identity.default_schema_id`,
 //! `hashers.argon2.memory`, `secrets.cookie`, …), so an existing `kratos.yml` loads as it is.
-//! Keys that this library does not use are ignored, except under `selfservice.methods`: there
-//! an unknown key is an error naming it ([`MethodsConfig::KEYS`]), as a method this library
-//! does not know would otherwise silently be off. Every value can also be set from code.
+//! Keys that this library does not use are ignored, with two exceptions where an unknown key
+//! is an error naming it, because what it asks for would otherwise silently not happen: a
+//! method under `selfservice.methods` ([`MethodsConfig::KEYS`]), and a key under the `after` of
+//! login, registration or settings that is neither `hooks`, `default_browser_return_url` nor
+//! one of the flow's methods ([`AfterHooks`]). Every value can also be set from code.
 //!
 //! ```
 //! use kratos_core::Config;
@@ -241,6 +243,19 @@ impl Config {
                  factor or a second one",
             ));
         }
+        let flows = &self.selfservice.flows;
+        flows
+            .login
+            .after
+            .check("login", AfterHooks::LOGIN_METHODS)?;
+        flows
+            .registration
+            .after
+            .check("registration", AfterHooks::REGISTRATION_METHODS)?;
+        flows
+            .settings
+            .after
+            .check("settings", AfterHooks::SETTINGS_METHODS)?;
         Ok(())
     }
 

@@ -4,9 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::duration::one_hour;
+use super::hooks::{login_after, registration_after, settings_after};
 use super::{
-    AfterHooks, BeforeHooks, FlowAfter, HookConfig, KratosDuration, MethodsConfig,
-    SettingsAfterHooks,
+    AfterHooks, BeforeHooks, FlowAfter, KratosDuration, MethodsConfig, SettingsAfterHooks,
 };
 
 /// `selfservice.*`
@@ -70,7 +70,9 @@ pub struct LoginFlowConfig {
     pub ui_url: Option<String>,
     /// `before`: hooks run when a flow is created.
     pub before: BeforeHooks,
-    /// `after`: hooks run after a successful login.
+    /// `after`: hooks run after a successful login, for every method and per login method
+    /// ([`AfterHooks::LOGIN_METHODS`]).
+    #[serde(deserialize_with = "login_after")]
     pub after: AfterHooks,
 }
 
@@ -100,7 +102,9 @@ pub struct SettingsFlowConfig {
     pub ui_url: Option<String>,
     /// `before`: hooks run when a flow is created.
     pub before: BeforeHooks,
-    /// `after`: hooks run after settings were saved (globally, `profile`, `password`).
+    /// `after`: hooks run after settings were saved, for every method and per settings method
+    /// ([`AfterHooks::SETTINGS_METHODS`]).
+    #[serde(deserialize_with = "settings_after")]
     pub after: SettingsAfterHooks,
 }
 
@@ -137,7 +141,9 @@ pub struct RegistrationFlowConfig {
     pub ui_url: Option<String>,
     /// `before`: hooks run when a flow is created.
     pub before: BeforeHooks,
-    /// `after`: hooks run after a successful registration.
+    /// `after`: hooks run after a successful registration, for every method and per
+    /// registration method ([`AfterHooks::REGISTRATION_METHODS`]).
+    #[serde(deserialize_with = "registration_after")]
     pub after: AfterHooks,
 }
 
@@ -154,17 +160,13 @@ impl Default for RegistrationFlowConfig {
 }
 
 impl RegistrationFlowConfig {
-    /// Whether the `session` hook is configured for `method` (globally or for the method).
+    /// Whether the `session` hook is configured for `method` (globally or for the method, see
+    /// [`AfterHooks::for_method`]).
     pub fn issues_session_for(&self, method: &str) -> bool {
-        let per_method: &[HookConfig] = match method {
-            "password" => &self.after.password.hooks,
-            "code" => &self.after.code.hooks,
-            _ => &[],
-        };
         self.after
             .hooks
             .iter()
-            .chain(per_method)
+            .chain(self.after.for_method(method))
             .any(|h| h.hook == "session")
     }
 
