@@ -109,3 +109,54 @@ pub struct WhoamiConfig {
     /// `session.whoami.required_aal`: `aal1` or `highest_available` (default).
     pub required_aal: crate::session::RequiredAal,
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::session::RequiredAal;
+
+    #[test]
+    fn required_aal_takes_aal1_and_highest_available_only() {
+        let c = Config::default();
+        assert_eq!(c.session.whoami.required_aal, RequiredAal::HighestAvailable);
+        assert_eq!(
+            c.selfservice.flows.settings.required_aal,
+            RequiredAal::HighestAvailable
+        );
+        for (text, aal) in [
+            ("aal1", RequiredAal::Aal1),
+            ("highest_available", RequiredAal::HighestAvailable),
+        ] {
+            let c = Config::from_yaml_str(&format!(
+                "session:\n  whoami:\n    required_aal: {text}\nselfservice:\n  flows:\n    settings:\n      required_aal: {text}\n"
+            ))
+            .unwrap();
+            assert_eq!(c.session.whoami.required_aal, aal);
+            assert_eq!(c.selfservice.flows.settings.required_aal, aal);
+            let c = Config::from_json_str(&format!(
+                r#"{{"session":{{"whoami":{{"required_aal":"{text}"}}}}}}"#
+            ))
+            .unwrap();
+            assert_eq!(c.session.whoami.required_aal, aal);
+        }
+        for bad in ["aal2", "aal3", "AAL1", "highest", "\"\""] {
+            let err =
+                Config::from_yaml_str(&format!("session:\n  whoami:\n    required_aal: {bad}\n"))
+                    .unwrap_err();
+            assert_eq!(
+                err.key(),
+                Some("session.whoami.required_aal"),
+                "{bad}: {err}"
+            );
+            let err = Config::from_yaml_str(&format!(
+                "selfservice:\n  flows:\n    settings:\n      required_aal: {bad}\n"
+            ))
+            .unwrap_err();
+            assert_eq!(
+                err.key(),
+                Some("selfservice.flows.settings.required_aal"),
+                "{bad}: {err}"
+            );
+        }
+    }
+}
