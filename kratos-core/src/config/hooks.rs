@@ -233,7 +233,7 @@ fn deserialize_after<'de, D: Deserializer<'de>>(
         }
     }
 
-    d.deserialize_struct("AfterHooks", methods, AfterVisitor { methods })
+    d.deserialize_map(AfterVisitor { methods })
 }
 
 /// A key of an `after`: `hooks`, `default_browser_return_url` or one of `methods`.

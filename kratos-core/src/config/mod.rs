@@ -311,4 +311,106 @@ mod tests {
             Config::from_yaml_str("secrets:\n  default: [\"super-secret-value-123\"]\n").unwrap();
         assert!(!format!("{c:?}").contains("super-secret"));
     }
+
+    /// A `kratos.yml` with every method and per-method hook key of this version, loaded as a
+    /// YAML file and as the same document in a JSON file.
+    const FULL: &str = "
+dev: true
+serve:
+  public:
+    base_url: https://auth.example.com/
+session:
+  whoami:
+    required_aal: aal1
+selfservice:
+  default_browser_return_url: https://app.example.com/
+  methods:
+    password: {enabled: true}
+    profile: {enabled: true}
+    code: {enabled: true, mfa_enabled: true}
+    link: {enabled: false}
+    totp: {enabled: true}
+    lookup_secret: {enabled: true}
+    webauthn: {enabled: true, config: {rp: {id: example.com, display_name: Example}}}
+    passkey: {enabled: false}
+    oidc: {enabled: true, config: {providers: []}}
+    saml: {enabled: false}
+  flows:
+    login:
+      after:
+        hooks: [{hook: revoke_active_sessions}]
+        password: {hooks: [{hook: require_verified_address}]}
+        totp: {hooks: [{hook: revoke_active_sessions}]}
+        lookup_secret: {hooks: []}
+        webauthn: {hooks: []}
+        passkey: {hooks: []}
+        oidc: {hooks: []}
+        saml: {hooks: []}
+        code: {hooks: []}
+    registration:
+      after:
+        password: {hooks: [{hook: session}]}
+        code: {hooks: [{hook: session}]}
+        webauthn: {hooks: [{hook: session}]}
+        passkey: {hooks: [{hook: session}]}
+        oidc: {hooks: [{hook: session}]}
+        saml: {hooks: [{hook: session}]}
+        profile: {hooks: [{hook: show_verification_ui}]}
+    settings:
+      required_aal: highest_available
+      after:
+        profile: {hooks: [{hook: show_verification_ui}]}
+        password: {hooks: [{hook: revoke_active_sessions}]}
+        totp: {hooks: [{hook: revoke_active_sessions}]}
+        lookup_secret: {hooks: []}
+        webauthn: {hooks: []}
+        passkey: {hooks: []}
+        oidc: {hooks: []}
+        saml: {hooks: []}
+";
+
+    #[test]
+    fn a_full_configuration_loads_from_yaml_and_json_files() {
+        let dir = std::env::temp_dir().join(format!("kratos-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let yaml = dir.join("kratos.yml");
+        let json = dir.join("kratos.json");
+        std::fs::write(&yaml, FULL).unwrap();
+        let value: serde_json::Value = serde_yaml_ng::from_str(FULL).unwrap();
+        std::fs::write(&json, value.to_string()).unwrap();
+        for path in [&yaml, &json] {
+            let c = Config::from_file(path).unwrap();
+            c.validate().unwrap();
+            let methods = &c.selfservice.methods;
+            assert_eq!(
+                methods.enabled_methods(),
+                [
+                    "password",
+                    "profile",
+                    "code",
+                    "totp",
+                    "lookup_secret",
+                    "webauthn",
+                    "oidc"
+                ]
+            );
+            assert!(methods.code.mfa());
+            assert_eq!(c.totp_issuer(), "auth.example.com");
+            let flows = &c.selfservice.flows;
+            assert_eq!(flows.login.after.hooks.len(), 1);
+            assert_eq!(flows.login.after.for_method("totp").len(), 1);
+            assert_eq!(flows.login.after.password.hooks.len(), 1);
+            for m in AfterHooks::REGISTRATION_METHODS {
+                assert_eq!(flows.registration.after.for_method(m).len(), 1, "{m}");
+            }
+            assert!(flows.registration.issues_session_for("saml"));
+            assert!(!flows.registration.issues_session_for("profile"));
+            assert_eq!(flows.settings.after.for_method("totp").len(), 1);
+            assert_eq!(
+                c.session.whoami.required_aal,
+                crate::session::RequiredAal::Aal1
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
