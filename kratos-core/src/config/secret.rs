@@ -177,6 +177,46 @@ pub fn redact_hook_config(config: &Value) -> Value {
     config
 }
 
+/// A method's `config` kept as JSON (`selfservice.methods.oidc.config`, …) with its secrets
+/// redacted: at any depth, the value of every key whose name contains `secret`, `password` or
+/// `private_key` (an OIDC provider's `client_secret`, Apple's `apple_private_key`, a SAML
+/// `private_key`) becomes [`REDACTED`], and every other string loses the password of a URL
+/// ([`redact_url`]).
+pub fn redact_method_config(config: &Value) -> Value {
+    fn is_secret(key: &str) -> bool {
+        let key = key.to_ascii_lowercase();
+        ["secret", "password", "private_key"]
+            .iter()
+            .any(|part| key.contains(part))
+    }
+    match config {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = if is_secret(k) && !v.is_null() {
+                        Value::String(REDACTED.into())
+                    } else {
+                        redact_method_config(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact_method_config).collect()),
+        Value::String(text) => Value::String(redact_url(text)),
+        other => other.clone(),
+    }
+}
+
+/// Serialises a method's `config` with its secrets redacted (`serialize_with`, see
+/// [`redact_method_config`]).
+pub(super) fn serialize_method_config<S: Serializer>(
+    config: &Value,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    redact_method_config(config).serialize(s)
+}
+
 /// A (serde) error message with the values it quotes replaced by [`REDACTED`]: every
 /// double-quoted part (string values), and with `backticks` every backticked part too (numbers,
 /// but also field names). For errors about a key that may hold a secret.
@@ -211,9 +251,70 @@ pub(crate) fn key_may_hold_secret(key: &str) -> bool {
     key.split(['.', '[']).any(|part| {
         matches!(
             part,
-            "secrets" | "connection_uri" | "auth" | "password" | "headers"
+            "secrets"
+                | "connection_uri"
+                | "auth"
+                | "password"
+                | "headers"
+                | "client_secret"
+                | "private_key"
+                | "apple_private_key"
         )
     })
+}
+
+/// `secrets.*`. The first entry of each list signs or encrypts; all entries verify or decrypt,
+/// so secrets rotate by prepending a new one. `Debug` and serialisation show every entry as
+/// [`REDACTED`].
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SecretsConfig {
+    /// `secrets.default` (at least 16 characters each).
+    #[serde(serialize_with = "serialize_secret_list")]
+    pub default: Vec<Secret>,
+    /// `secrets.cookie` (falls back to `secrets.default`).
+    #[serde(serialize_with = "serialize_secret_list")]
+    pub cookie: Vec<Secret>,
+    /// `secrets.cipher` (exactly 32 characters each).
+    #[serde(serialize_with = "serialize_secret_list")]
+    pub cipher: Vec<Secret>,
+    /// `secrets.pagination`.
+    #[serde(serialize_with = "serialize_secret_list")]
+    pub pagination: Vec<Secret>,
+}
+
+impl SecretsConfig {
+    /// The cookie secrets, falling back to the default ones.
+    pub fn cookie_or_default(&self) -> &[Secret] {
+        if self.cookie.is_empty() {
+            &self.default
+        } else {
+            &self.cookie
+        }
+    }
+}
+
+/// `ciphers.*`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CiphersConfig {
+    /// `ciphers.algorithm`: `noop` (default), `aes` or `xchacha20-poly1305`.
+    pub algorithm: CipherAlgorithm,
+}
+
+/// The ciphers for data at rest.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum CipherAlgorithm {
+    /// No encryption: values are only hex-encoded (Kratos's default).
+    #[default]
+    #[serde(rename = "noop")]
+    Noop,
+    /// AES-256-GCM.
+    #[serde(rename = "aes")]
+    Aes,
+    /// XChaCha20-Poly1305.
+    #[serde(rename = "xchacha20-poly1305")]
+    XChaCha20Poly1305,
 }
 
 #[cfg(test)]

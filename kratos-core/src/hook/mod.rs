@@ -261,27 +261,15 @@ pub(crate) fn configured(
     let (global, per_method): (&[HookConfig], &[HookConfig]) = match kind {
         FlowKind::Login => (
             &flows.login.after.hooks,
-            match method {
-                "password" => &flows.login.after.password.hooks,
-                "code" => &flows.login.after.code.hooks,
-                _ => &[],
-            },
+            flows.login.after.for_method(method),
         ),
         FlowKind::Registration => (
             &flows.registration.after.hooks,
-            match method {
-                "password" => &flows.registration.after.password.hooks,
-                "code" => &flows.registration.after.code.hooks,
-                _ => &[],
-            },
+            flows.registration.after.for_method(method),
         ),
         FlowKind::Settings => (
             &flows.settings.after.hooks,
-            match method {
-                "password" => &flows.settings.after.password.hooks,
-                "profile" => &flows.settings.after.profile.hooks,
-                _ => &[],
-            },
+            flows.settings.after.for_method(method),
         ),
         FlowKind::Verification => (&flows.verification.after.hooks, &[]),
         FlowKind::Recovery => (&flows.recovery.after.hooks, &[]),
