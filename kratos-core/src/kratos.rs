@@ -405,6 +405,7 @@ impl KratosBuilder {
         for s in self.extra_methods.settings_strategies() {
             methods.add_settings(s.clone());
         }
+        methods.check_available(&config)?;
         Ok(Kratos {
             inner: Arc::new(Inner {
                 methods,

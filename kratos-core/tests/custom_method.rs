@@ -38,7 +38,9 @@ impl LoginStrategy for PinLogin {
     }
 
     fn populate(&self, cx: &mut PopulateCx<'_>) -> Result<(), FlowError> {
-        cx.ui.nodes.push(UiNode::input("pin", "pin", "password").required());
+        cx.ui
+            .nodes
+            .push(UiNode::input("pin", "pin", "password").required());
         cx.ui
             .nodes
             .push(UiNode::input("pin", "method", "submit").value(json!("pin")));
@@ -131,7 +133,10 @@ async fn a_host_method_signs_in_through_the_login_flow() {
         .submit(flow.id, &json!({"method": "pin", "pin": 4711}), &ctx)
         .await
         .unwrap_err();
-    assert!(matches!(malformed, FlowError::BadRequest(_)), "{malformed:?}");
+    assert!(
+        matches!(malformed, FlowError::BadRequest(_)),
+        "{malformed:?}"
+    );
 
     // The right PIN: a session recording the method.
     let done = k
@@ -150,9 +155,15 @@ async fn a_host_method_signs_in_through_the_login_flow() {
     assert_eq!(success.session.authentication_methods[0].method, "pin");
     assert_eq!(success.session.authenticator_assurance_level, Aal::Aal1);
     assert_eq!(success.flow.active.as_deref(), Some("pin"));
-    let token = success.session_token.expect("an api flow returns the token");
+    let token = success
+        .session_token
+        .expect("an api flow returns the token");
     assert_eq!(
-        k.sessions().whoami(token.expose()).await.unwrap().identity_id,
+        k.sessions()
+            .whoami(token.expose())
+            .await
+            .unwrap()
+            .identity_id,
         identity.id
     );
 }
@@ -175,4 +186,18 @@ async fn an_unregistered_method_answers_no_strategy() {
         panic!("expected the flow again");
     };
     assert_eq!(again.ui.messages[0].id, 4010002);
+}
+
+#[test]
+fn a_configured_method_that_is_not_available_is_a_configuration_error() {
+    let config = Config::from_yaml_str(
+        "secrets:\n  default: [\"custom-method-secret-0123456789\"]\nselfservice:\n  methods:\n    oidc:\n      enabled: true\n",
+    )
+    .unwrap();
+    let err = Kratos::builder(config)
+        .schema(kratos_core::testsuite::test_schema())
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("selfservice.methods.oidc.enabled"), "{err}");
 }

@@ -67,6 +67,28 @@ impl Methods {
         m
     }
 
+    /// Refuses a method the configuration enables but this registry does not offer
+    /// (`selfservice.methods.oidc.enabled: true` in a build without it): a configuration
+    /// error naming the key, never a method silently off. `link` serves recovery and
+    /// verification, which are not strategies here, so it is always offered.
+    pub fn check_available(&self, config: &Config) -> Result<(), crate::config::ConfigError> {
+        for name in config.selfservice.methods.enabled_methods() {
+            let offered = name == "link"
+                || self.login.iter().any(|s| s.method().as_str() == name)
+                || self.registration.iter().any(|s| s.method().as_str() == name)
+                || self.settings.iter().any(|s| s.method().as_str() == name)
+                // The code method also serves recovery and verification.
+                || name == "code";
+            if !offered {
+                return Err(crate::config::ConfigError::invalid(
+                    format!("selfservice.methods.{name}.enabled"),
+                    format!("the `{name}` method is not available in this build"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Adds (or replaces, by method) a login strategy.
     pub fn add_login(&mut self, strategy: Arc<dyn LoginStrategy>) -> &mut Self {
         replace_or_push(&mut self.login, strategy, |s| s.method());
