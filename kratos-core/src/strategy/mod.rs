@@ -4,3 +4,4 @@
 
 pub(crate) mod code;
 pub mod password;
+pub mod totp;
