@@ -3,5 +3,6 @@
 //! One module per method, as Kratos names them (`password`, `code`, `totp`, …).
 
 pub(crate) mod code;
+pub mod lookup_secret;
 pub mod password;
 pub mod totp;
