@@ -84,9 +84,11 @@ use crate::kratos::Kratos;
 use crate::session::{Aal, AuthenticationMethod, Session};
 
 pub(crate) mod code;
+pub mod lookup_secret;
 pub mod password;
 pub(crate) mod profile;
 mod registry;
+pub mod totp;
 
 pub use registry::Methods;
 
