@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::ui::{UiContainer, UiNode, UiText, text};
+use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText, text};
 use super::{
     ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType, check_return_to,
     csrf_matches, new_csrf_token, return_to_of,
@@ -301,7 +301,7 @@ impl<'a> LoginFlows<'a> {
         };
         if flow_type == FlowType::Browser {
             ui.nodes.push(
-                UiNode::input("default", "csrf_token", "hidden")
+                UiNode::input(NodeGroup::Default, "csrf_token", InputType::Hidden)
                     .required()
                     .value(json!(csrf)),
             );
@@ -313,7 +313,7 @@ impl<'a> LoginFlows<'a> {
                 .and_then(|s| s.identity.as_ref())
                 .and_then(|i| i.credential(CredentialType::Password))
                 .and_then(|c| c.identifiers.first().cloned());
-            let mut id_node = UiNode::input("default", "identifier", "text")
+            let mut id_node = UiNode::input(NodeGroup::Default, "identifier", InputType::Text)
                 .required()
                 .label(text::identifier_label());
             if let Some(v) = identifier {
@@ -321,13 +321,13 @@ impl<'a> LoginFlows<'a> {
             }
             ui.nodes.push(id_node);
             ui.nodes.push(
-                UiNode::input("password", "password", "password")
+                UiNode::input(NodeGroup::Password, "password", InputType::Password)
                     .required()
                     .autocomplete("current-password")
                     .label(text::password_label()),
             );
             ui.nodes.push(
-                UiNode::input("password", "method", "submit")
+                UiNode::input(NodeGroup::Password, "method", InputType::Submit)
                     .value(json!("password"))
                     .label(text::login_with_password()),
             );
@@ -335,7 +335,7 @@ impl<'a> LoginFlows<'a> {
         if self.kratos.config().selfservice.methods.code.passwordless() {
             if ui.node("identifier").is_none() {
                 ui.nodes.push(
-                    UiNode::input("default", "identifier", "email")
+                    UiNode::input(NodeGroup::Default, "identifier", InputType::Email)
                         .required()
                         .autocomplete("email")
                         .label(text::identifier_label()),
@@ -748,13 +748,13 @@ impl<'a> LoginFlows<'a> {
         };
         if !csrf.is_empty() {
             ui.nodes.push(
-                UiNode::input("default", "csrf_token", "hidden")
+                UiNode::input(NodeGroup::Default, "csrf_token", InputType::Hidden)
                     .required()
                     .value(json!(csrf)),
             );
         }
         ui.nodes.push(
-            UiNode::input("code", "identifier", "hidden")
+            UiNode::input(NodeGroup::Code, "identifier", InputType::Hidden)
                 .required()
                 .value(json!(address)),
         );

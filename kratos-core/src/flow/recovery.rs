@@ -18,8 +18,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::ui::{UiContainer, UiNode, UiText, text};
-use super::verification::{code_secrets, continue_node, template_identity, with_query};
+use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText, text};
+use super::verification::{
+    code_secrets, continue_node, method_group, template_identity, with_query,
+};
 use super::{
     ContinueWith, ContinueWithFlow, FlowContext, FlowError, FlowKind, FlowState, FlowType,
     csrf_matches, new_csrf_token,
@@ -312,7 +314,7 @@ impl<'a> RecoveryFlows<'a> {
         };
         if !csrf.is_empty() {
             ui.nodes.push(
-                UiNode::input("default", "csrf_token", "hidden")
+                UiNode::input(NodeGroup::Default, "csrf_token", InputType::Hidden)
                     .required()
                     .value(json!(csrf)),
             );
@@ -321,9 +323,10 @@ impl<'a> RecoveryFlows<'a> {
     }
 
     fn choose_ui(&self, id: Uuid, csrf: &str, email: &str) -> UiContainer {
-        let group = self.method().as_str();
+        let method = self.method();
+        let group = method_group(method);
         let mut ui = self.base_ui(id, csrf);
-        let mut email_node = UiNode::input(group, "email", "email")
+        let mut email_node = UiNode::input(group.clone(), "email", InputType::Email)
             .required()
             .autocomplete("email")
             .label(msg::email_label());
@@ -332,8 +335,8 @@ impl<'a> RecoveryFlows<'a> {
         }
         ui.nodes.push(email_node);
         ui.nodes.push(
-            UiNode::input(group, "method", "submit")
-                .value(json!(group))
+            UiNode::input(group, "method", InputType::Submit)
+                .value(json!(method.as_str()))
                 .label(msg::submit()),
         );
         ui
@@ -342,21 +345,21 @@ impl<'a> RecoveryFlows<'a> {
     fn code_ui(&self, id: Uuid, csrf: &str, email: Option<&str>) -> UiContainer {
         let mut ui = self.base_ui(id, csrf);
         ui.nodes.push(
-            UiNode::input("code", "code", "text")
+            UiNode::input(NodeGroup::Code, "code", InputType::Text)
                 .required()
                 .autocomplete("one-time-code")
                 .label(msg::code_label()),
         );
         ui.nodes
-            .push(UiNode::input("code", "method", "hidden").value(json!("code")));
+            .push(UiNode::input(NodeGroup::Code, "method", InputType::Hidden).value(json!("code")));
         ui.nodes.push(
-            UiNode::input("code", "method", "submit")
+            UiNode::input(NodeGroup::Code, "method", InputType::Submit)
                 .value(json!("code"))
                 .label(msg::submit()),
         );
         if let Some(email) = email {
             ui.nodes.push(
-                UiNode::input("code", "email", "submit")
+                UiNode::input(NodeGroup::Code, "email", InputType::Submit)
                     .value(json!(email))
                     .label(msg::resend()),
             );
@@ -890,10 +893,10 @@ type Completion = (
     Vec<ContinueWith>,
 );
 
-fn kind_group(kind: CodeKind) -> &'static str {
+fn kind_group(kind: CodeKind) -> NodeGroup {
     match kind {
-        CodeKind::RecoveryLink | CodeKind::VerificationLink => "link",
-        _ => "code",
+        CodeKind::RecoveryLink | CodeKind::VerificationLink => NodeGroup::Link,
+        _ => NodeGroup::Code,
     }
 }
 

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::registration::{add_trait_error, set_trait_values, trait_nodes};
-use super::ui::{UiContainer, UiNode, UiText, text};
+use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText, text};
 use super::{ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType};
 use super::{csrf_matches, new_csrf_token};
 use crate::clock::truncate_micros;
@@ -177,7 +177,7 @@ impl<'a> SettingsFlows<'a> {
         };
         if flow_type == FlowType::Browser {
             ui.nodes.push(
-                UiNode::input("default", "csrf_token", "hidden")
+                UiNode::input(NodeGroup::Default, "csrf_token", InputType::Hidden)
                     .required()
                     .value(json!(csrf)),
             );
@@ -194,24 +194,24 @@ impl<'a> SettingsFlows<'a> {
                     .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
-                trait_nodes(traits, "profile", "traits", &req, &mut ui.nodes);
+                trait_nodes(traits, &NodeGroup::Profile, "traits", &req, &mut ui.nodes);
             }
             set_trait_values(&mut ui, &identity.traits, "traits");
             ui.nodes.push(
-                UiNode::input("profile", "method", "submit")
+                UiNode::input(NodeGroup::Profile, "method", InputType::Submit)
                     .value(json!("profile"))
                     .label(text::save()),
             );
         }
         if config.selfservice.methods.password.enabled {
             ui.nodes.push(
-                UiNode::input("password", "password", "password")
+                UiNode::input(NodeGroup::Password, "password", InputType::Password)
                     .required()
                     .autocomplete("new-password")
                     .label(text::password_label()),
             );
             ui.nodes.push(
-                UiNode::input("password", "method", "submit")
+                UiNode::input(NodeGroup::Password, "method", InputType::Submit)
                     .value(json!("password"))
                     .label(text::save()),
             );

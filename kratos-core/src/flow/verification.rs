@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::ui::{NodeAttributes, UiContainer, UiNode, UiText, text};
+use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText, text};
 use super::{FlowContext, FlowError, FlowKind, FlowState, FlowType, csrf_matches, new_csrf_token};
 use crate::clock::truncate_micros;
 use crate::code::{CodeKind, CodeSecret, OneTimeCode, digest};
@@ -83,19 +83,16 @@ pub(crate) fn code_secrets(kratos: &Kratos) -> &[Secret] {
 }
 
 /// The `a` node that leads on after a completed flow.
-pub(crate) fn continue_node(group: &str, href: &str) -> UiNode {
+pub(crate) fn continue_node(group: NodeGroup, href: &str) -> UiNode {
     let label = UiText::info(1070009, "Continue");
-    UiNode {
-        node_type: "a".into(),
-        group: group.into(),
-        attributes: NodeAttributes::Other(json!({
-            "href": href,
-            "title": label,
-            "id": "continue",
-            "node_type": "a",
-        })),
-        messages: Vec::new(),
-        meta: super::ui::NodeMeta { label: Some(label) },
+    UiNode::anchor(group, "continue", href, label.clone()).label(label)
+}
+
+/// The node group of a method of verification and recovery.
+pub(crate) fn method_group(method: CodeOrLink) -> NodeGroup {
+    match method {
+        CodeOrLink::Code => NodeGroup::Code,
+        CodeOrLink::Link => NodeGroup::Link,
     }
 }
 
@@ -359,7 +356,7 @@ impl<'a> VerificationFlows<'a> {
         };
         if !csrf.is_empty() {
             ui.nodes.push(
-                UiNode::input("default", "csrf_token", "hidden")
+                UiNode::input(NodeGroup::Default, "csrf_token", InputType::Hidden)
                     .required()
                     .value(json!(csrf)),
             );
@@ -370,9 +367,9 @@ impl<'a> VerificationFlows<'a> {
     /// The form asking for an address.
     fn choose_ui(&self, id: Uuid, csrf: &str, email: &str) -> UiContainer {
         let m = self.method();
-        let group = m.as_str();
+        let group = method_group(m);
         let mut ui = self.base_ui(id, csrf);
-        let mut email_node = UiNode::input(group, "email", "email")
+        let mut email_node = UiNode::input(group.clone(), "email", InputType::Email)
             .required()
             .autocomplete("email")
             .label(msg::email_label());
@@ -381,8 +378,8 @@ impl<'a> VerificationFlows<'a> {
         }
         ui.nodes.push(email_node);
         ui.nodes.push(
-            UiNode::input(group, "method", "submit")
-                .value(json!(group))
+            UiNode::input(group, "method", InputType::Submit)
+                .value(json!(m.as_str()))
                 .label(msg::submit()),
         );
         ui
@@ -392,20 +389,20 @@ impl<'a> VerificationFlows<'a> {
     fn code_ui(&self, id: Uuid, csrf: &str, email: &str) -> UiContainer {
         let mut ui = self.base_ui(id, csrf);
         ui.nodes.push(
-            UiNode::input("code", "code", "text")
+            UiNode::input(NodeGroup::Code, "code", InputType::Text)
                 .required()
                 .autocomplete("one-time-code")
                 .label(msg::code_label()),
         );
         ui.nodes
-            .push(UiNode::input("code", "method", "hidden").value(json!("code")));
+            .push(UiNode::input(NodeGroup::Code, "method", InputType::Hidden).value(json!("code")));
         ui.nodes.push(
-            UiNode::input("code", "method", "submit")
+            UiNode::input(NodeGroup::Code, "method", InputType::Submit)
                 .value(json!("code"))
                 .label(msg::submit()),
         );
         ui.nodes.push(
-            UiNode::input("code", "email", "submit")
+            UiNode::input(NodeGroup::Code, "email", InputType::Submit)
                 .value(json!(email))
                 .label(msg::resend()),
         );
@@ -731,7 +728,8 @@ impl<'a> VerificationFlows<'a> {
             })
             .unwrap_or_else(|| self.kratos.default_return_url());
         let mut ui = self.base_ui(flow.id, "");
-        ui.nodes.push(continue_node(self.method().as_str(), &href));
+        ui.nodes
+            .push(continue_node(method_group(self.method()), &href));
         ui.messages.push(msg::success());
         flow.ui = ui;
         if let Some(identity_id) = code.identity_id

@@ -15,7 +15,7 @@ use crate::clock::truncate_micros;
 use crate::code::{CodeKind, CodeSecret, OneTimeCode, address_send_key, candidate_digests, digest};
 use crate::courier::TemplateType;
 use crate::flow::FlowError;
-use crate::flow::ui::{UiNode, UiText};
+use crate::flow::ui::{InputType, NodeGroup, UiNode, UiText};
 use crate::flow::verification::{code_secrets, template_identity};
 use crate::identity::{IdentifierKind, Identity, normalize_identifier};
 use crate::kratos::Kratos;
@@ -242,7 +242,7 @@ async fn check_code(
 
 /// The `code` input of the second step.
 pub(crate) fn code_node(label: UiText) -> UiNode {
-    UiNode::input("code", "code", "text")
+    UiNode::input(NodeGroup::Code, "code", InputType::Text)
         .required()
         .autocomplete("one-time-code")
         .label(label)
@@ -250,14 +250,14 @@ pub(crate) fn code_node(label: UiText) -> UiNode {
 
 /// The button that sends a new code.
 pub(crate) fn resend_node() -> UiNode {
-    UiNode::input("code", "resend", "submit")
+    UiNode::input(NodeGroup::Code, "resend", InputType::Submit)
         .value(json!("code"))
         .label(UiText::info(1070008, "Resend code"))
 }
 
 /// The button that submits the method.
 pub(crate) fn submit_node(label: UiText) -> UiNode {
-    UiNode::input("code", "method", "submit")
+    UiNode::input(NodeGroup::Code, "method", InputType::Submit)
         .value(json!("code"))
         .label(label)
 }
