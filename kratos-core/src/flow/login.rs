@@ -315,7 +315,7 @@ impl<'a> LoginFlows<'a> {
                 .and_then(|c| c.identifiers.first().cloned());
             let mut id_node = UiNode::input(NodeGroup::Default, "identifier", InputType::Text)
                 .required()
-                .label(text::identifier_label());
+                .label(text::default_login_identifier_label(self.kratos.schemas()));
             if let Some(v) = identifier {
                 id_node = id_node.value(json!(v));
             }
@@ -338,7 +338,7 @@ impl<'a> LoginFlows<'a> {
                     UiNode::input(NodeGroup::Default, "identifier", InputType::Email)
                         .required()
                         .autocomplete("email")
-                        .label(text::identifier_label()),
+                        .label(text::default_login_identifier_label(self.kratos.schemas())),
                 );
             }
             ui.nodes
@@ -756,6 +756,7 @@ impl<'a> LoginFlows<'a> {
         ui.nodes.push(
             UiNode::input(NodeGroup::Code, "identifier", InputType::Hidden)
                 .required()
+                .label(text::default_login_identifier_label(self.kratos.schemas()))
                 .value(json!(address)),
         );
         ui.nodes

@@ -150,7 +150,7 @@ pub(super) fn trait_nodes(
                     node = node.autocomplete("email");
                 }
                 if let Some(title) = prop.get("title").and_then(Value::as_str) {
-                    node = node.label(UiText::info(1070002, title));
+                    node = node.label(text::generated_label(title, &path));
                 }
                 out.push(node);
             }

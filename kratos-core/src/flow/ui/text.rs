@@ -6,6 +6,7 @@
 use serde_json::json;
 
 use super::UiText;
+use crate::identity::{IdentitySchema, SchemaRegistry};
 
 pub mod mfa;
 
@@ -40,9 +41,35 @@ pub fn registration() -> UiText {
 pub fn password_label() -> UiText {
     UiText::info(1070001, "Password")
 }
+/// 1070002: the label of a field generated from the identity schema (Kratos's
+/// `NewInfoNodeLabelGenerated`): the text is the trait's `title`, the context
+/// `{title, name}` with `name` the field's name (`traits.email`).
+pub fn generated_label(title: &str, name: &str) -> UiText {
+    UiText::info(1070002, title).with_context(json!({ "title": title, "name": name }))
+}
 /// 1070004 "ID"
 pub fn identifier_label() -> UiText {
     UiText::info(1070004, "ID")
+}
+/// The label of the login form's `identifier` field from an identity schema, as Kratos
+/// computes it (`GetIdentifierLabelFromSchema`): when exactly one trait identifies the account
+/// (see [`IdentitySchema::identifier_traits`]) and it has a title, 1070002 with that title
+/// ([`generated_label`]); otherwise 1070004 "ID" ([`identifier_label`]).
+pub fn login_identifier_label(schema: &IdentitySchema) -> UiText {
+    match schema.identifier_traits().as_slice() {
+        [only] => match only.title.as_deref().filter(|t| !t.is_empty()) {
+            Some(title) => generated_label(title, &only.name),
+            None => identifier_label(),
+        },
+        _ => identifier_label(),
+    }
+}
+/// [`login_identifier_label`] of the registry's default schema; 1070004 "ID" when the
+/// registry has no default schema.
+pub fn default_login_identifier_label(schemas: &SchemaRegistry) -> UiText {
+    schemas
+        .get(schemas.default_id())
+        .map_or_else(identifier_label, |s| login_identifier_label(s))
 }
 /// 4000001 a generic validation error: the text is the reason, the context `{reason}`.
 pub fn validation_generic(reason: &str) -> UiText {
@@ -131,9 +158,92 @@ pub fn registration_no_strategy() -> UiText {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
+
+    fn schema(traits: Value) -> IdentitySchema {
+        IdentitySchema::from_value(
+            "default",
+            json!({
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                "type": "object",
+                "properties": {"traits": {"type": "object", "properties": traits}},
+            }),
+        )
+        .unwrap()
+    }
+
+    fn password_identifier() -> Value {
+        json!({"credentials": {"password": {"identifier": true}}})
+    }
+
+    #[test]
+    fn generated_labels_carry_title_and_name() {
+        assert_eq!(
+            serde_json::to_value(generated_label("E-Mail", "traits.email")).unwrap(),
+            json!({
+                "id": 1070002,
+                "text": "E-Mail",
+                "type": "info",
+                "context": {"title": "E-Mail", "name": "traits.email"},
+            })
+        );
+    }
+
+    #[test]
+    fn the_login_identifier_is_named_after_the_one_identifying_trait() {
+        let s = schema(json!({
+            "email": {"type": "string", "format": "email", "title": "E-Mail",
+                      "ory.sh/kratos": {
+                          "credentials": {"password": {"identifier": true},
+                                          "code": {"identifier": true, "via": "email"}},
+                          "verification": {"via": "email"}}},
+            "name": {"type": "string", "title": "Name"},
+        }));
+        assert_eq!(
+            login_identifier_label(&s),
+            generated_label("E-Mail", "traits.email")
+        );
+    }
+
+    #[test]
+    fn the_login_identifier_falls_back_to_id() {
+        // No identifier trait.
+        let none = schema(json!({"name": {"type": "string", "title": "Name"}}));
+        assert_eq!(login_identifier_label(&none), identifier_label());
+        // An identifier without a title.
+        let untitled = schema(json!({
+            "username": {"type": "string", "ory.sh/kratos": password_identifier()},
+        }));
+        assert_eq!(login_identifier_label(&untitled), identifier_label());
+        // Two identifying traits: Kratos cannot name one of them.
+        let two = schema(json!({
+            "email": {"type": "string", "title": "E-Mail", "ory.sh/kratos": password_identifier()},
+            "username": {"type": "string", "title": "Username", "ory.sh/kratos": password_identifier()},
+        }));
+        assert_eq!(login_identifier_label(&two), identifier_label());
+        assert_eq!(
+            serde_json::to_value(identifier_label()).unwrap(),
+            json!({"id": 1070004, "text": "ID", "type": "info"})
+        );
+    }
+
+    #[test]
+    fn the_registry_label_uses_the_default_schema() {
+        let s = schema(json!({
+            "email": {"type": "string", "title": "Your email", "ory.sh/kratos": password_identifier()},
+        }));
+        let registry = SchemaRegistry::new("default").with(s).unwrap();
+        assert_eq!(
+            default_login_identifier_label(&registry),
+            generated_label("Your email", "traits.email")
+        );
+        assert_eq!(
+            default_login_identifier_label(&SchemaRegistry::new("missing")),
+            identifier_label()
+        );
+    }
 
     #[test]
     fn validation_messages_carry_kratos_contexts() {
