@@ -96,6 +96,14 @@ pub(crate) fn method_group(method: CodeOrLink) -> NodeGroup {
     }
 }
 
+/// Kratos's context of the "flow expired" messages: `{expired_at, expired_at_unix}`.
+pub(crate) fn expired_context(expired_at: DateTime<Utc>) -> Value {
+    json!({
+        "expired_at": expired_at,
+        "expired_at_unix": expired_at.timestamp(),
+    })
+}
+
 /// `url` with `key=value` appended to its query.
 pub(crate) fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
     match url::Url::parse(url) {
@@ -128,43 +136,47 @@ pub(crate) fn template_identity(identity: &Identity) -> Value {
     serde_json::to_value(i).unwrap_or(Value::Null)
 }
 
+/// Kratos's texts of the verification flow (`text/message_verification.go`).
 mod msg {
-    use super::UiText;
+    use chrono::{DateTime, Utc};
+
+    use super::{UiText, expired_context};
 
     pub(super) fn email_sent() -> UiText {
         UiText::info(
             1080001,
-            "An email with a verification link has been sent to the address you provided, if an account uses it. If nothing arrives, check the spelling of the address.",
+            "An email containing a verification link has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
         )
     }
     pub(super) fn code_sent() -> UiText {
         UiText::info(
             1080003,
-            "An email with a verification code has been sent to the address you provided, if an account uses it. If nothing arrives, check the spelling of the address.",
+            "An email containing a verification code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
         )
     }
     pub(super) fn success() -> UiText {
-        UiText::success(1080002, "Your email address is verified.")
+        UiText::success(1080002, "You successfully verified your email address.")
     }
     pub(super) fn token_invalid() -> UiText {
         UiText::error(
             4070001,
-            "The verification link is invalid or was used already. Please start again.",
+            "The verification token is invalid or has already been used. Please retry the flow.",
             None,
         )
     }
     pub(super) fn code_invalid() -> UiText {
         UiText::error(
             4070006,
-            "The verification code is invalid or was used already. Please try again.",
+            "The verification code is invalid or has already been used. Please try again.",
             None,
         )
     }
-    pub(super) fn expired(minutes: f64) -> UiText {
+    /// 4070005, with the context `{expired_at, expired_at_unix}`.
+    pub(super) fn expired(expired_at: DateTime<Utc>, minutes: f64) -> UiText {
         UiText::error(
             4070005,
             format!("The verification flow expired {minutes:.2} minutes ago, please try again."),
-            None,
+            Some(expired_context(expired_at)),
         )
     }
     pub(super) fn no_strategy() -> UiText {
@@ -185,6 +197,28 @@ mod msg {
     }
     pub(super) fn resend() -> UiText {
         UiText::info(1070008, "Resend code")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use chrono::TimeZone;
+        use serde_json::json;
+
+        use super::*;
+
+        #[test]
+        fn expiry_carries_kratos_context() {
+            let at = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
+            assert_eq!(
+                serde_json::to_value(expired(at, 61.0)).unwrap(),
+                json!({
+                    "id": 4070005,
+                    "type": "error",
+                    "text": "The verification flow expired 61.00 minutes ago, please try again.",
+                    "context": {"expired_at": "2024-05-01T10:00:00Z", "expired_at_unix": 1714557600},
+                })
+            );
+        }
     }
 }
 
@@ -430,7 +464,7 @@ impl<'a> VerificationFlows<'a> {
             Err(e) => return e,
         };
         let (mut new, csrf) = self.new_flow(flow.flow_type, ctx, return_to);
-        new.ui.messages.push(msg::expired(minutes));
+        new.ui.messages.push(msg::expired(flow.expires_at, minutes));
         if let Err(e) = self.save(&new, &csrf, true).await {
             return e;
         }

@@ -270,7 +270,7 @@ pub(crate) mod text {
     pub(crate) fn login_code_sent() -> UiText {
         UiText::info(
             1010014,
-            "An email containing a code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and retry the login.",
+            "A code was sent to the address you provided. If you didn't receive it, please check the spelling of the address and try again.",
         )
     }
     /// 1010015: the login button.
@@ -293,12 +293,12 @@ pub(crate) mod text {
     pub(crate) fn registration_code_sent() -> UiText {
         UiText::info(
             1040005,
-            "An email containing a code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and retry the registration.",
+            "A code has been sent to the address(es) you provided. If you have not received a message, check the spelling of the address and retry the registration.",
         )
     }
     /// 1040006: the registration button.
     pub(crate) fn sign_up_with_code() -> UiText {
-        UiText::info(1040006, "Sign up with code")
+        UiText::info(1040006, "Send sign up code")
     }
     /// 1070012: the registration code's label.
     pub(crate) fn registration_code_label() -> UiText {
