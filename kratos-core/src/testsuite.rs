@@ -2626,7 +2626,7 @@ pub async fn flow_settings_profile_and_password(store: Arc<dyn Persister>) {
     assert_eq!(flow.identity.traits["email"], json!(mail));
     assert!(flow.identity.credentials.is_empty());
     let email_node = flow.ui.node("traits.email").expect("profile node");
-    assert_eq!(email_node.group, "profile");
+    assert_eq!(email_node.group, crate::flow::ui::NodeGroup::Profile);
     let crate::flow::ui::NodeAttributes::Input(attrs) = &email_node.attributes else {
         panic!()
     };

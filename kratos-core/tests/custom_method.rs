@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kratos_core::flow::login::{LoginOptions, LoginSubmission};
-use kratos_core::flow::ui::{UiNode, UiText};
+use kratos_core::flow::ui::{InputType, NodeGroup, UiNode, UiText};
 use kratos_core::flow::{FlowContext, FlowError, FlowType};
 use kratos_core::identity::CreateIdentityBody;
 use kratos_core::session::{Aal, AuthenticationMethod};
@@ -40,10 +40,11 @@ impl LoginStrategy for PinLogin {
     fn populate(&self, cx: &mut PopulateCx<'_>) -> Result<(), FlowError> {
         cx.ui
             .nodes
-            .push(UiNode::input("pin", "pin", "password").required());
-        cx.ui
-            .nodes
-            .push(UiNode::input("pin", "method", "submit").value(json!("pin")));
+            .push(UiNode::input(NodeGroup::custom("pin"), "pin", InputType::Password).required());
+        cx.ui.nodes.push(
+            UiNode::input(NodeGroup::custom("pin"), "method", InputType::Submit)
+                .value(json!("pin")),
+        );
         Ok(())
     }
 

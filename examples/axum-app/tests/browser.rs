@@ -310,7 +310,10 @@ async fn sign_up_sign_in_change_password_share_a_document_and_recover_the_accoun
     ada.click("button[name=method][value=code]").await;
     ada.wait_text("#continue").await;
     let page = ada.wait_text("main").await;
-    assert!(page.contains("Your email address is verified."), "{page}");
+    assert!(
+        page.contains("You successfully verified your email address."),
+        "{page}"
+    );
     ada.click("#continue").await;
     ada.wait_path("/").await;
     assert_eq!(ada.wait_text("#signed-in-as").await, "Ada Lovelace");

@@ -873,7 +873,8 @@ async fn registration_then_verification_with_the_code_from_the_mailbox() {
         .submit_and_follow(&wrong, &[("code", &code)], "method=code")
         .await;
     assert!(
-        done.body.contains("Your email address is verified."),
+        done.body
+            .contains("You successfully verified your email address."),
         "{}",
         done.body
     );
@@ -910,7 +911,8 @@ async fn the_link_in_the_sign_up_mail_verifies_the_address() {
     let done = b.get(&link).await;
     assert_eq!(done.status, StatusCode::OK);
     assert!(
-        done.body.contains("Your email address is verified."),
+        done.body
+            .contains("You successfully verified your email address."),
         "{}",
         done.body
     );
@@ -1274,7 +1276,8 @@ async fn sign_up_lands_on_the_verification_code_form_and_the_mailed_code_verifie
         .submit_and_follow(&sent, &[("code", &code)], "method=code")
         .await;
     assert!(
-        done.body.contains("Your email address is verified."),
+        done.body
+            .contains("You successfully verified your email address."),
         "{}",
         done.body
     );
@@ -1328,7 +1331,7 @@ async fn sign_in_and_sign_up_pages_offer_the_password_and_a_code_in_one_form() {
         b.get("/registration")
             .await
             .body
-            .contains("Sign up with code")
+            .contains("Send sign up code")
     );
 }
 

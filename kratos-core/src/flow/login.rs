@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::ui::{UiContainer, UiNode, text};
+use super::ui::{InputType, NodeGroup, UiContainer, UiNode, text};
 use super::{
     ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType, check_return_to,
     csrf_matches, new_csrf_token, return_to_of,
@@ -162,7 +162,7 @@ impl<'a> LoginFlows<'a> {
         };
         if flow_type == FlowType::Browser {
             ui.nodes.push(
-                UiNode::input("default", "csrf_token", "hidden")
+                UiNode::input(NodeGroup::Default, "csrf_token", InputType::Hidden)
                     .required()
                     .value(json!(csrf)),
             );

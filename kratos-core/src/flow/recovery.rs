@@ -18,8 +18,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::ui::{UiContainer, UiNode, UiText, text};
-use super::verification::{code_secrets, continue_node, template_identity, with_query};
+use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText, text};
+use super::verification::{
+    code_secrets, continue_node, expired_context, method_group, template_identity, with_query,
+};
 use super::{
     ContinueWith, ContinueWithFlow, FlowContext, FlowError, FlowKind, FlowState, FlowType,
     csrf_matches, new_csrf_token,
@@ -154,48 +156,61 @@ struct Payload {
     csrf_token: Option<String>,
 }
 
+/// Kratos's texts of the recovery flow (`text/message_recovery.go`).
 mod msg {
-    use super::UiText;
+    use chrono::{DateTime, Utc};
+    use serde_json::json;
+
+    use super::{UiText, expired_context};
 
     pub(super) fn email_sent() -> UiText {
         UiText::info(
             1060002,
-            "An email with a recovery link has been sent to the address you provided, if an account uses it.",
+            "An email containing a recovery link has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
         )
     }
     pub(super) fn code_sent() -> UiText {
         UiText::info(
             1060003,
-            "An email with a recovery code has been sent to the address you provided, if an account uses it. If nothing arrives, check the spelling of the address.",
+            "An email containing a recovery code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
         )
     }
-    pub(super) fn success(minutes: i64) -> UiText {
+    /// 1060001: the privileged session (in which the password can be changed without signing
+    /// in again) ends at `expires_at`; the context carries that time.
+    pub(super) fn success(now: DateTime<Utc>, expires_at: DateTime<Utc>) -> UiText {
+        let minutes = (expires_at - now).num_milliseconds() as f64 / 60_000.0;
         UiText::success(
             1060001,
             format!(
-                "You recovered your account. Set a new password or another way to sign in within the next {minutes} minutes."
+                "You successfully recovered your account. Please change your password or set up an alternative login method (e.g. social sign in) within the next {minutes:.2} minutes."
             ),
         )
+        .with_context(json!({
+            "privilegedSessionExpiresAt": expires_at,
+            "privileged_session_expires_at": expires_at,
+            "privileged_session_expires_at_unix": expires_at.timestamp(),
+        }))
     }
     pub(super) fn token_invalid() -> UiText {
         UiText::error(
             4060004,
-            "The recovery link is invalid or was used already. Please start again.",
+            "The recovery token is invalid or has already been used. Please retry the flow.",
             None,
         )
     }
     pub(super) fn code_invalid() -> UiText {
         UiText::error(
             4060006,
-            "The recovery code is invalid or was used already. Please try again.",
+            "The recovery code is invalid or has already been used. Please try again.",
             None,
         )
     }
-    pub(super) fn expired(minutes: f64) -> UiText {
+    /// 4060005, with the context `{expired_at, expired_at_unix}`.
+    pub(super) fn expired(expired_at: DateTime<Utc>, minutes: f64) -> UiText {
         UiText::error(
             4060005,
             format!("The recovery flow expired {minutes:.2} minutes ago, please try again."),
-            None,
+            Some(expired_context(expired_at)),
         )
     }
     pub(super) fn no_strategy() -> UiText {
@@ -216,6 +231,41 @@ mod msg {
     }
     pub(super) fn resend() -> UiText {
         UiText::info(1070008, "Resend code")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use chrono::TimeZone;
+
+        use super::*;
+
+        #[test]
+        fn success_and_expiry_carry_kratos_contexts() {
+            let now = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
+            let until = now + chrono::Duration::minutes(15);
+            assert_eq!(
+                serde_json::to_value(success(now, until)).unwrap(),
+                json!({
+                    "id": 1060001,
+                    "type": "success",
+                    "text": "You successfully recovered your account. Please change your password or set up an alternative login method (e.g. social sign in) within the next 15.00 minutes.",
+                    "context": {
+                        "privilegedSessionExpiresAt": "2024-05-01T10:15:00Z",
+                        "privileged_session_expires_at": "2024-05-01T10:15:00Z",
+                        "privileged_session_expires_at_unix": 1714558500,
+                    },
+                })
+            );
+            assert_eq!(
+                serde_json::to_value(expired(now, 2.5)).unwrap(),
+                json!({
+                    "id": 4060005,
+                    "type": "error",
+                    "text": "The recovery flow expired 2.50 minutes ago, please try again.",
+                    "context": {"expired_at": "2024-05-01T10:00:00Z", "expired_at_unix": 1714557600},
+                })
+            );
+        }
     }
 }
 
@@ -312,7 +362,7 @@ impl<'a> RecoveryFlows<'a> {
         };
         if !csrf.is_empty() {
             ui.nodes.push(
-                UiNode::input("default", "csrf_token", "hidden")
+                UiNode::input(NodeGroup::Default, "csrf_token", InputType::Hidden)
                     .required()
                     .value(json!(csrf)),
             );
@@ -321,9 +371,10 @@ impl<'a> RecoveryFlows<'a> {
     }
 
     fn choose_ui(&self, id: Uuid, csrf: &str, email: &str) -> UiContainer {
-        let group = self.method().as_str();
+        let method = self.method();
+        let group = method_group(method);
         let mut ui = self.base_ui(id, csrf);
-        let mut email_node = UiNode::input(group, "email", "email")
+        let mut email_node = UiNode::input(group.clone(), "email", InputType::Email)
             .required()
             .autocomplete("email")
             .label(msg::email_label());
@@ -332,8 +383,8 @@ impl<'a> RecoveryFlows<'a> {
         }
         ui.nodes.push(email_node);
         ui.nodes.push(
-            UiNode::input(group, "method", "submit")
-                .value(json!(group))
+            UiNode::input(group, "method", InputType::Submit)
+                .value(json!(method.as_str()))
                 .label(msg::submit()),
         );
         ui
@@ -342,21 +393,21 @@ impl<'a> RecoveryFlows<'a> {
     fn code_ui(&self, id: Uuid, csrf: &str, email: Option<&str>) -> UiContainer {
         let mut ui = self.base_ui(id, csrf);
         ui.nodes.push(
-            UiNode::input("code", "code", "text")
+            UiNode::input(NodeGroup::Code, "code", InputType::Text)
                 .required()
                 .autocomplete("one-time-code")
                 .label(msg::code_label()),
         );
         ui.nodes
-            .push(UiNode::input("code", "method", "hidden").value(json!("code")));
+            .push(UiNode::input(NodeGroup::Code, "method", InputType::Hidden).value(json!("code")));
         ui.nodes.push(
-            UiNode::input("code", "method", "submit")
+            UiNode::input(NodeGroup::Code, "method", InputType::Submit)
                 .value(json!("code"))
                 .label(msg::submit()),
         );
         if let Some(email) = email {
             ui.nodes.push(
-                UiNode::input("code", "email", "submit")
+                UiNode::input(NodeGroup::Code, "email", InputType::Submit)
                     .value(json!(email))
                     .label(msg::resend()),
             );
@@ -398,7 +449,7 @@ impl<'a> RecoveryFlows<'a> {
         let minutes = (now - flow.expires_at).num_milliseconds() as f64 / 60_000.0;
         match self.new_flow(flow.flow_type, ctx) {
             Ok((mut new, csrf)) => {
-                new.ui.messages.push(msg::expired(minutes));
+                new.ui.messages.push(msg::expired(flow.expires_at, minutes));
                 if let Err(e) = self.save(&new, &csrf, Internal::default(), true).await {
                     return e;
                 }
@@ -771,17 +822,18 @@ impl<'a> RecoveryFlows<'a> {
             },
         });
         flow.state = FlowState::PassedChallenge;
-        let minutes = config
-            .selfservice
-            .flows
-            .settings
-            .privileged_session_max_age
-            .as_chrono()
-            .num_minutes();
+        let now = self.now();
+        let privileged_until = now
+            + config
+                .selfservice
+                .flows
+                .settings
+                .privileged_session_max_age
+                .as_chrono();
         let mut ui = self.base_ui(flow.id, "");
         ui.nodes
             .push(continue_node(kind_group(kind), &settings_url));
-        ui.messages.push(msg::success(minutes));
+        ui.messages.push(msg::success(now, privileged_until));
         flow.ui = ui;
         // The stored flow never keeps the session token; the answer carries it.
         flow.continue_with = continue_with
@@ -890,10 +942,10 @@ type Completion = (
     Vec<ContinueWith>,
 );
 
-fn kind_group(kind: CodeKind) -> &'static str {
+fn kind_group(kind: CodeKind) -> NodeGroup {
     match kind {
-        CodeKind::RecoveryLink | CodeKind::VerificationLink => "link",
-        _ => "code",
+        CodeKind::RecoveryLink | CodeKind::VerificationLink => NodeGroup::Link,
+        _ => NodeGroup::Code,
     }
 }
 

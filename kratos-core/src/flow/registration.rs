@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::ui::{UiContainer, UiNode, UiText, text};
+use super::ui::{InputType, NodeGroup, UiContainer, UiNode, text};
 use super::{
     ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType, csrf_matches,
     new_csrf_token,
@@ -92,7 +92,7 @@ pub struct RegistrationFlows<'a> {
 /// Input nodes for the traits of a schema (`traits.email`, …), in `group`.
 pub(crate) fn trait_nodes(
     schema: &Value,
-    group: &str,
+    group: &NodeGroup,
     prefix: &str,
     required: &[Value],
     out: &mut Vec<UiNode>,
@@ -114,23 +114,23 @@ pub(crate) fn trait_nodes(
             }
             t => {
                 let input_type = match (t, prop.get("format").and_then(Value::as_str)) {
-                    (_, Some("email")) => "email",
-                    (_, Some("tel")) => "tel",
-                    (_, Some("date")) => "date",
-                    (_, Some("uri")) => "url",
-                    (Some("number" | "integer"), _) => "number",
-                    (Some("boolean"), _) => "checkbox",
-                    _ => "text",
+                    (_, Some("email")) => InputType::Email,
+                    (_, Some("tel")) => InputType::Tel,
+                    (_, Some("date")) => InputType::Date,
+                    (_, Some("uri")) => InputType::Url,
+                    (Some("number" | "integer"), _) => InputType::Number,
+                    (Some("boolean"), _) => InputType::Checkbox,
+                    _ => InputType::Text,
                 };
-                let mut node = UiNode::input(group, &path, input_type);
+                let mut node = UiNode::input(group.clone(), &path, input_type);
                 if is_required {
                     node = node.required();
                 }
-                if input_type == "email" {
+                if input_type == InputType::Email {
                     node = node.autocomplete("email");
                 }
                 if let Some(title) = prop.get("title").and_then(Value::as_str) {
-                    node = node.label(UiText::info(1070002, title));
+                    node = node.label(text::generated_label(title, &path));
                 }
                 out.push(node);
             }
@@ -202,7 +202,7 @@ impl<'a> RegistrationFlows<'a> {
         };
         if flow_type == FlowType::Browser {
             ui.nodes.push(
-                UiNode::input("default", "csrf_token", "hidden")
+                UiNode::input(NodeGroup::Default, "csrf_token", InputType::Hidden)
                     .required()
                     .value(json!(csrf)),
             );
@@ -218,7 +218,7 @@ impl<'a> RegistrationFlows<'a> {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            trait_nodes(traits, "default", "traits", &req, &mut ui.nodes);
+            trait_nodes(traits, &NodeGroup::Default, "traits", &req, &mut ui.nodes);
         }
         let mut internal = InternalContext::default();
         let mut populate = PopulateCx {

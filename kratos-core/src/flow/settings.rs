@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::registration::add_trait_error;
-use super::ui::{UiContainer, UiNode, text};
+use super::ui::{InputType, NodeGroup, UiContainer, UiNode, text};
 use super::{ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType};
 use super::{csrf_matches, new_csrf_token};
 use crate::clock::truncate_micros;
@@ -177,7 +177,7 @@ impl<'a> SettingsFlows<'a> {
         };
         if flow_type == FlowType::Browser {
             ui.nodes.push(
-                UiNode::input("default", "csrf_token", "hidden")
+                UiNode::input(NodeGroup::Default, "csrf_token", InputType::Hidden)
                     .required()
                     .value(json!(csrf)),
             );

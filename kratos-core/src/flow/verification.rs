@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::ui::{NodeAttributes, UiContainer, UiNode, UiText, text};
+use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText, text};
 use super::{FlowContext, FlowError, FlowKind, FlowState, FlowType, csrf_matches, new_csrf_token};
 use crate::clock::truncate_micros;
 use crate::code::{CodeKind, CodeSecret, OneTimeCode, digest};
@@ -83,20 +83,25 @@ pub(crate) fn code_secrets(kratos: &Kratos) -> &[Secret] {
 }
 
 /// The `a` node that leads on after a completed flow.
-pub(crate) fn continue_node(group: &str, href: &str) -> UiNode {
+pub(crate) fn continue_node(group: NodeGroup, href: &str) -> UiNode {
     let label = UiText::info(1070009, "Continue");
-    UiNode {
-        node_type: "a".into(),
-        group: group.into(),
-        attributes: NodeAttributes::Other(json!({
-            "href": href,
-            "title": label,
-            "id": "continue",
-            "node_type": "a",
-        })),
-        messages: Vec::new(),
-        meta: super::ui::NodeMeta { label: Some(label) },
+    UiNode::anchor(group, "continue", href, label.clone()).label(label)
+}
+
+/// The node group of a method of verification and recovery.
+pub(crate) fn method_group(method: CodeOrLink) -> NodeGroup {
+    match method {
+        CodeOrLink::Code => NodeGroup::Code,
+        CodeOrLink::Link => NodeGroup::Link,
     }
+}
+
+/// Kratos's context of the "flow expired" messages: `{expired_at, expired_at_unix}`.
+pub(crate) fn expired_context(expired_at: DateTime<Utc>) -> Value {
+    json!({
+        "expired_at": expired_at,
+        "expired_at_unix": expired_at.timestamp(),
+    })
 }
 
 /// `url` with `key=value` appended to its query.
@@ -131,43 +136,47 @@ pub(crate) fn template_identity(identity: &Identity) -> Value {
     serde_json::to_value(i).unwrap_or(Value::Null)
 }
 
+/// Kratos's texts of the verification flow (`text/message_verification.go`).
 mod msg {
-    use super::UiText;
+    use chrono::{DateTime, Utc};
+
+    use super::{UiText, expired_context};
 
     pub(super) fn email_sent() -> UiText {
         UiText::info(
             1080001,
-            "An email with a verification link has been sent to the address you provided, if an account uses it. If nothing arrives, check the spelling of the address.",
+            "An email containing a verification link has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
         )
     }
     pub(super) fn code_sent() -> UiText {
         UiText::info(
             1080003,
-            "An email with a verification code has been sent to the address you provided, if an account uses it. If nothing arrives, check the spelling of the address.",
+            "An email containing a verification code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
         )
     }
     pub(super) fn success() -> UiText {
-        UiText::success(1080002, "Your email address is verified.")
+        UiText::success(1080002, "You successfully verified your email address.")
     }
     pub(super) fn token_invalid() -> UiText {
         UiText::error(
             4070001,
-            "The verification link is invalid or was used already. Please start again.",
+            "The verification token is invalid or has already been used. Please retry the flow.",
             None,
         )
     }
     pub(super) fn code_invalid() -> UiText {
         UiText::error(
             4070006,
-            "The verification code is invalid or was used already. Please try again.",
+            "The verification code is invalid or has already been used. Please try again.",
             None,
         )
     }
-    pub(super) fn expired(minutes: f64) -> UiText {
+    /// 4070005, with the context `{expired_at, expired_at_unix}`.
+    pub(super) fn expired(expired_at: DateTime<Utc>, minutes: f64) -> UiText {
         UiText::error(
             4070005,
             format!("The verification flow expired {minutes:.2} minutes ago, please try again."),
-            None,
+            Some(expired_context(expired_at)),
         )
     }
     pub(super) fn no_strategy() -> UiText {
@@ -188,6 +197,28 @@ mod msg {
     }
     pub(super) fn resend() -> UiText {
         UiText::info(1070008, "Resend code")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use chrono::TimeZone;
+        use serde_json::json;
+
+        use super::*;
+
+        #[test]
+        fn expiry_carries_kratos_context() {
+            let at = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
+            assert_eq!(
+                serde_json::to_value(expired(at, 61.0)).unwrap(),
+                json!({
+                    "id": 4070005,
+                    "type": "error",
+                    "text": "The verification flow expired 61.00 minutes ago, please try again.",
+                    "context": {"expired_at": "2024-05-01T10:00:00Z", "expired_at_unix": 1714557600},
+                })
+            );
+        }
     }
 }
 
@@ -359,7 +390,7 @@ impl<'a> VerificationFlows<'a> {
         };
         if !csrf.is_empty() {
             ui.nodes.push(
-                UiNode::input("default", "csrf_token", "hidden")
+                UiNode::input(NodeGroup::Default, "csrf_token", InputType::Hidden)
                     .required()
                     .value(json!(csrf)),
             );
@@ -370,9 +401,9 @@ impl<'a> VerificationFlows<'a> {
     /// The form asking for an address.
     fn choose_ui(&self, id: Uuid, csrf: &str, email: &str) -> UiContainer {
         let m = self.method();
-        let group = m.as_str();
+        let group = method_group(m);
         let mut ui = self.base_ui(id, csrf);
-        let mut email_node = UiNode::input(group, "email", "email")
+        let mut email_node = UiNode::input(group.clone(), "email", InputType::Email)
             .required()
             .autocomplete("email")
             .label(msg::email_label());
@@ -381,8 +412,8 @@ impl<'a> VerificationFlows<'a> {
         }
         ui.nodes.push(email_node);
         ui.nodes.push(
-            UiNode::input(group, "method", "submit")
-                .value(json!(group))
+            UiNode::input(group, "method", InputType::Submit)
+                .value(json!(m.as_str()))
                 .label(msg::submit()),
         );
         ui
@@ -392,20 +423,20 @@ impl<'a> VerificationFlows<'a> {
     fn code_ui(&self, id: Uuid, csrf: &str, email: &str) -> UiContainer {
         let mut ui = self.base_ui(id, csrf);
         ui.nodes.push(
-            UiNode::input("code", "code", "text")
+            UiNode::input(NodeGroup::Code, "code", InputType::Text)
                 .required()
                 .autocomplete("one-time-code")
                 .label(msg::code_label()),
         );
         ui.nodes
-            .push(UiNode::input("code", "method", "hidden").value(json!("code")));
+            .push(UiNode::input(NodeGroup::Code, "method", InputType::Hidden).value(json!("code")));
         ui.nodes.push(
-            UiNode::input("code", "method", "submit")
+            UiNode::input(NodeGroup::Code, "method", InputType::Submit)
                 .value(json!("code"))
                 .label(msg::submit()),
         );
         ui.nodes.push(
-            UiNode::input("code", "email", "submit")
+            UiNode::input(NodeGroup::Code, "email", InputType::Submit)
                 .value(json!(email))
                 .label(msg::resend()),
         );
@@ -433,7 +464,7 @@ impl<'a> VerificationFlows<'a> {
             Err(e) => return e,
         };
         let (mut new, csrf) = self.new_flow(flow.flow_type, ctx, return_to);
-        new.ui.messages.push(msg::expired(minutes));
+        new.ui.messages.push(msg::expired(flow.expires_at, minutes));
         if let Err(e) = self.save(&new, &csrf, true).await {
             return e;
         }
@@ -731,7 +762,8 @@ impl<'a> VerificationFlows<'a> {
             })
             .unwrap_or_else(|| self.kratos.default_return_url());
         let mut ui = self.base_ui(flow.id, "");
-        ui.nodes.push(continue_node(self.method().as_str(), &href));
+        ui.nodes
+            .push(continue_node(method_group(self.method()), &href));
         ui.messages.push(msg::success());
         flow.ui = ui;
         if let Some(identity_id) = code.identity_id

@@ -21,4 +21,6 @@ pub use model::{
     VerifiableAddress, VerificationStatus,
 };
 pub use normalize::{IdentifierKind, NormalizeError, normalize_identifier, normalize_phone};
-pub use schema::{DerivedTraits, IdentitySchema, SchemaError, SchemaRegistry, TraitError};
+pub use schema::{
+    DerivedTraits, IdentifierTrait, IdentitySchema, SchemaError, SchemaRegistry, TraitError,
+};

@@ -188,7 +188,43 @@ enum Segment {
 struct ExtensionField {
     path: Vec<Segment>,
     format: Option<String>,
+    title: Option<String>,
     ext: KratosExtension,
+}
+
+impl ExtensionField {
+    /// Whether Kratos names the login identifier after this trait: it is a password, WebAuthn
+    /// or code identifier, a TOTP account name or a passkey display name.
+    fn identifies_account(&self) -> bool {
+        let c = &self.ext.credentials;
+        c.password.as_ref().is_some_and(|f| f.identifier)
+            || c.webauthn.as_ref().is_some_and(|f| f.identifier)
+            || c.passkey.as_ref().is_some_and(|f| f.display_name)
+            || c.totp.as_ref().is_some_and(|f| f.account_name)
+            || c.code.as_ref().is_some_and(|f| f.identifier)
+    }
+
+    /// The form field's name: `traits.` and the path, array items as `#`.
+    fn field_name(&self) -> String {
+        let mut name = String::from("traits");
+        for segment in &self.path {
+            name.push('.');
+            match segment {
+                Segment::Key(k) => name.push_str(k),
+                Segment::Items => name.push('#'),
+            }
+        }
+        name
+    }
+}
+
+/// A trait that identifies the account (see [`IdentitySchema::identifier_traits`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentifierTrait {
+    /// The form field's name, such as `traits.email` (array items as `#`).
+    pub name: String,
+    /// The trait's `title`, if it has one.
+    pub title: Option<String>,
 }
 
 /// A loaded, checked and compiled identity schema.
@@ -318,6 +354,28 @@ impl IdentitySchema {
     /// The schema document.
     pub fn raw(&self) -> &Value {
         &self.raw
+    }
+
+    /// The traits Kratos names the login form's identifier after
+    /// (`GetIdentifierLabelFromSchema`): those marked as a password, WebAuthn or code
+    /// identifier, a TOTP account name or a passkey display name, each once.
+    pub fn identifier_traits(&self) -> Vec<IdentifierTrait> {
+        let mut out: Vec<IdentifierTrait> = Vec::new();
+        for field in self.fields.iter().filter(|f| f.identifies_account()) {
+            let name = field.field_name();
+            match out.iter_mut().find(|t| t.name == name) {
+                Some(known) => {
+                    if known.title.is_none() {
+                        known.title.clone_from(&field.title);
+                    }
+                }
+                None => out.push(IdentifierTrait {
+                    name,
+                    title: field.title.clone(),
+                }),
+            }
+        }
+        out
     }
 
     /// Validates traits; every violation is reported with the pointer to its value.
@@ -509,6 +567,7 @@ fn walk(
                 .get("format")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            title: node.get("title").and_then(Value::as_str).map(str::to_owned),
             ext,
         });
     }
@@ -770,5 +829,50 @@ mod tests {
             IdentitySchema::from_url("x", "file:///nonexistent/schema.json"),
             Err(SchemaError::Unreadable { .. })
         ));
+    }
+
+    #[test]
+    fn identifier_traits_name_each_identifying_trait_once() {
+        let s = IdentitySchema::from_json_str("default", EMAIL_PASSWORD).unwrap();
+        assert_eq!(
+            s.identifier_traits(),
+            vec![IdentifierTrait {
+                name: "traits.email".into(),
+                title: Some("E-Mail".into()),
+            }]
+        );
+        // Every identifying mark counts; a trait marked twice (here through `allOf`) once;
+        // array items are named `#`.
+        let s = IdentitySchema::from_value(
+            "x",
+            json!({
+                "type": "object",
+                "properties": {"traits": {"type": "object", "properties": {
+                    "phone": {"type": "string", "title": "Phone",
+                        "ory.sh/kratos": {"credentials": {"code": {"identifier": true, "via": "sms"}}},
+                        "allOf": [{"ory.sh/kratos": {"credentials": {"totp": {"account_name": true}}}}]},
+                    "emails": {"type": "array", "items": {"type": "string",
+                        "ory.sh/kratos": {"credentials": {"webauthn": {"identifier": true}}}}},
+                    "nick": {"type": "string",
+                        "ory.sh/kratos": {"credentials": {"passkey": {"display_name": true}}}},
+                    "backup": {"type": "string", "ory.sh/kratos": {"recovery": {"via": "email"}}},
+                }}},
+            }),
+        )
+        .unwrap();
+        let mut names: Vec<(String, Option<String>)> = s
+            .identifier_traits()
+            .into_iter()
+            .map(|t| (t.name, t.title))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            vec![
+                ("traits.emails.#".into(), None),
+                ("traits.nick".into(), None),
+                ("traits.phone".into(), Some("Phone".into())),
+            ]
+        );
     }
 }

@@ -18,7 +18,7 @@
 //! use std::sync::Arc;
 //! use async_trait::async_trait;
 //! use kratos_core::flow::FlowError;
-//! use kratos_core::flow::ui::UiNode;
+//! use kratos_core::flow::ui::{InputType, NodeGroup, UiNode};
 //! use kratos_core::strategy::{
 //!     Factor, LoginCx, LoginOutcome, LoginStrategy, Method, PopulateCx,
 //! };
@@ -36,7 +36,7 @@
 //!     }
 //!     fn populate(&self, cx: &mut PopulateCx<'_>) -> Result<(), FlowError> {
 //!         cx.ui.nodes.push(
-//!             UiNode::input("nope", "method", "submit")
+//!             UiNode::input(NodeGroup::custom("nope"), "method", InputType::Submit)
 //!                 .value(serde_json::json!("nope")),
 //!         );
 //!         Ok(())

@@ -41,13 +41,23 @@ impl SettingsStrategy for ProfileSettings {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            trait_nodes(traits, "profile", "traits", &req, &mut cx.ui.nodes);
+            trait_nodes(
+                traits,
+                &crate::flow::ui::NodeGroup::Profile,
+                "traits",
+                &req,
+                &mut cx.ui.nodes,
+            );
         }
         set_trait_values(cx.ui, &cx.identity.traits, "traits");
         cx.ui.nodes.push(
-            UiNode::input("profile", "method", "submit")
-                .value(json!("profile"))
-                .label(text::save()),
+            UiNode::input(
+                crate::flow::ui::NodeGroup::Profile,
+                "method",
+                crate::flow::ui::InputType::Submit,
+            )
+            .value(json!("profile"))
+            .label(text::save()),
         );
         Ok(())
     }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::courier::{code_from_outbox, kratos_with_outbox};
 use crate::flow::login::{LoginOptions, LoginSubmission};
 use crate::flow::registration::RegistrationSubmission;
-use crate::flow::ui::UiContainer;
+use crate::flow::ui::{NodeGroup, UiContainer};
 use crate::flow::{FlowContext, FlowError, FlowState, FlowType};
 use crate::store::Persister;
 use crate::{Kratos, session::Aal};
@@ -88,7 +88,7 @@ pub async fn flow_registration_by_code(store: Arc<dyn Persister>) {
         .ui
         .nodes
         .iter()
-        .find(|n| n.group == "code" && n.name() == Some("method"))
+        .find(|n| n.group == NodeGroup::Code && n.name() == Some("method"))
         .expect("a code button");
     assert_eq!(button.meta.label.as_ref().unwrap().id, 1040006);
 
@@ -384,7 +384,7 @@ pub async fn flow_login_by_code_unknown_address_and_limits(store: Arc<dyn Persis
         )
         .await
         .unwrap();
-    assert!(!flow.ui.nodes.iter().any(|n| n.group == "code"));
+    assert!(!flow.ui.nodes.iter().any(|n| n.group == NodeGroup::Code));
     let LoginSubmission::Retry(f) = plain
         .login()
         .submit(

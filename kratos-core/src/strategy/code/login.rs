@@ -55,10 +55,14 @@ impl LoginStrategy for CodeLogin {
     fn populate(&self, cx: &mut PopulateCx<'_>) -> Result<(), FlowError> {
         if cx.ui.node("identifier").is_none() {
             cx.ui.nodes.push(
-                UiNode::input("default", "identifier", "email")
-                    .required()
-                    .autocomplete("email")
-                    .label(text::identifier_label()),
+                UiNode::input(
+                    crate::flow::ui::NodeGroup::Default,
+                    "identifier",
+                    crate::flow::ui::InputType::Email,
+                )
+                .required()
+                .autocomplete("email")
+                .label(text::default_login_identifier_label(cx.kratos.schemas())),
             );
         }
         cx.ui
@@ -114,7 +118,7 @@ impl LoginStrategy for CodeLogin {
                 .await?;
             }
             flow.state = FlowState::SentEmail;
-            flow.ui = code_step_ui(flow, address);
+            flow.ui = code_step_ui(kratos, flow, address);
             flow.ui.messages.push(code_text::login_code_sent());
             return Ok(LoginOutcome::Retry);
         }
@@ -175,7 +179,7 @@ impl LoginStrategy for CodeLogin {
 }
 
 /// The second step of the code method: the address kept, the code asked for.
-fn code_step_ui(flow: &LoginFlow, address: &str) -> UiContainer {
+fn code_step_ui(kratos: &Kratos, flow: &LoginFlow, address: &str) -> UiContainer {
     let mut ui = UiContainer {
         action: flow.ui.action.clone(),
         method: "POST".into(),
@@ -186,9 +190,14 @@ fn code_step_ui(flow: &LoginFlow, address: &str) -> UiContainer {
         ui.nodes.push(csrf.clone());
     }
     ui.nodes.push(
-        UiNode::input("code", "identifier", "hidden")
-            .required()
-            .value(json!(address)),
+        UiNode::input(
+            crate::flow::ui::NodeGroup::Code,
+            "identifier",
+            crate::flow::ui::InputType::Hidden,
+        )
+        .required()
+        .label(text::default_login_identifier_label(kratos.schemas()))
+        .value(json!(address)),
     );
     ui.nodes
         .push(super::code_node(code_text::login_code_label()));

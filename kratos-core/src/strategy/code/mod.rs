@@ -18,7 +18,7 @@ use crate::clock::truncate_micros;
 use crate::code::{CodeKind, CodeSecret, OneTimeCode, address_send_key, candidate_digests, digest};
 use crate::courier::TemplateType;
 use crate::flow::FlowError;
-use crate::flow::ui::{UiNode, UiText};
+use crate::flow::ui::{InputType, NodeGroup, UiNode, UiText};
 use crate::flow::verification::{code_secrets, template_identity};
 use crate::identity::{IdentifierKind, Identity, normalize_identifier};
 use crate::kratos::Kratos;
@@ -245,7 +245,7 @@ async fn check_code(
 
 /// The `code` input of the second step.
 pub(crate) fn code_node(label: UiText) -> UiNode {
-    UiNode::input("code", "code", "text")
+    UiNode::input(NodeGroup::Code, "code", InputType::Text)
         .required()
         .autocomplete("one-time-code")
         .label(label)
@@ -253,14 +253,14 @@ pub(crate) fn code_node(label: UiText) -> UiNode {
 
 /// The button that sends a new code.
 pub(crate) fn resend_node() -> UiNode {
-    UiNode::input("code", "resend", "submit")
+    UiNode::input(NodeGroup::Code, "resend", InputType::Submit)
         .value(json!("code"))
         .label(UiText::info(1070008, "Resend code"))
 }
 
 /// The button that submits the method.
 pub(crate) fn submit_node(label: UiText) -> UiNode {
-    UiNode::input("code", "method", "submit")
+    UiNode::input(NodeGroup::Code, "method", InputType::Submit)
         .value(json!("code"))
         .label(label)
 }
@@ -273,7 +273,7 @@ pub(crate) mod text {
     pub(crate) fn login_code_sent() -> UiText {
         UiText::info(
             1010014,
-            "An email containing a code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and retry the login.",
+            "A code was sent to the address you provided. If you didn't receive it, please check the spelling of the address and try again.",
         )
     }
     /// 1010015: the login button.
@@ -296,12 +296,12 @@ pub(crate) mod text {
     pub(crate) fn registration_code_sent() -> UiText {
         UiText::info(
             1040005,
-            "An email containing a code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and retry the registration.",
+            "A code has been sent to the address(es) you provided. If you have not received a message, check the spelling of the address and retry the registration.",
         )
     }
     /// 1040006: the registration button.
     pub(crate) fn sign_up_with_code() -> UiText {
-        UiText::info(1040006, "Sign up with code")
+        UiText::info(1040006, "Send sign up code")
     }
     /// 1070012: the registration code's label.
     pub(crate) fn registration_code_label() -> UiText {

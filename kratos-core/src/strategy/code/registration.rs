@@ -142,8 +142,8 @@ fn code_step_ui(first: &UiContainer) -> UiContainer {
             if name != "csrf_token"
                 && let NodeAttributes::Input(a) = &mut node.attributes
             {
-                a.input_type = "hidden".into();
-                node.group = "code".into();
+                a.input_type = crate::flow::ui::InputType::Hidden;
+                node.group = crate::flow::ui::NodeGroup::Code;
             }
             ui.nodes.push(node);
         }

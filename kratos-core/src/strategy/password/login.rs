@@ -191,23 +191,35 @@ impl LoginStrategy for PasswordLogin {
             .and_then(|s| s.identity.as_ref())
             .and_then(|i| i.credential(CredentialType::Password))
             .and_then(|c| c.identifiers.first().cloned());
-        let mut id_node = UiNode::input("default", "identifier", "text")
-            .required()
-            .label(text::identifier_label());
+        let mut id_node = UiNode::input(
+            crate::flow::ui::NodeGroup::Default,
+            "identifier",
+            crate::flow::ui::InputType::Text,
+        )
+        .required()
+        .label(text::default_login_identifier_label(cx.kratos.schemas()));
         if let Some(v) = identifier {
             id_node = id_node.value(json!(v));
         }
         cx.ui.nodes.push(id_node);
         cx.ui.nodes.push(
-            UiNode::input("password", "password", "password")
-                .required()
-                .autocomplete("current-password")
-                .label(text::password_label()),
+            UiNode::input(
+                crate::flow::ui::NodeGroup::Password,
+                "password",
+                crate::flow::ui::InputType::Password,
+            )
+            .required()
+            .autocomplete("current-password")
+            .label(text::password_label()),
         );
         cx.ui.nodes.push(
-            UiNode::input("password", "method", "submit")
-                .value(json!("password"))
-                .label(text::login_with_password()),
+            UiNode::input(
+                crate::flow::ui::NodeGroup::Password,
+                "method",
+                crate::flow::ui::InputType::Submit,
+            )
+            .value(json!("password"))
+            .label(text::login_with_password()),
         );
         Ok(())
     }

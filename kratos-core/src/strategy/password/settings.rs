@@ -33,15 +33,23 @@ impl SettingsStrategy for PasswordSettings {
 
     fn populate(&self, cx: &mut SettingsPopulateCx<'_>) -> Result<(), FlowError> {
         cx.ui.nodes.push(
-            UiNode::input("password", "password", "password")
-                .required()
-                .autocomplete("new-password")
-                .label(text::password_label()),
+            UiNode::input(
+                crate::flow::ui::NodeGroup::Password,
+                "password",
+                crate::flow::ui::InputType::Password,
+            )
+            .required()
+            .autocomplete("new-password")
+            .label(text::password_label()),
         );
         cx.ui.nodes.push(
-            UiNode::input("password", "method", "submit")
-                .value(json!("password"))
-                .label(text::save()),
+            UiNode::input(
+                crate::flow::ui::NodeGroup::Password,
+                "method",
+                crate::flow::ui::InputType::Submit,
+            )
+            .value(json!("password"))
+            .label(text::save()),
         );
         Ok(())
     }
