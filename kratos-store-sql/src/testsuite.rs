@@ -9,7 +9,8 @@ use kratos_core::flow::{FlowDocument, FlowKind, StoredFlow};
 use kratos_core::identity::{CredentialType, Credentials, Identity, IdentityState};
 use kratos_core::session::{Aal, Session, SessionRecord};
 use kratos_core::store::{
-    CompletionStore, FlowCompletion, FlowStore, IdentityStore, SessionStore, SessionWrite,
+    CompletionStore, FlowCompletion, FlowStore, IdentityStore, SecretUse, SessionStore,
+    SessionWrite,
 };
 use sea_orm_migration::MigratorTrait;
 use serde_json::{Value, json};
@@ -131,10 +132,12 @@ pub async fn corrupt_flow_document_is_a_backend_error(store: &SqlStore) {
 
 /// The statements a flow completion runs on `store`'s connection (as sea-orm's metric
 /// callback counts them; `BEGIN` and `COMMIT` are not counted): a login's (lockout reset,
-/// new session, flow) and a registration's (new identity with its credential and
-/// identifier, new session, flow). Both backends send each as one execution: PostgreSQL one
-/// statement of common table expressions, SQLite one batch of statements in a transaction.
-pub async fn completion_statements(store: &SqlStore) -> [usize; 2] {
+/// new session, flow), a registration's (new identity with its credential and identifier,
+/// new session, flow) and a second-factor login's (the secret's use, new session, flow).
+/// Both backends send the first two as one execution: PostgreSQL one statement of common
+/// table expressions, SQLite one batch of statements in a transaction. The third is one
+/// statement on PostgreSQL and two on SQLite (the use's insert, then the batch).
+pub async fn completion_statements(store: &SqlStore) -> [usize; 3] {
     let nid = Uuid::new_v4();
     let now = Utc::now().trunc_subsecs(6);
     let flow = |kind| StoredFlow {
@@ -210,7 +213,42 @@ pub async fn completion_statements(store: &SqlStore) -> [usize; 2] {
         .await
         .expect("the new identity's session");
     assert_eq!(found.identity.id, new.id);
-    [login_statements, registration_statements]
+
+    let second_factor = flow(FlowKind::Login);
+    store
+        .insert_flow(nid, &second_factor)
+        .await
+        .expect("second-factor login flow");
+    let record = session(&existing, [5; 32], [6; 32], now);
+    let before = counted.load(Ordering::SeqCst);
+    counting
+        .complete_flow_using_secret(
+            nid,
+            &FlowCompletion {
+                flow: &second_factor,
+                reset_login_failures: None,
+                forgive_login_attempt: None,
+                identity: None,
+                session: Some(SessionWrite::Insert(&record)),
+            },
+            &SecretUse {
+                identity_id: existing.id,
+                key: "totp:1",
+                expires_at: now + chrono::Duration::minutes(2),
+            },
+        )
+        .await
+        .expect("second-factor completion");
+    let second_factor_statements = counted.load(Ordering::SeqCst) - before;
+    store
+        .get_session_by_token(nid, &[5; 32])
+        .await
+        .expect("the second-factor session");
+    [
+        login_statements,
+        registration_statements,
+        second_factor_statements,
+    ]
 }
 
 /// Rolls the last `count` migrations back and applies them again.
