@@ -137,6 +137,7 @@ macro_rules! store_conformance {
             used_secret_deleting_the_identity_deletes_its_uses,
             completion_using_a_secret_is_all_or_nothing,
             completion_using_a_secret_concurrently_one_wins,
+            identity_import_lookup_secret_stores_no_plaintext,
         );
     };
 }

@@ -1,7 +1,7 @@
 //! Conformance of the second-factor building blocks in the store: `UsedSecretStore::use_once`
 //! (first use wins, per identity and tenant, atomically), the cleanup and identity deletion of
-//! its rows, and `CompletionStore::complete_flow_using_secret` (the use and the login together
-//! or not at all).
+//! its rows, `CompletionStore::complete_flow_using_secret` (the use and the login together or
+//! not at all), and the admin import of lookup secrets (no plaintext stored, still aal2).
 
 use std::sync::Arc;
 
@@ -12,9 +12,15 @@ use super::completion::{flow_document, new_flow, new_session};
 use super::{body, email, kratos, kratos_with};
 use crate::Kratos;
 use crate::clock::truncate_micros;
+use crate::identity::{
+    CreateIdentityBody, CredentialType, IdentityError, ImportCredentials, ImportLookupCode,
+    ImportLookupSecret, ImportLookupSecretConfig,
+};
+use crate::session::{Aal, AuthenticationMethod, ClientInfo, SessionError};
 use crate::store::{
     FlowCompletion, Persister, SecretUse, SessionWrite, StoreError, StoreErrorKind,
 };
+use crate::strategy::lookup_secret::codes::{LookupSecretConfig, mac_keys};
 
 fn now() -> DateTime<Utc> {
     truncate_micros(Utc::now())
@@ -250,6 +256,16 @@ pub async fn used_secret_deleting_the_identity_deletes_its_uses(store: Arc<dyn P
     );
 }
 
+/// A password sign-in (aal1).
+fn password_login(k: &Kratos) -> Vec<AuthenticationMethod> {
+    vec![AuthenticationMethod {
+        method: "password".into(),
+        aal: Aal::Aal1,
+        completed_at: truncate_micros(k.clock().now()),
+        provider: None,
+    }]
+}
+
 /// A completion that uses a secret writes the use with the login; a second completion with
 /// the same key (another flow) is `AlreadyUsed` and writes nothing (no session, the flow
 /// unchanged); a completed flow is `NotFound` and records no use; a missing identity is
@@ -408,4 +424,108 @@ pub async fn completion_using_a_secret_concurrently_one_wins(store: Arc<dyn Pers
             .len(),
         1
     );
+}
+
+/// Lookup secrets imported in Kratos's plaintext shape are stored as digests and sealed
+/// codes: no code in the stored configuration, each found and revealed again, and the
+/// identity still has a second factor (whoami of an aal1 session asks for aal2, which the SQL
+/// stores compute from the stored configuration). A bad import writes nothing.
+pub async fn identity_import_lookup_secret_stores_no_plaintext(store: Arc<dyn Persister>) {
+    let k = kratos(store);
+    let codes = ["abcd1234", "EFGH5678", "ijkl9012"];
+    let used = "2026-01-02T03:04:05Z".parse::<DateTime<Utc>>().unwrap();
+    let identity = k
+        .identities()
+        .create(CreateIdentityBody {
+            credentials: Some(ImportCredentials {
+                lookup_secret: Some(ImportLookupSecret {
+                    config: ImportLookupSecretConfig {
+                        codes: codes
+                            .iter()
+                            .enumerate()
+                            .map(|(i, c)| ImportLookupCode {
+                                code: (*c).to_owned(),
+                                used_at: (i == 1).then_some(used),
+                            })
+                            .collect(),
+                    },
+                }),
+                ..Default::default()
+            }),
+            ..body(&email())
+        })
+        .await
+        .expect("imported");
+    let stored = k
+        .identities()
+        .get_with_credentials(identity.id, &[CredentialType::LookupSecret])
+        .await
+        .expect("identity");
+    let credential = &stored.credentials[&CredentialType::LookupSecret];
+    assert_eq!(credential.identifiers, vec![identity.id.to_string()]);
+    let text = credential.config.to_string();
+    for code in codes {
+        assert!(
+            !text.contains(code) && !text.contains(&code.to_lowercase()),
+            "{text}"
+        );
+    }
+    let config = LookupSecretConfig::from_value(&credential.config).expect("stored shape");
+    assert_eq!(config.recovery_codes.len(), 3);
+    assert_eq!(config.remaining(), 2);
+    let keys = mac_keys(k.config());
+    assert_eq!(config.find(&keys, "efgh5678"), Some(1));
+    assert_eq!(config.recovery_codes[1].used_at, Some(used));
+    let revealed = config.reveal(k.cipher()).expect("revealed");
+    assert_eq!(
+        revealed.iter().map(|c| c.code()).collect::<Vec<_>>(),
+        codes.to_vec()
+    );
+
+    let issued = k
+        .sessions()
+        .issue(&stored, password_login(&k), &ClientInfo::default())
+        .await
+        .expect("session");
+    assert!(matches!(
+        k.sessions().whoami(issued.token.expose()).await,
+        Err(SessionError::Aal2Required)
+    ));
+
+    let address = email();
+    let err = k
+        .identities()
+        .create(CreateIdentityBody {
+            credentials: Some(ImportCredentials {
+                lookup_secret: Some(ImportLookupSecret {
+                    config: ImportLookupSecretConfig {
+                        codes: ["same", "SAME "]
+                            .iter()
+                            .map(|c| ImportLookupCode {
+                                code: (*c).to_owned(),
+                                used_at: None,
+                            })
+                            .collect(),
+                    },
+                }),
+                ..Default::default()
+            }),
+            ..body(&address)
+        })
+        .await
+        .expect_err("a repeated code");
+    assert!(
+        matches!(&err, IdentityError::InvalidField { field, .. } if field == "credentials.lookup_secret.config.codes"),
+        "{err:?}"
+    );
+    assert!(!err.to_string().to_lowercase().contains("same"), "{err}");
+    let found = k
+        .identities()
+        .list(crate::identity::ListIdentitiesParams {
+            credentials_identifier: Some(address),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert!(found.identities.is_empty(), "nothing was written");
 }
