@@ -12,7 +12,7 @@ use kratos_core::store::{
     CompletionStore, FlowCompletion, FlowStore, IdentityStore, SecretUse, SessionStore,
     SessionWrite,
 };
-use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::{MigrationName, MigratorTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -251,8 +251,15 @@ pub async fn completion_statements(store: &SqlStore) -> [usize; 3] {
     ]
 }
 
-/// Rolls the last `count` migrations back and applies them again.
-async fn reapply_last_migrations(store: &SqlStore, count: u32) {
+/// Rolls the migration `name` and every one after it back, and applies them again. By name:
+/// a count of the last migrations would stop reaching `name` once another migration is added.
+async fn reapply_from(store: &SqlStore, name: &str) {
+    let migrations = Migrator::migrations();
+    let position = migrations
+        .iter()
+        .position(|m| m.name() == name)
+        .expect("the migration exists");
+    let count = u32::try_from(migrations.len() - position).expect("a few migrations");
     Migrator::down(store.connection(), Some(count))
         .await
         .expect("roll the migrations back");
@@ -267,7 +274,7 @@ type Case = (&'static str, Vec<(CredentialType, Value)>, Aal);
 /// `identities.available_aal` is written with the credentials, and the migration that adds it
 /// derives it from the credentials of identities stored before: rolled back and applied again,
 /// it gives every identity the level `kratos_core::session::available_aal` gives. `store` must
-/// be migrated and used by nothing else (the last migration is rolled back).
+/// be migrated and used by nothing else (that migration and the later ones are rolled back).
 pub async fn available_aal_is_backfilled(store: &SqlStore) {
     let nid = Uuid::new_v4();
     let cases: [Case; 6] = [
@@ -342,7 +349,7 @@ pub async fn available_aal_is_backfilled(store: &SqlStore) {
     };
     check("as written").await;
     // The migration that adds the column and every one after it.
-    reapply_last_migrations(store, 2).await;
+    reapply_from(store, "m20261130_000008_identity_available_aal").await;
     check("derived by the migration").await;
 }
 
@@ -350,8 +357,8 @@ pub async fn available_aal_is_backfilled(store: &SqlStore) {
 /// address tables, written with them, and the migration that adds them derives them from the
 /// tables for identities stored before: rolled back and applied again, every load (by id, by
 /// identifier, in a list, with a session) answers the addresses as written, in order, including
-/// an address marked verified. `store` must be migrated and used by nothing else (the last
-/// migration is rolled back).
+/// an address marked verified. `store` must be migrated and used by nothing else (that
+/// migration and the later ones are rolled back).
 pub async fn address_lists_are_backfilled(store: &SqlStore) {
     use kratos_core::identity::VerificationStatus;
     use kratos_core::identity::{AddressVia, RecoveryAddress, VerifiableAddress};
@@ -490,7 +497,7 @@ pub async fn address_lists_are_backfilled(store: &SqlStore) {
         }
     };
     check("as written").await;
-    reapply_last_migrations(store, 1).await;
+    reapply_from(store, "m20261130_000009_identity_address_lists").await;
     check("derived by the migration").await;
 }
 
