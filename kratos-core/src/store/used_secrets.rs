@@ -1,8 +1,9 @@
 //! Second-factor secrets used at most once ([`UsedSecretStore`]).
 //!
 //! RFC 6238 asks that a TOTP code be accepted once, and a recovery code is good for one
-//! login; Kratos checks neither atomically (two logins racing with one code both pass, and a
-//! TOTP code can be replayed within its window). A use is recorded under a key of the
+//! login. Kratos accepts a TOTP code again within its window, and marks a recovery code used
+//! by rewriting the credential it read, outside a transaction (two logins racing with one
+//! code can both pass). A use is recorded under a key of the
 //! identity, `totp:<step>` ([`crate::strategy::totp::otp::used_secret_key`]) or
 //! `lookup_secret:<digest>` ([`crate::strategy::lookup_secret::codes::StoredCode::used_secret_key`]),
 //! by one atomic insert that only the first use of the key wins, across every process sharing
