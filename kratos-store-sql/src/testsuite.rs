@@ -12,7 +12,7 @@ use kratos_core::store::{
     CompletionStore, FlowCompletion, FlowStore, IdentityStore, SecretUse, SessionStore,
     SessionWrite,
 };
-use sea_orm_migration::{MigrationName, MigratorTrait};
+use sea_orm_migration::MigratorTrait;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
