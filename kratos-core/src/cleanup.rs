@@ -14,7 +14,9 @@
 //! - login-failure counters whose last failure is older than
 //!   `security.login_lockout.forget_after` and whose lock is over,
 //! - `sent` and `abandoned` courier messages last updated more than
-//!   `database.cleanup.courier_messages_older_than` ago.
+//!   `database.cleanup.courier_messages_older_than` ago,
+//! - uses of second-factor secrets ([`crate::store::UsedSecretStore`]) expired more than
+//!   `older_than` ago (a TOTP step no longer accepted, a recovery code's use record).
 //!
 //! `run` loops: each kind is deleted batch after batch until a batch comes back short, then,
 //! if it deleted anything, the run pauses `database.cleanup.sleep.tables` before the next kind
@@ -74,7 +76,8 @@ pub struct CleanupConfig {
     pub batch_size: usize,
     /// `sleep`: pauses of a cleanup run.
     pub sleep: CleanupSleep,
-    /// `older_than`: how long rows are kept past their expiry (flows, sessions, codes;
+    /// `older_than`: how long rows are kept past their expiry (flows, sessions, codes, uses of
+    /// second-factor secrets;
     /// default 0s).
     pub older_than: KratosDuration,
     /// `inactive_sessions_older_than`: revoked sessions are deleted once their last
@@ -122,8 +125,8 @@ impl Default for CleanupSleep {
 pub struct CleanupOptions {
     /// Rows deleted per statement and kind (`database.cleanup.batch_size`; 0 counts as 1).
     pub batch_size: usize,
-    /// How long flows, sessions and codes are kept past their expiry (or codes past their
-    /// use) (`database.cleanup.older_than`).
+    /// How long flows, sessions, codes and uses of second-factor secrets are kept past their
+    /// expiry (or codes past their use) (`database.cleanup.older_than`).
     pub older_than: Duration,
     /// Revoked sessions go once their last authentication is this old
     /// (`database.cleanup.inactive_sessions_older_than`).
@@ -175,6 +178,8 @@ pub struct CleanupReport {
     pub login_failures: u64,
     /// Courier messages.
     pub courier_messages: u64,
+    /// Uses of second-factor secrets.
+    pub used_secrets: u64,
 }
 
 impl CleanupReport {
@@ -188,6 +193,7 @@ impl CleanupReport {
             self.send_counters,
             self.login_failures,
             self.courier_messages,
+            self.used_secrets,
         ]
         .into_iter()
         .fold(0u64, u64::saturating_add)
@@ -205,9 +211,10 @@ enum Kind {
     SendCounters,
     LoginFailures,
     CourierMessages,
+    UsedSecrets,
 }
 
-const KINDS: [Kind; 7] = [
+const KINDS: [Kind; 8] = [
     Kind::Flows,
     Kind::Sessions,
     Kind::Codes,
@@ -215,6 +222,7 @@ const KINDS: [Kind; 7] = [
     Kind::SendCounters,
     Kind::LoginFailures,
     Kind::CourierMessages,
+    Kind::UsedSecrets,
 ];
 
 /// `now - age`, but not before 1970 (nothing stored is older, and every database can store
@@ -281,6 +289,7 @@ impl Cleanup {
                     Kind::SendCounters => &mut report.send_counters,
                     Kind::LoginFailures => &mut report.login_failures,
                     Kind::CourierMessages => &mut report.courier_messages,
+                    Kind::UsedSecrets => &mut report.used_secrets,
                 };
                 *slot = slot.saturating_add(deleted);
                 deleted_before |= deleted > 0;
@@ -345,6 +354,11 @@ impl Cleanup {
             Kind::CourierMessages => {
                 store
                     .delete_finished_messages(nid, ago(now, o.courier_messages_older_than), limit)
+                    .await
+            }
+            Kind::UsedSecrets => {
+                store
+                    .delete_expired_used_secrets(nid, ago(now, o.older_than), limit)
                     .await
             }
         }

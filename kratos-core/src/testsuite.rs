@@ -24,6 +24,7 @@ mod completion;
 mod courier;
 mod login_reads;
 mod passwordless_code;
+mod second_factor;
 mod smtp_sink;
 mod verification_hooks;
 pub use cleanup::*;
@@ -32,6 +33,7 @@ pub use completion::*;
 pub use courier::*;
 pub use login_reads::*;
 pub use passwordless_code::*;
+pub use second_factor::*;
 pub use smtp_sink::*;
 pub use verification_hooks::*;
 
@@ -129,6 +131,13 @@ macro_rules! store_conformance {
             completion_concurrent_registration_submissions_one_session,
             hash_gate_bounds_concurrent_hashes,
             flow_hashing_waits_for_the_gate,
+            used_secret_first_use_wins_per_identity_and_tenant,
+            used_secret_concurrent_uses_one_wins,
+            used_secret_cleanup_deletes_expired_uses,
+            used_secret_deleting_the_identity_deletes_its_uses,
+            completion_using_a_secret_is_all_or_nothing,
+            completion_using_a_secret_concurrently_one_wins,
+            identity_import_lookup_secret_stores_no_plaintext,
         );
     };
 }

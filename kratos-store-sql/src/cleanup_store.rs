@@ -167,6 +167,23 @@ impl CleanupStore for SqlStore {
         )
         .await
     }
+
+    async fn delete_expired_used_secrets(
+        &self,
+        nid: Uuid,
+        expired_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        self.delete_batch(
+            "DELETE FROM used_second_factor_secrets WHERE nid = $1 AND expires_at < $2              AND (identity_id, key) IN (SELECT identity_id, key FROM              used_second_factor_secrets WHERE nid = $1 AND expires_at < $2 LIMIT $3)",
+            vec![
+                Value::from(nid),
+                Value::from(expired_before),
+                Value::from(sql_limit(limit)),
+            ],
+        )
+        .await
+    }
 }
 
 #[async_trait]

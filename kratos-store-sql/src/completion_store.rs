@@ -16,9 +16,22 @@
 //!   four.
 //!
 //! Both are written once with `$N` placeholders ([`Sql`]); SQLite gets them rewritten.
+//!
+//! A completion that uses a second-factor secret (`complete_flow_using_secret`) inserts its
+//! use into `used_second_factor_secrets` with `ON CONFLICT DO NOTHING`, and the flow update
+//! (so every write) happens only when that insert did:
+//!
+//! - PostgreSQL, still one statement: `live` selects the guarded flow row `FOR UPDATE` (a
+//!   concurrent completion that committed first makes it re-read the row and find it
+//!   completed), `used` inserts the use from `live`, and the flow update requires a row of
+//!   `used`. A key used before (or by a concurrent transaction that commits) inserts nothing,
+//!   and nothing else is written; `live` then tells a used key from a missing flow.
+//! - SQLite: the use is inserted under the guard as the transaction's first statement (which
+//!   takes the write lock), then the batch runs; when the insert added no row, a read under
+//!   the same lock tells a used key from a missing flow, and the transaction is rolled back.
 
 use async_trait::async_trait;
-use kratos_core::store::{CompletionStore, FlowCompletion, SessionWrite, StoreError};
+use kratos_core::store::{CompletionStore, FlowCompletion, SecretUse, SessionWrite, StoreError};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseBackend, EntityName, EntityTrait, IdenStatic,
     IntoActiveModel, Iterable, TransactionTrait,
@@ -31,6 +44,7 @@ use crate::flow_store::document_value;
 use crate::identity_store::Rows;
 use crate::session_store::{session_row, session_updates};
 use crate::sql::Sql;
+use crate::used_secret_store::insert_use;
 
 #[async_trait]
 impl CompletionStore for SqlStore {
@@ -39,15 +53,57 @@ impl CompletionStore for SqlStore {
         nid: Uuid,
         completion: &FlowCompletion<'_>,
     ) -> Result<(), StoreError> {
+        self.complete(nid, completion, None).await
+    }
+
+    async fn complete_flow_using_secret(
+        &self,
+        nid: Uuid,
+        completion: &FlowCompletion<'_>,
+        secret: &SecretUse<'_>,
+    ) -> Result<(), StoreError> {
+        self.complete(nid, completion, Some(secret)).await
+    }
+}
+
+impl SqlStore {
+    /// Both completions (see the module).
+    async fn complete(
+        &self,
+        nid: Uuid,
+        completion: &FlowCompletion<'_>,
+        secret: Option<&SecretUse<'_>>,
+    ) -> Result<(), StoreError> {
         let backend = self.db.get_database_backend();
         let mut sql = Sql::new(nid);
         let guard = Guard::bind(&mut sql, backend, completion);
         if backend == DatabaseBackend::Postgres {
-            sql.push("WITH flow AS (");
+            let mut after_use = "";
+            if let Some(secret) = secret {
+                let identity = sql.bind(secret.identity_id.into());
+                let key = sql.bind(secret.key.to_owned().into());
+                let expires = sql.bind(secret.expires_at.into());
+                sql.push("WITH live AS (SELECT id FROM selfservice_flows WHERE ")
+                    .push(&guard.flow)
+                    .push(&guard.others)
+                    .push(&format!(
+                        " AND EXISTS (SELECT 1 FROM identities WHERE nid = $1 AND id = {identity}) \
+                         FOR UPDATE), used AS (INSERT INTO used_second_factor_secrets \
+                         (nid, identity_id, key, expires_at) SELECT $1, {identity}, {key}, \
+                         {expires} FROM live ON CONFLICT DO NOTHING RETURNING 1), flow AS ("
+                    ));
+                after_use = " AND EXISTS (SELECT 1 FROM used)";
+            } else {
+                sql.push("WITH flow AS (");
+            }
             flow_update(&mut sql, backend, completion, &guard);
-            sql.push(" RETURNING 1)");
+            sql.push(after_use).push(" RETURNING 1)");
             writes(&mut sql, Shape::CommonTableExpressions, nid, completion)?;
-            sql.push(" SELECT count(*) AS flows FROM flow");
+            sql.push(if secret.is_some() {
+                " SELECT (SELECT count(*) FROM flow) AS flows, (SELECT count(*) FROM live) AS live"
+            } else {
+                " SELECT count(*) AS flows, count(*) AS live FROM flow"
+            });
             let row = self
                 .db
                 .query_one_raw(sql.statement(backend))
@@ -55,7 +111,45 @@ impl CompletionStore for SqlStore {
                 .map_err(map_db_err)?
                 .ok_or(StoreError::NotFound)?;
             let flows: i64 = row.try_get("", "flows").map_err(map_db_err)?;
-            return found(flows as u64);
+            let live: i64 = row.try_get("", "live").map_err(map_db_err)?;
+            return match (flows, live) {
+                (0, 0) => Err(StoreError::NotFound),
+                // The flow was live but the key had been used: nothing was written.
+                (0, _) => Err(StoreError::AlreadyUsed),
+                _ => Ok(()),
+            };
+        }
+        // Dropping the transaction on an error rolls everything back.
+        let txn = self.db.begin().await.map_err(map_db_err)?;
+        if let Some(secret) = secret {
+            // The use first: its insert takes the write lock, so the batch and the check
+            // below read the rows it read.
+            let mut insert = Sql::new(nid);
+            bind_use(&mut insert, secret);
+            let insert_guard = Guard::bind(&mut insert, backend, completion);
+            insert.push(&insert_use(&insert_guard.exists()));
+            let inserted = txn
+                .execute_raw(insert.statement(backend))
+                .await
+                .map_err(map_db_err)?;
+            if inserted.rows_affected() == 0 {
+                let mut check = Sql::new(nid);
+                bind_use(&mut check, secret);
+                let check_guard = Guard::bind(&mut check, backend, completion);
+                check.push(&format!(
+                    "SELECT 1 AS live WHERE {} \
+                     AND EXISTS (SELECT 1 FROM identities WHERE nid = $1 AND id = $2)",
+                    check_guard.exists()
+                ));
+                let live = txn
+                    .query_one_raw(check.statement(backend))
+                    .await
+                    .map_err(map_db_err)?;
+                return Err(match live {
+                    Some(_) => StoreError::AlreadyUsed,
+                    None => StoreError::NotFound,
+                });
+            }
         }
         let exists = guard.exists();
         writes(
@@ -72,9 +166,7 @@ impl CompletionStore for SqlStore {
         // Every statement carries the guard, so the batch changes no row at all when the flow
         // update would match none. The first statement takes the write lock as it starts (a
         // writing statement does, whether it changes a row or not), so every guard reads the
-        // same rows. Dropping the transaction on an error rolls
-        // everything back.
-        let txn = self.db.begin().await.map_err(map_db_err)?;
+        // same rows.
         let changed = txn
             .execute_raw(sql.statement(backend))
             .await
@@ -82,6 +174,13 @@ impl CompletionStore for SqlStore {
         found(changed.rows_affected())?;
         txn.commit().await.map_err(map_db_err)
     }
+}
+
+/// Binds a use's identity (`$2`), key (`$3`) and expiry (`$4`), as [`insert_use`] reads them.
+fn bind_use(sql: &mut Sql, secret: &SecretUse<'_>) {
+    sql.bind(secret.identity_id.into());
+    sql.bind(secret.key.to_owned().into());
+    sql.bind(secret.expires_at.into());
 }
 
 /// The conditions a completion writes under, with their values bound once: the flow exists

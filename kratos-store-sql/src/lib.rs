@@ -36,6 +36,7 @@ mod sql;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 mod tuple_store;
+mod used_secret_store;
 
 pub use error::map_db_err;
 pub use sea_orm;

@@ -9,7 +9,8 @@ use kratos_core::flow::{FlowDocument, FlowKind, StoredFlow};
 use kratos_core::identity::{CredentialType, Credentials, Identity, IdentityState};
 use kratos_core::session::{Aal, Session, SessionRecord};
 use kratos_core::store::{
-    CompletionStore, FlowCompletion, FlowStore, IdentityStore, SessionStore, SessionWrite,
+    CompletionStore, FlowCompletion, FlowStore, IdentityStore, SecretUse, SessionStore,
+    SessionWrite,
 };
 use sea_orm_migration::MigratorTrait;
 use serde_json::{Value, json};
@@ -131,10 +132,12 @@ pub async fn corrupt_flow_document_is_a_backend_error(store: &SqlStore) {
 
 /// The statements a flow completion runs on `store`'s connection (as sea-orm's metric
 /// callback counts them; `BEGIN` and `COMMIT` are not counted): a login's (lockout reset,
-/// new session, flow) and a registration's (new identity with its credential and
-/// identifier, new session, flow). Both backends send each as one execution: PostgreSQL one
-/// statement of common table expressions, SQLite one batch of statements in a transaction.
-pub async fn completion_statements(store: &SqlStore) -> [usize; 2] {
+/// new session, flow), a registration's (new identity with its credential and identifier,
+/// new session, flow) and a second-factor login's (the secret's use, new session, flow).
+/// Both backends send the first two as one execution: PostgreSQL one statement of common
+/// table expressions, SQLite one batch of statements in a transaction. The third is one
+/// statement on PostgreSQL and two on SQLite (the use's insert, then the batch).
+pub async fn completion_statements(store: &SqlStore) -> [usize; 3] {
     let nid = Uuid::new_v4();
     let now = Utc::now().trunc_subsecs(6);
     let flow = |kind| StoredFlow {
@@ -210,11 +213,53 @@ pub async fn completion_statements(store: &SqlStore) -> [usize; 2] {
         .await
         .expect("the new identity's session");
     assert_eq!(found.identity.id, new.id);
-    [login_statements, registration_statements]
+
+    let second_factor = flow(FlowKind::Login);
+    store
+        .insert_flow(nid, &second_factor)
+        .await
+        .expect("second-factor login flow");
+    let record = session(&existing, [5; 32], [6; 32], now);
+    let before = counted.load(Ordering::SeqCst);
+    counting
+        .complete_flow_using_secret(
+            nid,
+            &FlowCompletion {
+                flow: &second_factor,
+                reset_login_failures: None,
+                forgive_login_attempt: None,
+                identity: None,
+                session: Some(SessionWrite::Insert(&record)),
+            },
+            &SecretUse {
+                identity_id: existing.id,
+                key: "totp:1",
+                expires_at: now + chrono::Duration::minutes(2),
+            },
+        )
+        .await
+        .expect("second-factor completion");
+    let second_factor_statements = counted.load(Ordering::SeqCst) - before;
+    store
+        .get_session_by_token(nid, &[5; 32])
+        .await
+        .expect("the second-factor session");
+    [
+        login_statements,
+        registration_statements,
+        second_factor_statements,
+    ]
 }
 
-/// Rolls the last `count` migrations back and applies them again.
-async fn reapply_last_migrations(store: &SqlStore, count: u32) {
+/// Rolls the migration `name` and every one after it back, and applies them again. By name:
+/// a count of the last migrations would stop reaching `name` once another migration is added.
+async fn reapply_from(store: &SqlStore, name: &str) {
+    let migrations = Migrator::migrations();
+    let position = migrations
+        .iter()
+        .position(|m| m.name() == name)
+        .expect("the migration exists");
+    let count = u32::try_from(migrations.len() - position).expect("a few migrations");
     Migrator::down(store.connection(), Some(count))
         .await
         .expect("roll the migrations back");
@@ -229,7 +274,7 @@ type Case = (&'static str, Vec<(CredentialType, Value)>, Aal);
 /// `identities.available_aal` is written with the credentials, and the migration that adds it
 /// derives it from the credentials of identities stored before: rolled back and applied again,
 /// it gives every identity the level `kratos_core::session::available_aal` gives. `store` must
-/// be migrated and used by nothing else (the last migration is rolled back).
+/// be migrated and used by nothing else (that migration and the later ones are rolled back).
 pub async fn available_aal_is_backfilled(store: &SqlStore) {
     let nid = Uuid::new_v4();
     let cases: [Case; 6] = [
@@ -304,7 +349,7 @@ pub async fn available_aal_is_backfilled(store: &SqlStore) {
     };
     check("as written").await;
     // The migration that adds the column and every one after it.
-    reapply_last_migrations(store, 2).await;
+    reapply_from(store, "m20261130_000008_identity_available_aal").await;
     check("derived by the migration").await;
 }
 
@@ -312,8 +357,8 @@ pub async fn available_aal_is_backfilled(store: &SqlStore) {
 /// address tables, written with them, and the migration that adds them derives them from the
 /// tables for identities stored before: rolled back and applied again, every load (by id, by
 /// identifier, in a list, with a session) answers the addresses as written, in order, including
-/// an address marked verified. `store` must be migrated and used by nothing else (the last
-/// migration is rolled back).
+/// an address marked verified. `store` must be migrated and used by nothing else (that
+/// migration and the later ones are rolled back).
 pub async fn address_lists_are_backfilled(store: &SqlStore) {
     use kratos_core::identity::VerificationStatus;
     use kratos_core::identity::{AddressVia, RecoveryAddress, VerifiableAddress};
@@ -452,7 +497,7 @@ pub async fn address_lists_are_backfilled(store: &SqlStore) {
         }
     };
     check("as written").await;
-    reapply_last_migrations(store, 1).await;
+    reapply_from(store, "m20261130_000009_identity_address_lists").await;
     check("derived by the migration").await;
 }
 

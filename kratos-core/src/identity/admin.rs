@@ -237,7 +237,11 @@ impl fmt::Debug for ImportLookupSecret {
     }
 }
 
-/// `credentials.lookup_secret.config`
+/// `credentials.lookup_secret.config`. Unlike Kratos, which stores the codes as given, the
+/// import keeps each code as its keyed digest and sealed with the cipher
+/// ([`crate::strategy::lookup_secret::codes::LookupSecretConfig::from_plaintext`]): an empty
+/// or repeated code, a code over 256 bytes or more than 1000 codes answer 400 on
+/// `credentials.lookup_secret.config.codes`.
 #[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ImportLookupSecretConfig {
@@ -1146,18 +1150,36 @@ impl<'a> IdentityAdmin<'a> {
             entry.config = json!({"totp_url": totp.config.totp_url});
         }
         if let Some(lookup) = import.lookup_secret {
-            if lookup.config.codes.iter().any(|c| c.code.is_empty()) {
-                return Err(IdentityError::field(
+            // Kratos stores the codes in plaintext; here each is kept as its keyed digest and
+            // sealed with the cipher (see `strategy::lookup_secret::codes`).
+            use crate::strategy::lookup_secret::codes::{
+                LookupSecretConfig, LookupSecretError, mac_keys,
+            };
+            let config = self.kratos.config();
+            let key = mac_keys(config)
+                .first()
+                .copied()
+                .ok_or_else(|| IdentityError::Internal(LookupSecretError::NoKey.to_string()))?;
+            let stored = LookupSecretConfig::from_plaintext(
+                lookup
+                    .config
+                    .codes
+                    .iter()
+                    .map(|c| (c.code.as_str(), c.used_at)),
+                key,
+                self.kratos.cipher(),
+            )
+            .map_err(|e| match e {
+                LookupSecretError::Cipher(_) => IdentityError::Internal(e.to_string()),
+                other => IdentityError::field(
                     "credentials.lookup_secret.config.codes",
-                    "codes must not be empty",
-                ));
-            }
+                    other.to_string(),
+                ),
+            })?;
             let id = identity.id.to_string();
             let entry = credential_entry(identity, CredentialType::LookupSecret, now);
             entry.identifiers = vec![id];
-            entry.config = json!({"recovery_codes": lookup.config.codes.iter()
-                .map(|c| json!({"code": c.code, "used_at": c.used_at}))
-                .collect::<Vec<_>>()});
+            entry.config = stored.to_value();
         }
         Ok(())
     }

@@ -77,6 +77,15 @@ pub trait CleanupStore: Send + Sync {
         window_started_before: DateTime<Utc>,
         limit: usize,
     ) -> Result<u64, StoreError>;
+
+    /// Deletes uses of second-factor secrets ([`super::UsedSecretStore`]) that expired
+    /// before `expired_before`.
+    async fn delete_expired_used_secrets(
+        &self,
+        nid: Uuid,
+        expired_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Counters of sent codes, for the rate limits of code and link emails.

@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::{
     CompletionStore, FlowCompletion, FlowStore, IdentityQuery, IdentityStore, LockSchedule,
-    LockoutKey, LockoutStore, LoginReadStore, SessionStore, SessionWrite, StoreError,
+    LockoutKey, LockoutStore, LoginReadStore, SecretUse, SessionStore, SessionWrite, StoreError,
+    UsedSecretStore,
 };
 use crate::flow::{FlowKind, StoredFlow};
 use crate::identity::{AddressVia, CredentialType, Identity};
@@ -36,6 +37,8 @@ struct Data {
     logout_tokens: HashMap<(Uuid, [u8; 32]), Uuid>,
     flows: HashMap<(Uuid, FlowKind, Uuid), StoredFlow>,
     login_failures: HashMap<(Uuid, String), LoginFailures>,
+    /// Uses of second-factor secrets by (tenant, identity, key), with their expiry.
+    used_secrets: HashMap<(Uuid, Uuid, String), chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -269,6 +272,8 @@ impl IdentityStore for MemoryStore {
             .remove(&(nid, id))
             .ok_or(StoreError::NotFound)?;
         data.unindex(nid, &old);
+        data.used_secrets
+            .retain(|(n, identity, _), _| !(*n == nid && *identity == id));
         let sessions: Vec<Uuid> = data
             .sessions
             .iter()
@@ -457,8 +462,28 @@ impl CompletionStore for MemoryStore {
         nid: Uuid,
         completion: &FlowCompletion<'_>,
     ) -> Result<(), StoreError> {
+        self.complete(nid, completion, None)
+    }
+
+    async fn complete_flow_using_secret(
+        &self,
+        nid: Uuid,
+        completion: &FlowCompletion<'_>,
+        secret: &SecretUse<'_>,
+    ) -> Result<(), StoreError> {
+        self.complete(nid, completion, Some(secret))
+    }
+}
+
+impl MemoryStore {
+    /// Both completions: everything is checked before anything is written, under one lock.
+    fn complete(
+        &self,
+        nid: Uuid,
+        completion: &FlowCompletion<'_>,
+        secret: Option<&SecretUse<'_>>,
+    ) -> Result<(), StoreError> {
         let mut data = self.lock();
-        // Everything is checked before anything is written, under one lock.
         let flow = completion.flow;
         match data.flows.get(&(nid, flow.kind, flow.id)) {
             Some(stored) if awaits_submission(stored) => {}
@@ -477,6 +502,21 @@ impl CompletionStore for MemoryStore {
                 return Err(StoreError::NotFound);
             }
             _ => {}
+        }
+        if let Some(secret) = secret {
+            if !data.identities.contains_key(&(nid, secret.identity_id)) {
+                return Err(StoreError::NotFound);
+            }
+            if data
+                .used_secrets
+                .contains_key(&(nid, secret.identity_id, secret.key.to_owned()))
+            {
+                return Err(StoreError::AlreadyUsed);
+            }
+            data.used_secrets.insert(
+                (nid, secret.identity_id, secret.key.to_owned()),
+                secret.expires_at,
+            );
         }
         if let Some(key) = completion.reset_login_failures {
             data.login_failures.remove(&(nid, key.to_owned()));
@@ -499,6 +539,29 @@ impl CompletionStore for MemoryStore {
         }
         data.flows.insert((nid, flow.kind, flow.id), flow.clone());
         Ok(())
+    }
+}
+
+#[async_trait]
+impl UsedSecretStore for MemoryStore {
+    async fn use_once(
+        &self,
+        nid: Uuid,
+        identity_id: Uuid,
+        key: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut data = self.lock();
+        if !data.identities.contains_key(&(nid, identity_id)) {
+            return Err(StoreError::NotFound);
+        }
+        match data.used_secrets.entry((nid, identity_id, key.to_owned())) {
+            std::collections::hash_map::Entry::Occupied(_) => Ok(false),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(expires_at);
+                Ok(true)
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod maintenance;
 mod memory;
+mod used_secrets;
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -18,6 +19,7 @@ use crate::session::{Aal, Session, SessionRecord, available_aal};
 
 pub use maintenance::{CleanupStore, SendLimitStore};
 pub use memory::MemoryStore;
+pub use used_secrets::{SecretUse, UsedSecretStore};
 
 /// The portable kind of a storage error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +31,8 @@ pub enum StoreErrorKind {
     Conflict,
     /// The backend failed.
     Backend,
+    /// A second-factor secret had been used already.
+    AlreadyUsed,
 }
 
 /// A storage error.
@@ -44,6 +48,10 @@ pub enum StoreError {
     /// The backend failed.
     #[error("storage backend error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The second-factor secret of [`CompletionStore::complete_flow_using_secret`] had been
+    /// used already; nothing was written.
+    #[error("the second-factor secret was already used")]
+    AlreadyUsed,
 }
 
 impl StoreError {
@@ -53,6 +61,7 @@ impl StoreError {
             StoreError::NotFound => StoreErrorKind::NotFound,
             StoreError::Conflict(_) => StoreErrorKind::Conflict,
             StoreError::Backend(_) => StoreErrorKind::Backend,
+            StoreError::AlreadyUsed => StoreErrorKind::AlreadyUsed,
         }
     }
 
@@ -265,6 +274,24 @@ pub trait CompletionStore: Send + Sync {
         nid: Uuid,
         completion: &FlowCompletion<'_>,
     ) -> Result<(), StoreError>;
+
+    /// [`CompletionStore::complete_flow`] that also records the use of a second-factor
+    /// secret, as [`UsedSecretStore::use_once`] does, in the same transaction: the login and
+    /// the use are written together or not at all. Fails with [`StoreError::AlreadyUsed`],
+    /// writing nothing, when `secret`'s key had been used by its identity already (a replayed
+    /// TOTP step, a recovery code used by a concurrent login); with [`StoreError::NotFound`]
+    /// as `complete_flow` does, and when `secret`'s identity is not in the tenant (it must
+    /// exist before the completion: not be its new identity). When the flow is missing or
+    /// completed and the key used too, the answer is `NotFound`.
+    ///
+    /// (A separate method rather than a field of [`FlowCompletion`], so the completions
+    /// written as struct literals stay as they are.)
+    async fn complete_flow_using_secret(
+        &self,
+        nid: Uuid,
+        completion: &FlowCompletion<'_>,
+        secret: &SecretUse<'_>,
+    ) -> Result<(), StoreError>;
 }
 
 /// One lockout key of a login attempt with its limit, as
@@ -460,6 +487,7 @@ pub trait Persister:
     + AddressStore
     + CleanupStore
     + SendLimitStore
+    + UsedSecretStore
     + std::fmt::Debug
     + 'static
 {
@@ -477,6 +505,7 @@ impl<
         + AddressStore
         + CleanupStore
         + SendLimitStore
+        + UsedSecretStore
         + std::fmt::Debug
         + 'static,
 > Persister for T

@@ -18,7 +18,7 @@ use crate::store::{
 };
 
 /// A stored flow and the same flow as a completion would leave it.
-async fn new_flow(k: &Kratos) -> (StoredFlow, StoredFlow) {
+pub(super) async fn new_flow(k: &Kratos) -> (StoredFlow, StoredFlow) {
     let ctx = FlowContext::default();
     let flow = k.registration().create(FlowType::Api, &ctx).await;
     let stored = k
@@ -41,7 +41,7 @@ async fn new_identity(k: &Kratos, address: &str) -> Identity {
         .expect("identity builds")
 }
 
-fn new_session(k: &Kratos, identity: &Identity) -> SessionRecord {
+pub(super) fn new_session(k: &Kratos, identity: &Identity) -> SessionRecord {
     let (_, record) = k
         .sessions()
         .prepare_issue(
@@ -118,7 +118,7 @@ async fn complete(
         .await
 }
 
-async fn flow_document(k: &Kratos, flow: &StoredFlow) -> FlowDocument {
+pub(super) async fn flow_document(k: &Kratos, flow: &StoredFlow) -> FlowDocument {
     k.store()
         .get_flow(k.nid(), flow.kind, flow.id)
         .await

@@ -14,6 +14,7 @@ mod m20261130_000008_identity_available_aal;
 mod m20261130_000009_identity_address_lists;
 mod m20261205_000010_login_attempts;
 mod m20261205_000011_cleanup_and_send_limits;
+mod m20261205_000012_used_second_factor_secrets;
 
 use sea_orm_migration::prelude::*;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000009_identity_address_lists::MIGRATION),
             Box::new(m20261205_000010_login_attempts::MIGRATION),
             Box::new(m20261205_000011_cleanup_and_send_limits::MIGRATION),
+            Box::new(m20261205_000012_used_second_factor_secrets::MIGRATION),
         ]
     }
 }

@@ -166,6 +166,19 @@ impl CleanupStore for MemoryStore {
             |(n, _), (_, started)| *n == nid && *started < window_started_before,
         ))
     }
+
+    async fn delete_expired_used_secrets(
+        &self,
+        nid: Uuid,
+        expired_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        Ok(remove_up_to(
+            &mut self.lock().used_secrets,
+            limit,
+            |(n, _, _), expires_at| *n == nid && *expires_at < expired_before,
+        ))
+    }
 }
 
 #[async_trait]

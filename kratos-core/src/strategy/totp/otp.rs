@@ -12,8 +12,9 @@
 //!   that step with [`crate::store::UsedSecretStore::use_once`] under
 //!   [`used_secret_key`], remembered until [`step_accepted_until`]. Kratos has no such check.
 //!
-//! Codes are computed by `totp-rs` (without its `otpauth`, `gen_secret` and `qr` features);
-//! the URL is written and parsed here, and the QR code is drawn with `qrcodegen` and encoded
+//! Codes are computed by `totp-rs` (without its `otpauth`, `gen_secret` and `qr` features):
+//! [`TotpKey::verify`] truncates its HMAC of each step to the code's value (RFC 4226) and
+//! compares numbers, without formatting a code per step; the URL is written and parsed here, and the QR code is drawn with `qrcodegen` and encoded
 //! with `png`. That pair adds 11 crates to `cargo tree -e normal` of kratos-core, against 19
 //! for totp-rs's `qr` feature (which brings the `image` crate and its colour management), and
 //! lets the image be Kratos's 256×256.
@@ -340,18 +341,21 @@ impl TotpKey {
     /// The code of the time step holding `at_unix` (seconds since 1970). A server only
     /// verifies codes; this is for tests and tools that play the authenticator app.
     pub fn code_at(&self, at_unix: u64) -> Zeroizing<String> {
-        let code = self.digits_at(at_unix);
-        Zeroizing::new(String::from_utf8_lossy(code.as_bytes()).into_owned())
+        Zeroizing::new(self.totp.generate(at_unix).to_string())
     }
 
-    /// The code of the step holding `time`, written on the stack (no allocation per
-    /// candidate of [`TotpKey::verify`]).
-    fn digits_at(&self, time: u64) -> CodeDigits {
-        use std::fmt::Write;
-        let mut digits = CodeDigits::default();
-        // A 6-digit token always fits; a failed write leaves a short code that matches none.
-        let _ = write!(digits, "{}", self.totp.generate(time));
-        digits
+    /// The value of the code of the step holding `time`: RFC 4226's dynamic truncation of
+    /// totp-rs's HMAC-SHA-1 of the step, modulo 10⁶. `None` only if the signature were
+    /// shorter than SHA-1's 20 bytes.
+    fn code_value(&self, time: u64) -> Option<u32> {
+        let signature = self.totp.sign(time);
+        let signature = signature.as_ref();
+        let offset = usize::from(signature.last()? & 0x0f);
+        let word: [u8; 4] = signature
+            .get(offset..offset.checked_add(4)?)?
+            .try_into()
+            .ok()?;
+        Some((u32::from_be_bytes(word) & 0x7fff_ffff) % 1_000_000)
     }
 
     /// Checks a submitted code at `at_unix` (seconds since 1970): the code of the step holding
@@ -371,6 +375,8 @@ impl TotpKey {
         if code.len() != DIGITS || !code.iter().all(u8::is_ascii_digit) {
             return None;
         }
+        // Six digits: at most 999,999.
+        let submitted = code.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
         let current = at_unix / PERIOD;
         let mut found = Choice::from(0);
         let mut matched = 0u64;
@@ -384,8 +390,10 @@ impl TotpKey {
             let Some(start) = step.checked_mul(PERIOD) else {
                 continue;
             };
-            let expected = self.digits_at(start);
-            let hit = expected.as_bytes().ct_eq(code) & !found;
+            let Some(expected) = self.code_value(start) else {
+                continue;
+            };
+            let hit = expected.ct_eq(&submitted) & !found;
             matched.conditional_assign(&step, hit);
             found |= hit;
         }
@@ -410,37 +418,6 @@ impl TotpKey {
         out.push_str("data:image/png;base64,");
         base64::engine::general_purpose::STANDARD.encode_string(png.as_slice(), &mut out);
         Ok(out)
-    }
-}
-
-/// A code written on the stack, wiped on drop.
-#[derive(Default)]
-struct CodeDigits {
-    bytes: [u8; 16],
-    len: usize,
-}
-
-impl CodeDigits {
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-}
-
-impl fmt::Write for CodeDigits {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
-        self.bytes
-            .get_mut(self.len..end)
-            .ok_or(fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-impl Drop for CodeDigits {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.bytes);
     }
 }
 
