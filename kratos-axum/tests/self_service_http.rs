@@ -27,6 +27,9 @@ selfservice:
   default_browser_return_url: https://app.example.com/
   allowed_return_urls:
     - https://app.example.com/
+  methods:
+    totp:
+      enabled: true
   flows:
     login:
       ui_url: https://app.example.com/login

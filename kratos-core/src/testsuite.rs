@@ -23,6 +23,7 @@ mod code_limits;
 mod completion;
 mod courier;
 mod login_reads;
+mod mfa;
 mod passwordless_code;
 mod second_factor;
 mod smtp_sink;
@@ -32,6 +33,7 @@ pub use code_limits::*;
 pub use completion::*;
 pub use courier::*;
 pub use login_reads::*;
+pub use mfa::*;
 pub use passwordless_code::*;
 pub use second_factor::*;
 pub use smtp_sink::*;
@@ -138,6 +140,12 @@ macro_rules! store_conformance {
             completion_using_a_secret_is_all_or_nothing,
             completion_using_a_secret_concurrently_one_wins,
             identity_import_lookup_secret_stores_no_plaintext,
+            mfa_totp_set_up_step_up_and_replay,
+            mfa_second_factor_rules,
+            mfa_totp_unlink_needs_privilege_and_lowers_the_level,
+            mfa_lookup_secrets_set_up_reveal_and_use_once,
+            mfa_concurrent_use_of_one_backup_code_one_session,
+            mfa_second_factor_of_a_method_that_is_off_asks_for_no_step_up,
         );
     };
 }
@@ -1389,8 +1397,11 @@ pub async fn session_inactive_identity_and_deletion(store: Arc<dyn Persister>) {
     );
 }
 
+/// Second factors switched on: without them a second-factor credential asks for no step-up.
+pub(crate) const SECOND_FACTORS_ON: &str = "selfservice:\n  methods:\n    totp:\n      enabled: true\n    lookup_secret:\n      enabled: true\n";
+
 pub async fn session_aal_highest_available(store: Arc<dyn Persister>) {
-    let k = kratos(store);
+    let k = kratos_with(store, SECOND_FACTORS_ON, Arc::new(crate::SystemClock));
     let identity = k
         .identities()
         .create(CreateIdentityBody {
@@ -1506,7 +1517,7 @@ pub async fn session_with_identity_by_token(store: Arc<dyn Persister>) {
     use crate::identity::{AddressVia, RecoveryAddress, VerifiableAddress, VerificationStatus};
     use crate::store::StoreError;
 
-    let k = kratos(store);
+    let k = kratos_with(store, SECOND_FACTORS_ON, Arc::new(crate::SystemClock));
     let mail = email();
     let identity = k
         .identities()

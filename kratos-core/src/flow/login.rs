@@ -505,7 +505,7 @@ impl<'a> LoginFlows<'a> {
             .await?;
         let aal2_required = self.kratos.config().session.whoami.required_aal
             == RequiredAal::HighestAvailable
-            && session.authenticator_assurance_level < crate::session::available_aal(&identity);
+            && session.authenticator_assurance_level < self.kratos.available_aal(&identity);
         Ok(LoginSubmission::Completed(LoginSuccess {
             session,
             session_token: token,

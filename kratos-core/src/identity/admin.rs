@@ -1138,16 +1138,19 @@ impl<'a> IdentityAdmin<'a> {
             entry.updated_at = now;
         }
         if let Some(totp) = import.totp {
-            if !totp.config.totp_url.starts_with("otpauth://totp/") {
-                return Err(IdentityError::field(
-                    "credentials.totp.config.totp_url",
-                    "must be an otpauth://totp/ URL",
-                ));
-            }
+            // Kratos stores the URL in plaintext; here it is checked to make a key that
+            // verifies, and kept sealed with the cipher (see `strategy::totp`).
+            let config = crate::strategy::totp::seal_url(self.kratos, &totp.config.totp_url)
+                .map_err(|reason| {
+                    IdentityError::field(
+                        "credentials.totp.config.totp_url",
+                        format!("must be an otpauth://totp/ URL Kratos can verify: {reason}"),
+                    )
+                })?;
             let id = identity.id.to_string();
             let entry = credential_entry(identity, CredentialType::Totp, now);
             entry.identifiers = vec![id];
-            entry.config = json!({"totp_url": totp.config.totp_url});
+            entry.config = config;
         }
         if let Some(lookup) = import.lookup_secret {
             // Kratos stores the codes in plaintext; here each is kept as its keyed digest and

@@ -222,6 +222,14 @@ impl<'a> SessionManager<'a> {
         if !identity.is_active() {
             return Err(SessionError::Inactive);
         }
+        // The store keeps the level the credentials allow; when no second-factor method is
+        // registered none of them can be used, and no step-up is asked for.
+        let available_aal =
+            if available_aal > Aal::Aal1 && !self.kratos.methods().has_second_factor() {
+                Aal::Aal1
+            } else {
+                available_aal
+            };
         if required == RequiredAal::HighestAvailable
             && session.authenticator_assurance_level < available_aal
         {

@@ -502,3 +502,19 @@ impl fmt::Debug for InternalContext {
         f.debug_set().entries(self.0.keys()).finish()
     }
 }
+
+/// Reads a flag of a payload as Kratos's forms send it: a JSON boolean, or a form value
+/// (`"true"`, `"1"`, `"on"`; `"false"`, `"0"`, `"off"`, `""`). Anything else is an error.
+pub fn lenient_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    use serde::Deserialize;
+    match Value::deserialize(deserializer)? {
+        Value::Bool(b) => Ok(b),
+        Value::Null => Ok(false),
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "1" | "on" => Ok(true),
+            "false" | "0" | "off" | "" => Ok(false),
+            _ => Err(serde::de::Error::custom("expected a boolean")),
+        },
+        _ => Err(serde::de::Error::custom("expected a boolean")),
+    }
+}

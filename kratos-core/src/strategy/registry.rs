@@ -64,6 +64,14 @@ impl Methods {
             m.add_login(Arc::new(super::code::login::CodeLogin));
             m.add_registration(Arc::new(super::code::registration::CodeRegistration));
         }
+        if methods.totp.enabled {
+            m.add_login(Arc::new(super::totp::TotpLogin));
+            m.add_settings(Arc::new(super::totp::TotpSettings));
+        }
+        if methods.lookup_secret.enabled {
+            m.add_login(Arc::new(super::lookup_secret::LookupSecretLogin));
+            m.add_settings(Arc::new(super::lookup_secret::LookupSecretSettings));
+        }
         m
     }
 

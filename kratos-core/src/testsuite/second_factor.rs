@@ -431,7 +431,11 @@ pub async fn completion_using_a_secret_concurrently_one_wins(store: Arc<dyn Pers
 /// identity still has a second factor (whoami of an aal1 session asks for aal2, which the SQL
 /// stores compute from the stored configuration). A bad import writes nothing.
 pub async fn identity_import_lookup_secret_stores_no_plaintext(store: Arc<dyn Persister>) {
-    let k = kratos(store);
+    let k = super::kratos_with(
+        store,
+        super::SECOND_FACTORS_ON,
+        std::sync::Arc::new(crate::SystemClock),
+    );
     let codes = ["abcd1234", "EFGH5678", "ijkl9012"];
     let used = "2026-01-02T03:04:05Z".parse::<DateTime<Utc>>().unwrap();
     let identity = k

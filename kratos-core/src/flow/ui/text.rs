@@ -111,6 +111,10 @@ pub fn password_too_short(min: usize, actual: usize) -> UiText {
 pub fn save() -> UiText {
     UiText::info(1070003, "Save")
 }
+/// 1070006 "Verify code" (the label of a code that confirms a new second factor)
+pub fn verify_code() -> UiText {
+    UiText::info(1070006, "Verify code")
+}
 /// 1050001 "Your changes have been saved!"
 pub fn settings_saved() -> UiText {
     UiText::success(1050001, "Your changes have been saved!")

@@ -6,3 +6,8 @@
 //! configuration that keeps them without plaintext (Kratos stores them in plaintext).
 
 pub mod codes;
+pub mod login;
+pub mod settings;
+
+pub use login::LookupSecretLogin;
+pub use settings::LookupSecretSettings;

@@ -1,0 +1,148 @@
+//! The lookup_secret method in login flows: a backup code as the second factor of an aal2
+//! flow, each code good once.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use super::codes::{LookupSecretConfig, mac_keys};
+use crate::clock::truncate_micros;
+use crate::flow::FlowError;
+use crate::flow::ui::text::mfa;
+use crate::flow::ui::{InputType, NodeGroup, UiNode};
+use crate::identity::CredentialType;
+use crate::session::{Aal, AuthenticationMethod};
+use crate::strategy::totp::login::count_second_factor_attempt;
+use crate::strategy::{
+    Authenticated, CompletionWrites, Factor, LoginCx, LoginOutcome, LoginStrategy, Method,
+    PopulateCx,
+};
+
+#[derive(Deserialize)]
+struct LookupPayload {
+    #[serde(default)]
+    lookup_secret: Zeroizing<String>,
+}
+
+/// The lookup_secret method's login strategy (second factor).
+#[derive(Debug, Default)]
+pub struct LookupSecretLogin;
+
+#[async_trait]
+impl LoginStrategy for LookupSecretLogin {
+    fn method(&self) -> Method {
+        Method::LookupSecret
+    }
+
+    fn factor(&self) -> Factor {
+        Factor::Second
+    }
+
+    /// Offers the code input when the identity has unused backup codes.
+    fn populate(&self, cx: &mut PopulateCx<'_>) -> Result<(), FlowError> {
+        let has_codes = cx
+            .identity
+            .and_then(|i| i.credential(CredentialType::LookupSecret))
+            .and_then(|c| LookupSecretConfig::from_value(&c.config).ok())
+            .is_some_and(|c| c.remaining() > 0);
+        if !has_codes {
+            return Ok(());
+        }
+        cx.ui.nodes.push(
+            UiNode::input(NodeGroup::LookupSecret, "lookup_secret", InputType::Text)
+                .required()
+                .label(mfa::lookup_label()),
+        );
+        cx.ui.nodes.push(
+            UiNode::input(NodeGroup::LookupSecret, "method", InputType::Submit)
+                .value(json!("lookup_secret"))
+                .label(mfa::login_lookup()),
+        );
+        Ok(())
+    }
+
+    async fn submit(&self, cx: &mut LoginCx<'_>) -> Result<LoginOutcome, FlowError> {
+        let payload: LookupPayload = cx.parse()?;
+        let kratos = cx.kratos;
+        let session = cx.session.ok_or(FlowError::Aal1Required)?;
+        cx.flow.active = Some("lookup_secret".into());
+        let mut identity = kratos
+            .store()
+            .get_identity(kratos.nid(), session.identity_id)
+            .await?;
+        let config = identity
+            .credential(CredentialType::LookupSecret)
+            .map(|c| LookupSecretConfig::from_value(&c.config))
+            .transpose()
+            .map_err(|e| FlowError::Internal(e.to_string()))?;
+        let Some(mut config) = config.filter(|c| !c.recovery_codes.is_empty()) else {
+            cx.flow.ui.messages.push(mfa::no_lookup());
+            return Ok(LoginOutcome::Retry);
+        };
+        if payload.lookup_secret.trim().is_empty() {
+            cx.flow.ui.add_node_message(
+                "lookup_secret",
+                crate::flow::ui::text::required("lookup_secret"),
+            );
+            return Ok(LoginOutcome::Retry);
+        }
+        // Counted before the code is looked at: a burst of guesses stops at the limit.
+        let reset = count_second_factor_attempt(kratos, identity.id).await?;
+        let Some(index) = config.find(&mac_keys(kratos.config()), &payload.lookup_secret) else {
+            cx.flow
+                .ui
+                .add_node_message("lookup_secret", mfa::lookup_invalid());
+            return Ok(LoginOutcome::Retry);
+        };
+        let stored = &config.recovery_codes[index];
+        if stored.used_at.is_some() {
+            cx.flow
+                .ui
+                .add_node_message("lookup_secret", mfa::lookup_already_used());
+            return Ok(LoginOutcome::Retry);
+        }
+        // The use is recorded by one atomic insert: of concurrent logins with one code,
+        // exactly one gets past here. Codes are good until replaced, so the use is kept as
+        // long as the credential may hold the code.
+        if !kratos
+            .store()
+            .use_once(
+                kratos.nid(),
+                identity.id,
+                &stored.used_secret_key(),
+                chrono::DateTime::<chrono::Utc>::MAX_UTC,
+            )
+            .await?
+        {
+            cx.flow
+                .ui
+                .add_node_message("lookup_secret", mfa::lookup_already_used());
+            return Ok(LoginOutcome::Retry);
+        }
+        if !identity.is_active() {
+            return Err(FlowError::IdentityDisabled);
+        }
+        let now = truncate_micros(kratos.clock().now());
+        config.mark_used(index, now);
+        if let Some(credential) = identity.credentials.get_mut(&CredentialType::LookupSecret) {
+            credential.config = config.to_value();
+            credential.updated_at = now;
+        }
+        let updated = identity.clone();
+        Ok(LoginOutcome::Authenticated(Box::new(Authenticated {
+            identity,
+            method: AuthenticationMethod {
+                method: "lookup_secret".into(),
+                aal: Aal::Aal2,
+                completed_at: now,
+                provider: None,
+            },
+            writes: CompletionWrites {
+                reset_login_failures: reset,
+                update_identity: Some(updated),
+                ..Default::default()
+            },
+        })))
+    }
+}
