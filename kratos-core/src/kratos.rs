@@ -211,6 +211,13 @@ impl Kratos {
         use crate::identity::CredentialType;
         use crate::session::Aal;
         use crate::strategy::Method;
+        // With `selfservice.methods.code.mfa_enabled`, an address to send codes to is a
+        // second factor, as Kratos counts it.
+        if self.config().selfservice.methods.code.mfa()
+            && !crate::strategy::code::login::mfa_addresses(identity).is_empty()
+        {
+            return Aal::Aal2;
+        }
         if crate::session::available_aal(identity) < Aal::Aal2 {
             return Aal::Aal1;
         }

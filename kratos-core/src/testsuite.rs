@@ -146,6 +146,7 @@ macro_rules! store_conformance {
             mfa_lookup_secrets_set_up_reveal_and_use_once,
             mfa_concurrent_use_of_one_backup_code_one_session,
             mfa_second_factor_of_a_method_that_is_off_asks_for_no_step_up,
+            mfa_code_as_second_factor,
         );
     };
 }

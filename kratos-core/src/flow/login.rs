@@ -295,8 +295,7 @@ impl<'a> LoginFlows<'a> {
         payload: &Value,
         ctx: &FlowContext,
     ) -> Result<LoginSubmission, FlowError> {
-        let method = payload.get("method").and_then(Value::as_str).unwrap_or("");
-        let strategies = self.kratos.methods().login_named(method);
+        let strategies = self.kratos.methods().login_claiming(payload);
         // The first strategy of the method may read with the flow load (one round trip).
         let mut prefetched = None;
         let loaded = match strategies.first() {

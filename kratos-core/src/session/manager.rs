@@ -204,6 +204,20 @@ impl<'a> SessionManager<'a> {
         self.activate(found, required).await
     }
 
+    /// With `selfservice.methods.code.mfa_enabled`, whether the identity has an address to
+    /// send codes to (a trait marked `credentials.code.identifier`): a second factor, as
+    /// Kratos counts it. Read from the traits, as a session's identity carries no
+    /// credentials.
+    fn code_is_second_factor(&self, identity: &Identity) -> bool {
+        self.kratos.config().selfservice.methods.code.mfa()
+            && self
+                .kratos
+                .schemas()
+                .get(&identity.schema_id)
+                .and_then(|s| s.derive(&identity.traits).ok())
+                .is_some_and(|d| !d.code_identifiers.is_empty())
+    }
+
     async fn activate(
         &self,
         found: SessionWithIdentity,
@@ -227,6 +241,8 @@ impl<'a> SessionManager<'a> {
         let available_aal =
             if available_aal > Aal::Aal1 && !self.kratos.methods().has_second_factor() {
                 Aal::Aal1
+            } else if available_aal == Aal::Aal1 && self.code_is_second_factor(&identity) {
+                Aal::Aal2
             } else {
                 available_aal
             };

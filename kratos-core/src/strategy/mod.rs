@@ -307,6 +307,13 @@ pub trait LoginStrategy: Send + Sync + 'static {
     /// (a second factor it has not set up) adds nothing.
     fn populate(&self, cx: &mut PopulateCx<'_>) -> Result<(), FlowError>;
 
+    /// Whether a submission is this strategy's. By default: its `method` names the
+    /// strategy's method (Kratos's strategies answer "not responsible" otherwise). A
+    /// strategy may claim more (the code method's address buttons post no `method`).
+    fn claims(&self, payload: &Value) -> bool {
+        payload.get("method").and_then(Value::as_str) == Some(self.method().as_str())
+    }
+
     /// Reads wanted with the flow load of a submission, in one store call where the store
     /// can. `None` (the default): the engine loads the flow alone. When a strategy returns
     /// the flow, it has loaded it with [`crate::store::StoreError`]s mapped as the engine

@@ -60,8 +60,13 @@ impl Methods {
             m.add_registration(Arc::new(super::password::PasswordRegistration));
             m.add_settings(Arc::new(super::password::PasswordSettings));
         }
+        if methods.code.passwordless() || methods.code.mfa() {
+            m.add_login(Arc::new(super::code::login::CodeLogin {
+                passwordless: methods.code.passwordless(),
+                mfa: methods.code.mfa(),
+            }));
+        }
         if methods.code.passwordless() {
-            m.add_login(Arc::new(super::code::login::CodeLogin));
             m.add_registration(Arc::new(super::code::registration::CodeRegistration));
         }
         if methods.totp.enabled {
@@ -135,12 +140,13 @@ impl Methods {
         self.login.iter().find(|s| &s.method() == method)
     }
 
-    /// The login strategies whose method is named `name` (a submission's `method`).
-    pub(crate) fn login_named(&self, name: &str) -> Vec<&Arc<dyn LoginStrategy>> {
-        self.login
-            .iter()
-            .filter(|s| s.method().as_str() == name)
-            .collect()
+    /// The login strategies that claim a submission ([`LoginStrategy::claims`]), in form
+    /// order.
+    pub(crate) fn login_claiming(
+        &self,
+        payload: &serde_json::Value,
+    ) -> Vec<&Arc<dyn LoginStrategy>> {
+        self.login.iter().filter(|s| s.claims(payload)).collect()
     }
 
     /// The registration strategy of the method named `name`.

@@ -623,3 +623,86 @@ pub async fn mfa_second_factor_of_a_method_that_is_off_asks_for_no_step_up(
         .await
         .expect("no step-up without a second-factor method");
 }
+
+pub async fn mfa_code_as_second_factor(store: Arc<dyn Persister>) {
+    let (k, outbox, _) = super::courier::kratos_with_outbox(
+        store,
+        "selfservice:\n  methods:\n    code:\n      mfa_enabled: true\n",
+    );
+    let (identity_id, token) = signed_in(&k).await;
+    let identity = k.store().get_identity(k.nid(), identity_id).await.unwrap();
+    let email = identity.traits["email"].as_str().unwrap().to_owned();
+    // Every identity with a code address now has a second factor.
+    assert_eq!(k.available_aal(&identity), Aal::Aal2);
+    assert!(matches!(
+        k.sessions().whoami(&token).await,
+        Err(SessionError::Aal2Required)
+    ));
+    // A first-factor flow does not offer the code.
+    let first = k
+        .login()
+        .create(
+            FlowType::Api,
+            &FlowContext::default(),
+            LoginOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(first.ui.nodes.iter().all(|n| n.group != "code"));
+
+    // The aal2 flow offers one button per address, labelled 1010023 with its context.
+    let flow = aal2_flow(&k, &token).await;
+    let button = flow.ui.node("address").expect("an address button");
+    let label = button.meta.label.as_ref().unwrap();
+    assert_eq!(label.id, 1010023);
+    assert_eq!(label.context.as_ref().unwrap()["address"], email.as_str());
+
+    // A foreign address gets no code.
+    let LoginSubmission::Retry(f) = k
+        .login()
+        .submit(
+            flow.id,
+            &json!({"address": "someone-else@example.com"}),
+            &with_token(&token),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("a foreign address stepped up");
+    };
+    assert_eq!(ids(&f.ui), [4010010]);
+    assert!(outbox.last_to("someone-else@example.com").is_none());
+
+    // The button (no `method`) sends the code; the code steps the session up.
+    let LoginSubmission::Retry(sent) = k
+        .login()
+        .submit(flow.id, &json!({"address": email}), &with_token(&token))
+        .await
+        .unwrap()
+    else {
+        panic!("sending a code signed in");
+    };
+    assert!(sent.ui.node("code").is_some());
+    let code = super::courier::code_from_outbox(&k, &outbox, &email).await;
+    let done = k
+        .login()
+        .submit(
+            flow.id,
+            &json!({"method": "code", "code": code, "identifier": email}),
+            &with_token(&token),
+        )
+        .await
+        .unwrap();
+    let LoginSubmission::Completed(done) = done else {
+        panic!("the code was refused");
+    };
+    assert_eq!(done.session.authenticator_assurance_level, Aal::Aal2);
+    assert_eq!(
+        done.session
+            .authentication_methods
+            .last()
+            .map(|m| (m.method.as_str(), m.aal)),
+        Some(("code", Aal::Aal2))
+    );
+    k.sessions().whoami(&token).await.expect("aal2 now");
+}

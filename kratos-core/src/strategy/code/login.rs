@@ -1,5 +1,7 @@
 //! The code method in login flows: a one-time code sent to an address signs in without a
-//! password (`passwordless_enabled`).
+//! password (`passwordless_enabled`), or is the second factor of an aal2 flow
+//! (`mfa_enabled`): the flow offers one "send code to" button per address of the identity,
+//! and the code sent there steps the session up.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -34,9 +36,29 @@ struct CodePayload {
     resend: Option<String>,
 }
 
-/// The code method's login strategy (passwordless sign-in).
+/// The code method's login strategy: passwordless sign-in, or a second factor.
 #[derive(Debug, Default)]
-pub struct CodeLogin;
+pub struct CodeLogin {
+    /// First factor (`passwordless_enabled`).
+    pub passwordless: bool,
+    /// Second factor (`mfa_enabled`).
+    pub mfa: bool,
+}
+
+/// The addresses a code may be sent to as the identity's second factor: its code
+/// identifiers (traits marked `credentials.code.identifier`), as Kratos counts them.
+pub(crate) fn mfa_addresses(identity: &crate::identity::Identity) -> Vec<String> {
+    identity
+        .credential(CredentialType::Code)
+        .map(|c| c.identifiers.clone())
+        .unwrap_or_default()
+}
+
+/// 1010023 "Send code to {address}", context `{address, channel}`.
+fn send_code_to(address: &str) -> UiText {
+    UiText::info(1010023, format!("Send code to {address}"))
+        .with_context(json!({"address": address, "channel": "email"}))
+}
 
 fn now(kratos: &Kratos) -> DateTime<Utc> {
     truncate_micros(kratos.clock().now())
@@ -49,10 +71,36 @@ impl LoginStrategy for CodeLogin {
     }
 
     fn factor(&self) -> Factor {
-        Factor::First
+        match (self.passwordless, self.mfa) {
+            (true, true) => Factor::Both,
+            (false, true) => Factor::Second,
+            _ => Factor::First,
+        }
+    }
+
+    /// Its `method`, or (second factor) an `address` button, which posts no `method`.
+    fn claims(&self, payload: &Value) -> bool {
+        match payload.get("method").and_then(Value::as_str) {
+            Some(m) => m == "code",
+            None => self.mfa && payload.get("address").is_some_and(Value::is_string),
+        }
     }
 
     fn populate(&self, cx: &mut PopulateCx<'_>) -> Result<(), FlowError> {
+        if cx.requested_aal > crate::session::Aal::Aal1 {
+            for address in cx.identity.map(mfa_addresses).unwrap_or_default() {
+                cx.ui.nodes.push(
+                    UiNode::input(
+                        crate::flow::ui::NodeGroup::Code,
+                        "address",
+                        crate::flow::ui::InputType::Submit,
+                    )
+                    .value(json!(address))
+                    .label(send_code_to(&address)),
+                );
+            }
+            return Ok(());
+        }
         if cx.ui.node("identifier").is_none() {
             cx.ui.nodes.push(
                 UiNode::input(
@@ -75,6 +123,9 @@ impl LoginStrategy for CodeLogin {
     /// unknown or disabled address gets the same answer as a known one and no email; any
     /// code then fails as invalid.
     async fn submit(&self, cx: &mut LoginCx<'_>) -> Result<LoginOutcome, FlowError> {
+        if cx.flow.requested_aal > crate::session::Aal::Aal1 {
+            return self.submit_second_factor(cx).await;
+        }
         let payload: CodePayload = cx.parse()?;
         let kratos = cx.kratos;
         let flow = &mut *cx.flow;
@@ -173,6 +224,105 @@ impl LoginStrategy for CodeLogin {
         Ok(LoginOutcome::Authenticated(Box::new(Authenticated {
             identity,
             method: AuthenticationMethod::first_factor("code", now(kratos)),
+            writes: CompletionWrites::default(),
+        })))
+    }
+}
+
+impl CodeLogin {
+    /// The second factor: `{address}` sends a code to one of the session identity's
+    /// addresses, `{code}` checks it and steps the session up.
+    async fn submit_second_factor(&self, cx: &mut LoginCx<'_>) -> Result<LoginOutcome, FlowError> {
+        #[derive(Deserialize)]
+        struct MfaPayload {
+            #[serde(default)]
+            address: Option<String>,
+            #[serde(default)]
+            identifier: Option<String>,
+            #[serde(default)]
+            code: Zeroizing<String>,
+            #[serde(default)]
+            resend: Option<String>,
+        }
+        let payload: MfaPayload = cx.parse()?;
+        let kratos = cx.kratos;
+        let session = cx.session.ok_or(FlowError::Aal1Required)?;
+        let flow = &mut *cx.flow;
+        flow.active = Some("code".into());
+        let identity = kratos
+            .store()
+            .get_identity(kratos.nid(), session.identity_id)
+            .await?;
+        let addresses = mfa_addresses(&identity);
+        let sending = payload.code.trim().is_empty() || payload.resend.as_deref() == Some("code");
+        if sending {
+            let asked = payload
+                .address
+                .as_deref()
+                .or(payload.identifier.as_deref())
+                .unwrap_or("")
+                .trim();
+            let normalized = normalize_identifier(IdentifierKind::Email, asked)
+                .unwrap_or_else(|_| asked.to_lowercase());
+            // Only the identity's own addresses: a code is never sent elsewhere.
+            let Some(address) = addresses.iter().find(|a| **a == normalized) else {
+                flow.ui.messages.push(UiText::error(
+                    4010010,
+                    "The address you entered does not match any known addresses in the current account.",
+                    None,
+                ));
+                return Ok(LoginOutcome::Retry);
+            };
+            if !super::send_allowed(kratos, flow.id, address).await? {
+                flow.ui.messages.push(super::too_many_sends());
+                return Ok(LoginOutcome::Retry);
+            }
+            super::send_code(
+                kratos,
+                CodeRequest {
+                    kind: CodeKind::LoginCode,
+                    flow_id: flow.id,
+                    flow_expires_at: flow.expires_at,
+                    request_url: &flow.request_url,
+                    identity: Some(&identity),
+                    traits: &Value::Null,
+                    address,
+                },
+            )
+            .await?;
+            flow.state = FlowState::SentEmail;
+            flow.ui = code_step_ui(kratos, flow, address);
+            flow.ui.messages.push(code_text::login_code_sent());
+            return Ok(LoginOutcome::Retry);
+        }
+        let Some(consumed) = super::check_code_or_say(
+            kratos,
+            CodeKind::LoginCode,
+            flow.id,
+            &payload.code,
+            "",
+            code_text::login_code_invalid(),
+            &mut flow.ui.messages,
+        )
+        .await?
+        else {
+            return Ok(LoginOutcome::Retry);
+        };
+        if consumed.identity_id != Some(identity.id) {
+            flow.ui.messages.push(code_text::login_code_invalid());
+            return Ok(LoginOutcome::Retry);
+        }
+        if !identity.is_active() {
+            return Err(FlowError::IdentityDisabled);
+        }
+        Ok(LoginOutcome::Authenticated(Box::new(Authenticated {
+            identity,
+            method: AuthenticationMethod {
+                method: "code".into(),
+                aal: crate::session::Aal::Aal2,
+                completed_at: now(kratos),
+                provider: None,
+            },
             writes: CompletionWrites::default(),
         })))
     }
