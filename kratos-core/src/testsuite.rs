@@ -147,6 +147,7 @@ macro_rules! store_conformance {
             mfa_concurrent_use_of_one_backup_code_one_session,
             mfa_second_factor_of_a_method_that_is_off_asks_for_no_step_up,
             mfa_code_as_second_factor,
+            mfa_per_method_hooks_run_for_their_method,
         );
     };
 }

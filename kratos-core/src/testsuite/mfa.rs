@@ -706,3 +706,51 @@ pub async fn mfa_code_as_second_factor(store: Arc<dyn Persister>) {
     );
     k.sessions().whoami(&token).await.expect("aal2 now");
 }
+
+pub async fn mfa_per_method_hooks_run_for_their_method(store: Arc<dyn Persister>) {
+    let (k, clock) = mfa_kratos(
+        store,
+        "  flows:\n    login:\n      after:\n        totp:\n          hooks: [{hook: revoke_active_sessions}]\n",
+    );
+    let (identity_id, token) = signed_in(&k).await;
+    let key = link_totp(&k, &clock, &token).await;
+    let email = k
+        .store()
+        .get_identity(k.nid(), identity_id)
+        .await
+        .unwrap()
+        .traits["email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A password login does not run the totp hooks: both sessions live.
+    let other = password_login(&k, &email).await;
+    let aal1 = crate::session::RequiredAal::Aal1;
+    k.sessions().whoami_with(&token, aal1).await.expect("first");
+    k.sessions()
+        .whoami_with(&other, aal1)
+        .await
+        .expect("second");
+    // The TOTP step-up runs them: the other session is revoked, this one lives.
+    clock.advance(Duration::seconds(30));
+    let flow = aal2_flow(&k, &token).await;
+    let code = key.code_at(clock.now_unix());
+    let done = k
+        .login()
+        .submit(
+            flow.id,
+            &json!({"method": "totp", "totp_code": *code}),
+            &with_token(&token),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(done, LoginSubmission::Completed(_)));
+    k.sessions()
+        .whoami(&token)
+        .await
+        .expect("the stepped-up session lives");
+    assert!(matches!(
+        k.sessions().whoami_with(&other, aal1).await,
+        Err(SessionError::Inactive)
+    ));
+}
