@@ -225,23 +225,42 @@ where
 }
 
 /// An active session at assurance level aal2 (a second factor was used), whatever
-/// `session.whoami.required_aal` says. Otherwise 401 `session_inactive`, or 403
-/// `session_aal2_required` with `redirect_browser_to` pointing at the step-up login.
+/// `session.whoami.required_aal` says. Otherwise 401 `session_inactive`, or, for a session
+/// below aal2, the step-up: browsers (requests that accept `text/html` and not JSON) are
+/// sent to the aal2 login with 303, other clients get 403 `session_aal2_required` with
+/// `redirect_browser_to` pointing at it.
 #[derive(Clone, Debug)]
 pub struct RequireAal2(pub kratos_core::session::Session);
+
+/// Whether a request comes from a browser that follows redirects to HTML pages.
+fn wants_html(headers: &HeaderMap) -> bool {
+    !crate::negotiate::is_json_request(headers)
+        && headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.to_ascii_lowercase().contains("text/html"))
+}
 
 impl<S> FromRequestParts<S> for RequireAal2
 where
     Kratos: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let kratos = Kratos::from_ref(state);
-        let session = resolve(&kratos, parts, RequiredAal::Aal1).await?;
+        let session = resolve(&kratos, parts, RequiredAal::Aal1)
+            .await
+            .map_err(IntoResponse::into_response)?;
         if session.authenticator_assurance_level < Aal::Aal2 {
-            return Err(session_error(&kratos, &SessionError::Aal2Required));
+            if wants_html(&parts.headers) {
+                return Err(
+                    axum::response::Redirect::to(&aal2_login_url(&kratos, None)).into_response()
+                );
+            }
+            return Err(session_error(&kratos, &SessionError::Aal2Required).into_response());
         }
         Ok(RequireAal2(session))
     }

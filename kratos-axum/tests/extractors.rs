@@ -180,3 +180,43 @@ async fn extractors_and_middleware() {
     let (status, _) = get_with(&app, "/dashboard/me", Some(&token)).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn require_aal2_sends_browsers_to_the_step_up_login() {
+    let store = Arc::new(kratos_core::store::MemoryStore::new());
+    let kratos = kratos_core::testsuite::kratos(store);
+    let app = app(kratos.clone());
+    let token = session_token(&kratos).await;
+    let res = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/aal2")
+                .header("x-session-token", &token)
+                .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let location = res.headers()["location"].to_str().unwrap();
+    assert!(
+        location.ends_with("/self-service/login/browser?aal=aal2"),
+        "{location}"
+    );
+    // A JSON client still gets the error with the URL.
+    let res = app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/aal2")
+                .header("x-session-token", &token)
+                .header("accept", "application/json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
