@@ -229,7 +229,8 @@ pub async fn mfa_totp_set_up_step_up_and_replay(store: Arc<dyn Persister>) {
     let LoginSubmission::Retry(again) = wrong else {
         panic!("a wrong code stepped up");
     };
-    assert_eq!(again.ui.node("totp_code").unwrap().messages[0].id, 4000008);
+    // On the flow, as Kratos's.
+    assert_eq!(ids(&again.ui), [4000008]);
     let code = key.code_at(clock.now_unix());
     let done = k
         .login()
@@ -271,7 +272,7 @@ pub async fn mfa_totp_set_up_step_up_and_replay(store: Arc<dyn Persister>) {
     let LoginSubmission::Retry(again) = replay else {
         panic!("a replayed code stepped up");
     };
-    assert_eq!(again.ui.node("totp_code").unwrap().messages[0].id, 4000008);
+    assert_eq!(ids(&again.ui), [4000008]);
     assert!(matches!(
         k.sessions().whoami(&second).await,
         Err(SessionError::Aal2Required)
@@ -487,11 +488,11 @@ pub async fn mfa_lookup_secrets_set_up_reveal_and_use_once(store: Arc<dyn Persis
     let (identity_id, token) = signed_in(&k).await;
     let codes = set_up_codes(&k, &token).await;
 
-    // Unknown code: 4000016; the first code: aal2; again: 4000012.
+    // Unknown code: 4000016 (on the flow, as Kratos's); the first code: aal2; again: 4000012.
     let LoginSubmission::Retry(f) = lookup_login(&k, &token, "notacode").await.unwrap() else {
         panic!("an unknown code signed in");
     };
-    assert_eq!(f.ui.node("lookup_secret").unwrap().messages[0].id, 4000016);
+    assert_eq!(ids(&f.ui), [4000016]);
     let LoginSubmission::Completed(done) = lookup_login(&k, &token, &codes[0]).await.unwrap()
     else {
         panic!("a backup code was refused");
@@ -510,7 +511,7 @@ pub async fn mfa_lookup_secrets_set_up_reveal_and_use_once(store: Arc<dyn Persis
     let LoginSubmission::Retry(f) = lookup_login(&k, &second, &codes[0]).await.unwrap() else {
         panic!("a used code signed in");
     };
-    assert_eq!(f.ui.node("lookup_secret").unwrap().messages[0].id, 4000012);
+    assert_eq!(ids(&f.ui), [4000012]);
 
     // Reveal (on the aal2 session) shows the used code as used.
     let flow = k
