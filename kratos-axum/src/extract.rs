@@ -123,7 +123,10 @@ pub(crate) fn session_error(kratos: &Kratos, e: &SessionError) -> ApiError {
     let err = ApiError::from_error(e);
     match e {
         SessionError::Aal2Required => {
-            err.with_field("redirect_browser_to", aal2_login_url(kratos, None))
+            // Beside the error and in its details, as Kratos's `ErrAALNotSatisfied`.
+            let url = aal2_login_url(kratos, None);
+            err.with_field("redirect_browser_to", url.clone())
+                .with_detail("redirect_browser_to", url)
         }
         _ => err,
     }

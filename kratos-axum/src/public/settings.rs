@@ -74,7 +74,8 @@ fn settings_error(k: &Kratos, req: &FlowRequest, e: &FlowError, browser: bool) -
             Reply::see_other(url).into_response()
         }
         Some(url) if e.id() != "session_inactive" => flow_error(e)
-            .with_field("redirect_browser_to", url)
+            .with_field("redirect_browser_to", url.clone())
+            .with_detail("redirect_browser_to", url)
             .into_response(),
         _ => flow_error(e).into_response(),
     }
@@ -125,6 +126,27 @@ async fn fetch(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, Ap
     }
 }
 
+/// Whether a flow answered again carries no error: a step of a method (new backup codes
+/// shown, the saved ones revealed), which Kratos answers JSON clients with 200 and the flow
+/// (`ErrStrategyAsksToReturnToUI`); a flow with a validation error is a failed submission
+/// (400).
+fn is_step(flow: &Value) -> bool {
+    let errors = |messages: Option<&Value>| {
+        messages
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|m| m.get("type").and_then(Value::as_str) == Some("error"))
+    };
+    let node_error = flow
+        .pointer("/ui/nodes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|n| errors(n.get("messages")));
+    !errors(flow.pointer("/ui/messages")) && !node_error
+}
+
 fn submitted(
     k: &Kratos,
     result: Result<SettingsSubmission, FlowError>,
@@ -168,26 +190,25 @@ async fn submit(
                 .settings()
                 .submit(id, &payload, &req.api_context(&k))
                 .await;
-            Ok(match result {
+            Ok(match submitted(&k, result) {
                 Err(e) if e.id().starts_with("session_") => settings_error(&k, &req, &e, false),
-                result => api_submitted(submitted(&k, result)),
+                Ok(Submitted::Retry { flow, .. }) if is_step(&flow) => {
+                    Reply::json(StatusCode::OK, flow).into_response()
+                }
+                result => api_submitted(result),
             })
         }
         FlowType::Browser => {
             check_browser_csrf(&k, &req, &stored.csrf, &mut payload)?;
             let result = k.settings().submit(id, &payload, &req.context(&k)).await;
-            Ok(match result {
+            Ok(match submitted(&k, result) {
                 Err(e) if e.id().starts_with("session_") => settings_error(&k, &req, &e, true),
+                Ok(Submitted::Retry { flow, .. }) if req.json() && is_step(&flow) => {
+                    Reply::json(StatusCode::OK, flow).into_response()
+                }
                 result => {
                     let ui = ui_url(&k);
-                    browser_submitted(
-                        &k,
-                        &req,
-                        FlowKind::Settings,
-                        ui.as_deref(),
-                        submitted(&k, result),
-                    )
-                    .await
+                    browser_submitted(&k, &req, FlowKind::Settings, ui.as_deref(), result).await
                 }
             })
         }

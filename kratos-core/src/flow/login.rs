@@ -429,11 +429,16 @@ impl<'a> LoginFlows<'a> {
         // The session to write: the refreshed or stepped-up existing one, or a new one.
         let (session, token, new_record) = match existing {
             Some(s) if s.identity_id == identity.id => {
-                let s = self
+                let mut s = self
                     .kratos
                     .sessions()
                     .prepare_authentication(s.id, vec![authentication])
                     .await?;
+                // The answer shows the session with its identity, as a new one does.
+                s.identity = Some(crate::session::public_identity(
+                    identity.clone(),
+                    self.kratos,
+                ));
                 (
                     s,
                     ctx.session_token.clone().map(SessionToken::from_string),

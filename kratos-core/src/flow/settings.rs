@@ -303,19 +303,22 @@ impl<'a> SettingsFlows<'a> {
             .unwrap_or("")
             .to_owned();
         let mut internal = std::mem::take(&mut flow.internal);
+        let mut session_methods = Vec::new();
         let outcome = match self.kratos.methods().settings_named(&method).cloned() {
             Some(strategy) => {
-                strategy
-                    .submit(&mut SettingsCx {
-                        kratos: self.kratos,
-                        flow: &mut flow,
-                        payload,
-                        request: ctx,
-                        session: &session,
-                        identity: &current,
-                        internal: &mut internal,
-                    })
-                    .await
+                let mut cx = SettingsCx {
+                    kratos: self.kratos,
+                    flow: &mut flow,
+                    payload,
+                    request: ctx,
+                    session: &session,
+                    identity: &current,
+                    internal: &mut internal,
+                    session_methods: Vec::new(),
+                };
+                let outcome = strategy.submit(&mut cx).await;
+                session_methods = cx.session_methods;
+                outcome
             }
             None => Ok(SettingsOutcome::NotMine),
         };
@@ -379,6 +382,14 @@ impl<'a> SettingsFlows<'a> {
             self.save(&flow, &csrf, false).await?;
             return Ok(SettingsSubmission::Retry(flow));
         };
+        // A second factor set up here was proved with it: the session holds it now (Kratos's
+        // `SessionAddAuthenticationMethods`), so it is not sent to step up to what it just did.
+        if !session_methods.is_empty() {
+            self.kratos
+                .sessions()
+                .add_authentication(session.id, session_methods)
+                .await?;
+        }
         flow.active = Some(method.clone());
         crate::hook::run_after(self.kratos, &hook_ctx, &identity).await?;
         let mut continue_with = Vec::new();

@@ -397,7 +397,7 @@ impl<'a> SessionManager<'a> {
 }
 
 /// The identity as a session shows it: no credentials, no admin metadata.
-fn public_identity(mut identity: Identity, kratos: &Kratos) -> Identity {
+pub(crate) fn public_identity(mut identity: Identity, kratos: &Kratos) -> Identity {
     identity.credentials.clear();
     identity.metadata_admin = None;
     identity.schema_url = kratos.schema_url(&identity.schema_id);

@@ -11,6 +11,7 @@ mod model;
 mod token;
 
 pub use error::SessionError;
+pub(crate) use manager::public_identity;
 pub use manager::{IssuedSession, RequiredAal, SessionManager, available_aal};
 pub use model::{Aal, AuthenticationMethod, ClientInfo, Device, Session, SessionRecord};
 pub use token::{LogoutToken, SessionToken, token_digest};

@@ -422,9 +422,19 @@ pub struct SettingsCx<'a> {
     pub identity: &'a Identity,
     /// The flow's internal method state.
     pub internal: &'a mut InternalContext,
+    /// Authentication steps the submission proved, added to the session once the change is
+    /// saved ([`SettingsCx::add_session_method`]).
+    pub(crate) session_methods: Vec<crate::session::AuthenticationMethod>,
 }
 
 impl SettingsCx<'_> {
+    /// Records that the submission proved `method` (a code from the authenticator app being
+    /// linked, backup codes being confirmed): once the change is saved, the step is added to
+    /// the flow's session, as Kratos does when a second factor is set up in settings.
+    pub fn add_session_method(&mut self, method: crate::session::AuthenticationMethod) {
+        self.session_methods.push(method);
+    }
+
     /// Parses the payload as the strategy's own type; a malformed one is a 400.
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, FlowError> {
         T::deserialize(self.payload)

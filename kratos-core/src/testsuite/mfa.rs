@@ -88,6 +88,12 @@ async fn password_login(k: &Kratos, email: &str) -> String {
     }
 }
 
+/// Another password login of the identity: a new aal1 session token.
+async fn another_session(k: &Kratos, identity_id: Uuid) -> String {
+    let identity = k.store().get_identity(k.nid(), identity_id).await.unwrap();
+    password_login(k, identity.traits["email"].as_str().expect("an email")).await
+}
+
 fn with_token(token: &str) -> FlowContext {
     FlowContext {
         session_token: Some(token.to_owned()),
@@ -205,7 +211,18 @@ pub async fn mfa_totp_set_up_step_up_and_replay(store: Arc<dyn Persister>) {
     assert!(!config.contains(&*key.secret_base32()), "{config}");
     assert_eq!(k.available_aal(&stored), Aal::Aal2);
 
-    // The aal1 session no longer passes whoami under highest_available.
+    // Linking proved the app: the session that linked it holds it (as Kratos's does).
+    let linked = k.sessions().whoami(&token).await.expect("aal2 by linking");
+    assert_eq!(linked.authenticator_assurance_level, Aal::Aal2);
+    let methods: Vec<_> = linked
+        .authentication_methods
+        .iter()
+        .map(|m| (m.method.as_str(), m.aal))
+        .collect();
+    assert_eq!(methods, [("password", Aal::Aal1), ("totp", Aal::Aal2)]);
+
+    // A new aal1 session no longer passes whoami under highest_available.
+    let token = another_session(&k, identity_id).await;
     assert!(matches!(
         k.sessions().whoami(&token).await,
         Err(SessionError::Aal2Required)
@@ -229,7 +246,8 @@ pub async fn mfa_totp_set_up_step_up_and_replay(store: Arc<dyn Persister>) {
     let LoginSubmission::Retry(again) = wrong else {
         panic!("a wrong code stepped up");
     };
-    assert_eq!(again.ui.node("totp_code").unwrap().messages[0].id, 4000008);
+    // On the flow, as Kratos's.
+    assert_eq!(ids(&again.ui), [4000008]);
     let code = key.code_at(clock.now_unix());
     let done = k
         .login()
@@ -271,7 +289,7 @@ pub async fn mfa_totp_set_up_step_up_and_replay(store: Arc<dyn Persister>) {
     let LoginSubmission::Retry(again) = replay else {
         panic!("a replayed code stepped up");
     };
-    assert_eq!(again.ui.node("totp_code").unwrap().messages[0].id, 4000008);
+    assert_eq!(ids(&again.ui), [4000008]);
     assert!(matches!(
         k.sessions().whoami(&second).await,
         Err(SessionError::Aal2Required)
@@ -280,8 +298,9 @@ pub async fn mfa_totp_set_up_step_up_and_replay(store: Arc<dyn Persister>) {
 
 pub async fn mfa_second_factor_rules(store: Arc<dyn Persister>) {
     let (k, clock) = mfa_kratos(store, "");
-    let (_, token) = signed_in(&k).await;
-    let key = link_totp(&k, &clock, &token).await;
+    let (identity_id, linking) = signed_in(&k).await;
+    let key = link_totp(&k, &clock, &linking).await;
+    let token = another_session(&k, identity_id).await;
 
     // No session: no aal2 flow, and an aal2 flow submitted without one is refused.
     let err = k
@@ -486,13 +505,21 @@ pub async fn mfa_lookup_secrets_set_up_reveal_and_use_once(store: Arc<dyn Persis
     let (k, _clock) = mfa_kratos(store, "");
     let (identity_id, token) = signed_in(&k).await;
     let codes = set_up_codes(&k, &token).await;
+    // Confirming the codes proved them: the session holds the method (as Kratos's does).
+    let confirmed = k
+        .sessions()
+        .whoami(&token)
+        .await
+        .expect("aal2 by confirming");
+    assert_eq!(confirmed.authenticator_assurance_level, Aal::Aal2);
 
-    // Unknown code: 4000016; the first code: aal2; again: 4000012.
-    let LoginSubmission::Retry(f) = lookup_login(&k, &token, "notacode").await.unwrap() else {
+    // Unknown code: 4000016 (on the flow, as Kratos's); the first code: aal2; again: 4000012.
+    let first = another_session(&k, identity_id).await;
+    let LoginSubmission::Retry(f) = lookup_login(&k, &first, "notacode").await.unwrap() else {
         panic!("an unknown code signed in");
     };
-    assert_eq!(f.ui.node("lookup_secret").unwrap().messages[0].id, 4000016);
-    let LoginSubmission::Completed(done) = lookup_login(&k, &token, &codes[0]).await.unwrap()
+    assert_eq!(ids(&f.ui), [4000016]);
+    let LoginSubmission::Completed(done) = lookup_login(&k, &first, &codes[0]).await.unwrap()
     else {
         panic!("a backup code was refused");
     };
@@ -510,7 +537,7 @@ pub async fn mfa_lookup_secrets_set_up_reveal_and_use_once(store: Arc<dyn Persis
     let LoginSubmission::Retry(f) = lookup_login(&k, &second, &codes[0]).await.unwrap() else {
         panic!("a used code signed in");
     };
-    assert_eq!(f.ui.node("lookup_secret").unwrap().messages[0].id, 4000012);
+    assert_eq!(ids(&f.ui), [4000012]);
 
     // Reveal (on the aal2 session) shows the used code as used.
     let flow = k
@@ -604,8 +631,9 @@ pub async fn mfa_second_factor_of_a_method_that_is_off_asks_for_no_step_up(
 ) {
     // TOTP set up while the method was on...
     let (on, clock) = mfa_kratos(store.clone(), "");
-    let (identity_id, token) = signed_in(&on).await;
-    link_totp(&on, &clock, &token).await;
+    let (identity_id, linking) = signed_in(&on).await;
+    link_totp(&on, &clock, &linking).await;
+    let token = another_session(&on, identity_id).await;
     assert!(matches!(
         on.sessions().whoami(&token).await,
         Err(SessionError::Aal2Required)

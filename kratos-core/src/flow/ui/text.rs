@@ -83,6 +83,15 @@ pub fn required(property: &str) -> UiText {
         Some(json!({ "property": property })),
     )
 }
+/// 4000003 "length must be >= {min}, but got {actual}" (a JSON schema `minLength`), with the
+/// context `{min_length, actual_length}`.
+pub fn min_length(min: usize, actual: usize) -> UiText {
+    UiText::error(
+        4000003,
+        format!("length must be >= {min}, but got {actual}"),
+        Some(json!({ "min_length": min, "actual_length": actual })),
+    )
+}
 /// 4000006 invalid credentials.
 pub fn invalid_credentials() -> UiText {
     UiText::error(

@@ -90,16 +90,13 @@ impl LoginStrategy for LookupSecretLogin {
         // Counted before the code is looked at: a burst of guesses stops at the limit.
         let reset = count_second_factor_attempt(kratos, identity.id).await?;
         let Some(index) = config.find(&mac_keys(kratos.config()), &payload.lookup_secret) else {
-            cx.flow
-                .ui
-                .add_node_message("lookup_secret", mfa::lookup_invalid());
+            // On the flow, as Kratos's (its errors point at the form, not the field).
+            cx.flow.ui.messages.push(mfa::lookup_invalid());
             return Ok(LoginOutcome::Retry);
         };
         let stored = &config.recovery_codes[index];
         if stored.used_at.is_some() {
-            cx.flow
-                .ui
-                .add_node_message("lookup_secret", mfa::lookup_already_used());
+            cx.flow.ui.messages.push(mfa::lookup_already_used());
             return Ok(LoginOutcome::Retry);
         }
         // The use is recorded by one atomic insert: of concurrent logins with one code,
@@ -115,9 +112,7 @@ impl LoginStrategy for LookupSecretLogin {
             )
             .await?
         {
-            cx.flow
-                .ui
-                .add_node_message("lookup_secret", mfa::lookup_already_used());
+            cx.flow.ui.messages.push(mfa::lookup_already_used());
             return Ok(LoginOutcome::Retry);
         }
         if !identity.is_active() {

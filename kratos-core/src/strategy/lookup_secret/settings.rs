@@ -12,6 +12,7 @@ use crate::flow::ui::text::mfa;
 use crate::flow::ui::{InputType, NodeGroup, UiContainer, UiNode};
 use crate::identity::{CredentialType, Credentials, Identity};
 use crate::kratos::Kratos;
+use crate::session::{Aal, AuthenticationMethod};
 use crate::strategy::{
     IdentityChange, Method, SettingsCx, SettingsOutcome, SettingsPopulateCx, SettingsStrategy,
     lenient_bool,
@@ -114,6 +115,12 @@ impl SettingsStrategy for LookupSecretSettings {
             };
             cx.internal.remove(PENDING);
             let now = crate::clock::truncate_micros(kratos.clock().now());
+            cx.add_session_method(AuthenticationMethod {
+                method: "lookup_secret".into(),
+                aal: Aal::Aal2,
+                completed_at: now,
+                provider: None,
+            });
             let mut next = cx.identity.clone();
             let created_at = next
                 .credential(CredentialType::LookupSecret)

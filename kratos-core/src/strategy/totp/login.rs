@@ -119,6 +119,15 @@ impl LoginStrategy for TotpLogin {
                 .add_node_message("totp_code", crate::flow::ui::text::required("totp_code"));
             return Ok(LoginOutcome::Retry);
         }
+        // Kratos's login schema asks for at least 6 characters (checked before anything else).
+        let length = payload.totp_code.chars().count();
+        if length < otp::DIGITS {
+            cx.flow.ui.add_node_message(
+                "totp_code",
+                crate::flow::ui::text::min_length(otp::DIGITS, length),
+            );
+            return Ok(LoginOutcome::Retry);
+        }
         // Counted before the code is checked: a burst of guesses stops at the limit.
         let reset = count_second_factor_attempt(kratos, identity.id).await?;
         let at = now(kratos);
@@ -126,9 +135,8 @@ impl LoginStrategy for TotpLogin {
             .ok()
             .and_then(|t| key.verify(payload.totp_code.trim(), t));
         let Some(step) = step else {
-            cx.flow
-                .ui
-                .add_node_message("totp_code", mfa::totp_verifier_wrong());
+            // On the flow, as Kratos's (its error points at the form, not the field).
+            cx.flow.ui.messages.push(mfa::totp_verifier_wrong());
             return Ok(LoginOutcome::Retry);
         };
         // A code is good once: its step is recorded, and a replay within its window loses.
@@ -146,9 +154,7 @@ impl LoginStrategy for TotpLogin {
             )
             .await?
         {
-            cx.flow
-                .ui
-                .add_node_message("totp_code", mfa::totp_verifier_wrong());
+            cx.flow.ui.messages.push(mfa::totp_verifier_wrong());
             return Ok(LoginOutcome::Retry);
         }
         if !identity.is_active() {

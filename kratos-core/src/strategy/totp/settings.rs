@@ -12,6 +12,7 @@ use crate::flow::ui::text::mfa;
 use crate::flow::ui::{InputType, NodeGroup, UiNode, UiText};
 use crate::identity::{CredentialType, Identity};
 use crate::kratos::Kratos;
+use crate::session::{Aal, AuthenticationMethod};
 use crate::strategy::{
     IdentityChange, InternalContext, Method, SettingsCx, SettingsOutcome, SettingsPopulateCx,
     SettingsStrategy,
@@ -166,6 +167,12 @@ impl SettingsStrategy for TotpSettings {
             return Ok(SettingsOutcome::Retry);
         }
         cx.internal.remove(PENDING);
+        cx.add_session_method(AuthenticationMethod {
+            method: "totp".into(),
+            aal: Aal::Aal2,
+            completed_at: now,
+            provider: None,
+        });
         let next = super::with_credential(cx.kratos, cx.identity.clone(), &key)?;
         Ok(SettingsOutcome::Save(IdentityChange::Credentials(
             Box::new(next),
