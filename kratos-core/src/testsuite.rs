@@ -164,6 +164,8 @@ macro_rules! store_conformance {
             mfa_second_factor_of_a_method_that_is_off_asks_for_no_step_up,
             mfa_code_as_second_factor,
             mfa_per_method_hooks_run_for_their_method,
+            mfa_partly_enabled_second_factors_agree_between_login_and_whoami,
+            mfa_backup_codes_in_kratos_plaintext_shape_still_work,
         );
     };
 }

@@ -198,7 +198,7 @@ impl<'a> LoginFlows<'a> {
                 strategy.populate(&mut populate)?;
             }
         }
-        if requested_aal > Aal::Aal1 && !refresh {
+        if requested_aal > Aal::Aal1 {
             ui.messages.push(mfa_requested());
         }
         if refresh {
@@ -462,36 +462,74 @@ impl<'a> LoginFlows<'a> {
             &csrf,
             &super::WithInternal::new(&flow, &flow.internal),
         )?;
-        let written = self
-            .kratos
-            .store()
-            .complete_flow(
-                self.kratos.nid(),
-                &FlowCompletion {
-                    flow: &stored,
-                    reset_login_failures: writes.reset_login_failures.as_deref(),
-                    forgive_login_attempt: writes.forgive_login_attempt.as_ref().map(
-                        |(key, max)| LockoutKey {
-                            key,
-                            max_attempts: *max,
+        let completion = FlowCompletion {
+            flow: &stored,
+            reset_login_failures: writes.reset_login_failures.as_deref(),
+            forgive_login_attempt: writes.forgive_login_attempt.as_ref().map(|(key, max)| {
+                LockoutKey {
+                    key,
+                    max_attempts: *max,
+                }
+            }),
+            identity: None,
+            session: Some(match &new_record {
+                Some(record) => SessionWrite::Insert(record),
+                None => SessionWrite::Update(&session),
+            }),
+        };
+        let written = match &writes.use_secret {
+            None => {
+                self.kratos
+                    .store()
+                    .complete_flow(self.kratos.nid(), &completion)
+                    .await
+            }
+            Some(secret) => {
+                self.kratos
+                    .store()
+                    .complete_flow_using_secret(
+                        self.kratos.nid(),
+                        &completion,
+                        &crate::store::SecretUse {
+                            identity_id: identity.id,
+                            key: &secret.key,
+                            expires_at: secret.expires_at,
                         },
-                    ),
-                    identity: None,
-                    session: Some(match &new_record {
-                        Some(record) => SessionWrite::Insert(record),
-                        None => SessionWrite::Update(&session),
-                    }),
-                },
-            )
-            .await;
+                    )
+                    .await
+            }
+        };
+        if let (Err(StoreError::AlreadyUsed), Some(secret)) = (&written, writes.use_secret) {
+            flow.state = FlowState::ChooseMethod;
+            flow.ui.messages.push(secret.refused);
+            self.save(&flow, &csrf, false).await?;
+            return Ok(LoginSubmission::Retry(flow));
+        }
         if let Err(StoreError::NotFound) = written {
             return Err(self.completion_refused(flow.id).await);
         }
         written?;
         if let Some(updated) = &writes.update_identity {
+            // Over a fresh read, so changes made since the method read the identity (an
+            // admin's, a hook's) are kept: only the method's credentials are replaced.
+            let mut fresh = self
+                .kratos
+                .store()
+                .get_identity(self.kratos.nid(), updated.id)
+                .await?;
+            for t in &writes.updated_credentials {
+                match updated.credentials.get(t) {
+                    Some(c) => {
+                        fresh.credentials.insert(*t, c.clone());
+                    }
+                    None => {
+                        fresh.credentials.remove(t);
+                    }
+                }
+            }
             self.kratos
                 .store()
-                .update_identity(self.kratos.nid(), updated)
+                .update_identity(self.kratos.nid(), &fresh)
                 .await?;
         }
         let hook_ctx = crate::hook::HookContext {

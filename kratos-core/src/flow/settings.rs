@@ -297,15 +297,16 @@ impl<'a> SettingsFlows<'a> {
             Err(crate::store::StoreError::NotFound) => return Err(FlowError::NoActiveSession),
             Err(e) => return Err(e.into()),
         };
-        let method = payload
+        let mut method = payload
             .get("method")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
         let mut internal = std::mem::take(&mut flow.internal);
         let mut session_methods = Vec::new();
-        let outcome = match self.kratos.methods().settings_named(&method).cloned() {
+        let outcome = match self.kratos.methods().settings_claiming(payload).cloned() {
             Some(strategy) => {
+                method = strategy.method().as_str().to_owned();
                 let mut cx = SettingsCx {
                     kratos: self.kratos,
                     flow: &mut flow,

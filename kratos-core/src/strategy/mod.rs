@@ -277,7 +277,26 @@ pub struct CompletionWrites {
     /// A lockout key (with its limit) whose count this success takes back.
     pub forgive_login_attempt: Option<(String, u32)>,
     /// The identity updated (a credential changed by signing in: a backup code marked used).
+    /// Written after the completion, over a fresh read: only its credentials of the types
+    /// listed in [`CompletionWrites::updated_credentials`] replace the stored ones.
     pub update_identity: Option<Identity>,
+    /// The credential types `update_identity` changes.
+    pub updated_credentials: Vec<crate::identity::CredentialType>,
+    /// A second-factor secret this login uses, recorded in the completing transaction: when
+    /// it was used before, nothing is written and the flow shows `refused`.
+    pub use_secret: Option<SecretToUse>,
+}
+
+/// A second-factor secret used at most once ([`crate::store::UsedSecretStore`]), with the
+/// message the flow shows when it was used before.
+#[derive(Debug)]
+pub struct SecretToUse {
+    /// The key (`totp:<step>`, `lookup_secret:<digest>`).
+    pub key: String,
+    /// Until when the use is remembered.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// The message when the secret was used before (Kratos's 4000008, 4000012).
+    pub refused: crate::flow::ui::UiText,
 }
 
 /// A login strategy's answer to a submission.
@@ -480,6 +499,13 @@ pub trait SettingsStrategy: Send + Sync + 'static {
 
     /// Adds its nodes to the form for `cx.identity`.
     fn populate(&self, cx: &mut SettingsPopulateCx<'_>) -> Result<(), FlowError>;
+
+    /// Whether a submission is this strategy's. By default: its `method` names the
+    /// strategy's method. A strategy whose buttons post no `method` (TOTP's
+    /// `totp_unlink`, the lookup secrets' actions) claims them too.
+    fn claims(&self, payload: &Value) -> bool {
+        payload.get("method").and_then(Value::as_str) == Some(self.method().as_str())
+    }
 
     /// Handles a submission whose `method` is this strategy's.
     async fn submit(&self, cx: &mut SettingsCx<'_>) -> Result<SettingsOutcome, FlowError>;

@@ -156,9 +156,12 @@ impl Methods {
             .find(|s| s.method().as_str() == name)
     }
 
-    /// The settings strategy of the method named `name`.
-    pub(crate) fn settings_named(&self, name: &str) -> Option<&Arc<dyn SettingsStrategy>> {
-        self.settings.iter().find(|s| s.method().as_str() == name)
+    /// The settings strategy that claims a submission ([`SettingsStrategy::claims`]).
+    pub(crate) fn settings_claiming(
+        &self,
+        payload: &serde_json::Value,
+    ) -> Option<&Arc<dyn SettingsStrategy>> {
+        self.settings.iter().find(|s| s.claims(payload))
     }
 
     /// Whether a second-factor login method is registered.
@@ -166,6 +169,15 @@ impl Methods {
         self.login
             .iter()
             .any(|s| matches!(s.factor(), super::Factor::Second | super::Factor::Both))
+    }
+
+    /// Whether every second-factor method of this library (`totp`, `lookup_secret`) has a
+    /// login strategy. (An imported `webauthn` credential still counts in the level the
+    /// store keeps, as this build has no method for it.)
+    pub fn has_every_second_factor(&self) -> bool {
+        [Method::Totp, Method::LookupSecret]
+            .iter()
+            .all(|m| self.has_login(m))
     }
 
     /// Whether any login strategy of `method` is registered.

@@ -443,7 +443,8 @@ async fn set_up_codes(k: &Kratos, token: &str) -> Vec<String> {
         k,
         token,
         flow.id,
-        json!({"method": "lookup_secret", "lookup_secret_regenerate": true}),
+        // The buttons post no `method` (a form built from the nodes sends only the button).
+        json!({"lookup_secret_regenerate": "true"}),
     )
     .await
     .unwrap() else {
@@ -468,14 +469,9 @@ async fn set_up_codes(k: &Kratos, token: &str) -> Vec<String> {
         .identity_id;
     let before = k.store().get_identity(k.nid(), identity).await.unwrap();
     assert!(before.credential(CredentialType::LookupSecret).is_none());
-    let done = settings_submit(
-        k,
-        token,
-        flow.id,
-        json!({"method": "lookup_secret", "lookup_secret_confirm": true}),
-    )
-    .await
-    .unwrap();
+    let done = settings_submit(k, token, flow.id, json!({"lookup_secret_confirm": "true"}))
+        .await
+        .unwrap();
     assert!(matches!(done, SettingsSubmission::Completed(_)), "{done:?}");
     let saved = k.store().get_identity(k.nid(), identity).await.unwrap();
     let config = saved
@@ -751,34 +747,101 @@ pub async fn mfa_per_method_hooks_run_for_their_method(store: Arc<dyn Persister>
         .as_str()
         .unwrap()
         .to_owned();
-    // A password login does not run the totp hooks: both sessions live.
+    // A password login does not run the totp hooks: every session lives.
+    let stepping = password_login(&k, &email).await;
     let other = password_login(&k, &email).await;
     let aal1 = crate::session::RequiredAal::Aal1;
-    k.sessions().whoami_with(&token, aal1).await.expect("first");
-    k.sessions()
-        .whoami_with(&other, aal1)
-        .await
-        .expect("second");
-    // The TOTP step-up runs them: the other session is revoked, this one lives.
+    for s in [&token, &stepping, &other] {
+        k.sessions().whoami_with(s, aal1).await.expect("alive");
+    }
+    // The TOTP step-up runs them: the other sessions are revoked, this one lives.
     clock.advance(Duration::seconds(30));
-    let flow = aal2_flow(&k, &token).await;
+    let flow = aal2_flow(&k, &stepping).await;
     let code = key.code_at(clock.now_unix());
     let done = k
         .login()
         .submit(
             flow.id,
             &json!({"method": "totp", "totp_code": *code}),
-            &with_token(&token),
+            &with_token(&stepping),
         )
         .await
         .unwrap();
     assert!(matches!(done, LoginSubmission::Completed(_)));
     k.sessions()
-        .whoami(&token)
+        .whoami(&stepping)
         .await
         .expect("the stepped-up session lives");
-    assert!(matches!(
-        k.sessions().whoami_with(&other, aal1).await,
-        Err(SessionError::Inactive)
-    ));
+    for s in [&token, &other] {
+        assert!(matches!(
+            k.sessions().whoami_with(s, aal1).await,
+            Err(SessionError::Inactive)
+        ));
+    }
+}
+
+pub async fn mfa_partly_enabled_second_factors_agree_between_login_and_whoami(
+    store: Arc<dyn Persister>,
+) {
+    // TOTP linked while it was on; now only lookup secrets are on.
+    let (on, clock) = mfa_kratos(store.clone(), "");
+    let (identity_id, token) = signed_in(&on).await;
+    link_totp(&on, &clock, &token).await;
+    let lookup_only = super::kratos_with(
+        store,
+        "selfservice:\n  methods:\n    lookup_secret:\n      enabled: true\n",
+        Arc::new(clock.clone()),
+    )
+    .tenant(on.nid());
+    let identity = lookup_only
+        .store()
+        .get_identity(lookup_only.nid(), identity_id)
+        .await
+        .unwrap();
+    assert_eq!(lookup_only.available_aal(&identity), Aal::Aal1);
+    let email = identity.traits["email"].as_str().unwrap().to_owned();
+    let fresh = password_login(&lookup_only, &email).await;
+    lookup_only
+        .sessions()
+        .whoami(&fresh)
+        .await
+        .expect("no step-up that no enabled method could give");
+}
+
+pub async fn mfa_backup_codes_in_kratos_plaintext_shape_still_work(store: Arc<dyn Persister>) {
+    let (k, _clock) = mfa_kratos(store, "");
+    let (identity_id, _) = signed_in(&k).await;
+    // A credential as an earlier version stored Kratos's import: plaintext codes.
+    let mut identity = k.store().get_identity(k.nid(), identity_id).await.unwrap();
+    let now = Utc::now();
+    identity.credentials.insert(
+        CredentialType::LookupSecret,
+        crate::identity::Credentials {
+            credential_type: CredentialType::LookupSecret,
+            identifiers: vec![identity_id.to_string()],
+            config: json!({"recovery_codes": [{"code": "abcd1234"}, {"code": "wxyz6789"}]}),
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        },
+    );
+    k.store().update_identity(k.nid(), &identity).await.unwrap();
+    let email = identity.traits["email"].as_str().unwrap().to_owned();
+    let token = password_login(&k, &email).await;
+    let LoginSubmission::Completed(done) = lookup_login(&k, &token, "abcd1234").await.unwrap()
+    else {
+        panic!("a plaintext-stored code was refused");
+    };
+    assert_eq!(done.session.authenticator_assurance_level, Aal::Aal2);
+    // The credential is stored sealed from then on.
+    let after = k.store().get_identity(k.nid(), identity_id).await.unwrap();
+    let config = after
+        .credential(CredentialType::LookupSecret)
+        .unwrap()
+        .config
+        .to_string();
+    assert!(
+        !config.contains("abcd1234") && !config.contains("wxyz6789"),
+        "{config}"
+    );
 }

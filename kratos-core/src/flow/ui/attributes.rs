@@ -219,8 +219,9 @@ impl fmt::Debug for TextAttributes {
     }
 }
 
-/// Attributes of an image node (`uiNodeImageAttributes`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Attributes of an image node (`uiNodeImageAttributes`). `Debug` shows a `data:` URL's
+/// length only: the `totp_qr` image encodes a TOTP secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageAttributes {
     /// The image's URL (a `data:` URL for QR codes).
     pub src: String,
@@ -230,6 +231,22 @@ pub struct ImageAttributes {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
+}
+
+impl std::fmt::Debug for ImageAttributes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let src = if self.src.starts_with("data:") {
+            format!("<data URL, {} bytes>", self.src.len())
+        } else {
+            self.src.clone()
+        };
+        f.debug_struct("ImageAttributes")
+            .field("src", &src)
+            .field("id", &self.id)
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .finish()
+    }
 }
 
 /// Attributes of a link node (`uiNodeAnchorAttributes`).
@@ -387,5 +404,23 @@ mod tests {
         assert_eq!(anchor.name(), None);
         assert_eq!(anchor.node_type, NodeType::A);
         assert_eq!(NodeType::A.to_string(), "a");
+    }
+}
+
+#[cfg(test)]
+mod image_debug_tests {
+    use super::ImageAttributes;
+
+    #[test]
+    fn a_data_url_does_not_show_in_debug() {
+        let img = ImageAttributes {
+            src: "data:image/png;base64,SECRETSECRET".into(),
+            id: "totp_qr".into(),
+            width: 256,
+            height: 256,
+        };
+        let shown = format!("{img:?}");
+        assert!(!shown.contains("SECRETSECRET"), "{shown}");
+        assert!(shown.contains("totp_qr"));
     }
 }

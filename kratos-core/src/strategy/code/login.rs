@@ -292,7 +292,10 @@ impl CodeLogin {
             .await?;
             flow.state = FlowState::SentEmail;
             flow.ui = code_step_ui(kratos, flow, address);
-            flow.ui.messages.push(code_text::login_code_sent());
+            flow.ui.messages.push(UiText::info(
+                1010025,
+                "A code was sent to your address. If you didn't receive it, please try again.",
+            ));
             return Ok(LoginOutcome::Retry);
         }
         let Some(consumed) = super::check_code_or_say(

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::codes::{LookupSecretConfig, mac_keys};
+use super::codes::mac_keys;
 use crate::clock::truncate_micros;
 use crate::flow::FlowError;
 use crate::flow::ui::text::mfa;
@@ -41,11 +41,12 @@ impl LoginStrategy for LookupSecretLogin {
 
     /// Offers the code input when the identity has unused backup codes.
     fn populate(&self, cx: &mut PopulateCx<'_>) -> Result<(), FlowError> {
+        // Shown while the identity has codes, used or not (as Kratos): its level counts them.
         let has_codes = cx
             .identity
             .and_then(|i| i.credential(CredentialType::LookupSecret))
-            .and_then(|c| LookupSecretConfig::from_value(&c.config).ok())
-            .is_some_and(|c| c.remaining() > 0);
+            .and_then(|c| super::read_config(cx.kratos, &c.config).ok().flatten())
+            .is_some();
         if !has_codes {
             return Ok(());
         }
@@ -71,12 +72,11 @@ impl LoginStrategy for LookupSecretLogin {
             .store()
             .get_identity(kratos.nid(), session.identity_id)
             .await?;
-        let config = identity
-            .credential(CredentialType::LookupSecret)
-            .map(|c| LookupSecretConfig::from_value(&c.config))
-            .transpose()
-            .map_err(|e| FlowError::Internal(e.to_string()))?;
-        let Some(mut config) = config.filter(|c| !c.recovery_codes.is_empty()) else {
+        let config = match identity.credential(CredentialType::LookupSecret) {
+            Some(c) => super::read_config(kratos, &c.config)?,
+            None => None,
+        };
+        let Some(mut config) = config else {
             cx.flow.ui.messages.push(mfa::no_lookup());
             return Ok(LoginOutcome::Retry);
         };
@@ -99,22 +99,14 @@ impl LoginStrategy for LookupSecretLogin {
             cx.flow.ui.messages.push(mfa::lookup_already_used());
             return Ok(LoginOutcome::Retry);
         }
-        // The use is recorded by one atomic insert: of concurrent logins with one code,
-        // exactly one gets past here. Codes are good until replaced, so the use is kept as
-        // long as the credential may hold the code.
-        if !kratos
-            .store()
-            .use_once(
-                kratos.nid(),
-                identity.id,
-                &stored.used_secret_key(),
-                chrono::DateTime::<chrono::Utc>::MAX_UTC,
-            )
-            .await?
-        {
-            cx.flow.ui.messages.push(mfa::lookup_already_used());
-            return Ok(LoginOutcome::Retry);
-        }
+        // The use is recorded with the session, in one transaction: of concurrent logins with
+        // one code exactly one gets a session. Codes are good until replaced, so the use is
+        // remembered as long as the credential may hold the code.
+        let use_secret = crate::strategy::SecretToUse {
+            key: stored.used_secret_key(),
+            expires_at: super::remember_forever(),
+            refused: mfa::lookup_already_used(),
+        };
         if !identity.is_active() {
             return Err(FlowError::IdentityDisabled);
         }
@@ -136,6 +128,8 @@ impl LoginStrategy for LookupSecretLogin {
             writes: CompletionWrites {
                 reset_login_failures: reset,
                 update_identity: Some(updated),
+                updated_credentials: vec![CredentialType::LookupSecret],
+                use_secret: Some(use_secret),
                 ..Default::default()
             },
         })))

@@ -38,13 +38,14 @@ struct LookupPayload {
 #[derive(Debug, Default)]
 pub struct LookupSecretSettings;
 
-fn stored_config(identity: &Identity) -> Result<Option<LookupSecretConfig>, FlowError> {
-    identity
-        .credential(CredentialType::LookupSecret)
-        .map(|c| LookupSecretConfig::from_value(&c.config))
-        .transpose()
-        .map_err(|e| FlowError::Internal(e.to_string()))
-        .map(|c| c.filter(|c| !c.recovery_codes.is_empty()))
+fn stored_config(
+    kratos: &Kratos,
+    identity: &Identity,
+) -> Result<Option<LookupSecretConfig>, FlowError> {
+    match identity.credential(CredentialType::LookupSecret) {
+        Some(c) => super::read_config(kratos, &c.config),
+        None => Ok(None),
+    }
 }
 
 fn button(name: &str, label: crate::flow::ui::UiText) -> UiNode {
@@ -91,8 +92,28 @@ impl SettingsStrategy for LookupSecretSettings {
         Method::LookupSecret
     }
 
+    /// `method=lookup_secret`, or one of its buttons, which post no `method`.
+    fn claims(&self, payload: &serde_json::Value) -> bool {
+        match payload.get("method").and_then(serde_json::Value::as_str) {
+            Some(m) => m == "lookup_secret",
+            None => [
+                "lookup_secret_reveal",
+                "lookup_secret_regenerate",
+                "lookup_secret_confirm",
+                "lookup_secret_disable",
+            ]
+            .iter()
+            .any(|k| payload.get(*k).is_some()),
+        }
+    }
+
     fn populate(&self, cx: &mut SettingsPopulateCx<'_>) -> Result<(), FlowError> {
-        let has_codes = stored_config(cx.identity)?.is_some();
+        // A credential that does not read (a cipher secret rotated out) still lets the
+        // identity make new codes.
+        let has_codes = stored_config(cx.kratos, cx.identity)
+            .ok()
+            .flatten()
+            .is_some();
         buttons(cx.ui, has_codes);
         Ok(())
     }
@@ -101,7 +122,7 @@ impl SettingsStrategy for LookupSecretSettings {
         let payload: LookupPayload = cx.parse()?;
         cx.require_privileged()?;
         let kratos = cx.kratos;
-        let stored = stored_config(cx.identity)?;
+        let stored = stored_config(kratos, cx.identity)?;
         if payload.lookup_secret_confirm {
             let pending = cx
                 .internal

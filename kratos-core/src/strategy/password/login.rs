@@ -335,7 +335,7 @@ impl LoginStrategy for PasswordLogin {
                 reset_login_failures: Some(identifier_key),
                 forgive_login_attempt: address_key
                     .map(|key| (key, lockout.max_failures_per_address)),
-                update_identity: None,
+                ..CompletionWrites::default()
             }
         } else {
             CompletionWrites::default()

@@ -139,24 +139,12 @@ impl LoginStrategy for TotpLogin {
             cx.flow.ui.messages.push(mfa::totp_verifier_wrong());
             return Ok(LoginOutcome::Retry);
         };
-        // A code is good once: its step is recorded, and a replay within its window loses.
+        // A code is good once: its step is recorded with the session, in one transaction,
+        // and a replay within its window loses.
         let remember_until = otp::step_accepted_until(step)
             .and_then(|s| i64::try_from(s).ok())
             .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        if !kratos
-            .store()
-            .use_once(
-                kratos.nid(),
-                identity.id,
-                &otp::used_secret_key(step),
-                remember_until,
-            )
-            .await?
-        {
-            cx.flow.ui.messages.push(mfa::totp_verifier_wrong());
-            return Ok(LoginOutcome::Retry);
-        }
+            .unwrap_or_else(crate::strategy::lookup_secret::remember_forever);
         if !identity.is_active() {
             return Err(FlowError::IdentityDisabled);
         }
@@ -170,6 +158,11 @@ impl LoginStrategy for TotpLogin {
             },
             writes: CompletionWrites {
                 reset_login_failures: reset,
+                use_secret: Some(crate::strategy::SecretToUse {
+                    key: otp::used_secret_key(step),
+                    expires_at: remember_until,
+                    refused: mfa::totp_verifier_wrong(),
+                }),
                 ..Default::default()
             },
         })))

@@ -111,6 +111,14 @@ impl SettingsStrategy for TotpSettings {
         Method::Totp
     }
 
+    /// `method=totp`, or the `totp_unlink` button, which posts no `method`.
+    fn claims(&self, payload: &Value) -> bool {
+        match payload.get("method").and_then(Value::as_str) {
+            Some(m) => m == "totp",
+            None => payload.get("totp_unlink").is_some(),
+        }
+    }
+
     fn populate(&self, cx: &mut SettingsPopulateCx<'_>) -> Result<(), FlowError> {
         if cx.identity.credential(CredentialType::Totp).is_some() {
             cx.ui.nodes.push(
@@ -160,12 +168,26 @@ impl SettingsStrategy for TotpSettings {
         let verified = u64::try_from(now.timestamp())
             .ok()
             .and_then(|t| key.verify(payload.totp_code.trim(), t));
-        if verified.is_none() {
+        let Some(step) = verified else {
             cx.flow
                 .ui
                 .add_node_message("totp_code", mfa::totp_verifier_wrong());
             return Ok(SettingsOutcome::Retry);
-        }
+        };
+        // The code that links the app is used: it cannot sign in again in its window.
+        let remember_until = super::otp::step_accepted_until(step)
+            .and_then(|s| i64::try_from(s).ok())
+            .and_then(|s| chrono::DateTime::<chrono::Utc>::from_timestamp(s, 0))
+            .unwrap_or_else(crate::strategy::lookup_secret::remember_forever);
+        cx.kratos
+            .store()
+            .use_once(
+                cx.kratos.nid(),
+                cx.identity.id,
+                &super::otp::used_secret_key(step),
+                remember_until,
+            )
+            .await?;
         cx.internal.remove(PENDING);
         cx.add_session_method(AuthenticationMethod {
             method: "totp".into(),
