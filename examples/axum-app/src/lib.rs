@@ -14,6 +14,10 @@
 //! identities, sessions, flows, queued mail, relation tuples, and the app's own `app_documents`
 //! and `app_groups` tables.
 //!
+//! Second factors (an authenticator app and backup codes) are set up on the security page
+//! (`/security`); a sign-in of an account with one continues on the second-factor form of
+//! the sign-in page.
+//!
 //! Mail (verification and recovery codes) is queued by the flows and delivered by a courier
 //! worker that [`build`] starts: through SMTP with `--smtp`, or, in development mode (`--dev`)
 //! without SMTP, into an in-memory outbox that the development mailbox page (`/mailbox`) lists.
@@ -24,6 +28,7 @@ mod documents;
 mod guard;
 mod mailbox;
 mod pages;
+mod security;
 pub mod settings;
 mod views;
 
@@ -47,6 +52,10 @@ pub const DEFAULT_IDENTITY_SCHEMA: &str = include_str!("../identity.schema.json"
 
 /// The permission model used when no `--namespaces` is given (Ory Permission Language).
 pub const DEFAULT_NAMESPACES: &str = include_str!("../namespaces.keto.ts");
+
+/// The name authenticator apps show beside the app's codes, unless the configuration sets
+/// `selfservice.methods.totp.config.issuer`.
+pub const TOTP_ISSUER: &str = "Inkwell";
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -95,8 +104,9 @@ pub struct App {
 /// the UI URLs of the flows pointing at the app's pages, the return URL, a session after
 /// registration (by password and by code), the `show_verification_ui` hook after a
 /// registration by password, plain-HTTP cookies for an `http://` base URL, and development
-/// secrets. Verification, recovery and passwordless sign-in and sign-up by email code are
-/// always switched on, `--smtp` sets `courier.smtp.connection_uri`, and `--cleanup-interval`
+/// secrets. Verification, recovery, passwordless sign-in and sign-up by email code, and the
+/// second factors (TOTP, with [`TOTP_ISSUER`] as the issuer unless the file names one, and
+/// backup codes) are always switched on, `--smtp` sets `courier.smtp.connection_uri`, and `--cleanup-interval`
 /// and `--cleanup-older-than` set `database.cleanup.interval` and `older_than`.
 ///
 /// Errors when the file cannot be loaded, when development secrets cannot be kept, and when
@@ -172,6 +182,21 @@ fn configure(settings: &Settings) -> Result<(Config, mailbox::Delivery), String>
     // Passwordless sign-in and sign-up with a code sent by email, beside the password
     // (unless the file switches the code method off: `selfservice.methods.code.enabled`).
     config.selfservice.methods.code.passwordless_enabled = true;
+    // Second factors: an authenticator app (TOTP) and backup codes, set up on `/security`.
+    // Both are off in Kratos's defaults; the app always turns them on, and names itself to
+    // authenticator apps unless the file sets `selfservice.methods.totp.config.issuer`.
+    let methods = &mut config.selfservice.methods;
+    methods.totp.enabled = true;
+    methods.lookup_secret.enabled = true;
+    if methods
+        .totp
+        .config
+        .issuer
+        .as_deref()
+        .is_none_or(|i| i.trim().is_empty())
+    {
+        methods.totp.config.issuer = Some(TOTP_ISSUER.into());
+    }
     let registration = &mut config.selfservice.flows.registration;
     let session_hook = || HookConfig {
         hook: "session".into(),
@@ -378,6 +403,7 @@ pub async fn build(settings: &Settings) -> Result<App, String> {
     );
     let mut pages = Router::new()
         .merge(pages::router())
+        .merge(security::router())
         .merge(documents::router());
     if settings.dev {
         // Never by default: the page shows every code to anyone.
@@ -453,6 +479,18 @@ mod tests {
         assert_eq!(names(&registration.after.code.hooks), ["session"]);
         assert!(config.selfservice.methods.code.passwordless());
         assert!(config.selfservice.flows.verification.enabled);
+    }
+
+    #[test]
+    fn second_factors_are_on_with_the_app_as_issuer_unless_the_file_names_one() {
+        let config = config_from(SECRETS);
+        let methods = &config.selfservice.methods;
+        assert!(methods.totp.enabled && methods.lookup_secret.enabled);
+        assert_eq!(config.totp_issuer(), TOTP_ISSUER);
+        let config = config_from(&format!(
+            "{SECRETS}selfservice:\n  methods:\n    totp:\n      config:\n        issuer: Acme\n"
+        ));
+        assert_eq!(config.totp_issuer(), "Acme");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The account pages: home, sign-in, sign-up, settings, email verification and account
 //! recovery (the flows' UI, rendered from their `ui.nodes`), the self-service error page and the
-//! sessions list.
+//! sessions list. The sign-in page's second-factor form and the security page are in
+//! [`crate::security`].
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -9,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use kratos_core::config::CodeOrLink;
 use kratos_core::flow::{FlowContext, FlowError};
-use kratos_core::session::{Session, SessionError};
+use kratos_core::session::{RequiredAal, Session, SessionError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -71,21 +72,60 @@ fn flow_context(state: &AppState, headers: &HeaderMap) -> FlowContext {
     }
 }
 
-/// The request's signed-in user, if any. Storage failures are answered with an error page.
+/// Who makes a request.
+pub(crate) enum Visitor {
+    /// No session (or an inactive one).
+    Anonymous,
+    /// Signed in with a first factor, but the account has a second factor the session has
+    /// not passed yet (`session_aal2_required`): the session is good for nothing but the
+    /// second-factor sign-in and signing out.
+    NeedsSecondFactor(Viewer),
+    /// Signed in.
+    SignedIn(Viewer),
+}
+
+/// Who makes the request. Storage failures are answered with an error page.
+pub(crate) async fn visitor(state: &AppState, headers: &HeaderMap) -> Result<Visitor, Response> {
+    let Some(token) = kratos_axum::session_token_from_headers(&state.kratos, headers) else {
+        return Ok(Visitor::Anonymous);
+    };
+    let sessions = state.kratos.sessions();
+    let (session, pending) = match sessions.whoami(&token).await {
+        Ok(s) => (s, false),
+        Err(SessionError::Aal2Required) => {
+            match sessions.whoami_with(&token, RequiredAal::Aal1).await {
+                Ok(s) => (s, true),
+                Err(SessionError::Inactive | SessionError::NotFound) => {
+                    return Ok(Visitor::Anonymous);
+                }
+                Err(e) => return Err(internal_error(state, &e.to_string())),
+            }
+        }
+        Err(SessionError::Inactive | SessionError::NotFound) => return Ok(Visitor::Anonymous),
+        Err(e) => return Err(internal_error(state, &e.to_string())),
+    };
+    let viewer = viewer_of(state, session, token).await?;
+    Ok(if pending {
+        Visitor::NeedsSecondFactor(viewer)
+    } else {
+        Visitor::SignedIn(viewer)
+    })
+}
+
+/// The request's signed-in user, if any (a session that still needs its second factor is
+/// not one). Storage failures are answered with an error page.
 pub(crate) async fn viewer(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<Viewer>, Response> {
-    let Some(token) = kratos_axum::session_token_from_headers(&state.kratos, headers) else {
-        return Ok(None);
-    };
-    let session = match state.kratos.sessions().whoami(&token).await {
-        Ok(s) => s,
-        Err(SessionError::Inactive | SessionError::Aal2Required | SessionError::NotFound) => {
-            return Ok(None);
-        }
-        Err(e) => return Err(internal_error(state, &e.to_string())),
-    };
+    Ok(match visitor(state, headers).await? {
+        Visitor::SignedIn(v) => Some(v),
+        Visitor::Anonymous | Visitor::NeedsSecondFactor(_) => None,
+    })
+}
+
+/// The [`Viewer`] of a session: its navigation bar, with a logout URL.
+async fn viewer_of(state: &AppState, session: Session, token: String) -> Result<Viewer, Response> {
     let ctx = FlowContext {
         request_url: None,
         session_token: Some(token.clone()),
@@ -123,32 +163,33 @@ pub(crate) async fn viewer(
         "addresses": addresses,
         "unverified": unverified,
     });
-    Ok(Some(Viewer {
+    Ok(Viewer {
         session,
         token,
         nav,
-    }))
+    })
 }
 
-/// The request's signed-in user; without one the browser is sent to sign in and come back.
+/// The request's signed-in user. Without a session the browser is sent to sign in and come
+/// back; a session that needs its second factor is sent to the second-factor sign-in first
+/// (and comes back), never to the first factor again.
 pub(crate) async fn require_viewer(
     state: &AppState,
     headers: &HeaderMap,
     uri: &Uri,
 ) -> Result<Viewer, Response> {
-    match viewer(state, headers).await? {
-        Some(v) => Ok(v),
-        None => {
-            let back = format!(
-                "{}{}",
-                state.base_url,
-                uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
-            );
-            Err(see_other(&format!(
-                "/self-service/login/browser?return_to={}",
-                encode(&back)
-            )))
-        }
+    let back = format!(
+        "{}{}",
+        state.base_url,
+        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+    );
+    match visitor(state, headers).await? {
+        Visitor::SignedIn(v) => Ok(v),
+        Visitor::NeedsSecondFactor(_) => Err(see_other(&crate::security::step_up_url(Some(&back)))),
+        Visitor::Anonymous => Err(see_other(&format!(
+            "/self-service/login/browser?return_to={}",
+            encode(&back)
+        ))),
     }
 }
 
@@ -246,8 +287,14 @@ async fn stylesheet() -> Response {
 }
 
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let viewer = match viewer(&state, &headers).await {
-        Ok(v) => v,
+    let viewer = match visitor(&state, &headers).await {
+        Ok(Visitor::SignedIn(v)) => Some(v),
+        Ok(Visitor::Anonymous) => None,
+        // Half signed in: the home page would look signed out, and its "Sign in" would find a
+        // session; the second factor comes first.
+        Ok(Visitor::NeedsSecondFactor(_)) => {
+            return see_other(&crate::security::step_up_url(None));
+        }
         Err(r) => return r,
     };
     let documents = match &viewer {
@@ -269,13 +316,16 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
 
 /// The query of a flow page.
 #[derive(Deserialize, Default)]
-struct FlowQuery {
-    flow: Option<String>,
-    return_to: Option<String>,
+pub(crate) struct FlowQuery {
+    /// The flow's id.
+    pub(crate) flow: Option<String>,
+    /// Where the browser goes after the flow (passed on to a new flow).
+    pub(crate) return_to: Option<String>,
 }
 
 impl FlowQuery {
-    fn id(&self) -> Option<Uuid> {
+    /// The flow's id, when it is one.
+    pub(crate) fn id(&self) -> Option<Uuid> {
         self.flow.as_deref().and_then(|f| Uuid::parse_str(f).ok())
     }
 
@@ -339,6 +389,15 @@ async fn show_flow(
                 encode(&format!("{}/settings", state.base_url))
             ));
         }
+        Err(FlowError::Aal2Required) => {
+            // The account gained a second factor (just set up in this very flow, say): the
+            // session steps up, then comes back to this flow.
+            let back = match &query.flow {
+                Some(id) => format!("{}/{}?flow={}", state.base_url, page.kind, encode(id)),
+                None => format!("{}/{}", state.base_url, page.kind),
+            };
+            return see_other(&crate::security::step_up_url(Some(&back)));
+        }
         Err(e) => {
             let body = kratos_core::error::KratosError::to_body(&e);
             let (title, message) = friendly(&body.error.id, body.error.code, &body.error.reason);
@@ -356,6 +415,9 @@ async fn show_flow(
         && !kratos_axum::cookie::csrf_cookie_vouches_for(&state.kratos, headers, &token)
     {
         return see_other(&init);
+    }
+    if page.kind == "login" && crate::security::is_step_up(&flow) {
+        return crate::security::second_factor_page(state, headers, &flow).await;
     }
     let viewer = match viewer(state, headers).await {
         Ok(v) => v,
@@ -397,6 +459,8 @@ async fn show_flow(
         if let Some(g) = n.get("group").and_then(Value::as_str)
             && g != "default"
             && !groups.iter().any(|x| x == g)
+            // The second factors have a page of their own.
+            && !(page.kind == "settings" && crate::security::GROUPS.contains(&g))
         {
             groups.push(g.to_owned());
         }
@@ -437,12 +501,11 @@ async fn show_flow(
             "ui": ui,
             "groups": groups,
             "combined": combined,
-            // Settings show one titled form per method; sign-in and sign-up one form.
+            // Settings show one titled form per method (the second factors on `/security`);
+            // sign-in and sign-up one form.
             "group_titles": (page.kind == "settings").then_some(json!({
                 "profile": "Profile",
                 "password": "Change password",
-                "totp": "Authenticator app",
-                "lookup_secret": "Backup codes",
                 "webauthn": "Security keys",
                 "passkey": "Passkeys",
                 "oidc": "Sign in with another provider",
@@ -452,7 +515,7 @@ async fn show_flow(
 }
 
 /// The CSRF token in a flow's `csrf_token` node.
-fn csrf_token_of(flow: &Value) -> Option<String> {
+pub(crate) fn csrf_token_of(flow: &Value) -> Option<String> {
     flow.pointer("/ui/nodes")?
         .as_array()?
         .iter()
@@ -468,7 +531,15 @@ async fn login_page(
     Query(query): Query<FlowQuery>,
 ) -> Response {
     let Some(id) = query.id() else {
-        return see_other(&query.init_url("login"));
+        // A session waiting for its second factor gets the second-factor form: a new
+        // first-factor flow would find the session and send the browser home.
+        return match visitor(&state, &headers).await {
+            Ok(Visitor::NeedsSecondFactor(_)) => {
+                see_other(&crate::security::step_up_url(query.return_to.as_deref()))
+            }
+            Ok(_) => see_other(&query.init_url("login")),
+            Err(r) => r,
+        };
     };
     let result = state
         .kratos
@@ -516,7 +587,13 @@ async fn settings_page(
     Query(query): Query<FlowQuery>,
 ) -> Response {
     let Some(id) = query.id() else {
-        return see_other(&query.init_url("settings"));
+        return match visitor(&state, &headers).await {
+            Ok(Visitor::NeedsSecondFactor(_)) => see_other(&crate::security::step_up_url(Some(
+                &format!("{}/settings", state.base_url),
+            ))),
+            Ok(_) => see_other(&query.init_url("settings")),
+            Err(r) => r,
+        };
     };
     let result = state
         .kratos
@@ -524,6 +601,13 @@ async fn settings_page(
         .get(id, &flow_context(&state, &headers))
         .await
         .map(|f| serde_json::to_value(f).unwrap_or_default());
+    // Kratos sends every settings flow back to this page (its `ui_url`); those of the
+    // security page go on there.
+    if let Ok(flow) = &result
+        && crate::security::started_on_security_page(flow)
+    {
+        return see_other(&format!("/security?flow={id}"));
+    }
     let page = FlowPage {
         kind: "settings",
         heading: "Account settings",

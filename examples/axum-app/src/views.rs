@@ -16,6 +16,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("home.html", include_str!("../templates/home.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("sessions.html", include_str!("../templates/sessions.html")),
+    ("security.html", include_str!("../templates/security.html")),
+    (
+        "second_factor.html",
+        include_str!("../templates/second_factor.html"),
+    ),
     (
         "documents.html",
         include_str!("../templates/documents.html"),

@@ -243,51 +243,84 @@ const PASSWORD: &str = "first pass phrase 1";
 const NEW_PASSWORD: &str = "second pass phrase 2";
 const RECOVERED_PASSWORD: &str = "third pass phrase 3";
 
+/// The app binary (in development mode, with a fresh SQLite file and bcrypt cost 4) and
+/// chromedriver, on free ports. Dropping it stops both and removes the app's directory.
+struct Stack {
+    procs: Processes,
+    dir: PathBuf,
+    base: String,
+    driver_url: String,
+    chromium: PathBuf,
+}
+
+impl Stack {
+    fn start(driver_bin: &Path, chromium: PathBuf) -> Stack {
+        let dir = std::env::temp_dir().join(format!("axum-app-e2e-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("kratos.yml"),
+            "secrets:\n  default: [\"a-browser-test-secret-long-enough\"]\n\
+             hashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n",
+        )
+        .unwrap();
+        let (public, admin, driver_port) = (free_port(), free_port(), free_port());
+        let mut procs = Processes(Vec::new());
+        let app = Command::new(env!("CARGO_BIN_EXE_axum-app"))
+            .current_dir(&dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .args(["--public", &format!("127.0.0.1:{public}")])
+            .args(["--admin", &format!("127.0.0.1:{admin}")])
+            .args(["--database", &format!("sqlite://{}/app.db", dir.display())])
+            .args(["--config", "kratos.yml"])
+            .arg("--dev")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the app starts");
+        procs.0.push(app);
+        let driver = Command::new(driver_bin)
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        procs.0.push(driver);
+        wait_for_port(public, "the app", &mut procs.0[0]);
+        wait_for_port(driver_port, "chromedriver", &mut procs.0[1]);
+        Stack {
+            procs,
+            dir,
+            base: format!("http://127.0.0.1:{public}"),
+            driver_url: format!("http://127.0.0.1:{driver_port}"),
+            chromium,
+        }
+    }
+
+    /// A new browser window on the app.
+    async fn window(&self, name: &'static str) -> Window {
+        Window::open(&self.driver_url, &self.chromium, &self.base, name).await
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for c in &mut self.procs.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_up_sign_in_change_password_share_a_document_and_recover_the_account() {
     let Some((driver_bin, chromium)) = browser_or_skip() else {
         return;
     };
     let started = Instant::now();
-    let dir = std::env::temp_dir().join(format!("axum-app-e2e-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("kratos.yml"),
-        "secrets:\n  default: [\"a-browser-test-secret-long-enough\"]\n\
-         hashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n",
-    )
-    .unwrap();
-    let (public, admin, driver_port) = (free_port(), free_port(), free_port());
-    let mut procs = Processes(Vec::new());
-    let app = Command::new(env!("CARGO_BIN_EXE_axum-app"))
-        .current_dir(&dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .args(["--public", &format!("127.0.0.1:{public}")])
-        .args(["--admin", &format!("127.0.0.1:{admin}")])
-        .args(["--database", &format!("sqlite://{}/app.db", dir.display())])
-        .args(["--config", "kratos.yml"])
-        .arg("--dev")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the app starts");
-    procs.0.push(app);
-    let driver = Command::new(&driver_bin)
-        .arg(format!("--port={driver_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver starts");
-    procs.0.push(driver);
-    wait_for_port(public, "the app", &mut procs.0[0]);
-    wait_for_port(driver_port, "chromedriver", &mut procs.0[1]);
-    let base = format!("http://127.0.0.1:{public}");
-    let driver_url = format!("http://127.0.0.1:{driver_port}");
+    let stack = Stack::start(&driver_bin, chromium);
 
-    let (mut ada, mut bob) = tokio::join!(
-        Window::open(&driver_url, &chromium, &base, "ada"),
-        Window::open(&driver_url, &chromium, &base, "bob"),
-    );
+    let (mut ada, mut bob) = tokio::join!(stack.window("ada"), stack.window("bob"));
 
     // Ada signs up, is signed in and lands on the form for the code mailed to her address.
     ada.goto("/registration").await;
@@ -488,7 +521,7 @@ async fn sign_up_sign_in_change_password_share_a_document_and_recover_the_accoun
     assert_eq!(bob.path().await, "/");
 
     // Cleo signs up with a code instead of a password, which verifies her address too.
-    let mut cleo = Window::open(&driver_url, &chromium, &base, "cleo").await;
+    let mut cleo = stack.window("cleo").await;
     cleo.goto("/registration").await;
     cleo.fill("input[name='traits.email']", "cleo@example.com")
         .await;
@@ -517,7 +550,166 @@ async fn sign_up_sign_in_change_password_share_a_document_and_recover_the_accoun
     let (a, b) = tokio::join!(ada.client.close(), bob.client.close());
     a.unwrap();
     b.unwrap();
-    drop(procs);
-    std::fs::remove_dir_all(&dir).ok();
+    drop(stack);
     eprintln!("browser walk took {:.1?}", started.elapsed());
+}
+
+/// The authenticator app's code `ahead` seconds from now, for the secret the security page
+/// showed.
+fn totp_code(secret: &str, ahead: u64) -> String {
+    let key = kratos_core::strategy::totp::otp::TotpKey::from_url(&format!(
+        "otpauth://totp/Inkwell:dana?secret={secret}&issuer=Inkwell"
+    ))
+    .expect("the secret on the page makes a key");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    key.code_at(now + ahead).to_string()
+}
+
+impl Window {
+    /// Signs in with the password and waits for the second-factor form it leads to.
+    async fn sign_in_to_second_factor(&self, email: &str, password: &str) {
+        self.sign_in(email, password).await;
+        self.wait_text("#sign-out-pending").await;
+        assert_eq!(self.path().await, "/login");
+        assert_eq!(self.wait_text("h1").await, "Two-step verification");
+    }
+
+    async fn sign_out(&self) {
+        self.click("#sign-out").await;
+        self.wait_text("a.btn[href='/registration']").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_step_verification_with_an_authenticator_app_and_backup_codes() {
+    let Some((driver_bin, chromium)) = browser_or_skip() else {
+        return;
+    };
+    let started = Instant::now();
+    let stack = Stack::start(&driver_bin, chromium);
+    let mut dana = stack.window("dana").await;
+
+    // Dana signs up (and verifies her address later).
+    dana.goto("/registration").await;
+    dana.fill("input[name='traits.email']", "dana@example.com")
+        .await;
+    dana.fill("input[name='traits.name']", "Dana Scully").await;
+    dana.fill("input[name=password]", PASSWORD).await;
+    dana.click("button[name=method][value=password]").await;
+    dana.click("#skip-verification").await;
+    dana.wait_path("/").await;
+
+    // The security page shows a new authenticator key: its QR code and its secret, which
+    // the test types into its "authenticator app".
+    dana.click("#nav-security").await;
+    let secret = dana.wait_text("#totp-secret").await;
+    assert_eq!(dana.path().await, "/security");
+    let qr = dana
+        .with_element("#totp-qr", "no QR code", |el| async move {
+            el.attr("src").await
+        })
+        .await
+        .unwrap_or_default();
+    assert!(qr.starts_with("data:image/png;base64,"), "{qr}");
+    dana.shot("security").await;
+    dana.fill("input[name=totp_code]", &totp_code(&secret, 0))
+        .await;
+    dana.click("form[data-group=totp] button[name=method][value=totp]")
+        .await;
+
+    // The account has a second factor now: the session proves it before the settings go on.
+    dana.wait_text("#sign-out-pending").await;
+    assert_eq!(dana.wait_text("h1").await, "Two-step verification");
+    assert!(
+        dana.client
+            .find(Locator::Css("input[name=lookup_secret]"))
+            .await
+            .is_err(),
+        "no backup codes yet"
+    );
+    dana.shot("step-up").await;
+    dana.fill("input[name=totp_code]", &totp_code(&secret, 0))
+        .await;
+    dana.click("button[name=method][value=totp]").await;
+    let saved = dana.wait_text(".flow-messages .msg.success").await;
+    assert_eq!(saved, "Your changes have been saved!");
+    assert_eq!(dana.path().await, "/security");
+    let status = dana.wait_text("#totp-status").await;
+    assert!(
+        status.contains("An authenticator app is linked"),
+        "{status}"
+    );
+    let session = dana.wait_text("#session-aal").await;
+    assert!(
+        session.contains("passed two-step verification"),
+        "{session}"
+    );
+
+    // Backup codes: generated, read off the page, confirmed.
+    dana.click("button[name=lookup_secret_regenerate]").await;
+    dana.wait_text("#backup-codes").await;
+    let mut codes = Vec::new();
+    for el in dana
+        .client
+        .find_all(Locator::Css("code.backup-code"))
+        .await
+        .unwrap()
+    {
+        codes.push(el.text().await.unwrap());
+    }
+    assert_eq!(codes.len(), 12, "{codes:?}");
+    dana.shot("backup-codes").await;
+    dana.click("button[name=lookup_secret_confirm]").await;
+    dana.wait_text("button[name=lookup_secret_reveal]").await;
+    let status = dana.wait_text("#codes-status").await;
+    assert!(status.contains("You have backup codes"), "{status}");
+
+    // Signed out, the password leads to the second factor; the app's code signs in at aal2.
+    dana.sign_out().await;
+    dana.sign_in_to_second_factor("dana@example.com", PASSWORD)
+        .await;
+    dana.shot("second-factor").await;
+    // A step after the code that stepped up: each code is good once.
+    dana.fill("input[name=totp_code]", &totp_code(&secret, 30))
+        .await;
+    dana.click("button[name=method][value=totp]").await;
+    assert_eq!(dana.wait_text("#signed-in-as").await, "Dana Scully");
+    dana.wait_path("/").await;
+    dana.goto("/sessions/whoami").await;
+    let whoami = dana
+        .wait_text_containing("body", "authenticator_assurance_level")
+        .await;
+    assert!(
+        whoami.contains("\"authenticator_assurance_level\":\"aal2\""),
+        "{whoami}"
+    );
+
+    // A backup code signs in too...
+    dana.goto("/").await;
+    dana.sign_out().await;
+    dana.sign_in_to_second_factor("dana@example.com", PASSWORD)
+        .await;
+    dana.fill("input[name=lookup_secret]", &codes[0]).await;
+    dana.click("button[name=method][value=lookup_secret]").await;
+    assert_eq!(dana.wait_text("#signed-in-as").await, "Dana Scully");
+
+    // ...once.
+    dana.sign_out().await;
+    dana.sign_in_to_second_factor("dana@example.com", PASSWORD)
+        .await;
+    dana.fill("input[name=lookup_secret]", &codes[0]).await;
+    dana.click("button[name=method][value=lookup_secret]").await;
+    let used = dana
+        .wait_text(".msg.error[data-message-id='4000012']")
+        .await;
+    assert_eq!(used, "This backup recovery code has already been used.");
+    assert_eq!(dana.path().await, "/login");
+    dana.shot("backup-code-used").await;
+
+    dana.client.close().await.unwrap();
+    drop(stack);
+    eprintln!("two-step walk took {:.1?}", started.elapsed());
 }

@@ -3,260 +3,17 @@
 
 use std::collections::BTreeMap;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum_app::settings::Command;
 use axum_app::{Settings, build};
-use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-const BASE: &str = "http://127.0.0.1:4455";
-
-/// A config file with a fixed secret and a cheap hash (tests only).
-fn test_config() -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("axum-app-http-{}.yml", uuid::Uuid::new_v4()));
-    std::fs::write(
-        &path,
-        "secrets:\n  default: [\"an-http-test-secret-of-enough-length\"]\n\
-         hashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n\
-         courier:\n  worker:\n    pull_wait: 50ms\n",
-    )
-    .unwrap();
-    path
-}
-
-async fn app() -> Router {
-    app_on("sqlite::memory:").await
-}
-
-/// The whole app (its courier worker runs while it is kept), on an in-memory database, in
-/// development mode (the mailbox is served; without `smtp` mail goes there).
-async fn full_app(smtp: Option<&str>) -> axum_app::App {
-    full_app_with(smtp, true).await.expect("the app builds")
-}
-
-/// [`full_app`], in development mode or not.
-async fn full_app_with(smtp: Option<&str>, dev: bool) -> Result<axum_app::App, String> {
-    let config = test_config();
-    let settings = Settings {
-        database: "sqlite::memory:".into(),
-        config: Some(config.clone()),
-        smtp: smtp.map(kratos_core::config::Secret::new),
-        dev,
-        ..Settings::default()
-    };
-    let app = build(&settings).await;
-    std::fs::remove_file(config).ok();
-    app
-}
-
-/// The app's public router in development mode (mail goes to the mailbox).
-async fn app_on(database: &str) -> Router {
-    let config = test_config();
-    let settings = Settings {
-        database: database.into(),
-        config: Some(config.clone()),
-        dev: true,
-        ..Settings::default()
-    };
-    let app = build(&settings).await.expect("the app builds");
-    std::fs::remove_file(config).ok();
-    app.public
-}
-
-/// A browser: a cookie jar over oneshot requests.
-struct Browser {
-    app: Router,
-    cookies: BTreeMap<String, String>,
-}
-
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    content_type: String,
-    body: String,
-}
-
-impl Browser {
-    fn new(app: Router) -> Self {
-        Browser {
-            app,
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    async fn send(&mut self, method: &str, path: &str, form: Option<&[(&str, &str)]>) -> Page {
-        self.send_with(method, path, form, Some(BASE)).await
-    }
-
-    async fn send_with(
-        &mut self,
-        method: &str,
-        path: &str,
-        form: Option<&[(&str, &str)]>,
-        origin: Option<&str>,
-    ) -> Page {
-        let path = path.strip_prefix(BASE).unwrap_or(path);
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8");
-        if !self.cookies.is_empty() {
-            let cookie: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            req = req.header(header::COOKIE, cookie.join("; "));
-        }
-        if let Some(o) = origin {
-            req = req.header(header::ORIGIN, o);
-        }
-        let body = match form {
-            Some(pairs) => {
-                req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-                let mut s = form_urlencoded::Serializer::new(String::new());
-                for (k, v) in pairs {
-                    s.append_pair(k, v);
-                }
-                Body::from(s.finish())
-            }
-            None => Body::empty(),
-        };
-        let response = self
-            .app
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
-        for c in response.headers().get_all(header::SET_COOKIE) {
-            let c = c.to_str().unwrap();
-            let pair = c.split(';').next().unwrap();
-            let (k, v) = pair.split_once('=').unwrap();
-            if v.is_empty() || c.contains("Max-Age=0") {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let status = response.status();
-        let location = response
-            .headers()
-            .get(header::LOCATION)
-            .map(|v| v.to_str().unwrap().to_owned());
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        Page {
-            status,
-            location,
-            content_type,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        }
-    }
-
-    /// GET, following redirects on the app's origin.
-    async fn get(&mut self, path: &str) -> Page {
-        let mut path = path.to_owned();
-        for _ in 0..10 {
-            let page = self.send("GET", &path, None).await;
-            match page.location.clone() {
-                Some(l) if page.status.is_redirection() => path = l,
-                _ => return page,
-            }
-        }
-        panic!("too many redirects");
-    }
-
-    /// Fills in and submits the flow form of a page (the form holding `button`), with the
-    /// form's hidden inputs (the CSRF token, the address a code was sent to, …) as a browser
-    /// sends them.
-    async fn submit_flow(&mut self, page: &Page, fields: &[(&str, &str)], button: &str) -> Page {
-        let form = form_containing(&page.body, button);
-        let action = attr(&form, "action").expect("form action");
-        assert!(hidden_value(&form, "csrf_token").is_some(), "csrf token");
-        let hidden = hidden_inputs(&form);
-        let (name, value) = button.split_once('=').unwrap();
-        let mut pairs: Vec<(&str, &str)> = hidden
-            .iter()
-            .filter(|(k, _)| fields.iter().all(|(f, _)| f != k))
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        pairs.push((name, value));
-        pairs.extend_from_slice(fields);
-        self.send("POST", &action, Some(&pairs)).await
-    }
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&#x2f;", "/")
-        .replace("&amp;", "&")
-        .replace("&quot;", "\"")
-        .replace("&#x27;", "'")
-}
-
-/// The `<form …>…</form>` holding a submit button `name="…" value="…"`.
-fn form_containing(html: &str, button: &str) -> String {
-    let (name, value) = button.split_once('=').unwrap();
-    let needle = format!("name=\"{name}\" value=\"{value}\"");
-    html.split("<form")
-        .skip(1)
-        .map(|f| f.split("</form>").next().unwrap().to_owned())
-        .find(|f| f.contains(&needle))
-        .unwrap_or_else(|| panic!("no form with {needle}"))
-}
-
-fn attr(fragment: &str, name: &str) -> Option<String> {
-    let start = fragment.find(&format!("{name}=\""))? + name.len() + 2;
-    let end = fragment[start..].find('"')? + start;
-    Some(unescape(&fragment[start..end]))
-}
-
-/// The `(name, value)` of each `<input type="hidden" …>` of a form.
-fn hidden_inputs(form: &str) -> Vec<(String, String)> {
-    form.split("<input type=\"hidden\"")
-        .skip(1)
-        .map(|rest| {
-            let tag = &rest[..rest.find('>').unwrap()];
-            (
-                attr(tag, "name").unwrap(),
-                attr(tag, "value").unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
-fn hidden_value(form: &str, name: &str) -> Option<String> {
-    let at = form.find(&format!("name=\"{name}\""))?;
-    attr(&form[at..], "value")
-}
-
-async fn sign_up(b: &mut Browser, email: &str, name: &str) {
-    let page = b.get("/registration").await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    let done = b
-        .submit_flow(
-            &page,
-            &[
-                ("traits.email", email),
-                ("traits.name", name),
-                ("password", "a sturdy pass phrase 42"),
-            ],
-            "method=password",
-        )
-        .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-    // Signed in, and sent on to enter the verification code mailed to the new address.
-    let to = done.location.unwrap_or_default();
-    assert!(
-        to.starts_with(&format!("{BASE}/verification?flow=")),
-        "{to}"
-    );
-}
+mod support;
+use support::web::{
+    BASE, Browser, PASSWORD, Page, app, app_on, attr, form_containing, full_app, full_app_with,
+    hidden_value, sign_out, sign_up, test_config, unescape,
+};
 
 #[tokio::test]
 async fn home_and_stylesheet_for_visitors() {
@@ -693,8 +450,6 @@ async fn documents_survive_a_restart_on_postgres() {
 
 // Verification, recovery and the development mailbox.
 
-const PASSWORD: &str = "a sturdy pass phrase 42";
-
 /// The mails to `email` listed on `/mailbox`, newest first: (subject, body).
 async fn mailbox_for(b: &mut Browser, email: &str) -> Vec<(String, String)> {
     let page = b.get("/mailbox").await;
@@ -743,20 +498,6 @@ async fn code_from_mailbox(b: &mut Browser, email: &str, needle: &str) -> (Strin
 fn flow_of(page: &Page) -> String {
     let start = page.body.find("?flow=").expect("a flow form") + "?flow=".len();
     page.body[start..start + 36].to_owned()
-}
-
-impl Browser {
-    /// Submits a flow form and follows the answer (303) to the page it leads to.
-    async fn submit_and_follow(
-        &mut self,
-        page: &Page,
-        fields: &[(&str, &str)],
-        button: &str,
-    ) -> Page {
-        let answer = self.submit_flow(page, fields, button).await;
-        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-        self.get(answer.location.as_deref().unwrap()).await
-    }
 }
 
 /// A page with what changes from flow to flow (ids, CSRF tokens, the address) taken out.
@@ -1214,17 +955,6 @@ async fn with_smtp_mail_is_delivered_through_the_server() {
 }
 
 // Straight to verification after sign-up; passwordless sign-in and sign-up by email code.
-
-/// Signs the browser out through the navigation bar's link.
-async fn sign_out(b: &mut Browser) {
-    let home = b.get("/").await;
-    let at = home.body.find("id=\"sign-out\"").expect("signed in");
-    let start = home.body[..at].rfind("<a ").unwrap();
-    let logout = attr(&home.body[start..], "href").unwrap();
-    let out = b.send("GET", &logout, None).await;
-    assert_eq!(out.status, StatusCode::SEE_OTHER);
-    assert!(!b.get("/").await.body.contains("id=\"signed-in-as\""));
-}
 
 #[tokio::test]
 async fn sign_up_lands_on_the_verification_code_form_and_the_mailed_code_verifies() {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod web;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Child;
 use std::time::{Duration, Instant};
