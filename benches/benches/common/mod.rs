@@ -1,4 +1,4 @@
-//! Set-up shared by the `flows`, `whoami` and `import` benches: the runtime, the three
+//! Set-up shared by the `flows`, `mfa`, `whoami` and `import` benches: the runtime, the three
 //! backends (memory, a SQLite file, a fresh PostgreSQL database when
 //! `KRATOS_TEST_POSTGRES_URL` is set) and the criterion configuration.
 
