@@ -620,20 +620,7 @@ async fn two_step_verification_with_an_authenticator_app_and_backup_codes() {
     dana.click("form[data-group=totp] button[name=method][value=totp]")
         .await;
 
-    // The account has a second factor now: the session proves it before the settings go on.
-    dana.wait_text("#sign-out-pending").await;
-    assert_eq!(dana.wait_text("h1").await, "Two-step verification");
-    assert!(
-        dana.client
-            .find(Locator::Css("input[name=lookup_secret]"))
-            .await
-            .is_err(),
-        "no backup codes yet"
-    );
-    dana.shot("step-up").await;
-    dana.fill("input[name=totp_code]", &totp_code(&secret, 0))
-        .await;
-    dana.click("button[name=method][value=totp]").await;
+    // The correct code proved the app: the session is at aal2 and the change is saved.
     let saved = dana.wait_text(".flow-messages .msg.success").await;
     assert_eq!(saved, "Your changes have been saved!");
     assert_eq!(dana.path().await, "/security");
@@ -672,7 +659,14 @@ async fn two_step_verification_with_an_authenticator_app_and_backup_codes() {
     dana.sign_in_to_second_factor("dana@example.com", PASSWORD)
         .await;
     dana.shot("second-factor").await;
-    // A step after the code that stepped up: each code is good once.
+    assert!(
+        dana.client
+            .find(Locator::Css("input[name=lookup_secret]"))
+            .await
+            .is_ok(),
+        "backup codes offered"
+    );
+    // A step after the code that linked the app: each code is good once.
     dana.fill("input[name=totp_code]", &totp_code(&secret, 30))
         .await;
     dana.click("button[name=method][value=totp]").await;
