@@ -50,7 +50,7 @@ fn stored_config(
 
 fn button(name: &str, label: crate::flow::ui::UiText) -> UiNode {
     UiNode::input(NodeGroup::LookupSecret, name, InputType::Submit)
-        .value(json!(true))
+        .value(json!("true"))
         .label(label)
 }
 

@@ -78,7 +78,6 @@ fn offer_new_key(
     nodes.push(
         UiNode::input(NodeGroup::Totp, "totp_code", InputType::Text)
             .required()
-            .autocomplete("one-time-code")
             .label(crate::flow::ui::text::verify_code()),
     );
     nodes.push(
@@ -123,7 +122,8 @@ impl SettingsStrategy for TotpSettings {
         if cx.identity.credential(CredentialType::Totp).is_some() {
             cx.ui.nodes.push(
                 UiNode::input(NodeGroup::Totp, "totp_unlink", InputType::Submit)
-                    .value(json!(true))
+                    .required()
+                    .value(json!("true"))
                     .label(mfa::unlink_totp()),
             );
             return Ok(());
