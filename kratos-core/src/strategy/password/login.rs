@@ -162,7 +162,7 @@ fn now(kratos: &Kratos) -> DateTime<Utc> {
 }
 
 /// The identifier and password of a complete submission, or `None`.
-fn complete_payload(payload: &Value) -> Option<(&str, bool)> {
+fn complete_payload(payload: &Value) -> Option<&str> {
     let identifier = payload
         .get("identifier")
         .or_else(|| payload.get("password_identifier"))
@@ -171,7 +171,7 @@ fn complete_payload(payload: &Value) -> Option<(&str, bool)> {
         .get("password")
         .and_then(Value::as_str)
         .is_some_and(|p| !p.is_empty());
-    (!identifier.trim().is_empty() && has_password).then_some((identifier, has_password))
+    (!identifier.trim().is_empty() && has_password).then_some(identifier)
 }
 
 #[async_trait]
@@ -234,7 +234,7 @@ impl LoginStrategy for PasswordLogin {
         payload: &Value,
         request: &FlowContext,
     ) -> Option<(Result<(LoginFlow, String), FlowError>, Prefetched)> {
-        let (identifier, _) = complete_payload(payload)?;
+        let identifier = complete_payload(payload)?;
         let keys = PasswordKeys::of(identifier, request);
         let (loaded, reads) = load_with_password_reads(kratos, flow_id, &keys).await;
         Some((loaded, Prefetched::new((keys, reads))))

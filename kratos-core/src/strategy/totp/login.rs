@@ -141,10 +141,7 @@ impl LoginStrategy for TotpLogin {
         };
         // A code is good once: its step is recorded with the session, in one transaction,
         // and a replay within its window loses.
-        let remember_until = otp::step_accepted_until(step)
-            .and_then(|s| i64::try_from(s).ok())
-            .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
-            .unwrap_or_else(crate::strategy::lookup_secret::remember_forever);
+        let remember_until = super::remember_step_until(step);
         if !identity.is_active() {
             return Err(FlowError::IdentityDisabled);
         }

@@ -71,6 +71,15 @@ fn key_of_config(kratos: &Kratos, config: &Value) -> Result<TotpKey, FlowError> 
     TotpKey::from_url(&url).map_err(|e| FlowError::Internal(format!("the TOTP credential: {e}")))
 }
 
+/// Until when the use of a code of `step` is remembered: until the step leaves the window
+/// ([`otp::step_accepted_until`]), or "forever" past the clock's range.
+pub(crate) fn remember_step_until(step: u64) -> chrono::DateTime<chrono::Utc> {
+    otp::step_accepted_until(step)
+        .and_then(|s| i64::try_from(s).ok())
+        .and_then(|s| chrono::DateTime::<chrono::Utc>::from_timestamp(s, 0))
+        .unwrap_or_else(crate::strategy::lookup_secret::remember_forever)
+}
+
 /// `identity` with the TOTP credential of `key` (replacing any).
 pub(crate) fn with_credential(
     kratos: &Kratos,

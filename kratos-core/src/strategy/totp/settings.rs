@@ -175,10 +175,7 @@ impl SettingsStrategy for TotpSettings {
             return Ok(SettingsOutcome::Retry);
         };
         // The code that links the app is used: it cannot sign in again in its window.
-        let remember_until = super::otp::step_accepted_until(step)
-            .and_then(|s| i64::try_from(s).ok())
-            .and_then(|s| chrono::DateTime::<chrono::Utc>::from_timestamp(s, 0))
-            .unwrap_or_else(crate::strategy::lookup_secret::remember_forever);
+        let remember_until = super::remember_step_until(step);
         cx.kratos
             .store()
             .use_once(
