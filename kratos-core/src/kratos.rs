@@ -292,6 +292,26 @@ impl KratosBuilder {
         self
     }
 
+    /// Adds a recovery method of the host app's (or replaces Kratos's of the same name:
+    /// `code`, `link`). Flows offer the one `selfservice.flows.recovery.use` names.
+    pub fn recovery_method(
+        mut self,
+        strategy: Arc<dyn crate::strategy::recovery::RecoveryStrategy>,
+    ) -> Self {
+        self.extra_methods.add_recovery(strategy);
+        self
+    }
+
+    /// Adds a verification method of the host app's (or replaces Kratos's of the same
+    /// name). Flows offer the one `selfservice.flows.verification.use` names.
+    pub fn verification_method(
+        mut self,
+        strategy: Arc<dyn crate::strategy::verification::VerificationStrategy>,
+    ) -> Self {
+        self.extra_methods.add_verification(strategy);
+        self
+    }
+
     /// The channel the courier delivers through (default: the one configured under
     /// `courier`, SMTP or HTTP with their features; none when nothing is configured, and
     /// then messages stay queued). A [`MemoryOutbox`](crate::courier::MemoryOutbox) keeps
@@ -411,6 +431,12 @@ impl KratosBuilder {
         }
         for s in self.extra_methods.settings_strategies() {
             methods.add_settings(s.clone());
+        }
+        for s in self.extra_methods.recovery_strategies() {
+            methods.add_recovery(s.clone());
+        }
+        for s in self.extra_methods.verification_strategies() {
+            methods.add_verification(s.clone());
         }
         methods.check_available(&config)?;
         Ok(Kratos {

@@ -18,6 +18,7 @@
 
 #![allow(missing_docs)]
 
+mod admission;
 mod cleanup;
 mod code_limits;
 mod completion;
@@ -33,6 +34,7 @@ mod session;
 mod settings_flows;
 mod smtp_sink;
 mod verification_hooks;
+pub use admission::*;
 pub use cleanup::*;
 pub use code_limits::*;
 pub use completion::*;
@@ -166,6 +168,10 @@ macro_rules! store_conformance {
             mfa_per_method_hooks_run_for_their_method,
             mfa_partly_enabled_second_factors_agree_between_login_and_whoami,
             mfa_backup_codes_in_kratos_plaintext_shape_still_work,
+            flow_admission_is_asked_once_after_the_load,
+            flow_recovery_and_verification_offer_the_method_use_names,
+            flow_refresh_by_code_keeps_the_identity,
+            login_reads_count_a_browser_flow_only_with_its_token,
         );
     };
 }

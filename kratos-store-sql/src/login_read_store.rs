@@ -57,9 +57,12 @@ fn login_reads_statement(
     let mut ctes = Vec::with_capacity(counted + 1);
     if counted > 0 {
         let now = sql.bind(Value::from(keys.schedule.now));
+        // A flow with a CSRF token counts only a submission carrying it (vouched for).
+        let token = sql.bind(Value::from(keys.csrf_token.map(str::to_owned)));
         let live = format!(
             "EXISTS (SELECT 1 FROM selfservice_flows g WHERE g.nid = $1 AND g.kind = $4 \
-             AND g.id = $5 AND g.expires_at > {now})"
+             AND g.id = $5 AND g.expires_at > {now} \
+             AND (g.csrf_token = '' OR g.csrf_token = {token}))"
         );
         ctes.push(ASYNC_COMMIT_CTE.to_owned());
         for (n, key) in keys.lockout_keys.iter().enumerate() {
@@ -171,7 +174,8 @@ impl LoginReadStore for SqlStore {
             return reads;
         }
         // SQLite counts the attempt apart, once the flow is known to be live.
-        let live = matches!(&reads.flow, Ok(f) if f.expires_at > keys.schedule.now);
+        let live = matches!(&reads.flow, Ok(f) if f.expires_at > keys.schedule.now
+            && keys.counts_on(&f.csrf_token));
         let locked_until = if live {
             self.record_login_attempt(nid, keys.lockout_keys, keys.schedule)
                 .await

@@ -123,6 +123,7 @@ pub async fn corrupt_flow_document_is_a_backend_error(store: &SqlStore) {
                     locks: vec![Utc::now()],
                 },
                 identifier: "nobody@example.com",
+                csrf_token: None,
             },
         )
         .await;

@@ -12,9 +12,10 @@ use kratos_core::flow::login::{LoginOptions, LoginSubmission};
 use kratos_core::flow::{FlowError, FlowKind, FlowType};
 use kratos_core::session::Aal;
 
+use super::admission::HttpAdmission;
 use super::{
     FlowRequest, Reply, Submitted, Success, api_submitted, browser_flow_created, browser_submitted,
-    check_browser_csrf, flow_error, flow_fetched, return_url, stored_flow,
+    flow_error, flow_fetched, merge_csrf_header, return_url,
 };
 use crate::error::ApiError;
 use crate::negotiate::{body_bytes, parse_submission, refuse_browser_on_api_flow};
@@ -122,16 +123,12 @@ async fn submit(
 ) -> Result<Response, ApiError> {
     let id = req.flow_id("flow")?;
     let mut payload = parse_submission(&req.headers, &body_bytes(body)?)?;
-    let stored = stored_flow(&k, FlowKind::Login, id).await?;
-    match stored.flow_type {
-        FlowType::Api => {
-            refuse_browser_on_api_flow(&req.headers)?;
-            let result = k.login().submit(id, &payload, &req.api_context(&k)).await;
-            Ok(api_submitted(submitted(result)))
-        }
+    merge_csrf_header(&mut payload, &req.headers);
+    let admission = HttpAdmission::new(&k, &req);
+    let result = k.login().submit(id, &payload, &admission).await;
+    match admission.answer_as(&result)? {
+        FlowType::Api => Ok(api_submitted(submitted(result))),
         FlowType::Browser => {
-            check_browser_csrf(&k, &req, &stored.csrf, &mut payload)?;
-            let result = k.login().submit(id, &payload, &req.context(&k)).await;
             let ui = ui_url(&k);
             Ok(
                 browser_submitted(&k, &req, FlowKind::Login, ui.as_deref(), submitted(result))

@@ -6,6 +6,7 @@
 //! JSON, as Kratos does. Errors that Kratos would send a browser to its error UI for are
 //! answered with the error JSON here (there is no `/self-service/errors` store).
 
+mod admission;
 mod challenge;
 pub(crate) mod login;
 pub(crate) mod logout;
@@ -398,8 +399,8 @@ pub(crate) fn redirect_target(continue_with: &[kratos_core::flow::ContinueWith])
     })
 }
 
-/// A stored flow as the HTTP layer needs it before a submission, so browser-only and api-only
-/// rules apply before the flow runs.
+/// A stored flow as the HTTP layer reads it outside submissions (fetching a flow, the CSRF
+/// cookie of a flow made on the way).
 pub(crate) struct StoredFlow {
     /// `browser` or `api`.
     pub(crate) flow_type: kratos_core::flow::FlowType,
@@ -408,8 +409,6 @@ pub(crate) struct StoredFlow {
     /// An admin made the flow (`internal_context.skip_csrf_check`): no browser holds its CSRF
     /// token.
     pub(crate) skip_csrf_check: bool,
-    /// The schema of the flow's identity (settings flows).
-    pub(crate) schema_id: Option<String>,
 }
 
 /// The few fields of a stored flow's document the HTTP layer reads; the rest of the document
@@ -420,18 +419,12 @@ struct DocumentFields {
     flow_type: Option<String>,
     #[serde(default)]
     internal_context: InternalContextFields,
-    identity: Option<IdentityFields>,
 }
 
 #[derive(Default, Deserialize)]
 struct InternalContextFields {
     #[serde(default)]
     skip_csrf_check: bool,
-}
-
-#[derive(Deserialize)]
-struct IdentityFields {
-    schema_id: Option<String>,
 }
 
 /// Reads a stored flow (404 when there is none of this kind).
@@ -456,7 +449,6 @@ pub(crate) async fn stored_flow(
         },
         csrf: stored.csrf_token,
         skip_csrf_check: fields.internal_context.skip_csrf_check,
-        schema_id: fields.identity.and_then(|i| i.schema_id),
     })
 }
 
@@ -710,22 +702,6 @@ pub(crate) fn browser_location_change_required(url: &str) -> ApiError {
     .with_field("redirect_browser_to", url)
 }
 
-/// Checks a browser flow's submission before it runs: the CSRF cookie must vouch for the
-/// flow's token (the flow itself compares the submitted token with its own).
-pub(crate) fn check_browser_csrf(
-    kratos: &Kratos,
-    req: &FlowRequest,
-    flow_token: &str,
-    payload: &mut Value,
-) -> Result<(), ApiError> {
-    merge_csrf_header(payload, &req.headers);
-    if crate::cookie::csrf_cookie_vouches_for(kratos, &req.headers, flow_token) {
-        Ok(())
-    } else {
-        Err(csrf_violation())
-    }
-}
-
 /// Options of the public router.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -776,10 +752,6 @@ mod stored_flow_tests {
         )
         .expect("decodes");
         assert_eq!(settings.flow_type.as_deref(), Some("api"));
-        assert_eq!(
-            settings.identity.and_then(|i| i.schema_id).as_deref(),
-            Some("customer")
-        );
         assert!(!settings.internal_context.skip_csrf_check);
         let recovery: DocumentFields = serde_json::from_str(
             r#"{"type": "browser", "identity": null,
@@ -787,7 +759,6 @@ mod stored_flow_tests {
         )
         .expect("decodes");
         assert!(recovery.internal_context.skip_csrf_check);
-        assert!(recovery.identity.is_none());
     }
 }
 

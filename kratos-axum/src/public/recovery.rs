@@ -14,12 +14,11 @@ use kratos_core::flow::{ContinueWith, FlowError, FlowKind, FlowType};
 use kratos_core::session::RequiredAal;
 use serde_json::Value;
 
-use super::challenge::{
-    ensure_enabled, fetched, flow_step, link_payload, skips_csrf, submit_error,
-};
+use super::admission::HttpAdmission;
+use super::challenge::{ensure_enabled, fetched, flow_step, link_payload, submit_error};
 use super::{
-    FlowRequest, Reply, browser_flow_created, browser_location_change_required, check_browser_csrf,
-    csrf_token_of, flow_error, merge_csrf_header, return_url, stored_flow, ui_redirect,
+    FlowRequest, Reply, browser_flow_created, browser_location_change_required, csrf_token_of,
+    flow_error, merge_csrf_header, return_url, stored_flow, ui_redirect,
 };
 use crate::error::ApiError;
 use crate::extract::session_token;
@@ -191,26 +190,11 @@ async fn submit(
     enabled(&k)?;
     let id = req.flow_id("flow")?;
     let mut payload = parse_submission(&req.headers, &body_bytes(body)?)?;
-    let stored = stored_flow(&k, FlowKind::Recovery, id).await?;
-    Ok(match stored.flow_type {
-        FlowType::Api => {
-            refuse_browser_on_api_flow(&req.headers)?;
-            let result = k
-                .recovery()
-                .submit(id, &payload, &req.api_context(&k))
-                .await;
-            answer(&k, &req, false, result).await
-        }
-        FlowType::Browser => {
-            if skips_csrf(&stored) {
-                merge_csrf_header(&mut payload, &req.headers);
-            } else {
-                check_browser_csrf(&k, &req, &stored.csrf, &mut payload)?;
-            }
-            let result = k.recovery().submit(id, &payload, &req.context(&k)).await;
-            answer(&k, &req, true, result).await
-        }
-    })
+    merge_csrf_header(&mut payload, &req.headers);
+    let admission = HttpAdmission::new(&k, &req);
+    let result = k.recovery().submit(id, &payload, &admission).await;
+    let browser = admission.answer_as(&result)? == FlowType::Browser;
+    Ok(answer(&k, &req, browser, result).await)
 }
 
 /// `GET /self-service/recovery?flow=&token=`: a recovery link was followed (from an email or
@@ -220,8 +204,8 @@ async fn submit(
 async fn follow(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, ApiError> {
     enabled(&k)?;
     let id = req.flow_id("flow")?;
-    let stored = stored_flow(&k, FlowKind::Recovery, id).await?;
     let Some(payload) = link_payload(&req, false) else {
+        let stored = stored_flow(&k, FlowKind::Recovery, id).await?;
         if let Some(ui) = ui_url(&k).filter(|_| !req.json()) {
             return Ok(Reply::see_other(ui_redirect(&ui, id)).into_response());
         }
@@ -232,12 +216,8 @@ async fn follow(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, A
             .map(|f| to_json(&f));
         return Ok(fetched(&k, &req, FlowKind::Recovery, &stored, result).await);
     };
-    let browser = stored.flow_type == FlowType::Browser;
-    let ctx = if browser {
-        req.context(&k)
-    } else {
-        req.api_context(&k)
-    };
-    let result = k.recovery().submit(id, &payload, &ctx).await;
+    let admission = HttpAdmission::following_link(&k, &req);
+    let result = k.recovery().submit(id, &payload, &admission).await;
+    let browser = admission.answer_as(&result)? == FlowType::Browser;
     Ok(answer(&k, &req, browser, result).await)
 }

@@ -13,9 +13,10 @@ use kratos_core::flow::settings::SettingsSubmission;
 use kratos_core::flow::{FlowError, FlowKind, FlowType};
 use serde_json::Value;
 
+use super::admission::HttpAdmission;
 use super::{
     FlowRequest, Reply, Submitted, Success, api_submitted, browser_flow_created, browser_submitted,
-    check_browser_csrf, flow_error, flow_fetched, stored_flow, ui_redirect,
+    flow_error, flow_fetched, merge_csrf_header, ui_redirect,
 };
 use crate::error::ApiError;
 use crate::negotiate::{body_bytes, parse_submission, refuse_browser_on_api_flow};
@@ -179,38 +180,26 @@ async fn submit(
 ) -> Result<Response, ApiError> {
     let id = req.flow_id("flow")?;
     let mut payload = parse_submission(&req.headers, &body_bytes(body)?)?;
-    let stored = stored_flow(&k, FlowKind::Settings, id).await?;
-    if let Some(schema_id) = stored.schema_id.as_deref() {
-        super::registration::coerce_form_traits(&k, schema_id, &req.headers, &mut payload);
-    }
-    match stored.flow_type {
-        FlowType::Api => {
-            refuse_browser_on_api_flow(&req.headers)?;
-            let result = k
-                .settings()
-                .submit(id, &payload, &req.api_context(&k))
-                .await;
-            Ok(match submitted(&k, result) {
-                Err(e) if e.id().starts_with("session_") => settings_error(&k, &req, &e, false),
-                Ok(Submitted::Retry { flow, .. }) if is_step(&flow) => {
-                    Reply::json(StatusCode::OK, flow).into_response()
-                }
-                result => api_submitted(result),
-            })
-        }
-        FlowType::Browser => {
-            check_browser_csrf(&k, &req, &stored.csrf, &mut payload)?;
-            let result = k.settings().submit(id, &payload, &req.context(&k)).await;
-            Ok(match submitted(&k, result) {
-                Err(e) if e.id().starts_with("session_") => settings_error(&k, &req, &e, true),
-                Ok(Submitted::Retry { flow, .. }) if req.json() && is_step(&flow) => {
-                    Reply::json(StatusCode::OK, flow).into_response()
-                }
-                result => {
-                    let ui = ui_url(&k);
-                    browser_submitted(&k, &req, FlowKind::Settings, ui.as_deref(), result).await
-                }
-            })
-        }
-    }
+    merge_csrf_header(&mut payload, &req.headers);
+    let admission = HttpAdmission::new(&k, &req);
+    let result = k.settings().submit(id, &payload, &admission).await;
+    Ok(match admission.answer_as(&result)? {
+        FlowType::Api => match submitted(&k, result) {
+            Err(e) if e.id().starts_with("session_") => settings_error(&k, &req, &e, false),
+            Ok(Submitted::Retry { flow, .. }) if is_step(&flow) => {
+                Reply::json(StatusCode::OK, flow).into_response()
+            }
+            result => api_submitted(result),
+        },
+        FlowType::Browser => match submitted(&k, result) {
+            Err(e) if e.id().starts_with("session_") => settings_error(&k, &req, &e, true),
+            Ok(Submitted::Retry { flow, .. }) if req.json() && is_step(&flow) => {
+                Reply::json(StatusCode::OK, flow).into_response()
+            }
+            result => {
+                let ui = ui_url(&k);
+                browser_submitted(&k, &req, FlowKind::Settings, ui.as_deref(), result).await
+            }
+        },
+    })
 }

@@ -13,12 +13,11 @@ use kratos_core::flow::verification::VerificationFlow;
 use kratos_core::flow::{FlowError, FlowKind, FlowState, FlowType};
 use serde_json::Value;
 
+use super::admission::HttpAdmission;
 use super::challenge::{
     ensure_enabled, fetched, flow_step, link_payload, submit_error, with_cookie,
 };
-use super::{
-    FlowRequest, Reply, browser_flow_created, check_browser_csrf, flow_error, stored_flow,
-};
+use super::{FlowRequest, Reply, browser_flow_created, flow_error, merge_csrf_header, stored_flow};
 use crate::error::ApiError;
 use crate::negotiate::{body_bytes, parse_submission, refuse_browser_on_api_flow};
 
@@ -129,25 +128,11 @@ async fn submit(
     enabled(&k)?;
     let id = req.flow_id("flow")?;
     let mut payload = parse_submission(&req.headers, &body_bytes(body)?)?;
-    let stored = stored_flow(&k, FlowKind::Verification, id).await?;
-    Ok(match stored.flow_type {
-        FlowType::Api => {
-            refuse_browser_on_api_flow(&req.headers)?;
-            let result = k
-                .verification()
-                .submit(id, &payload, &req.api_context(&k))
-                .await;
-            answer(&k, &req, false, result).await
-        }
-        FlowType::Browser => {
-            check_browser_csrf(&k, &req, &stored.csrf, &mut payload)?;
-            let result = k
-                .verification()
-                .submit(id, &payload, &req.context(&k))
-                .await;
-            answer(&k, &req, true, result).await
-        }
-    })
+    merge_csrf_header(&mut payload, &req.headers);
+    let admission = HttpAdmission::new(&k, &req);
+    let result = k.verification().submit(id, &payload, &admission).await;
+    let browser = admission.answer_as(&result)? == FlowType::Browser;
+    Ok(answer(&k, &req, browser, result).await)
 }
 
 /// `GET /self-service/verification?flow=&token=` (or `&code=`): a link from a verification
@@ -158,8 +143,8 @@ async fn submit(
 async fn follow(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, ApiError> {
     enabled(&k)?;
     let id = req.flow_id("flow")?;
-    let stored = stored_flow(&k, FlowKind::Verification, id).await?;
-    let Some(mut payload) = link_payload(&req, true) else {
+    let Some(payload) = link_payload(&req, true) else {
+        let stored = stored_flow(&k, FlowKind::Verification, id).await?;
         if let Some(ui) = ui_url(&k).filter(|_| !req.json()) {
             return Ok(Reply::see_other(super::ui_redirect(&ui, id)).into_response());
         }
@@ -170,24 +155,16 @@ async fn follow(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, A
             .map(|f| to_json(&f));
         return Ok(fetched(&k, &req, FlowKind::Verification, &stored, result).await);
     };
-    let browser = stored.flow_type == FlowType::Browser;
-    let ctx = if browser {
-        // A code link carries the code instead of the form's CSRF token; the flow checks the
-        // code against the flow it belongs to, so the flow's own token stands in for the form.
-        if let Some(obj) = payload.as_object_mut()
-            && obj.contains_key("code")
-        {
-            obj.insert("csrf_token".into(), Value::String(stored.csrf.clone()));
-        }
-        req.context(&k)
-    } else {
-        req.api_context(&k)
-    };
-    let result = k.verification().submit(id, &payload, &ctx).await;
+    // The code or token in the link proves the email arrived, in whatever browser opens it.
+    let admission = HttpAdmission::following_link(&k, &req);
+    let result = k.verification().submit(id, &payload, &admission).await;
+    let browser = admission.answer_as(&result)? == FlowType::Browser;
     let passed = matches!(&result, Ok(f) if f.state == FlowState::PassedChallenge);
     let response = answer(&k, &req, browser, result).await;
+    // Once verified, this browser's CSRF cookie vouches for the flow so the UI can show it.
     let cookie = (browser && passed)
-        .then(|| crate::cookie::csrf_cookie_adding(&k, &req.headers, &stored.csrf))
-        .flatten();
+        .then(|| admission.csrf_token())
+        .flatten()
+        .and_then(|csrf| crate::cookie::csrf_cookie_adding(&k, &req.headers, csrf));
     Ok(with_cookie(response, cookie))
 }

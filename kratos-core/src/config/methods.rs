@@ -481,6 +481,33 @@ selfservice:
     }
 
     #[test]
+    fn a_totp_issuer_with_a_colon_is_refused_at_load() {
+        let key = "selfservice.methods.totp.config.issuer";
+        let with = |yaml: &str| {
+            Config::from_yaml_str(&format!(
+                "dev: true\nselfservice:\n  methods:\n    totp:\n{yaml}"
+            ))
+            .unwrap()
+            .validate()
+        };
+        let err = with("      enabled: true\n      config:\n        issuer: \"Example: Inc\"\n")
+            .unwrap_err();
+        assert_eq!(err.key(), Some(key));
+        // Off, the issuer is never used.
+        with("      enabled: false\n      config:\n        issuer: \"Example: Inc\"\n").unwrap();
+        with("      enabled: true\n      config:\n        issuer: Example Inc\n").unwrap();
+        // An IPv6 public host cannot stand in for an unset issuer.
+        let err = Config::from_yaml_str(
+            "dev: true\nserve:\n  public:\n    base_url: \"http://[::1]:4433/\"\nselfservice:\n  methods:\n    totp:\n      enabled: true\n",
+        )
+        .unwrap()
+        .validate()
+        .unwrap_err();
+        assert_eq!(err.key(), Some(key));
+        assert!(err.to_string().contains("set an issuer"), "{err}");
+    }
+
+    #[test]
     fn a_code_is_either_a_first_or_a_second_factor() {
         let c = Config::from_yaml_str(
             "dev: true\nselfservice:\n  methods:\n    code:\n      passwordless_enabled: true\n      mfa_enabled: true\n",

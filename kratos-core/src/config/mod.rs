@@ -243,6 +243,30 @@ impl Config {
                  factor or a second one",
             ));
         }
+        // Authenticator apps split a key's label at ':' (issuer, then account): an issuer
+        // holding one would show a wrong account, so it is refused here, not altered later.
+        if self.selfservice.methods.totp.enabled && self.totp_issuer().contains(':') {
+            let configured = self
+                .selfservice
+                .methods
+                .totp
+                .config
+                .issuer
+                .as_deref()
+                .is_some_and(|i| !i.trim().is_empty());
+            return Err(ConfigError::invalid(
+                "selfservice.methods.totp.config.issuer",
+                if configured {
+                    "must not contain ':' (authenticator apps read it as the end of the issuer)"
+                        .to_owned()
+                } else {
+                    format!(
+                        "is unset, so the public host `{}` would be the issuer, but it contains                          ':'; set an issuer",
+                        self.serve.public_host()
+                    )
+                },
+            ));
+        }
         let flows = &self.selfservice.flows;
         flows
             .login

@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, text};
 use super::{
-    ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType, check_return_to,
-    csrf_matches, new_csrf_token, return_to_of,
+    Admission, AdmittedFlow, ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType,
+    check_return_to, csrf_matches, new_csrf_token, return_to_of,
 };
 use crate::clock::truncate_micros;
 use crate::kratos::Kratos;
@@ -293,13 +293,13 @@ impl<'a> LoginFlows<'a> {
         &self,
         id: Uuid,
         payload: &Value,
-        ctx: &FlowContext,
+        request: &dyn Admission,
     ) -> Result<LoginSubmission, FlowError> {
         let strategies = self.kratos.methods().login_claiming(payload);
         // The first strategy of the method may read with the flow load (one round trip).
         let mut prefetched = None;
         let loaded = match strategies.first() {
-            Some(s) => match s.prefetch(self.kratos, id, payload, ctx).await {
+            Some(s) => match s.prefetch(self.kratos, id, payload, request).await {
                 Some((loaded, reads)) => {
                     prefetched = Some(reads);
                     loaded
@@ -309,6 +309,7 @@ impl<'a> LoginFlows<'a> {
             None => self.load(id).await,
         };
         let (mut flow, csrf) = loaded?;
+        let ctx = request.admit(AdmittedFlow::new(flow.flow_type, &csrf, false))?;
         if flow.state == FlowState::PassedChallenge {
             return Err(FlowError::AlreadyCompleted);
         }

@@ -254,6 +254,78 @@ impl std::fmt::Debug for FlowContext {
     }
 }
 
+/// How the transport admits a submission to a flow, once the engine has loaded it: the
+/// flow is read once, by the engine, and the checks that need the stored flow but belong
+/// to the transport (a browser flow's CSRF cookie, refusing browsers on api flows, which
+/// session a flow of that type sees) run in between.
+///
+/// A [`FlowContext`] admits every submission as it is (the in-process host has no
+/// transport to check); kratos-axum admits HTTP requests.
+pub trait Admission: Send + Sync {
+    /// The request as known before the flow is loaded: its URL and client (the reads a
+    /// strategy makes with the flow load see this).
+    fn request(&self) -> &FlowContext;
+
+    /// Admits a submission to the loaded flow, or refuses it (typically
+    /// [`FlowError::CsrfViolation`], or [`FlowError::BadRequest`] for a browser on an api
+    /// flow), and answers the request as a flow of this type sees it.
+    fn admit(&self, flow: AdmittedFlow<'_>) -> Result<&FlowContext, FlowError>;
+
+    /// Types the form-encoded values of a payload after the identity schema `schema_id`,
+    /// once the engine knows whose flow it is (a settings flow's traits). Default: the
+    /// payload stays as sent.
+    fn type_form_values(&self, _schema_id: &str, _payload: &mut Value) {}
+
+    /// Whether the transport vouches for a CSRF token the submission carries, before the
+    /// flow is loaded (a browser flow's cookie was issued for it). Reads made with the flow
+    /// load count a login attempt only for a vouched token (or a flow without one), so a
+    /// submission refused for CSRF counts nothing. Default: yes (the engine still compares
+    /// the token with the flow's own).
+    fn csrf_vouched(&self, _token: &str) -> bool {
+        true
+    }
+
+    /// Whether the request follows a link from a message, the secret in its URL (a
+    /// verification code link): it needs no CSRF token, the secret proves it. Default: no.
+    fn follows_link(&self) -> bool {
+        false
+    }
+}
+
+/// What [`Admission::admit`] is told of the loaded flow.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct AdmittedFlow<'a> {
+    /// `browser` or `api`.
+    pub flow_type: FlowType,
+    /// The flow's CSRF token (empty on api flows).
+    pub csrf_token: &'a str,
+    /// The submission needs no CSRF token: a followed link (its token proves it), or a
+    /// flow the admin API made for a browser that never saw its form.
+    pub csrf_exempt: bool,
+}
+
+impl<'a> AdmittedFlow<'a> {
+    /// A flow of `flow_type` with `csrf_token`.
+    pub fn new(flow_type: FlowType, csrf_token: &'a str, csrf_exempt: bool) -> Self {
+        Self {
+            flow_type,
+            csrf_token,
+            csrf_exempt,
+        }
+    }
+}
+
+impl Admission for FlowContext {
+    fn request(&self) -> &FlowContext {
+        self
+    }
+
+    fn admit(&self, _flow: AdmittedFlow<'_>) -> Result<&FlowContext, FlowError> {
+        Ok(self)
+    }
+}
+
 /// Why a flow call failed (as opposed to a submission with validation messages, which
 /// returns the flow).
 #[derive(Debug, thiserror::Error)]
@@ -496,27 +568,6 @@ pub(crate) async fn save_flow<T: Serialize>(
         kratos.store().update_flow(kratos.nid(), &stored).await?;
     }
     Ok(())
-}
-
-/// Loads a flow of a kind with its CSRF token.
-pub(crate) async fn load_flow<T: serde::de::DeserializeOwned>(
-    kratos: &crate::Kratos,
-    kind: FlowKind,
-    id: Uuid,
-) -> Result<(T, String), FlowError> {
-    let stored = kratos.store().get_flow(kratos.nid(), kind, id).await?;
-    decode_flow(stored)
-}
-
-/// A stored flow's document decoded, with its CSRF token.
-pub(crate) fn decode_flow<T: serde::de::DeserializeOwned>(
-    stored: StoredFlow,
-) -> Result<(T, String), FlowError> {
-    let flow = stored
-        .document
-        .decode()
-        .map_err(|e| FlowError::Internal(e.to_string()))?;
-    Ok((flow, stored.csrf_token))
 }
 
 /// Loads a flow of a kind with its CSRF token and its methods' internal state.

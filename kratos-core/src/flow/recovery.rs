@@ -16,25 +16,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
-use zeroize::Zeroizing;
 
-use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText, text};
-use super::verification::{
-    code_secrets, continue_node, expired_context, method_group, template_identity, with_query,
-};
+use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText};
+use super::verification::{continue_node, expired_context, with_query};
 use super::{
-    ContinueWith, ContinueWithFlow, FlowContext, FlowError, FlowKind, FlowState, FlowType,
-    csrf_matches, new_csrf_token,
+    Admission, AdmittedFlow, ContinueWith, ContinueWithFlow, FlowContext, FlowError, FlowKind,
+    FlowState, FlowType, csrf_matches, new_csrf_token,
 };
 use crate::clock::truncate_micros;
-use crate::code::{CodeKind, CodeSecret, OneTimeCode, digest};
-use crate::config::CodeOrLink;
-use crate::courier::TemplateType;
-use crate::identity::{AddressVia, IdentifierKind, Identity, normalize_identifier};
 use crate::kratos::Kratos;
-use crate::session::{AuthenticationMethod, Session, SessionToken};
-use crate::store::{AddressKind, StoreError};
-use crate::strategy::code::check_code_or_say;
+use crate::session::{Session, SessionToken};
+use crate::strategy::recovery::{AddressFormCx, RecoveryCx, RecoveryOutcome, RecoveryStrategy};
+use crate::strategy::{InternalContext, Method};
 
 /// A recovery flow, in Kratos's `recoveryFlow` shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -63,23 +56,20 @@ pub struct RecoveryFlow {
     /// What the client may do next (after a successful recovery).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub continue_with: Vec<ContinueWith>,
+    /// The methods' internal state, stored with the flow and never shown to clients.
+    #[serde(skip)]
+    pub(crate) internal: InternalContext,
 }
 
-/// The flow as stored, with what the client does not see.
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    #[serde(flatten)]
-    flow: RecoveryFlow,
-    #[serde(default)]
-    internal_context: Internal,
+impl super::HasInternal for RecoveryFlow {
+    fn internal_mut(&mut self) -> &mut InternalContext {
+        &mut self.internal
+    }
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct Internal {
-    /// Made by the admin API: opened from a link, so without the browser's CSRF token.
-    #[serde(default)]
-    skip_csrf_check: bool,
-}
+/// The internal key marking a flow the admin API made: no CSRF token, and every registered
+/// method's secret accepted.
+const ADMIN_MADE: &str = "skip_csrf_check";
 
 /// A successful recovery.
 #[derive(Debug)]
@@ -142,20 +132,6 @@ impl std::fmt::Debug for AdminRecoveryLink {
     }
 }
 
-#[derive(Deserialize)]
-struct Payload {
-    #[serde(default)]
-    method: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    code: Zeroizing<String>,
-    #[serde(default)]
-    token: Zeroizing<String>,
-    #[serde(default)]
-    csrf_token: Option<String>,
-}
-
 /// Kratos's texts of the recovery flow (`text/message_recovery.go`).
 mod msg {
     use chrono::{DateTime, Utc};
@@ -163,18 +139,6 @@ mod msg {
 
     use super::{UiText, expired_context};
 
-    pub(super) fn email_sent() -> UiText {
-        UiText::info(
-            1060002,
-            "An email containing a recovery link has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
-        )
-    }
-    pub(super) fn code_sent() -> UiText {
-        UiText::info(
-            1060003,
-            "An email containing a recovery code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
-        )
-    }
     /// 1060001: the privileged session (in which the password can be changed without signing
     /// in again) ends at `expires_at`; the context carries that time.
     pub(super) fn success(now: DateTime<Utc>, expires_at: DateTime<Utc>) -> UiText {
@@ -191,20 +155,6 @@ mod msg {
             "privileged_session_expires_at_unix": expires_at.timestamp(),
         }))
     }
-    pub(super) fn token_invalid() -> UiText {
-        UiText::error(
-            4060004,
-            "The recovery token is invalid or has already been used. Please retry the flow.",
-            None,
-        )
-    }
-    pub(super) fn code_invalid() -> UiText {
-        UiText::error(
-            4060006,
-            "The recovery code is invalid or has already been used. Please try again.",
-            None,
-        )
-    }
     /// 4060005, with the context `{expired_at, expired_at_unix}`.
     pub(super) fn expired(expired_at: DateTime<Utc>, minutes: f64) -> UiText {
         UiText::error(
@@ -219,18 +169,6 @@ mod msg {
             "Could not find a strategy to recover your account with. Did you fill out the form correctly?",
             None,
         )
-    }
-    pub(super) fn email_label() -> UiText {
-        UiText::info(1070007, "Email")
-    }
-    pub(super) fn code_label() -> UiText {
-        UiText::info(1070010, "Recovery code")
-    }
-    pub(super) fn submit() -> UiText {
-        UiText::info(1070005, "Submit")
-    }
-    pub(super) fn resend() -> UiText {
-        UiText::info(1070008, "Resend code")
     }
 
     #[cfg(test)]
@@ -276,8 +214,12 @@ pub struct RecoveryFlows<'a> {
 }
 
 impl<'a> RecoveryFlows<'a> {
+    pub(crate) fn kratos(&self) -> &'a Kratos {
+        self.kratos
+    }
+
     /// [`FlowError::Disabled`] unless `selfservice.flows.recovery.enabled`.
-    fn ensure_enabled(&self) -> Result<(), FlowError> {
+    pub(crate) fn ensure_enabled(&self) -> Result<(), FlowError> {
         if self.kratos.config().selfservice.flows.recovery.enabled {
             Ok(())
         } else {
@@ -289,26 +231,37 @@ impl<'a> RecoveryFlows<'a> {
         truncate_micros(self.kratos.clock().now())
     }
 
-    fn method(&self) -> CodeOrLink {
-        self.kratos.config().selfservice.flows.recovery.use_method
+    /// The strategy of `selfservice.flows.recovery.use`, which new flows offer; a 400 as
+    /// Kratos's when that method is not enabled.
+    fn primary(&self) -> Result<&'a dyn RecoveryStrategy, FlowError> {
+        let method = Method::custom(
+            self.kratos
+                .config()
+                .selfservice
+                .flows
+                .recovery
+                .use_method
+                .as_str(),
+        );
+        self.kratos
+            .methods()
+            .recovery(&method)
+            .map(|s| &**s)
+            .ok_or_else(|| {
+                FlowError::BadRequest(format!(
+                    "You attempted recovery using {method}, which is not enabled or does not \
+                     exist. An administrator needs to enable this recovery method."
+                ))
+            })
     }
 
-    fn method_enabled(&self, m: CodeOrLink) -> bool {
-        let methods = &self.kratos.config().selfservice.methods;
-        match m {
-            CodeOrLink::Code => methods.code.enabled,
-            CodeOrLink::Link => methods.link.enabled,
-        }
-    }
-
-    fn new_flow(
+    pub(crate) fn new_flow(
         &self,
         flow_type: FlowType,
         ctx: &FlowContext,
     ) -> Result<(RecoveryFlow, String), FlowError> {
-        if !self.kratos.config().selfservice.flows.recovery.enabled {
-            return Err(FlowError::Disabled);
-        }
+        self.ensure_enabled()?;
+        let primary = self.primary()?;
         let return_to = self.kratos.resolve_return_to(ctx.request_url.as_deref())?;
         let now = self.now();
         let id = Uuid::now_v7();
@@ -316,41 +269,46 @@ impl<'a> RecoveryFlows<'a> {
             FlowType::Browser => new_csrf_token(),
             FlowType::Api => String::new(),
         };
+        let mut ui = self.blank_form(id, &csrf);
+        primary.populate(&mut AddressFormCx {
+            kratos: self.kratos,
+            ui: &mut ui,
+        });
+        let lifespan = self.kratos.config().selfservice.flows.recovery.lifespan;
         let flow = RecoveryFlow {
             id,
             flow_type,
-            expires_at: now
-                + self
-                    .kratos
-                    .config()
-                    .selfservice
-                    .flows
-                    .recovery
-                    .lifespan
-                    .as_chrono(),
+            expires_at: now + lifespan.as_chrono(),
             issued_at: now,
             request_url: ctx.request_url.clone().unwrap_or_default(),
             return_to,
             active: None,
-            ui: self.choose_ui(id, &csrf, ""),
+            ui,
             state: FlowState::ChooseMethod,
             continue_with: Vec::new(),
+            internal: InternalContext::default(),
         };
         Ok((flow, csrf))
     }
 
     /// Starts a recovery flow.
+    ///
+    /// # Errors
+    /// [`FlowError::Disabled`] when recovery is off, [`FlowError::BadRequest`] when the
+    /// method `selfservice.flows.recovery.use` names is not enabled, a refused `return_to`,
+    /// store errors.
     pub async fn create(
         &self,
         flow_type: FlowType,
         ctx: &FlowContext,
     ) -> Result<RecoveryFlow, FlowError> {
         let (flow, csrf) = self.new_flow(flow_type, ctx)?;
-        self.save(&flow, &csrf, Internal::default(), true).await?;
+        self.save(&flow, &csrf, true).await?;
         Ok(flow)
     }
 
-    fn base_ui(&self, id: Uuid, csrf: &str) -> UiContainer {
+    /// An empty form of flow `id`: its action and, with a CSRF token, the token's node.
+    pub(crate) fn blank_form(&self, id: Uuid, csrf: &str) -> UiContainer {
         let mut ui = UiContainer {
             action: format!(
                 "{}/self-service/recovery?flow={id}",
@@ -370,78 +328,26 @@ impl<'a> RecoveryFlows<'a> {
         ui
     }
 
-    fn choose_ui(&self, id: Uuid, csrf: &str, email: &str) -> UiContainer {
-        let method = self.method();
-        let group = method_group(method);
-        let mut ui = self.base_ui(id, csrf);
-        let mut email_node = UiNode::input(group.clone(), "email", InputType::Email)
-            .required()
-            .autocomplete("email")
-            .label(msg::email_label());
-        if !email.is_empty() {
-            email_node = email_node.value(json!(email));
-        }
-        ui.nodes.push(email_node);
-        ui.nodes.push(
-            UiNode::input(group, "method", InputType::Submit)
-                .value(json!(method.as_str()))
-                .label(msg::submit()),
-        );
-        ui
-    }
-
-    fn code_ui(&self, id: Uuid, csrf: &str, email: Option<&str>) -> UiContainer {
-        let mut ui = self.base_ui(id, csrf);
-        ui.nodes.push(
-            UiNode::input(NodeGroup::Code, "code", InputType::Text)
-                .required()
-                .autocomplete("one-time-code")
-                .label(msg::code_label()),
-        );
-        ui.nodes
-            .push(UiNode::input(NodeGroup::Code, "method", InputType::Hidden).value(json!("code")));
-        ui.nodes.push(
-            UiNode::input(NodeGroup::Code, "method", InputType::Submit)
-                .value(json!("code"))
-                .label(msg::submit()),
-        );
-        if let Some(email) = email {
-            ui.nodes.push(
-                UiNode::input(NodeGroup::Code, "email", InputType::Submit)
-                    .value(json!(email))
-                    .label(msg::resend()),
-            );
-        }
-        ui
-    }
-
-    async fn save(
+    pub(crate) async fn save(
         &self,
         flow: &RecoveryFlow,
         csrf: &str,
-        internal: Internal,
         new: bool,
     ) -> Result<(), FlowError> {
-        let stored = Stored {
-            flow: flow.clone(),
-            internal_context: internal,
-        };
         super::save_flow(
             self.kratos,
             FlowKind::Recovery,
             flow.id,
             flow.expires_at,
             csrf,
-            &stored,
+            &super::WithInternal::new(flow, &flow.internal),
             new,
         )
         .await
     }
 
-    async fn load(&self, id: Uuid) -> Result<(RecoveryFlow, String, Internal), FlowError> {
-        let (stored, csrf): (Stored, String) =
-            super::load_flow(self.kratos, FlowKind::Recovery, id).await?;
-        Ok((stored.flow, csrf, stored.internal_context))
+    async fn load(&self, id: Uuid) -> Result<(RecoveryFlow, String), FlowError> {
+        super::load_with_internal(self.kratos, FlowKind::Recovery, id).await
     }
 
     async fn expired(&self, flow: &RecoveryFlow, ctx: &FlowContext) -> FlowError {
@@ -450,7 +356,7 @@ impl<'a> RecoveryFlows<'a> {
         match self.new_flow(flow.flow_type, ctx) {
             Ok((mut new, csrf)) => {
                 new.ui.messages.push(msg::expired(flow.expires_at, minutes));
-                if let Err(e) = self.save(&new, &csrf, Internal::default(), true).await {
+                if let Err(e) = self.save(&new, &csrf, true).await {
                     return e;
                 }
                 FlowError::Expired {
@@ -466,101 +372,94 @@ impl<'a> RecoveryFlows<'a> {
     /// Fetches a flow; expired flows answer with [`FlowError::Expired`].
     pub async fn get(&self, id: Uuid, ctx: &FlowContext) -> Result<RecoveryFlow, FlowError> {
         self.ensure_enabled()?;
-        let (flow, _, _) = self.load(id).await?;
+        let (flow, _) = self.load(id).await?;
         if flow.expires_at <= self.now() {
             return Err(self.expired(&flow, ctx).await);
         }
         Ok(flow)
     }
 
-    /// Submits `{"method": "code", "email": …}` (sends a code; again to resend), `{"method":
-    /// "code", "code": …}`, `{"method": "link", "email": …}`, or `{"token": …}` (the link was
-    /// followed; no CSRF token needed). Browser flows add `csrf_token`.
+    /// Submits a payload to the flow's method: with the `code` method `{"method": "code",
+    /// "email": …}` sends a code (again to resend) and `{"method": "code", "code": …}`
+    /// checks it; with `link`, `{"method": "link", "email": …}` sends a link and
+    /// `{"token": …}` is the followed link (no CSRF token needed). Browser flows add
+    /// `csrf_token`. `request` is a [`FlowContext`], or the transport's [`Admission`].
+    ///
+    /// # Errors
+    /// [`FlowError::NotFound`], [`FlowError::Expired`] (with a new flow),
+    /// [`FlowError::AlreadyCompleted`], [`FlowError::CsrfViolation`], a malformed payload
+    /// ([`FlowError::BadRequest`]), a disabled identity, hook and store errors.
     pub async fn submit(
         &self,
         id: Uuid,
         payload: &Value,
-        ctx: &FlowContext,
+        request: &dyn Admission,
     ) -> Result<RecoverySubmission, FlowError> {
         self.ensure_enabled()?;
-        let (mut flow, csrf, internal) = self.load(id).await?;
+        let (mut flow, csrf) = self.load(id).await?;
+        let admin_made = flow.internal.get(ADMIN_MADE) == Some(&Value::Bool(true));
+        // The configured method, or on a flow the admin API made, any registered one.
+        let primary = self.primary().ok().map(|s| s.method());
+        let strategy = self
+            .kratos
+            .methods()
+            .recovery_strategies()
+            .iter()
+            .find(|s| s.claims(payload) && (admin_made || Some(s.method()) == primary));
+        let exempt = admin_made
+            || request.follows_link()
+            || strategy.is_some_and(|s| s.exempt_from_csrf(payload));
+        let ctx = request.admit(AdmittedFlow::new(flow.flow_type, &csrf, exempt))?;
         if flow.state == FlowState::PassedChallenge {
             return Err(FlowError::AlreadyCompleted);
         }
         if flow.expires_at <= self.now() {
             return Err(self.expired(&flow, ctx).await);
         }
-        let payload: Payload = serde_json::from_value(payload.clone())
-            .map_err(|e| FlowError::BadRequest(format!("The request body is invalid: {e}")))?;
-        let following_link = !payload.token.is_empty();
+        if !payload.is_object() {
+            return Err(FlowError::BadRequest(
+                "The request body is invalid: expected a JSON object".into(),
+            ));
+        }
         if flow.flow_type == FlowType::Browser
-            && !following_link
-            && !internal.skip_csrf_check
-            && !csrf_matches(&csrf, payload.csrf_token.as_deref())
+            && !exempt
+            && !csrf_matches(&csrf, payload.get("csrf_token").and_then(Value::as_str))
         {
             return Err(FlowError::CsrfViolation);
         }
         flow.ui.clear_messages();
-        let method = match (following_link, payload.method.as_str()) {
-            (true, _) => Some(CodeOrLink::Link),
-            (false, "code") => Some(CodeOrLink::Code),
-            (false, "link") => Some(CodeOrLink::Link),
-            _ => None,
-        };
-        // Codes made by the admin API are accepted whatever the configured method.
-        let admin_code = internal.skip_csrf_check && method == Some(CodeOrLink::Code);
-        let Some(method) =
-            method.filter(|m| admin_code || (*m == self.method() && self.method_enabled(*m)))
-        else {
+        let Some(strategy) = strategy else {
             flow.ui.messages.push(msg::no_strategy());
-            self.save(&flow, &csrf, internal, false).await?;
+            self.save(&flow, &csrf, false).await?;
             return Ok(RecoverySubmission::Flow(flow));
         };
-        flow.active = Some(method.as_str().to_owned());
-        let outcome = match method {
-            CodeOrLink::Link if following_link => {
-                self.check(&mut flow, CodeKind::RecoveryLink, &payload.token, ctx)
-                    .await?
-            }
-            CodeOrLink::Code if !payload.code.is_empty() => {
-                self.check(&mut flow, CodeKind::RecoveryCode, &payload.code, ctx)
-                    .await?
-            }
-            _ if payload.email.trim().is_empty() => {
-                flow.ui.add_node_message("email", text::required("email"));
+        flow.active = Some(strategy.method().to_string());
+        let mut internal = std::mem::take(&mut flow.internal);
+        let blank_form = self.blank_form(flow.id, &csrf);
+        let outcome = strategy
+            .submit(&mut RecoveryCx {
+                kratos: self.kratos,
+                flow: &mut flow,
+                payload,
+                request: ctx,
+                internal: &mut internal,
+                blank_form,
+            })
+            .await?;
+        flow.internal = internal;
+        let completion = match outcome {
+            RecoveryOutcome::NotMine => {
+                flow.ui.messages.push(msg::no_strategy());
                 None
             }
-            _ if !crate::strategy::code::send_allowed(
-                self.kratos,
-                flow.id,
-                payload.email.trim(),
-            )
-            .await? =>
-            {
-                flow.ui
-                    .messages
-                    .push(crate::strategy::code::too_many_sends());
-                None
-            }
-            _ => {
-                let email = payload.email.trim().to_owned();
-                self.send(&flow, method, &email).await?;
-                flow.state = FlowState::SentEmail;
-                match method {
-                    CodeOrLink::Code => {
-                        flow.ui = self.code_ui(flow.id, &csrf, Some(&email));
-                        flow.ui.messages.push(msg::code_sent());
-                    }
-                    CodeOrLink::Link => {
-                        flow.ui = self.choose_ui(flow.id, &csrf, &email);
-                        flow.ui.messages.push(msg::email_sent());
-                    }
-                }
-                None
-            }
+            RecoveryOutcome::Retry => None,
+            RecoveryOutcome::Recovered(done) => Some(
+                self.recovered(&mut flow, strategy.method(), *done, ctx)
+                    .await?,
+            ),
         };
-        self.save(&flow, &csrf, internal, false).await?;
-        Ok(match outcome {
+        self.save(&flow, &csrf, false).await?;
+        Ok(match completion {
             Some((session, session_token, settings_flow, continue_with)) => {
                 RecoverySubmission::Completed(RecoverySuccess {
                     flow,
@@ -574,218 +473,27 @@ impl<'a> RecoveryFlows<'a> {
         })
     }
 
-    async fn send(
-        &self,
-        flow: &RecoveryFlow,
-        method: CodeOrLink,
-        email: &str,
-    ) -> Result<(), FlowError> {
-        let config = self.kratos.config();
-        let normalized =
-            normalize_identifier(IdentifierKind::Email, email).unwrap_or_else(|_| email.to_owned());
-        let identity = match self
-            .kratos
-            .store()
-            .find_identity_by_address(
-                self.kratos.nid(),
-                AddressKind::Recovery,
-                AddressVia::Email,
-                &normalized,
-            )
-            .await
-        {
-            Ok(i) => i,
-            Err(StoreError::NotFound) => {
-                if config.selfservice.flows.recovery.notify_unknown_recipients {
-                    let template = match method {
-                        CodeOrLink::Code => TemplateType::RecoveryCodeInvalid,
-                        CodeOrLink::Link => TemplateType::RecoveryInvalid,
-                    };
-                    self.kratos
-                        .courier()
-                        .queue(
-                            template,
-                            email,
-                            json!({"to": email, "request_url": flow.request_url}),
-                        )
-                        .await
-                        .map_err(|e| FlowError::Internal(e.to_string()))?;
-                }
-                return Ok(());
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let address = identity
-            .recovery_addresses
-            .iter()
-            .find(|a| a.value == normalized)
-            .map(|a| (a.id, a.value.clone()))
-            .ok_or(FlowError::Internal("the address vanished".into()))?;
-        let now = self.now();
-        let lifespan = match method {
-            CodeOrLink::Code => config.selfservice.methods.code.config.lifespan,
-            CodeOrLink::Link => config.selfservice.methods.link.config.lifespan,
-        };
-        let expires_at = (now + lifespan.as_chrono()).min(flow.expires_at);
-        let (secret, code) = self.new_code(
-            flow.id,
-            method,
-            &identity,
-            Some(address.clone()),
-            expires_at,
-            false,
-        );
-        let expires_in_minutes = (expires_at - now).num_minutes();
-        let (template, data) = match method {
-            CodeOrLink::Code => (
-                TemplateType::RecoveryCodeValid,
-                json!({
-                    "to": address.1,
-                    "recovery_code": secret.expose(),
-                    "identity": template_identity(&identity),
-                    "traits": identity.traits,
-                    "request_url": flow.request_url,
-                    "expires_in_minutes": expires_in_minutes,
-                }),
-            ),
-            CodeOrLink::Link => (
-                TemplateType::RecoveryValid,
-                json!({
-                    "to": address.1,
-                    "recovery_url": self.link(flow.id, &secret),
-                    "identity": template_identity(&identity),
-                    "traits": identity.traits,
-                    "request_url": flow.request_url,
-                    "expires_in_minutes": expires_in_minutes,
-                }),
-            ),
-        };
-        let message = self
-            .kratos
-            .courier()
-            .render(template, &address.1, data)
-            .map_err(|e| FlowError::Internal(e.to_string()))?;
-        self.kratos
-            .store()
-            .issue_code(self.kratos.nid(), &code, Some(&message))
-            .await?;
-        Ok(())
-    }
-
-    fn link(&self, flow_id: Uuid, secret: &CodeSecret) -> String {
-        let config = self.kratos.config();
-        let base = config
-            .selfservice
-            .methods
-            .link
-            .config
-            .base_url
-            .clone()
-            .unwrap_or_else(|| config.serve.public_base_url());
-        with_query(
-            &format!("{}/self-service/recovery", base.trim_end_matches('/')),
-            &[("flow", &flow_id.to_string()), ("token", secret.expose())],
-        )
-    }
-
-    fn new_code(
-        &self,
-        flow_id: Uuid,
-        method: CodeOrLink,
-        identity: &Identity,
-        address: Option<(Uuid, String)>,
-        expires_at: DateTime<Utc>,
-        admin: bool,
-    ) -> (CodeSecret, OneTimeCode) {
-        let (kind, secret) = match method {
-            CodeOrLink::Code => (CodeKind::RecoveryCode, CodeSecret::generate_code()),
-            CodeOrLink::Link => (CodeKind::RecoveryLink, CodeSecret::generate_token()),
-        };
-        let code = OneTimeCode {
-            id: Uuid::now_v7(),
-            kind,
-            flow_id,
-            identity_id: Some(identity.id),
-            address_id: address.as_ref().map(|a| a.0),
-            address: address.map(|a| a.1),
-            admin,
-            digest: digest(code_secrets(self.kratos), kind, flow_id, secret.expose()),
-            issued_at: self.now(),
-            expires_at,
-            used_at: None,
-        };
-        (secret, code)
-    }
-
-    /// Checks a code or token; on success signs the identity in and opens a settings flow.
-    async fn check(
+    /// The end of every recovery: a new session for the identity, the *after* hooks, and
+    /// the settings flow where the user sets new credentials.
+    async fn recovered(
         &self,
         flow: &mut RecoveryFlow,
-        kind: CodeKind,
-        submitted: &str,
+        method: Method,
+        done: crate::strategy::recovery::Recovered,
         ctx: &FlowContext,
-    ) -> Result<Option<Completion>, FlowError> {
+    ) -> Result<Completion, FlowError> {
         let config = self.kratos.config();
-        let store = self.kratos.store();
-        let nid = self.kratos.nid();
-        let invalid = match kind {
-            CodeKind::RecoveryLink => msg::token_invalid(),
-            _ => msg::code_invalid(),
-        };
-        let (id, messages) = (flow.id, &mut flow.ui.messages);
-        let Some(code) =
-            check_code_or_say(self.kratos, kind, id, submitted, "", invalid, messages).await?
-        else {
-            return Ok(None);
-        };
-        let identity_id = code
-            .identity_id
-            .ok_or_else(|| FlowError::Internal("the recovery code has no identity".into()))?;
-        let identity = match store.get_identity(nid, identity_id).await {
-            Ok(i) => i,
-            Err(StoreError::NotFound) => {
-                flow.ui.messages.push(msg::code_invalid());
-                return Ok(None);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if !identity.is_active() {
-            return Err(FlowError::IdentityDisabled);
-        }
-        // The mail arrived: the address is verified too (not for admin codes).
-        if !code.admin
-            && let Some(address) = &code.address
-            && let Some(v) = identity
-                .verifiable_addresses
-                .iter()
-                .find(|a| &a.value == address && !a.verified)
-        {
-            match store.mark_address_verified(nid, v.id, self.now()).await {
-                Ok(()) | Err(StoreError::NotFound) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let method = match kind {
-            CodeKind::RecoveryLink => "link_recovery",
-            _ => "code_recovery",
-        };
+        let identity = done.identity;
         let issued = self
             .kratos
             .sessions()
-            .issue(
-                &identity,
-                vec![AuthenticationMethod::first_factor(method, self.now())],
-                &ctx.client,
-            )
+            .issue(&identity, vec![done.method], &ctx.client)
             .await?;
         let hook_ctx = crate::hook::HookContext {
             flow_kind: FlowKind::Recovery,
             flow_id: flow.id,
             flow_type: flow.flow_type,
-            method: match kind {
-                CodeKind::RecoveryLink => "link".into(),
-                _ => "code".into(),
-            },
+            method: method.to_string(),
             request: ctx,
             session: Some(&issued.session),
         };
@@ -830,9 +538,11 @@ impl<'a> RecoveryFlows<'a> {
                 .settings
                 .privileged_session_max_age
                 .as_chrono();
-        let mut ui = self.base_ui(flow.id, "");
-        ui.nodes
-            .push(continue_node(kind_group(kind), &settings_url));
+        let mut ui = self.blank_form(flow.id, "");
+        ui.nodes.push(continue_node(
+            NodeGroup::custom(method.to_string()),
+            &settings_url,
+        ));
         ui.messages.push(msg::success(now, privileged_until));
         flow.ui = ui;
         // The stored flow never keeps the session token; the answer carries it.
@@ -841,97 +551,7 @@ impl<'a> RecoveryFlows<'a> {
             .filter(|c| !matches!(c, ContinueWith::SetOrySessionToken { .. }))
             .cloned()
             .collect();
-        Ok(Some((
-            issued.session,
-            issued.token,
-            settings_flow,
-            continue_with,
-        )))
-    }
-
-    /// The admin API: a recovery code for an identity, valid for `expires_in` (default
-    /// `selfservice.methods.code.config.lifespan`), and the link to the flow to enter it in.
-    /// No email is sent; the address is not marked verified.
-    pub async fn admin_create_code(
-        &self,
-        identity_id: Uuid,
-        expires_in: Option<std::time::Duration>,
-    ) -> Result<AdminRecoveryCode, FlowError> {
-        let (flow, secret, expires_at) = self
-            .admin_create(identity_id, CodeOrLink::Code, expires_in)
-            .await?;
-        let config = self.kratos.config();
-        let recovery_link = match &config.selfservice.flows.recovery.ui_url {
-            Some(u) => with_query(u, &[("flow", &flow.to_string())]),
-            None => format!(
-                "{}/self-service/recovery?flow={flow}",
-                config.serve.public_base_url()
-            ),
-        };
-        Ok(AdminRecoveryCode {
-            recovery_link,
-            recovery_code: secret.expose().to_owned(),
-            expires_at,
-        })
-    }
-
-    /// The admin API: a recovery link for an identity, valid for `expires_in` (default
-    /// `selfservice.methods.link.config.lifespan`).
-    pub async fn admin_create_link(
-        &self,
-        identity_id: Uuid,
-        expires_in: Option<std::time::Duration>,
-    ) -> Result<AdminRecoveryLink, FlowError> {
-        let (flow, secret, expires_at) = self
-            .admin_create(identity_id, CodeOrLink::Link, expires_in)
-            .await?;
-        Ok(AdminRecoveryLink {
-            recovery_link: self.link(flow, &secret),
-            expires_at,
-        })
-    }
-
-    async fn admin_create(
-        &self,
-        identity_id: Uuid,
-        method: CodeOrLink,
-        expires_in: Option<std::time::Duration>,
-    ) -> Result<(Uuid, CodeSecret, DateTime<Utc>), FlowError> {
-        self.ensure_enabled()?;
-        let config = self.kratos.config();
-        let identity = self
-            .kratos
-            .store()
-            .get_identity(self.kratos.nid(), identity_id)
-            .await?;
-        let default = match method {
-            CodeOrLink::Code => config.selfservice.methods.code.config.lifespan,
-            CodeOrLink::Link => config.selfservice.methods.link.config.lifespan,
-        };
-        let lifespan = expires_in
-            .and_then(|d| chrono::Duration::from_std(d).ok())
-            .unwrap_or_else(|| default.as_chrono());
-        let (mut flow, csrf) = self.new_flow(FlowType::Browser, &FlowContext::default())?;
-        flow.expires_at = flow.issued_at + lifespan;
-        let (secret, code) = self.new_code(flow.id, method, &identity, None, flow.expires_at, true);
-        if method == CodeOrLink::Code {
-            flow.state = FlowState::SentEmail;
-            flow.ui = self.code_ui(flow.id, &csrf, None);
-        }
-        self.save(
-            &flow,
-            &csrf,
-            Internal {
-                skip_csrf_check: true,
-            },
-            true,
-        )
-        .await?;
-        self.kratos
-            .store()
-            .issue_code(self.kratos.nid(), &code, None)
-            .await?;
-        Ok((flow.id, secret, flow.expires_at))
+        Ok((issued.session, issued.token, settings_flow, continue_with))
     }
 }
 
@@ -941,13 +561,6 @@ type Completion = (
     super::settings::SettingsFlow,
     Vec<ContinueWith>,
 );
-
-fn kind_group(kind: CodeKind) -> NodeGroup {
-    match kind {
-        CodeKind::RecoveryLink | CodeKind::VerificationLink => NodeGroup::Link,
-        _ => NodeGroup::Code,
-    }
-}
 
 impl Kratos {
     /// Recovery flows (and the admin API for recovery codes and links).

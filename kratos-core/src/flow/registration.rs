@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, text};
 use super::{
-    ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType, csrf_matches,
-    new_csrf_token,
+    Admission, AdmittedFlow, ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType,
+    csrf_matches, new_csrf_token,
 };
 use crate::clock::truncate_micros;
 use crate::identity::{CreateIdentityBody, Identity, IdentityError};
@@ -305,9 +305,10 @@ impl<'a> RegistrationFlows<'a> {
         &self,
         id: Uuid,
         payload: &Value,
-        ctx: &FlowContext,
+        request: &dyn Admission,
     ) -> Result<RegistrationSubmission, FlowError> {
         let (mut flow, csrf) = self.load(id).await?;
+        let ctx = request.admit(AdmittedFlow::new(flow.flow_type, &csrf, false))?;
         if flow.state == FlowState::PassedChallenge {
             return Err(FlowError::AlreadyCompleted);
         }

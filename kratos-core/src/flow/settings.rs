@@ -17,7 +17,9 @@ use uuid::Uuid;
 
 use super::registration::add_trait_error;
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, text};
-use super::{ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType};
+use super::{
+    Admission, AdmittedFlow, ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType,
+};
 use super::{csrf_matches, new_csrf_token};
 use crate::clock::truncate_micros;
 use crate::identity::{Identity, IdentityError, UpdateIdentityBody};
@@ -266,9 +268,28 @@ impl<'a> SettingsFlows<'a> {
         &self,
         id: Uuid,
         payload: &Value,
-        ctx: &FlowContext,
+        request: &dyn Admission,
     ) -> Result<SettingsSubmission, FlowError> {
-        let (mut flow, csrf, session) = self.load_owned(id, ctx).await?;
+        // The flow first: which session counts depends on its type (api flows see only
+        // `X-Session-Token`).
+        let (mut flow, csrf): (SettingsFlow, String) =
+            super::load_with_internal(self.kratos, FlowKind::Settings, id).await?;
+        let ctx = request.admit(AdmittedFlow::new(flow.flow_type, &csrf, false))?;
+        let session = self.session(ctx).await?;
+        if flow.identity.id != session.identity_id {
+            return Err(FlowError::IdentityMismatch);
+        }
+        // Form values are typed after the identity's schema.
+        let typed;
+        let payload = match flow.identity.schema_id.as_str() {
+            "" => payload,
+            schema_id => {
+                let mut p = payload.clone();
+                request.type_form_values(schema_id, &mut p);
+                typed = p;
+                &typed
+            }
+        };
         if flow.expires_at <= self.now() {
             return Err(self.expired(&flow, ctx).await);
         }

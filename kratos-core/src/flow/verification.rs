@@ -13,18 +13,19 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
-use zeroize::Zeroizing;
 
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText, text};
-use super::{FlowContext, FlowError, FlowKind, FlowState, FlowType, csrf_matches, new_csrf_token};
+use super::{
+    Admission, AdmittedFlow, FlowContext, FlowError, FlowKind, FlowState, FlowType, csrf_matches,
+    new_csrf_token,
+};
 use crate::clock::truncate_micros;
-use crate::code::{CodeKind, CodeSecret, OneTimeCode, digest};
-use crate::config::{CodeOrLink, Secret};
-use crate::courier::TemplateType;
-use crate::identity::{AddressVia, IdentifierKind, Identity, normalize_identifier};
+use crate::config::Secret;
+use crate::identity::{AddressVia, Identity};
 use crate::kratos::Kratos;
-use crate::store::{AddressKind, StoreError};
-use crate::strategy::code::check_code_or_say;
+use crate::strategy::recovery::AddressFormCx;
+use crate::strategy::verification::{VerificationCx, VerificationOutcome, VerificationStrategy};
+use crate::strategy::{InternalContext, Method};
 
 /// A verification flow, in Kratos's `verificationFlow` shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -50,20 +51,15 @@ pub struct VerificationFlow {
     pub ui: UiContainer,
     /// `choose_method`, `sent_email` or `passed_challenge`.
     pub state: FlowState,
+    /// The methods' internal state, stored with the flow and never shown to clients.
+    #[serde(skip)]
+    pub(crate) internal: InternalContext,
 }
 
-#[derive(Deserialize)]
-struct Payload {
-    #[serde(default)]
-    method: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    code: Zeroizing<String>,
-    #[serde(default)]
-    token: Zeroizing<String>,
-    #[serde(default)]
-    csrf_token: Option<String>,
+impl super::HasInternal for VerificationFlow {
+    fn internal_mut(&mut self) -> &mut InternalContext {
+        &mut self.internal
+    }
 }
 
 /// Verification flows of one tenant.
@@ -86,14 +82,6 @@ pub(crate) fn code_secrets(kratos: &Kratos) -> &[Secret] {
 pub(crate) fn continue_node(group: NodeGroup, href: &str) -> UiNode {
     let label = UiText::info(1070009, "Continue");
     UiNode::anchor(group, "continue", href, label.clone()).label(label)
-}
-
-/// The node group of a method of verification and recovery.
-pub(crate) fn method_group(method: CodeOrLink) -> NodeGroup {
-    match method {
-        CodeOrLink::Code => NodeGroup::Code,
-        CodeOrLink::Link => NodeGroup::Link,
-    }
 }
 
 /// Kratos's context of the "flow expired" messages: `{expired_at, expired_at_unix}`.
@@ -142,34 +130,8 @@ mod msg {
 
     use super::{UiText, expired_context};
 
-    pub(super) fn email_sent() -> UiText {
-        UiText::info(
-            1080001,
-            "An email containing a verification link has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
-        )
-    }
-    pub(super) fn code_sent() -> UiText {
-        UiText::info(
-            1080003,
-            "An email containing a verification code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
-        )
-    }
     pub(super) fn success() -> UiText {
         UiText::success(1080002, "You successfully verified your email address.")
-    }
-    pub(super) fn token_invalid() -> UiText {
-        UiText::error(
-            4070001,
-            "The verification token is invalid or has already been used. Please retry the flow.",
-            None,
-        )
-    }
-    pub(super) fn code_invalid() -> UiText {
-        UiText::error(
-            4070006,
-            "The verification code is invalid or has already been used. Please try again.",
-            None,
-        )
     }
     /// 4070005, with the context `{expired_at, expired_at_unix}`.
     pub(super) fn expired(expired_at: DateTime<Utc>, minutes: f64) -> UiText {
@@ -185,18 +147,6 @@ mod msg {
             "Could not find a strategy to verify your account with. Did you fill out the form correctly?",
             None,
         )
-    }
-    pub(super) fn email_label() -> UiText {
-        UiText::info(1070007, "Email")
-    }
-    pub(super) fn code_label() -> UiText {
-        UiText::info(1070011, "Verification code")
-    }
-    pub(super) fn submit() -> UiText {
-        UiText::info(1070005, "Submit")
-    }
-    pub(super) fn resend() -> UiText {
-        UiText::info(1070008, "Resend code")
     }
 
     #[cfg(test)]
@@ -241,37 +191,64 @@ impl<'a> VerificationFlows<'a> {
         truncate_micros(self.kratos.clock().now())
     }
 
-    fn method(&self) -> CodeOrLink {
-        self.kratos
+    /// The strategy of `selfservice.flows.verification.use`, if that method is enabled.
+    fn primary(&self) -> Option<&'a dyn VerificationStrategy> {
+        let configured = self
+            .kratos
             .config()
             .selfservice
             .flows
             .verification
-            .use_method
+            .use_method;
+        self.kratos
+            .methods()
+            .verification(&Method::custom(configured.as_str()))
+            .map(|s| &**s)
     }
 
-    fn method_enabled(&self, m: CodeOrLink) -> bool {
-        let methods = &self.kratos.config().selfservice.methods;
-        match m {
-            CodeOrLink::Code => methods.code.enabled,
-            CodeOrLink::Link => methods.link.enabled,
-        }
+    /// The primary strategy, or Kratos's 400 when the configured method is not enabled.
+    fn require_primary(&self) -> Result<&'a dyn VerificationStrategy, FlowError> {
+        self.primary().ok_or_else(|| {
+            let configured = self
+                .kratos
+                .config()
+                .selfservice
+                .flows
+                .verification
+                .use_method;
+            FlowError::BadRequest(format!(
+                "You attempted verification using {}, which is not enabled or does not exist. \
+                 An administrator needs to enable this verification method.",
+                configured.as_str()
+            ))
+        })
     }
 
     /// Starts a verification flow.
+    ///
+    /// # Errors
+    /// [`FlowError::Disabled`] when verification is off, [`FlowError::BadRequest`] when the
+    /// method `selfservice.flows.verification.use` names is not enabled, a refused
+    /// `return_to`, store errors.
     pub async fn create(
         &self,
         flow_type: FlowType,
         ctx: &FlowContext,
     ) -> Result<VerificationFlow, FlowError> {
         self.ensure_enabled()?;
+        let primary = self.require_primary()?;
         let return_to = self.kratos.resolve_return_to(ctx.request_url.as_deref())?;
-        let (flow, csrf) = self.new_flow(flow_type, ctx, return_to);
+        let (mut flow, csrf) = self.new_flow(flow_type, ctx, return_to);
+        primary.populate(&mut AddressFormCx {
+            kratos: self.kratos,
+            ui: &mut flow.ui,
+        });
         self.save(&flow, &csrf, true).await?;
         Ok(flow)
     }
 
-    /// A new flow in `choose_method` and its CSRF token (empty for api flows), not saved yet.
+    /// A new flow in `choose_method` with an empty form, and its CSRF token (empty for api
+    /// flows), not saved yet.
     fn new_flow(
         &self,
         flow_type: FlowType,
@@ -284,24 +261,18 @@ impl<'a> VerificationFlows<'a> {
             FlowType::Browser => new_csrf_token(),
             FlowType::Api => String::new(),
         };
+        let lifespan = self.kratos.config().selfservice.flows.verification.lifespan;
         let flow = VerificationFlow {
             id,
             flow_type,
-            expires_at: now
-                + self
-                    .kratos
-                    .config()
-                    .selfservice
-                    .flows
-                    .verification
-                    .lifespan
-                    .as_chrono(),
+            expires_at: now + lifespan.as_chrono(),
             issued_at: now,
             request_url: ctx.request_url.clone().unwrap_or_default(),
             return_to,
             active: None,
-            ui: self.choose_ui(id, &csrf, ""),
+            ui: self.blank_form(id, &csrf),
             state: FlowState::ChooseMethod,
+            internal: InternalContext::default(),
         };
         (flow, csrf)
     }
@@ -317,14 +288,12 @@ impl<'a> VerificationFlows<'a> {
         identity: &Identity,
         only: Option<&[Uuid]>,
     ) -> Result<Vec<super::ContinueWith>, FlowError> {
-        let config = self.kratos.config();
-        if !config.selfservice.flows.verification.enabled {
+        if self.ensure_enabled().is_err() {
             return Ok(Vec::new());
         }
-        let method = self.method();
-        if !self.method_enabled(method) {
+        let Some(strategy) = self.primary() else {
             return Ok(Vec::new());
-        }
+        };
         let mut actions = Vec::new();
         for address in identity.verifiable_addresses.iter().filter(|a| {
             !a.verified && a.via == AddressVia::Email && only.is_none_or(|ids| ids.contains(&a.id))
@@ -334,23 +303,12 @@ impl<'a> VerificationFlows<'a> {
                 session_token: None,
                 client: ctx.client.clone(),
             };
-            // The flow is saved once, already in `sent_email`, before its code is issued.
+            // The flow is saved once, already past sending, before its secret is issued.
             let (mut flow, csrf) = self.new_flow(flow_type, &context, None);
-            flow.state = FlowState::SentEmail;
-            flow.active = Some(method.as_str().to_owned());
-            match method {
-                CodeOrLink::Code => {
-                    flow.ui = self.code_ui(flow.id, &csrf, &address.value);
-                    flow.ui.messages.push(msg::code_sent());
-                }
-                CodeOrLink::Link => {
-                    flow.ui = self.choose_ui(flow.id, &csrf, &address.value);
-                    flow.ui.messages.push(msg::email_sent());
-                }
-            }
+            let blank = self.blank_form(flow.id, &csrf);
+            strategy.show_sent(&mut flow, blank, &address.value);
             self.save(&flow, &csrf, true).await?;
-            self.send_to(&flow, method, identity, address.id, &address.value)
-                .await?;
+            strategy.send(self.kratos, &flow, identity, address).await?;
             actions.push(super::ContinueWith::ShowVerificationUi {
                 flow: super::ContinueWithFlow {
                     id: flow.id,
@@ -374,16 +332,13 @@ impl<'a> VerificationFlows<'a> {
         }
     }
 
-    fn action(&self, id: Uuid) -> String {
-        format!(
-            "{}/self-service/verification?flow={id}",
-            self.kratos.config().serve.public_base_url()
-        )
-    }
-
-    fn base_ui(&self, id: Uuid, csrf: &str) -> UiContainer {
+    /// An empty form of flow `id`: its action and, with a CSRF token, the token's node.
+    fn blank_form(&self, id: Uuid, csrf: &str) -> UiContainer {
         let mut ui = UiContainer {
-            action: self.action(id),
+            action: format!(
+                "{}/self-service/verification?flow={id}",
+                self.kratos.config().serve.public_base_url()
+            ),
             method: "POST".into(),
             nodes: Vec::new(),
             messages: Vec::new(),
@@ -398,51 +353,6 @@ impl<'a> VerificationFlows<'a> {
         ui
     }
 
-    /// The form asking for an address.
-    fn choose_ui(&self, id: Uuid, csrf: &str, email: &str) -> UiContainer {
-        let m = self.method();
-        let group = method_group(m);
-        let mut ui = self.base_ui(id, csrf);
-        let mut email_node = UiNode::input(group.clone(), "email", InputType::Email)
-            .required()
-            .autocomplete("email")
-            .label(msg::email_label());
-        if !email.is_empty() {
-            email_node = email_node.value(json!(email));
-        }
-        ui.nodes.push(email_node);
-        ui.nodes.push(
-            UiNode::input(group, "method", InputType::Submit)
-                .value(json!(m.as_str()))
-                .label(msg::submit()),
-        );
-        ui
-    }
-
-    /// The form asking for the code (code method, after sending).
-    fn code_ui(&self, id: Uuid, csrf: &str, email: &str) -> UiContainer {
-        let mut ui = self.base_ui(id, csrf);
-        ui.nodes.push(
-            UiNode::input(NodeGroup::Code, "code", InputType::Text)
-                .required()
-                .autocomplete("one-time-code")
-                .label(msg::code_label()),
-        );
-        ui.nodes
-            .push(UiNode::input(NodeGroup::Code, "method", InputType::Hidden).value(json!("code")));
-        ui.nodes.push(
-            UiNode::input(NodeGroup::Code, "method", InputType::Submit)
-                .value(json!("code"))
-                .label(msg::submit()),
-        );
-        ui.nodes.push(
-            UiNode::input(NodeGroup::Code, "email", InputType::Submit)
-                .value(json!(email))
-                .label(msg::resend()),
-        );
-        ui
-    }
-
     async fn save(&self, flow: &VerificationFlow, csrf: &str, new: bool) -> Result<(), FlowError> {
         super::save_flow(
             self.kratos,
@@ -450,7 +360,7 @@ impl<'a> VerificationFlows<'a> {
             flow.id,
             flow.expires_at,
             csrf,
-            flow,
+            &super::WithInternal::new(flow, &flow.internal),
             new,
         )
         .await
@@ -464,6 +374,12 @@ impl<'a> VerificationFlows<'a> {
             Err(e) => return e,
         };
         let (mut new, csrf) = self.new_flow(flow.flow_type, ctx, return_to);
+        if let Some(primary) = self.primary() {
+            primary.populate(&mut AddressFormCx {
+                kratos: self.kratos,
+                ui: &mut new.ui,
+            });
+        }
         new.ui.messages.push(msg::expired(flow.expires_at, minutes));
         if let Err(e) = self.save(&new, &csrf, true).await {
             return e;
@@ -479,274 +395,104 @@ impl<'a> VerificationFlows<'a> {
     pub async fn get(&self, id: Uuid, ctx: &FlowContext) -> Result<VerificationFlow, FlowError> {
         self.ensure_enabled()?;
         let (flow, _): (VerificationFlow, String) =
-            super::load_flow(self.kratos, FlowKind::Verification, id).await?;
+            super::load_with_internal(self.kratos, FlowKind::Verification, id).await?;
         if flow.expires_at <= self.now() {
             return Err(self.expired(&flow, ctx).await);
         }
         Ok(flow)
     }
 
-    /// Submits `{"method": "code", "email": …}` (sends a code; again to resend), `{"method":
-    /// "code", "code": …}` (checks it), `{"method": "link", "email": …}` (sends a link), or
-    /// `{"token": …}` (the link was followed; no CSRF token needed). Browser flows add
-    /// `csrf_token`. Answers the flow: `sent_email` with message 1080003/1080001 after sending,
-    /// `passed_challenge` with 1080002 once verified, or the same state with an error message.
+    /// Submits a payload to the flow's method: with the `code` method `{"method": "code",
+    /// "email": …}` sends a code (again to resend) and `{"method": "code", "code": …}`
+    /// checks it; with `link`, `{"method": "link", "email": …}` sends a link and
+    /// `{"token": …}` is the followed link (no CSRF token needed). Browser flows add
+    /// `csrf_token`. Answers the flow: `sent_email` with message 1080003/1080001 after
+    /// sending, `passed_challenge` with 1080002 once verified, or the same state with an
+    /// error message. `request` is a [`FlowContext`], or the transport's [`Admission`].
+    ///
+    /// # Errors
+    /// [`FlowError::NotFound`], [`FlowError::Expired`] (with a new flow),
+    /// [`FlowError::AlreadyCompleted`], [`FlowError::CsrfViolation`], a malformed payload
+    /// ([`FlowError::BadRequest`]), hook and store errors.
     pub async fn submit(
         &self,
         id: Uuid,
         payload: &Value,
-        ctx: &FlowContext,
+        request: &dyn Admission,
     ) -> Result<VerificationFlow, FlowError> {
         self.ensure_enabled()?;
         let (mut flow, csrf): (VerificationFlow, String) =
-            super::load_flow(self.kratos, FlowKind::Verification, id).await?;
+            super::load_with_internal(self.kratos, FlowKind::Verification, id).await?;
+        let strategy = self.primary().filter(|s| s.claims(payload));
+        // A followed link is exempt from CSRF even when its method is not the configured
+        // one (it is then refused below, with a message).
+        let exempt = request.follows_link()
+            || strategy.is_some_and(|s| s.exempt_from_csrf(payload))
+            || self
+                .kratos
+                .methods()
+                .verification_strategies()
+                .iter()
+                .any(|s| s.claims(payload) && s.exempt_from_csrf(payload));
+        let ctx = request.admit(AdmittedFlow::new(flow.flow_type, &csrf, exempt))?;
         if flow.state == FlowState::PassedChallenge {
             return Err(FlowError::AlreadyCompleted);
         }
         if flow.expires_at <= self.now() {
             return Err(self.expired(&flow, ctx).await);
         }
-        let payload: Payload = serde_json::from_value(payload.clone())
-            .map_err(|e| FlowError::BadRequest(format!("The request body is invalid: {e}")))?;
-        let following_link = !payload.token.is_empty();
+        if !payload.is_object() {
+            return Err(FlowError::BadRequest(
+                "The request body is invalid: expected a JSON object".into(),
+            ));
+        }
         if flow.flow_type == FlowType::Browser
-            && !following_link
-            && !csrf_matches(&csrf, payload.csrf_token.as_deref())
+            && !exempt
+            && !csrf_matches(&csrf, payload.get("csrf_token").and_then(Value::as_str))
         {
             return Err(FlowError::CsrfViolation);
         }
-        let method = if following_link {
-            CodeOrLink::Link
-        } else {
-            match payload.method.as_str() {
-                "code" => CodeOrLink::Code,
-                "link" => CodeOrLink::Link,
-                _ => {
-                    flow.ui.clear_messages();
-                    flow.ui.messages.push(msg::no_strategy());
-                    self.save(&flow, &csrf, false).await?;
-                    return Ok(flow);
-                }
-            }
-        };
         flow.ui.clear_messages();
-        if method != self.method() || !self.method_enabled(method) {
+        let Some(strategy) = strategy else {
             flow.ui.messages.push(msg::no_strategy());
             self.save(&flow, &csrf, false).await?;
             return Ok(flow);
-        }
-        flow.active = Some(method.as_str().to_owned());
-        match method {
-            CodeOrLink::Link if following_link => {
-                self.check(&mut flow, CodeKind::VerificationLink, &payload.token, ctx)
-                    .await?
-            }
-            CodeOrLink::Code if !payload.code.is_empty() => {
-                self.check(&mut flow, CodeKind::VerificationCode, &payload.code, ctx)
-                    .await?
-            }
-            _ if payload.email.trim().is_empty() => {
-                flow.ui.add_node_message("email", text::required("email"));
-            }
-            _ => {
-                let email = payload.email.trim().to_owned();
-                if !crate::strategy::code::send_allowed(self.kratos, flow.id, &email).await? {
-                    flow.ui
-                        .messages
-                        .push(crate::strategy::code::too_many_sends());
-                    self.save(&flow, &csrf, false).await?;
-                    return Ok(flow);
-                }
-                self.send(&flow, method, &email).await?;
-                flow.state = FlowState::SentEmail;
-                match method {
-                    CodeOrLink::Code => {
-                        flow.ui = self.code_ui(flow.id, &csrf, &email);
-                        flow.ui.messages.push(msg::code_sent());
-                    }
-                    CodeOrLink::Link => {
-                        flow.ui = self.choose_ui(flow.id, &csrf, &email);
-                        flow.ui.messages.push(msg::email_sent());
-                    }
-                }
+        };
+        flow.active = Some(strategy.method().to_string());
+        let mut internal = std::mem::take(&mut flow.internal);
+        let blank_form = self.blank_form(flow.id, &csrf);
+        let outcome = strategy
+            .submit(&mut VerificationCx {
+                kratos: self.kratos,
+                flow: &mut flow,
+                payload,
+                request: ctx,
+                internal: &mut internal,
+                blank_form,
+            })
+            .await?;
+        flow.internal = internal;
+        match outcome {
+            VerificationOutcome::NotMine => flow.ui.messages.push(msg::no_strategy()),
+            VerificationOutcome::Retry => {}
+            VerificationOutcome::Verified(verified) => {
+                self.verified(&mut flow, strategy.method(), verified.identity_id, ctx)
+                    .await?;
             }
         }
         self.save(&flow, &csrf, false).await?;
         Ok(flow)
     }
 
-    /// Queues a code or link for `email` (or, for an unknown address, a notice when
-    /// configured). Same outcome for the caller either way.
-    pub(crate) async fn send(
-        &self,
-        flow: &VerificationFlow,
-        method: CodeOrLink,
-        email: &str,
-    ) -> Result<(), FlowError> {
-        let config = self.kratos.config();
-        let normalized =
-            normalize_identifier(IdentifierKind::Email, email).unwrap_or_else(|_| email.to_owned());
-        let identity = match self
-            .kratos
-            .store()
-            .find_identity_by_address(
-                self.kratos.nid(),
-                AddressKind::Verifiable,
-                AddressVia::Email,
-                &normalized,
-            )
-            .await
-        {
-            Ok(i) => i,
-            Err(StoreError::NotFound) => {
-                if config
-                    .selfservice
-                    .flows
-                    .verification
-                    .notify_unknown_recipients
-                {
-                    let template = match method {
-                        CodeOrLink::Code => TemplateType::VerificationCodeInvalid,
-                        CodeOrLink::Link => TemplateType::VerificationInvalid,
-                    };
-                    self.kratos
-                        .courier()
-                        .queue(
-                            template,
-                            email,
-                            json!({"to": email, "request_url": flow.request_url}),
-                        )
-                        .await
-                        .map_err(|e| FlowError::Internal(e.to_string()))?;
-                }
-                return Ok(());
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let address = identity
-            .verifiable_addresses
-            .iter()
-            .find(|a| a.value == normalized && a.via == AddressVia::Email)
-            .ok_or(FlowError::Internal("the address vanished".into()))?;
-        self.send_to(flow, method, &identity, address.id, &address.value)
-            .await
-    }
-
-    /// Queues a code or link for one verifiable address of an identity.
-    pub(crate) async fn send_to(
-        &self,
-        flow: &VerificationFlow,
-        method: CodeOrLink,
-        identity: &Identity,
-        address_id: Uuid,
-        address: &str,
-    ) -> Result<(), FlowError> {
-        let config = self.kratos.config();
-        let now = self.now();
-        let (kind, secret, lifespan) = match method {
-            CodeOrLink::Code => (
-                CodeKind::VerificationCode,
-                CodeSecret::generate_code(),
-                config.selfservice.methods.code.config.lifespan,
-            ),
-            CodeOrLink::Link => (
-                CodeKind::VerificationLink,
-                CodeSecret::generate_token(),
-                config.selfservice.methods.link.config.lifespan,
-            ),
-        };
-        let expires_at = (now + lifespan.as_chrono()).min(flow.expires_at);
-        let base = config
-            .selfservice
-            .methods
-            .link
-            .config
-            .base_url
-            .clone()
-            .unwrap_or_else(|| config.serve.public_base_url());
-        let base = format!("{}/self-service/verification", base.trim_end_matches('/'));
-        let flow_id = flow.id.to_string();
-        let expires_in_minutes = (expires_at - now).num_minutes();
-        let (template, data) = match method {
-            CodeOrLink::Code => (
-                TemplateType::VerificationCodeValid,
-                json!({
-                    "to": address,
-                    "verification_code": secret.expose(),
-                    "verification_url": with_query(&base, &[("flow", &flow_id), ("code", secret.expose())]),
-                    "identity": template_identity(identity),
-                    "traits": identity.traits,
-                    "request_url": flow.request_url,
-                    "expires_in_minutes": expires_in_minutes,
-                }),
-            ),
-            CodeOrLink::Link => (
-                TemplateType::VerificationValid,
-                json!({
-                    "to": address,
-                    "verification_url": with_query(&base, &[("flow", &flow_id), ("token", secret.expose())]),
-                    "identity": template_identity(identity),
-                    "traits": identity.traits,
-                    "request_url": flow.request_url,
-                    "expires_in_minutes": expires_in_minutes,
-                }),
-            ),
-        };
-        let message = self
-            .kratos
-            .courier()
-            .render(template, address, data)
-            .map_err(|e| FlowError::Internal(e.to_string()))?;
-        let code = OneTimeCode {
-            id: Uuid::now_v7(),
-            kind,
-            flow_id: flow.id,
-            identity_id: Some(identity.id),
-            address_id: Some(address_id),
-            address: Some(address.to_owned()),
-            admin: false,
-            digest: digest(code_secrets(self.kratos), kind, flow.id, secret.expose()),
-            issued_at: now,
-            expires_at,
-            used_at: None,
-        };
-        self.kratos
-            .store()
-            .issue_code(self.kratos.nid(), &code, Some(&message))
-            .await?;
-        Ok(())
-    }
-
-    /// Checks a submitted code or followed link; on success marks the address verified.
-    async fn check(
+    /// The end of every verification: `passed_challenge`, a link onwards, the *after* hooks.
+    async fn verified(
         &self,
         flow: &mut VerificationFlow,
-        kind: CodeKind,
-        submitted: &str,
+        method: Method,
+        identity_id: Option<Uuid>,
         ctx: &FlowContext,
     ) -> Result<(), FlowError> {
         let config = self.kratos.config();
-        let store = self.kratos.store();
-        let nid = self.kratos.nid();
-        let invalid = match kind {
-            CodeKind::VerificationLink => msg::token_invalid(),
-            _ => msg::code_invalid(),
-        };
-        let (id, messages) = (flow.id, &mut flow.ui.messages);
-        let Some(code) =
-            check_code_or_say(self.kratos, kind, id, submitted, "", invalid, messages).await?
-        else {
-            return Ok(());
-        };
-        if let Some(address_id) = code.address_id {
-            match store
-                .mark_address_verified(nid, address_id, self.now())
-                .await
-            {
-                Ok(()) | Err(StoreError::NotFound) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
         flow.state = FlowState::PassedChallenge;
         let href = flow
             .return_to
@@ -761,32 +507,29 @@ impl<'a> VerificationFlows<'a> {
                     .clone()
             })
             .unwrap_or_else(|| self.kratos.default_return_url());
-        let mut ui = self.base_ui(flow.id, "");
+        let mut ui = self.blank_form(flow.id, "");
         ui.nodes
-            .push(continue_node(method_group(self.method()), &href));
+            .push(continue_node(NodeGroup::custom(method.to_string()), &href));
         ui.messages.push(msg::success());
         flow.ui = ui;
-        if let Some(identity_id) = code.identity_id
-            && let Ok(identity) = store.get_identity(nid, identity_id).await
+        if let Some(identity_id) = identity_id
+            && let Ok(identity) = self
+                .kratos
+                .store()
+                .get_identity(self.kratos.nid(), identity_id)
+                .await
         {
             let hook_ctx = crate::hook::HookContext {
                 flow_kind: FlowKind::Verification,
                 flow_id: flow.id,
                 flow_type: flow.flow_type,
-                method: kind_method(kind).into(),
+                method: method.to_string(),
                 request: ctx,
                 session: None,
             };
             crate::hook::run_after(self.kratos, &hook_ctx, &identity).await?;
         }
         Ok(())
-    }
-}
-
-fn kind_method(kind: CodeKind) -> &'static str {
-    match kind {
-        CodeKind::VerificationLink | CodeKind::RecoveryLink => "link",
-        _ => "code",
     }
 }
 

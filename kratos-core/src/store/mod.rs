@@ -390,6 +390,19 @@ pub struct PasswordLoginKeys<'a> {
     pub schedule: &'a LockSchedule,
     /// The normalised password identifier whose identity is read.
     pub identifier: &'a str,
+    /// The CSRF token the submission carries, when the transport vouches for it (a browser
+    /// flow's cookie was issued for it): on a flow with a token (browser flows) the attempt
+    /// counts only when it is the flow's own, so a submission refused for CSRF counts
+    /// nothing ([`PasswordLoginKeys::counts_on`]). Flows without one (api flows) always
+    /// count.
+    pub csrf_token: Option<&'a str>,
+}
+
+impl PasswordLoginKeys<'_> {
+    /// Whether the attempt counts on a live flow whose CSRF token is `flow_csrf_token`.
+    pub fn counts_on(&self, flow_csrf_token: &str) -> bool {
+        flow_csrf_token.is_empty() || self.csrf_token == Some(flow_csrf_token)
+    }
 }
 
 impl std::fmt::Debug for PasswordLoginKeys<'_> {
@@ -458,7 +471,8 @@ where
         }
     };
     let (flow, identity) = tokio::join!(flow, identity);
-    let live = matches!(&flow, Ok(f) if f.expires_at > keys.schedule.now);
+    let live =
+        matches!(&flow, Ok(f) if f.expires_at > keys.schedule.now && keys.counts_on(&f.csrf_token));
     let locked_until = if live && !keys.lockout_keys.is_empty() {
         store
             .record_login_attempt(nid, keys.lockout_keys, keys.schedule)

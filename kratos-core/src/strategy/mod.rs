@@ -2,7 +2,8 @@
 //!
 //! A method is one module behind the strategy traits of the flows it takes part in, as
 //! Kratos's strategies are: [`LoginStrategy`], [`RegistrationStrategy`] and
-//! [`SettingsStrategy`]. A strategy builds its own UI nodes, parses only its own payload and
+//! [`SettingsStrategy`], and for the address-proving flows [`recovery::RecoveryStrategy`]
+//! and [`verification::VerificationStrategy`]. A strategy builds its own UI nodes, parses only its own payload and
 //! answers with an outcome (not mine, again with messages, redirect, or done); the flow
 //! engines (`crate::flow`) keep everything that is the same for every method: loading,
 //! expiry, CSRF, hooks, the session and the one completing write. The engines name no
@@ -87,8 +88,11 @@ pub(crate) mod code;
 pub mod lookup_secret;
 pub mod password;
 pub(crate) mod profile;
+pub mod recovery;
 mod registry;
+pub(crate) mod sent_secret;
 pub mod totp;
+pub mod verification;
 
 pub use registry::Methods;
 
@@ -100,6 +104,8 @@ pub enum Method {
     Password,
     /// `code`: one-time codes sent to an address.
     Code,
+    /// `link`: links sent to an address (recovery and verification).
+    Link,
     /// `profile`: the traits (registration's first step, settings).
     Profile,
     /// `totp`: time-based one-time passwords.
@@ -131,6 +137,7 @@ impl Method {
         Some(match name {
             "password" => Method::Password,
             "code" => Method::Code,
+            "link" => Method::Link,
             "profile" => Method::Profile,
             "totp" => Method::Totp,
             "lookup_secret" => Method::LookupSecret,
@@ -146,6 +153,7 @@ impl Method {
         match self {
             Method::Password => "password",
             Method::Code => "code",
+            Method::Link => "link",
             Method::Profile => "profile",
             Method::Totp => "totp",
             Method::LookupSecret => "lookup_secret",
@@ -342,7 +350,7 @@ pub trait LoginStrategy: Send + Sync + 'static {
         _kratos: &Kratos,
         _flow_id: Uuid,
         _payload: &Value,
-        _request: &FlowContext,
+        _request: &dyn crate::flow::Admission,
     ) -> Option<(Result<(LoginFlow, String), FlowError>, Prefetched)> {
         None
     }

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use super::recovery::RecoveryStrategy;
+use super::verification::VerificationStrategy;
 use super::{LoginStrategy, Method, RegistrationStrategy, SettingsStrategy};
 use crate::config::Config;
 
@@ -16,6 +18,8 @@ pub struct Methods {
     login: Vec<Arc<dyn LoginStrategy>>,
     registration: Vec<Arc<dyn RegistrationStrategy>>,
     settings: Vec<Arc<dyn SettingsStrategy>>,
+    recovery: Vec<Arc<dyn RecoveryStrategy>>,
+    verification: Vec<Arc<dyn VerificationStrategy>>,
 }
 
 impl std::fmt::Debug for Methods {
@@ -37,6 +41,18 @@ impl std::fmt::Debug for Methods {
                 "settings",
                 &self.settings.iter().map(|s| s.method()).collect::<Vec<_>>(),
             )
+            .field(
+                "recovery",
+                &self.recovery.iter().map(|s| s.method()).collect::<Vec<_>>(),
+            )
+            .field(
+                "verification",
+                &self
+                    .verification
+                    .iter()
+                    .map(|s| s.method())
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -48,7 +64,8 @@ impl Methods {
     }
 
     /// Kratos's methods that `config` enables, in Kratos's order: `profile` (settings),
-    /// `password`, `code`, then the second factors `totp`, `lookup_secret`.
+    /// `password`, `code`, then the second factors `totp`, `lookup_secret`; `code` and
+    /// `link` for recovery and verification.
     pub fn from_config(config: &Config) -> Self {
         let methods = &config.selfservice.methods;
         let mut m = Self::empty();
@@ -69,6 +86,16 @@ impl Methods {
         if methods.code.passwordless() {
             m.add_registration(Arc::new(super::code::registration::CodeRegistration));
         }
+        for (enabled, delivery) in [
+            (methods.code.enabled, crate::config::CodeOrLink::Code),
+            (methods.link.enabled, crate::config::CodeOrLink::Link),
+        ] {
+            if enabled {
+                use super::sent_secret::{recovery, verification};
+                m.add_recovery(Arc::new(recovery::SentSecretRecovery(delivery)));
+                m.add_verification(Arc::new(verification::SentSecretVerification(delivery)));
+            }
+        }
         if methods.totp.enabled {
             m.add_login(Arc::new(super::totp::TotpLogin));
             m.add_settings(Arc::new(super::totp::TotpSettings));
@@ -82,16 +109,15 @@ impl Methods {
 
     /// Refuses a method the configuration enables but this registry does not offer
     /// (`selfservice.methods.oidc.enabled: true` in a build without it): a configuration
-    /// error naming the key, never a method silently off. `link` serves recovery and
-    /// verification, which are not strategies here, so it is always offered.
+    /// error naming the key, never a method silently off.
     pub fn check_available(&self, config: &Config) -> Result<(), crate::config::ConfigError> {
         for name in config.selfservice.methods.enabled_methods() {
-            let offered = name == "link"
-                || self.login.iter().any(|s| s.method().as_str() == name)
-                || self.registration.iter().any(|s| s.method().as_str() == name)
-                || self.settings.iter().any(|s| s.method().as_str() == name)
-                // The code method also serves recovery and verification.
-                || name == "code";
+            let named = |m: Method| m.as_str() == name;
+            let offered = self.login.iter().any(|s| named(s.method()))
+                || self.registration.iter().any(|s| named(s.method()))
+                || self.settings.iter().any(|s| named(s.method()))
+                || self.recovery.iter().any(|s| named(s.method()))
+                || self.verification.iter().any(|s| named(s.method()));
             if !offered {
                 return Err(crate::config::ConfigError::invalid(
                     format!("selfservice.methods.{name}.enabled"),
@@ -118,6 +144,38 @@ impl Methods {
     pub fn add_settings(&mut self, strategy: Arc<dyn SettingsStrategy>) -> &mut Self {
         replace_or_push(&mut self.settings, strategy, |s| s.method());
         self
+    }
+
+    /// Adds (or replaces, by method) a recovery strategy.
+    pub fn add_recovery(&mut self, strategy: Arc<dyn RecoveryStrategy>) -> &mut Self {
+        replace_or_push(&mut self.recovery, strategy, |s| s.method());
+        self
+    }
+
+    /// Adds (or replaces, by method) a verification strategy.
+    pub fn add_verification(&mut self, strategy: Arc<dyn VerificationStrategy>) -> &mut Self {
+        replace_or_push(&mut self.verification, strategy, |s| s.method());
+        self
+    }
+
+    /// The recovery strategies.
+    pub fn recovery_strategies(&self) -> &[Arc<dyn RecoveryStrategy>] {
+        &self.recovery
+    }
+
+    /// The verification strategies.
+    pub fn verification_strategies(&self) -> &[Arc<dyn VerificationStrategy>] {
+        &self.verification
+    }
+
+    /// The recovery strategy of `method`.
+    pub fn recovery(&self, method: &Method) -> Option<&Arc<dyn RecoveryStrategy>> {
+        self.recovery.iter().find(|s| &s.method() == method)
+    }
+
+    /// The verification strategy of `method`.
+    pub fn verification(&self, method: &Method) -> Option<&Arc<dyn VerificationStrategy>> {
+        self.verification.iter().find(|s| &s.method() == method)
     }
 
     /// The login strategies, in form order.

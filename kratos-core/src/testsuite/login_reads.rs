@@ -59,6 +59,7 @@ async fn reads_limited(
                 lockout_keys: keys,
                 schedule,
                 identifier,
+                csrf_token: None,
             },
         )
         .await
@@ -426,4 +427,57 @@ pub async fn login_attempts_refused_by_an_earlier_key_leave_the_later_ones_uncou
             "only the first attempt reached the identifier (through reads: {through_reads})"
         );
     }
+}
+
+/// A browser flow (one with a CSRF token) counts an attempt only when the submission carries
+/// that token, vouched for: a submission that will be refused for CSRF counts nothing.
+pub async fn login_reads_count_a_browser_flow_only_with_its_token(store: Arc<dyn Persister>) {
+    let k = flow_kratos(store);
+    let flow = k
+        .login()
+        .create(
+            FlowType::Browser,
+            &FlowContext::default(),
+            LoginOptions::default(),
+        )
+        .await
+        .unwrap();
+    let csrf = k
+        .store()
+        .get_flow(k.nid(), FlowKind::Login, flow.id)
+        .await
+        .unwrap()
+        .csrf_token;
+    assert!(!csrf.is_empty());
+    let key = vec![format!("browser-reads:{}", Uuid::new_v4())];
+    let keys = limited(&key, 1);
+    let schedule = schedule();
+    let read = |token: Option<&str>| {
+        let token = token.map(str::to_owned);
+        let (k, keys, schedule) = (&k, &keys, &schedule);
+        async move {
+            k.store()
+                .password_login_reads(
+                    k.nid(),
+                    PasswordLoginKeys {
+                        flow_id: flow.id,
+                        lockout_keys: keys,
+                        schedule,
+                        identifier: "nobody@example.com",
+                        csrf_token: token.as_deref(),
+                    },
+                )
+                .await
+                .locked_until
+                .unwrap()
+        }
+    };
+    for token in [None, Some("wrong"), Some(""), None, Some("wrong")] {
+        assert_eq!(read(token).await, None, "{token:?} counts nothing");
+    }
+    assert_eq!(read(Some(&csrf)).await, None, "the first counted attempt");
+    assert!(
+        read(Some(&csrf)).await.is_some(),
+        "the second one is over the limit of one: nothing was counted before"
+    );
 }

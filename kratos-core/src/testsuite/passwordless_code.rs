@@ -399,3 +399,90 @@ pub async fn flow_login_by_code_unknown_address_and_limits(store: Arc<dyn Persis
     };
     assert_eq!(message_ids(&f.ui), vec![4010002]);
 }
+
+/// A refresh by code re-authenticates the session's own identity: another account's address
+/// (or no one's) gets 4000035 and no code, and a code cannot switch the session.
+pub async fn flow_refresh_by_code_keeps_the_identity(store: Arc<dyn Persister>) {
+    let (k, outbox, _) = kratos_with_outbox(store, PASSWORDLESS);
+    let alice = format!("refresh-a-{}@example.com", Uuid::new_v4().simple());
+    let bob = format!("refresh-b-{}@example.com", Uuid::new_v4().simple());
+    let alice_id = register_by_code(&k, &outbox, &alice).await;
+    register_by_code(&k, &outbox, &bob).await;
+    let flow = new_login(&k).await;
+    login_step(&k, flow, json!({"method": "code", "identifier": alice}))
+        .await
+        .unwrap();
+    let code = code_from_outbox(&k, &outbox, &alice).await;
+    let LoginSubmission::Completed(signed_in) = login_step(
+        &k,
+        flow,
+        json!({"method": "code", "identifier": alice, "code": code}),
+    )
+    .await
+    .unwrap() else {
+        panic!("alice signs in")
+    };
+    let ctx = FlowContext {
+        session_token: Some(signed_in.session_token.unwrap().expose().to_owned()),
+        ..FlowContext::default()
+    };
+    let refresh = LoginOptions {
+        refresh: true,
+        ..Default::default()
+    };
+    let flow = k
+        .login()
+        .create(FlowType::Api, &ctx, refresh)
+        .await
+        .unwrap();
+    k.courier().dispatch_batch().await.unwrap();
+    let sent_to_bob = outbox.messages_to(&bob).len();
+    for other in [
+        bob.clone(),
+        format!("nobody-{}@example.com", Uuid::new_v4().simple()),
+    ] {
+        let LoginSubmission::Retry(f) = k
+            .login()
+            .submit(
+                flow.id,
+                &json!({"method": "code", "identifier": other}),
+                &ctx,
+            )
+            .await
+            .unwrap()
+        else {
+            panic!("another address does not refresh")
+        };
+        assert_eq!(message_ids(&f.ui), vec![4000035]);
+    }
+    k.courier().dispatch_batch().await.unwrap();
+    assert_eq!(
+        outbox.messages_to(&bob).len(),
+        sent_to_bob,
+        "bob got no code"
+    );
+    // Alice's own address refreshes her session.
+    k.login()
+        .submit(
+            flow.id,
+            &json!({"method": "code", "identifier": alice}),
+            &ctx,
+        )
+        .await
+        .unwrap();
+    let code = code_from_outbox(&k, &outbox, &alice).await;
+    let LoginSubmission::Completed(refreshed) = k
+        .login()
+        .submit(
+            flow.id,
+            &json!({"method": "code", "identifier": alice, "code": code}),
+            &ctx,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("alice refreshes")
+    };
+    assert_eq!(refreshed.session.identity_id, alice_id);
+    assert_eq!(refreshed.session.id, signed_in.session.id);
+}

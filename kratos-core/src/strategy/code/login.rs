@@ -153,6 +153,15 @@ impl LoginStrategy for CodeLogin {
                 Ok(_) | Err(StoreError::NotFound) => None,
                 Err(e) => return Err(e.into()),
             };
+            // A refresh re-authenticates the session's identity: an address of anyone else
+            // (or of no one) sends nothing and cannot switch the session (Kratos's 4000035).
+            let refreshed = cx.session.filter(|_| flow.refresh).map(|s| s.identity_id);
+            if let Some(session_identity) = refreshed
+                && found.as_ref().map(|i| i.id) != Some(session_identity)
+            {
+                flow.ui.messages.push(code_text::no_code_user());
+                return Ok(LoginOutcome::Retry);
+            }
             if let Some(identity) = &found {
                 super::send_code(
                     kratos,
@@ -199,6 +208,15 @@ impl LoginStrategy for CodeLogin {
         };
         if !identity.is_active() {
             return Err(FlowError::IdentityDisabled);
+        }
+        if cx
+            .session
+            .filter(|_| flow.refresh)
+            .map(|s| s.identity_id)
+            .is_some_and(|id| id != identity.id)
+        {
+            flow.ui.messages.push(code_text::no_code_user());
+            return Ok(LoginOutcome::Retry);
         }
         // The code proved the address: mark it verified, as Kratos does.
         if let Some(address_id) = consumed.address_id

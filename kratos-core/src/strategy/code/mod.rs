@@ -292,6 +292,15 @@ pub(crate) mod text {
             None,
         )
     }
+    /// 4000035: the address is not one of the identity's (a refresh by code for another
+    /// account).
+    pub(crate) fn no_code_user() -> UiText {
+        UiText::error(
+            4000035,
+            "This account does not exist or has not setup sign in with code.",
+            None,
+        )
+    }
     /// 1040005: a registration code was sent.
     pub(crate) fn registration_code_sent() -> UiText {
         UiText::info(

@@ -232,11 +232,15 @@ impl LoginStrategy for PasswordLogin {
         kratos: &Kratos,
         flow_id: Uuid,
         payload: &Value,
-        request: &FlowContext,
+        request: &dyn crate::flow::Admission,
     ) -> Option<(Result<(LoginFlow, String), FlowError>, Prefetched)> {
         let identifier = complete_payload(payload)?;
-        let keys = PasswordKeys::of(identifier, request);
-        let (loaded, reads) = load_with_password_reads(kratos, flow_id, &keys).await;
+        let keys = PasswordKeys::of(identifier, request.request());
+        let vouched = payload
+            .get("csrf_token")
+            .and_then(Value::as_str)
+            .filter(|t| request.csrf_vouched(t));
+        let (loaded, reads) = load_with_password_reads(kratos, flow_id, &keys, vouched).await;
         Some((loaded, Prefetched::new((keys, reads))))
     }
 
@@ -269,7 +273,11 @@ impl LoginStrategy for PasswordLogin {
             // here all the same should the conditions ever part (the flow read is unused).
             None => {
                 let keys = PasswordKeys::of(&payload.identifier, cx.request);
-                let reads = load_with_password_reads(kratos, flow.id, &keys).await.1;
+                // The engine has compared the submitted token with the flow's.
+                let token = cx.payload.get("csrf_token").and_then(Value::as_str);
+                let reads = load_with_password_reads(kratos, flow.id, &keys, token)
+                    .await
+                    .1;
                 (keys, reads)
             }
         };
@@ -356,6 +364,7 @@ async fn load_with_password_reads(
     kratos: &Kratos,
     id: Uuid,
     keys: &PasswordKeys,
+    csrf_token: Option<&str>,
 ) -> (Result<(LoginFlow, String), FlowError>, PasswordReads) {
     let lockout = &kratos.config().security.login_lockout;
     let lockout_keys = keys.lockout_keys(lockout);
@@ -369,6 +378,7 @@ async fn load_with_password_reads(
                 lockout_keys: &lockout_keys,
                 schedule: &schedule,
                 identifier: &keys.identifier,
+                csrf_token,
             },
         )
         .await;
