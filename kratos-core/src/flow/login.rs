@@ -510,28 +510,14 @@ impl<'a> LoginFlows<'a> {
             return Err(self.completion_refused(flow.id).await);
         }
         written?;
-        if let Some(updated) = &writes.update_identity {
-            // Over a fresh read, so changes made since the method read the identity (an
-            // admin's, a hook's) are kept: only the method's credentials are replaced.
-            let mut fresh = self
-                .kratos
-                .store()
-                .get_identity(self.kratos.nid(), updated.id)
+        if let Some(edit) = writes.edit_identity {
+            let store = self.kratos.store();
+            let mut fresh = store
+                .get_identity(self.kratos.nid(), edit.identity_id)
                 .await?;
-            for t in &writes.updated_credentials {
-                match updated.credentials.get(t) {
-                    Some(c) => {
-                        fresh.credentials.insert(*t, c.clone());
-                    }
-                    None => {
-                        fresh.credentials.remove(t);
-                    }
-                }
+            if edit.apply(&mut fresh) {
+                store.update_identity(self.kratos.nid(), &fresh).await?;
             }
-            self.kratos
-                .store()
-                .update_identity(self.kratos.nid(), &fresh)
-                .await?;
         }
         let hook_ctx = crate::hook::HookContext {
             session: Some(&session),

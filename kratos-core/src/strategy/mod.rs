@@ -284,15 +284,50 @@ pub struct CompletionWrites {
     pub reset_login_failures: Option<String>,
     /// A lockout key (with its limit) whose count this success takes back.
     pub forgive_login_attempt: Option<(String, u32)>,
-    /// The identity updated (a credential changed by signing in: a backup code marked used).
-    /// Written after the completion, over a fresh read: only its credentials of the types
-    /// listed in [`CompletionWrites::updated_credentials`] replace the stored ones.
-    pub update_identity: Option<Identity>,
-    /// The credential types `update_identity` changes.
-    pub updated_credentials: Vec<crate::identity::CredentialType>,
+    /// A change of the method's own credentials by signing in (a backup code marked used),
+    /// applied after the completion to a fresh read of the identity.
+    pub edit_identity: Option<IdentityEdit>,
     /// A second-factor secret this login uses, recorded in the completing transaction: when
     /// it was used before, nothing is written and the flow shows `refused`.
     pub use_secret: Option<SecretToUse>,
+}
+
+/// A change a method makes to an identity's credentials by signing in, applied after the
+/// completing transaction to a fresh read of the identity, so that what changed meanwhile
+/// (an admin's update, a new set of backup codes) is kept: the edit finds its own part in
+/// what is stored now, or does nothing. The edit answers whether it changed anything; the
+/// identity is written only then. (What must be atomic with the session, the single use of
+/// a secret, is [`CompletionWrites::use_secret`].)
+pub struct IdentityEdit {
+    /// The identity to edit.
+    pub identity_id: Uuid,
+    apply: Box<dyn FnOnce(&mut Identity) -> bool + Send>,
+}
+
+impl IdentityEdit {
+    /// An edit of identity `identity_id`.
+    pub fn new(
+        identity_id: Uuid,
+        apply: impl FnOnce(&mut Identity) -> bool + Send + 'static,
+    ) -> Self {
+        Self {
+            identity_id,
+            apply: Box::new(apply),
+        }
+    }
+
+    /// Applies the edit to `identity`; whether it changed anything.
+    pub fn apply(self, identity: &mut Identity) -> bool {
+        (self.apply)(identity)
+    }
+}
+
+impl fmt::Debug for IdentityEdit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdentityEdit")
+            .field("identity_id", &self.identity_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A second-factor secret used at most once ([`crate::store::UsedSecretStore`]), with the

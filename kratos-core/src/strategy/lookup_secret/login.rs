@@ -116,7 +116,28 @@ impl LoginStrategy for LookupSecretLogin {
             credential.config = config.to_value();
             credential.updated_at = now;
         }
-        let updated = identity.clone();
+        // The stored credential gets the mark over what it holds by then: codes replaced
+        // meanwhile are not brought back.
+        let (key, kratos) = (use_secret.key.clone(), kratos.clone());
+        let mark_used = crate::strategy::IdentityEdit::new(identity.id, move |fresh| {
+            let Some(credential) = fresh.credentials.get_mut(&CredentialType::LookupSecret) else {
+                return false;
+            };
+            let Ok(Some(mut config)) = super::read_config(&kratos, &credential.config) else {
+                return false;
+            };
+            let Some(index) = config
+                .recovery_codes
+                .iter()
+                .position(|c| c.used_at.is_none() && c.used_secret_key() == key)
+            else {
+                return false;
+            };
+            config.mark_used(index, now);
+            credential.config = config.to_value();
+            credential.updated_at = now;
+            true
+        });
         Ok(LoginOutcome::Authenticated(Box::new(Authenticated {
             identity,
             method: AuthenticationMethod {
@@ -127,8 +148,7 @@ impl LoginStrategy for LookupSecretLogin {
             },
             writes: CompletionWrites {
                 reset_login_failures: reset,
-                update_identity: Some(updated),
-                updated_credentials: vec![CredentialType::LookupSecret],
+                edit_identity: Some(mark_used),
                 use_secret: Some(use_secret),
                 ..Default::default()
             },
