@@ -172,6 +172,7 @@ macro_rules! store_conformance {
             flow_recovery_and_verification_offer_the_method_use_names,
             flow_refresh_by_code_keeps_the_identity,
             login_reads_count_a_browser_flow_only_with_its_token,
+            mfa_an_imported_security_key_without_its_method_asks_for_no_step_up,
         );
     };
 }

@@ -229,11 +229,12 @@ impl Methods {
             .any(|s| matches!(s.factor(), super::Factor::Second | super::Factor::Both))
     }
 
-    /// Whether every second-factor method of this library (`totp`, `lookup_secret`) has a
-    /// login strategy. (An imported `webauthn` credential still counts in the level the
-    /// store keeps, as this build has no method for it.)
+    /// Whether every method whose credentials the store counts as a second factor (`totp`,
+    /// `lookup_secret`, `webauthn`) has a login strategy: only then is the level the store
+    /// keeps the level a flow can give (an imported security key without the `webauthn`
+    /// method asks for no step-up).
     pub fn has_every_second_factor(&self) -> bool {
-        [Method::Totp, Method::LookupSecret]
+        [Method::Totp, Method::LookupSecret, Method::Webauthn]
             .iter()
             .all(|m| self.has_login(m))
     }

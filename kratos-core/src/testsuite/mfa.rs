@@ -648,6 +648,41 @@ pub async fn mfa_second_factor_of_a_method_that_is_off_asks_for_no_step_up(
         .expect("no step-up without a second-factor method");
 }
 
+/// An imported security key (a `webauthn` credential) while this build offers no `webauthn`
+/// method: TOTP and backup codes are on, yet no step-up is asked for that no flow can give;
+/// once TOTP is set up too, it is.
+pub async fn mfa_an_imported_security_key_without_its_method_asks_for_no_step_up(
+    store: Arc<dyn Persister>,
+) {
+    let (k, clock) = mfa_kratos(store, "");
+    let (identity_id, token) = signed_in(&k).await;
+    let mut identity = k.store().get_identity(k.nid(), identity_id).await.unwrap();
+    let now = crate::clock::truncate_micros(crate::Clock::now(&clock));
+    identity.credentials.insert(
+        CredentialType::Webauthn,
+        crate::identity::Credentials {
+            credential_type: CredentialType::Webauthn,
+            identifiers: vec![],
+            config: json!({"credentials": [{"id": "a2V5", "is_passwordless": false}]}),
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        },
+    );
+    k.store().update_identity(k.nid(), &identity).await.unwrap();
+    assert_eq!(k.available_aal(&identity), Aal::Aal1);
+    k.sessions()
+        .whoami(&token)
+        .await
+        .expect("no step-up for a key no method can check");
+    let linking = another_session(&k, identity_id).await;
+    link_totp(&k, &clock, &linking).await;
+    assert!(matches!(
+        k.sessions().whoami(&token).await,
+        Err(SessionError::Aal2Required)
+    ));
+}
+
 pub async fn mfa_code_as_second_factor(store: Arc<dyn Persister>) {
     let (k, outbox, _) = super::courier::kratos_with_outbox(
         store,
