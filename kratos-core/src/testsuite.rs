@@ -26,6 +26,7 @@ mod courier;
 mod flows;
 mod hash_gate;
 mod identity;
+mod instances;
 mod login_reads;
 mod mfa;
 mod passwordless_code;
@@ -42,6 +43,7 @@ pub use courier::*;
 pub use flows::*;
 pub use hash_gate::*;
 pub use identity::*;
+pub use instances::*;
 pub use login_reads::*;
 pub use mfa::*;
 pub use passwordless_code::*;
@@ -72,6 +74,36 @@ use crate::flow::login::{LoginOptions, LoginSubmission};
 use crate::flow::registration::RegistrationSubmission;
 use crate::flow::{ContinueWith, FlowContext, FlowError, FlowState, FlowType};
 use crate::session::{Aal, AuthenticationMethod, ClientInfo, SessionError, token_digest};
+
+/// Stamps the several-instances suite out as `#[tokio::test]`s for a factory
+/// `async fn() -> Option<(Arc<dyn Persister>, Arc<dyn Persister>)>` that answers two stores
+/// of one database connected apart (two pools, as two app processes have).
+#[macro_export]
+macro_rules! instances_conformance {
+    ($factory:path) => {
+        $crate::__stamp_instances!($factory;
+            instances_see_revoked_sessions_and_disabled_identities,
+            instances_count_login_failures_together,
+            instances_courier_workers_send_each_message_once,
+            instances_register_one_identifier_once,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __stamp_instances {
+    ($factory:path; $($name:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some((a, b)) = $factory().await {
+                    $crate::testsuite::$name(a, b).await;
+                }
+            }
+        )*
+    };
+}
 
 /// Stamps the store conformance suite (identities and sessions) out as `#[tokio::test]`s for a factory
 /// `async fn() -> Option<Arc<dyn Persister>>`.

@@ -317,3 +317,15 @@ async fn a_password_login_reads_flow_lockout_and_identity_in_one_statement() {
         "one statement waits, and it reads the flow, the lockout and the identity"
     );
 }
+
+/// Two stores of this run's database connected apart: two pools, as two app processes
+/// have.
+async fn two_instances() -> Option<(Arc<dyn Persister>, Arc<dyn Persister>)> {
+    let (a, b) = (store().await?, store().await?);
+    Some((a, b))
+}
+
+mod instances {
+    use super::*;
+    kratos_core::instances_conformance!(two_instances);
+}

@@ -59,10 +59,11 @@ fn login_reads_statement(
         let now = sql.bind(Value::from(keys.schedule.now));
         // A flow with a CSRF token counts only a submission carrying it (vouched for).
         let token = sql.bind(Value::from(keys.csrf_token.map(str::to_owned)));
+        let api = sql.bind(Value::from(keys.api_flow_admitted));
         let live = format!(
             "EXISTS (SELECT 1 FROM selfservice_flows g WHERE g.nid = $1 AND g.kind = $4 \
              AND g.id = $5 AND g.expires_at > {now} \
-             AND (g.csrf_token = '' OR g.csrf_token = {token}))"
+             AND ((g.csrf_token = '' AND {api}) OR g.csrf_token = {token}))"
         );
         ctes.push(ASYNC_COMMIT_CTE.to_owned());
         for (n, key) in keys.lockout_keys.iter().enumerate() {

@@ -124,6 +124,7 @@ pub async fn corrupt_flow_document_is_a_backend_error(store: &SqlStore) {
                 },
                 identifier: "nobody@example.com",
                 csrf_token: None,
+                api_flow_admitted: true,
             },
         )
         .await;

@@ -128,3 +128,20 @@ async fn a_lockout_wins_over_an_identity_read_failing_in_the_database() {
     )
     .await;
 }
+
+/// Two stores of one database file, each with its own pool, as two app processes on one
+/// machine have.
+async fn two_instances() -> Option<(Arc<dyn Persister>, Arc<dyn Persister>)> {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("instances-{}.db", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}", path.display());
+    let a = kratos_store_sqlite::connect(&url).await.expect("sqlite opens");
+    a.migrate().await.expect("migrations apply");
+    let b = kratos_store_sqlite::connect(&url).await.expect("sqlite opens again");
+    Some((Arc::new(a), Arc::new(b)))
+}
+
+mod instances {
+    use super::*;
+    kratos_core::instances_conformance!(two_instances);
+}

@@ -115,6 +115,10 @@ impl Admission for HttpAdmission<'_> {
         crate::cookie::csrf_cookie_vouches_for(self.kratos, &self.req.headers, token)
     }
 
+    fn refuses_api_flows(&self) -> bool {
+        !self.link && refuse_browser_on_api_flow(&self.req.headers).is_err()
+    }
+
     fn follows_link(&self) -> bool {
         self.link
     }

@@ -261,7 +261,7 @@ impl Config {
                         .to_owned()
                 } else {
                     format!(
-                        "is unset, so the public host `{}` would be the issuer, but it contains                          ':'; set an issuer",
+                        "is unset, so the public host `{}` would be the issuer, but it contains ':'; set an issuer",
                         self.serve.public_host()
                     )
                 },

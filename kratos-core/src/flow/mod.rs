@@ -285,6 +285,13 @@ pub trait Admission: Send + Sync {
         true
     }
 
+    /// Whether the transport would refuse the submission on an api flow (a browser's
+    /// request). Reads made with the flow load count a login attempt on an api flow only
+    /// when it would not. Default: no.
+    fn refuses_api_flows(&self) -> bool {
+        false
+    }
+
     /// Whether the request follows a link from a message, the secret in its URL (a
     /// verification code link): it needs no CSRF token, the secret proves it. Default: no.
     fn follows_link(&self) -> bool {
@@ -292,8 +299,8 @@ pub trait Admission: Send + Sync {
     }
 }
 
-/// What [`Admission::admit`] is told of the loaded flow.
-#[derive(Clone, Copy, Debug)]
+/// What [`Admission::admit`] is told of the loaded flow. `Debug` does not show the token.
+#[derive(Clone, Copy)]
 #[non_exhaustive]
 pub struct AdmittedFlow<'a> {
     /// `browser` or `api`.
@@ -313,6 +320,15 @@ impl<'a> AdmittedFlow<'a> {
             csrf_token,
             csrf_exempt,
         }
+    }
+}
+
+impl std::fmt::Debug for AdmittedFlow<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdmittedFlow")
+            .field("flow_type", &self.flow_type)
+            .field("csrf_exempt", &self.csrf_exempt)
+            .finish_non_exhaustive()
     }
 }
 

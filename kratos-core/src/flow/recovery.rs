@@ -67,9 +67,13 @@ impl super::HasInternal for RecoveryFlow {
     }
 }
 
-/// The internal key marking a flow the admin API made: no CSRF token, and every registered
-/// method's secret accepted.
-const ADMIN_MADE: &str = "skip_csrf_check";
+/// The internal key marking a flow the admin API made: no browser holds its CSRF token.
+pub(crate) const ADMIN_MADE: &str = "skip_csrf_check";
+
+/// The internal key of the method a flow the admin API made accepts whatever the
+/// configuration (absent on flows stored before it was kept: `code`, the only one they
+/// accepted so).
+pub(crate) const ADMIN_METHOD: &str = "admin_method";
 
 /// A successful recovery.
 #[derive(Debug)]
@@ -246,6 +250,7 @@ impl<'a> RecoveryFlows<'a> {
         self.kratos
             .methods()
             .recovery(&method)
+            .filter(|_| crate::strategy::configured_on(self.kratos.config(), &method))
             .map(|s| &**s)
             .ok_or_else(|| {
                 FlowError::BadRequest(format!(
@@ -255,13 +260,15 @@ impl<'a> RecoveryFlows<'a> {
             })
     }
 
+    /// A new flow offering `strategy`'s form, and its CSRF token (empty for api flows),
+    /// not saved yet.
     pub(crate) fn new_flow(
         &self,
         flow_type: FlowType,
         ctx: &FlowContext,
+        strategy: &dyn RecoveryStrategy,
     ) -> Result<(RecoveryFlow, String), FlowError> {
         self.ensure_enabled()?;
-        let primary = self.primary()?;
         let return_to = self.kratos.resolve_return_to(ctx.request_url.as_deref())?;
         let now = self.now();
         let id = Uuid::now_v7();
@@ -270,7 +277,7 @@ impl<'a> RecoveryFlows<'a> {
             FlowType::Api => String::new(),
         };
         let mut ui = self.blank_form(id, &csrf);
-        primary.populate(&mut AddressFormCx {
+        strategy.populate(&mut AddressFormCx {
             kratos: self.kratos,
             ui: &mut ui,
         });
@@ -302,7 +309,7 @@ impl<'a> RecoveryFlows<'a> {
         flow_type: FlowType,
         ctx: &FlowContext,
     ) -> Result<RecoveryFlow, FlowError> {
-        let (flow, csrf) = self.new_flow(flow_type, ctx)?;
+        let (flow, csrf) = self.new_flow(flow_type, ctx, self.primary()?)?;
         self.save(&flow, &csrf, true).await?;
         Ok(flow)
     }
@@ -353,7 +360,10 @@ impl<'a> RecoveryFlows<'a> {
     async fn expired(&self, flow: &RecoveryFlow, ctx: &FlowContext) -> FlowError {
         let now = self.now();
         let minutes = (now - flow.expires_at).num_milliseconds() as f64 / 60_000.0;
-        match self.new_flow(flow.flow_type, ctx) {
+        match self
+            .primary()
+            .and_then(|primary| self.new_flow(flow.flow_type, ctx, primary))
+        {
             Ok((mut new, csrf)) => {
                 new.ui.messages.push(msg::expired(flow.expires_at, minutes));
                 if let Err(e) = self.save(&new, &csrf, true).await {
@@ -398,14 +408,22 @@ impl<'a> RecoveryFlows<'a> {
         self.ensure_enabled()?;
         let (mut flow, csrf) = self.load(id).await?;
         let admin_made = flow.internal.get(ADMIN_MADE) == Some(&Value::Bool(true));
-        // The configured method, or on a flow the admin API made, any registered one.
+        // The configured method, or on a flow the admin API made, the method it was made for.
         let primary = self.primary().ok().map(|s| s.method());
+        let admin_method = admin_made.then(|| {
+            let name = flow.internal.get(ADMIN_METHOD).and_then(Value::as_str);
+            Method::custom(name.unwrap_or("code").to_owned())
+        });
         let strategy = self
             .kratos
             .methods()
             .recovery_strategies()
             .iter()
-            .find(|s| s.claims(payload) && (admin_made || Some(s.method()) == primary));
+            .find(|s| {
+                let m = s.method();
+                s.claims(payload)
+                    && (Some(&m) == primary.as_ref() || Some(&m) == admin_method.as_ref())
+            });
         let exempt = admin_made
             || request.follows_link()
             || strategy.is_some_and(|s| s.exempt_from_csrf(payload));

@@ -200,9 +200,11 @@ impl<'a> VerificationFlows<'a> {
             .flows
             .verification
             .use_method;
+        let method = Method::custom(configured.as_str());
         self.kratos
             .methods()
-            .verification(&Method::custom(configured.as_str()))
+            .verification(&method)
+            .filter(|_| crate::strategy::configured_on(self.kratos.config(), &method))
             .map(|s| &**s)
     }
 
@@ -424,16 +426,10 @@ impl<'a> VerificationFlows<'a> {
         let (mut flow, csrf): (VerificationFlow, String) =
             super::load_with_internal(self.kratos, FlowKind::Verification, id).await?;
         let strategy = self.primary().filter(|s| s.claims(payload));
-        // A followed link is exempt from CSRF even when its method is not the configured
-        // one (it is then refused below, with a message).
-        let exempt = request.follows_link()
-            || strategy.is_some_and(|s| s.exempt_from_csrf(payload))
-            || self
-                .kratos
-                .methods()
-                .verification_strategies()
-                .iter()
-                .any(|s| s.claims(payload) && s.exempt_from_csrf(payload));
+        // Only the strategy that handles the payload may exempt it (a followed link), or
+        // the transport for a link it followed.
+        let exempt =
+            request.follows_link() || strategy.is_some_and(|s| s.exempt_from_csrf(payload));
         let ctx = request.admit(AdmittedFlow::new(flow.flow_type, &csrf, exempt))?;
         if flow.state == FlowState::PassedChallenge {
             return Err(FlowError::AlreadyCompleted);

@@ -238,28 +238,32 @@ impl<'a> SessionManager<'a> {
         }
         // The store keeps the level the credentials allow; when no second-factor method is
         // registered none of them can be used, and no step-up is asked for.
-        let available_aal = if available_aal > Aal::Aal1
-            && !self.kratos.methods().has_second_factor()
-        {
-            Aal::Aal1
-        } else if available_aal == Aal::Aal1 && self.code_is_second_factor(&identity) {
-            Aal::Aal2
-        } else if available_aal > Aal::Aal1 && !self.kratos.methods().has_every_second_factor() {
-            // Some second-factor methods are off: only the identity's credentials tell
-            // whether one it has can be used (read once more, only in this case).
-            match self
-                .kratos
-                .store()
-                .get_identity(self.kratos.nid(), identity.id)
-                .await
+        let available_aal =
+            if available_aal > Aal::Aal1 && !self.kratos.methods().has_second_factor() {
+                Aal::Aal1
+            } else if available_aal == Aal::Aal1 && self.code_is_second_factor(&identity) {
+                Aal::Aal2
+            } else if available_aal > Aal::Aal1
+                && required == RequiredAal::HighestAvailable
+                && session.authenticator_assurance_level < available_aal
+                && !self.kratos.methods().has_every_second_factor()
             {
-                Ok(full) => self.kratos.available_aal(&full),
-                Err(StoreError::NotFound) => return Err(SessionError::Inactive),
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            available_aal
-        };
+                // Some second-factor methods are off: only the identity's credentials tell
+                // whether one it has can be used (read once more, only for a session the
+                // stored level would refuse).
+                match self
+                    .kratos
+                    .store()
+                    .get_identity(self.kratos.nid(), identity.id)
+                    .await
+                {
+                    Ok(full) => self.kratos.available_aal(&full),
+                    Err(StoreError::NotFound) => return Err(SessionError::Inactive),
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                available_aal
+            };
         if required == RequiredAal::HighestAvailable
             && session.authenticator_assurance_level < available_aal
         {

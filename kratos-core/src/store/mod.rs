@@ -396,12 +396,19 @@ pub struct PasswordLoginKeys<'a> {
     /// nothing ([`PasswordLoginKeys::counts_on`]). Flows without one (api flows) always
     /// count.
     pub csrf_token: Option<&'a str>,
+    /// Whether the transport admits the submission to an api flow (one without a CSRF
+    /// token): false for a browser's request, which api flows refuse, so it counts nothing.
+    pub api_flow_admitted: bool,
 }
 
 impl PasswordLoginKeys<'_> {
     /// Whether the attempt counts on a live flow whose CSRF token is `flow_csrf_token`.
     pub fn counts_on(&self, flow_csrf_token: &str) -> bool {
-        flow_csrf_token.is_empty() || self.csrf_token == Some(flow_csrf_token)
+        if flow_csrf_token.is_empty() {
+            self.api_flow_admitted
+        } else {
+            self.csrf_token == Some(flow_csrf_token)
+        }
     }
 }
 

@@ -95,6 +95,7 @@ pub mod totp;
 pub mod verification;
 
 pub use registry::Methods;
+pub(crate) use registry::configured_on;
 
 /// A method's name, as Kratos spells it in `method` fields, UI groups and a session's
 /// `authentication_methods`.

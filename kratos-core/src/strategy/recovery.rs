@@ -70,8 +70,8 @@ pub enum RecoveryOutcome {
 }
 
 /// A method's part in recovery flows. The engine offers the form of the method
-/// `selfservice.flows.recovery.use` names; a flow the admin API opened for a method
-/// accepts that method whatever the configuration.
+/// `selfservice.flows.recovery.use` names (when it is enabled); a flow the admin API
+/// opened for a method accepts that method too, whatever the configuration.
 #[async_trait]
 pub trait RecoveryStrategy: Send + Sync + 'static {
     /// The method.

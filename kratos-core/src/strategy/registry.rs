@@ -86,15 +86,16 @@ impl Methods {
         if methods.code.passwordless() {
             m.add_registration(Arc::new(super::code::registration::CodeRegistration));
         }
-        for (enabled, delivery) in [
-            (methods.code.enabled, crate::config::CodeOrLink::Code),
-            (methods.link.enabled, crate::config::CodeOrLink::Link),
+        // Recovery and verification by code and link are always there, as Kratos's are: a
+        // flow offers the one `use` names when it is enabled, and a recovery flow the admin
+        // API made takes its secret whatever the configuration.
+        for delivery in [
+            crate::config::CodeOrLink::Code,
+            crate::config::CodeOrLink::Link,
         ] {
-            if enabled {
-                use super::sent_secret::{recovery, verification};
-                m.add_recovery(Arc::new(recovery::SentSecretRecovery(delivery)));
-                m.add_verification(Arc::new(verification::SentSecretVerification(delivery)));
-            }
+            use super::sent_secret::{recovery, verification};
+            m.add_recovery(Arc::new(recovery::SentSecretRecovery(delivery)));
+            m.add_verification(Arc::new(verification::SentSecretVerification(delivery)));
         }
         if methods.totp.enabled {
             m.add_login(Arc::new(super::totp::TotpLogin));
@@ -242,6 +243,19 @@ impl Methods {
     /// Whether any login strategy of `method` is registered.
     pub fn has_login(&self, method: &Method) -> bool {
         self.login(method).is_some()
+    }
+}
+
+/// Whether `method` is switched on in `config` (`selfservice.methods.<name>.enabled`); a
+/// host app's own method is on once registered.
+pub(crate) fn configured_on(config: &Config, method: &Method) -> bool {
+    match method {
+        Method::Custom(_) => true,
+        known => config
+            .selfservice
+            .methods
+            .enabled_methods()
+            .contains(&known.as_str()),
     }
 }
 

@@ -60,6 +60,7 @@ async fn reads_limited(
                 schedule,
                 identifier,
                 csrf_token: None,
+                api_flow_admitted: true,
             },
         )
         .await
@@ -465,6 +466,7 @@ pub async fn login_reads_count_a_browser_flow_only_with_its_token(store: Arc<dyn
                         schedule,
                         identifier: "nobody@example.com",
                         csrf_token: token.as_deref(),
+                        api_flow_admitted: true,
                     },
                 )
                 .await
@@ -480,4 +482,47 @@ pub async fn login_reads_count_a_browser_flow_only_with_its_token(store: Arc<dyn
         read(Some(&csrf)).await.is_some(),
         "the second one is over the limit of one: nothing was counted before"
     );
+
+    // An api flow counts every attempt the transport admits, and none it refuses (a
+    // browser's request), whatever token the payload carries.
+    let api = k
+        .login()
+        .create(
+            FlowType::Api,
+            &FlowContext::default(),
+            LoginOptions::default(),
+        )
+        .await
+        .unwrap();
+    let key = vec![format!("api-reads:{}", Uuid::new_v4())];
+    let keys = limited(&key, 1);
+    let read = |admitted: bool, token: Option<&'static str>| {
+        let (k, keys, schedule) = (&k, &keys, &schedule);
+        async move {
+            k.store()
+                .password_login_reads(
+                    k.nid(),
+                    PasswordLoginKeys {
+                        flow_id: api.id,
+                        lockout_keys: keys,
+                        schedule,
+                        identifier: "nobody@example.com",
+                        csrf_token: token,
+                        api_flow_admitted: admitted,
+                    },
+                )
+                .await
+                .locked_until
+                .unwrap()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(read(false, None).await, None, "refused: nothing counted");
+    }
+    assert_eq!(
+        read(true, Some("any")).await,
+        None,
+        "the first counted attempt"
+    );
+    assert!(read(true, None).await.is_some(), "the second one is locked");
 }

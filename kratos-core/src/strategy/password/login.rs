@@ -240,7 +240,11 @@ impl LoginStrategy for PasswordLogin {
             .get("csrf_token")
             .and_then(Value::as_str)
             .filter(|t| request.csrf_vouched(t));
-        let (loaded, reads) = load_with_password_reads(kratos, flow_id, &keys, vouched).await;
+        let admitted = Admitted {
+            csrf_token: vouched,
+            api_flow: !request.refuses_api_flows(),
+        };
+        let (loaded, reads) = load_with_password_reads(kratos, flow_id, &keys, admitted).await;
         Some((loaded, Prefetched::new((keys, reads))))
     }
 
@@ -275,7 +279,11 @@ impl LoginStrategy for PasswordLogin {
                 let keys = PasswordKeys::of(&payload.identifier, cx.request);
                 // The engine has compared the submitted token with the flow's.
                 let token = cx.payload.get("csrf_token").and_then(Value::as_str);
-                let reads = load_with_password_reads(kratos, flow.id, &keys, token)
+                let admitted = Admitted {
+                    csrf_token: token,
+                    api_flow: true,
+                };
+                let reads = load_with_password_reads(kratos, flow.id, &keys, admitted)
                     .await
                     .1;
                 (keys, reads)
@@ -360,11 +368,20 @@ impl LoginStrategy for PasswordLogin {
 /// of the identifier) and counts the attempt on its lockout keys when lockout is on and
 /// the flow is live, in one store call: the attempt is counted before its password is
 /// verified, so of a burst of attempts only those up to the limit are verified at all.
+/// What the transport is known to admit before the flow is loaded: the attempt counts only
+/// on a submission that will be admitted.
+struct Admitted<'a> {
+    /// The submitted CSRF token, when the transport vouches for it.
+    csrf_token: Option<&'a str>,
+    /// Whether an api flow would admit the request.
+    api_flow: bool,
+}
+
 async fn load_with_password_reads(
     kratos: &Kratos,
     id: Uuid,
     keys: &PasswordKeys,
-    csrf_token: Option<&str>,
+    admitted: Admitted<'_>,
 ) -> (Result<(LoginFlow, String), FlowError>, PasswordReads) {
     let lockout = &kratos.config().security.login_lockout;
     let lockout_keys = keys.lockout_keys(lockout);
@@ -378,7 +395,8 @@ async fn load_with_password_reads(
                 lockout_keys: &lockout_keys,
                 schedule: &schedule,
                 identifier: &keys.identifier,
-                csrf_token,
+                csrf_token: admitted.csrf_token,
+                api_flow_admitted: admitted.api_flow,
             },
         )
         .await;

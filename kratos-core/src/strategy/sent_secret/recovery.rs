@@ -304,7 +304,7 @@ impl RecoveryFlows<'_> {
 
     /// A browser flow the admin API opens for `identity_id`, with a secret of `delivery`
     /// and no email. The flow needs no CSRF token (the browser that opens it never got
-    /// one) and accepts the secret whatever `selfservice.flows.recovery.use` says.
+    /// one) and accepts the secret (its method) whatever the configuration says.
     async fn admin_create(
         &self,
         identity_id: Uuid,
@@ -325,7 +325,12 @@ impl RecoveryFlows<'_> {
         let lifespan = expires_in
             .and_then(|d| chrono::Duration::from_std(d).ok())
             .unwrap_or_else(|| default.as_chrono());
-        let (mut flow, csrf) = self.new_flow(FlowType::Browser, &FlowContext::default())?;
+        let method = super::method_of(delivery);
+        let strategy = kratos.methods().recovery(&method).ok_or_else(|| {
+            FlowError::BadRequest(format!("the {method} recovery method is not available"))
+        })?;
+        let (mut flow, csrf) =
+            self.new_flow(FlowType::Browser, &FlowContext::default(), &**strategy)?;
         flow.expires_at = flow
             .issued_at
             .checked_add_signed(lifespan)
@@ -349,7 +354,10 @@ impl RecoveryFlows<'_> {
             super::code_form(&mut ui, (TEXTS.code_label)(), None);
             flow.ui = ui;
         }
-        flow.internal.set("skip_csrf_check", json!(true));
+        flow.internal
+            .set(crate::flow::recovery::ADMIN_MADE, json!(true));
+        flow.internal
+            .set(crate::flow::recovery::ADMIN_METHOD, json!(method.as_str()));
         self.save(&flow, &csrf, true).await?;
         kratos.store().issue_code(kratos.nid(), &code, None).await?;
         Ok((flow.id, secret, flow.expires_at))
