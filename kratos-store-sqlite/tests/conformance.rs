@@ -135,9 +135,13 @@ async fn two_instances() -> Option<(Arc<dyn Persister>, Arc<dyn Persister>)> {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("instances-{}.db", uuid::Uuid::new_v4().simple()));
     let url = format!("sqlite://{}", path.display());
-    let a = kratos_store_sqlite::connect(&url).await.expect("sqlite opens");
+    let a = kratos_store_sqlite::connect(&url)
+        .await
+        .expect("sqlite opens");
     a.migrate().await.expect("migrations apply");
-    let b = kratos_store_sqlite::connect(&url).await.expect("sqlite opens again");
+    let b = kratos_store_sqlite::connect(&url)
+        .await
+        .expect("sqlite opens again");
     Some((Arc::new(a), Arc::new(b)))
 }
 
