@@ -241,6 +241,23 @@ pub fn postgres_url_or_skip() -> Option<String> {
     }
 }
 
+/// Reads `KRATOS_TEST_MYSQL_URL`; when unset, fails under `CI=true` and returns `None`
+/// (after printing that the tests are skipped) otherwise.
+pub fn mysql_url_or_skip() -> Option<String> {
+    match std::env::var("KRATOS_TEST_MYSQL_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!(
+                    "CI=true but KRATOS_TEST_MYSQL_URL is not set: MySQL tests cannot be skipped in CI"
+                );
+            }
+            eprintln!("KRATOS_TEST_MYSQL_URL is not set: skipping MySQL test");
+            None
+        }
+    }
+}
+
 pub fn test_schema() -> IdentitySchema {
     IdentitySchema::from_value(
         "default",

@@ -1,13 +1,15 @@
 //! `CleanupStore` and `SendLimitStore` over SQL.
 //!
 //! Every cleanup is one `DELETE … WHERE <key> IN (SELECT <key> … LIMIT n)` (the same text on
-//! SQLite and PostgreSQL), so a batch is bounded however many rows match. A send counter is
-//! one upsert of all its keys that increments and returns the counts, atomic per row.
+//! SQLite and PostgreSQL; `DELETE … LIMIT n` on MySQL), so a batch is bounded however many
+//! rows match. A send counter is one upsert of all its keys that increments and returns the
+//! counts, atomic per row (on MySQL, which has no `RETURNING`, the counts are read back in the
+//! upsert's transaction).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kratos_core::store::{CleanupStore, SendLimitStore, StoreError};
-use sea_orm::{ConnectionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, TransactionTrait, Value};
 use uuid::Uuid;
 
 use crate::SqlStore;
@@ -20,9 +22,31 @@ fn sql_limit(limit: usize) -> i64 {
 }
 
 impl SqlStore {
-    /// Runs a cleanup `DELETE` and returns how many rows it deleted.
-    async fn delete_batch(&self, sql: &str, values: Vec<Value>) -> Result<u64, StoreError> {
+    /// Deletes at most `limit` rows of `table` matching `condition` (`$1` is the tenant) and
+    /// returns how many it deleted (`key` a column or a parenthesised list of them):
+    /// `DELETE … WHERE condition AND key IN (SELECT key …
+    /// WHERE condition LIMIT n)`, or on MySQL, which takes no `LIMIT` in an `IN` subquery (nor
+    /// a subquery on the table it deletes from), `DELETE … WHERE condition LIMIT n`. The
+    /// limit is the last of `values`.
+    async fn delete_batch(
+        &self,
+        table: &str,
+        key: &str,
+        condition: &str,
+        values: Vec<Value>,
+    ) -> Result<u64, StoreError> {
         let backend = self.db.get_database_backend();
+        let limit = format!("${}", values.len());
+        let sql = match backend {
+            DatabaseBackend::MySql => {
+                format!("DELETE FROM {table} WHERE {condition} LIMIT {limit}")
+            }
+            _ => format!(
+                "DELETE FROM {table} WHERE {condition} AND {key} IN \
+                 (SELECT {columns} FROM {table} WHERE {condition} LIMIT {limit})",
+                columns = key.trim_start_matches('(').trim_end_matches(')')
+            ),
+        };
         let res = self
             .db
             .execute_raw(statement(backend, sql, values))
@@ -41,8 +65,9 @@ impl CleanupStore for SqlStore {
         limit: usize,
     ) -> Result<u64, StoreError> {
         self.delete_batch(
-            "DELETE FROM selfservice_flows WHERE nid = $1 AND expires_at < $2 AND id IN \
-             (SELECT id FROM selfservice_flows WHERE nid = $1 AND expires_at < $2 LIMIT $3)",
+            "selfservice_flows",
+            "id",
+            "nid = $1 AND expires_at < $2",
             vec![
                 Value::from(nid),
                 Value::from(expired_before),
@@ -60,10 +85,9 @@ impl CleanupStore for SqlStore {
         limit: usize,
     ) -> Result<u64, StoreError> {
         self.delete_batch(
-            "DELETE FROM sessions WHERE nid = $1 \
-             AND (expires_at < $2 OR (active = $3 AND authenticated_at < $4)) AND id IN \
-             (SELECT id FROM sessions WHERE nid = $1 \
-             AND (expires_at < $2 OR (active = $3 AND authenticated_at < $4)) LIMIT $5)",
+            "sessions",
+            "id",
+            "nid = $1 AND (expires_at < $2 OR (active = $3 AND authenticated_at < $4))",
             vec![
                 Value::from(nid),
                 Value::from(expired_before),
@@ -82,9 +106,9 @@ impl CleanupStore for SqlStore {
         limit: usize,
     ) -> Result<u64, StoreError> {
         self.delete_batch(
-            "DELETE FROM one_time_codes WHERE nid = $1 AND (expires_at < $2 OR used_at < $2) \
-             AND id IN (SELECT id FROM one_time_codes \
-             WHERE nid = $1 AND (expires_at < $2 OR used_at < $2) LIMIT $3)",
+            "one_time_codes",
+            "id",
+            "nid = $1 AND (expires_at < $2 OR used_at < $2)",
             vec![
                 Value::from(nid),
                 Value::from(before),
@@ -100,9 +124,10 @@ impl CleanupStore for SqlStore {
         limit: usize,
     ) -> Result<u64, StoreError> {
         self.delete_batch(
-            "DELETE FROM code_submissions WHERE nid = $1 AND flow_id IN (SELECT s.flow_id \
-             FROM code_submissions s WHERE s.nid = $1 AND NOT EXISTS (SELECT 1 FROM \
-             selfservice_flows f WHERE f.nid = s.nid AND f.id = s.flow_id) LIMIT $2)",
+            "code_submissions",
+            "flow_id",
+            "nid = $1 AND NOT EXISTS (SELECT 1 FROM selfservice_flows f \
+             WHERE f.nid = code_submissions.nid AND f.id = code_submissions.flow_id)",
             vec![Value::from(nid), Value::from(sql_limit(limit))],
         )
         .await
@@ -116,10 +141,10 @@ impl CleanupStore for SqlStore {
         limit: usize,
     ) -> Result<u64, StoreError> {
         self.delete_batch(
-            "DELETE FROM login_failures WHERE nid = $1 AND last_failure_at < $2 \
-             AND (locked_until IS NULL OR locked_until <= $3) AND key IN (SELECT key FROM \
-             login_failures WHERE nid = $1 AND last_failure_at < $2 \
-             AND (locked_until IS NULL OR locked_until <= $3) LIMIT $4)",
+            "login_failures",
+            "\"key\"",
+            "nid = $1 AND last_failure_at < $2 \
+             AND (locked_until IS NULL OR locked_until <= $3)",
             vec![
                 Value::from(nid),
                 Value::from(last_failure_before),
@@ -137,9 +162,9 @@ impl CleanupStore for SqlStore {
         limit: usize,
     ) -> Result<u64, StoreError> {
         self.delete_batch(
-            "DELETE FROM courier_messages WHERE nid = $1 AND status IN ('sent', 'abandoned') \
-             AND updated_at < $2 AND id IN (SELECT id FROM courier_messages \
-             WHERE nid = $1 AND status IN ('sent', 'abandoned') AND updated_at < $2 LIMIT $3)",
+            "courier_messages",
+            "id",
+            "nid = $1 AND status IN ('sent', 'abandoned') AND updated_at < $2",
             vec![
                 Value::from(nid),
                 Value::from(before),
@@ -156,9 +181,9 @@ impl CleanupStore for SqlStore {
         limit: usize,
     ) -> Result<u64, StoreError> {
         self.delete_batch(
-            "DELETE FROM code_send_counters WHERE nid = $1 AND window_started_at < $2 \
-             AND key IN (SELECT key FROM \
-             code_send_counters WHERE nid = $1 AND window_started_at < $2 LIMIT $3)",
+            "code_send_counters",
+            "\"key\"",
+            "nid = $1 AND window_started_at < $2",
             vec![
                 Value::from(nid),
                 Value::from(window_started_before),
@@ -175,7 +200,9 @@ impl CleanupStore for SqlStore {
         limit: usize,
     ) -> Result<u64, StoreError> {
         self.delete_batch(
-            "DELETE FROM used_second_factor_secrets WHERE nid = $1 AND expires_at < $2              AND (identity_id, key) IN (SELECT identity_id, key FROM              used_second_factor_secrets WHERE nid = $1 AND expires_at < $2 LIMIT $3)",
+            "used_second_factor_secrets",
+            "(identity_id, \"key\")",
+            "nid = $1 AND expires_at < $2",
             vec![
                 Value::from(nid),
                 Value::from(expired_before),
@@ -201,7 +228,7 @@ impl SendLimitStore for SqlStore {
         let mut sql = Sql::new(nid);
         let now_p = sql.bind(Value::from(now));
         let before_p = sql.bind(Value::from(window_started_before));
-        sql.push("INSERT INTO code_send_counters (nid, key, count, window_started_at) VALUES ");
+        sql.push("INSERT INTO code_send_counters (nid, \"key\", count, window_started_at) VALUES ");
         for (i, key) in keys.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
@@ -212,22 +239,54 @@ impl SendLimitStore for SqlStore {
                 .param(key.clone())
                 .push(&format!(", 1, {now_p})"));
         }
-        // Both CASEs read the row as it was before the update; the count stops at i32::MAX.
-        sql.push(&format!(
-            " ON CONFLICT (nid, key) DO UPDATE SET \
-             count = CASE WHEN code_send_counters.window_started_at < {before_p} THEN 1 \
-               WHEN code_send_counters.count >= 2147483647 THEN code_send_counters.count \
-               ELSE code_send_counters.count + 1 END, \
-             window_started_at = CASE WHEN code_send_counters.window_started_at < {before_p} \
-               THEN {now_p} ELSE code_send_counters.window_started_at END \
-             RETURNING key, count"
-        ));
         let backend = self.db.get_database_backend();
-        let rows = self
-            .db
-            .query_all_raw(sql.statement(backend))
-            .await
-            .map_err(map_db_err)?;
+        let rows = if backend == DatabaseBackend::MySql {
+            // MySQL assigns left to right, each later expression reading the new values:
+            // `count` goes first, while `window_started_at` is still the old one. No
+            // `RETURNING`: the upsert locks the rows and the read in its transaction sees them.
+            sql.push(&format!(
+                " ON DUPLICATE KEY UPDATE \
+                 count = CASE WHEN window_started_at < {before_p} THEN 1 \
+                   WHEN count >= 2147483647 THEN count ELSE count + 1 END, \
+                 window_started_at = CASE WHEN window_started_at < {before_p} \
+                   THEN {now_p} ELSE window_started_at END"
+            ));
+            let txn = self.db.begin().await.map_err(map_db_err)?;
+            txn.execute_raw(sql.statement(backend))
+                .await
+                .map_err(map_db_err)?;
+            let mut read = Sql::new(nid);
+            read.push("SELECT \"key\", count FROM code_send_counters WHERE nid = ")
+                .tenant()
+                .push(" AND key_digest IN (");
+            for (i, key) in keys.iter().enumerate() {
+                if i > 0 {
+                    read.push(", ");
+                }
+                read.push("UNHEX(SHA2(").param(key.clone()).push(", 256))");
+            }
+            read.push(")");
+            let rows = txn
+                .query_all_raw(read.statement(backend))
+                .await
+                .map_err(map_db_err)?;
+            txn.commit().await.map_err(map_db_err)?;
+            rows
+        } else {
+            sql.push(&format!(
+                " ON CONFLICT (nid, \"key\") DO UPDATE SET \
+                 count = CASE WHEN code_send_counters.window_started_at < {before_p} THEN 1 \
+                   WHEN code_send_counters.count >= 2147483647 THEN code_send_counters.count \
+                   ELSE code_send_counters.count + 1 END, \
+                 window_started_at = CASE WHEN code_send_counters.window_started_at < {before_p} \
+                   THEN {now_p} ELSE code_send_counters.window_started_at END \
+                 RETURNING \"key\", count"
+            ));
+            self.db
+                .query_all_raw(sql.statement(backend))
+                .await
+                .map_err(map_db_err)?
+        };
         let mut counts = std::collections::HashMap::with_capacity(rows.len());
         for row in &rows {
             let key: String = row.try_get("", "key").map_err(map_db_err)?;

@@ -8,13 +8,15 @@ use kratos_core::code::{CodeKind, OneTimeCode};
 use kratos_core::courier::Message;
 use kratos_core::identity::{AddressVia, Identity};
 use kratos_core::store::{AddressKind, AddressStore, CodeStore, IdentityStore, StoreError};
-use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, TransactionTrait, Value};
 use uuid::Uuid;
 
 use crate::SqlStore;
 use crate::courier_store::insert_message_statement;
 use crate::error::map_db_err;
-use crate::identity_query::{postgres_verifiable_list, sqlite_verifiable_list};
+use crate::identity_query::{
+    mysql_verifiable_list, postgres_verifiable_list, sqlite_verifiable_list,
+};
 use crate::sql::statement;
 
 const CODE_COLUMNS: &str = "id, kind, flow_id, identity_id, address_id, address, admin, digest, issued_at, expires_at, used_at";
@@ -47,7 +49,7 @@ impl CodeStore for SqlStore {
     ) -> Result<(), StoreError> {
         let backend = self.db.get_database_backend();
         let txn = self.db.begin().await.map_err(map_db_err)?;
-        txn.execute_raw(Statement::from_sql_and_values(
+        txn.execute_raw(statement(
             backend,
             "UPDATE one_time_codes SET used_at = $1 \
              WHERE nid = $2 AND flow_id = $3 AND kind = $4 AND used_at IS NULL",
@@ -60,7 +62,7 @@ impl CodeStore for SqlStore {
         ))
         .await
         .map_err(map_db_err)?;
-        txn.execute_raw(Statement::from_sql_and_values(
+        txn.execute_raw(statement(
             backend,
             format!(
                 "INSERT INTO one_time_codes (nid, {CODE_COLUMNS}) VALUES \
@@ -116,38 +118,88 @@ impl CodeStore for SqlStore {
                 format!("${}", values.len())
             })
             .collect();
-        let sql = format!(
-            "UPDATE one_time_codes SET used_at = $1 \
-             WHERE nid = $2 AND flow_id = $3 AND kind = $4 AND used_at IS NULL \
-               AND expires_at > $5 AND digest IN ({}) \
-             RETURNING {CODE_COLUMNS}",
+        let backend = self.db.get_database_backend();
+        let matching = format!(
+            "nid = $2 AND flow_id = $3 AND kind = $4 AND used_at IS NULL \
+             AND expires_at > $5 AND digest IN ({})",
             placeholders.join(", ")
+        );
+        if backend == DatabaseBackend::MySql {
+            // No `UPDATE … RETURNING`: the matching codes are read and locked, then marked.
+            let txn = self.db.begin().await.map_err(map_db_err)?;
+            let rows = txn
+                .query_all_raw(statement(
+                    backend,
+                    format!(
+                        "SELECT {CODE_COLUMNS} FROM one_time_codes WHERE {matching} FOR UPDATE"
+                    ),
+                    values.clone(),
+                ))
+                .await
+                .map_err(map_db_err)?;
+            if rows.is_empty() {
+                return Ok(None);
+            }
+            txn.execute_raw(statement(
+                backend,
+                format!("UPDATE one_time_codes SET used_at = $1 WHERE {matching}"),
+                values,
+            ))
+            .await
+            .map_err(map_db_err)?;
+            txn.commit().await.map_err(map_db_err)?;
+            let mut code = code_from_row(&rows[0])?;
+            code.used_at = Some(now);
+            return Ok(Some(code));
+        }
+        let sql = format!(
+            "UPDATE one_time_codes SET used_at = $1 WHERE {matching} RETURNING {CODE_COLUMNS}"
         );
         let rows = self
             .db
-            .query_all_raw(Statement::from_sql_and_values(
-                self.db.get_database_backend(),
-                sql,
-                values,
-            ))
+            .query_all_raw(statement(backend, sql, values))
             .await
             .map_err(map_db_err)?;
         rows.first().map(code_from_row).transpose()
     }
 
     async fn count_code_submission(&self, nid: Uuid, flow_id: Uuid) -> Result<u32, StoreError> {
-        let row = self
-            .db
-            .query_one_raw(Statement::from_sql_and_values(
-                self.db.get_database_backend(),
+        let backend = self.db.get_database_backend();
+        let values = [Value::from(nid), Value::from(flow_id)];
+        let row = if backend == DatabaseBackend::MySql {
+            // No `RETURNING`: the upsert locks the row, the read in its transaction sees it.
+            let txn = self.db.begin().await.map_err(map_db_err)?;
+            txn.execute_raw(statement(
+                backend,
                 "INSERT INTO code_submissions (nid, flow_id, count) VALUES ($1, $2, 1) \
-                 ON CONFLICT (nid, flow_id) DO UPDATE SET count = code_submissions.count + 1 \
-                 RETURNING count",
-                [Value::from(nid), Value::from(flow_id)],
+                 ON DUPLICATE KEY UPDATE count = count + 1",
+                values.clone(),
             ))
             .await
-            .map_err(map_db_err)?
-            .ok_or_else(|| StoreError::Backend("the submission counter returned no row".into()))?;
+            .map_err(map_db_err)?;
+            let row = txn
+                .query_one_raw(statement(
+                    backend,
+                    "SELECT count FROM code_submissions WHERE nid = $1 AND flow_id = $2",
+                    values,
+                ))
+                .await
+                .map_err(map_db_err)?;
+            txn.commit().await.map_err(map_db_err)?;
+            row
+        } else {
+            self.db
+                .query_one_raw(statement(
+                    backend,
+                    "INSERT INTO code_submissions (nid, flow_id, count) VALUES ($1, $2, 1) \
+                     ON CONFLICT (nid, flow_id) DO UPDATE SET count = code_submissions.count + 1 \
+                     RETURNING count",
+                    values,
+                ))
+                .await
+                .map_err(map_db_err)?
+        }
+        .ok_or_else(|| StoreError::Backend("the submission counter returned no row".into()))?;
         let count: i32 = row.try_get("", "count").map_err(map_db_err)?;
         Ok(count.max(0) as u32)
     }
@@ -168,7 +220,7 @@ impl AddressStore for SqlStore {
         };
         let row = self
             .db
-            .query_one_raw(Statement::from_sql_and_values(
+            .query_one_raw(statement(
                 self.db.get_database_backend(),
                 format!(
                     "SELECT identity_id FROM {table} WHERE nid = $1 AND via = $2 AND value = $3"
@@ -216,6 +268,12 @@ impl AddressStore for SqlStore {
             DatabaseBackend::Sqlite => concat!(
                 "UPDATE identities SET verifiable_addresses = ",
                 sqlite_verifiable_list!("$1", "identities.id"),
+                " WHERE nid = $1 AND id = (SELECT identity_id FROM \
+                 identity_verifiable_addresses WHERE nid = $1 AND id = $2)"
+            ),
+            DatabaseBackend::MySql => concat!(
+                "UPDATE identities SET verifiable_addresses = ",
+                mysql_verifiable_list!("$1", "identities.id"),
                 " WHERE nid = $1 AND id = (SELECT identity_id FROM \
                  identity_verifiable_addresses WHERE nid = $1 AND id = $2)"
             ),

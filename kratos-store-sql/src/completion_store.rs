@@ -15,7 +15,12 @@
 //!   (`BEGIN`, batch, `COMMIT`) whatever the number of rows, where the update sent apart took
 //!   four.
 //!
-//! Both are written once with `$N` placeholders ([`Sql`]); SQLite gets them rewritten.
+//! - MySQL / MariaDB (no data-modifying common table expressions, no multi-statement
+//!   prepared statements): in a transaction, the guarded flow row is read `FOR UPDATE` (none:
+//!   not found), then every write runs as a statement of its own, the flow update last. The
+//!   lock makes every later guard hold, so the writes repeat none.
+//!
+//! All are written once with `$N` placeholders ([`Sql`]); SQLite and MySQL get them rewritten.
 //!
 //! A completion that uses a second-factor secret (`complete_flow_using_secret`) inserts its
 //! use into `used_second_factor_secrets` with `ON CONFLICT DO NOTHING`, and the flow update
@@ -39,12 +44,12 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::SqlStore;
-use crate::error::{found, map_db_err};
+use crate::error::{found, is_conflict, is_mysql_retryable, map_db_err};
 use crate::flow_store::document_value;
 use crate::identity_store::Rows;
 use crate::session_store::{session_row, session_updates};
-use crate::sql::Sql;
-use crate::used_secret_store::insert_use;
+use crate::sql::{Sql, statement};
+use crate::used_secret_store::{insert_use, inserted};
 
 #[async_trait]
 impl CompletionStore for SqlStore {
@@ -75,6 +80,22 @@ impl SqlStore {
         secret: Option<&SecretUse<'_>>,
     ) -> Result<(), StoreError> {
         let backend = self.db.get_database_backend();
+        if backend == DatabaseBackend::MySql {
+            // A deadlock rolled the whole transaction back: run it again.
+            let mut tries = 0;
+            loop {
+                match self.complete_locked(nid, completion, secret).await {
+                    Err(Retry::Again) if tries < 3 => tries += 1,
+                    Err(Retry::Again) => {
+                        return Err(StoreError::Backend(
+                            "the completion deadlocked again and again".into(),
+                        ));
+                    }
+                    Err(Retry::Failed(e)) => return Err(e),
+                    Ok(()) => return Ok(()),
+                }
+            }
+        }
         let mut sql = Sql::new(nid);
         let guard = Guard::bind(&mut sql, backend, completion);
         if backend == DatabaseBackend::Postgres {
@@ -127,12 +148,9 @@ impl SqlStore {
             let mut insert = Sql::new(nid);
             bind_use(&mut insert, secret);
             let insert_guard = Guard::bind(&mut insert, backend, completion);
-            insert.push(&insert_use(&insert_guard.exists()));
-            let inserted = txn
-                .execute_raw(insert.statement(backend))
-                .await
-                .map_err(map_db_err)?;
-            if inserted.rows_affected() == 0 {
+            insert.push(&insert_use(backend, &insert_guard.exists()));
+            let inserted = inserted(txn.execute_raw(insert.statement(backend)).await)?;
+            if inserted == 0 {
                 let mut check = Sql::new(nid);
                 bind_use(&mut check, secret);
                 let check_guard = Guard::bind(&mut check, backend, completion);
@@ -176,6 +194,84 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// A completion on MySQL: the guarded flow row locked, then one statement per write.
+    async fn complete_locked(
+        &self,
+        nid: Uuid,
+        completion: &FlowCompletion<'_>,
+        secret: Option<&SecretUse<'_>>,
+    ) -> Result<(), Retry> {
+        let backend = DatabaseBackend::MySql;
+        // Dropping the transaction on an error rolls everything back.
+        let txn = self.db.begin().await.map_err(retry)?;
+        let mut lock = Sql::new(nid);
+        let guard = Guard::bind(&mut lock, backend, completion);
+        lock.push("SELECT id FROM selfservice_flows WHERE ")
+            .push(&guard.flow)
+            .push(&guard.others)
+            .push(" FOR UPDATE");
+        let live = txn
+            .query_one_raw(lock.statement(backend))
+            .await
+            .map_err(retry)?;
+        if live.is_none() {
+            return Err(Retry::Failed(StoreError::NotFound));
+        }
+        if let Some(secret) = secret {
+            let mut insert = Sql::new(nid);
+            bind_use(&mut insert, secret);
+            insert.push(&insert_use(backend, "TRUE"));
+            match txn.execute_raw(insert.statement(backend)).await {
+                Ok(done) if done.rows_affected() == 0 => {
+                    return Err(Retry::Failed(StoreError::NotFound));
+                }
+                Ok(_) => {}
+                Err(e) if is_conflict(&e) => return Err(Retry::Failed(StoreError::AlreadyUsed)),
+                Err(e) => return Err(retry(e)),
+            }
+        }
+        let mut sql = Sql::new(nid);
+        let guard = Guard::bind(&mut sql, backend, completion);
+        writes(&mut sql, Shape::Locked, nid, completion).map_err(Retry::Failed)?;
+        let mut statements: Vec<String> = sql
+            .text
+            .split("; ")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        sql.text.clear();
+        flow_update(&mut sql, backend, completion, &guard);
+        let update = std::mem::take(&mut sql.text);
+        for text in statements.drain(..) {
+            txn.execute_raw(statement(backend, text, sql.values.clone()))
+                .await
+                .map_err(retry)?;
+        }
+        let changed = txn
+            .execute_raw(statement(backend, update, sql.values))
+            .await
+            .map_err(retry)?;
+        found(changed.rows_affected()).map_err(Retry::Failed)?;
+        txn.commit().await.map_err(retry)
+    }
+}
+
+/// How a MySQL completion failed: on a deadlock or lock timeout (run it again), or for good.
+enum Retry {
+    Again,
+    Failed(StoreError),
+}
+
+/// A database error of a MySQL completion.
+fn retry(e: sea_orm::DbErr) -> Retry {
+    if is_mysql_retryable(&e) {
+        Retry::Again
+    } else {
+        Retry::Failed(map_db_err(e))
+    }
+}
+
 /// Binds a use's identity (`$2`), key (`$3`) and expiry (`$4`), as [`insert_use`] reads them.
 fn bind_use(sql: &mut Sql, secret: &SecretUse<'_>) {
     sql.bind(secret.identity_id.into());
@@ -213,6 +309,7 @@ impl Guard {
         };
         let state = match backend {
             DatabaseBackend::Postgres => "document ->> 'state'",
+            DatabaseBackend::MySql => "JSON_UNQUOTE(JSON_EXTRACT(document, '$.state'))",
             _ => "json_extract(document, '$.state')",
         };
         Self {
@@ -240,6 +337,8 @@ enum Shape<'g> {
     CommonTableExpressions,
     /// SQLite: statements separated by `;` after the flow update, each under `guard`.
     Statements { guard: &'g str },
+    /// MySQL: statements separated by `; `, run one by one under the flow row's lock.
+    Locked,
 }
 
 impl Shape<'_> {
@@ -249,7 +348,7 @@ impl Shape<'_> {
             Shape::CommonTableExpressions => {
                 sql.push(", ").push(name).push(" AS (");
             }
-            Shape::Statements { .. } => {
+            Shape::Statements { .. } | Shape::Locked => {
                 sql.push("; ");
             }
         }
@@ -266,7 +365,7 @@ impl Shape<'_> {
     /// which selects from the flow update instead.
     fn and_guard(self) -> String {
         match self {
-            Shape::CommonTableExpressions => String::new(),
+            Shape::CommonTableExpressions | Shape::Locked => String::new(),
             Shape::Statements { guard } => format!(" AND {guard}"),
         }
     }
@@ -308,7 +407,7 @@ fn writes(
             .push(if from_flow { " USING flow" } else { "" })
             .push(" WHERE nid = ")
             .tenant()
-            .push(" AND key = ")
+            .push(" AND \"key\" = ")
             .param(key.to_owned())
             .push(&shape.and_guard());
         shape.close(sql);
@@ -327,7 +426,7 @@ fn writes(
         .push(if from_flow { " FROM flow" } else { "" })
         .push(" WHERE nid = ")
         .tenant()
-        .push(" AND key = ")
+        .push(" AND \"key\" = ")
         .param(key.key.to_owned())
         .push(&shape.and_guard());
         shape.close(sql);
@@ -389,7 +488,10 @@ where
         }
         sql.push(column.as_str());
     }
-    sql.push(") SELECT v.* FROM (VALUES ");
+    sql.push(match shape {
+        Shape::Locked => ") VALUES ",
+        _ => ") SELECT v.* FROM (VALUES ",
+    });
     for (r, row) in rows.iter().enumerate() {
         sql.push(if r == 0 { "(" } else { ", (" });
         for (n, column) in columns.iter().enumerate() {
@@ -407,6 +509,7 @@ where
     match shape {
         Shape::CommonTableExpressions => sql.push(") AS v, flow"),
         Shape::Statements { guard } => sql.push(") AS v WHERE ").push(guard),
+        Shape::Locked => sql,
     };
     shape.close(sql);
 }

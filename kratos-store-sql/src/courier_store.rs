@@ -7,11 +7,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kratos_core::courier::{Message, MessageQuery, MessageStatus, MessageType, TemplateType};
 use kratos_core::store::{CourierStore, StoreError};
-use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement, TransactionTrait, Value};
 use uuid::Uuid;
 
 use crate::SqlStore;
 use crate::error::map_db_err;
+use crate::sql::{Sql, statement};
 
 pub(crate) const MESSAGE_COLUMNS: &str = "id, nid, type, status, recipient, subject, body, \
      html_body, template_type, template_data, send_count, send_after, created_at, updated_at";
@@ -21,7 +22,7 @@ pub(crate) fn insert_message_statement(
     nid: Uuid,
     m: &Message,
 ) -> Statement {
-    Statement::from_sql_and_values(
+    statement(
         backend,
         format!(
             "INSERT INTO courier_messages ({MESSAGE_COLUMNS}) VALUES \
@@ -94,18 +95,10 @@ impl CourierStore for SqlStore {
         limit: usize,
     ) -> Result<Vec<(Uuid, Message)>, StoreError> {
         let backend = self.db.get_database_backend();
-        let lock = match backend {
-            DatabaseBackend::Postgres => " FOR UPDATE SKIP LOCKED",
-            _ => "",
-        };
         let tenant = if nid.is_some() { "nid = $5 AND " } else { "" };
-        let sql = format!(
-            "UPDATE courier_messages SET status = 'processing', updated_at = $1 \
-             WHERE id IN (SELECT id FROM courier_messages \
-               WHERE {tenant}((status = 'queued' AND send_after <= $2) \
-                  OR (status = 'processing' AND updated_at < $3)) \
-               ORDER BY created_at, id LIMIT $4{lock}) \
-             RETURNING {MESSAGE_COLUMNS}"
+        let claimable = format!(
+            "{tenant}((status = 'queued' AND send_after <= $2) \
+             OR (status = 'processing' AND updated_at < $3)) ORDER BY created_at, id LIMIT $4"
         );
         let mut values = vec![
             Value::from(now),
@@ -116,15 +109,70 @@ impl CourierStore for SqlStore {
         if let Some(nid) = nid {
             values.push(Value::from(nid));
         }
-        let rows = self
-            .db
-            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await
-            .map_err(map_db_err)?;
-        let mut out = rows
-            .iter()
-            .map(message_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = match backend {
+            // No `UPDATE … RETURNING` (nor a `LIMIT` in an `IN` subquery): the claimable
+            // messages are read and locked, skipping those another worker holds, then marked.
+            DatabaseBackend::MySql => {
+                let txn = self.db.begin().await.map_err(map_db_err)?;
+                let rows = txn
+                    .query_all_raw(statement(
+                        backend,
+                        format!(
+                            "SELECT {MESSAGE_COLUMNS} FROM courier_messages \
+                             WHERE {claimable} FOR UPDATE SKIP LOCKED"
+                        ),
+                        values,
+                    ))
+                    .await
+                    .map_err(map_db_err)?;
+                let mut claimed = rows
+                    .iter()
+                    .map(message_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                if !claimed.is_empty() {
+                    let mut sql = Sql::new(Uuid::nil());
+                    sql.push("UPDATE courier_messages SET status = 'processing', updated_at = ")
+                        .param(now)
+                        .push(" WHERE id IN (");
+                    for (n, (_, m)) in claimed.iter().enumerate() {
+                        if n > 0 {
+                            sql.push(", ");
+                        }
+                        sql.param(m.id);
+                    }
+                    sql.push(")");
+                    txn.execute_raw(sql.statement(backend))
+                        .await
+                        .map_err(map_db_err)?;
+                }
+                txn.commit().await.map_err(map_db_err)?;
+                for (_, m) in &mut claimed {
+                    m.status = MessageStatus::Processing;
+                    m.updated_at = now;
+                }
+                claimed
+            }
+            _ => {
+                let lock = match backend {
+                    DatabaseBackend::Postgres => " FOR UPDATE SKIP LOCKED",
+                    _ => "",
+                };
+                let sql = format!(
+                    "UPDATE courier_messages SET status = 'processing', updated_at = $1 \
+                     WHERE id IN (SELECT id FROM courier_messages WHERE {claimable}{lock}) \
+                     RETURNING {MESSAGE_COLUMNS}"
+                );
+                let rows = self
+                    .db
+                    .query_all_raw(statement(backend, sql, values))
+                    .await
+                    .map_err(map_db_err)?;
+                rows.iter()
+                    .map(message_from_row)
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        let mut out = rows;
         out.sort_by_key(|(_, m)| (m.created_at, m.id));
         Ok(out)
     }
@@ -137,7 +185,7 @@ impl CourierStore for SqlStore {
     ) -> Result<(), StoreError> {
         let res = self
             .db
-            .execute_raw(Statement::from_sql_and_values(
+            .execute_raw(statement(
                 self.db.get_database_backend(),
                 // The template data holds the plain code: it goes as soon as the message is out.
                 "UPDATE courier_messages SET status = 'sent', send_count = send_count + 1, \
@@ -165,7 +213,7 @@ impl CourierStore for SqlStore {
         };
         let res = self
             .db
-            .execute_raw(Statement::from_sql_and_values(
+            .execute_raw(statement(
                 self.db.get_database_backend(),
                 "UPDATE courier_messages SET status = $1, send_count = send_count + 1, \
                  send_after = $2, updated_at = $3 WHERE nid = $4 AND id = $5",
@@ -188,7 +236,7 @@ impl CourierStore for SqlStore {
     async fn get_message(&self, nid: Uuid, id: Uuid) -> Result<Message, StoreError> {
         let row = self
             .db
-            .query_one_raw(Statement::from_sql_and_values(
+            .query_one_raw(statement(
                 self.db.get_database_backend(),
                 format!(
                     "SELECT {MESSAGE_COLUMNS} FROM courier_messages WHERE nid = $1 AND id = $2"
@@ -230,11 +278,7 @@ impl CourierStore for SqlStore {
         }
         let rows = self
             .db
-            .query_all_raw(Statement::from_sql_and_values(
-                self.db.get_database_backend(),
-                sql,
-                values,
-            ))
+            .query_all_raw(statement(self.db.get_database_backend(), sql, values))
             .await
             .map_err(map_db_err)?;
         rows.iter()

@@ -32,17 +32,21 @@ const POSTGRES_UPDATE_ASYNC: &str = "UPDATE selfservice_flows \
      FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit \
      WHERE nid = $3 AND kind = $4 AND id = $5";
 
-/// Inserts a flow on SQLite, whose `document` column holds the JSON text as it is.
+/// Inserts a flow on SQLite and MySQL, whose `document` columns hold the JSON text as it is.
 const SQLITE_INSERT: &str = "INSERT INTO selfservice_flows \
      (id, nid, kind, expires_at, csrf_token, document) VALUES ($1, $2, $3, $4, $5, $6)";
 
-/// Updates a flow on SQLite.
+/// Updates a flow on SQLite and MySQL.
 const SQLITE_UPDATE: &str = "UPDATE selfservice_flows SET expires_at = $1, document = $2 \
      WHERE nid = $3 AND kind = $4 AND id = $5";
 
-/// Reads a flow; the document as JSON text on both backends (`jsonb` is cast, SQLite's text
-/// column is text already).
+/// Reads a flow; the document as JSON text on every backend (`jsonb` is cast, SQLite's and
+/// MySQL's text columns are text already).
 const SELECT: &str = "SELECT expires_at, csrf_token, CAST(document AS TEXT) \
+     FROM selfservice_flows WHERE nid = $1 AND kind = $2 AND id = $3";
+
+/// [`SELECT`] on MySQL, which has no `CAST(… AS TEXT)`.
+const MYSQL_SELECT: &str = "SELECT expires_at, csrf_token, document \
      FROM selfservice_flows WHERE nid = $1 AND kind = $2 AND id = $3";
 
 /// A flow document as the value bound for its column: its JSON text.
@@ -92,7 +96,10 @@ impl FlowStore for SqlStore {
             .db
             .query_one_raw(statement(
                 backend,
-                SELECT,
+                match backend {
+                    DatabaseBackend::MySql => MYSQL_SELECT,
+                    _ => SELECT,
+                },
                 [
                     Value::from(nid),
                     Value::from(kind.as_str()),

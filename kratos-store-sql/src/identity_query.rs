@@ -65,6 +65,28 @@ macro_rules! sqlite_verifiable_list {
 }
 pub(crate) use sqlite_verifiable_list;
 
+/// [`postgres_verifiable_list`] for MySQL / MariaDB (ids as hex, booleans as JSON booleans,
+/// timestamps as RFC 3339 text; `JSON_ARRAYAGG … ORDER BY` is MariaDB's).
+macro_rules! mysql_verifiable_list {
+    ($nid:literal, $identity:literal) => {
+        concat!(
+            "(SELECT COALESCE(JSON_ARRAYAGG(JSON_OBJECT('id', HEX(a.id), 'value', a.value, \
+             'verified', JSON_EXTRACT(IF(a.verified, 'true', 'false'), '$'), \
+             'via', a.via, 'status', a.status, \
+             'verified_at', DATE_FORMAT(a.verified_at, '%Y-%m-%dT%H:%i:%s.%fZ'), \
+             'created_at', DATE_FORMAT(a.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), \
+             'updated_at', DATE_FORMAT(a.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ')) \
+             ORDER BY a.position), JSON_ARRAY()) \
+             FROM identity_verifiable_addresses a WHERE a.nid = ",
+            $nid,
+            " AND a.identity_id = ",
+            $identity,
+            ")"
+        )
+    };
+}
+pub(crate) use mysql_verifiable_list;
+
 /// The credentials of `i` with their identifiers as a JSON array, for PostgreSQL.
 ///
 /// On PostgreSQL, rows reached through their identity check the tenant with
@@ -94,6 +116,21 @@ macro_rules! sqlite_credentials {
          json((SELECT json_group_array(ci.identifier ORDER BY ci.position) \
          FROM identity_credential_identifiers ci WHERE ci.nid = $1 \
          AND ci.identity_id = i.id AND ci.identity_credential_id = c.id)))) \
+         FROM identity_credentials c WHERE c.nid = $1 AND c.identity_id = i.id) \
+         AS credentials"
+    };
+}
+
+/// [`postgres_credentials`] for MySQL / MariaDB.
+macro_rules! mysql_credentials {
+    () => {
+        "(SELECT COALESCE(JSON_ARRAYAGG(JSON_OBJECT('type', c.credential_type, \
+         'config', c.config, 'version', c.version, \
+         'created_at', DATE_FORMAT(c.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), \
+         'updated_at', DATE_FORMAT(c.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'), 'identifiers', \
+         (SELECT COALESCE(JSON_ARRAYAGG(ci.identifier ORDER BY ci.position), JSON_ARRAY()) \
+         FROM identity_credential_identifiers ci WHERE ci.nid = $1 \
+         AND ci.identity_id = i.id AND ci.identity_credential_id = c.id))), JSON_ARRAY()) \
          FROM identity_credentials c WHERE c.nid = $1 AND c.identity_id = i.id) \
          AS credentials"
     };
@@ -136,6 +173,22 @@ pub(crate) fn identity_sql(backend: DatabaseBackend, key: IdentityKey) -> &'stat
             sqlite_credentials,
             "i.nid = $1 AND i.id = (SELECT ci.identity_id FROM identity_credential_identifiers ci \
              WHERE ci.nid = $1 AND ci.credential_type = $2 AND ci.identifier = $3)"
+        ),
+        (DatabaseBackend::MySql, IdentityKey::Id) => {
+            select!(mysql_credentials, "i.nid = $1 AND i.id = $2")
+        }
+        (DatabaseBackend::MySql, IdentityKey::ExternalId) => {
+            select!(
+                mysql_credentials,
+                "i.nid = $1 AND i.external_id_digest = UNHEX(SHA2($2, 256)) \
+                 AND i.external_id = $2"
+            )
+        }
+        (DatabaseBackend::MySql, IdentityKey::Identifier) => select!(
+            mysql_credentials,
+            "i.nid = $1 AND i.id = (SELECT ci.identity_id FROM identity_credential_identifiers ci \
+             WHERE ci.nid = $1 AND ci.credential_type = $2 \
+             AND ci.identifier_digest = UNHEX(SHA2($3, 256)) AND ci.identifier = $3)"
         ),
         (_, IdentityKey::Id) => {
             select!(postgres_credentials, "i.nid = $1 AND i.id = $2")

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::SqlStore;
 use crate::entity::{credential, identifier, identity, recovery_address, verifiable_address};
-use crate::error::{is_conflict, map_db_err};
+use crate::error::{is_conflict, is_mysql_retryable_text, map_db_err};
 use crate::identity_query::{
     IdentityKey, address_lists, corrupt, decode_identity, from_json, identity_sql,
     recovery_addresses, verifiable_addresses,
@@ -300,6 +300,60 @@ fn escape_like(s: &str) -> String {
 }
 
 impl SqlStore {
+    /// [`IdentityStore::update_identity`], once.
+    async fn replace_identity(&self, nid: Uuid, i: &Identity) -> Result<(), StoreError> {
+        let (verifiable, recovery) = address_lists(i);
+        let txn = self.db.begin().await.map_err(map_db_err)?;
+        let updated = identity::Entity::update_many()
+            .col_expr(identity::Column::SchemaId, Expr::value(i.schema_id.clone()))
+            .col_expr(identity::Column::Traits, Expr::value(i.traits.clone()))
+            .col_expr(identity::Column::State, Expr::value(i.state.as_str()))
+            .col_expr(
+                identity::Column::StateChangedAt,
+                Expr::value(i.state_changed_at),
+            )
+            .col_expr(
+                identity::Column::MetadataPublic,
+                Expr::value(i.metadata_public.clone()),
+            )
+            .col_expr(
+                identity::Column::MetadataAdmin,
+                Expr::value(i.metadata_admin.clone()),
+            )
+            .col_expr(
+                identity::Column::ExternalId,
+                Expr::value(i.external_id.clone()),
+            )
+            .col_expr(
+                identity::Column::OrganizationId,
+                Expr::value(i.organization_id),
+            )
+            .col_expr(identity::Column::UpdatedAt, Expr::value(i.updated_at))
+            .col_expr(
+                identity::Column::AvailableAal,
+                Expr::value(available_aal(i).as_str()),
+            )
+            .col_expr(
+                identity::Column::VerifiableAddresses,
+                Expr::value(verifiable),
+            )
+            .col_expr(identity::Column::RecoveryAddresses, Expr::value(recovery))
+            .filter(identity::Column::Nid.eq(nid))
+            .filter(identity::Column::Id.eq(i.id))
+            .exec(&txn)
+            .await
+            .map_err(map_db_err)?;
+        if updated.rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        delete_children(&txn, nid, i.id).await.map_err(map_db_err)?;
+        let mut rows = Rows::default();
+        rows.push_children(nid, i);
+        rows.insert(&txn).await.map_err(map_db_err)?;
+        txn.commit().await.map_err(map_db_err)?;
+        Ok(())
+    }
+
     /// Loads one identity with everything it owns in a single statement.
     async fn load_identity(
         &self,
@@ -397,56 +451,21 @@ impl IdentityStore for SqlStore {
     }
 
     async fn update_identity(&self, nid: Uuid, i: &Identity) -> Result<(), StoreError> {
-        let (verifiable, recovery) = address_lists(i);
-        let txn = self.db.begin().await.map_err(map_db_err)?;
-        let updated = identity::Entity::update_many()
-            .col_expr(identity::Column::SchemaId, Expr::value(i.schema_id.clone()))
-            .col_expr(identity::Column::Traits, Expr::value(i.traits.clone()))
-            .col_expr(identity::Column::State, Expr::value(i.state.as_str()))
-            .col_expr(
-                identity::Column::StateChangedAt,
-                Expr::value(i.state_changed_at),
-            )
-            .col_expr(
-                identity::Column::MetadataPublic,
-                Expr::value(i.metadata_public.clone()),
-            )
-            .col_expr(
-                identity::Column::MetadataAdmin,
-                Expr::value(i.metadata_admin.clone()),
-            )
-            .col_expr(
-                identity::Column::ExternalId,
-                Expr::value(i.external_id.clone()),
-            )
-            .col_expr(
-                identity::Column::OrganizationId,
-                Expr::value(i.organization_id),
-            )
-            .col_expr(identity::Column::UpdatedAt, Expr::value(i.updated_at))
-            .col_expr(
-                identity::Column::AvailableAal,
-                Expr::value(available_aal(i).as_str()),
-            )
-            .col_expr(
-                identity::Column::VerifiableAddresses,
-                Expr::value(verifiable),
-            )
-            .col_expr(identity::Column::RecoveryAddresses, Expr::value(recovery))
-            .filter(identity::Column::Nid.eq(nid))
-            .filter(identity::Column::Id.eq(i.id))
-            .exec(&txn)
-            .await
-            .map_err(map_db_err)?;
-        if updated.rows_affected == 0 {
-            return Err(StoreError::NotFound);
+        // On MySQL, concurrent replacements of one identity's rows may deadlock; InnoDB then
+        // rolls one back, which runs again.
+        let mut tries = 0;
+        loop {
+            match self.replace_identity(nid, i).await {
+                Err(StoreError::Backend(e))
+                    if tries < 3
+                        && self.db.get_database_backend() == sea_orm::DatabaseBackend::MySql
+                        && is_mysql_retryable_text(&e.to_string()) =>
+                {
+                    tries += 1
+                }
+                other => return other,
+            }
         }
-        delete_children(&txn, nid, i.id).await.map_err(map_db_err)?;
-        let mut rows = Rows::default();
-        rows.push_children(nid, i);
-        rows.insert(&txn).await.map_err(map_db_err)?;
-        txn.commit().await.map_err(map_db_err)?;
-        Ok(())
     }
 
     async fn delete_identity(&self, nid: Uuid, id: Uuid) -> Result<(), StoreError> {

@@ -1,8 +1,10 @@
-//! SQL storage for kratos-core (and keto-core), shared by the SQLite and PostgreSQL backends.
+//! SQL storage for kratos-core (and keto-core), shared by the SQLite, PostgreSQL and MySQL /
+//! MariaDB backends.
 //!
 //! One code path over sea-orm implements every store trait; the backend crates
-//! (`kratos-store-sqlite`, `kratos-store-postgres`) only connect and tune. Migrations create
-//! the schema from nothing and roll it back.
+//! (`kratos-store-sqlite`, `kratos-store-postgres`, `kratos-store-mysql`) only connect and
+//! tune. Migrations create the schema from nothing and roll it back. Statements are written
+//! once; where a dialect differs, the statement matches on the backend in one place.
 //!
 //! On PostgreSQL, flow creation and flow-only updates commit asynchronously (a crash may lose
 //! the latest flows; their users start again); everything else commits durably.

@@ -14,11 +14,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kratos_core::store::{LockSchedule, LockoutKey, LockoutStore, StoreError};
-use sea_orm::{ConnectionTrait, DatabaseBackend, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, TransactionTrait, Value};
 use uuid::Uuid;
 
 use crate::SqlStore;
-use crate::error::map_db_err;
+use crate::error::{is_mysql_retryable, map_db_err};
 use crate::identity_query::at;
 use crate::sql::{Sql, statement};
 
@@ -27,9 +27,13 @@ use crate::sql::{Sql, statement};
 pub(crate) const ASYNC_COMMIT_CTE: &str =
     "async_commit AS (SELECT set_config('synchronous_commit', 'off', true))";
 
+/// The `from` of [`attempt_upsert`] that asks for MySQL's upsert.
+pub(crate) const MYSQL: &str = "mysql";
+
 /// The upsert counting an attempt on `key`, its values bound in `sql`; it returns
 /// `admitted, locked_until`. It inserts nothing when `guard` (an SQL condition) is false.
-/// `from` is the `FROM` clause of its `SELECT` (empty for none).
+/// `from` is the `FROM` clause of its `SELECT` (empty for none), or [`MYSQL`] for MySQL's
+/// `INSERT … ON DUPLICATE KEY UPDATE` without a guard, which returns nothing.
 pub(crate) fn attempt_upsert(
     sql: &mut Sql,
     key: &LockoutKey<'_>,
@@ -68,10 +72,24 @@ pub(crate) fn attempt_upsert(
     let locked = format!(
         "(login_failures.locked_until IS NOT NULL AND login_failures.locked_until > {now})"
     );
+    if from == MYSQL {
+        // MySQL assigns left to right, each later expression reading the new values, and has
+        // no `RETURNING`: `admitted` goes first (from the old lock), then the lock and the
+        // count (from the old count and time), then the time. The caller reads the row back.
+        return format!(
+            "INSERT INTO login_failures \
+             (nid, \"key\", failures, last_failure_at, locked_until, admitted) \
+             VALUES ($1, {key_value}, 1, {now}, {first_lock}, TRUE) \
+             ON DUPLICATE KEY UPDATE admitted = NOT {locked}, \
+             locked_until = CASE WHEN admitted THEN {lock} ELSE locked_until END, \
+             failures = CASE WHEN admitted THEN {count} ELSE failures END, \
+             last_failure_at = CASE WHEN admitted THEN {now} ELSE last_failure_at END"
+        );
+    }
     format!(
-        "INSERT INTO login_failures (nid, key, failures, last_failure_at, locked_until, admitted) \
+        "INSERT INTO login_failures (nid, \"key\", failures, last_failure_at, locked_until, admitted) \
          SELECT $1, {key_value}, 1, {now}, {first_lock}, TRUE{from} WHERE {guard} \
-         ON CONFLICT (nid, key) DO UPDATE SET \
+         ON CONFLICT (nid, \"key\") DO UPDATE SET \
          failures = CASE WHEN {locked} THEN login_failures.failures ELSE {count} END, \
          last_failure_at = CASE WHEN {locked} THEN login_failures.last_failure_at ELSE {now} END, \
          locked_until = CASE WHEN {locked} THEN login_failures.locked_until ELSE {lock} END, \
@@ -99,6 +117,32 @@ pub(crate) fn refusing_lock(
     locked_until: Option<DateTime<Utc>>,
 ) -> Option<DateTime<Utc>> {
     if admitted { None } else { locked_until }
+}
+
+impl SqlStore {
+    /// One attempt on MySQL: the upsert `sql` and a read of the row it locked, in one
+    /// transaction; the row's `admitted, locked_until`.
+    async fn mysql_attempt(
+        &self,
+        nid: Uuid,
+        key: &LockoutKey<'_>,
+        sql: &Sql,
+    ) -> Result<Option<sea_orm::QueryResult>, sea_orm::DbErr> {
+        let backend = DatabaseBackend::MySql;
+        let txn = self.db.begin().await?;
+        txn.execute_raw(statement(backend, sql.text.clone(), sql.values.clone()))
+            .await?;
+        let row = txn
+            .query_one_raw(statement(
+                backend,
+                "SELECT admitted, locked_until FROM login_failures WHERE nid = $1 \
+                 AND key_digest = UNHEX(SHA2($2, 256)) AND \"key\" = $2",
+                [Value::from(nid), Value::from(key.key.to_owned())],
+            ))
+            .await?;
+        txn.commit().await?;
+        Ok(row)
+    }
 }
 
 #[async_trait]
@@ -143,17 +187,31 @@ impl LockoutStore for SqlStore {
             }
             return Ok(refused);
         }
-        // SQLite: one upsert per key (each is one hand-over to its worker thread).
+        // SQLite: one upsert per key (each is one hand-over to its worker thread). MySQL: the
+        // upsert and a read of the row it locked, in one transaction per key.
         for key in keys {
             let mut sql = Sql::new(nid);
-            let upsert = attempt_upsert(&mut sql, key, schedule, "", "TRUE");
-            sql.push(&upsert);
-            let row = self
-                .db
-                .query_one_raw(sql.statement(backend))
-                .await
-                .map_err(map_db_err)?
-                .ok_or_else(|| StoreError::Backend("the attempt counter returned no row".into()))?;
+            let row = if backend == DatabaseBackend::MySql {
+                let upsert = attempt_upsert(&mut sql, key, schedule, MYSQL, "TRUE");
+                sql.push(&upsert);
+                // Concurrent upserts of one new key may deadlock on its unique index (each
+                // holds the gap the other inserts into); InnoDB then rolls one back: again.
+                let mut tries = 0;
+                loop {
+                    match self.mysql_attempt(nid, key, &sql).await {
+                        Err(e) if tries < 5 && is_mysql_retryable(&e) => tries += 1,
+                        other => break other.map_err(map_db_err)?,
+                    }
+                }
+            } else {
+                let upsert = attempt_upsert(&mut sql, key, schedule, "", "TRUE");
+                sql.push(&upsert);
+                self.db
+                    .query_one_raw(sql.statement(backend))
+                    .await
+                    .map_err(map_db_err)?
+            }
+            .ok_or_else(|| StoreError::Backend("the attempt counter returned no row".into()))?;
             let admitted: bool = at(&row, 0)?;
             let until: Option<DateTime<Utc>> = at(&row, 1)?;
             refused = refused.max(refusing_lock(admitted, until));
@@ -182,7 +240,7 @@ impl LockoutStore for SqlStore {
             .query_all_raw(statement(
                 backend,
                 format!(
-                    "SELECT locked_until FROM login_failures WHERE nid = $1 AND key IN ({})",
+                    "SELECT locked_until FROM login_failures WHERE nid = $1 AND \"key\" IN ({})",
                     placeholders.join(", ")
                 ),
                 values,
@@ -203,7 +261,7 @@ impl LockoutStore for SqlStore {
         self.db
             .execute_raw(statement(
                 backend,
-                "DELETE FROM login_failures WHERE nid = $1 AND key = $2",
+                "DELETE FROM login_failures WHERE nid = $1 AND \"key\" = $2",
                 [Value::from(nid), Value::from(key.to_owned())],
             ))
             .await

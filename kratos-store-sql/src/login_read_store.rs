@@ -32,7 +32,7 @@ use crate::error::map_db_err;
 use crate::flow_store::document_from;
 use crate::identity_query::{IdentityKey, at, debug_assert_columns, decode_identity, identity_sql};
 use crate::lockout_store::{ASYNC_COMMIT_CTE, after_admitted, attempt_upsert};
-use crate::sql::Sql;
+use crate::sql::{Sql, text_type};
 
 /// The statement of `keys`: the flow, one column per lockout key counted in the statement
 /// (PostgreSQL: the attempt's upserts run as common table expressions, guarded by the flow
@@ -79,10 +79,11 @@ fn login_reads_statement(
         text.push_str(&ctes.join(", "));
         text.push(' ');
     }
-    text.push_str(
+    text.push_str(&format!(
         "SELECT f.id AS flow_id, f.expires_at AS flow_expires_at, \
-         f.csrf_token AS flow_csrf_token, CAST(f.document AS TEXT) AS flow_document",
-    );
+         f.csrf_token AS flow_csrf_token, CAST(f.document AS {}) AS flow_document",
+        text_type(backend)
+    ));
     for n in 0..counted {
         text.push_str(&format!(
             ", (SELECT CASE WHEN a.admitted THEN NULL ELSE a.locked_until END FROM a{n} a) \
@@ -174,7 +175,7 @@ impl LoginReadStore for SqlStore {
         if counted == keys.lockout_keys.len() {
             return reads;
         }
-        // SQLite counts the attempt apart, once the flow is known to be live.
+        // SQLite and MySQL count the attempt apart, once the flow is known to be live.
         let live = matches!(&reads.flow, Ok(f) if f.expires_at > keys.schedule.now
             && keys.counts_on(&f.csrf_token));
         let locked_until = if live {

@@ -8,7 +8,7 @@ use kratos_core::store::{SessionStore, SessionWithIdentity, StoreError};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    QueryResult, Statement, Value,
+    QueryResult, Value,
 };
 use uuid::Uuid;
 
@@ -88,7 +88,7 @@ const POSTGRES_WHOAMI: &str = concat!(
      WHERE s.nid = $1 AND s.token_digest = $2"
 );
 
-/// [`POSTGRES_WHOAMI`] for SQLite.
+/// [`POSTGRES_WHOAMI`] for SQLite and MySQL (`=` on the tenant; MySQL has no `IS NOT DISTINCT FROM`).
 const SQLITE_WHOAMI: &str = concat!(
     "SELECT ",
     session_columns!(),
@@ -96,7 +96,7 @@ const SQLITE_WHOAMI: &str = concat!(
     identity_columns!(),
     ", i.available_aal \
      FROM sessions s JOIN identities i ON i.nid = s.nid AND i.id = s.identity_id \
-     WHERE s.nid = ?1 AND s.token_digest = ?2"
+     WHERE s.nid = $1 AND s.token_digest = $2"
 );
 
 /// Inserts a session when its identity exists in the tenant (`$1` the network id, `$2` the
@@ -244,12 +244,12 @@ impl SessionStore for SqlStore {
     ) -> Result<SessionWithIdentity, StoreError> {
         let backend = self.db.get_database_backend();
         let sql = match backend {
-            DatabaseBackend::Sqlite => SQLITE_WHOAMI,
-            _ => POSTGRES_WHOAMI,
+            DatabaseBackend::Postgres => POSTGRES_WHOAMI,
+            _ => SQLITE_WHOAMI,
         };
         let row = self
             .db
-            .query_one_raw(Statement::from_sql_and_values(
+            .query_one_raw(statement(
                 backend,
                 sql,
                 [Value::from(nid), Value::from(token_digest.to_vec())],

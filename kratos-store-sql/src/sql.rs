@@ -1,5 +1,6 @@
 //! SQL text built with its values. Statements are written once, with PostgreSQL's `$N`
-//! placeholders, and rewritten for SQLite ([`sqlite_parameters`]).
+//! placeholders and standard `"double-quoted"` identifiers, and rewritten for SQLite
+//! ([`sqlite_parameters`]) and MySQL/MariaDB ([`mysql_parameters`]).
 
 use sea_orm::{DatabaseBackend, Statement, Value};
 use uuid::Uuid;
@@ -45,7 +46,8 @@ impl Sql {
     }
 }
 
-/// A statement written with `$N` placeholders, for `backend` (see [`sqlite_parameters`]).
+/// A statement written with `$N` placeholders, for `backend` (see [`sqlite_parameters`] and
+/// [`mysql_parameters`]).
 pub(crate) fn statement(
     backend: DatabaseBackend,
     text: impl Into<String>,
@@ -57,8 +59,72 @@ pub(crate) fn statement(
             let (text, values) = sqlite_parameters(&text.into(), &values);
             Statement::from_sql_and_values(backend, text, values)
         }
+        DatabaseBackend::MySql => {
+            let (text, values) = mysql_parameters(&text.into(), &values);
+            Statement::from_sql_and_values(backend, text, values)
+        }
         _ => Statement::from_sql_and_values(backend, text, values),
     }
+}
+
+/// The type a statement casts an integer to: `BIGINT`, `SIGNED` on MySQL (whose `CAST` knows
+/// no `BIGINT`).
+pub(crate) fn bigint(backend: DatabaseBackend) -> &'static str {
+    match backend {
+        DatabaseBackend::MySql => "SIGNED",
+        _ => "BIGINT",
+    }
+}
+
+/// The type a statement casts text to: `TEXT`, `CHAR` on MySQL (whose `CAST` knows no `TEXT`).
+pub(crate) fn text_type(backend: DatabaseBackend) -> &'static str {
+    match backend {
+        DatabaseBackend::MySql => "CHAR",
+        _ => "TEXT",
+    }
+}
+
+/// Rewrites a statement for MySQL and MariaDB: every parameter `$N` becomes `?`, with the
+/// values in the order of their uses, and every `"identifier"` becomes `` `identifier` ``
+/// (MySQL quotes identifiers with backticks unless `ANSI_QUOTES` is set; `key` is reserved).
+/// Text inside `'single quotes'` is left as written.
+pub(crate) fn mysql_parameters(sql: &str, values: &[Value]) -> (String, Vec<Value>) {
+    let mut text = String::with_capacity(sql.len());
+    let mut out = Vec::with_capacity(values.len() + 4);
+    let mut quoted = false;
+    let mut chars = sql.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        if quoted {
+            text.push(c);
+            continue;
+        }
+        if c == '"' {
+            text.push('`');
+            continue;
+        }
+        let digits = sql[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        if c != '$' || digits == 0 {
+            text.push(c);
+            continue;
+        }
+        let n: usize = sql[at + 1..at + 1 + digits].parse().unwrap_or(0);
+        match n.checked_sub(1).and_then(|i| values.get(i)) {
+            Some(v) => out.push(v.clone()),
+            // Not a parameter of this statement: leave it for the server to reject.
+            None => {
+                text.push(c);
+                continue;
+            }
+        }
+        text.push('?');
+        for _ in 0..digits {
+            chars.next();
+        }
+    }
+    (text, out)
 }
 
 /// Rewrites every parameter `$N` as `+?`, with the values in the order of their uses.
@@ -104,7 +170,7 @@ pub(crate) fn sqlite_parameters(sql: &str, values: &[Value]) -> (String, Vec<Val
 
 #[cfg(test)]
 mod tests {
-    use super::sqlite_parameters;
+    use super::{mysql_parameters, sqlite_parameters};
     use sea_orm::Value;
 
     #[test]
@@ -125,5 +191,19 @@ mod tests {
             "an unknown parameter is left as written"
         );
         assert_eq!(values, vec![v(1)]);
+    }
+
+    #[test]
+    fn mysql_parameters_are_positional_and_identifiers_backquoted() {
+        let v = |i: i64| Value::BigInt(Some(i));
+        let (text, values) = mysql_parameters(
+            "SELECT \"key\" FROM t WHERE nid = $2 AND x = '$1 \"a\"' AND y IN ($1, $2)",
+            &[v(10), v(20)],
+        );
+        assert_eq!(
+            text,
+            "SELECT `key` FROM t WHERE nid = ? AND x = '$1 \"a\"' AND y IN (?, ?)"
+        );
+        assert_eq!(values, vec![v(20), v(10), v(20)]);
     }
 }

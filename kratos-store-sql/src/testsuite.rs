@@ -543,9 +543,10 @@ pub async fn a_lockout_wins_over_a_failing_identity_read(
     }
     let backend = store.connection().get_database_backend();
     let sql = match (how, backend) {
-        (UnreadableIdentity::State, sea_orm::DatabaseBackend::Sqlite) => {
-            "UPDATE identities SET state = 'unreadable' WHERE nid = ? AND id = ?"
-        }
+        (
+            UnreadableIdentity::State,
+            sea_orm::DatabaseBackend::Sqlite | sea_orm::DatabaseBackend::MySql,
+        ) => "UPDATE identities SET state = 'unreadable' WHERE nid = ? AND id = ?",
         (UnreadableIdentity::State, _) => {
             "UPDATE identities SET state = 'unreadable' WHERE nid = $1 AND id = $2"
         }

@@ -150,10 +150,91 @@ DROP TABLE IF EXISTS identity_credentials;
 DROP TABLE IF EXISTS identities
 "#;
 
+const MYSQL_UP: &str = r#"
+CREATE TABLE identities (
+    id BINARY(16) NOT NULL PRIMARY KEY,
+    nid BINARY(16) NOT NULL,
+    schema_id TEXT NOT NULL,
+    traits JSON NOT NULL,
+    state VARCHAR(64) NOT NULL,
+    state_changed_at DATETIME(6),
+    metadata_public JSON,
+    metadata_admin JSON,
+    external_id TEXT,
+    external_id_digest BINARY(32) AS (UNHEX(SHA2(external_id, 256))) STORED,
+    organization_id BINARY(16),
+    created_at DATETIME(6) NOT NULL,
+    updated_at DATETIME(6) NOT NULL,
+    INDEX identities_nid_id_idx (nid, id),
+    UNIQUE INDEX identities_nid_external_id_uq_idx (nid, external_id_digest),
+    INDEX identities_nid_organization_id_idx (nid, organization_id, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE TABLE identity_credentials (
+    id BINARY(16) NOT NULL PRIMARY KEY,
+    nid BINARY(16) NOT NULL,
+    identity_id BINARY(16) NOT NULL,
+    credential_type VARCHAR(64) NOT NULL,
+    config JSON NOT NULL,
+    version INTEGER NOT NULL DEFAULT 0,
+    created_at DATETIME(6) NOT NULL,
+    updated_at DATETIME(6) NOT NULL,
+    UNIQUE INDEX identity_credentials_identity_type_uq_idx (identity_id, credential_type),
+    CONSTRAINT identity_credentials_identity_fk FOREIGN KEY (identity_id) REFERENCES identities (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE TABLE identity_credential_identifiers (
+    id BINARY(16) NOT NULL PRIMARY KEY,
+    nid BINARY(16) NOT NULL,
+    identity_id BINARY(16) NOT NULL,
+    identity_credential_id BINARY(16) NOT NULL,
+    credential_type VARCHAR(64) NOT NULL,
+    identifier TEXT NOT NULL,
+    identifier_digest BINARY(32) AS (UNHEX(SHA2(identifier, 256))) STORED,
+    position INTEGER NOT NULL DEFAULT 0,
+    UNIQUE INDEX identity_credential_identifiers_nid_type_identifier_uq_idx (nid, credential_type, identifier_digest),
+    INDEX identity_credential_identifiers_nid_identifier_idx (nid, identifier(191)),
+    INDEX identity_credential_identifiers_identity_id_idx (identity_id),
+    CONSTRAINT identity_credential_identifiers_identity_fk FOREIGN KEY (identity_id) REFERENCES identities (id) ON DELETE CASCADE,
+    CONSTRAINT identity_credential_identifiers_credential_fk FOREIGN KEY (identity_credential_id) REFERENCES identity_credentials (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE TABLE identity_verifiable_addresses (
+    id BINARY(16) NOT NULL PRIMARY KEY,
+    nid BINARY(16) NOT NULL,
+    identity_id BINARY(16) NOT NULL,
+    via VARCHAR(64) NOT NULL,
+    value TEXT NOT NULL,
+    value_digest BINARY(32) AS (UNHEX(SHA2(value, 256))) STORED,
+    verified BOOLEAN NOT NULL,
+    status VARCHAR(64) NOT NULL,
+    verified_at DATETIME(6),
+    position INTEGER NOT NULL DEFAULT 0,
+    created_at DATETIME(6) NOT NULL,
+    updated_at DATETIME(6) NOT NULL,
+    UNIQUE INDEX identity_verifiable_addresses_nid_via_value_uq_idx (nid, via, value_digest),
+    INDEX identity_verifiable_addresses_identity_id_idx (identity_id),
+    CONSTRAINT identity_verifiable_addresses_identity_fk FOREIGN KEY (identity_id) REFERENCES identities (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE TABLE identity_recovery_addresses (
+    id BINARY(16) NOT NULL PRIMARY KEY,
+    nid BINARY(16) NOT NULL,
+    identity_id BINARY(16) NOT NULL,
+    via VARCHAR(64) NOT NULL,
+    value TEXT NOT NULL,
+    value_digest BINARY(32) AS (UNHEX(SHA2(value, 256))) STORED,
+    position INTEGER NOT NULL DEFAULT 0,
+    created_at DATETIME(6) NOT NULL,
+    updated_at DATETIME(6) NOT NULL,
+    UNIQUE INDEX identity_recovery_addresses_nid_via_value_uq_idx (nid, via, value_digest),
+    INDEX identity_recovery_addresses_identity_id_idx (identity_id),
+    CONSTRAINT identity_recovery_addresses_identity_fk FOREIGN KEY (identity_id) REFERENCES identities (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"#;
+
 pub(crate) const MIGRATION: Scripts = Scripts {
     name: "m20261122_000001_identities",
     postgres_up: POSTGRES_UP,
     sqlite_up: SQLITE_UP,
     postgres_down: DOWN,
     sqlite_down: DOWN,
+    mysql_up: MYSQL_UP,
+    mysql_down: DOWN,
 };

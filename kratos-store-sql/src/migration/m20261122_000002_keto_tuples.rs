@@ -65,10 +65,49 @@ DROP TABLE IF EXISTS keto_versions;
 DROP TABLE IF EXISTS keto_relation_tuples
 "#;
 
+const MYSQL_UP: &str = r#"
+CREATE TABLE keto_relation_tuples (
+    seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    nid BINARY(16) NOT NULL,
+    namespace TEXT NOT NULL,
+    object TEXT NOT NULL,
+    relation TEXT NOT NULL,
+    subject_id TEXT,
+    subject_set_namespace TEXT,
+    subject_set_object TEXT,
+    subject_set_relation TEXT,
+    subject_id_digest BINARY(32) AS (CASE WHEN subject_id IS NOT NULL THEN UNHEX(SHA2(CONCAT(
+        CHAR_LENGTH(subject_id), ':', subject_id, CHAR_LENGTH(namespace), ':', namespace,
+        CHAR_LENGTH(object), ':', object, CHAR_LENGTH(relation), ':', relation), 256)) END) STORED,
+    subject_set_digest BINARY(32) AS (CASE WHEN subject_id IS NULL THEN UNHEX(SHA2(CONCAT(
+        CHAR_LENGTH(subject_set_namespace), ':', subject_set_namespace,
+        CHAR_LENGTH(subject_set_object), ':', subject_set_object,
+        CHAR_LENGTH(subject_set_relation), ':', subject_set_relation,
+        CHAR_LENGTH(namespace), ':', namespace, CHAR_LENGTH(object), ':', object,
+        CHAR_LENGTH(relation), ':', relation), 256)) END) STORED,
+    CONSTRAINT keto_relation_tuples_one_subject_chk CHECK (
+        (subject_id IS NOT NULL AND subject_set_namespace IS NULL AND subject_set_object IS NULL AND subject_set_relation IS NULL)
+        OR (subject_id IS NULL AND subject_set_namespace IS NOT NULL AND subject_set_object IS NOT NULL AND subject_set_relation IS NOT NULL)
+    ),
+    INDEX keto_relation_tuples_nid_seq_idx (nid, seq),
+    INDEX keto_relation_tuples_forward_idx (nid, namespace(64), object(128), relation(64), seq),
+    UNIQUE INDEX keto_relation_tuples_subject_id_uq_idx (nid, subject_id_digest),
+    UNIQUE INDEX keto_relation_tuples_subject_set_uq_idx (nid, subject_set_digest),
+    INDEX keto_relation_tuples_subject_id_idx (nid, subject_id(128)),
+    INDEX keto_relation_tuples_subject_set_idx (nid, subject_set_namespace(64), subject_set_object(128), subject_set_relation(64))
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+CREATE TABLE keto_versions (
+    nid BINARY(16) NOT NULL PRIMARY KEY,
+    version BIGINT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"#;
+
 pub(crate) const MIGRATION: Scripts = Scripts {
     name: "m20261122_000002_keto_tuples",
     postgres_up: POSTGRES_UP,
     sqlite_up: SQLITE_UP,
     postgres_down: DOWN,
     sqlite_down: DOWN,
+    mysql_up: MYSQL_UP,
+    mysql_down: DOWN,
 };

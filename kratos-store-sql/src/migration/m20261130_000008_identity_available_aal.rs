@@ -38,10 +38,29 @@ UPDATE identities SET available_aal = 'aal2' WHERE EXISTS (SELECT 1 FROM identit
         ELSE 0 END)))
 "#;
 
+const MYSQL_UP: &str = r#"
+ALTER TABLE identities ADD COLUMN available_aal VARCHAR(16) NOT NULL DEFAULT 'aal1';
+UPDATE identities i SET available_aal = 'aal2' WHERE EXISTS (SELECT 1 FROM identity_credentials c
+    WHERE c.nid = i.nid AND c.identity_id = i.id AND (c.credential_type = 'totp'
+    OR (c.credential_type = 'lookup_secret' AND CASE
+        WHEN JSON_TYPE(JSON_EXTRACT(c.config, '$.recovery_codes')) = 'ARRAY'
+        THEN JSON_LENGTH(c.config, '$.recovery_codes') > 0 ELSE FALSE END)
+    OR (c.credential_type = 'webauthn' AND CASE
+        WHEN JSON_TYPE(JSON_EXTRACT(c.config, '$.credentials')) = 'ARRAY'
+        THEN EXISTS (SELECT 1 FROM JSON_TABLE(c.config, '$.credentials[*]'
+            COLUMNS (k JSON PATH '$')) AS k
+            WHERE JSON_TYPE(k.k) <> 'OBJECT'
+            OR NOT (JSON_EXTRACT(k.k, '$.is_passwordless') <=> JSON_EXTRACT('true', '$')))
+        ELSE FALSE END)));
+ALTER TABLE identities ALTER COLUMN available_aal DROP DEFAULT
+"#;
+
 pub(crate) const MIGRATION: Scripts = Scripts {
     name: "m20261130_000008_identity_available_aal",
     postgres_up: POSTGRES_UP,
     sqlite_up: SQLITE_UP,
     postgres_down: "ALTER TABLE identities DROP COLUMN available_aal",
     sqlite_down: "ALTER TABLE identities DROP COLUMN available_aal",
+    mysql_up: MYSQL_UP,
+    mysql_down: "ALTER TABLE identities DROP COLUMN available_aal",
 };

@@ -41,6 +41,28 @@ UPDATE identities SET
         WHERE a.nid = identities.nid AND a.identity_id = identities.id)
 "#;
 
+const MYSQL_UP: &str = r#"
+ALTER TABLE identities ADD COLUMN verifiable_addresses JSON NOT NULL DEFAULT ('[]'),
+    ADD COLUMN recovery_addresses JSON NOT NULL DEFAULT ('[]');
+UPDATE identities i SET
+    verifiable_addresses = (SELECT COALESCE(JSON_ARRAYAGG(JSON_OBJECT('id', HEX(a.id),
+        'value', a.value, 'verified', JSON_EXTRACT(IF(a.verified, 'true', 'false'), '$'),
+        'via', a.via, 'status', a.status,
+        'verified_at', DATE_FORMAT(a.verified_at, '%Y-%m-%dT%H:%i:%s.%fZ'),
+        'created_at', DATE_FORMAT(a.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'),
+        'updated_at', DATE_FORMAT(a.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'))
+        ORDER BY a.position), '[]')
+        FROM identity_verifiable_addresses a WHERE a.nid = i.nid AND a.identity_id = i.id),
+    recovery_addresses = (SELECT COALESCE(JSON_ARRAYAGG(JSON_OBJECT('id', HEX(a.id),
+        'value', a.value, 'via', a.via,
+        'created_at', DATE_FORMAT(a.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'),
+        'updated_at', DATE_FORMAT(a.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'))
+        ORDER BY a.position), '[]')
+        FROM identity_recovery_addresses a WHERE a.nid = i.nid AND a.identity_id = i.id);
+ALTER TABLE identities ALTER COLUMN verifiable_addresses DROP DEFAULT,
+    ALTER COLUMN recovery_addresses DROP DEFAULT
+"#;
+
 pub(crate) const MIGRATION: Scripts = Scripts {
     name: "m20261130_000009_identity_address_lists",
     postgres_up: POSTGRES_UP,
@@ -49,4 +71,6 @@ pub(crate) const MIGRATION: Scripts = Scripts {
         DROP COLUMN recovery_addresses",
     sqlite_down: "ALTER TABLE identities DROP COLUMN verifiable_addresses;
         ALTER TABLE identities DROP COLUMN recovery_addresses",
+    mysql_up: MYSQL_UP,
+    mysql_down: "ALTER TABLE identities DROP COLUMN verifiable_addresses, DROP COLUMN recovery_addresses",
 };

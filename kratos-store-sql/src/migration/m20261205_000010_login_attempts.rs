@@ -9,4 +9,6 @@ pub(crate) const MIGRATION: Scripts = Scripts {
     sqlite_up: "ALTER TABLE login_failures ADD COLUMN admitted BOOLEAN NOT NULL DEFAULT TRUE",
     postgres_down: "ALTER TABLE login_failures DROP COLUMN admitted",
     sqlite_down: "ALTER TABLE login_failures DROP COLUMN admitted",
+    mysql_up: "ALTER TABLE login_failures ADD COLUMN admitted BOOLEAN NOT NULL DEFAULT TRUE",
+    mysql_down: "ALTER TABLE login_failures DROP COLUMN admitted",
 };

@@ -1,7 +1,10 @@
 //! Schema migrations. They create every table from nothing and roll back to nothing.
 //!
 //! DDL is written per backend (PostgreSQL types: `uuid`, `jsonb`, `timestamptz`; SQLite: the
-//! storage classes sqlx uses for the same Rust types) so each database gets native types.
+//! storage classes sqlx uses for the same Rust types; MySQL/MariaDB: `BINARY(16)` ids, `JSON`,
+//! `DATETIME(6)` in UTC, `utf8mb4_bin` text) so each database gets native types. On MySQL a
+//! unique rule over unbounded text (an identifier, an address, a lockout key, a tuple) is a
+//! unique index over a stored SHA-256 digest column generated from that text.
 
 mod m20261122_000001_identities;
 mod m20261122_000002_keto_tuples;
@@ -54,6 +57,10 @@ pub(crate) struct Scripts {
     pub(crate) postgres_down: &'static str,
     /// Rolls it back on SQLite.
     pub(crate) sqlite_down: &'static str,
+    /// Applies it on MySQL and MariaDB.
+    pub(crate) mysql_up: &'static str,
+    /// Rolls it back on MySQL and MariaDB.
+    pub(crate) mysql_down: &'static str,
 }
 
 impl MigrationName for Scripts {
@@ -65,23 +72,26 @@ impl MigrationName for Scripts {
 #[async_trait::async_trait]
 impl MigrationTrait for Scripts {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_for_backend(manager, self.postgres_up, self.sqlite_up).await
+        run_for_backend(manager, [self.postgres_up, self.sqlite_up, self.mysql_up]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_for_backend(manager, self.postgres_down, self.sqlite_down).await
+        run_for_backend(
+            manager,
+            [self.postgres_down, self.sqlite_down, self.mysql_down],
+        )
+        .await
     }
 }
 
-/// Runs the PostgreSQL or the SQLite script, as the connection's backend requires.
-async fn run_for_backend(
-    manager: &SchemaManager<'_>,
-    postgres: &str,
-    sqlite: &str,
-) -> Result<(), DbErr> {
+/// Runs the PostgreSQL, the SQLite or the MySQL script (in that order in `scripts`), as the
+/// connection's backend requires.
+async fn run_for_backend(manager: &SchemaManager<'_>, scripts: [&str; 3]) -> Result<(), DbErr> {
+    let [postgres, sqlite, mysql] = scripts;
     match manager.get_database_backend() {
         sea_orm::DatabaseBackend::Postgres => run_script(manager, postgres).await,
         sea_orm::DatabaseBackend::Sqlite => run_script(manager, sqlite).await,
+        sea_orm::DatabaseBackend::MySql => run_script(manager, mysql).await,
         other => Err(DbErr::Migration(format!(
             "unsupported database backend {other:?}"
         ))),

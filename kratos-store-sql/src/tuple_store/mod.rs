@@ -26,12 +26,12 @@ use keto_core::store::{
 use keto_core::{RelationQuery, RelationTuple, StoreError, Subject, SubjectSet};
 use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseBackend, DbErr, IsolationLevel, QueryResult, SqlErr,
-    Statement, TransactionTrait, Value,
+    TransactionTrait, Value,
 };
 use uuid::Uuid;
 
 use crate::SqlStore;
-use crate::sql::Sql;
+use crate::sql::{Sql, bigint, statement};
 use walk::{Walk, WalkRows, select_walk, with_walk};
 
 mod walk;
@@ -52,6 +52,27 @@ const TUPLE_COLS: &str = "t.seq AS seq, t.namespace, t.object, t.relation, t.sub
 const NO_TUPLE_COLS: &str = "t.seq AS seq, CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
      CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
      CAST(NULL AS TEXT)";
+/// [`NO_TUPLE_COLS`] on MySQL, whose `CAST` knows no `TEXT`.
+const MYSQL_NO_TUPLE_COLS: &str = "t.seq AS seq, CAST(NULL AS CHAR), CAST(NULL AS CHAR), \
+     CAST(NULL AS CHAR), CAST(NULL AS CHAR), CAST(NULL AS CHAR), CAST(NULL AS CHAR), \
+     CAST(NULL AS CHAR)";
+
+/// A key list's rows, `VALUES (…), (…)`, or on MySQL (whose `VALUES` rows are `ROW(…)` and
+/// MariaDB's are not) `SELECT …, … UNION ALL SELECT …`: `rows` are the rows' values, already
+/// bound and separated by commas.
+fn rows_of(backend: DatabaseBackend, rows: &[String]) -> String {
+    match backend {
+        DatabaseBackend::MySql => rows
+            .iter()
+            .map(|r| format!("SELECT {r}"))
+            .collect::<Vec<_>>()
+            .join(" UNION ALL "),
+        _ => {
+            let rows: Vec<String> = rows.iter().map(|r| format!("({r})")).collect();
+            format!("VALUES {}", rows.join(", "))
+        }
+    }
+}
 
 /// Maps a database error to keto-core's portable kinds.
 fn db_err(e: DbErr) -> StoreError {
@@ -124,7 +145,12 @@ impl Part {
 
 /// Appends `WITH kN(i, …) AS (VALUES …), …` for the given key slices of `parts` (the
 /// keyword `WITH RECURSIVE` when walks follow); returns whether nothing was written.
-fn with_keys(sql: &mut Sql, parts: &[(usize, &Part, &[Vec<Value>])], recursive: bool) -> bool {
+fn with_keys(
+    sql: &mut Sql,
+    parts: &[(usize, &Part, &[Vec<Value>])],
+    recursive: bool,
+    backend: DatabaseBackend,
+) -> bool {
     let mut first = true;
     for (n, part, keys) in parts {
         if keys.is_empty() {
@@ -141,19 +167,20 @@ fn with_keys(sql: &mut Sql, parts: &[(usize, &Part, &[Vec<Value>])], recursive: 
             head.push_str(", ");
             head.push_str(c);
         }
-        head.push_str(") AS (VALUES ");
+        head.push_str(") AS (");
         sql.push(&head);
         let padded = bucket(keys.len());
+        let mut rows = Vec::with_capacity(padded);
         for r in 0..padded {
-            let mut row = format!("{}({r}", if r == 0 { "" } else { ", " });
+            let mut row = format!("{r}");
             for c in 0..part.cols.len() {
                 let v = keys.get(r).map_or_else(null_text, |k| k[c].clone());
                 row.push_str(", ");
                 row.push_str(&sql.bind(v));
             }
-            row.push(')');
-            sql.push(&row);
+            rows.push(row);
         }
+        sql.push(&rows_of(backend, &rows));
         sql.push(")");
     }
     first
@@ -169,10 +196,11 @@ fn with_keys(sql: &mut Sql, parts: &[(usize, &Part, &[Vec<Value>])], recursive: 
 /// side is a `LATERAL` subquery that cannot be pulled up (`OFFSET 0`): an index scan per row.
 fn join_tuples(backend: DatabaseBackend, left: bool, cond: &str) -> String {
     match (backend, left) {
-        (DatabaseBackend::Sqlite, true) => {
+        // MySQL: MariaDB has no `LATERAL`; both probe the index per row before.
+        (DatabaseBackend::Sqlite | DatabaseBackend::MySql, true) => {
             format!("LEFT JOIN keto_relation_tuples t ON t.nid = $1 AND {cond}")
         }
-        (DatabaseBackend::Sqlite, false) => {
+        (DatabaseBackend::Sqlite | DatabaseBackend::MySql, false) => {
             format!("CROSS JOIN keto_relation_tuples t ON t.nid = $1 AND {cond}")
         }
         (_, left) => format!(
@@ -205,14 +233,15 @@ fn select_keys(
             let p = sql.bind(v.clone());
             cond = cond.replace(&format!("{{c{c}}}"), &p);
         }
-        let cols = if part.tuple {
-            TUPLE_COLS
-        } else {
-            NO_TUPLE_COLS
+        let cols = match (part.tuple, backend) {
+            (true, _) => TUPLE_COLS,
+            (false, DatabaseBackend::MySql) => MYSQL_NO_TUPLE_COLS,
+            (false, _) => NO_TUPLE_COLS,
         };
+        let bigint = bigint(backend);
         let _ = write!(
             sql.text,
-            "SELECT CAST({n} AS BIGINT), CAST(k{n}.i AS BIGINT), {cols} \
+            "SELECT CAST({n} AS {bigint}), CAST(k{n}.i AS {bigint}), {cols} \
              FROM k{n} {}",
             join_tuples(backend, true, &cond)
         );
@@ -336,7 +365,7 @@ impl SqlStore {
                 .collect();
             let walks = if round == 0 { walks } else { &[] };
             let mut sql = Sql::new(nid);
-            let mut first = with_keys(&mut sql, &slices, !walks.is_empty());
+            let mut first = with_keys(&mut sql, &slices, !walks.is_empty(), backend);
             for (g, w) in walks.iter().enumerate() {
                 sql.push(if first { "WITH RECURSIVE " } else { ", " });
                 first = false;
@@ -419,7 +448,7 @@ impl SqlStore {
             }
             _ => {
                 let (iso, mode) = match backend {
-                    DatabaseBackend::Postgres => (
+                    DatabaseBackend::Postgres | DatabaseBackend::MySql => (
                         Some(IsolationLevel::RepeatableRead),
                         Some(AccessMode::ReadOnly),
                     ),
@@ -446,17 +475,35 @@ impl SqlStore {
         db: &C,
         nid: Uuid,
     ) -> Result<Version, StoreError> {
-        let row = db
-            .query_one_raw(Statement::from_sql_and_values(
-                self.backend(),
+        let backend = self.backend();
+        let row = if backend == DatabaseBackend::MySql {
+            // No `RETURNING`: the upsert locks the row, the read in its transaction sees it.
+            db.execute_raw(statement(
+                backend,
+                "INSERT INTO keto_versions (nid, version) VALUES ($1, 1) \
+                 ON DUPLICATE KEY UPDATE version = version + 1",
+                [Value::from(nid)],
+            ))
+            .await
+            .map_err(db_err)?;
+            db.query_one_raw(statement(
+                backend,
+                "SELECT version FROM keto_versions WHERE nid = $1",
+                [Value::from(nid)],
+            ))
+            .await
+        } else {
+            db.query_one_raw(statement(
+                backend,
                 "INSERT INTO keto_versions (nid, version) VALUES ($1, 1) \
                  ON CONFLICT (nid) DO UPDATE SET version = keto_versions.version + 1 \
                  RETURNING version",
                 [Value::from(nid)],
             ))
             .await
-            .map_err(db_err)?
-            .ok_or_else(|| StoreError::backend("the version upsert returned no row"))?;
+        }
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::backend("the version upsert returned no row"))?;
         let v: i64 = row.try_get_by_index(0).map_err(db_err)?;
         Ok(v as Version)
     }
@@ -804,8 +851,9 @@ impl TupleStore for SqlStore {
         let mut sql = Sql::new(nid);
         let _ = write!(
             sql.text,
-            "SELECT CAST(0 AS BIGINT), CAST(0 AS BIGINT), {TUPLE_COLS} \
-             FROM keto_relation_tuples t WHERE t.nid = $1"
+            "SELECT CAST(0 AS {bigint}), CAST(0 AS {bigint}), {TUPLE_COLS} \
+             FROM keto_relation_tuples t WHERE t.nid = $1",
+            bigint = bigint(self.backend())
         );
         filter(&mut sql, query);
         let a = sql.bind(Value::from(after));
@@ -847,8 +895,9 @@ impl TupleStore for SqlStore {
                 }
                 let _ = write!(
                     sql.text,
-                    "SELECT CAST({i} AS BIGINT) WHERE EXISTS \
-                     (SELECT 1 FROM keto_relation_tuples t WHERE t.nid = $1"
+                    "SELECT CAST({i} AS {}) WHERE EXISTS \
+                     (SELECT 1 FROM keto_relation_tuples t WHERE t.nid = $1",
+                    bigint(backend)
                 );
                 filter(&mut sql, q);
                 sql.push(")");
@@ -918,7 +967,11 @@ impl TupleStore for SqlStore {
                     ps.join(", ")
                 );
             }
-            sql.push(" ON CONFLICT DO NOTHING");
+            // Tuples form a set: a stored one is left as it is.
+            sql.push(match backend {
+                DatabaseBackend::MySql => " ON DUPLICATE KEY UPDATE seq = seq",
+                _ => " ON CONFLICT DO NOTHING",
+            });
             txn.execute_raw(sql.statement(backend))
                 .await
                 .map_err(db_err)?;
@@ -934,7 +987,33 @@ impl TupleStore for SqlStore {
                     (1, &sets, &sets.keys[lo(&sets)..hi(&sets)]),
                 ];
                 let mut sql = Sql::new(nid);
-                with_keys(&mut sql, &slices, false);
+                with_keys(&mut sql, &slices, false, backend);
+                if backend == DatabaseBackend::MySql {
+                    // MySQL deletes from no table its statement also reads in a subquery:
+                    // the rows' `seq` first, then a delete by them.
+                    sql.push(" ");
+                    select_keys(&mut sql, &slices, backend);
+                    let rows = txn
+                        .query_all_raw(sql.statement(backend))
+                        .await
+                        .map_err(db_err)?;
+                    let mut delete = Sql::new(nid);
+                    delete.push("DELETE FROM keto_relation_tuples WHERE nid = $1 AND seq IN (");
+                    let mut any = false;
+                    for row in &rows {
+                        if let Some(seq) = row.int(2)? {
+                            delete.push(if any { ", " } else { "" }).param(seq);
+                            any = true;
+                        }
+                    }
+                    delete.push(")");
+                    if any {
+                        txn.execute_raw(delete.statement(backend))
+                            .await
+                            .map_err(db_err)?;
+                    }
+                    continue;
+                }
                 sql.push(" DELETE FROM keto_relation_tuples WHERE seq IN (SELECT d.seq FROM (");
                 select_keys(&mut sql, &slices, backend);
                 sql.push(") d)");
@@ -956,12 +1035,18 @@ impl TupleStore for SqlStore {
         let txn = self.db.begin().await.map_err(db_err)?;
         let version = self.bump_version(&txn, nid).await?;
         let mut sql = Sql::new(nid);
-        sql.push(
-            "DELETE FROM keto_relation_tuples WHERE seq IN \
-             (SELECT t.seq FROM keto_relation_tuples t WHERE t.nid = $1",
-        );
-        filter(&mut sql, query);
-        sql.push(")");
+        if self.backend() == DatabaseBackend::MySql {
+            // MySQL deletes from no table its statement also reads in a subquery.
+            sql.push("DELETE t FROM keto_relation_tuples t WHERE t.nid = $1");
+            filter(&mut sql, query);
+        } else {
+            sql.push(
+                "DELETE FROM keto_relation_tuples WHERE seq IN \
+                 (SELECT t.seq FROM keto_relation_tuples t WHERE t.nid = $1",
+            );
+            filter(&mut sql, query);
+            sql.push(")");
+        }
         let n = txn
             .execute_raw(sql.statement(self.backend()))
             .await
@@ -974,7 +1059,7 @@ impl TupleStore for SqlStore {
     async fn version(&self, nid: Uuid) -> Result<Version, StoreError> {
         let row = self
             .db
-            .query_one_raw(Statement::from_sql_and_values(
+            .query_one_raw(statement(
                 self.backend(),
                 "SELECT version FROM keto_versions WHERE nid = $1",
                 [Value::from(nid)],

@@ -28,7 +28,8 @@ use keto_core::store::ExpandedNode;
 use keto_core::{StoreError, Subject, SubjectSet};
 use sea_orm::{DatabaseBackend, Value};
 
-use super::{LookupRow, Sql, bucket, corrupt, join_tuples, null_text, text};
+use super::{LookupRow, Sql, bucket, corrupt, join_tuples, null_text, rows_of, text};
+use crate::sql::{bigint, text_type};
 
 /// Sets a walk may read beyond its roots.
 pub(super) const WALK_NODES: usize = 512;
@@ -42,7 +43,8 @@ pub(super) struct Walk<'a> {
 
 /// Appends the CTEs of walk `g` (after `WITH RECURSIVE` or a comma).
 pub(super) fn with_walk(sql: &mut Sql, g: usize, walk: &Walk<'_>, backend: DatabaseBackend) {
-    let _ = write!(sql.text, "r{g}(ns, obj, rel, d) AS (VALUES ");
+    let _ = write!(sql.text, "r{g}(ns, obj, rel, d) AS (");
+    let mut rows = Vec::with_capacity(bucket(walk.roots.len()));
     for r in 0..bucket(walk.roots.len()) {
         let (ns, obj, rel, d) = match walk.roots.get(r) {
             Some((s, d)) => (
@@ -53,25 +55,32 @@ pub(super) fn with_walk(sql: &mut Sql, g: usize, walk: &Walk<'_>, backend: Datab
             ),
             None => (null_text(), null_text(), null_text(), Value::BigInt(None)),
         };
-        let row = format!(
-            "{}({}, {}, {}, {})",
-            if r == 0 { "" } else { ", " },
+        rows.push(format!(
+            "{}, {}, {}, {}",
             sql.bind(ns),
             sql.bind(obj),
             sql.bind(rel),
             sql.bind(d)
-        );
-        sql.push(&row);
+        ));
     }
+    sql.push(&rows_of(backend, &rows));
     let cap = sql.bind(Value::BigInt(Some((walk.roots.len() + WALK_NODES) as i64)));
     // SQLite stops a recursive CTE at the LIMIT of its recursive select; PostgreSQL rejects
     // that LIMIT but stops as soon as the capped reader below has its rows.
+    // MySQL takes no LIMIT there either, and types a recursive CTE's columns by its first
+    // select: the roots' text is widened to what a step may add.
     let (inner_limit, capped) = match backend {
         DatabaseBackend::Sqlite => (format!(" LIMIT {cap}"), format!("w{g}")),
         _ => (
             String::new(),
             format!("(SELECT ns, obj, rel, d FROM w{g} LIMIT {cap}) x"),
         ),
+    };
+    let roots = match backend {
+        DatabaseBackend::MySql => {
+            "CAST(ns AS CHAR(16383)), CAST(obj AS CHAR(16383)), CAST(rel AS CHAR(16383)), d"
+        }
+        _ => "ns, obj, rel, d",
     };
     let step = join_tuples(
         backend,
@@ -81,7 +90,7 @@ pub(super) fn with_walk(sql: &mut Sql, g: usize, walk: &Walk<'_>, backend: Datab
     );
     let _ = write!(
         sql.text,
-        "), w{g}(ns, obj, rel, d) AS (SELECT ns, obj, rel, d FROM r{g} WHERE ns IS NOT NULL \
+        "), w{g}(ns, obj, rel, d) AS (SELECT {roots} FROM r{g} WHERE ns IS NOT NULL \
          UNION SELECT t.subject_set_namespace, t.subject_set_object, t.subject_set_relation, \
          w.d - 1 FROM w{g} w {step} WHERE w.d > 0{inner_limit}), \
          n{g}(ns, obj, rel, d) AS (SELECT ns, obj, rel, MAX(d) FROM {capped} \
@@ -110,14 +119,15 @@ pub(super) fn select_walk(
         ),
     };
     let node = "t.namespace = n.ns AND t.object = n.obj AND t.relation = n.rel";
+    let (int, text) = (bigint(backend), text_type(backend));
     let _ = write!(
         sql.text,
-        "SELECT CAST({part} AS BIGINT), CAST(0 AS BIGINT), t.seq, n.ns, n.obj, n.rel, \
-         CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT) \
+        "SELECT CAST({part} AS {int}), CAST(0 AS {int}), t.seq, n.ns, n.obj, n.rel, \
+         CAST(NULL AS {text}), CAST(NULL AS {text}), CAST(NULL AS {text}), CAST(NULL AS {text}) \
          FROM n{g} n {} \
          UNION ALL \
-         SELECT CAST({} AS BIGINT), CAST(0 AS BIGINT), t.seq, n.ns, n.obj, n.rel, \
-         CAST(NULL AS TEXT), t.subject_set_namespace, t.subject_set_object, \
+         SELECT CAST({} AS {int}), CAST(0 AS {int}), t.seq, n.ns, n.obj, n.rel, \
+         CAST(NULL AS {text}), t.subject_set_namespace, t.subject_set_object, \
          t.subject_set_relation \
          FROM n{g} n {} WHERE n.d > 0",
         join_tuples(backend, true, &format!("{subject_cond} AND {node}")),
