@@ -251,3 +251,15 @@ fn chrono_now() -> chrono::DateTime<chrono::Utc> {
     use kratos_core::Clock;
     kratos_core::SystemClock.now()
 }
+
+/// Two stores of this run's database connected apart: two pools, as two app processes
+/// have.
+async fn two_instances() -> Option<(Arc<dyn Persister>, Arc<dyn Persister>)> {
+    let (a, b) = (store().await?, store().await?);
+    Some((a, b))
+}
+
+mod instances {
+    use super::*;
+    kratos_core::instances_conformance!(two_instances);
+}

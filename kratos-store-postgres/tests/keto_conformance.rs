@@ -224,3 +224,13 @@ async fn concurrent_writers_of_one_tenant_get_distinct_versions() {
     assert_eq!(versions.len(), 8, "every write got its own version");
     assert_eq!(store.version(nid).await.unwrap(), 8);
 }
+
+/// A tuple written through one app instance is seen by a check through another (its own
+/// pool on the same database) that carries the write's snapshot token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_instance_sees_a_write_with_its_snapshot_token() {
+    let (Some(a), Some(b)) = (store().await, store().await) else {
+        return;
+    };
+    keto_core::testsuite::instances_see_writes_with_their_snapshot(Arc::new(a), Arc::new(b)).await;
+}

@@ -37,11 +37,12 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/groups/{id}/members", post(add_member))
 }
 
-/// Creates the app's tables (the same SQL on SQLite and PostgreSQL).
+/// Creates the app's tables (the same SQL on SQLite, PostgreSQL and MySQL; ids are bounded
+/// text because MySQL indexes no unbounded `TEXT` key).
 pub(crate) async fn migrate(db: &DatabaseConnection) -> Result<(), String> {
     for sql in [
         "CREATE TABLE IF NOT EXISTS app_documents (
-            id TEXT PRIMARY KEY,
+            id VARCHAR(64) PRIMARY KEY,
             title TEXT NOT NULL,
             body TEXT NOT NULL,
             owner_id TEXT NOT NULL,
@@ -49,7 +50,7 @@ pub(crate) async fn migrate(db: &DatabaseConnection) -> Result<(), String> {
             updated_at BIGINT NOT NULL
         )",
         "CREATE TABLE IF NOT EXISTS app_groups (
-            id TEXT PRIMARY KEY,
+            id VARCHAR(64) PRIMARY KEY,
             name TEXT NOT NULL,
             created_by TEXT NOT NULL,
             created_at BIGINT NOT NULL
@@ -62,11 +63,12 @@ pub(crate) async fn migrate(db: &DatabaseConnection) -> Result<(), String> {
     Ok(())
 }
 
-/// A statement with `$n` placeholders, rewritten to `?` for SQLite.
+/// A statement with `$n` placeholders (each used once, in order), rewritten to `?` for
+/// SQLite and MySQL.
 fn statement(db: &DatabaseConnection, sql: &str, values: Vec<SqlValue>) -> Statement {
     let backend = db.get_database_backend();
     let sql = match backend {
-        DatabaseBackend::Sqlite => {
+        DatabaseBackend::Sqlite | DatabaseBackend::MySql => {
             let mut out = String::with_capacity(sql.len());
             let mut chars = sql.chars().peekable();
             while let Some(c) = chars.next() {

@@ -10,7 +10,8 @@
 //!   CSRF protection;
 //! - the **admin** router: the Kratos admin API and the Keto read and write APIs.
 //!
-//! Everything lives in one database (SQLite by default, PostgreSQL with a `postgres://` URL):
+//! Everything lives in one database (SQLite by default, PostgreSQL with a `postgres://` URL,
+//! MySQL or MariaDB with a `mysql://` one):
 //! identities, sessions, flows, queued mail, relation tuples, and the app's own `app_documents`
 //! and `app_groups` tables.
 //!
@@ -290,17 +291,24 @@ fn owner_only(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Opens and migrates the database: PostgreSQL for `postgres://` URLs, SQLite otherwise (the
-/// file and its directory are created when missing).
+/// Opens and migrates the database: PostgreSQL for `postgres://` URLs, MySQL or MariaDB for
+/// `mysql://` URLs, SQLite otherwise (the file and its directory are created when missing).
 async fn open_store(url: &str) -> Result<kratos_store_sqlite::SqlStore, String> {
+    let unreachable = |e: sea_orm::DbErr| {
+        format!(
+            "cannot connect to {}: {}",
+            redact_url(url),
+            without_password(&e.to_string(), url)
+        )
+    };
     let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        kratos_store_postgres::connect(url).await.map_err(|e| {
-            format!(
-                "cannot connect to {}: {}",
-                redact_url(url),
-                without_password(&e.to_string(), url)
-            )
-        })?
+        kratos_store_postgres::connect(url)
+            .await
+            .map_err(unreachable)?
+    } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        kratos_store_mysql::connect(url)
+            .await
+            .map_err(unreachable)?
     } else {
         if let Some(dir) = url
             .strip_prefix("sqlite://")

@@ -13,7 +13,7 @@ USAGE: axum-app [OPTIONS]
 OPTIONS (each also read from the environment variable in brackets):
   --public ADDR            pages and Kratos public API      [PUBLIC_ADDR]      default 127.0.0.1:4455
   --admin ADDR             Kratos admin API and Keto API    [ADMIN_ADDR]       default 127.0.0.1:4434
-  --database URL           sqlite://FILE or postgres://…    [DATABASE_URL]     default sqlite://.axum-app/kratos.db
+  --database URL           sqlite://FILE, postgres://…, mysql://… [DATABASE_URL]     default sqlite://.axum-app/kratos.db
   --namespaces FILE        Keto namespaces (OPL)            [NAMESPACES]       default: built-in namespaces.keto.ts
   --identity-schema FILE   identity schema (JSON)           [IDENTITY_SCHEMA]  default: built-in email + name
   --config FILE            Kratos configuration (YAML/JSON) [KRATOS_CONFIG]    default: none
@@ -42,7 +42,7 @@ pub struct Settings {
     pub public: SocketAddr,
     /// Where the Kratos admin API and the Keto API listen.
     pub admin: SocketAddr,
-    /// `sqlite://FILE` (or `sqlite::memory:`) or `postgres://…`.
+    /// `sqlite://FILE` (or `sqlite::memory:`), `postgres://…` or `mysql://…`.
     pub database: String,
     /// An OPL file replacing the built-in namespaces.
     pub namespaces: Option<PathBuf>,

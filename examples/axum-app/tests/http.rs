@@ -448,6 +448,17 @@ async fn documents_survive_a_restart_on_postgres() {
     survives_a_restart(&url).await;
 }
 
+#[tokio::test]
+async fn documents_survive_a_restart_on_mysql() {
+    let Some(base) = kratos_core::testsuite::mysql_url_or_skip() else {
+        return;
+    };
+    let url = kratos_store_mysql::create_test_database(&base)
+        .await
+        .expect("a test database");
+    survives_a_restart(&url).await;
+}
+
 // Verification, recovery and the development mailbox.
 
 /// The mails to `email` listed on `/mailbox`, newest first: (subject, body).
