@@ -184,6 +184,9 @@ fn bench(c: &mut Criterion) {
     if let Some(pg) = common::postgres(&rt) {
         run(c, &rt, pg);
     }
+    if let Some(my) = common::mysql(&rt) {
+        run(c, &rt, my);
+    }
 }
 
 criterion_group! {

@@ -100,6 +100,9 @@ fn bench(c: &mut Criterion) {
     if let Some(pg) = common::postgres(&rt) {
         run(c, &rt, pg, &hashes);
     }
+    if let Some(my) = common::mysql(&rt) {
+        run(c, &rt, my, &hashes);
+    }
 }
 
 criterion_group! {

@@ -160,10 +160,10 @@ fn run(c: &mut Criterion, backend: &str, store: SqlStore, rt: &tokio::runtime::R
     // parameter is compared with an indexed column; the store writes its parameters as
     // `+$N` to avoid that, and so does the baseline, so that it stays one plain lookup.
     let db_backend = db.get_database_backend();
-    let param = if db_backend == DatabaseBackend::Sqlite {
-        "+$1"
-    } else {
-        "$1"
+    let param = match db_backend {
+        DatabaseBackend::Sqlite => "+$1",
+        DatabaseBackend::MySql => "?",
+        _ => "$1",
     };
     let pk = Statement::from_sql_and_values(
         db_backend,
@@ -259,6 +259,33 @@ fn bench(c: &mut Criterion) {
             });
         }
         _ => eprintln!("KRATOS_TEST_POSTGRES_URL is not set: skipping the PostgreSQL benches"),
+    }
+    match std::env::var("KRATOS_TEST_MYSQL_URL") {
+        Ok(base) if !base.is_empty() => {
+            let url = rt
+                .block_on(kratos_store_mysql::create_test_database(&base))
+                .expect("MySQL test database");
+            let my = rt
+                .block_on(kratos_store_mysql::connect(&url))
+                .expect("connect");
+            run(c, "mysql", my, &rt);
+            // Drop the database of this run.
+            let name = url
+                .rsplit('/')
+                .next()
+                .and_then(|s| s.split('?').next())
+                .unwrap_or_default()
+                .to_owned();
+            rt.block_on(async {
+                let admin = kratos_store_mysql::connect(&base).await.expect("admin");
+                admin
+                    .connection()
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                    .await
+                    .ok();
+            });
+        }
+        _ => eprintln!("KRATOS_TEST_MYSQL_URL is not set: skipping the MySQL benches"),
     }
 }
 

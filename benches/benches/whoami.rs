@@ -86,11 +86,18 @@ fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: common::Backend
         .expect("a SQL backend")
         .connection()
         .clone();
+    // MySQL takes `?` placeholders; the others `$1`.
+    let param = match db.get_database_backend() {
+        kratos_store_sql::sea_orm::DatabaseBackend::MySql => "?",
+        _ => "$1",
+    };
     let pk = Statement::from_sql_and_values(
         db.get_database_backend(),
-        "SELECT id, nid, identity_id, token_digest, logout_token_digest, active, aal, \
-         authentication_methods, devices, issued_at, expires_at, authenticated_at \
-         FROM sessions WHERE id = $1",
+        format!(
+            "SELECT id, nid, identity_id, token_digest, logout_token_digest, active, aal, \
+             authentication_methods, devices, issued_at, expires_at, authenticated_at \
+             FROM sessions WHERE id = {param}"
+        ),
         [Value::from(middle.session.id)],
     );
     let row = rt.block_on(db.query_one_raw(pk.clone())).expect("select");
@@ -182,6 +189,9 @@ fn bench(c: &mut Criterion) {
     run(c, &rt, common::sqlite(&rt, "whoami"));
     if let Some(pg) = common::postgres(&rt) {
         run(c, &rt, pg);
+    }
+    if let Some(my) = common::mysql(&rt) {
+        run(c, &rt, my);
     }
 }
 

@@ -1,6 +1,7 @@
-//! Set-up shared by the `flows`, `mfa`, `whoami` and `import` benches: the runtime, the three
+//! Set-up shared by the `flows`, `mfa`, `whoami` and `import` benches: the runtime, the
 //! backends (memory, a SQLite file, a fresh PostgreSQL database when
-//! `KRATOS_TEST_POSTGRES_URL` is set) and the criterion configuration.
+//! `KRATOS_TEST_POSTGRES_URL` is set, a fresh MySQL / MariaDB one when
+//! `KRATOS_TEST_MYSQL_URL` is set) and the criterion configuration.
 
 #![allow(dead_code)]
 
@@ -86,6 +87,7 @@ enum Cleanup {
     None,
     Dir(PathBuf),
     Postgres { base: String, name: String },
+    MySql { base: String, name: String },
 }
 
 /// The in-memory store.
@@ -151,6 +153,54 @@ pub fn postgres(rt: &tokio::runtime::Runtime) -> Option<Backend> {
     })
 }
 
+/// A fresh, migrated MySQL / MariaDB database when `KRATOS_TEST_MYSQL_URL` is set; prints a
+/// skip line and returns `None` otherwise.
+pub fn mysql(rt: &tokio::runtime::Runtime) -> Option<Backend> {
+    let base = match std::env::var("KRATOS_TEST_MYSQL_URL") {
+        Ok(base) if !base.is_empty() => base,
+        _ => {
+            eprintln!("KRATOS_TEST_MYSQL_URL is not set: skipping the MySQL benches");
+            return None;
+        }
+    };
+    eprintln!("MySQL");
+    let url = rt
+        .block_on(kratos_store_mysql::create_test_database(&base))
+        .expect("MySQL test database");
+    let store = rt
+        .block_on(kratos_store_mysql::connect(&url))
+        .expect("connect");
+    let name = database_name(&url);
+    Some(Backend {
+        name: "mysql",
+        store: Arc::new(store.clone()),
+        sql: Some(store),
+        url: Some(url),
+        cleanup: Cleanup::MySql { base, name },
+    })
+}
+
+/// The database name at the end of a URL's path.
+pub fn database_name(url: &str) -> String {
+    url.rsplit('/')
+        .next()
+        .and_then(|s| s.split('?').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Drops a MySQL database of a bench run.
+pub fn drop_mysql_database(rt: &tokio::runtime::Runtime, base: &str, name: &str) {
+    rt.block_on(async {
+        let admin = kratos_store_mysql::connect(base).await.expect("admin");
+        admin
+            .connection()
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS `{name}`"))
+            .await
+            .ok();
+    });
+}
+
 impl Backend {
     /// Closes the store and removes the SQLite directory or drops the PostgreSQL database.
     pub fn finish(self, rt: &tokio::runtime::Runtime) {
@@ -167,6 +217,7 @@ impl Backend {
             Cleanup::Dir(dir) => {
                 std::fs::remove_dir_all(&dir).ok();
             }
+            Cleanup::MySql { base, name } => drop_mysql_database(rt, &base, &name),
             Cleanup::Postgres { base, name } => rt.block_on(async {
                 let admin = kratos_store_postgres::connect(&base).await.expect("admin");
                 admin
