@@ -47,10 +47,11 @@ pub async fn connect(url: &str) -> Result<SqlStore, DbErr> {
     connect_with(url, MySqlOptions::default()).await
 }
 
-/// Opens a pool with the given options. Connections use `utf8mb4`, the UTC time zone and the
+/// Opens a pool with the given options. Connections use `utf8mb4`, the UTC time zone, the
 /// `READ COMMITTED` isolation level (as under PostgreSQL's default, a statement does not
 /// lock the gaps between the index entries it reads, which under InnoDB's `REPEATABLE READ`
-/// made unrelated writes of concurrent tenants deadlock).
+/// made unrelated writes of concurrent tenants deadlock) and a `group_concat_max_len` of
+/// 64 MiB (identity reads aggregate with `GROUP_CONCAT`).
 pub async fn connect_with(url: &str, options: MySqlOptions) -> Result<SqlStore, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.max_connections(options.max_connections)
@@ -61,6 +62,11 @@ pub async fn connect_with(url: &str, options: MySqlOptions) -> Result<SqlStore, 
         .after_connect(|db| {
             Box::pin(async move {
                 db.execute_unprepared("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    .await?;
+                // Identity reads build their address and identifier lists with
+                // `GROUP_CONCAT … ORDER BY` (MySQL 8 has no ordered `JSON_ARRAYAGG`), whose
+                // result the default limit of 1024 bytes would cut.
+                db.execute_unprepared("SET SESSION group_concat_max_len = 67108864")
                     .await
                     .map(|_| ())
             })

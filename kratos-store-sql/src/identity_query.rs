@@ -66,17 +66,20 @@ macro_rules! sqlite_verifiable_list {
 pub(crate) use sqlite_verifiable_list;
 
 /// [`postgres_verifiable_list`] for MySQL / MariaDB (ids as hex, booleans as JSON booleans,
-/// timestamps as RFC 3339 text; `JSON_ARRAYAGG … ORDER BY` is MariaDB's).
+/// timestamps as RFC 3339 text). The ordered list is `GROUP_CONCAT … ORDER BY` of JSON
+/// objects made a JSON array by `JSON_EXTRACT(…, '$')`: MySQL 8 has no ordered
+/// `JSON_ARRAYAGG` (MariaDB has), and both have these.
 macro_rules! mysql_verifiable_list {
     ($nid:literal, $identity:literal) => {
         concat!(
-            "(SELECT COALESCE(JSON_ARRAYAGG(JSON_OBJECT('id', HEX(a.id), 'value', a.value, \
+            "(SELECT COALESCE(JSON_EXTRACT(CONCAT('[', GROUP_CONCAT(JSON_OBJECT(\
+             'id', HEX(a.id), 'value', a.value, \
              'verified', JSON_EXTRACT(IF(a.verified, 'true', 'false'), '$'), \
              'via', a.via, 'status', a.status, \
              'verified_at', DATE_FORMAT(a.verified_at, '%Y-%m-%dT%H:%i:%s.%fZ'), \
              'created_at', DATE_FORMAT(a.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), \
              'updated_at', DATE_FORMAT(a.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ')) \
-             ORDER BY a.position), JSON_ARRAY()) \
+             ORDER BY a.position SEPARATOR ','), ']'), '$'), JSON_ARRAY()) \
              FROM identity_verifiable_addresses a WHERE a.nid = ",
             $nid,
             " AND a.identity_id = ",
@@ -128,7 +131,8 @@ macro_rules! mysql_credentials {
          'config', c.config, 'version', c.version, \
          'created_at', DATE_FORMAT(c.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), \
          'updated_at', DATE_FORMAT(c.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'), 'identifiers', \
-         (SELECT COALESCE(JSON_ARRAYAGG(ci.identifier ORDER BY ci.position), JSON_ARRAY()) \
+         (SELECT COALESCE(JSON_EXTRACT(CONCAT('[', GROUP_CONCAT(JSON_QUOTE(ci.identifier) \
+         ORDER BY ci.position SEPARATOR ','), ']'), '$'), JSON_ARRAY()) \
          FROM identity_credential_identifiers ci WHERE ci.nid = $1 \
          AND ci.identity_id = i.id AND ci.identity_credential_id = c.id))), JSON_ARRAY()) \
          FROM identity_credentials c WHERE c.nid = $1 AND c.identity_id = i.id) \

@@ -45,19 +45,21 @@ const MYSQL_UP: &str = r#"
 ALTER TABLE identities ADD COLUMN verifiable_addresses JSON NOT NULL DEFAULT ('[]'),
     ADD COLUMN recovery_addresses JSON NOT NULL DEFAULT ('[]');
 UPDATE identities i SET
-    verifiable_addresses = (SELECT COALESCE(JSON_ARRAYAGG(JSON_OBJECT('id', HEX(a.id),
+    verifiable_addresses = (SELECT COALESCE(JSON_EXTRACT(CONCAT('[', GROUP_CONCAT(
+        JSON_OBJECT('id', HEX(a.id),
         'value', a.value, 'verified', JSON_EXTRACT(IF(a.verified, 'true', 'false'), '$'),
         'via', a.via, 'status', a.status,
         'verified_at', DATE_FORMAT(a.verified_at, '%Y-%m-%dT%H:%i:%s.%fZ'),
         'created_at', DATE_FORMAT(a.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'),
         'updated_at', DATE_FORMAT(a.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'))
-        ORDER BY a.position), '[]')
+        ORDER BY a.position SEPARATOR ','), ']'), '$'), '[]')
         FROM identity_verifiable_addresses a WHERE a.nid = i.nid AND a.identity_id = i.id),
-    recovery_addresses = (SELECT COALESCE(JSON_ARRAYAGG(JSON_OBJECT('id', HEX(a.id),
+    recovery_addresses = (SELECT COALESCE(JSON_EXTRACT(CONCAT('[', GROUP_CONCAT(
+        JSON_OBJECT('id', HEX(a.id),
         'value', a.value, 'via', a.via,
         'created_at', DATE_FORMAT(a.created_at, '%Y-%m-%dT%H:%i:%s.%fZ'),
         'updated_at', DATE_FORMAT(a.updated_at, '%Y-%m-%dT%H:%i:%s.%fZ'))
-        ORDER BY a.position), '[]')
+        ORDER BY a.position SEPARATOR ','), ']'), '$'), '[]')
         FROM identity_recovery_addresses a WHERE a.nid = i.nid AND a.identity_id = i.id);
 ALTER TABLE identities ALTER COLUMN verifiable_addresses DROP DEFAULT,
     ALTER COLUMN recovery_addresses DROP DEFAULT
