@@ -1,8 +1,9 @@
-//! keto-core checks on the SQL tuple store (SQLite file, and PostgreSQL when
-//! `KRATOS_TEST_POSTGRES_URL` is set), each beside one indexed `SELECT` by primary key on
-//! the same database in the same run: the price of a single round trip. Each check runs
-//! right after one baseline `SELECT`, timed apart, and `bench_table` prints the median check
-//! over the median baseline of the same pairs (`kratos_benches::paired`).
+//! keto-core checks on the SQL tuple store (SQLite file, PostgreSQL when
+//! `KRATOS_TEST_POSTGRES_URL` is set, MySQL / MariaDB when `KRATOS_TEST_MYSQL_URL` is), each
+//! beside one indexed `SELECT` by primary key on the same database in the same run: the price
+//! of a single round trip. Each check runs right after one baseline `SELECT`, timed apart, and
+//! `bench_table` prints the median check over the median baseline of the same pairs
+//! (`kratos_benches::paired`).
 //!
 //! Scenarios (as in the `keto_memory` bench): a direct check, membership through 5 nested
 //! groups, a denied check that walks the same nest, a permit that is an OR over 100
@@ -125,9 +126,13 @@ async fn load(store: &SqlStore, nid: Uuid, lines: &[String]) {
         };
         store.transact(nid, &tx).await.expect("load");
     }
+    let analyze = match store.connection().get_database_backend() {
+        DatabaseBackend::MySql => "ANALYZE TABLE keto_relation_tuples",
+        _ => "ANALYZE",
+    };
     store
         .connection()
-        .execute_unprepared("ANALYZE")
+        .execute_unprepared(analyze)
         .await
         .expect("analyze");
     eprintln!(
