@@ -71,8 +71,7 @@ impl super::HasInternal for RecoveryFlow {
 pub(crate) const ADMIN_MADE: &str = "skip_csrf_check";
 
 /// The internal key of the method a flow the admin API made accepts whatever the
-/// configuration (absent on flows stored before it was kept: `code`, the only one they
-/// accepted so).
+/// configuration.
 pub(crate) const ADMIN_METHOD: &str = "admin_method";
 
 /// A successful recovery.
@@ -410,10 +409,12 @@ impl<'a> RecoveryFlows<'a> {
         let admin_made = flow.internal.get(ADMIN_MADE) == Some(&Value::Bool(true));
         // The configured method, or on a flow the admin API made, the method it was made for.
         let primary = self.primary().ok().map(|s| s.method());
-        let admin_method = admin_made.then(|| {
-            let name = flow.internal.get(ADMIN_METHOD).and_then(Value::as_str);
-            Method::custom(name.unwrap_or("code").to_owned())
-        });
+        let admin_method = flow
+            .internal
+            .get(ADMIN_METHOD)
+            .and_then(Value::as_str)
+            .filter(|_| admin_made)
+            .map(|name| Method::custom(name.to_owned()));
         let strategy = self
             .kratos
             .methods()

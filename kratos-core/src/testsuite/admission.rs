@@ -231,6 +231,53 @@ pub async fn flow_recovery_and_verification_offer_the_method_use_names(store: Ar
         k.verification().create(FlowType::Api, &ctx).await,
         Err(FlowError::BadRequest(reason)) if reason.contains("link")
     ));
+    // The admin API still makes a flow for the method it is asked for, which takes its
+    // secret and no other method's submission.
+    let identity = k
+        .identities()
+        .create(crate::identity::CreateIdentityBody {
+            traits: json!({"email": format!("admin-{}@example.com", Uuid::new_v4().simple())}),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let admin = k
+        .recovery()
+        .admin_create_code(identity.id, None)
+        .await
+        .unwrap();
+    let flow_id: Uuid = url::Url::parse(&admin.recovery_link)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "flow")
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    let crate::flow::recovery::RecoverySubmission::Flow(refused) = k
+        .recovery()
+        .submit(
+            flow_id,
+            &json!({"method": "link", "email": "someone@example.com"}),
+            &ctx,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("no recovery by link")
+    };
+    assert_eq!(super::flows::messages(&refused.ui), vec![4010005]);
+    assert!(matches!(
+        k.recovery()
+            .submit(
+                flow_id,
+                &json!({"method": "code", "code": admin.recovery_code}),
+                &ctx
+            )
+            .await
+            .unwrap(),
+        crate::flow::recovery::RecoverySubmission::Completed(_)
+    ));
     // With both on, the form is the one of `use`, and the other method's submission is
     // refused with 4010005 / 4010006.
     let (k, _, _) = kratos_with_outbox(
