@@ -9,6 +9,10 @@
 //! On PostgreSQL a peer runs beside them: tower-sessions' `PostgresStore::load` (0.15, on
 //! sqlx 0.8) on the same database, for one stored session among as many.
 //!
+//! Beside them, `whoami_cached`: the same call through a registry with the whoami cache on
+//! (`KratosBuilder::whoami_cache`) over the same store, served from memory, paired with the
+//! uncached whoami of the same token as its baseline.
+//!
 //! whoami and the peer are measured in pairs: each call runs right after one baseline
 //! `SELECT`, timed apart, and `bench_table` prints the median call over the median baseline
 //! of the same pairs (`kratos_benches::paired`), which holds when the machine's speed drifts.
@@ -21,7 +25,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use kratos_benches::paired::{self, Paired};
 use kratos_core::identity::{CreateIdentityBody, IdentityPatch};
-use kratos_core::session::{Aal, AuthenticationMethod, ClientInfo};
+use kratos_core::session::{Aal, AuthenticationMethod, ClientInfo, WhoamiCache};
 use kratos_store_sql::sea_orm::{ConnectionTrait, Statement, Value};
 use serde_json::json;
 
@@ -125,6 +129,30 @@ fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: common::Backend
         })
     });
     paired::keep(&group, "whoami", BASELINE, std::mem::take(&mut paired));
+    // The same whoami through a registry with the whoami cache on, over the same store:
+    // served from memory (every check still runs). Each call runs right after one uncached
+    // whoami of the same token, its baseline here.
+    let cached = cached_kratos(&backend, rt);
+    let cached_sessions = cached.sessions();
+    g.bench_function("whoami_cached", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(paired.run_async(
+                iters,
+                || sessions.whoami(black_box(&token)),
+                || cached_sessions.whoami(black_box(&token)),
+            ))
+        })
+    });
+    paired::keep(
+        &group,
+        "whoami_cached",
+        "whoami",
+        std::mem::take(&mut paired),
+    );
+    let stats = cached.whoami_cache_stats().expect("the cache is on");
+    if stats.misses > 0 && stats.hits <= stats.misses {
+        eprintln!("  the cached whoami was mostly not served from memory: {stats:?}");
+    }
     if backend.name == "postgres"
         && let Some(url) = &backend.url
     {
@@ -142,8 +170,33 @@ fn run(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: common::Backend
         paired::keep(&group, "peer_tower_sessions_load", BASELINE, paired);
     }
     g.finish();
-    drop((k, db, issued));
+    drop((k, cached, db, issued));
     backend.finish(rt);
+}
+
+/// A registry over `backend`'s store with the whoami cache on, once it serves from memory
+/// (on PostgreSQL, once its change feed listens).
+fn cached_kratos(backend: &common::Backend, rt: &tokio::runtime::Runtime) -> kratos_core::Kratos {
+    let k = kratos_core::Kratos::builder(common::config(""))
+        .store(backend.store.clone())
+        .schema(common::schema())
+        .whoami_cache(WhoamiCache {
+            max_entries: 10_000,
+            ttl: std::time::Duration::from_secs(600),
+        })
+        .build()
+        .expect("kratos builds");
+    rt.block_on(async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !k.whoami_cache_stats().expect("the cache is on").live {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the whoami cache serves from memory within 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    });
+    k
 }
 
 /// tower-sessions' PostgreSQL store on the same database with `n` sessions; the id of the

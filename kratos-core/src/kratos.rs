@@ -37,6 +37,9 @@ pub enum BuildError {
     /// The courier (templates or channel) could not be set up.
     #[error("courier: {0}")]
     Courier(String),
+    /// The options of [`KratosBuilder::whoami_cache`] are out of range.
+    #[error("whoami cache: {0}")]
+    WhoamiCache(String),
 }
 
 /// A password hash or verification run by [`Kratos::run_hash`] failed to finish (it
@@ -69,6 +72,7 @@ struct Inner {
     web_hooks: crate::hook::WebHookClient,
     courier: crate::courier::CourierParts,
     methods: crate::strategy::Methods,
+    whoami_cache: Option<Arc<crate::session::CacheState>>,
 }
 
 impl Kratos {
@@ -109,6 +113,7 @@ impl Kratos {
             courier_templates: Vec::new(),
             hash_concurrency: None,
             extra_methods: crate::strategy::Methods::empty(),
+            whoami_cache: None,
         }
     }
 
@@ -119,6 +124,19 @@ impl Kratos {
             inner: self.inner.clone(),
             nid,
         }
+    }
+
+    /// The whoami cache, when [`KratosBuilder::whoami_cache`] turned it on. Its change feed
+    /// (if the store has one) is subscribed to here when it was not yet.
+    pub(crate) fn whoami_cache(&self) -> Option<&Arc<crate::session::CacheState>> {
+        let cache = self.inner.whoami_cache.as_ref()?;
+        cache.start(&self.inner.store);
+        Some(cache)
+    }
+
+    /// The whoami cache's counters; `None` when the cache is off.
+    pub fn whoami_cache_stats(&self) -> Option<crate::session::WhoamiCacheStats> {
+        self.whoami_cache().map(|c| c.stats())
     }
 
     /// The tenant this handle is bound to.
@@ -266,6 +284,7 @@ pub struct KratosBuilder {
     courier_templates: Vec<(crate::courier::TemplateType, crate::courier::EmailTemplate)>,
     hash_concurrency: Option<usize>,
     extra_methods: crate::strategy::Methods,
+    whoami_cache: Option<crate::session::WhoamiCache>,
 }
 
 impl KratosBuilder {
@@ -375,6 +394,24 @@ impl KratosBuilder {
         self
     }
 
+    /// Turns the in-process whoami cache on (it is off by default): `whoami` answers a token
+    /// seen within `cache.ttl` from memory, and every write of a session or an identity
+    /// evicts what it changes. See [`WhoamiCache`](crate::session::WhoamiCache) for what
+    /// is kept and how stale an answer may be on each backend. Not a configuration key, as
+    /// Kratos has none for it.
+    ///
+    /// With the cache on, [`Kratos::store`] is the store wrapped so that writes through it
+    /// evict. On PostgreSQL the registry listens for other processes' writes on a connection
+    /// of its own, opened when it is built within a Tokio runtime (otherwise at the first
+    /// whoami).
+    ///
+    /// [`build`](Self::build) fails with [`BuildError::WhoamiCache`] when `max_entries` is
+    /// 0 or `ttl` is zero or longer than [`WhoamiCache::MAX_TTL`](crate::session::WhoamiCache::MAX_TTL).
+    pub fn whoami_cache(mut self, cache: crate::session::WhoamiCache) -> Self {
+        self.whoami_cache = Some(cache);
+        self
+    }
+
     /// Checks everything and builds the registry.
     pub fn build(self) -> Result<Kratos, BuildError> {
         let mut config = self.config;
@@ -439,10 +476,28 @@ impl KratosBuilder {
             methods.add_verification(s.clone());
         }
         methods.check_available(&config)?;
+        let mut store: Arc<dyn Persister> =
+            self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let whoami_cache = match self.whoami_cache {
+            Some(options) => {
+                options.check().map_err(BuildError::WhoamiCache)?;
+                let cache = crate::session::CacheState::new(options);
+                store = Arc::new(crate::session::EvictingStore {
+                    inner: store,
+                    cache: cache.clone(),
+                });
+                if tokio::runtime::Handle::try_current().is_ok() {
+                    cache.start(&store);
+                }
+                Some(cache)
+            }
+            None => None,
+        };
         Ok(Kratos {
             inner: Arc::new(Inner {
                 methods,
-                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                whoami_cache,
+                store,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 config,
                 schemas,

@@ -35,6 +35,7 @@ mod session;
 mod settings_flows;
 mod smtp_sink;
 mod verification_hooks;
+mod whoami_cache;
 pub use admission::*;
 pub use cleanup::*;
 pub use code_limits::*;
@@ -52,6 +53,7 @@ pub use session::*;
 pub use settings_flows::*;
 pub use smtp_sink::*;
 pub use verification_hooks::*;
+pub use whoami_cache::*;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -131,6 +133,9 @@ macro_rules! store_conformance {
             session_list_and_tenant_isolation,
             session_with_identity_by_token,
             session_with_identity_second_factor,
+            whoami_cache_evicts_on_revoke_and_logout,
+            whoami_cache_evicts_on_identity_changes,
+            whoami_cache_keeps_expiry_and_sliding_extension,
             flow_register_and_login_with_password,
             flow_browser_csrf_and_return_to,
             flow_expiry_gives_a_fresh_flow,
@@ -290,6 +295,18 @@ pub fn kratos_with(
     extra_yaml: &str,
     clock: Arc<dyn crate::Clock>,
 ) -> Kratos {
+    builder_with(store, extra_yaml, clock)
+        .build()
+        .expect("kratos builds")
+        .tenant(Uuid::new_v4())
+}
+
+/// The builder of [`kratos_with`], to add options to.
+pub fn builder_with(
+    store: Arc<dyn Persister>,
+    extra_yaml: &str,
+    clock: Arc<dyn crate::Clock>,
+) -> crate::KratosBuilder {
     let config = Config::from_yaml_str(&format!(
         "secrets:\n  default: [\"conformance-suite-secret-0123456789\"]\nhashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n{extra_yaml}"
     ))
@@ -307,9 +324,6 @@ pub fn kratos_with(
             )
             .expect("other schema"),
         )
-        .build()
-        .expect("kratos builds")
-        .tenant(Uuid::new_v4())
 }
 
 fn email() -> String {

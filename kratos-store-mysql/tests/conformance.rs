@@ -263,3 +263,37 @@ mod instances {
     use super::*;
     kratos_core::instances_conformance!(two_instances);
 }
+
+/// MySQL has no notifications: a whoami cache bounds what it keeps by its time-to-live. With
+/// a 200 ms TTL, a revocation or a disabled identity written through one instance is refused
+/// by the other, which served the session from memory, at most 200 ms after the write (the
+/// entry was read before it), plus 100 ms for the polling whoami itself on a loaded machine:
+/// the bound is 300 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_instances_refuse_the_others_revocations_once_the_ttl_has_passed() {
+    use std::time::Duration;
+    let (Some(a), Some(b)) = (store().await, store().await) else {
+        return;
+    };
+    let ttl = Duration::from_millis(200);
+    let (one, two) = kratos_core::testsuite::cached_pair(
+        a,
+        b,
+        kratos_core::session::WhoamiCache {
+            max_entries: 1000,
+            ttl,
+        },
+    )
+    .await;
+    assert_eq!(
+        two.whoami_cache_stats().unwrap().feed_connections,
+        0,
+        "no change feed: the TTL alone bounds staleness"
+    );
+    kratos_core::testsuite::whoami_cache_instances_refuse_within(
+        &one,
+        &two,
+        ttl + Duration::from_millis(100),
+    )
+    .await;
+}

@@ -8,6 +8,10 @@
 //! the flow again. Identities, sessions, codes and messages, and the transaction that
 //! completes a flow, are committed durably.
 //!
+//! Every update or deletion of a session or an identity sends a notification in its
+//! transaction; the store's change feed ([`with_change_feed`]) reports them to the whoami
+//! caches of the app instances sharing the database.
+//!
 //! ```no_run
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let store = kratos_store_postgres::connect("postgres://postgres@127.0.0.1:5432/kratos").await?;
@@ -16,8 +20,11 @@
 //! # }).unwrap();
 //! ```
 
+mod feed;
+
 use std::time::Duration;
 
+pub use feed::{APPLICATION_NAME, HEARTBEAT_INTERVAL};
 pub use kratos_store_sql::SqlStore;
 use sea_orm::{ConnectOptions, Database, DbErr};
 
@@ -58,7 +65,25 @@ pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<SqlStor
         .connect_timeout(Duration::from_secs(5))
         .test_before_acquire_if_idle_for(options.ping_after_idle)
         .sqlx_logging(false);
-    Ok(SqlStore::new(Database::connect(opts).await?))
+    Ok(with_change_feed(SqlStore::new(
+        Database::connect(opts).await?,
+    )))
+}
+
+/// `store` (on a PostgreSQL connection) with its change feed: each subscriber
+/// ([`kratos_core::store::ChangeFeedStore::change_feed`], the whoami cache of a registry)
+/// gets a listener on a connection of its own, outside the pool, that reports every update
+/// or deletion of a session or an identity committed by any process on the database. It
+/// reconnects when its connection drops (reporting `Interrupted`, then `Listening`), and
+/// takes a connection that hears nothing for three [`HEARTBEAT_INTERVAL`]s (a heartbeat is
+/// sent every interval) for dead. [`connect`] and [`connect_with`] give their stores one.
+///
+/// # Panics
+///
+/// When `store`'s connection is not PostgreSQL's.
+pub fn with_change_feed(store: SqlStore) -> SqlStore {
+    let pool = store.connection().get_postgres_connection_pool().clone();
+    store.with_change_feed(std::sync::Arc::new(move || Some(feed::open(&pool))))
 }
 
 /// A fresh database per test run, for test suites: creates `kratos_test_<time>_<random>` on

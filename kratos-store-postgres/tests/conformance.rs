@@ -329,3 +329,71 @@ mod instances {
     use super::*;
     kratos_core::instances_conformance!(two_instances);
 }
+
+/// The whoami cache of two instances: a revocation or a disabled identity written through
+/// one is refused by the other within 100 ms (the change feed's notification evicts it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_instances_refuse_the_others_revocations_within_100_ms() {
+    let Some((a, b)) = two_instances().await else {
+        return;
+    };
+    let (one, two) =
+        kratos_core::testsuite::cached_pair(a, b, kratos_core::testsuite::LONG_CACHE).await;
+    kratos_core::testsuite::whoami_cache_instances_refuse_within(
+        &one,
+        &two,
+        std::time::Duration::from_millis(100),
+    )
+    .await;
+}
+
+/// The change feed's listening connection, terminated by the server, is replaced: the feed
+/// listens again, and the other instance's writes are seen within 100 ms again. (In a
+/// database of its own: the listeners of every instance on it are terminated.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_feed_reconnects_when_its_connection_drops() {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    use std::time::{Duration, Instant};
+    let Some(store) = fresh_store().await else {
+        return;
+    };
+    let (one, two) = kratos_core::testsuite::cached_pair(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        kratos_core::testsuite::LONG_CACHE,
+    )
+    .await;
+    let connections = |k: &kratos_core::Kratos| k.whoami_cache_stats().unwrap().feed_connections;
+    let before = (connections(&one), connections(&two));
+    let terminated = store
+        .connection()
+        .query_one_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = $1",
+            [kratos_store_postgres::APPLICATION_NAME.into()],
+        ))
+        .await
+        .expect("terminate the listeners")
+        .expect("a row")
+        .try_get::<i64>("", "n")
+        .expect("a count");
+    assert_eq!(terminated, 2, "one listener per instance");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while connections(&one) <= before.0
+        || connections(&two) <= before.1
+        || !two.whoami_cache_stats().unwrap().live
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the feeds listen again within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    kratos_core::testsuite::whoami_cache_instances_refuse_within(
+        &one,
+        &two,
+        Duration::from_millis(100),
+    )
+    .await;
+}

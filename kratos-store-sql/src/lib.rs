@@ -7,7 +7,9 @@
 //! once; where a dialect differs, the statement matches on the backend in one place.
 //!
 //! On PostgreSQL, flow creation and flow-only updates commit asynchronously (a crash may lose
-//! the latest flows; their users start again); everything else commits durably.
+//! the latest flows; their users start again); everything else commits durably. Updates and
+//! deletions of sessions and identities send a notification ([`changes`]) for the whoami
+//! caches of the app instances sharing the database.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -21,6 +23,7 @@
 //! # }).unwrap();
 //! ```
 
+pub mod changes;
 mod cleanup_store;
 mod code_store;
 mod completion_store;
@@ -46,16 +49,39 @@ pub use sea_orm;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 
+/// Opens a change feed ([`SqlStore::with_change_feed`]).
+pub type ChangeFeedSource =
+    std::sync::Arc<dyn Fn() -> Option<kratos_core::store::ChangeFeed> + Send + Sync>;
+
 /// The SQL store: implements every store trait of kratos-core on a sea-orm connection.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SqlStore {
     db: DatabaseConnection,
+    feed: Option<ChangeFeedSource>,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("db", &self.db)
+            .field("change_feed", &self.feed.is_some())
+            .finish()
+    }
 }
 
 impl SqlStore {
-    /// Wraps a connection (pool). Run [`SqlStore::migrate`] before first use.
+    /// Wraps a connection (pool). Run [`SqlStore::migrate`] before first use. The store has
+    /// no change feed ([`kratos_core::store::ChangeFeedStore`]) until one is given with
+    /// [`SqlStore::with_change_feed`] (`kratos-store-postgres` gives one).
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self { db, feed: None }
+    }
+
+    /// The store, answering [`kratos_core::store::ChangeFeedStore::change_feed`] with what
+    /// `open` opens (called within a Tokio runtime, once per subscriber).
+    pub fn with_change_feed(mut self, open: ChangeFeedSource) -> Self {
+        self.feed = Some(open);
+        self
     }
 
     /// The underlying connection.

@@ -190,17 +190,28 @@ impl<'a> SessionManager<'a> {
         required: RequiredAal,
     ) -> Result<Session, SessionError> {
         // One lookup: the session with its identity (without credentials) and the level the
-        // identity's credentials allow.
+        // identity's credentials allow; with the whoami cache on, the kept answer to it.
+        // Every check runs on either.
+        let nid = self.kratos.nid();
+        let digest = token_digest(token);
+        let cache = self.kratos.whoami_cache();
+        if let Some(found) = cache.and_then(|c| c.get(nid, &digest)) {
+            return self.activate(found, required).await;
+        }
+        let ticket = cache.and_then(|c| c.ticket());
         let found = match self
             .kratos
             .store()
-            .get_session_by_token_with_identity(self.kratos.nid(), &token_digest(token))
+            .get_session_by_token_with_identity(nid, &digest)
             .await
         {
             Ok(r) => r,
             Err(StoreError::NotFound) => return Err(SessionError::Inactive),
             Err(e) => return Err(e.into()),
         };
+        if let (Some(cache), Some(ticket)) = (cache, ticket) {
+            cache.put(nid, digest, &found, ticket);
+        }
         self.activate(found, required).await
     }
 

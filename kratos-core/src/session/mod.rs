@@ -4,12 +4,17 @@
 //! store keeps only their SHA-256 digests: a leaked database yields no usable session.
 //! Optional sliding expiry (`session.extend_on_use`) extends a session when it is used past
 //! `session.earliest_possible_extend`, which Kratos lacks.
+//!
+//! An optional in-process cache serves whoami from memory ([`WhoamiCache`], off by default).
 
+mod cache;
 mod error;
 mod manager;
 mod model;
 mod token;
 
+pub(crate) use cache::{CacheState, EvictingStore};
+pub use cache::{WhoamiCache, WhoamiCacheStats};
 pub use error::SessionError;
 pub(crate) use manager::public_identity;
 pub use manager::{IssuedSession, RequiredAal, SessionManager, available_aal};

@@ -584,6 +584,10 @@ fn awaits_submission(stored: &StoredFlow) -> bool {
 /// The default reads: each is a map lookup.
 impl LoginReadStore for MemoryStore {}
 
+/// No change feed: one process holds the data, and a whoami cache over it is kept by the
+/// registries that write through it (and bounded by its time-to-live).
+impl super::ChangeFeedStore for MemoryStore {}
+
 #[async_trait]
 impl LockoutStore for MemoryStore {
     async fn record_login_attempt(

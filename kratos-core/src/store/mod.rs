@@ -6,6 +6,7 @@
 //! traits for SQLite and PostgreSQL, and the `testsuite` feature holds the conformance suite
 //! every implementation must pass.
 
+mod changes;
 mod maintenance;
 mod memory;
 mod used_secrets;
@@ -17,6 +18,7 @@ use crate::flow::{FlowKind, StoredFlow};
 use crate::identity::{CredentialType, Identity};
 use crate::session::{Aal, Session, SessionRecord, available_aal};
 
+pub use changes::{ChangeFeed, ChangeFeedStore, StoreChange};
 pub use maintenance::{CleanupStore, SendLimitStore};
 pub use memory::MemoryStore;
 pub use used_secrets::{SecretUse, UsedSecretStore};
@@ -509,6 +511,7 @@ pub trait Persister:
     + CleanupStore
     + SendLimitStore
     + UsedSecretStore
+    + ChangeFeedStore
     + std::fmt::Debug
     + 'static
 {
@@ -527,6 +530,7 @@ impl<
         + CleanupStore
         + SendLimitStore
         + UsedSecretStore
+        + ChangeFeedStore
         + std::fmt::Debug
         + 'static,
 > Persister for T

@@ -18,6 +18,7 @@ mod m20261130_000009_identity_address_lists;
 mod m20261205_000010_login_attempts;
 mod m20261205_000011_cleanup_and_send_limits;
 mod m20261205_000012_used_second_factor_secrets;
+mod m20261212_000013_change_notifications;
 
 use sea_orm_migration::prelude::*;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000010_login_attempts::MIGRATION),
             Box::new(m20261205_000011_cleanup_and_send_limits::MIGRATION),
             Box::new(m20261205_000012_used_second_factor_secrets::MIGRATION),
+            Box::new(m20261212_000013_change_notifications::MIGRATION),
         ]
     }
 }
@@ -101,8 +103,46 @@ async fn run_for_backend(manager: &SchemaManager<'_>, scripts: [&str; 3]) -> Res
 /// Runs each statement of a `;`-separated script.
 async fn run_script(manager: &SchemaManager<'_>, script: &str) -> Result<(), DbErr> {
     let db = manager.get_connection();
-    for stmt in script.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+    for stmt in statements(script) {
         db.execute_unprepared(stmt).await?;
     }
     Ok(())
+}
+
+/// The statements of a `;`-separated script, trimmed, empty ones left out. A `;` between
+/// two `$$` (a PostgreSQL function body) does not end a statement.
+fn statements(script: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    let bytes = script.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(b"$$") {
+            quoted = !quoted;
+            i += 2;
+            continue;
+        }
+        if bytes[i] == b';' && !quoted {
+            out.push(&script[start..i]);
+            start = i + 1;
+        }
+        i += 1;
+    }
+    out.push(&script[start..]);
+    out.into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_function_body_is_one_statement() {
+        assert_eq!(
+            super::statements("CREATE FUNCTION f() AS $$ BEGIN a; b; END $$;\n DROP x ; ;"),
+            ["CREATE FUNCTION f() AS $$ BEGIN a; b; END $$", "DROP x"]
+        );
+        assert!(super::statements("").is_empty());
+    }
 }
