@@ -1,6 +1,6 @@
 //! The change feed of the SQL store ([`kratos_core::store::ChangeFeedStore`]).
 //!
-//! On PostgreSQL, triggers (migration `m20261212_000013_change_notifications`) send a
+//! On PostgreSQL, triggers (migration `m20261205_000013_change_notifications`) send a
 //! notification on [`CHANNEL`] for every update or deletion of a session or an identity row;
 //! `kratos-store-postgres` listens for them and gives the store its feed
 //! ([`crate::SqlStore::with_change_feed`]). SQLite and MySQL have no feed.

@@ -47,7 +47,7 @@ DROP FUNCTION IF EXISTS kratos_rs_notify_session_change()
 "#;
 
 pub(crate) const MIGRATION: Scripts = Scripts {
-    name: "m20261212_000013_change_notifications",
+    name: "m20261205_000013_change_notifications",
     postgres_up: POSTGRES_UP,
     sqlite_up: "",
     postgres_down: POSTGRES_DOWN,
