@@ -111,6 +111,7 @@ impl Kratos {
             flow_hooks: crate::hook::FlowHooks::default(),
             courier_channel: None,
             courier_templates: Vec::new(),
+            courier_sms_templates: Vec::new(),
             hash_concurrency: None,
             extra_methods: crate::strategy::Methods::empty(),
             whoami_cache: None,
@@ -282,6 +283,7 @@ pub struct KratosBuilder {
     flow_hooks: crate::hook::FlowHooks,
     courier_channel: Option<Arc<dyn crate::courier::Channel>>,
     courier_templates: Vec<(crate::courier::TemplateType, crate::courier::EmailTemplate)>,
+    courier_sms_templates: Vec<(crate::courier::TemplateType, String)>,
     hash_concurrency: Option<usize>,
     extra_methods: crate::strategy::Methods,
     whoami_cache: Option<crate::session::WhoamiCache>,
@@ -347,6 +349,17 @@ impl KratosBuilder {
         email: crate::courier::EmailTemplate,
     ) -> Self {
         self.courier_templates.push((template, email));
+        self
+    }
+
+    /// Replaces a courier template's text message (SMS) body, a Jinja template that sees
+    /// the same data as the email (over the built-in one and `courier.templates`).
+    pub fn courier_sms_template(
+        mut self,
+        template: crate::courier::TemplateType,
+        text: impl Into<String>,
+    ) -> Self {
+        self.courier_sms_templates.push((template, text.into()));
         self
     }
 
@@ -448,9 +461,10 @@ impl KratosBuilder {
         if let Some(checker) = self.breach_checker {
             password_policy.breach_checker = Some(checker);
         }
-        let templates = crate::courier::Templates::from_config(
+        let templates = crate::courier::Templates::from_config_with_sms(
             &config.courier.templates,
             self.courier_templates,
+            self.courier_sms_templates,
         )
         .map_err(|e| BuildError::Courier(e.to_string()))?;
         let channel = match self.courier_channel {

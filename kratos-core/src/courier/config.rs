@@ -170,8 +170,8 @@ impl Default for WorkerConfig {
     }
 }
 
-/// `courier.templates`: `<group>.<valid|invalid>.email.{subject, body.{plaintext, html}}`,
-/// where `<group>` is `verification_code`, `verification`, `recovery_code`, `recovery`,
+/// `courier.templates`: `<group>.<valid|invalid>.email.{subject, body.{plaintext, html}}`
+/// and `<group>.<valid|invalid>.sms.body.plaintext`, where `<group>` is `verification_code`, `verification`, `recovery_code`, `recovery`,
 /// `login_code` or `registration_code`. Each value is a `file://` path, a `base64://`
 /// template, or the template text itself.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -194,6 +194,24 @@ pub struct TemplateGroupConfig {
 pub struct TemplateChannels {
     /// `email`
     pub email: Option<EmailTemplateConfig>,
+    /// `sms`
+    pub sms: Option<SmsTemplateConfig>,
+}
+
+/// A text message template's sources (`sms.body.plaintext`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SmsTemplateConfig {
+    /// `body`
+    pub body: SmsBodyConfig,
+}
+
+/// A text message body's source.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SmsBodyConfig {
+    /// `plaintext`
+    pub plaintext: Option<String>,
 }
 
 /// An email template's sources.

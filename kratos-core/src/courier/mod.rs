@@ -37,6 +37,7 @@ pub use smtp::SmtpChannel;
 pub use template::{EmailTemplate, RenderedEmail, TemplateError, TemplateType, Templates};
 
 use crate::clock::truncate_micros;
+use crate::identity::AddressVia;
 use crate::kratos::Kratos;
 use crate::store::StoreError;
 
@@ -84,6 +85,8 @@ impl MessageStatus {
 pub enum MessageType {
     /// An email.
     Email,
+    /// A text message (SMS).
+    Sms,
 }
 
 impl MessageType {
@@ -91,6 +94,7 @@ impl MessageType {
     pub fn as_str(&self) -> &'static str {
         match self {
             MessageType::Email => "email",
+            MessageType::Sms => "sms",
         }
     }
 
@@ -98,6 +102,7 @@ impl MessageType {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "email" => Some(MessageType::Email),
+            "sms" => Some(MessageType::Sms),
             _ => None,
         }
     }
@@ -112,14 +117,14 @@ pub struct Message {
     pub id: Uuid,
     /// Where it stands.
     pub status: MessageStatus,
-    /// `email`.
+    /// `email` or `sms`.
     #[serde(rename = "type")]
     pub message_type: MessageType,
     /// The address it goes to.
     pub recipient: String,
-    /// The subject.
+    /// The subject (empty for a text message).
     pub subject: String,
-    /// The plain-text body.
+    /// The plain-text body (a text message's whole text).
     pub body: String,
     /// The HTML body, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,16 +236,45 @@ impl Courier {
         recipient: &str,
         data: Value,
     ) -> Result<Message, CourierError> {
-        let rendered = self.kratos.templates().render(template, &data)?;
+        self.render_via(AddressVia::Email, template, recipient, data)
+    }
+
+    /// Renders a template into a queued message for an address reached `via` email or SMS
+    /// (not yet stored). A text message has no subject and no HTML body; its template sees
+    /// the same data as the email's, plus `request_url_domain` (the host of `request_url`)
+    /// when the data has a `request_url` and no `request_url_domain`.
+    pub fn render_via(
+        &self,
+        via: AddressVia,
+        template: TemplateType,
+        recipient: &str,
+        mut data: Value,
+    ) -> Result<Message, CourierError> {
         let now = self.now();
+        let (message_type, subject, body, html_body) = match via {
+            AddressVia::Email => {
+                let rendered = self.kratos.templates().render(template, &data)?;
+                (
+                    MessageType::Email,
+                    rendered.subject,
+                    rendered.plaintext,
+                    rendered.html,
+                )
+            }
+            AddressVia::Sms => {
+                add_request_url_domain(&mut data);
+                let text = self.kratos.templates().render_sms(template, &data)?;
+                (MessageType::Sms, String::new(), text, None)
+            }
+        };
         Ok(Message {
             id: Uuid::now_v7(),
             status: MessageStatus::Queued,
-            message_type: MessageType::Email,
+            message_type,
             recipient: recipient.to_owned(),
-            subject: rendered.subject,
-            body: rendered.plaintext,
-            html_body: rendered.html,
+            subject,
+            body,
+            html_body,
             template_type: template,
             template_data: data,
             send_count: 0,
@@ -462,5 +496,56 @@ pub(crate) fn channel_from_config(
         other => Err(format!(
             "courier.delivery_strategy must be smtp or http, not `{other}`"
         )),
+    }
+}
+
+/// Adds `request_url_domain` (the host of `request_url`, as Kratos's text-message templates
+/// use it) to template data that has a `request_url` and no domain yet.
+fn add_request_url_domain(data: &mut Value) {
+    let Some(map) = data.as_object_mut() else {
+        return;
+    };
+    if map.contains_key("request_url_domain") {
+        return;
+    }
+    let host = map
+        .get("request_url")
+        .and_then(Value::as_str)
+        .and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(str::to_owned));
+    if let Some(host) = host {
+        map.insert("request_url_domain".into(), Value::String(host));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn text_message_data_gets_the_request_domain() {
+        let mut data =
+            json!({"request_url": "https://auth.example.com:4433/self-service/login?flow=1"});
+        add_request_url_domain(&mut data);
+        assert_eq!(data["request_url_domain"], "auth.example.com");
+        let mut kept =
+            json!({"request_url": "https://a.example/", "request_url_domain": "b.example"});
+        add_request_url_domain(&mut kept);
+        assert_eq!(kept["request_url_domain"], "b.example");
+        let mut bad = json!({"request_url": "not a url"});
+        add_request_url_domain(&mut bad);
+        assert!(bad.get("request_url_domain").is_none());
+    }
+
+    #[test]
+    fn message_types_round_trip() {
+        for t in [MessageType::Email, MessageType::Sms] {
+            assert_eq!(MessageType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(
+            serde_json::to_value(MessageType::Sms).unwrap(),
+            json!("sms")
+        );
     }
 }

@@ -1,8 +1,11 @@
-//! Email templates, rendered with minijinja.
+//! Email and text-message templates, rendered with minijinja.
 //!
-//! Every [`TemplateType`] has a built-in subject, plain-text body and HTML body. The app
-//! replaces any of them from configuration (`courier.templates`) or from code
-//! ([`KratosBuilder::courier_template`](crate::KratosBuilder::courier_template)). Templates
+//! Every [`TemplateType`] has a built-in subject, plain-text body and HTML body, and a
+//! built-in text-message (SMS) body. The app replaces any of them from configuration
+//! (`courier.templates.<group>.<valid|invalid>.{email,sms}`) or from code
+//! ([`KratosBuilder::courier_template`](crate::KratosBuilder::courier_template),
+//! [`KratosBuilder::courier_sms_template`](crate::KratosBuilder::courier_sms_template)).
+//! The text messages of the valid code templates are Kratos's. Templates
 //! use Jinja syntax and see the message's template data by key: `to`, `identity`, `traits`,
 //! `request_url`, `expires_in_minutes`, and per type `verification_code`, `verification_url`,
 //! `recovery_code`, `recovery_url`, `login_code` or `registration_code`. HTML bodies are
@@ -16,7 +19,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::config::{CourierTemplatesConfig, EmailTemplateConfig};
+use super::config::{CourierTemplatesConfig, EmailTemplateConfig, SmsTemplateConfig};
 
 /// The kinds of message, with Kratos's template type names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -164,7 +167,7 @@ impl std::fmt::Debug for Templates {
 
 impl Default for Templates {
     fn default() -> Self {
-        Self::build(HashMap::new()).expect("the built-in templates parse")
+        Self::build(HashMap::new(), HashMap::new()).expect("the built-in templates parse")
     }
 }
 
@@ -174,6 +177,35 @@ impl Templates {
         config: &CourierTemplatesConfig,
         overrides: impl IntoIterator<Item = (TemplateType, EmailTemplate)>,
     ) -> Result<Self, TemplateError> {
+        Self::from_config_with_sms(config, overrides, [])
+    }
+
+    /// [`Templates::from_config`] with text-message bodies from code (`sms_overrides`) on
+    /// top of the built-in ones and `courier.templates.<group>.<variant>.sms.body.plaintext`.
+    ///
+    /// # Errors
+    /// A source that cannot be read ([`TemplateError::Source`]) or a template that does not
+    /// parse ([`TemplateError::Syntax`]).
+    pub fn from_config_with_sms(
+        config: &CourierTemplatesConfig,
+        overrides: impl IntoIterator<Item = (TemplateType, EmailTemplate)>,
+        sms_overrides: impl IntoIterator<Item = (TemplateType, String)>,
+    ) -> Result<Self, TemplateError> {
+        let mut sms: HashMap<TemplateType, String> = HashMap::new();
+        for t in TemplateType::ALL {
+            let (group, variant) = t.config_key();
+            let channels = config.0.get(group).and_then(|g| match variant {
+                "valid" => g.valid.as_ref(),
+                _ => g.invalid.as_ref(),
+            });
+            if let Some(SmsTemplateConfig { body }) = channels.and_then(|c| c.sms.as_ref()) {
+                let key = format!("courier.templates.{group}.{variant}.sms.body.plaintext");
+                if let Some(text) = load(body.plaintext.as_deref(), &key)? {
+                    sms.insert(t, text);
+                }
+            }
+        }
+        sms.extend(sms_overrides);
         let mut chosen: HashMap<TemplateType, EmailTemplate> = HashMap::new();
         for t in TemplateType::ALL {
             let (group, variant) = t.config_key();
@@ -203,10 +235,13 @@ impl Templates {
             }
         }
         chosen.extend(overrides);
-        Self::build(chosen)
+        Self::build(chosen, sms)
     }
 
-    fn build(mut chosen: HashMap<TemplateType, EmailTemplate>) -> Result<Self, TemplateError> {
+    fn build(
+        mut chosen: HashMap<TemplateType, EmailTemplate>,
+        mut sms: HashMap<TemplateType, String>,
+    ) -> Result<Self, TemplateError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
         let mut has_html = HashMap::new();
@@ -227,6 +262,8 @@ impl Templates {
             if let Some(html) = tpl.html {
                 add(&mut env, "body.html", html)?;
             }
+            let text = sms.remove(&t).unwrap_or_else(|| builtin_sms(t).to_owned());
+            add(&mut env, "sms.txt", text)?;
         }
         Ok(Self {
             env: Arc::new(env),
@@ -259,6 +296,56 @@ impl Templates {
             plaintext,
             html,
         })
+    }
+}
+
+impl Templates {
+    /// Renders the text message (SMS) of a template type with its data.
+    ///
+    /// # Errors
+    /// [`TemplateError::Render`] when the template fails on this data.
+    pub fn render_sms(&self, t: TemplateType, data: &Value) -> Result<String, TemplateError> {
+        let ctx = minijinja::Value::from(minijinja::value::Serde(data));
+        let name = format!("{}.sms.txt", t.as_str());
+        self.env
+            .get_template(&name)
+            .and_then(|tpl| tpl.render(ctx))
+            .map_err(|e| TemplateError::Render {
+                name,
+                message: e.kind().to_string(),
+            })
+    }
+}
+
+/// The built-in text messages: Kratos's for the valid code templates (its
+/// `courier/template/courier/builtin/templates/*/sms.body.gotmpl`, in Jinja syntax), this
+/// project's own wording for the others, which Kratos sends by email only.
+fn builtin_sms(t: TemplateType) -> &'static str {
+    match t {
+        TemplateType::VerificationCodeValid => {
+            "Your verification code is: {{ verification_code }}\n\nIf this was not you, do nothing. It expires in {{ expires_in_minutes }} minutes.\n{% if request_url_domain %}\n@{{ request_url_domain }} #{{ verification_code }}\n{% endif %}"
+        }
+        TemplateType::RecoveryCodeValid => {
+            "Your recovery code is: {{ recovery_code }}\n\n@{{ request_url_domain }} #{{ recovery_code }}\n"
+        }
+        TemplateType::LoginCodeValid => {
+            "Your login code is: {{ login_code }}\n\nIt expires in {{ expires_in_minutes }} minutes.\n{% if request_url_domain %}\n@{{ request_url_domain }} #{{ login_code }}\n{% endif %}"
+        }
+        TemplateType::RegistrationCodeValid => {
+            "Your registration code is: {{ registration_code }}\n\nIt expires in {{ expires_in_minutes }} minutes.\n{% if request_url_domain %}\n@{{ request_url_domain }} #{{ registration_code }}\n{% endif %}"
+        }
+        TemplateType::VerificationValid => {
+            "Confirm your phone number: {{ verification_url }}\n\nThe link expires in {{ expires_in_minutes }} minutes.\n"
+        }
+        TemplateType::RecoveryValid => {
+            "Recover your account: {{ recovery_url }}\n\nThe link expires in {{ expires_in_minutes }} minutes.\n"
+        }
+        TemplateType::VerificationCodeInvalid | TemplateType::VerificationInvalid => {
+            "Someone asked to verify this phone number, but no account uses it. If this was not you, do nothing.\n"
+        }
+        TemplateType::RecoveryCodeInvalid | TemplateType::RecoveryInvalid => {
+            "Someone asked to recover an account for this phone number, but no account uses it. If this was not you, do nothing.\n"
+        }
     }
 }
 
@@ -394,6 +481,63 @@ mod tests {
         assert!(r.plaintext.contains("123456"));
         assert!(r.plaintext.contains("https://x/v?a=1&b=2"));
         assert!(r.html.unwrap().contains("a=1&amp;b=2"), "HTML is escaped");
+    }
+
+    #[test]
+    fn text_messages_render_every_type_and_follow_kratos_for_codes() {
+        let t = Templates::default();
+        let data = json!({"to": "+14155550100", "verification_code": "123456",
+                "recovery_code": "654321", "login_code": "111111",
+                "registration_code": "222222", "verification_url": "https://x/v",
+                "recovery_url": "https://x/r", "expires_in_minutes": 15,
+                "request_url_domain": "auth.example.com"});
+        for ty in TemplateType::ALL {
+            assert!(!t.render_sms(ty, &data).unwrap().trim().is_empty(), "{ty}");
+        }
+        assert_eq!(
+            t.render_sms(TemplateType::LoginCodeValid, &data).unwrap(),
+            "Your login code is: 111111\n\nIt expires in 15 minutes.\n\n@auth.example.com #111111\n"
+        );
+        let no_domain = json!({"verification_code": "123456", "expires_in_minutes": 15});
+        assert_eq!(
+            t.render_sms(TemplateType::VerificationCodeValid, &no_domain)
+                .unwrap(),
+            "Your verification code is: 123456\n\nIf this was not you, do nothing. It expires in 15 minutes.\n"
+        );
+    }
+
+    #[test]
+    fn text_message_overrides_from_config_and_code() {
+        let config: CourierTemplatesConfig = serde_json::from_value(json!({
+            "login_code": {"valid": {"sms": {"body": {"plaintext": "Code {{ login_code }}"}}}},
+            "recovery_code": {"valid": {"sms": {"body": {"plaintext": format!("base64://{}", base64::engine::general_purpose::STANDARD.encode("R {{ recovery_code }}"))}}}}
+        }))
+        .unwrap();
+        let t = Templates::from_config_with_sms(
+            &config,
+            [],
+            [(
+                TemplateType::RecoveryCodeValid,
+                "Mine {{ recovery_code }}".to_owned(),
+            )],
+        )
+        .unwrap();
+        let data = json!({"login_code": "1", "recovery_code": "2"});
+        assert_eq!(
+            t.render_sms(TemplateType::LoginCodeValid, &data).unwrap(),
+            "Code 1"
+        );
+        assert_eq!(
+            t.render_sms(TemplateType::RecoveryCodeValid, &data)
+                .unwrap(),
+            "Mine 2"
+        );
+        let bad = Templates::from_config_with_sms(
+            &CourierTemplatesConfig::default(),
+            [],
+            [(TemplateType::LoginCodeValid, "{% if %}".to_owned())],
+        );
+        assert!(matches!(bad, Err(TemplateError::Syntax { .. })));
     }
 
     #[test]
