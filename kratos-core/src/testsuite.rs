@@ -30,6 +30,7 @@ mod instances;
 mod login_reads;
 mod mfa;
 mod passwordless_code;
+mod phone;
 mod second_factor;
 mod session;
 mod settings_flows;
@@ -48,6 +49,7 @@ pub use instances::*;
 pub use login_reads::*;
 pub use mfa::*;
 pub use passwordless_code::*;
+pub use phone::*;
 pub use second_factor::*;
 pub use session::*;
 pub use settings_flows::*;
@@ -210,6 +212,9 @@ macro_rules! store_conformance {
             flow_refresh_by_code_keeps_the_identity,
             login_reads_count_a_browser_flow_only_with_its_token,
             mfa_an_imported_security_key_without_its_method_asks_for_no_step_up,
+            phone_sign_up_and_sign_in_by_text_message,
+            phone_verification_by_text_message,
+            phone_code_as_second_factor,
         );
     };
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::ui::{InputType, NodeGroup, UiContainer, UiNode, text};
+use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText, text};
 use super::{
     Admission, AdmittedFlow, ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType,
     csrf_matches, new_csrf_token,
@@ -546,7 +546,8 @@ impl<'a> RegistrationFlows<'a> {
 }
 
 /// Puts a schema violation on the node of the offending trait (`#/traits/email` →
-/// `traits.email`), as 4000002 when a property is missing.
+/// `traits.email`), as 4000002 when a property is missing and, as Kratos words them, 4000040
+/// and 4000041 for a value that is not an email address or not a phone number.
 pub(crate) fn add_trait_error(ui: &mut UiContainer, pointer: &str, message: &str) {
     let path = pointer.trim_start_matches("#/").replace('/', ".");
     // "\"email\" is a required property"
@@ -559,6 +560,19 @@ pub(crate) fn add_trait_error(ui: &mut UiContainer, pointer: &str, message: &str
         };
         ui.add_node_message(&node, text::required(prop));
         return;
+    }
+    // "\"hello\" is not a \"tel\"": the value is written as a JSON string.
+    for (format, say) in [
+        ("email", text::invalid_email as fn(&str) -> UiText),
+        ("tel", text::invalid_phone),
+    ] {
+        let value = message
+            .strip_suffix(&format!(" is not a \"{format}\""))
+            .and_then(|v| serde_json::from_str::<String>(v).ok());
+        if let Some(value) = value {
+            ui.add_node_message(&path, say(&value));
+            return;
+        }
     }
     ui.add_node_message(&path, text::validation_generic(message));
 }
@@ -573,5 +587,56 @@ impl Kratos {
 impl super::HasInternal for RegistrationFlow {
     fn internal_mut(&mut self) -> &mut InternalContext {
         &mut self.internal
+    }
+}
+
+#[cfg(test)]
+mod trait_error_tests {
+    use super::*;
+    use crate::identity::IdentitySchema;
+
+    #[test]
+    fn format_violations_say_what_kratos_says() {
+        let schema = IdentitySchema::from_json_str(
+            "phones",
+            r#"{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+                "properties": {"traits": {"type": "object", "properties": {
+                    "email": {"type": "string", "format": "email"},
+                    "phone": {"type": "string", "format": "tel"}}}}}"#,
+        )
+        .unwrap();
+        let errs = schema
+            .validate(&json!({"email": "not-an-address", "phone": "+1 \"555\""}))
+            .unwrap_err();
+        let mut ui = UiContainer {
+            action: "https://x/self-service/registration?flow=1".into(),
+            method: "POST".into(),
+            nodes: Vec::new(),
+            messages: Vec::new(),
+        };
+        ui.nodes.push(UiNode::input(
+            NodeGroup::Default,
+            "traits.email",
+            InputType::Email,
+        ));
+        ui.nodes.push(UiNode::input(
+            NodeGroup::Default,
+            "traits.phone",
+            InputType::Tel,
+        ));
+        for e in &errs {
+            add_trait_error(&mut ui, &e.instance_ptr, &e.message);
+        }
+        let said = |name: &str| serde_json::to_value(&ui.node(name).unwrap().messages).unwrap();
+        assert_eq!(
+            said("traits.email"),
+            json!([{"id": 4000040, "text": "Enter a valid email address", "type": "error",
+                    "context": {"value": "not-an-address"}}])
+        );
+        assert_eq!(
+            said("traits.phone"),
+            json!([{"id": 4000041, "text": "Enter a valid phone number", "type": "error",
+                    "context": {"value": "+1 \"555\""}}])
+        );
     }
 }

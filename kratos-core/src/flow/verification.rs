@@ -21,7 +21,7 @@ use super::{
 };
 use crate::clock::truncate_micros;
 use crate::config::Secret;
-use crate::identity::{AddressVia, Identity};
+use crate::identity::Identity;
 use crate::kratos::Kratos;
 use crate::strategy::recovery::AddressFormCx;
 use crate::strategy::verification::{VerificationCx, VerificationOutcome, VerificationStrategy};
@@ -132,6 +132,9 @@ mod msg {
 
     pub(super) fn success() -> UiText {
         UiText::success(1080002, "You successfully verified your email address.")
+    }
+    pub(super) fn phone_success() -> UiText {
+        UiText::success(1080005, "You successfully verified your phone number.")
     }
     /// 4070005, with the context `{expired_at, expired_at_unix}`.
     pub(super) fn expired(expired_at: DateTime<Utc>, minutes: f64) -> UiText {
@@ -279,8 +282,9 @@ impl<'a> VerificationFlows<'a> {
         (flow, csrf)
     }
 
-    /// Starts one verification flow per unverified email address of `identity` (all of them,
-    /// or those in `only`) and sends each its code or link, as Kratos's `verification` hook
+    /// Starts one verification flow per unverified address of `identity` (all of them, or
+    /// those in `only`; email addresses by email, phone numbers by text message) and sends
+    /// each its code or link, as Kratos's `verification` hook
     /// does after a registration or a settings change. Answers one `show_verification_ui`
     /// action per flow; nothing when verification is disabled.
     pub(crate) async fn start_for_identity(
@@ -297,9 +301,11 @@ impl<'a> VerificationFlows<'a> {
             return Ok(Vec::new());
         };
         let mut actions = Vec::new();
-        for address in identity.verifiable_addresses.iter().filter(|a| {
-            !a.verified && a.via == AddressVia::Email && only.is_none_or(|ids| ids.contains(&a.id))
-        }) {
+        for address in identity
+            .verifiable_addresses
+            .iter()
+            .filter(|a| !a.verified && only.is_none_or(|ids| ids.contains(&a.id)))
+        {
             let context = FlowContext {
                 request_url: None,
                 session_token: None,
@@ -472,7 +478,7 @@ impl<'a> VerificationFlows<'a> {
             VerificationOutcome::NotMine => flow.ui.messages.push(msg::no_strategy()),
             VerificationOutcome::Retry => {}
             VerificationOutcome::Verified(verified) => {
-                self.verified(&mut flow, strategy.method(), verified.identity_id, ctx)
+                self.verified(&mut flow, strategy.method(), &verified, ctx)
                     .await?;
             }
         }
@@ -485,9 +491,10 @@ impl<'a> VerificationFlows<'a> {
         &self,
         flow: &mut VerificationFlow,
         method: Method,
-        identity_id: Option<Uuid>,
+        verified: &crate::strategy::verification::Verified,
         ctx: &FlowContext,
     ) -> Result<(), FlowError> {
+        let identity_id = verified.identity_id;
         let config = self.kratos.config();
         flow.state = FlowState::PassedChallenge;
         let href = flow
@@ -506,7 +513,10 @@ impl<'a> VerificationFlows<'a> {
         let mut ui = self.blank_form(flow.id, "");
         ui.nodes
             .push(continue_node(NodeGroup::custom(method.to_string()), &href));
-        ui.messages.push(msg::success());
+        ui.messages.push(match verified.via {
+            Some(crate::identity::AddressVia::Sms) => msg::phone_success(),
+            _ => msg::success(),
+        });
         flow.ui = ui;
         if let Some(identity_id) = identity_id
             && let Ok(identity) = self

@@ -82,31 +82,27 @@ fn is_disallowed(c: char) -> bool {
             | '\u{FDD0}'..='\u{FDEF}' | '\u{FFFE}' | '\u{FFFF}')
 }
 
-/// Normalises a phone number to E.164 (`+` and 8 to 15 digits). Spaces, dots, dashes and
-/// parentheses are dropped, a leading `00` becomes `+`.
+/// The longest phone number input looked at (libphonenumber's own limit is 250); longer
+/// input is not a phone number.
+const MAX_PHONE_INPUT: usize = 64;
+
+/// Normalises a phone number to E.164, as Kratos does: the number must be in international
+/// format (`+` and the country code; spaces, dots, dashes and parentheses allowed) and be a
+/// valid number of its region by libphonenumber's metadata.
+///
+/// # Errors
+/// [`NormalizeError::InvalidPhone`] for anything else: a local number without its country
+/// code, an unknown country code, a number too short or too long for its region, letters.
 pub fn normalize_phone(value: &str) -> Result<String, NormalizeError> {
     let v: String = value.trim().nfkc().collect();
-    let mut digits = String::with_capacity(v.len());
-    let mut plus = false;
-    for (i, c) in v.chars().enumerate() {
-        match c {
-            '+' if i == 0 => plus = true,
-            '0'..='9' => digits.push(c),
-            ' ' | '-' | '.' | '(' | ')' | '/' => {}
-            _ => return Err(NormalizeError::InvalidPhone),
-        }
-    }
-    if !plus {
-        if let Some(rest) = digits.strip_prefix("00") {
-            digits = rest.to_owned();
-        } else {
-            return Err(NormalizeError::InvalidPhone);
-        }
-    }
-    if digits.len() < 8 || digits.len() > 15 || digits.starts_with('0') {
+    if v.len() > MAX_PHONE_INPUT || !v.starts_with('+') {
         return Err(NormalizeError::InvalidPhone);
     }
-    Ok(format!("+{digits}"))
+    let number = phonenumber::parse(None, &v).map_err(|_| NormalizeError::InvalidPhone)?;
+    if !phonenumber::is_valid(&number) {
+        return Err(NormalizeError::InvalidPhone);
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
 #[cfg(test)]
@@ -159,12 +155,44 @@ mod tests {
             normalize_phone("+1 (415) 555-0100").unwrap(),
             "+14155550100"
         );
-        assert_eq!(normalize_phone("0049 30 1234567").unwrap(), "+49301234567");
+        assert_eq!(normalize_phone("+49 30 901820").unwrap(), "+4930901820");
+        assert_eq!(
+            normalize_phone("+44 20 7946 0958").unwrap(),
+            "+442079460958"
+        );
         assert_eq!(
             normalize_phone("415 555 0100"),
             Err(NormalizeError::InvalidPhone)
         );
         assert_eq!(normalize_phone("+1 abc"), Err(NormalizeError::InvalidPhone));
         assert_eq!(normalize_phone("+12"), Err(NormalizeError::InvalidPhone));
+    }
+
+    #[test]
+    fn phones_that_are_not_numbers_are_refused() {
+        for bad in [
+            "",
+            "+",
+            "0049 30 901820",
+            "+999 1234567",
+            "+1 415 555 0100 0100 0100",
+            "+49 30",
+            "hello",
+            "+1\u{0}4155550100",
+            "\u{202e}+14155550100",
+        ] {
+            assert_eq!(
+                normalize_phone(bad),
+                Err(NormalizeError::InvalidPhone),
+                "{bad:?}"
+            );
+        }
+        let long = format!("+1{}", "5".repeat(10_000));
+        assert_eq!(normalize_phone(&long), Err(NormalizeError::InvalidPhone));
+        assert_eq!(
+            normalize_phone("+\u{FF11} 415 555 0100").unwrap(),
+            "+14155550100",
+            "full-width digits"
+        );
     }
 }

@@ -356,6 +356,16 @@ impl IdentitySchema {
         &self.raw
     }
 
+    /// Whether a trait of this schema is a code identifier reached by SMS (a phone number
+    /// marked `credentials.code.identifier` with `via: sms` or the `tel` format).
+    pub fn has_sms_code_identifier(&self) -> bool {
+        self.fields.iter().any(|f| {
+            f.ext.credentials.code.as_ref().is_some_and(|c| {
+                c.identifier && via_of(c.via.as_deref(), f.format.as_deref()) == AddressVia::Sms
+            })
+        })
+    }
+
     /// The traits Kratos names the login form's identifier after
     /// (`GetIdentifierLabelFromSchema`): those marked as a password, WebAuthn or code
     /// identifier, a TOTP account name or a passkey display name, each once.

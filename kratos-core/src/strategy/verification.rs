@@ -44,6 +44,9 @@ impl VerificationCx<'_> {
 pub struct Verified {
     /// Whose address it is, when the identity still exists (the *after* hooks run for it).
     pub identity_id: Option<Uuid>,
+    /// How the proven address is reached, when known: the flow's success message names a
+    /// phone number (1080005) for `Sms` and an email address (1080002) otherwise.
+    pub via: Option<crate::identity::AddressVia>,
 }
 
 /// A verification strategy's answer to a submission.

@@ -75,6 +75,24 @@ pub fn default_login_identifier_label(schemas: &SchemaRegistry) -> UiText {
 pub fn validation_generic(reason: &str) -> UiText {
     UiText::error(4000001, reason, Some(json!({ "reason": reason })))
 }
+/// 4000040 "Enter a valid email address" (a trait failing the `email` format), with the
+/// context `{value}`.
+pub fn invalid_email(value: &str) -> UiText {
+    UiText::error(
+        4000040,
+        "Enter a valid email address",
+        Some(json!({ "value": value })),
+    )
+}
+/// 4000041 "Enter a valid phone number" (a trait failing the `tel` format), with the context
+/// `{value}`.
+pub fn invalid_phone(value: &str) -> UiText {
+    UiText::error(
+        4000041,
+        "Enter a valid phone number",
+        Some(json!({ "value": value })),
+    )
+}
 /// 4000002 "Property {property} is missing." with the context `{property}`.
 pub fn required(property: &str) -> UiText {
     UiText::error(

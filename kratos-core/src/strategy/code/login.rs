@@ -16,7 +16,7 @@ use crate::flow::FlowError;
 use crate::flow::FlowState;
 use crate::flow::login::LoginFlow;
 use crate::flow::ui::{UiContainer, UiNode, UiText, text};
-use crate::identity::{CredentialType, IdentifierKind, normalize_identifier};
+use crate::identity::CredentialType;
 use crate::kratos::Kratos;
 use crate::session::AuthenticationMethod;
 use crate::store::StoreError;
@@ -54,10 +54,10 @@ pub(crate) fn mfa_addresses(identity: &crate::identity::Identity) -> Vec<String>
         .unwrap_or_default()
 }
 
-/// 1010023 "Send code to {address}", context `{address, channel}`.
+/// 1010023 "Send code to {address}", context `{address, channel}` (`email` or `sms`).
 fn send_code_to(address: &str) -> UiText {
     UiText::info(1010023, format!("Send code to {address}"))
-        .with_context(json!({"address": address, "channel": "email"}))
+        .with_context(json!({"address": address, "channel": super::address_via(address).as_str()}))
 }
 
 fn now(kratos: &Kratos) -> DateTime<Utc> {
@@ -102,14 +102,25 @@ impl LoginStrategy for CodeLogin {
             return Ok(());
         }
         if cx.ui.node("identifier").is_none() {
+            // A phone number must be typeable where a schema signs in by text message.
+            let phones = cx
+                .kratos
+                .schemas()
+                .iter()
+                .any(|s| s.has_sms_code_identifier());
+            let (input_type, autocomplete) = if phones {
+                (crate::flow::ui::InputType::Text, "username")
+            } else {
+                (crate::flow::ui::InputType::Email, "email")
+            };
             cx.ui.nodes.push(
                 UiNode::input(
                     crate::flow::ui::NodeGroup::Default,
                     "identifier",
-                    crate::flow::ui::InputType::Email,
+                    input_type,
                 )
                 .required()
-                .autocomplete("email")
+                .autocomplete(autocomplete)
                 .label(text::default_login_identifier_label(cx.kratos.schemas())),
             );
         }
@@ -142,8 +153,7 @@ impl LoginStrategy for CodeLogin {
                 flow.ui.messages.push(super::too_many_sends());
                 return Ok(LoginOutcome::Retry);
             }
-            let normalized = normalize_identifier(IdentifierKind::Email, address)
-                .unwrap_or_else(|_| address.to_lowercase());
+            let normalized = super::normalize_code_address(address);
             let found = match kratos
                 .store()
                 .find_identity_by_identifier(kratos.nid(), CredentialType::Code, &normalized)
@@ -280,8 +290,7 @@ impl CodeLogin {
                 .or(payload.identifier.as_deref())
                 .unwrap_or("")
                 .trim();
-            let normalized = normalize_identifier(IdentifierKind::Email, asked)
-                .unwrap_or_else(|_| asked.to_lowercase());
+            let normalized = super::normalize_code_address(asked);
             // Only the identity's own addresses: a code is never sent elsewhere.
             let Some(address) = addresses.iter().find(|a| **a == normalized) else {
                 flow.ui.messages.push(UiText::error(

@@ -1,5 +1,6 @@
-//! The `code` method of login and registration: a 6-digit code sent by email signs the user
-//! in or finishes the sign-up, without a password (`selfservice.methods.code.passwordless_enabled`).
+//! The `code` method of login and registration: a 6-digit code sent by email, or by text
+//! message to a phone number, signs the user in or finishes the sign-up, without a password
+//! (`selfservice.methods.code.passwordless_enabled`).
 //!
 //! Codes are stored only as MACs bound to their flow and kind, in the same transaction as the
 //! email carrying them; a flow accepts `selfservice.methods.code.config.max_submissions` (5)
@@ -20,7 +21,9 @@ use crate::courier::TemplateType;
 use crate::flow::FlowError;
 use crate::flow::ui::{InputType, NodeGroup, UiNode, UiText};
 use crate::flow::verification::{code_secrets, template_identity};
-use crate::identity::{IdentifierKind, Identity, normalize_identifier};
+use crate::identity::{
+    AddressVia, IdentifierKind, Identity, normalize_identifier, normalize_phone,
+};
 use crate::kratos::Kratos;
 
 /// The message id of [`too_many_sends`]. Kratos has no rate limit on sending codes and so no
@@ -69,14 +72,35 @@ pub(crate) async fn send_allowed(
         return Ok(false);
     }
     if per_address > 0 {
-        let normalized = normalize_identifier(IdentifierKind::Email, address)
-            .unwrap_or_else(|_| address.trim().to_lowercase());
+        let normalized = normalize_code_address(address);
         let key = address_send_key(code_secrets(kratos), &normalized);
         if count(key).await? > per_address {
             return Ok(false);
         }
     }
     Ok(true)
+}
+
+/// How a code reaches an address, as Kratos infers it: an address with `@` is an email
+/// address, anything else a phone number (text message).
+pub(crate) fn address_via(address: &str) -> AddressVia {
+    if address.contains('@') {
+        AddressVia::Email
+    } else {
+        AddressVia::Sms
+    }
+}
+
+/// An address as the user typed it, normalised as the identity's code addresses are: an email
+/// address folded, a phone number in E.164; anything else trimmed and lowercased (it then
+/// matches no address).
+pub(crate) fn normalize_code_address(raw: &str) -> String {
+    let raw = raw.trim();
+    let normalized = match address_via(raw) {
+        AddressVia::Email => normalize_identifier(IdentifierKind::Email, raw).ok(),
+        AddressVia::Sms => normalize_phone(raw).ok(),
+    };
+    normalized.unwrap_or_else(|| raw.to_lowercase())
 }
 
 /// Where a code goes and what it is for.
@@ -93,7 +117,7 @@ pub(crate) struct CodeRequest<'a> {
     pub(crate) identity: Option<&'a Identity>,
     /// The traits being registered (registration).
     pub(crate) traits: &'a Value,
-    /// The email address.
+    /// The address (email address or phone number, normalised).
     pub(crate) address: &'a str,
 }
 
@@ -106,7 +130,8 @@ fn mac_input(kind: CodeKind, code: &str, address: &str) -> String {
     }
 }
 
-/// Queues a fresh code for `request.address`, replacing the flow's earlier codes.
+/// Queues a fresh code for `request.address` (by email, or by text message to a phone
+/// number), replacing the flow's earlier codes.
 pub(crate) async fn send_code(kratos: &Kratos, request: CodeRequest<'_>) -> Result<(), FlowError> {
     let now = truncate_micros(kratos.clock().now());
     let settings = &kratos.config().selfservice.methods.code.config;
@@ -138,7 +163,12 @@ pub(crate) async fn send_code(kratos: &Kratos, request: CodeRequest<'_>) -> Resu
     };
     let message = kratos
         .courier()
-        .render(template, request.address, data)
+        .render_via(
+            address_via(request.address),
+            template,
+            request.address,
+            data,
+        )
         .map_err(|e| FlowError::Internal(e.to_string()))?;
     let address_id = request.identity.and_then(|i| {
         i.verifiable_addresses

@@ -43,7 +43,8 @@ impl RegistrationStrategy for CodeRegistration {
         Ok(())
     }
 
-    /// `{traits}` validates them and sends a code to their email address (again with
+    /// `{traits}` validates them and sends a code to their first code address, by email or by
+    /// text message (again with
     /// `resend: "code"`); `{traits, code}` creates the identity with that address verified.
     /// The code only works for the address it was sent to.
     async fn submit(&self, cx: &mut RegistrationCx<'_>) -> Result<RegistrationOutcome, FlowError> {
@@ -62,15 +63,16 @@ impl RegistrationStrategy for CodeRegistration {
             }
             return Ok(RegistrationOutcome::Retry);
         }
-        let address = cx.schema.derive(&traits).ok().and_then(|d| {
-            d.code_identifiers
-                .into_iter()
-                .find(|(via, _)| *via == crate::identity::AddressVia::Email)
-                .map(|(_, v)| v)
-        });
-        let Some(address) = address else {
+        // The first code identifier in the schema's order: an email address, or a phone
+        // number reached by text message.
+        let address = cx
+            .schema
+            .derive(&traits)
+            .ok()
+            .and_then(|d| d.code_identifiers.into_iter().next());
+        let Some((via, address)) = address else {
             flow.ui.messages.push(text::validation_generic(
-                "The identity schema marks no email address as a code identifier.",
+                "The identity schema marks no email address or phone number as a code identifier.",
             ));
             return Ok(RegistrationOutcome::Retry);
         };
@@ -113,7 +115,7 @@ impl RegistrationStrategy for CodeRegistration {
         // The code proved the address.
         let verified = vec![crate::identity::AddressImport {
             value: address,
-            via: Some(crate::identity::AddressVia::Email),
+            via: Some(via),
             verified: true,
             status: Some(crate::identity::VerificationStatus::Completed),
             verified_at: Some(truncate_micros(kratos.clock().now())),

@@ -240,23 +240,48 @@ pub(crate) async fn find_or_notify(
 ) -> Result<Option<(Identity, String)>, FlowError> {
     let normalized =
         normalize_identifier(IdentifierKind::Email, email).unwrap_or_else(|_| email.to_owned());
+    find_or_notify_via(
+        kratos,
+        kind,
+        AddressVia::Email,
+        &normalized,
+        notify_unknown,
+        request_url,
+    )
+    .await
+}
+
+/// [`find_or_notify`] for an address reached `via` email or SMS, already normalised
+/// (`normalized`); the notice for an unknown address goes over the same channel.
+pub(crate) async fn find_or_notify_via(
+    kratos: &Kratos,
+    kind: AddressKind,
+    via: AddressVia,
+    normalized: &str,
+    notify_unknown: Option<TemplateType>,
+    request_url: &str,
+) -> Result<Option<(Identity, String)>, FlowError> {
     match kratos
         .store()
-        .find_identity_by_address(kratos.nid(), kind, AddressVia::Email, &normalized)
+        .find_identity_by_address(kratos.nid(), kind, via, normalized)
         .await
     {
-        Ok(identity) => Ok(Some((identity, normalized))),
+        Ok(identity) => Ok(Some((identity, normalized.to_owned()))),
         Err(StoreError::NotFound) => {
             if let Some(template) = notify_unknown {
-                kratos
-                    .courier()
-                    .queue(
+                let courier = kratos.courier();
+                let message = courier
+                    .render_via(
+                        via,
                         template,
-                        email,
-                        json!({"to": email, "request_url": request_url}),
+                        normalized,
+                        json!({"to": normalized, "request_url": request_url}),
                     )
-                    .await
                     .map_err(|e| FlowError::Internal(e.to_string()))?;
+                kratos
+                    .store()
+                    .enqueue_message(kratos.nid(), &message)
+                    .await?;
             }
             Ok(None)
         }

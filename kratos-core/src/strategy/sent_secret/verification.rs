@@ -14,7 +14,9 @@ use crate::identity::{AddressVia, Identity, VerifiableAddress};
 use crate::kratos::Kratos;
 use crate::store::{AddressKind, StoreError};
 use crate::strategy::Method;
-use crate::strategy::code::{check_code_or_say, send_allowed, too_many_sends};
+use crate::strategy::code::{
+    address_via, check_code_or_say, normalize_code_address, send_allowed, too_many_sends,
+};
 use crate::strategy::recovery::AddressFormCx;
 use crate::strategy::verification::{
     VerificationCx, VerificationOutcome, VerificationStrategy, Verified,
@@ -50,6 +52,25 @@ const TEXTS: Texts = Texts {
     },
     code_label: || UiText::info(1070011, "Verification code"),
 };
+
+/// 1080004: a verification code went to a phone number by text message.
+fn code_sent_by_sms() -> UiText {
+    UiText::info(
+        1080004,
+        "A text message containing a verification code has been sent to the phone number you provided. If you have not received a text message, check the spelling of the number and make sure to use the number you registered with.",
+    )
+}
+
+/// The form after a secret went to `address`, saying so in the words of its channel.
+fn sent_form(blank_form: UiContainer, delivery: CodeOrLink, address: &str) -> UiContainer {
+    let mut ui = super::sent_form(blank_form, delivery, &TEXTS, address);
+    if delivery == CodeOrLink::Code && address_via(address) == AddressVia::Sms {
+        for m in ui.messages.iter_mut().filter(|m| m.id == 1080003) {
+            *m = code_sent_by_sms();
+        }
+    }
+    ui
+}
 
 /// The `code` or `link` method of verification flows.
 pub(crate) struct SentSecretVerification(pub(crate) CodeOrLink);
@@ -112,6 +133,7 @@ impl VerificationStrategy for SentSecretVerification {
             }
             return Ok(VerificationOutcome::Verified(Verified {
                 identity_id: code.identity_id,
+                via: code.address.as_deref().map(address_via),
             }));
         }
         let email = payload.email.trim();
@@ -128,14 +150,14 @@ impl VerificationStrategy for SentSecretVerification {
         self.send_to_address(cx.kratos, cx.flow, email).await?;
         cx.flow.state = FlowState::SentEmail;
         let form = cx.blank_form.clone();
-        cx.flow.ui = super::sent_form(form, self.0, &TEXTS, email);
+        cx.flow.ui = sent_form(form, self.0, email);
         Ok(VerificationOutcome::Retry)
     }
 
     fn show_sent(&self, flow: &mut VerificationFlow, blank_form: UiContainer, address: &str) {
         flow.state = FlowState::SentEmail;
         flow.active = Some(self.0.as_str().to_owned());
-        flow.ui = super::sent_form(blank_form, self.0, &TEXTS, address);
+        flow.ui = sent_form(blank_form, self.0, address);
     }
 
     async fn send(
@@ -184,7 +206,7 @@ impl VerificationStrategy for SentSecretVerification {
         };
         let message = kratos
             .courier()
-            .render(template, &address.value, data)
+            .render_via(address.via, template, &address.value, data)
             .map_err(|e| FlowError::Internal(e.to_string()))?;
         kratos
             .store()
@@ -196,8 +218,9 @@ impl VerificationStrategy for SentSecretVerification {
 
 impl SentSecretVerification {
     /// Queues a code or link for `email` when it is a verifiable address (or, for an
-    /// unknown address, a notice when configured). The same outcome for the caller either
-    /// way.
+    /// unknown address, a notice when configured). As Kratos infers it, an address without
+    /// `@` is a phone number, and the message goes by text message. The same outcome for the
+    /// caller either way.
     async fn send_to_address(
         &self,
         kratos: &Kratos,
@@ -214,10 +237,12 @@ impl SentSecretVerification {
                 CodeOrLink::Code => TemplateType::VerificationCodeInvalid,
                 CodeOrLink::Link => TemplateType::VerificationInvalid,
             });
-        let Some((identity, normalized)) = super::find_or_notify(
+        let via = address_via(email);
+        let Some((identity, normalized)) = super::find_or_notify_via(
             kratos,
             AddressKind::Verifiable,
-            email,
+            via,
+            &normalize_code_address(email),
             notify,
             &flow.request_url,
         )
@@ -228,7 +253,7 @@ impl SentSecretVerification {
         let address = identity
             .verifiable_addresses
             .iter()
-            .find(|a| a.value == normalized && a.via == AddressVia::Email)
+            .find(|a| a.value == normalized && a.via == via)
             .ok_or(FlowError::Internal("the address vanished".into()))?;
         self.send(kratos, flow, &identity, address).await
     }
