@@ -30,6 +30,7 @@ mod instances;
 mod login_reads;
 mod mfa;
 mod passwordless_code;
+mod recovery_v2;
 mod second_factor;
 mod session;
 mod settings_flows;
@@ -48,6 +49,7 @@ pub use instances::*;
 pub use login_reads::*;
 pub use mfa::*;
 pub use passwordless_code::*;
+pub use recovery_v2::*;
 pub use second_factor::*;
 pub use session::*;
 pub use settings_flows::*;
@@ -210,6 +212,13 @@ macro_rules! store_conformance {
             flow_refresh_by_code_keeps_the_identity,
             login_reads_count_a_browser_flow_only_with_its_token,
             mfa_an_imported_security_key_without_its_method_asks_for_no_step_up,
+            recovery_v2_by_email,
+            recovery_v2_by_sms,
+            recovery_v2_unknown_address,
+            recovery_v2_chooses_among_addresses,
+            recovery_v2_goes_back,
+            recovery_v2_wrong_codes_and_limits,
+            recovery_v2_flow_outlives_the_flag,
         );
     };
 }
