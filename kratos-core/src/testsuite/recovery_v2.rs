@@ -438,7 +438,7 @@ pub async fn recovery_v2_chooses_among_addresses(store: Arc<dyn Persister>) {
     assert_eq!(choice.state, FlowState::RecoveryAwaitingAddressChoice);
     assert_eq!(ids(&choice.ui), vec![1060006]);
     // Sorted by address, masked, named by their digests; nothing shows them in full.
-    let masked_email = format!("ma****@example.com");
+    let masked_email = "ma****@example.com".to_owned();
     let masked_phone = format!("{}****{}", &phone[..3], &phone[phone.len() - 2..]);
     assert_eq!(
         choices(&choice.ui),
