@@ -31,6 +31,7 @@ mod login_reads;
 mod mfa;
 mod passwordless_code;
 mod phone;
+mod recovery_v2;
 mod second_factor;
 mod session;
 mod settings_flows;
@@ -50,6 +51,7 @@ pub use login_reads::*;
 pub use mfa::*;
 pub use passwordless_code::*;
 pub use phone::*;
+pub use recovery_v2::*;
 pub use second_factor::*;
 pub use session::*;
 pub use settings_flows::*;
@@ -215,6 +217,13 @@ macro_rules! store_conformance {
             phone_sign_up_and_sign_in_by_text_message,
             phone_verification_by_text_message,
             phone_code_as_second_factor,
+            recovery_v2_by_email,
+            recovery_v2_by_sms,
+            recovery_v2_unknown_address,
+            recovery_v2_chooses_among_addresses,
+            recovery_v2_goes_back,
+            recovery_v2_wrong_codes_and_limits,
+            recovery_v2_flow_outlives_the_flag,
         );
     };
 }

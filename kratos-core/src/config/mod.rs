@@ -24,6 +24,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 mod duration;
+mod feature_flags;
 mod hashers;
 mod hooks;
 mod identity;
@@ -35,6 +36,7 @@ mod serve;
 mod session;
 
 pub use duration::KratosDuration;
+pub use feature_flags::FeatureFlagsConfig;
 pub use hashers::{Argon2Config, BcryptConfig, ByteSize, HasherName, HashersConfig};
 pub use hooks::{AfterHooks, BeforeHooks, FlowAfter, HookConfig, MethodHooks, SettingsAfterHooks};
 pub use identity::{IdentityConfig, SchemaSource};
@@ -137,6 +139,8 @@ pub struct Config {
     pub courier: crate::courier::CourierConfig,
     /// Database housekeeping (`database.*`).
     pub database: crate::cleanup::DatabaseConfig,
+    /// Kratos's feature flags (`feature_flags.*`).
+    pub feature_flags: FeatureFlagsConfig,
 }
 
 impl Config {

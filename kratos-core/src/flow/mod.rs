@@ -47,6 +47,33 @@ pub enum FlowState {
     ShowForm,
     /// Settings: saved.
     Success,
+    /// Recovery "v2" (`feature_flags.choose_recovery_address`): waiting for any recovery
+    /// address of the account.
+    RecoveryAwaitingAddress,
+    /// Recovery v2: the account has several recovery addresses; waiting for the user to pick
+    /// the one (shown masked) to send the code to.
+    RecoveryAwaitingAddressChoice,
+    /// Recovery v2: waiting for the picked address in full (Kratos's
+    /// `recovery_confirming_address`).
+    #[serde(rename = "recovery_confirming_address")]
+    RecoveryConfirmingAddress,
+    /// Recovery v2: a code was sent; waiting for it.
+    RecoveryAwaitingCode,
+}
+
+impl FlowState {
+    /// Whether the state is one of recovery "v2" (Kratos's `IsStateRecoveryV2`: the
+    /// `recovery_` states). A recovery flow created in v2 stays in those states until it
+    /// passes the challenge, whatever the configuration says meanwhile.
+    pub fn is_recovery_v2(&self) -> bool {
+        matches!(
+            self,
+            FlowState::RecoveryAwaitingAddress
+                | FlowState::RecoveryAwaitingAddressChoice
+                | FlowState::RecoveryConfirmingAddress
+                | FlowState::RecoveryAwaitingCode
+        )
+    }
 }
 
 /// The kinds of flow the store keeps.

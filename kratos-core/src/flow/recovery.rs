@@ -11,6 +11,14 @@
 //!
 //! [`RecoveryFlows::admin_create_code`] and [`RecoveryFlows::admin_create_link`] are the admin
 //! API: a code or link for an identity, without an email.
+//!
+//! With `feature_flags.choose_recovery_address`, new flows of a method that supports it
+//! (the `code` method) are recovery "v2" flows, as Kratos's: `recovery_awaiting_address` →
+//! (`recovery_awaiting_address_choice` → `recovery_confirming_address`) →
+//! `recovery_awaiting_code` → `passed_challenge`. The user gives any recovery address, picks
+//! among the account's (masked) recovery addresses the one to send the code to (by SMS or
+//! email), and enters the code. Whether a flow is v2 is decided when it is created: a v2
+//! flow belongs to its method (`active`) whatever the flag says later.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -51,7 +59,9 @@ pub struct RecoveryFlow {
     pub active: Option<String>,
     /// The form.
     pub ui: UiContainer,
-    /// `choose_method`, `sent_email` or `passed_challenge`.
+    /// `choose_method`, `sent_email` or `passed_challenge`; in a recovery "v2" flow
+    /// `recovery_awaiting_address`, `recovery_awaiting_address_choice`,
+    /// `recovery_confirming_address`, `recovery_awaiting_code` or `passed_challenge`.
     pub state: FlowState,
     /// What the client may do next (after a successful recovery).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -259,13 +269,21 @@ impl<'a> RecoveryFlows<'a> {
             })
     }
 
+    /// Whether new flows are recovery "v2" flows (`feature_flags.choose_recovery_address`)
+    /// when their method supports it.
+    fn choose_address(&self) -> bool {
+        self.kratos.config().feature_flags.choose_recovery_address
+    }
+
     /// A new flow offering `strategy`'s form, and its CSRF token (empty for api flows),
-    /// not saved yet.
+    /// not saved yet. With `v2` and a strategy that supports it, the flow is a recovery "v2"
+    /// flow of the strategy's method.
     pub(crate) fn new_flow(
         &self,
         flow_type: FlowType,
         ctx: &FlowContext,
         strategy: &dyn RecoveryStrategy,
+        v2: bool,
     ) -> Result<(RecoveryFlow, String), FlowError> {
         self.ensure_enabled()?;
         let return_to = self.kratos.resolve_return_to(ctx.request_url.as_deref())?;
@@ -276,10 +294,21 @@ impl<'a> RecoveryFlows<'a> {
             FlowType::Api => String::new(),
         };
         let mut ui = self.blank_form(id, &csrf);
-        strategy.populate(&mut AddressFormCx {
+        let v2 = v2 && strategy.supports_v2();
+        let mut form = AddressFormCx {
             kratos: self.kratos,
             ui: &mut ui,
-        });
+        };
+        let (state, active) = if v2 {
+            strategy.populate_v2(&mut form);
+            (
+                FlowState::RecoveryAwaitingAddress,
+                Some(strategy.method().to_string()),
+            )
+        } else {
+            strategy.populate(&mut form);
+            (FlowState::ChooseMethod, None)
+        };
         let lifespan = self.kratos.config().selfservice.flows.recovery.lifespan;
         let flow = RecoveryFlow {
             id,
@@ -288,9 +317,9 @@ impl<'a> RecoveryFlows<'a> {
             issued_at: now,
             request_url: ctx.request_url.clone().unwrap_or_default(),
             return_to,
-            active: None,
+            active,
             ui,
-            state: FlowState::ChooseMethod,
+            state,
             continue_with: Vec::new(),
             internal: InternalContext::default(),
         };
@@ -308,7 +337,7 @@ impl<'a> RecoveryFlows<'a> {
         flow_type: FlowType,
         ctx: &FlowContext,
     ) -> Result<RecoveryFlow, FlowError> {
-        let (flow, csrf) = self.new_flow(flow_type, ctx, self.primary()?)?;
+        let (flow, csrf) = self.new_flow(flow_type, ctx, self.primary()?, self.choose_address())?;
         self.save(&flow, &csrf, true).await?;
         Ok(flow)
     }
@@ -361,7 +390,7 @@ impl<'a> RecoveryFlows<'a> {
         let minutes = (now - flow.expires_at).num_milliseconds() as f64 / 60_000.0;
         match self
             .primary()
-            .and_then(|primary| self.new_flow(flow.flow_type, ctx, primary))
+            .and_then(|primary| self.new_flow(flow.flow_type, ctx, primary, self.choose_address()))
         {
             Ok((mut new, csrf)) => {
                 new.ui.messages.push(msg::expired(flow.expires_at, minutes));
@@ -391,8 +420,13 @@ impl<'a> RecoveryFlows<'a> {
     /// Submits a payload to the flow's method: with the `code` method `{"method": "code",
     /// "email": …}` sends a code (again to resend) and `{"method": "code", "code": …}`
     /// checks it; with `link`, `{"method": "link", "email": …}` sends a link and
-    /// `{"token": …}` is the followed link (no CSRF token needed). Browser flows add
-    /// `csrf_token`. `request` is a [`FlowContext`], or the transport's [`Admission`].
+    /// `{"token": …}` is the followed link (no CSRF token needed). A recovery "v2" flow takes
+    /// `recovery_address` (any address of the account), then `recovery_select_address` (the
+    /// value of the chosen address's button) with `recovery_address`, then, when the chosen
+    /// address is not the one given, `recovery_confirm_address` (it in full), then `code`;
+    /// `screen: "previous"` goes back, and `recovery_confirm_address` without a code sends
+    /// another. Browser flows add `csrf_token`. `request` is a [`FlowContext`], or the
+    /// transport's [`Admission`].
     ///
     /// # Errors
     /// [`FlowError::NotFound`], [`FlowError::Expired`] (with a new flow),
@@ -415,16 +449,28 @@ impl<'a> RecoveryFlows<'a> {
             .and_then(Value::as_str)
             .filter(|_| admin_made)
             .map(|name| Method::custom(name.to_owned()));
-        let strategy = self
-            .kratos
-            .methods()
-            .recovery_strategies()
-            .iter()
-            .find(|s| {
-                let m = s.method();
-                s.claims(payload)
-                    && (Some(&m) == primary.as_ref() || Some(&m) == admin_method.as_ref())
-            });
+        let strategy = if flow.state.is_recovery_v2() {
+            // A v2 flow belongs to the method it was created with (Kratos's `active`),
+            // whatever the payload names and whatever the flag says now.
+            flow.active
+                .as_deref()
+                .map(|name| Method::custom(name.to_owned()))
+                .and_then(|m| self.kratos.methods().recovery(&m))
+                .filter(|s| {
+                    s.supports_v2()
+                        && crate::strategy::configured_on(self.kratos.config(), &s.method())
+                })
+        } else {
+            self.kratos
+                .methods()
+                .recovery_strategies()
+                .iter()
+                .find(|s| {
+                    let m = s.method();
+                    s.claims(payload)
+                        && (Some(&m) == primary.as_ref() || Some(&m) == admin_method.as_ref())
+                })
+        };
         let exempt = admin_made
             || request.follows_link()
             || strategy.is_some_and(|s| s.exempt_from_csrf(payload));

@@ -71,7 +71,9 @@ pub enum RecoveryOutcome {
 
 /// A method's part in recovery flows. The engine offers the form of the method
 /// `selfservice.flows.recovery.use` names (when it is enabled); a flow the admin API
-/// opened for a method accepts that method too, whatever the configuration.
+/// opened for a method accepts that method too, whatever the configuration. A recovery
+/// "v2" flow (see [`RecoveryStrategy::supports_v2`]) belongs to the method it was created
+/// with for its whole life.
 #[async_trait]
 pub trait RecoveryStrategy: Send + Sync + 'static {
     /// The method.
@@ -79,6 +81,24 @@ pub trait RecoveryStrategy: Send + Sync + 'static {
 
     /// Adds its nodes to a new flow's form.
     fn populate(&self, cx: &mut AddressFormCx<'_>);
+
+    /// Whether the strategy runs recovery "v2" (Kratos's `choose_recovery_address` flows):
+    /// with `feature_flags.choose_recovery_address` on, a new flow of this method starts in
+    /// [`FlowState::RecoveryAwaitingAddress`](crate::flow::FlowState::RecoveryAwaitingAddress)
+    /// with its method `active`, and every submission to a flow in a v2 state goes to this
+    /// strategy whatever its payload names. Default: no (new flows are v1 whatever the flag).
+    fn supports_v2(&self) -> bool {
+        false
+    }
+
+    /// Adds its nodes to a new v2 flow's form (only called when [`supports_v2`]).
+    /// Default: [`populate`].
+    ///
+    /// [`supports_v2`]: RecoveryStrategy::supports_v2
+    /// [`populate`]: RecoveryStrategy::populate
+    fn populate_v2(&self, cx: &mut AddressFormCx<'_>) {
+        self.populate(cx);
+    }
 
     /// Whether a submission is this strategy's. By default: its `method` names the
     /// strategy's method. (A followed recovery link carries only its token.)

@@ -166,9 +166,15 @@ pub struct InputAttributes {
     /// The autocomplete hint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autocomplete: Option<String>,
+    /// A regular expression the value must match (such as `[0-9]+` for a code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
     /// Whether it is disabled.
     #[serde(default)]
     pub disabled: bool,
+    /// The value's maximum length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxlength: Option<u32>,
 }
 
 impl fmt::Debug for InputAttributes {
@@ -183,7 +189,9 @@ impl fmt::Debug for InputAttributes {
         };
         d.field("required", &self.required)
             .field("autocomplete", &self.autocomplete)
+            .field("pattern", &self.pattern)
             .field("disabled", &self.disabled)
+            .field("maxlength", &self.maxlength)
             .finish()
     }
 }

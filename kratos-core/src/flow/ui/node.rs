@@ -353,7 +353,9 @@ impl UiNode {
                 value: None,
                 required: false,
                 autocomplete: None,
+                pattern: None,
                 disabled: false,
+                maxlength: None,
             }),
         )
     }
@@ -437,6 +439,23 @@ impl UiNode {
     pub fn autocomplete(mut self, v: &str) -> Self {
         if let NodeAttributes::Input(a) = &mut self.attributes {
             a.autocomplete = Some(v.into());
+        }
+        self
+    }
+
+    /// Sets an input node's `pattern`, a regular expression its value must match (no effect
+    /// on other nodes).
+    pub fn pattern(mut self, v: &str) -> Self {
+        if let NodeAttributes::Input(a) = &mut self.attributes {
+            a.pattern = Some(v.into());
+        }
+        self
+    }
+
+    /// Sets an input node's `maxlength` (no effect on other nodes).
+    pub fn max_length(mut self, v: u32) -> Self {
+        if let NodeAttributes::Input(a) = &mut self.attributes {
+            a.maxlength = Some(v);
         }
         self
     }

@@ -9,6 +9,7 @@
 //! `selfservice.methods.code.config`.
 
 pub(crate) mod recovery;
+pub(crate) mod recovery_v2;
 pub(crate) mod verification;
 
 use chrono::{DateTime, Utc};

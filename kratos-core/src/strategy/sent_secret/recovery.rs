@@ -7,13 +7,14 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{NewSecret, Payload, Texts};
-use crate::code::{CodeKind, CodeSecret};
+use crate::code::{CodeKind, CodeSecret, OneTimeCode};
 use crate::config::CodeOrLink;
 use crate::courier::TemplateType;
 use crate::flow::recovery::{AdminRecoveryCode, AdminRecoveryLink, RecoveryFlow, RecoveryFlows};
 use crate::flow::ui::{UiText, text};
 use crate::flow::verification::{template_identity, with_query};
 use crate::flow::{FlowContext, FlowError, FlowState, FlowType};
+use crate::identity::{AddressVia, Identity};
 use crate::kratos::Kratos;
 use crate::session::AuthenticationMethod;
 use crate::store::{AddressKind, StoreError};
@@ -24,7 +25,7 @@ use crate::strategy::recovery::{
 };
 
 /// Kratos's texts of recovery by code or link (`text/message_recovery.go`).
-const TEXTS: Texts = Texts {
+pub(super) const TEXTS: Texts = Texts {
     link_sent: || {
         UiText::info(
             1060002,
@@ -76,6 +77,14 @@ impl RecoveryStrategy for SentSecretRecovery {
         super::address_form(cx.ui, self.0, "");
     }
 
+    fn supports_v2(&self) -> bool {
+        self.0 == CodeOrLink::Code
+    }
+
+    fn populate_v2(&self, cx: &mut AddressFormCx<'_>) {
+        super::recovery_v2::address_form(cx.ui);
+    }
+
     fn claims(&self, payload: &serde_json::Value) -> bool {
         super::claims(self.0, payload)
     }
@@ -85,6 +94,12 @@ impl RecoveryStrategy for SentSecretRecovery {
     }
 
     async fn submit(&self, cx: &mut RecoveryCx<'_>) -> Result<RecoveryOutcome, FlowError> {
+        if cx.flow.state.is_recovery_v2() {
+            if !self.supports_v2() {
+                return Ok(RecoveryOutcome::NotMine);
+            }
+            return super::recovery_v2::submit(self, cx).await;
+        }
         let payload: Payload = cx.parse()?;
         let returned = match self.0 {
             CodeOrLink::Link => &payload.token,
@@ -148,6 +163,29 @@ impl SentSecretRecovery {
             .find(|a| a.value == normalized)
             .map(|a| (a.id, a.value.as_str()))
             .ok_or(FlowError::Internal("the address vanished".into()))?;
+        self.issue(
+            kratos,
+            flow,
+            &identity,
+            address_id,
+            address,
+            AddressVia::Email,
+        )
+        .await
+    }
+
+    /// Issues a secret for `address` (the recovery address `address_id` of `identity`) and
+    /// queues the message carrying it, by email or by SMS after `via`, in one transaction
+    /// (a new secret replaces the flow's earlier ones).
+    pub(super) async fn issue(
+        &self,
+        kratos: &Kratos,
+        flow: &RecoveryFlow,
+        identity: &Identity,
+        address_id: Uuid,
+        address: &str,
+        via: AddressVia,
+    ) -> Result<(), FlowError> {
         let now = crate::clock::truncate_micros(kratos.clock().now());
         let expires_at = super::expires_at(kratos, self.0, now, flow.expires_at);
         let (secret, code) = NewSecret {
@@ -161,7 +199,7 @@ impl SentSecretRecovery {
         .generate(kratos);
         let mut data = json!({
             "to": address,
-            "identity": template_identity(&identity),
+            "identity": template_identity(identity),
             "traits": identity.traits,
             "request_url": flow.request_url,
             "expires_in_minutes": (expires_at - now).num_minutes(),
@@ -178,7 +216,7 @@ impl SentSecretRecovery {
         };
         let message = kratos
             .courier()
-            .render(template, address, data)
+            .render_via(via, template, address, data)
             .map_err(|e| FlowError::Internal(e.to_string()))?;
         kratos
             .store()
@@ -194,7 +232,6 @@ impl SentSecretRecovery {
         submitted: &str,
     ) -> Result<RecoveryOutcome, FlowError> {
         let kratos = cx.kratos;
-        let (store, nid) = (kratos.store(), kratos.nid());
         let invalid = match self.0 {
             CodeOrLink::Link => (TEXTS.token_invalid)(),
             CodeOrLink::Code => (TEXTS.code_invalid)(),
@@ -205,6 +242,18 @@ impl SentSecretRecovery {
         else {
             return Ok(RecoveryOutcome::Retry);
         };
+        self.recover_with(cx, code).await
+    }
+
+    /// The end of a valid code or token: the identity it was sent for is recovered (and
+    /// the address it went to verified), unless the identity is gone or disabled.
+    pub(super) async fn recover_with(
+        &self,
+        cx: &mut RecoveryCx<'_>,
+        code: OneTimeCode,
+    ) -> Result<RecoveryOutcome, FlowError> {
+        let kratos = cx.kratos;
+        let (store, nid) = (kratos.store(), kratos.nid());
         let identity_id = code
             .identity_id
             .ok_or_else(|| FlowError::Internal("the recovery code has no identity".into()))?;
@@ -329,8 +378,13 @@ impl RecoveryFlows<'_> {
         let strategy = kratos.methods().recovery(&method).ok_or_else(|| {
             FlowError::BadRequest(format!("the {method} recovery method is not available"))
         })?;
-        let (mut flow, csrf) =
-            self.new_flow(FlowType::Browser, &FlowContext::default(), &**strategy)?;
+        // Admin-made flows are v1 flows waiting for the secret, whatever the flag.
+        let (mut flow, csrf) = self.new_flow(
+            FlowType::Browser,
+            &FlowContext::default(),
+            &**strategy,
+            false,
+        )?;
         flow.expires_at = flow
             .issued_at
             .checked_add_signed(lifespan)
