@@ -267,6 +267,7 @@ impl Config {
                 },
             ));
         }
+        self.courier.validate()?;
         let flows = &self.selfservice.flows;
         flows
             .login
