@@ -318,8 +318,7 @@ fn a_channel_without_a_url_is_a_build_error_naming_its_key() {
     .store(Arc::new(MemoryStore::new()))
     .schema(kratos_core::testsuite::test_schema())
     .build()
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     assert!(matches!(err, BuildError::Courier(_)), "{err}");
     assert!(
         err.to_string()
@@ -333,8 +332,7 @@ fn a_channel_without_a_url_is_a_build_error_naming_its_key() {
     .store(Arc::new(MemoryStore::new()))
     .schema(kratos_core::testsuite::test_schema())
     .build()
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     let text = err.to_string();
     assert!(
         text.contains("courier.channels[0].request_config.auth"),

@@ -8,11 +8,12 @@
 //! through the `sms` channel of `courier.channels` or
 //! [`KratosBuilder::courier_sms_channel`](crate::KratosBuilder::courier_sms_channel)) and
 //! records the outcome. A worker claims only the types it has a channel for: a text message
-//! waits in the queue, unclaimed, until a worker with an SMS channel comes. Claims are atomic in the store (PostgreSQL: `FOR UPDATE SKIP
-//! LOCKED`), so several app instances can run workers on one database without sending a
-//! message twice. A failed send is retried with a growing back-off; after
-//! `courier.message_retries` (5) failed sends the message is abandoned. A message claimed by a
-//! worker that died is claimed again once `courier.worker.claim_timeout` has passed.
+//! waits in the queue, unclaimed, until a worker with an SMS channel comes. Claims are atomic
+//! in the store (PostgreSQL: `FOR UPDATE SKIP LOCKED`), so several app instances can run
+//! workers on one database without sending a message twice. A failed send is retried with a
+//! growing back-off; after `courier.message_retries` (5) failed sends the message is
+//! abandoned. A message claimed by a worker that died is claimed again once
+//! `courier.worker.claim_timeout` has passed.
 //!
 //! Message bodies carry codes and links: [`Message`]'s `Debug` output never shows them, and
 //! send errors are logged without them.
