@@ -97,6 +97,11 @@ impl Kratos {
         self.inner.courier.channel.as_ref()
     }
 
+    /// The courier's text message channel, if one is configured.
+    pub(crate) fn courier_sms_channel(&self) -> Option<&Arc<dyn crate::courier::Channel>> {
+        self.inner.courier.sms_channel.as_ref()
+    }
+
     /// The network id of the default tenant.
     pub const DEFAULT_NID: Uuid = Uuid::nil();
 
@@ -110,6 +115,7 @@ impl Kratos {
             breach_checker: None,
             flow_hooks: crate::hook::FlowHooks::default(),
             courier_channel: None,
+            courier_sms_channel: None,
             courier_templates: Vec::new(),
             courier_sms_templates: Vec::new(),
             hash_concurrency: None,
@@ -282,6 +288,7 @@ pub struct KratosBuilder {
     breach_checker: Option<Arc<dyn crate::strategy::password::BreachChecker>>,
     flow_hooks: crate::hook::FlowHooks,
     courier_channel: Option<Arc<dyn crate::courier::Channel>>,
+    courier_sms_channel: Option<Arc<dyn crate::courier::Channel>>,
     courier_templates: Vec<(crate::courier::TemplateType, crate::courier::EmailTemplate)>,
     courier_sms_templates: Vec<(crate::courier::TemplateType, String)>,
     hash_concurrency: Option<usize>,
@@ -339,6 +346,15 @@ impl KratosBuilder {
     /// messages in memory.
     pub fn courier_channel(mut self, channel: Arc<dyn crate::courier::Channel>) -> Self {
         self.courier_channel = Some(channel);
+        self
+    }
+
+    /// The channel the courier delivers text messages (SMS) through, over the `sms` channel
+    /// of `courier.channels` (an HTTP request per message with the `courier-http` feature).
+    /// Without either, text messages stay queued: workers claim only the types they have a
+    /// channel for. A [`MemoryOutbox`](crate::courier::MemoryOutbox) keeps them in memory.
+    pub fn courier_sms_channel(mut self, channel: Arc<dyn crate::courier::Channel>) -> Self {
+        self.courier_sms_channel = Some(channel);
         self
     }
 
@@ -473,6 +489,11 @@ impl KratosBuilder {
                 crate::courier::channel_from_config(&config.courier).map_err(BuildError::Courier)?
             }
         };
+        let sms_channel = match self.courier_sms_channel {
+            Some(c) => Some(c),
+            None => crate::courier::sms_channel_from_config(&config.courier)
+                .map_err(BuildError::Courier)?,
+        };
         let mut methods = crate::strategy::Methods::from_config(&config);
         for s in self.extra_methods.login_strategies() {
             methods.add_login(s.clone());
@@ -524,7 +545,11 @@ impl KratosBuilder {
                 flow_hooks: self.flow_hooks,
                 #[cfg(feature = "web-hook")]
                 web_hooks: crate::hook::WebHookClient::new().map_err(BuildError::WebHook)?,
-                courier: crate::courier::CourierParts { templates, channel },
+                courier: crate::courier::CourierParts {
+                    templates,
+                    channel,
+                    sms_channel,
+                },
             }),
             nid: Kratos::DEFAULT_NID,
         })

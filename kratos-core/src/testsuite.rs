@@ -23,6 +23,7 @@ mod cleanup;
 mod code_limits;
 mod completion;
 mod courier;
+mod courier_sms;
 mod flows;
 mod hash_gate;
 mod identity;
@@ -43,6 +44,7 @@ pub use cleanup::*;
 pub use code_limits::*;
 pub use completion::*;
 pub use courier::*;
+pub use courier_sms::*;
 pub use flows::*;
 pub use hash_gate::*;
 pub use identity::*;
@@ -156,6 +158,8 @@ macro_rules! store_conformance {
             courier_claim_once_under_concurrency,
             courier_retry_backoff_and_abandon,
             courier_worker_restart_reclaims_stale_claims,
+            courier_sms_and_email_each_to_their_own_channel,
+            courier_sms_abandoned_after_the_retries,
             code_issue_use_expire_and_replace,
             code_concurrent_use_exactly_one_wins,
             flow_verification_code,

@@ -90,25 +90,37 @@ impl CourierStore for SqlStore {
     async fn claim_messages(
         &self,
         nid: Option<Uuid>,
+        types: &[MessageType],
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<(Uuid, Message)>, StoreError> {
+        if types.is_empty() {
+            return Ok(Vec::new());
+        }
         let backend = self.db.get_database_backend();
-        let tenant = if nid.is_some() { "nid = $5 AND " } else { "" };
-        let claimable = format!(
-            "{tenant}((status = 'queued' AND send_after <= $2) \
-             OR (status = 'processing' AND updated_at < $3)) ORDER BY created_at, id LIMIT $4"
-        );
         let mut values = vec![
             Value::from(now),
             Value::from(now),
             Value::from(stale_before),
             Value::from(limit.min(i64::MAX as usize) as i64),
         ];
+        let mut filter = String::new();
         if let Some(nid) = nid {
             values.push(Value::from(nid));
+            filter.push_str(&format!("nid = ${} AND ", values.len()));
         }
+        // Only the types the worker has a channel for: the others stay queued.
+        let mut placeholders = Vec::with_capacity(types.len());
+        for t in types {
+            values.push(Value::from(t.as_str()));
+            placeholders.push(format!("${}", values.len()));
+        }
+        filter.push_str(&format!("type IN ({}) AND ", placeholders.join(", ")));
+        let claimable = format!(
+            "{filter}((status = 'queued' AND send_after <= $2) \
+             OR (status = 'processing' AND updated_at < $3)) ORDER BY created_at, id LIMIT $4"
+        );
         let rows = match backend {
             // No `UPDATE … RETURNING` (nor a `LIMIT` in an `IN` subquery): the claimable
             // messages are read and locked, skipping those another worker holds, then marked.

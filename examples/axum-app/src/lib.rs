@@ -23,7 +23,8 @@
 //! worker that [`build`] starts: through SMTP with `--smtp`, or, in development mode (`--dev`)
 //! without SMTP, into an in-memory outbox that the development mailbox page (`/mailbox`) lists.
 //! `/mailbox` is served only in development mode; with neither SMTP nor development mode the
-//! app refuses to start.
+//! app refuses to start. Text messages go through the `sms` channel of `courier.channels`, or
+//! in development mode without one into the development SMS outbox (`/sms-outbox`).
 
 mod documents;
 mod guard;
@@ -31,6 +32,7 @@ mod mailbox;
 mod pages;
 mod security;
 pub mod settings;
+mod sms_outbox;
 mod views;
 
 use std::path::Path;
@@ -69,6 +71,8 @@ pub(crate) struct AppState {
     pub(crate) base_url: String,
     /// Where mail goes: the development mailbox, or a configured channel.
     pub(crate) mail: Arc<mailbox::Delivery>,
+    /// The development SMS outbox, when text messages go there.
+    pub(crate) sms: Option<MemoryOutbox>,
 }
 
 impl FromRef<AppState> for Kratos {
@@ -98,6 +102,11 @@ pub struct App {
     pub outbox: Option<MemoryOutbox>,
     /// Where mail goes, in words (for the start-up output).
     pub mail_delivery: String,
+    /// The in-memory outbox the development SMS outbox page shows: in development mode, when
+    /// `courier.channels` configures no `sms` channel.
+    pub sms_outbox: Option<MemoryOutbox>,
+    /// Where text messages go, in words (for the start-up output).
+    pub sms_delivery: String,
 }
 
 /// The Kratos configuration the app runs with: the `--config` file (or the defaults) with
@@ -376,9 +385,13 @@ pub async fn build(settings: &Settings) -> Result<App, String> {
     }
     let store = Arc::new(open_store(&settings.database).await?);
     let db = store.connection().clone();
+    let sms_outbox = sms_outbox::outbox_for(&config.courier, settings.dev);
     let mut builder = Kratos::builder(config).store(store.clone()).schema(schema);
     if let mailbox::Delivery::Mailbox(outbox) = &mail {
         builder = builder.courier_channel(Arc::new(outbox.clone()));
+    }
+    if let Some(outbox) = &sms_outbox {
+        builder = builder.courier_sms_channel(Arc::new(outbox.clone()));
     }
     let kratos = builder.build().map_err(|e| e.to_string())?;
     let keto = Keto::new(namespaces, store, keto_core::Config::default())
@@ -393,11 +406,14 @@ pub async fn build(settings: &Settings) -> Result<App, String> {
     let flows = &kratos.config().selfservice.flows;
     let views = views::Views::new(views::Globals {
         dev_mailbox: mail.outbox().is_some(),
+        dev_sms_outbox: sms_outbox.is_some(),
         verification: flows.verification.enabled,
         recovery: flows.recovery.enabled,
     });
     let outbox = mail.outbox().cloned();
     let mail_delivery = mail.describe(&base_url);
+    let sms_delivery =
+        sms_outbox::describe(sms_outbox.as_ref(), &kratos.config().courier, &base_url);
     let state = AppState {
         kratos: kratos.clone(),
         keto: keto.clone(),
@@ -405,6 +421,7 @@ pub async fn build(settings: &Settings) -> Result<App, String> {
         views: Arc::new(views),
         base_url,
         mail: Arc::new(mail),
+        sms: sms_outbox.clone(),
     };
     let kratos_public = kratos_axum::public_router(kratos.clone()).layer(
         axum::middleware::from_fn_with_state(state.clone(), guard::friendly_errors),
@@ -415,7 +432,7 @@ pub async fn build(settings: &Settings) -> Result<App, String> {
         .merge(documents::router());
     if settings.dev {
         // Never by default: the page shows every code to anyone.
-        pages = pages.merge(mailbox::router());
+        pages = pages.merge(mailbox::router()).merge(sms_outbox::router());
     }
     let public = pages
         .layer(axum::middleware::from_fn_with_state(
@@ -437,6 +454,8 @@ pub async fn build(settings: &Settings) -> Result<App, String> {
         cleanup,
         outbox,
         mail_delivery,
+        sms_outbox,
+        sms_delivery,
     })
 }
 

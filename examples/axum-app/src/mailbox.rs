@@ -84,7 +84,7 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// A plain-text body as text and links (`http://` and `https://` URLs), so the links in a
 /// message (such as a verification link) can be followed from the mailbox.
-fn body_parts(body: &str) -> Vec<Value> {
+pub(crate) fn body_parts(body: &str) -> Vec<Value> {
     let mut parts = Vec::new();
     let mut text = String::new();
     let mut rest = body;
@@ -111,7 +111,7 @@ fn body_parts(body: &str) -> Vec<Value> {
 }
 
 /// A timestamp to the second (several messages arrive within a minute).
-fn at(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn at(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 

@@ -44,6 +44,7 @@ async fn run() -> Result<(), String> {
     println!("  admin API   http://{}/admin/identities", settings.admin);
     println!("  Keto API    http://{}/relation-tuples", settings.admin);
     println!("  mail        {}", app.mail_delivery);
+    println!("  sms         {}", app.sms_delivery);
     let shutdown = || async {
         tokio::signal::ctrl_c().await.ok();
     };

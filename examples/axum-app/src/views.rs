@@ -33,12 +33,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("groups.html", include_str!("../templates/groups.html")),
     ("group.html", include_str!("../templates/group.html")),
     ("mailbox.html", include_str!("../templates/mailbox.html")),
+    (
+        "sms_outbox.html",
+        include_str!("../templates/sms_outbox.html"),
+    ),
 ];
 
 /// What every page may need to know about the app's set-up.
 pub(crate) struct Globals {
     /// Mail goes to the development mailbox (`/mailbox`).
     pub(crate) dev_mailbox: bool,
+    /// Text messages go to the development SMS outbox (`/sms-outbox`).
+    pub(crate) dev_sms_outbox: bool,
     /// Email verification is on.
     pub(crate) verification: bool,
     /// Account recovery is on.
@@ -56,6 +62,7 @@ impl Views {
     pub(crate) fn new(globals: Globals) -> Self {
         let mut env = Environment::new();
         env.add_global("dev_mailbox", globals.dev_mailbox);
+        env.add_global("dev_sms_outbox", globals.dev_sms_outbox);
         env.add_global("verification_enabled", globals.verification);
         env.add_global("recovery_enabled", globals.recovery);
         for (name, source) in TEMPLATES {

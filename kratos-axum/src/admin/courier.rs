@@ -1,8 +1,9 @@
 //! `/admin/courier/messages…`: the courier's queue for operators.
 //!
-//! Messages are answered in Kratos's `message` shape: the subject and the body (which carries
-//! the code or link, as Kratos's admin API shows it), but not the values the template was
-//! rendered with nor the HTML body.
+//! Messages are answered in Kratos's `message` shape: the subject (empty for a text message)
+//! and the body (which carries the code or link, as Kratos's admin API shows it), the `type`
+//! (`email` or `sms`) and the `channel` it goes through (the same name, as Kratos sets it),
+//! but not the values the template was rendered with nor the HTML body.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -33,6 +34,7 @@ fn message_json(m: &Message) -> Value {
         "id": m.id,
         "status": m.status,
         "type": m.message_type,
+        "channel": m.message_type,
         "recipient": m.recipient,
         "subject": m.subject,
         "body": m.body,

@@ -271,6 +271,7 @@ impl Config {
                 },
             ));
         }
+        self.courier.validate()?;
         let flows = &self.selfservice.flows;
         flows
             .login

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{
-    KratosDuration, REDACTED, Secret, redact_auth, redact_url, serialize_auth,
+    ConfigError, KratosDuration, REDACTED, Secret, redact_auth, redact_url, serialize_auth,
     serialize_secret_option,
 };
 
@@ -26,6 +26,8 @@ pub struct CourierConfig {
     pub worker: WorkerConfig,
     /// `courier.templates`: per-template overrides.
     pub templates: CourierTemplatesConfig,
+    /// `courier.channels`: the channels of messages other than email (Kratos has one, `sms`).
+    pub channels: Vec<CourierChannelConfig>,
 }
 
 impl Default for CourierConfig {
@@ -37,6 +39,98 @@ impl Default for CourierConfig {
             message_retries: 5,
             worker: WorkerConfig::default(),
             templates: CourierTemplatesConfig::default(),
+            channels: Vec::new(),
+        }
+    }
+}
+
+impl CourierConfig {
+    /// The configured `sms` channel and its index in `courier.channels`, if any.
+    pub fn sms_channel(&self) -> Option<(usize, &CourierChannelConfig)> {
+        self.channels
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.id == CourierChannelId::Sms)
+    }
+
+    /// Checks what serde cannot: each channel id appears once in `courier.channels`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] naming `courier.channels[i].id` of the second channel with an
+    /// id already taken.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (i, channel) in self.channels.iter().enumerate() {
+            if self.channels[..i].iter().any(|c| c.id == channel.id) {
+                return Err(ConfigError::invalid(
+                    format!("courier.channels[{i}].id"),
+                    format!(
+                        "the channel `{}` is configured more than once",
+                        channel.id.as_str()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One entry of `courier.channels`: `{id: sms, type: http, request_config: …}`. An unknown
+/// `id` or `type` is a configuration error naming its key (`courier.channels[0].id`).
+///
+/// Its credentials stay out of `Debug` and serialisation as those of
+/// `courier.http.request_config` do ([`HttpRequestConfig`]).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct CourierChannelConfig {
+    /// `id`: which messages the channel delivers (`sms`: text messages).
+    pub id: CourierChannelId,
+    /// `type`: how it delivers them (`http`, the default and the one type).
+    #[serde(rename = "type", default)]
+    pub channel_type: CourierChannelType,
+    /// `request_config`: the HTTP request for each message.
+    pub request_config: HttpRequestConfig,
+}
+
+/// The id of a courier channel (`courier.channels[].id`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum CourierChannelId {
+    /// `sms`: text messages ([`MessageType::Sms`](super::MessageType::Sms)).
+    Sms,
+}
+
+impl CourierChannelId {
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CourierChannelId::Sms => "sms",
+        }
+    }
+
+    /// The type of the messages the channel delivers.
+    pub fn message_type(&self) -> super::MessageType {
+        match self {
+            CourierChannelId::Sms => super::MessageType::Sms,
+        }
+    }
+}
+
+/// The type of a courier channel (`courier.channels[].type`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum CourierChannelType {
+    /// `http`: one HTTP request per message (the `courier-http` feature).
+    #[default]
+    Http,
+}
+
+impl CourierChannelType {
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CourierChannelType::Http => "http",
         }
     }
 }
@@ -301,5 +395,94 @@ mod tests {
         for secret in HTTP_SECRETS.iter().chain(&["smtp-password-5"]) {
             assert!(!debug.contains(secret), "{debug}");
         }
+    }
+
+    fn courier_yaml(channels: &str) -> Result<crate::Config, ConfigError> {
+        crate::Config::from_yaml_str(&format!("courier:\n  channels:\n{channels}"))
+    }
+
+    #[test]
+    fn an_sms_channel_is_read_from_courier_channels() {
+        let config = courier_yaml(
+            "    - id: sms\n      type: http\n      request_config:\n        \
+             url: https://sms.example.com/send\n        method: PUT\n",
+        )
+        .unwrap();
+        let (i, sms) = config.courier.sms_channel().unwrap();
+        assert_eq!(i, 0);
+        assert_eq!(sms.id.message_type(), crate::courier::MessageType::Sms);
+        assert_eq!(sms.channel_type, CourierChannelType::Http);
+        assert_eq!(
+            sms.request_config.url.as_deref(),
+            Some("https://sms.example.com/send")
+        );
+        assert_eq!(sms.request_config.method, "PUT");
+        config.courier.validate().unwrap();
+        // `type` may be left out: http is the one type.
+        let untyped =
+            courier_yaml("    - id: sms\n      request_config: {url: https://s.example/}\n")
+                .unwrap();
+        assert_eq!(
+            untyped.courier.sms_channel().unwrap().1.channel_type,
+            CourierChannelType::Http
+        );
+        assert!(CourierConfig::default().sms_channel().is_none());
+    }
+
+    #[test]
+    fn unknown_channel_ids_and_types_name_their_key() {
+        let err = courier_yaml("    - id: fax\n      request_config: {url: https://s.example/}\n")
+            .unwrap_err();
+        assert_eq!(err.key(), Some("courier.channels[0].id"), "{err}");
+        let err = courier_yaml(
+            "    - id: sms\n      type: smtp\n      request_config: {url: https://s.example/}\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.key(), Some("courier.channels[0].type"), "{err}");
+        let err = courier_yaml("    - id: sms\n").unwrap_err();
+        assert!(err.to_string().contains("request_config"), "{err}");
+        let twice = courier_yaml(
+            "    - id: sms\n      request_config: {url: https://a.example/}\n    \
+             - id: sms\n      request_config: {url: https://b.example/}\n",
+        )
+        .unwrap();
+        let err = twice.courier.validate().unwrap_err();
+        assert_eq!(err.key(), Some("courier.channels[1].id"), "{err}");
+    }
+
+    #[test]
+    fn channel_credentials_stay_out_of_debug_and_serialisation() {
+        let c = CourierConfig {
+            channels: vec![CourierChannelConfig {
+                id: CourierChannelId::Sms,
+                channel_type: CourierChannelType::Http,
+                request_config: http_request_config(),
+            }],
+            ..CourierConfig::default()
+        };
+        let debug = format!("{c:?}");
+        for secret in HTTP_SECRETS {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(debug.contains("mail.example.com"), "{debug}");
+        let written = serde_json::to_string(&c).unwrap();
+        for secret in ["url-password-1", "auth-password-3"] {
+            assert!(!written.contains(secret), "{written}");
+        }
+        assert!(written.contains(r#""id":"sms","type":"http""#), "{written}");
+        let api_key = CourierChannelConfig {
+            id: CourierChannelId::Sms,
+            channel_type: CourierChannelType::Http,
+            request_config: HttpRequestConfig {
+                auth: json!({"type": "api_key", "config": {"name": "X-Api-Key", "value": "api-key-4", "in": "header"}}),
+                ..HttpRequestConfig::default()
+            },
+        };
+        assert!(!format!("{api_key:?}").contains("api-key-4"));
+        assert!(
+            !serde_json::to_string(&api_key)
+                .unwrap()
+                .contains("api-key-4")
+        );
     }
 }

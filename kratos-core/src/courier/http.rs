@@ -35,7 +35,12 @@ impl std::fmt::Debug for HttpChannel {
 impl HttpChannel {
     /// Builds the channel from `courier.http.request_config`.
     pub fn from_config(config: &HttpRequestConfig) -> Result<Self, String> {
-        let key = "courier.http.request_config";
+        Self::from_config_at(config, "courier.http.request_config")
+    }
+
+    /// Builds the channel from the request configuration at `key` (such as
+    /// `courier.channels[0].request_config`); errors name that key and quote no value.
+    pub fn from_config_at(config: &HttpRequestConfig, key: &str) -> Result<Self, String> {
         let url = config
             .url
             .clone()

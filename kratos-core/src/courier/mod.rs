@@ -4,11 +4,16 @@
 //! Flows never send mail themselves: they render a [`Message`] from a template and queue it in
 //! the store, in the same transaction as the code it carries. A worker
 //! ([`Courier::dispatch_batch`], or [`Courier::run`] in a loop) claims queued messages, sends
-//! them and records the outcome. Claims are atomic in the store (PostgreSQL: `FOR UPDATE SKIP
-//! LOCKED`), so several app instances can run workers on one database without sending a
-//! message twice. A failed send is retried with a growing back-off; after
-//! `courier.message_retries` (5) failed sends the message is abandoned. A message claimed by a
-//! worker that died is claimed again once `courier.worker.claim_timeout` has passed.
+//! each through the channel of its type (emails through the email channel, text messages
+//! through the `sms` channel of `courier.channels` or
+//! [`KratosBuilder::courier_sms_channel`](crate::KratosBuilder::courier_sms_channel)) and
+//! records the outcome. A worker claims only the types it has a channel for: a text message
+//! waits in the queue, unclaimed, until a worker with an SMS channel comes. Claims are atomic
+//! in the store (PostgreSQL: `FOR UPDATE SKIP LOCKED`), so several app instances can run
+//! workers on one database without sending a message twice. A failed send is retried with a
+//! growing back-off; after `courier.message_retries` (5) failed sends the message is
+//! abandoned. A message claimed by a worker that died is claimed again once
+//! `courier.worker.claim_timeout` has passed.
 //!
 //! Message bodies carry codes and links: [`Message`]'s `Debug` output never shows them, and
 //! send errors are logged without them.
@@ -178,8 +183,11 @@ pub struct MessageQuery {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CourierError {
-    /// No channel is configured (`courier.smtp.connection_uri`, `courier.delivery_strategy:
-    /// http`, or [`KratosBuilder::courier_channel`](crate::KratosBuilder::courier_channel)).
+    /// No channel is configured, neither for email (`courier.smtp.connection_uri`,
+    /// `courier.delivery_strategy: http`, or
+    /// [`KratosBuilder::courier_channel`](crate::KratosBuilder::courier_channel)) nor for text
+    /// messages (`courier.channels`, or
+    /// [`KratosBuilder::courier_sms_channel`](crate::KratosBuilder::courier_sms_channel)).
     #[error("no courier channel is configured")]
     NoChannel,
     /// A template failed to render.
@@ -317,22 +325,41 @@ impl Courier {
             .await?)
     }
 
+    /// The channels of the registry, with the type of message each delivers.
+    fn channels(&self) -> Vec<(MessageType, &Arc<dyn Channel>)> {
+        [
+            (MessageType::Email, self.kratos.courier_channel()),
+            (MessageType::Sms, self.kratos.courier_sms_channel()),
+        ]
+        .into_iter()
+        .filter_map(|(t, c)| c.map(|c| (t, c)))
+        .collect()
+    }
+
     /// Claims up to `courier.worker.pull_count` due messages (of this handle's tenant, or of
-    /// every tenant after [`Courier::for_all_tenants`]), sends them
-    /// through the channel and records each outcome. A failed send is retried after a back-off
-    /// that doubles from `courier.worker.retry_backoff`; after `courier.message_retries` failed
-    /// sends the message is abandoned.
+    /// every tenant after [`Courier::for_all_tenants`]) of the types it has a channel for,
+    /// sends each through the channel of its type (email or SMS) and records each outcome.
+    /// Messages of a type without a channel stay queued. A failed send is retried after a
+    /// back-off that doubles from `courier.worker.retry_backoff`; after
+    /// `courier.message_retries` failed sends the message is abandoned.
+    ///
+    /// # Errors
+    ///
+    /// [`CourierError::NoChannel`] when the registry has no channel at all, and
+    /// [`CourierError::Store`] when the store fails.
     pub async fn dispatch_batch(&self) -> Result<DispatchReport, CourierError> {
-        let channel = self
-            .kratos
-            .courier_channel()
-            .ok_or(CourierError::NoChannel)?;
+        let channels = self.channels();
+        if channels.is_empty() {
+            return Err(CourierError::NoChannel);
+        }
+        let types: Vec<MessageType> = channels.iter().map(|(t, _)| *t).collect();
         let config = &self.kratos.config().courier;
         let now = self.now();
         let store = self.kratos.store();
         let claimed = store
             .claim_messages(
                 (!self.all_tenants).then(|| self.kratos.nid()),
+                &types,
                 now,
                 now - config.worker.claim_timeout.as_chrono(),
                 config.worker.pull_count.max(1),
@@ -343,7 +370,15 @@ impl Courier {
             ..Default::default()
         };
         for (nid, message) in claimed {
-            let outcome = channel.send(&message).await;
+            let outcome = match channels.iter().find(|(t, _)| *t == message.message_type) {
+                Some((_, channel)) => channel.send(&message).await,
+                // The store handed over a type it was not asked for: never through another
+                // type's channel; it is retried like a failed send.
+                None => Err(ChannelError::new(format!(
+                    "no courier channel for {} messages",
+                    message.message_type.as_str()
+                ))),
+            };
             let at = self.now();
             match outcome {
                 Ok(()) => {
@@ -451,14 +486,47 @@ impl Kratos {
 #[derive(Clone)]
 pub(crate) struct CourierParts {
     pub(crate) templates: Templates,
+    /// The email channel.
     pub(crate) channel: Option<Arc<dyn Channel>>,
+    /// The text message channel.
+    pub(crate) sms_channel: Option<Arc<dyn Channel>>,
 }
 
 impl std::fmt::Debug for CourierParts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CourierParts")
             .field("channel", &self.channel.as_ref().map(|c| c.name()))
+            .field("sms_channel", &self.sms_channel.as_ref().map(|c| c.name()))
             .finish_non_exhaustive()
+    }
+}
+
+/// The text message channel `courier.channels` configures: an [`HttpChannel`] from the
+/// `request_config` of its `sms` entry (the `courier-http` feature), none without one.
+/// Errors name the channel's key (`courier.channels[0]…`).
+pub(crate) fn sms_channel_from_config(
+    config: &CourierConfig,
+) -> Result<Option<Arc<dyn Channel>>, String> {
+    let Some((i, sms)) = config.sms_channel() else {
+        return Ok(None);
+    };
+    match sms.channel_type {
+        CourierChannelType::Http => {
+            #[cfg(feature = "courier-http")]
+            {
+                let key = format!("courier.channels[{i}].request_config");
+                Ok(Some(Arc::new(HttpChannel::from_config_at(
+                    &sms.request_config,
+                    &key,
+                )?)))
+            }
+            #[cfg(not(feature = "courier-http"))]
+            {
+                Err(format!(
+                    "courier.channels[{i}] (`sms`, type `http`) needs the `courier-http` feature of kratos-core"
+                ))
+            }
+        }
     }
 }
 

@@ -668,12 +668,13 @@ impl CourierStore for EvictingStore {
     async fn claim_messages(
         &self,
         nid: Option<Uuid>,
+        types: &[crate::courier::MessageType],
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<(Uuid, crate::courier::Message)>, StoreError> {
         self.inner
-            .claim_messages(nid, now, stale_before, limit)
+            .claim_messages(nid, types, now, stale_before, limit)
             .await
     }
 

@@ -548,12 +548,15 @@ pub trait CourierStore: Send + Sync {
         message: &crate::courier::Message,
     ) -> Result<(), StoreError>;
 
-    /// Claims up to `limit` messages of tenant `nid` (of every tenant when `None`), oldest
-    /// first: queued ones due at `now`, and ones in processing claimed before `stale_before`
-    /// (their worker died). Claimed messages are `processing` with `updated_at = now`.
+    /// Claims up to `limit` messages of tenant `nid` (of every tenant when `None`) whose type
+    /// is one of `types` (none when `types` is empty), oldest first: queued ones due at
+    /// `now`, and ones in processing claimed before `stale_before` (their worker died).
+    /// Claimed messages are `processing` with `updated_at = now`; messages of other types are
+    /// left as they are.
     async fn claim_messages(
         &self,
         nid: Option<Uuid>,
+        types: &[crate::courier::MessageType],
         now: chrono::DateTime<chrono::Utc>,
         stale_before: chrono::DateTime<chrono::Utc>,
         limit: usize,

@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::code::{CodeKind, OneTimeCode};
-use crate::courier::{MemoryOutbox, MessageQuery, MessageStatus, TemplateType};
+use crate::courier::{MemoryOutbox, MessageQuery, MessageStatus, MessageType, TemplateType};
 use crate::store::Persister;
 use crate::{Config, Kratos, ManualClock};
 
@@ -178,7 +178,13 @@ pub async fn courier_claim_once_under_concurrency(store: Arc<dyn Persister>) {
             let mut mine = Vec::new();
             loop {
                 let got = store
-                    .claim_messages(Some(nid), now, now - Duration::minutes(10), 4)
+                    .claim_messages(
+                        Some(nid),
+                        &[MessageType::Email],
+                        now,
+                        now - Duration::minutes(10),
+                        4,
+                    )
                     .await
                     .expect("claim");
                 if got.is_empty() {
@@ -278,7 +284,13 @@ pub async fn courier_worker_restart_reclaims_stale_claims(store: Arc<dyn Persist
     // A worker claims the message and dies before reporting.
     let now = k.clock().now();
     let claimed = store
-        .claim_messages(Some(k.nid()), now, now - Duration::minutes(10), 10)
+        .claim_messages(
+            Some(k.nid()),
+            &[MessageType::Email],
+            now,
+            now - Duration::minutes(10),
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::MemoryStore;
 use crate::code::{CodeKind, OneTimeCode};
-use crate::courier::{Message, MessageQuery, MessageStatus};
+use crate::courier::{Message, MessageQuery, MessageStatus, MessageType};
 use crate::identity::{AddressVia, Identity, VerificationStatus};
 use crate::store::{AddressKind, AddressStore, CodeStore, CourierStore, StoreError};
 
@@ -42,6 +42,7 @@ impl CourierStore for MemoryStore {
     async fn claim_messages(
         &self,
         nid: Option<Uuid>,
+        types: &[MessageType],
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
         limit: usize,
@@ -51,6 +52,7 @@ impl CourierStore for MemoryStore {
             .messages
             .values_mut()
             .filter(|(n, _)| nid.is_none_or(|want| *n == want))
+            .filter(|(_, m)| types.contains(&m.message_type))
             .filter(|(_, m)| match m.status {
                 MessageStatus::Queued => m.send_after <= now,
                 MessageStatus::Processing => m.updated_at < stale_before,
