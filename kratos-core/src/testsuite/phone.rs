@@ -50,19 +50,29 @@ fn phone_schema() -> IdentitySchema {
 
 /// Kratos with the phone schema; `code_factor` is `passwordless_enabled` or `mfa_enabled`,
 /// `flows_yaml` more of `selfservice.flows` (indented by four spaces).
-fn phone_kratos(store: Arc<dyn Persister>, code_factor: &str, flows_yaml: &str) -> Kratos {
+fn phone_kratos(store: Arc<dyn Persister>, code_factor: &str, flows_yaml: &str) -> Phones {
     let config = Config::from_yaml_str(&format!(
         "secrets:\n  default: [\"conformance-suite-secret-0123456789\"]\nhashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\nselfservice:\n  methods:\n    code:\n      {code_factor}: true\n  flows:\n    registration:\n      after:\n        code:\n          hooks: [{{hook: session}}]\n{flows_yaml}"
     ))
     .expect("config");
-    Kratos::builder(config)
+    let (mail, sms) = (MemoryOutbox::new(), MemoryOutbox::new());
+    let k = Kratos::builder(config)
         .clock(Arc::new(ManualClock::new(Utc::now())))
         .store(store)
         .schema(phone_schema())
-        .courier_channel(Arc::new(MemoryOutbox::new()))
+        .courier_channel(Arc::new(mail.clone()))
+        .courier_sms_channel(Arc::new(sms.clone()))
         .build()
         .expect("kratos builds")
-        .tenant(Uuid::new_v4())
+        .tenant(Uuid::new_v4());
+    Phones { k, mail, sms }
+}
+
+/// A registry with its email and text-message outboxes.
+struct Phones {
+    k: Kratos,
+    mail: MemoryOutbox,
+    sms: MemoryOutbox,
 }
 
 fn ids(ui: &UiContainer) -> Vec<u32> {
@@ -73,18 +83,12 @@ fn ids(ui: &UiContainer) -> Vec<u32> {
         .collect()
 }
 
-/// The six-digit code in the newest queued text message to `to`, which must be a text
-/// message (never an email).
-async fn code_from_sms(k: &Kratos, to: &str) -> String {
-    let messages = k
-        .courier()
-        .list(&MessageQuery {
-            recipient: Some(to.to_owned()),
-            ..Default::default()
-        })
-        .await
-        .expect("messages");
-    let newest = messages.first().expect("a message to the phone");
+/// The six-digit code in the newest text message to `to`, after a courier dispatch: it went
+/// through the text-message channel, never by email.
+async fn code_from_sms(p: &Phones, to: &str) -> String {
+    p.k.courier().dispatch_batch().await.expect("dispatch");
+    assert!(p.mail.last_to(to).is_none(), "no email to a phone number");
+    let newest = p.sms.last_to(to).expect("a text message to the phone");
     assert_eq!(
         newest.message_type,
         MessageType::Sms,
@@ -143,7 +147,8 @@ async fn new_login(k: &Kratos, ctx: &FlowContext, aal: Option<Aal>) -> Uuid {
 /// text message; the number is kept in E.164 and verified by the sign-up code. A number that
 /// is not a number gets 4000041 on its node and nothing is sent.
 pub async fn phone_sign_up_and_sign_in_by_text_message(store: Arc<dyn Persister>) {
-    let k = phone_kratos(store, "passwordless_enabled", "");
+    let p = phone_kratos(store, "passwordless_enabled", "");
+    let k = &p.k;
     let phone = "+14155550123";
     let flow = k
         .registration()
@@ -153,7 +158,7 @@ pub async fn phone_sign_up_and_sign_in_by_text_message(store: Arc<dyn Persister>
 
     // Not a number: Kratos's 4000041 with the value, on the trait's node; nothing queued.
     let RegistrationSubmission::Retry(bad) = register(
-        &k,
+        k,
         flow.id,
         json!({"method": "code", "traits": {"phone": "415 555 0123"}}),
     )
@@ -169,7 +174,7 @@ pub async fn phone_sign_up_and_sign_in_by_text_message(store: Arc<dyn Persister>
     );
     for bad_number in ["+999 555 0123", "hello", "+1 415 555 0123 9999 9999"] {
         let RegistrationSubmission::Retry(f) = register(
-            &k,
+            k,
             flow.id,
             json!({"method": "code", "traits": {"phone": bad_number}}),
         )
@@ -179,20 +184,20 @@ pub async fn phone_sign_up_and_sign_in_by_text_message(store: Arc<dyn Persister>
         };
         assert_eq!(ids(&f.ui), [4000041], "{bad_number}");
     }
-    assert_eq!(sms_count(&k, phone).await, 0);
+    assert_eq!(sms_count(k, phone).await, 0);
 
     // Written as people write it; the code goes by text message to the E.164 number.
     let traits = json!({"phone": "+1 (415) 555-0123"});
     let RegistrationSubmission::Retry(sent) =
-        register(&k, flow.id, json!({"method": "code", "traits": traits})).await
+        register(k, flow.id, json!({"method": "code", "traits": traits})).await
     else {
         panic!("registered without a code");
     };
     assert_eq!(sent.state, FlowState::SentEmail);
     assert_eq!(ids(&sent.ui), [1040005]);
-    let code = code_from_sms(&k, phone).await;
+    let code = code_from_sms(&p, phone).await;
     let RegistrationSubmission::Completed(done) = register(
-        &k,
+        k,
         flow.id,
         json!({"method": "code", "traits": traits, "code": code}),
     )
@@ -215,9 +220,9 @@ pub async fn phone_sign_up_and_sign_in_by_text_message(store: Arc<dyn Persister>
 
     // Sign in with a code by text message, typing the number another way.
     let ctx = FlowContext::default();
-    let flow = new_login(&k, &ctx, None).await;
+    let flow = new_login(k, &ctx, None).await;
     let LoginSubmission::Retry(sent) = login(
-        &k,
+        k,
         flow,
         json!({"method": "code", "identifier": "+1 415.555.0123"}),
         &ctx,
@@ -227,9 +232,9 @@ pub async fn phone_sign_up_and_sign_in_by_text_message(store: Arc<dyn Persister>
         panic!("signed in without a code");
     };
     assert_eq!(ids(&sent.ui), [1010014]);
-    let code = code_from_sms(&k, phone).await;
+    let code = code_from_sms(&p, phone).await;
     let LoginSubmission::Completed(done) = login(
-        &k,
+        k,
         flow,
         json!({"method": "code", "identifier": phone, "code": code}),
         &ctx,
@@ -241,9 +246,9 @@ pub async fn phone_sign_up_and_sign_in_by_text_message(store: Arc<dyn Persister>
     assert_eq!(done.session.identity_id, identity.id);
 
     // An unknown number gets the same answer and no message.
-    let flow = new_login(&k, &ctx, None).await;
+    let flow = new_login(k, &ctx, None).await;
     let LoginSubmission::Retry(same) = login(
-        &k,
+        k,
         flow,
         json!({"method": "code", "identifier": "+14155550199"}),
         &ctx,
@@ -253,17 +258,18 @@ pub async fn phone_sign_up_and_sign_in_by_text_message(store: Arc<dyn Persister>
         panic!("an unknown number signed in");
     };
     assert_eq!(ids(&same.ui), [1010014]);
-    assert_eq!(sms_count(&k, "+14155550199").await, 0);
+    assert_eq!(sms_count(k, "+14155550199").await, 0);
 }
 
 /// Verifies a phone number by a code sent by text message: Kratos's 1080004 when sent,
 /// 1080005 when verified; an unknown number gets the same answer and no message.
 pub async fn phone_verification_by_text_message(store: Arc<dyn Persister>) {
-    let k = phone_kratos(
+    let p = phone_kratos(
         store,
         "passwordless_enabled",
         "    verification:\n      enabled: true\n      use: code\n",
     );
+    let k = &p.k;
     let phone = "+442079460958";
     let identity = k
         .identities()
@@ -286,6 +292,13 @@ pub async fn phone_verification_by_text_message(store: Arc<dyn Persister>) {
         .create(FlowType::Api, &ctx)
         .await
         .expect("verification flow");
+    // With a text-message channel the field takes a phone number too (Kratos's 1070018).
+    let field = flow.ui.node("email").expect("the address field");
+    assert_eq!(field.meta.label.as_ref().map(|l| l.id), Some(1070018));
+    assert_eq!(
+        serde_json::to_value(&field.attributes).unwrap()["type"],
+        "text"
+    );
     let sent = k
         .verification()
         .submit(
@@ -297,7 +310,7 @@ pub async fn phone_verification_by_text_message(store: Arc<dyn Persister>) {
         .expect("send");
     assert_eq!(sent.state, FlowState::SentEmail);
     assert_eq!(ids(&sent.ui), [1080004]);
-    let code = code_from_sms(&k, phone).await;
+    let code = code_from_sms(&p, phone).await;
     let done = k
         .verification()
         .submit(flow.id, &json!({"method": "code", "code": code}), &ctx)
@@ -332,13 +345,14 @@ pub async fn phone_verification_by_text_message(store: Arc<dyn Persister>) {
         .await
         .expect("send");
     assert_eq!(ids(&same.ui), [1080004]);
-    assert_eq!(sms_count(&k, "+442079460000").await, 0);
+    assert_eq!(sms_count(k, "+442079460000").await, 0);
 }
 
 /// A phone number that is a code identifier is a second factor: the aal2 flow offers it
 /// (1010023 with the `sms` channel), the code goes by text message and steps the session up.
 pub async fn phone_code_as_second_factor(store: Arc<dyn Persister>) {
-    let k = phone_kratos(store, "mfa_enabled", "");
+    let p = phone_kratos(store, "mfa_enabled", "");
+    let k = &p.k;
     let phone = "+14155550177";
     let email = format!("mfa-{}@example.com", Uuid::new_v4().simple());
     k.identities()
@@ -358,9 +372,9 @@ pub async fn phone_code_as_second_factor(store: Arc<dyn Persister>) {
         .await
         .expect("identity");
     let ctx = FlowContext::default();
-    let flow = new_login(&k, &ctx, None).await;
+    let flow = new_login(k, &ctx, None).await;
     let LoginSubmission::Completed(first) = login(
-        &k,
+        k,
         flow,
         json!({"method": "password", "identifier": email, "password": PASSWORD}),
         &ctx,
@@ -399,14 +413,14 @@ pub async fn phone_code_as_second_factor(store: Arc<dyn Persister>) {
         Some(json!({"address": phone, "channel": "sms"}))
     );
     let LoginSubmission::Retry(sent) =
-        login(&k, flow.id, json!({"address": phone}), &with_token).await
+        login(k, flow.id, json!({"address": phone}), &with_token).await
     else {
         panic!("stepped up without a code");
     };
     assert_eq!(ids(&sent.ui), [1010025]);
-    let code = code_from_sms(&k, phone).await;
+    let code = code_from_sms(&p, phone).await;
     let LoginSubmission::Completed(done) = login(
-        &k,
+        k,
         flow.id,
         json!({"method": "code", "code": code, "identifier": phone}),
         &with_token,

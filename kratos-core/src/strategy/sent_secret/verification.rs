@@ -61,9 +61,36 @@ fn code_sent_by_sms() -> UiText {
     )
 }
 
+/// With a text-message channel, the address field takes a phone number too, as Kratos words
+/// it: a text input labelled 1070018 "Email or phone number".
+fn phone_friendly(kratos: &Kratos, ui: &mut UiContainer) {
+    if kratos.courier_sms_channel().is_none() {
+        return;
+    }
+    for node in ui.nodes.iter_mut() {
+        if let crate::flow::ui::NodeAttributes::Input(a) = &mut node.attributes
+            && a.name == "email"
+            && a.input_type == crate::flow::ui::InputType::Email
+        {
+            a.input_type = crate::flow::ui::InputType::Text;
+            a.autocomplete = None;
+            node.meta.label = Some(UiText::info(1070018, "Email or phone number"));
+        }
+    }
+}
+
 /// The form after a secret went to `address`, saying so in the words of its channel.
-fn sent_form(blank_form: UiContainer, delivery: CodeOrLink, address: &str) -> UiContainer {
+/// With `kratos`, the address field is [`phone_friendly`].
+fn sent_form(
+    kratos: Option<&Kratos>,
+    blank_form: UiContainer,
+    delivery: CodeOrLink,
+    address: &str,
+) -> UiContainer {
     let mut ui = super::sent_form(blank_form, delivery, &TEXTS, address);
+    if let Some(kratos) = kratos {
+        phone_friendly(kratos, &mut ui);
+    }
     if delivery == CodeOrLink::Code && address_via(address) == AddressVia::Sms {
         for m in ui.messages.iter_mut().filter(|m| m.id == 1080003) {
             *m = code_sent_by_sms();
@@ -92,6 +119,7 @@ impl VerificationStrategy for SentSecretVerification {
 
     fn populate(&self, cx: &mut AddressFormCx<'_>) {
         super::address_form(cx.ui, self.0, "");
+        phone_friendly(cx.kratos, cx.ui);
     }
 
     fn claims(&self, payload: &serde_json::Value) -> bool {
@@ -150,14 +178,14 @@ impl VerificationStrategy for SentSecretVerification {
         self.send_to_address(cx.kratos, cx.flow, email).await?;
         cx.flow.state = FlowState::SentEmail;
         let form = cx.blank_form.clone();
-        cx.flow.ui = sent_form(form, self.0, email);
+        cx.flow.ui = sent_form(Some(cx.kratos), form, self.0, email);
         Ok(VerificationOutcome::Retry)
     }
 
     fn show_sent(&self, flow: &mut VerificationFlow, blank_form: UiContainer, address: &str) {
         flow.state = FlowState::SentEmail;
         flow.active = Some(self.0.as_str().to_owned());
-        flow.ui = sent_form(blank_form, self.0, address);
+        flow.ui = sent_form(None, blank_form, self.0, address);
     }
 
     async fn send(
