@@ -184,6 +184,9 @@ pub(crate) fn parse_submission(headers: &HeaderMap, body: &[u8]) -> Result<Value
 
 /// A form body as JSON: `traits.name.first=Ada` becomes `{"traits": {"name": {"first": "Ada"}}}`.
 /// A repeated key keeps its last value; empty segments (`a..b`, a trailing `.`) are skipped.
+/// An empty value is left out, as Kratos's form decoder leaves out empty strings: an optional
+/// field left blank (a phone number, say) is absent rather than an invalid `""`, and a
+/// required one is reported missing.
 ///
 /// # Errors
 /// A 400 `bad_request` on the field `body` when a key has more than
@@ -192,6 +195,9 @@ pub(crate) fn parse_submission(headers: &HeaderMap, body: &[u8]) -> Result<Value
 pub fn form_to_json(body: &[u8]) -> Result<Value, ApiError> {
     let mut root = Map::new();
     for (key, value) in form_urlencoded::parse(body) {
+        if value.is_empty() {
+            continue;
+        }
         let segments = key.split('.').filter(|s| !s.is_empty());
         if segments.clone().nth(kratos_core::json::MAX_DEPTH).is_some() {
             return Err(ApiError::bad_request(
@@ -275,5 +281,14 @@ mod tests {
                 .unwrap(),
             json!({"traits": {"email": "a@b.c", "name": {"first": "Ada"}}, "method": "password", "x": "1"})
         );
+    }
+
+    #[test]
+    fn forms_leave_out_empty_values() {
+        assert_eq!(
+            form_to_json(b"traits.email=a%40b.c&traits.phone=&code=&method=code").unwrap(),
+            json!({"traits": {"email": "a@b.c"}, "method": "code"})
+        );
+        assert_eq!(form_to_json(b"traits.phone=").unwrap(), json!({}));
     }
 }

@@ -179,7 +179,11 @@ async fn phone_sign_up_verify_sign_in_and_recover_by_text_message() {
     .send(&public)
     .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{:?}", bad.body);
-    assert_eq!(bad.message_ids(), vec![4000041], "not an international number");
+    assert_eq!(
+        bad.message_ids(),
+        vec![4000041],
+        "not an international number"
+    );
     let done = call(
         Method::POST,
         &format!("/self-service/registration?flow={flow}"),

@@ -350,7 +350,8 @@ struct FlowPage {
     method: Option<CodeOrLink>,
 }
 
-/// Fills an empty `email` input of a flow's form with an address.
+/// Fills an empty `email` input of a flow's form with an address (a text input where the
+/// form takes a phone number too).
 fn prefill_email(ui: &mut Value, address: &str) {
     if address.is_empty() {
         return;
@@ -359,7 +360,10 @@ fn prefill_email(ui: &mut Value, address: &str) {
     for n in nodes.into_iter().flatten() {
         if let Some(a) = n.get_mut("attributes").and_then(Value::as_object_mut)
             && a.get("name").and_then(Value::as_str) == Some("email")
-            && a.get("type").and_then(Value::as_str) == Some("email")
+            && matches!(
+                a.get("type").and_then(Value::as_str),
+                Some("email" | "text")
+            )
             && a.get("value").is_none_or(|v| v.is_null() || v == "")
         {
             a.insert("value".into(), json!(address));

@@ -9,7 +9,7 @@ use axum_app::{Settings, build};
 use kratos_core::courier::{Message, TemplateType};
 use kratos_core::identity::AddressVia;
 use serde_json::json;
-use support::web::{Browser, full_app, full_app_with};
+use support::web::{Browser, full_app, full_app_with, sign_out};
 
 /// Queues a login code text message to `to` through the app's registry.
 async fn queue_sms(app: &axum_app::App, to: &str, code: &str) -> Message {
@@ -137,4 +137,109 @@ async fn with_an_sms_channel_the_outbox_is_off() {
     assert!(page.body.contains("id=\"sms-outbox-off\""));
     assert!(!page.body.contains("sms-key-hunter3"));
     assert!(!page.body.contains("id=\"sms-outbox-link\""));
+}
+
+/// The code in the newest text message to `to` that the outbox page lists with `needle`.
+async fn code_from_outbox(app: &axum_app::App, to: &str, needle: &str) -> String {
+    let outbox = app.sms_outbox.clone().expect("an SMS outbox in dev mode");
+    for _ in 0..200 {
+        if let Some(m) = outbox
+            .messages_to(to)
+            .into_iter()
+            .rev()
+            .find(|m| m.body.contains(needle))
+        {
+            return m
+                .body
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 6)
+                .expect("the text carries a code")
+                .to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no text message to {to} with `{needle}` arrived");
+}
+
+#[tokio::test]
+async fn sign_up_with_a_phone_number_verify_it_and_sign_in_by_text_message() {
+    let app = full_app(None).await;
+    let mut b = Browser::new(app.public.clone());
+    let page = b.get("/registration").await;
+    assert!(page.body.contains("name=\"traits.phone\""), "{}", page.body);
+    let bad = b
+        .submit_flow(
+            &page,
+            &[
+                ("traits.email", "tel@example.com"),
+                ("traits.name", "Tel"),
+                ("traits.phone", "555 0142"),
+                ("password", "a sturdy pass phrase 42"),
+            ],
+            "method=password",
+        )
+        .await;
+    let bad = b
+        .get(bad.location.as_deref().expect("back to the form"))
+        .await;
+    assert!(
+        bad.body.contains("data-message-id=\"4000041\""),
+        "{}",
+        bad.body
+    );
+    let done = b
+        .submit_flow(
+            &bad,
+            &[
+                ("traits.email", "tel@example.com"),
+                ("traits.name", "Tel"),
+                ("traits.phone", "+1 415 555 0142"),
+                ("password", "a sturdy pass phrase 42"),
+            ],
+            "method=password",
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+
+    // The sign-up sent the phone number a verification code, listed on /sms-outbox.
+    let code = code_from_outbox(&app, "+14155550142", "verification code").await;
+    let listed = b.get("/sms-outbox").await;
+    assert!(listed.body.contains(&code), "{}", listed.body);
+    // Verify it on the verification page, which takes a phone number.
+    let outbox = app.sms_outbox.clone().unwrap();
+    outbox.clear();
+    let page = b.get("/verification").await;
+    assert!(page.body.contains("Email or phone number"), "{}", page.body);
+    let sent = b
+        .submit_and_follow(&page, &[("email", "+1 415 555 0142")], "method=code")
+        .await;
+    let code = code_from_outbox(&app, "+14155550142", "verification code").await;
+    let verified = b
+        .submit_and_follow(&sent, &[("code", &code)], "method=code")
+        .await;
+    assert!(
+        verified
+            .body
+            .contains("You successfully verified your phone number."),
+        "{}",
+        verified.body
+    );
+
+    // Sign out, then sign in with a code by text message.
+    sign_out(&mut b).await;
+    outbox.clear();
+    let page = b.get("/login").await;
+    let sent = b
+        .submit_and_follow(&page, &[("identifier", "+1 415 555 0142")], "method=code")
+        .await;
+    assert!(sent.body.contains("name=\"code\""), "{}", sent.body);
+    let code = code_from_outbox(&app, "+14155550142", "login code").await;
+    let done = b
+        .submit_flow(&sent, &[("code", &code)], "method=code")
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert!(
+        b.get("/").await.body.contains("id=\"signed-in-as\""),
+        "signed in by text message"
+    );
 }
