@@ -20,9 +20,12 @@ use common::*;
 const PASSWORD: &str = "a phone and a long passphrase";
 const API_KEY: &str = "Bearer sms-endpoint-key-0123";
 
-/// The text messages a local SMS endpoint received: the `Authorization` header and the body.
+/// A request the SMS endpoint received: its `Authorization` header and its body.
+type Received = (Option<String>, Value);
+
+/// The text messages a local SMS endpoint received.
 #[derive(Clone, Default)]
-struct SmsEndpoint(Arc<Mutex<Vec<(Option<String>, Value)>>>);
+struct SmsEndpoint(Arc<Mutex<Vec<Received>>>);
 
 impl SmsEndpoint {
     /// Serves `POST /sms` on a loopback port and answers its URL.
