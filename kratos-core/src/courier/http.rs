@@ -18,14 +18,9 @@ use super::channel::{Channel, ChannelError};
 use super::config::HttpRequestConfig;
 use crate::jsonnet::body::{BodyFormat, BodyTemplate, render};
 
-/// Kratos's default `courier.http.request_config.body` (the schema's default): `{recipient,
-/// template_type, to, recovery_code, recovery_url, verification_url, verification_code,
-/// subject, body}`, the `template_data` fields `null` when absent.
-pub const DEFAULT_BODY: &str = "base64://ZnVuY3Rpb24oY3R4KSB7CiAgcmVjaXBpZW50OiBjdHgucmVjaXBpZW50LAogIHRlbXBsYXRlX3R5cGU6IGN0eC50ZW1wbGF0ZV90eXBlLAogIHRvOiBpZiAidGVtcGxhdGVfZGF0YSIgaW4gY3R4ICYmICJ0byIgaW4gY3R4LnRlbXBsYXRlX2RhdGEgdGhlbiBjdHgudGVtcGxhdGVfZGF0YS50byBlbHNlIG51bGwsCiAgcmVjb3ZlcnlfY29kZTogaWYgInRlbXBsYXRlX2RhdGEiIGluIGN0eCAmJiAicmVjb3ZlcnlfY29kZSIgaW4gY3R4LnRlbXBsYXRlX2RhdGEgdGhlbiBjdHgudGVtcGxhdGVfZGF0YS5yZWNvdmVyeV9jb2RlIGVsc2UgbnVsbCwKICByZWNvdmVyeV91cmw6IGlmICJ0ZW1wbGF0ZV9kYXRhIiBpbiBjdHggJiYgInJlY292ZXJ5X3VybCIgaW4gY3R4LnRlbXBsYXRlX2RhdGEgdGhlbiBjdHgudGVtcGxhdGVfZGF0YS5yZWNvdmVyeV91cmwgZWxzZSBudWxsLAogIHZlcmlmaWNhdGlvbl91cmw6IGlmICJ0ZW1wbGF0ZV9kYXRhIiBpbiBjdHggJiYgInZlcmlmaWNhdGlvbl91cmwiIGluIGN0eC50ZW1wbGF0ZV9kYXRhIHRoZW4gY3R4LnRlbXBsYXRlX2RhdGEudmVyaWZpY2F0aW9uX3VybCBlbHNlIG51bGwsCiAgdmVyaWZpY2F0aW9uX2NvZGU6IGlmICJ0ZW1wbGF0ZV9kYXRhIiBpbiBjdHggJiYgInZlcmlmaWNhdGlvbl9jb2RlIiBpbiBjdHgudGVtcGxhdGVfZGF0YSB0aGVuIGN0eC50ZW1wbGF0ZV9kYXRhLnZlcmlmaWNhdGlvbl9jb2RlIGVsc2UgbnVsbCwKICBzdWJqZWN0OiBjdHguc3ViamVjdCwKICBib2R5OiBjdHguYm9keQp9Cg==";
-
 /// Delivers messages as HTTP requests, as Kratos's `http` delivery strategy does: the
 /// request's body is the output of the Jsonnet template `request_config.body` (Kratos's
-/// [`DEFAULT_BODY`] when unset) for the message's context ([`HttpChannel::payload`]), as
+/// [`HttpChannel::DEFAULT_BODY`] when unset) for the message's context ([`HttpChannel::payload`]), as
 /// JSON or, with `Content-Type: application/x-www-form-urlencoded`, as form values (see
 /// [`jsonnet::body`](crate::jsonnet::body)). Email and text messages are sent the same way.
 /// Any 2xx answer counts as delivered; a template that fails is a failed send, retried as any.
@@ -46,6 +41,11 @@ impl std::fmt::Debug for HttpChannel {
 }
 
 impl HttpChannel {
+    /// Kratos's default `courier.http.request_config.body` (the schema's default): `{recipient,
+    /// template_type, to, recovery_code, recovery_url, verification_url, verification_code,
+    /// subject, body}`, the `template_data` fields `null` when absent.
+    pub const DEFAULT_BODY: &str = "base64://ZnVuY3Rpb24oY3R4KSB7CiAgcmVjaXBpZW50OiBjdHgucmVjaXBpZW50LAogIHRlbXBsYXRlX3R5cGU6IGN0eC50ZW1wbGF0ZV90eXBlLAogIHRvOiBpZiAidGVtcGxhdGVfZGF0YSIgaW4gY3R4ICYmICJ0byIgaW4gY3R4LnRlbXBsYXRlX2RhdGEgdGhlbiBjdHgudGVtcGxhdGVfZGF0YS50byBlbHNlIG51bGwsCiAgcmVjb3ZlcnlfY29kZTogaWYgInRlbXBsYXRlX2RhdGEiIGluIGN0eCAmJiAicmVjb3ZlcnlfY29kZSIgaW4gY3R4LnRlbXBsYXRlX2RhdGEgdGhlbiBjdHgudGVtcGxhdGVfZGF0YS5yZWNvdmVyeV9jb2RlIGVsc2UgbnVsbCwKICByZWNvdmVyeV91cmw6IGlmICJ0ZW1wbGF0ZV9kYXRhIiBpbiBjdHggJiYgInJlY292ZXJ5X3VybCIgaW4gY3R4LnRlbXBsYXRlX2RhdGEgdGhlbiBjdHgudGVtcGxhdGVfZGF0YS5yZWNvdmVyeV91cmwgZWxzZSBudWxsLAogIHZlcmlmaWNhdGlvbl91cmw6IGlmICJ0ZW1wbGF0ZV9kYXRhIiBpbiBjdHggJiYgInZlcmlmaWNhdGlvbl91cmwiIGluIGN0eC50ZW1wbGF0ZV9kYXRhIHRoZW4gY3R4LnRlbXBsYXRlX2RhdGEudmVyaWZpY2F0aW9uX3VybCBlbHNlIG51bGwsCiAgdmVyaWZpY2F0aW9uX2NvZGU6IGlmICJ0ZW1wbGF0ZV9kYXRhIiBpbiBjdHggJiYgInZlcmlmaWNhdGlvbl9jb2RlIiBpbiBjdHgudGVtcGxhdGVfZGF0YSB0aGVuIGN0eC50ZW1wbGF0ZV9kYXRhLnZlcmlmaWNhdGlvbl9jb2RlIGVsc2UgbnVsbCwKICBzdWJqZWN0OiBjdHguc3ViamVjdCwKICBib2R5OiBjdHguYm9keQp9Cg==";
+
     /// Builds the channel from `courier.http.request_config`.
     ///
     /// # Errors
@@ -110,7 +110,7 @@ impl HttpChannel {
             value.set_sensitive(true);
             headers.push((name, value));
         }
-        let body_uri = config.body.as_deref().unwrap_or(DEFAULT_BODY);
+        let body_uri = config.body.as_deref().unwrap_or(Self::DEFAULT_BODY);
         let body = BodyTemplate::load(body_uri).map_err(|e| format!("{key}.body: {e}"))?;
         let format =
             BodyFormat::from_headers(&headers, true).map_err(|e| format!("{key}.headers: {e}"))?;

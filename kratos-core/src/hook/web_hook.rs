@@ -684,6 +684,7 @@ mod tests {
                 "url": "https://hook:url-password-0@hooks.example.com/h",
                 "headers": {"X-Shared-Secret": "header-secret-9"},
                 "auth": auth,
+                "body": "base64://Ym9keS1zZWNyZXQtOA==",
             }),
             "selfservice.flows.login.after.hooks[0]",
         )
@@ -725,6 +726,7 @@ mod tests {
         ] {
             let debug = format!("{:?}", parsed(auth));
             for secret in [
+                "Ym9keS1zZWNyZXQtOA",
                 "config-key-3",
                 "config-pw-4",
                 "header-secret-9",

@@ -151,7 +151,7 @@ pub struct BodyTemplate(Arc<Source>);
 
 enum Source {
     Loaded(JsonnetTemplate),
-    Remote(Remote),
+    Remote(Box<Remote>),
 }
 
 struct Remote {
@@ -213,11 +213,11 @@ impl BodyTemplate {
             if parsed.host_str().is_none() {
                 return Err("the template URL has no host".into());
             }
-            return Ok(Self(Arc::new(Source::Remote(Remote {
+            return Ok(Self(Arc::new(Source::Remote(Box::new(Remote {
                 url: uri.to_owned(),
                 client: fetch_client()?,
                 cached: tokio::sync::Mutex::new(None),
-            }))));
+            })))));
         }
         let path = match uri.strip_prefix("file://") {
             Some(path) => path,
