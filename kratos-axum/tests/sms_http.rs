@@ -2,9 +2,11 @@
 //! the code read from the text message a local SMS endpoint received, sign out, sign in with
 //! a code by text message, and recover the account by text message. Every text message is
 //! delivered by the courier through the `sms` channel of `courier.channels` (an HTTP request
-//! with an API key), and none goes by email.
+//! with an API key and a Jsonnet body), and none goes by email.
 
 use std::sync::{Arc, Mutex};
+
+use base64::Engine;
 
 use axum::Router;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -19,6 +21,13 @@ use common::*;
 
 const PASSWORD: &str = "a phone and a long passphrase";
 const API_KEY: &str = "Bearer sms-endpoint-key-0123";
+/// The SMS provider's request body, as a Jsonnet template of the message.
+const SMS_BODY: &str = r#"function(ctx) {
+  To: ctx.recipient,
+  Body: ctx.body,
+  Kind: ctx.message_type,
+  Template: ctx.template_type,
+}"#;
 
 /// A request the SMS endpoint received: its `Authorization` header and its body.
 type Received = (Option<String>, Value);
@@ -57,12 +66,14 @@ impl SmsEndpoint {
         let (auth, body) = seen
             .iter()
             .rev()
-            .find(|(_, b)| b["recipient"] == to)
+            .find(|(_, b)| b["To"] == to)
             .unwrap_or_else(|| panic!("no text message to {to}"));
         assert_eq!(auth.as_deref(), Some(API_KEY), "the channel's API key");
-        assert_eq!(body["message_type"], "sms");
-        assert_eq!(body["template_type"], template);
-        body["body"]
+        // The body as the template renders it: these four fields and nothing else.
+        assert_eq!(body.as_object().unwrap().len(), 4, "{body}");
+        assert_eq!(body["Kind"], "sms");
+        assert_eq!(body["Template"], template);
+        body["Body"]
             .as_str()
             .unwrap()
             .split(|c: char| !c.is_ascii_digit())
@@ -119,7 +130,9 @@ courier:
             name: Authorization
             value: \"{API_KEY}\"
             in: header
-"
+        body: base64://{}
+",
+        base64::engine::general_purpose::STANDARD.encode(SMS_BODY)
     )
 }
 

@@ -511,6 +511,8 @@ impl KratosBuilder {
             methods.add_verification(s.clone());
         }
         methods.check_available(&config)?;
+        #[cfg(feature = "web-hook")]
+        let web_hook_bodies = crate::hook::web_hook_bodies(&config);
         let mut store: Arc<dyn Persister> =
             self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let whoami_cache = match self.whoami_cache {
@@ -544,7 +546,7 @@ impl KratosBuilder {
                 password_policy,
                 flow_hooks: self.flow_hooks,
                 #[cfg(feature = "web-hook")]
-                web_hooks: crate::hook::WebHookClient::new().map_err(BuildError::WebHook)?,
+                web_hooks: crate::hook::WebHookClient::new(&web_hook_bodies)?,
                 courier: crate::courier::CourierParts {
                     templates,
                     channel,

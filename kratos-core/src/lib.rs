@@ -40,6 +40,8 @@ pub mod flow;
 pub mod hook;
 pub mod identity;
 pub mod json;
+#[cfg(feature = "jsonnet")]
+pub mod jsonnet;
 mod kratos;
 pub mod session;
 pub mod store;

@@ -423,9 +423,13 @@ fn hook_configuration_is_checked_when_building() {
         "{e}"
     );
     let e = err(
-        "selfservice:\n  flows:\n    login:\n      after:\n        hooks: [{hook: web_hook, config: {url: 'http://x/', body: 'base64://e30='}}]\n",
+        "selfservice:\n  flows:\n    login:\n      after:\n        hooks: [{hook: web_hook, config: {url: 'http://x/', body: 'base64://e2E6IG5vcGV9'}}]\n",
     );
-    assert!(e.contains("Jsonnet"), "{e}");
+    assert!(
+        e.contains("selfservice.flows.login.after.hooks[0].config.body") && e.contains("Jsonnet"),
+        "{e}"
+    );
+    assert!(build("selfservice:\n  flows:\n    login:\n      after:\n        hooks: [{hook: web_hook, config: {url: 'http://x/', body: 'base64://e30='}}]\n", vec![]).is_ok());
     let e = err(
         "selfservice:\n  flows:\n    login:\n      after:\n        hooks: [{hook: web_hook, config: {url: 'http://x/', response: {ignore: true, parse: true}}}]\n",
     );

@@ -158,7 +158,8 @@ pub fn redact_auth(auth: &Value) -> Value {
 
 /// A hook's `config` (`{url, method, headers, auth, …}` for a `web_hook`) with its secrets
 /// redacted: the URL's password ([`redact_url`]), every header value (headers such as
-/// `Authorization` carry credentials) and the `auth` ([`redact_auth`]).
+/// `Authorization` carry credentials), the `auth` ([`redact_auth`]) and the text of a
+/// `base64://` body template (or a body URL's password).
 pub fn redact_hook_config(config: &Value) -> Value {
     let mut config = config.clone();
     if let Some(obj) = config.as_object_mut() {
@@ -172,6 +173,14 @@ pub fn redact_hook_config(config: &Value) -> Value {
         }
         if let Some(auth) = obj.get_mut("auth") {
             *auth = redact_auth(auth);
+        }
+        // A Jsonnet body template may hold a key: a base64 one's text is left out.
+        if let Some(Value::String(body)) = obj.get_mut("body") {
+            *body = if body.starts_with("base64://") {
+                format!("base64://{REDACTED}")
+            } else {
+                redact_url(body)
+            };
         }
     }
     config

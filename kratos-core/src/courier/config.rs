@@ -198,6 +198,25 @@ pub struct HttpRequestConfig {
         serialize_with = "serialize_auth"
     )]
     pub auth: serde_json::Value,
+    /// `body`: the Jsonnet template of the request's body (`file://…`, `base64://…`,
+    /// `http(s)://…`), evaluated with the message's context as `ctx`; unset, Kratos's default
+    /// template. `Debug` leaves out a base64 template's text and a URL's password;
+    /// serialisation a URL's password.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_url_option"
+    )]
+    pub body: Option<String>,
+}
+
+/// A body template's source without a base64 template's text or a URL's password.
+fn redact_body(body: &str) -> String {
+    if body.starts_with("base64://") {
+        format!("base64://{REDACTED}")
+    } else {
+        redact_url(body)
+    }
 }
 
 fn serialize_url_option<S: serde::Serializer>(
@@ -219,6 +238,7 @@ impl std::fmt::Debug for HttpRequestConfig {
             .field("method", &self.method)
             .field("headers", &headers)
             .field("auth", &redact_auth(&self.auth))
+            .field("body", &self.body.as_deref().map(redact_body))
             .finish()
     }
 }
@@ -230,6 +250,7 @@ impl Default for HttpRequestConfig {
             method: "POST".into(),
             headers: BTreeMap::new(),
             auth: serde_json::Value::Null,
+            body: None,
         }
     }
 }
@@ -339,6 +360,7 @@ mod tests {
             method: "POST".into(),
             headers: BTreeMap::from([("X-Token".to_owned(), "header-secret-2".to_owned())]),
             auth: json!({"type": "basic_auth", "config": {"user": "mailer", "password": "auth-password-3"}}),
+            body: Some("base64://Ym9keS1zZWNyZXQtNg==".into()),
         }
     }
 
@@ -352,6 +374,18 @@ mod tests {
             assert!(!debug.contains(secret), "{debug}");
         }
         assert!(debug.contains("mail.example.com") && debug.contains("X-Token"));
+        // The base64 body template's text ("body-secret-6") is not shown either.
+        assert!(!debug.contains("Ym9keS1zZWNyZXQtNg"), "{debug}");
+        let remote = HttpRequestConfig {
+            body: Some("https://u:body-url-pw-7@templates.example.com/b.jsonnet".into()),
+            ..HttpRequestConfig::default()
+        };
+        assert!(!format!("{remote:?}").contains("body-url-pw-7"));
+        assert!(
+            !serde_json::to_string(&remote)
+                .unwrap()
+                .contains("body-url-pw-7")
+        );
         let written = serde_json::to_string(&c).unwrap();
         for secret in ["url-password-1", "auth-password-3"] {
             assert!(!written.contains(secret), "{written}");

@@ -1,4 +1,5 @@
-//! The HTTP channel: each message as a JSON request to an endpoint (`courier.http`).
+//! The HTTP channel: each message as a request to an endpoint (`courier.http`), its body
+//! built by a Jsonnet template as Kratos builds it.
 
 use std::time::Duration;
 
@@ -15,15 +16,22 @@ use serde_json::{Value, json};
 use super::Message;
 use super::channel::{Channel, ChannelError};
 use super::config::HttpRequestConfig;
+use crate::jsonnet::body::{BodyFormat, BodyTemplate, render};
 
-/// Delivers messages as JSON requests, as Kratos's `http` delivery strategy does. The body is
-/// `{recipient, subject, body, html_body, template_type, template_data, message_type}`; any
-/// 2xx answer counts as delivered.
+/// Delivers messages as HTTP requests, as Kratos's `http` delivery strategy does: the
+/// request's body is the output of the Jsonnet template `request_config.body` (Kratos's
+/// [`HttpChannel::DEFAULT_BODY`] when unset) for the message's context ([`HttpChannel::payload`]), as
+/// JSON or, with `Content-Type: application/x-www-form-urlencoded`, as form values (see
+/// [`jsonnet::body`](crate::jsonnet::body)). Email and text messages are sent the same way.
+/// Any 2xx answer counts as delivered; a template that fails is a failed send, retried as any.
 pub struct HttpChannel {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     url: String,
     method: http::Method,
     headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    body: BodyTemplate,
+    format: BodyFormat,
+    key: String,
 }
 
 impl std::fmt::Debug for HttpChannel {
@@ -33,13 +41,27 @@ impl std::fmt::Debug for HttpChannel {
 }
 
 impl HttpChannel {
+    /// Kratos's default `courier.http.request_config.body` (the schema's default): `{recipient,
+    /// template_type, to, recovery_code, recovery_url, verification_url, verification_code,
+    /// subject, body}`, the `template_data` fields `null` when absent.
+    pub const DEFAULT_BODY: &str = "base64://ZnVuY3Rpb24oY3R4KSB7CiAgcmVjaXBpZW50OiBjdHgucmVjaXBpZW50LAogIHRlbXBsYXRlX3R5cGU6IGN0eC50ZW1wbGF0ZV90eXBlLAogIHRvOiBpZiAidGVtcGxhdGVfZGF0YSIgaW4gY3R4ICYmICJ0byIgaW4gY3R4LnRlbXBsYXRlX2RhdGEgdGhlbiBjdHgudGVtcGxhdGVfZGF0YS50byBlbHNlIG51bGwsCiAgcmVjb3ZlcnlfY29kZTogaWYgInRlbXBsYXRlX2RhdGEiIGluIGN0eCAmJiAicmVjb3ZlcnlfY29kZSIgaW4gY3R4LnRlbXBsYXRlX2RhdGEgdGhlbiBjdHgudGVtcGxhdGVfZGF0YS5yZWNvdmVyeV9jb2RlIGVsc2UgbnVsbCwKICByZWNvdmVyeV91cmw6IGlmICJ0ZW1wbGF0ZV9kYXRhIiBpbiBjdHggJiYgInJlY292ZXJ5X3VybCIgaW4gY3R4LnRlbXBsYXRlX2RhdGEgdGhlbiBjdHgudGVtcGxhdGVfZGF0YS5yZWNvdmVyeV91cmwgZWxzZSBudWxsLAogIHZlcmlmaWNhdGlvbl91cmw6IGlmICJ0ZW1wbGF0ZV9kYXRhIiBpbiBjdHggJiYgInZlcmlmaWNhdGlvbl91cmwiIGluIGN0eC50ZW1wbGF0ZV9kYXRhIHRoZW4gY3R4LnRlbXBsYXRlX2RhdGEudmVyaWZpY2F0aW9uX3VybCBlbHNlIG51bGwsCiAgdmVyaWZpY2F0aW9uX2NvZGU6IGlmICJ0ZW1wbGF0ZV9kYXRhIiBpbiBjdHggJiYgInZlcmlmaWNhdGlvbl9jb2RlIiBpbiBjdHgudGVtcGxhdGVfZGF0YSB0aGVuIGN0eC50ZW1wbGF0ZV9kYXRhLnZlcmlmaWNhdGlvbl9jb2RlIGVsc2UgbnVsbCwKICBzdWJqZWN0OiBjdHguc3ViamVjdCwKICBib2R5OiBjdHguYm9keQp9Cg==";
+
     /// Builds the channel from `courier.http.request_config`.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the key (and quoting no secret) when a setting is invalid or the
+    /// body template cannot be read or loaded.
     pub fn from_config(config: &HttpRequestConfig) -> Result<Self, String> {
         Self::from_config_at(config, "courier.http.request_config")
     }
 
-    /// Builds the channel from the request configuration at `key` (such as
-    /// `courier.channels[0].request_config`); errors name that key and quote no value.
+    /// Builds the channel from a request configuration at `key` (`courier.http.request_config`,
+    /// `courier.channels[0].request_config`), named in its errors.
+    ///
+    /// # Errors
+    ///
+    /// As [`HttpChannel::from_config`].
     pub fn from_config_at(config: &HttpRequestConfig, key: &str) -> Result<Self, String> {
         let url = config
             .url
@@ -88,6 +110,11 @@ impl HttpChannel {
             value.set_sensitive(true);
             headers.push((name, value));
         }
+        let body_uri = config.body.as_deref().unwrap_or(Self::DEFAULT_BODY);
+        let body = BodyTemplate::load(body_uri).map_err(|e| format!("{key}.body: {e}"))?;
+        let format =
+            BodyFormat::from_headers(&headers, true).map_err(|e| format!("{key}.headers: {e}"))?;
+        headers.retain(|(name, _)| name != http::header::CONTENT_TYPE);
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         connector.enforce_http(false);
@@ -102,20 +129,30 @@ impl HttpChannel {
             url,
             method,
             headers,
+            body,
+            format,
+            key: key.to_owned(),
         })
     }
 
-    /// The JSON body for a message.
+    /// The context a message's body template sees (`ctx`), as Kratos's: `{recipient,
+    /// subject, body, html_body (when there is one), template_type, template_data,
+    /// message_type, request_headers}`. The request headers are not kept with a message
+    /// here: `request_headers` is `{}`.
     pub fn payload(message: &Message) -> Value {
-        json!({
+        let mut ctx = json!({
             "recipient": message.recipient,
             "subject": message.subject,
             "body": message.body,
-            "html_body": message.html_body,
             "template_type": message.template_type,
             "template_data": message.template_data,
             "message_type": message.message_type,
-        })
+            "request_headers": {},
+        });
+        if let (Some(html), Some(map)) = (&message.html_body, ctx.as_object_mut()) {
+            map.insert("html_body".into(), Value::String(html.clone()));
+        }
+        ctx
     }
 }
 
@@ -126,18 +163,24 @@ impl Channel for HttpChannel {
     }
 
     async fn send(&self, message: &Message) -> Result<(), ChannelError> {
-        let body = serde_json::to_vec(&Self::payload(message))
-            .map_err(|_| ChannelError::new("the message could not be encoded"))?;
         let mut req = http::Request::builder()
             .method(self.method.clone())
             .uri(&self.url)
-            .header(http::header::CONTENT_TYPE, "application/json")
             .header(http::header::USER_AGENT, "kratos-rs courier");
+        // Every method but TRACE carries the body, as in Kratos.
+        let body = if self.method == http::Method::TRACE {
+            Bytes::new()
+        } else {
+            req = req.header(http::header::CONTENT_TYPE, self.format.content_type.clone());
+            render(Some(&self.body), &self.format, &Self::payload(message))
+                .await
+                .map_err(|e| ChannelError::new(format!("{}.body: {e}", self.key)))?
+        };
         for (k, v) in &self.headers {
             req = req.header(k, v);
         }
         let req = req
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(body))
             .map_err(|_| ChannelError::new("invalid courier.http request"))?;
         let exchange = async {
             let resp = self
@@ -165,6 +208,69 @@ impl Channel for HttpChannel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::courier::{MessageStatus, MessageType, TemplateType};
+
+    fn message(html_body: Option<&str>, message_type: MessageType) -> Message {
+        let now = chrono::Utc::now();
+        Message {
+            id: uuid::Uuid::now_v7(),
+            status: MessageStatus::Queued,
+            message_type,
+            recipient: "+15551234567".into(),
+            subject: String::new(),
+            body: "Your code: 123456".into(),
+            html_body: html_body.map(str::to_owned),
+            template_type: TemplateType::LoginCodeValid,
+            template_data: json!({"login_code": "123456"}),
+            send_count: 0,
+            send_after: now,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn the_template_context_is_kratos_http_data_model() {
+        let ctx = HttpChannel::payload(&message(None, MessageType::Sms));
+        assert_eq!(
+            ctx,
+            json!({
+                "recipient": "+15551234567",
+                "subject": "",
+                "body": "Your code: 123456",
+                "template_type": "login_code_valid",
+                "template_data": {"login_code": "123456"},
+                "message_type": "sms",
+                "request_headers": {},
+            })
+        );
+        let ctx = HttpChannel::payload(&message(Some("<p>hi</p>"), MessageType::Email));
+        assert_eq!(ctx["html_body"], "<p>hi</p>");
+        assert_eq!(ctx["message_type"], "email");
+    }
+
+    #[test]
+    fn kratos_default_body_loads() {
+        let channel = HttpChannel::from_config(&HttpRequestConfig {
+            url: Some("https://mail.example.com/send".into()),
+            ..HttpRequestConfig::default()
+        })
+        .unwrap();
+        assert_eq!(channel.format.content_type, "application/json");
+        let err = HttpChannel::from_config_at(
+            &HttpRequestConfig {
+                url: Some("https://sms.example.com/send".into()),
+                body: Some("base64://e2E6IG5vcGV9".into()),
+                ..HttpRequestConfig::default()
+            },
+            "courier.channels[0].request_config",
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with("courier.channels[0].request_config.body:"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn http_channel_debug_hides_the_credentials() {

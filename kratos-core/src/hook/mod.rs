@@ -344,6 +344,59 @@ pub(crate) async fn run_before_flow(
     Ok(())
 }
 
+/// The Jsonnet body templates of every configured `web_hook`, as `(key of the body, URI)`
+/// (loaded once when the registry is built).
+#[cfg(feature = "web-hook")]
+pub(crate) fn web_hook_bodies(config: &Config) -> Vec<(String, String)> {
+    use crate::config::AfterHooks;
+    let flows = &config.selfservice.flows;
+    let mut positions: Vec<(String, &[HookConfig])> = vec![
+        ("login.before".into(), &flows.login.before.hooks),
+        (
+            "registration.before".into(),
+            &flows.registration.before.hooks,
+        ),
+        ("settings.before".into(), &flows.settings.before.hooks),
+        ("login.after".into(), &flows.login.after.hooks),
+        ("registration.after".into(), &flows.registration.after.hooks),
+        ("settings.after".into(), &flows.settings.after.hooks),
+        ("verification.after".into(), &flows.verification.after.hooks),
+        ("recovery.after".into(), &flows.recovery.after.hooks),
+    ];
+    for (flow, after, methods) in [
+        ("login", &flows.login.after, AfterHooks::LOGIN_METHODS),
+        (
+            "registration",
+            &flows.registration.after,
+            AfterHooks::REGISTRATION_METHODS,
+        ),
+        (
+            "settings",
+            &flows.settings.after,
+            AfterHooks::SETTINGS_METHODS,
+        ),
+    ] {
+        for m in methods {
+            positions.push((format!("{flow}.after.{m}"), after.for_method(m)));
+        }
+    }
+    let mut bodies = Vec::new();
+    for (position, hooks) in positions {
+        for (i, h) in hooks.iter().enumerate() {
+            if h.hook != "web_hook" {
+                continue;
+            }
+            if let Some(body) = h.config.get("body").and_then(serde_json::Value::as_str) {
+                bodies.push((
+                    format!("selfservice.flows.{position}.hooks[{i}].config.body"),
+                    body.to_owned(),
+                ));
+            }
+        }
+    }
+    bodies
+}
+
 /// Checks every hook position of a configuration (called when the registry is built).
 pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
     for kind in [FlowKind::Login, FlowKind::Registration, FlowKind::Settings] {

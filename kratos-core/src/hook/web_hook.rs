@@ -1,10 +1,18 @@
-//! The `web_hook` hook: an HTTP call with the flow's context as a JSON body.
+//! The `web_hook` hook: an HTTP call about the flow.
 //!
-//! Configuration as Kratos's (`config: {url, method, headers, auth, response: {ignore, parse}}`).
-//! The body is the context as JSON: `{flow: {id, type, kind}, method, identity, session?,
-//! request_url, client: {ip_address, user_agent}}`. Kratos's Jsonnet body templates
-//! (`config.body`) are not supported; a configuration with one is refused when the registry
-//! is built, and a [`FlowHook`](super::FlowHook) shapes any other request in Rust.
+//! Configuration as Kratos's (`config: {url, method, headers, auth, body, response: {ignore,
+//! parse}}`). With `body`, a Jsonnet template (`file://`, `base64://`, `http(s)://`; see
+//! [`jsonnet::body`](crate::jsonnet::body)), the request's body is the template's output for
+//! Kratos's context `ctx`: `{flow: {id, type, active, request_url}, request_headers,
+//! request_url, request_cookies, identity?, session?}` (`request_headers` holds the
+//! `User-Agent` when known; this library passes no cookies, and knows neither the request's
+//! method nor a `transient_payload`), sent as JSON or, with `Content-Type:
+//! application/x-www-form-urlencoded`, as form values. A template that raises
+//! `error "cancel"` calls the request off and the hook succeeds; one that fails otherwise
+//! fails the hook as an unreachable target does. Templates are read and checked once, when
+//! the registry is built (a remote one at its first use). Without `body` the body is this
+//! library's context as JSON: `{flow: {id, type, kind}, method, identity, session?,
+//! request_url, client: {ip_address, user_agent}}` (Kratos requires a body template).
 //!
 //! With `response.parse`, the hook runs before the change is written: a 200 answer
 //! `{"identity": {"traits": …, "metadata_public": …, "metadata_admin": …}}` amends the
@@ -13,6 +21,8 @@
 //! messages, and anything else fails the flow with 502. Without it, the hook runs after the
 //! change: awaited (a non-2xx answer fails with 502), or detached with `response.ignore`.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -31,6 +41,7 @@ use crate::config::{ConfigError, REDACTED};
 use crate::flow::FlowError;
 use crate::flow::ui::UiText;
 use crate::identity::Identity;
+use crate::jsonnet::body::{BodyFormat, BodyTemplate, redact_body_source, render};
 
 const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -91,6 +102,10 @@ pub struct WebHookConfig {
     pub auth: Option<WebHookAuth>,
     /// Answer handling.
     pub response: WebHookResponse,
+    /// `body`: the Jsonnet template of the request's body (its URI), if any.
+    pub body: Option<String>,
+    /// How the body is encoded (after the `Content-Type` header).
+    pub format: BodyFormat,
 }
 
 impl std::fmt::Debug for WebHookConfig {
@@ -102,6 +117,8 @@ impl std::fmt::Debug for WebHookConfig {
             .field("headers", &headers)
             .field("auth", &self.auth)
             .field("response", &self.response)
+            .field("body", &self.body.as_deref().map(redact_body_source))
+            .field("format", &self.format.encoding)
             .finish()
     }
 }
@@ -144,12 +161,6 @@ impl WebHookConfig {
             ConfigError::invalid(&key, crate::config::redact_quoted(&e.to_string(), false))
         })?;
         let _ = (raw.emit_analytics_event, raw.id);
-        if raw.body.is_some() {
-            return Err(ConfigError::invalid(
-                format!("{key}.body"),
-                "Jsonnet body templates are not supported; the hook sends its context as JSON",
-            ));
-        }
         let uri: http::Uri = raw
             .url
             .parse()
@@ -223,6 +234,8 @@ impl WebHookConfig {
                 }
             }
         };
+        let format = BodyFormat::from_headers(&headers, raw.body.is_some())
+            .map_err(|e| ConfigError::invalid(format!("{key}.headers"), e))?;
         let mut response = raw.response;
         response.parse |= raw.can_interrupt;
         if response.parse && response.ignore {
@@ -237,21 +250,27 @@ impl WebHookConfig {
             headers,
             auth,
             response,
+            body: raw.body,
+            format,
         })
     }
 }
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// The HTTP client web hooks share.
+/// The HTTP client web hooks share, with the body templates of every configured web hook,
+/// loaded when the registry is built.
 #[derive(Clone)]
 pub(crate) struct WebHookClient {
     client: HttpClient,
+    templates: Arc<HashMap<String, BodyTemplate>>,
 }
 
 impl std::fmt::Debug for WebHookClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebHookClient")
+        f.debug_struct("WebHookClient")
+            .field("templates", &self.templates.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -259,22 +278,41 @@ fn failed(reason: impl Into<String>) -> FlowError {
     FlowError::WebHook(reason.into())
 }
 
+/// What a hook's body template made of its context: the body, or the request called off.
+enum Prepared {
+    Send(Bytes),
+    Cancelled,
+}
+
 impl WebHookClient {
-    pub(crate) fn new() -> Result<Self, String> {
+    /// The client, with the body templates `bodies` names (`(key, URI)`: each template is
+    /// loaded once, an error names the first key it is at).
+    pub(crate) fn new(bodies: &[(String, String)]) -> Result<Self, crate::BuildError> {
+        let mut templates = HashMap::new();
+        for (key, uri) in bodies {
+            if templates.contains_key(uri) {
+                continue;
+            }
+            let template =
+                BodyTemplate::load(uri).map_err(|e| ConfigError::invalid(key.clone(), e))?;
+            templates.insert(uri.clone(), template);
+        }
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(Duration::from_secs(5)));
         http.enforce_http(false);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| format!("TLS setup failed: {e}"))?
+            .map_err(|e| crate::BuildError::WebHook(format!("TLS setup failed: {e}")))?
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
         Ok(Self {
             client: Client::builder(TokioExecutor::new()).build(https),
+            templates: Arc::new(templates),
         })
     }
 
+    /// This library's body without a template.
     fn body(ctx: &HookContext<'_>, identity: &Identity) -> Value {
         json!({
             "flow": {"id": ctx.flow_id, "type": ctx.flow_type, "kind": ctx.flow_kind.as_str()},
@@ -289,15 +327,68 @@ impl WebHookClient {
         })
     }
 
-    async fn send(&self, hook: &WebHookConfig, body: &Value) -> Result<(u16, Bytes), FlowError> {
+    /// Kratos's template context (`templateContext`) after a method succeeded.
+    fn template_ctx(ctx: &HookContext<'_>, identity: &Identity) -> Value {
+        let mut value = request_ctx(ctx.request);
+        value["flow"] = json!({
+            "id": ctx.flow_id,
+            "type": ctx.flow_type,
+            "active": ctx.method,
+            "request_url": ctx.request.request_url,
+        });
+        value["identity"] = public_identity(identity);
+        if let Some(session) = ctx.session {
+            value["session"] = serde_json::to_value(session).unwrap_or(Value::Null);
+        }
+        value
+    }
+
+    /// The body of a call: the template's output for `template_ctx` when the hook has a
+    /// template, `plain` as JSON otherwise; nothing when the method is TRACE.
+    async fn prepare(
+        &self,
+        hook: &WebHookConfig,
+        template_ctx: impl FnOnce() -> Value,
+        plain: impl FnOnce() -> Value,
+    ) -> Result<Prepared, FlowError> {
+        if hook.method == http::Method::TRACE {
+            return Ok(Prepared::Send(Bytes::new()));
+        }
+        let Some(uri) = &hook.body else {
+            return render(None, &hook.format, &plain())
+                .await
+                .map(Prepared::Send)
+                .map_err(|e| failed(e.to_string()));
+        };
+        let template = self.templates.get(uri).ok_or_else(|| {
+            failed(format!(
+                "the body template of the web hook {} was not loaded",
+                host(hook)
+            ))
+        })?;
+        match render(Some(template), &hook.format, &template_ctx()).await {
+            Ok(body) => Ok(Prepared::Send(body)),
+            Err(e) if e.is_cancelled() => Ok(Prepared::Cancelled),
+            Err(e) => Err(failed(format!(
+                "the body of the web hook {}: {e}",
+                host(hook)
+            ))),
+        }
+    }
+
+    async fn send(&self, hook: &WebHookConfig, body: Bytes) -> Result<(u16, Bytes), FlowError> {
         let mut req = http::Request::builder()
             .method(hook.method.clone())
             .uri(&hook.url)
-            .header(http::header::CONTENT_TYPE, "application/json")
             .header(http::header::ACCEPT, "application/json")
             .header(http::header::USER_AGENT, "kratos-rs web_hook");
+        if hook.method != http::Method::TRACE {
+            req = req.header(http::header::CONTENT_TYPE, hook.format.content_type.clone());
+        }
         for (k, v) in &hook.headers {
-            req = req.header(k, v);
+            if k != http::header::CONTENT_TYPE {
+                req = req.header(k, v);
+            }
         }
         match &hook.auth {
             Some(WebHookAuth::ApiKey {
@@ -329,9 +420,8 @@ impl WebHookClient {
             }
             None => {}
         }
-        let bytes = serde_json::to_vec(body).map_err(|e| failed(e.to_string()))?;
         let req = req
-            .body(Full::new(Bytes::from(bytes)))
+            .body(Full::new(body))
             .map_err(|e| failed(format!("invalid request: {e}")))?;
         let exchange = async {
             let resp =
@@ -354,6 +444,23 @@ impl WebHookClient {
         })?
     }
 
+    /// Runs a detached call (`response.ignore`): its body is built and sent in the
+    /// background, and failures are only logged.
+    fn detach(&self, hook: &WebHookConfig, template_ctx: Value, plain: Value) {
+        let this = self.clone();
+        let hook = hook.clone();
+        tokio::spawn(async move {
+            let sent = match this.prepare(&hook, || template_ctx, || plain).await {
+                Ok(Prepared::Send(body)) => this.send(&hook, body).await.map(drop),
+                Ok(Prepared::Cancelled) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
+                tracing::warn!(target: "kratos::hook", error = %e, "a detached web hook failed");
+            }
+        });
+    }
+
     /// An awaited (or, with `response.ignore`, detached) call after the change.
     pub(crate) async fn call(
         &self,
@@ -361,18 +468,25 @@ impl WebHookClient {
         ctx: &HookContext<'_>,
         identity: &Identity,
     ) -> Result<(), FlowError> {
-        let body = Self::body(ctx, identity);
         if hook.response.ignore {
-            let this = self.clone();
-            let hook = hook.clone();
-            tokio::spawn(async move {
-                if let Err(e) = this.send(&hook, &body).await {
-                    tracing::warn!(target: "kratos::hook", error = %e, "a detached web hook failed");
-                }
-            });
+            self.detach(
+                hook,
+                Self::template_ctx(ctx, identity),
+                Self::body(ctx, identity),
+            );
             return Ok(());
         }
-        let (status, _) = self.send(hook, &body).await?;
+        let prepared = self
+            .prepare(
+                hook,
+                || Self::template_ctx(ctx, identity),
+                || Self::body(ctx, identity),
+            )
+            .await?;
+        let Prepared::Send(body) = prepared else {
+            return Ok(());
+        };
+        let (status, _) = self.send(hook, body).await?;
         if (200..300).contains(&status) {
             Ok(())
         } else {
@@ -383,8 +497,9 @@ impl WebHookClient {
         }
     }
 
-    /// A call before a flow is created: `{flow: {type, kind}, request_url, client}`. With
-    /// `response.parse` a 4xx answer with messages refuses the flow.
+    /// A call before a flow is created: `{flow: {type, kind}, request_url, client}` (with a
+    /// template, Kratos's context: `{flow: {type}, request_headers, request_url,
+    /// request_cookies}`). With `response.parse` a 4xx answer with messages refuses the flow.
     pub(crate) async fn call_before_flow(
         &self,
         hook: &WebHookConfig,
@@ -392,25 +507,29 @@ impl WebHookClient {
         flow_type: crate::flow::FlowType,
         request: &crate::flow::FlowContext,
     ) -> Result<Result<(), HookAbort>, FlowError> {
-        let body = json!({
-            "flow": {"type": flow_type, "kind": kind.as_str()},
-            "request_url": request.request_url,
-            "client": {
-                "ip_address": request.client.ip_address,
-                "user_agent": request.client.user_agent,
-            },
-        });
+        let plain = || {
+            json!({
+                "flow": {"type": flow_type, "kind": kind.as_str()},
+                "request_url": request.request_url,
+                "client": {
+                    "ip_address": request.client.ip_address,
+                    "user_agent": request.client.user_agent,
+                },
+            })
+        };
+        let template_ctx = || {
+            let mut value = request_ctx(request);
+            value["flow"] = json!({"type": flow_type, "request_url": request.request_url});
+            value
+        };
         if hook.response.ignore {
-            let this = self.clone();
-            let hook = hook.clone();
-            tokio::spawn(async move {
-                if let Err(e) = this.send(&hook, &body).await {
-                    tracing::warn!(target: "kratos::hook", error = %e, "a detached web hook failed");
-                }
-            });
+            self.detach(hook, template_ctx(), plain());
             return Ok(Ok(()));
         }
-        let (status, answer) = self.send(hook, &body).await?;
+        let Prepared::Send(body) = self.prepare(hook, template_ctx, plain).await? else {
+            return Ok(Ok(()));
+        };
+        let (status, answer) = self.send(hook, body).await?;
         match status {
             200..=299 => Ok(Ok(())),
             400..=499 if hook.response.parse => Ok(Err(messages_of(hook, status, &answer)?)),
@@ -429,8 +548,17 @@ impl WebHookClient {
         identity: &mut Identity,
         amend: bool,
     ) -> Result<Result<(), HookAbort>, FlowError> {
-        let body = Self::body(ctx, identity);
-        let (status, answer) = self.send(hook, &body).await?;
+        let prepared = self
+            .prepare(
+                hook,
+                || Self::template_ctx(ctx, identity),
+                || Self::body(ctx, identity),
+            )
+            .await?;
+        let Prepared::Send(body) = prepared else {
+            return Ok(Ok(()));
+        };
+        let (status, answer) = self.send(hook, body).await?;
         match status {
             200 if amend => {
                 let v: Value = serde_json::from_slice(&answer).map_err(|_| {
@@ -460,6 +588,21 @@ impl WebHookClient {
             ))),
         }
     }
+}
+
+/// The request's part of Kratos's template context: `request_headers` (the `User-Agent`,
+/// the one header known here, in Go's `http.Header` shape), `request_url` and
+/// `request_cookies` (none are passed).
+fn request_ctx(request: &crate::flow::FlowContext) -> Value {
+    let mut headers = serde_json::Map::new();
+    if let Some(ua) = &request.client.user_agent {
+        headers.insert("User-Agent".into(), json!([ua]));
+    }
+    json!({
+        "request_headers": headers,
+        "request_url": request.request_url.as_deref().unwrap_or_default(),
+        "request_cookies": {},
+    })
 }
 
 /// A 4xx answer's `{"messages": [{"instance_ptr", "messages": [...]}]}` as flow messages.
@@ -541,6 +684,7 @@ mod tests {
                 "url": "https://hook:url-password-0@hooks.example.com/h",
                 "headers": {"X-Shared-Secret": "header-secret-9"},
                 "auth": auth,
+                "body": "base64://Ym9keS1zZWNyZXQtOA==",
             }),
             "selfservice.flows.login.after.hooks[0]",
         )
@@ -582,6 +726,7 @@ mod tests {
         ] {
             let debug = format!("{:?}", parsed(auth));
             for secret in [
+                "Ym9keS1zZWNyZXQtOA",
                 "config-key-3",
                 "config-pw-4",
                 "header-secret-9",
