@@ -494,6 +494,12 @@ impl KratosBuilder {
             None => crate::courier::sms_channel_from_config(&config.courier)
                 .map_err(BuildError::Courier)?,
         };
+        if sms_channel.is_none() && schemas.iter().any(|s| s.uses_sms()) {
+            // Kept queued, not lost: an `sms` channel added later sends them.
+            tracing::warn!(
+                "an identity schema reaches addresses by text message, but no `sms` channel is configured in courier.channels: text messages will stay queued"
+            );
+        }
         let mut methods = crate::strategy::Methods::from_config(&config);
         for s in self.extra_methods.login_strategies() {
             methods.add_login(s.clone());

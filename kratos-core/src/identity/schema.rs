@@ -366,6 +366,20 @@ impl IdentitySchema {
         })
     }
 
+    /// Whether the schema reaches any address by text message: a code identifier, a
+    /// verifiable or a recovery address `via: sms`.
+    pub fn uses_sms(&self) -> bool {
+        self.has_sms_code_identifier()
+            || self.fields.iter().any(|f| {
+                let by_text = |v: &Option<ViaExtension>| {
+                    v.as_ref().is_some_and(|v| {
+                        via_of(Some(&v.via), f.format.as_deref()) == AddressVia::Sms
+                    })
+                };
+                by_text(&f.ext.verification) || by_text(&f.ext.recovery)
+            })
+    }
+
     /// The traits Kratos names the login form's identifier after
     /// (`GetIdentifierLabelFromSchema`): those marked as a password, WebAuthn or code
     /// identifier, a TOTP account name or a passkey display name, each once.

@@ -61,6 +61,39 @@ pub const THREAD_STACK_BYTES: usize = 256 << 20;
 /// How long a caller waits for an evaluation.
 pub const EVAL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The most evaluations that run at once in the process. An evaluation that timed out keeps
+/// its thread (and its slot) until it ends, so a template that never ends can hold at most
+/// this many threads; further evaluations fail at once (a failed send the courier retries, a
+/// failed web hook) instead of starting more threads.
+pub const MAX_CONCURRENT_EVALUATIONS: usize = 8;
+
+static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A slot among [`MAX_CONCURRENT_EVALUATIONS`], given back when dropped (by the evaluating
+/// thread, when it ends).
+struct Slot;
+
+impl Slot {
+    fn take() -> Result<Self, JsonnetError> {
+        use std::sync::atomic::Ordering;
+        let taken = RUNNING.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < MAX_CONCURRENT_EVALUATIONS).then_some(n + 1)
+        });
+        match taken {
+            Ok(_) => Ok(Slot),
+            Err(_) => Err(JsonnetError::Failed(format!(
+                "{MAX_CONCURRENT_EVALUATIONS} template evaluations are running already"
+            ))),
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 /// Where in a template something went wrong (1-based).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Position {
@@ -158,7 +191,8 @@ impl JsonnetTemplate {
     }
 
     /// Evaluates the template with `ctx` as its top-level argument `ctx` and answers its
-    /// value as JSON text. Runs on a thread of its own; waits at most [`EVAL_TIMEOUT`].
+    /// value as JSON text. Runs on a thread of its own, at most
+    /// [`MAX_CONCURRENT_EVALUATIONS`] at once in the process; waits at most [`EVAL_TIMEOUT`].
     ///
     /// # Errors
     ///
@@ -175,7 +209,9 @@ impl JsonnetTemplate {
             .map_err(|_| JsonnetError::Failed("the context could not be encoded".into()))?;
         let (label, source) = (self.label.clone(), self.source.clone());
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let slot = Slot::take()?;
         spawn(move || {
+            let _slot = slot;
             let _ = tx.send(run(&label, &source, Some(&ctx)));
         })?;
         match tokio::time::timeout(EVAL_TIMEOUT, rx).await {
@@ -380,8 +416,10 @@ fn eval_reason(kind: &EvalErrorKind) -> String {
             format!("calls nest deeper than {MAX_STACK} (infinite recursion?)")
         }
         EvalErrorKind::InfiniteRecursion => "a value depends on itself".into(),
-        EvalErrorKind::UnknownObjectField { field_name, .. } => {
-            format!("the object has no field `{field_name}`")
+        // The field's name is left out: a template may compute it from the context, so it
+        // could be a code or a token.
+        EvalErrorKind::UnknownObjectField { .. } => {
+            "the object has no such field (see the position)".to_owned()
         }
         EvalErrorKind::ExplicitError { .. } => "the template raised an error".into(),
         EvalErrorKind::AssertFailed { .. } | EvalErrorKind::AssertEqualFailed { .. } => {

@@ -26,7 +26,7 @@ use crate::store::Persister;
 const PASSWORD: &str = "a phone and a long passphrase";
 
 /// An identity schema with an email address (password identifier, verified by email) and a
-/// phone number (code identifier, verified and recovered by text message).
+/// phone number (code and password identifier, verified and recovered by text message).
 fn phone_schema() -> IdentitySchema {
     IdentitySchema::from_value(
         "default",
@@ -39,7 +39,8 @@ fn phone_schema() -> IdentitySchema {
                     "verification": {"via": "email"}}},
                 "phone": {"type": "string", "format": "tel", "title": "Phone number",
                     "ory.sh/kratos": {
-                        "credentials": {"code": {"identifier": true, "via": "sms"}},
+                        "credentials": {"code": {"identifier": true, "via": "sms"},
+                                        "password": {"identifier": true}},
                         "verification": {"via": "sms"},
                         "recovery": {"via": "sms"}}}
             }, "required": ["phone"]}}
@@ -103,12 +104,10 @@ async fn code_from_sms(p: &Phones, to: &str) -> String {
         .to_owned()
 }
 
-async fn sms_count(k: &Kratos, to: &str) -> usize {
+/// Every message queued so far, to anyone.
+async fn all_messages(k: &Kratos) -> usize {
     k.courier()
-        .list(&MessageQuery {
-            recipient: Some(to.to_owned()),
-            ..Default::default()
-        })
+        .list(&MessageQuery::default())
         .await
         .expect("messages")
         .len()
@@ -184,7 +183,11 @@ pub async fn phone_sign_up_and_sign_in_by_text_message(store: Arc<dyn Persister>
         };
         assert_eq!(ids(&f.ui), [4000041], "{bad_number}");
     }
-    assert_eq!(sms_count(k, phone).await, 0);
+    assert_eq!(
+        all_messages(k).await,
+        0,
+        "nothing queued for numbers that are not numbers"
+    );
 
     // Written as people write it; the code goes by text message to the E.164 number.
     let traits = json!({"phone": "+1 (415) 555-0123"});
@@ -245,7 +248,8 @@ pub async fn phone_sign_up_and_sign_in_by_text_message(store: Arc<dyn Persister>
     };
     assert_eq!(done.session.identity_id, identity.id);
 
-    // An unknown number gets the same answer and no message.
+    // An unknown number gets the same answer and no message, to anyone.
+    let before = all_messages(k).await;
     let flow = new_login(k, &ctx, None).await;
     let LoginSubmission::Retry(same) = login(
         k,
@@ -258,7 +262,7 @@ pub async fn phone_sign_up_and_sign_in_by_text_message(store: Arc<dyn Persister>
         panic!("an unknown number signed in");
     };
     assert_eq!(ids(&same.ui), [1010014]);
-    assert_eq!(sms_count(k, "+14155550199").await, 0);
+    assert_eq!(all_messages(k).await, before);
 }
 
 /// Verifies a phone number by a code sent by text message: Kratos's 1080004 when sent,
@@ -267,7 +271,7 @@ pub async fn phone_verification_by_text_message(store: Arc<dyn Persister>) {
     let p = phone_kratos(
         store,
         "passwordless_enabled",
-        "    verification:\n      enabled: true\n      use: code\n",
+        "    verification:\n      enabled: true\n      use: code\n      notify_unknown_recipients: true\n",
     );
     let k = &p.k;
     let phone = "+442079460958";
@@ -330,6 +334,9 @@ pub async fn phone_verification_by_text_message(store: Arc<dyn Persister>) {
             .any(|a| a.value == phone && a.verified)
     );
 
+    // An unknown number gets the same answer and, unlike an unknown email address, no
+    // notice: nothing is queued to anyone.
+    let before = all_messages(k).await;
     let flow = k
         .verification()
         .create(FlowType::Api, &ctx)
@@ -345,7 +352,18 @@ pub async fn phone_verification_by_text_message(store: Arc<dyn Persister>) {
         .await
         .expect("send");
     assert_eq!(ids(&same.ui), [1080004]);
-    assert_eq!(sms_count(k, "+442079460000").await, 0);
+    assert_eq!(all_messages(k).await, before);
+    // Not a number at all: the same.
+    let flow = k
+        .verification()
+        .create(FlowType::Api, &ctx)
+        .await
+        .expect("verification flow");
+    k.verification()
+        .submit(flow.id, &json!({"method": "code", "email": "hello"}), &ctx)
+        .await
+        .expect("send");
+    assert_eq!(all_messages(k).await, before);
 }
 
 /// A phone number that is a code identifier is a second factor: the aal2 flow offers it
@@ -384,6 +402,18 @@ pub async fn phone_code_as_second_factor(store: Arc<dyn Persister>) {
         panic!("the password was refused");
     };
     let token = first.session_token.expect("a token").expose().to_owned();
+    // The phone number signs in with the password too, however it is written.
+    let flow = new_login(k, &ctx, None).await;
+    let LoginSubmission::Completed(_) = login(
+        k,
+        flow,
+        json!({"method": "password", "identifier": "+1 (415) 555-0177", "password": PASSWORD}),
+        &ctx,
+    )
+    .await
+    else {
+        panic!("the phone number as written did not sign in");
+    };
     let with_token = FlowContext {
         session_token: Some(token),
         ..Default::default()

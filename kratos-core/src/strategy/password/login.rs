@@ -86,8 +86,11 @@ pub(crate) fn address_lockout_key(address: &str) -> String {
 
 impl PasswordKeys {
     pub(crate) fn of(identifier: &str, ctx: &FlowContext) -> Self {
-        let identifier =
-            normalize_identifier(IdentifierKind::Username, identifier).unwrap_or_default();
+        // A phone number is looked up in E.164, as it is stored (Kratos's graceful
+        // normalisation); anything else is folded as a username or email address.
+        let identifier = crate::identity::normalize_phone(identifier)
+            .or_else(|_| normalize_identifier(IdentifierKind::Username, identifier))
+            .unwrap_or_default();
         Self {
             identifier_key: identifier_lockout_key(&identifier),
             address_key: ctx.client.ip_address.as_deref().map(address_lockout_key),

@@ -253,7 +253,7 @@ pub(crate) async fn find_or_notify(
 }
 
 /// [`find_or_notify`] for an address reached `via` email or SMS, already normalised
-/// (`normalized`); the notice for an unknown address goes over the same channel.
+/// (`normalized`); only an unknown email address gets the notice.
 pub(crate) async fn find_or_notify_via(
     kratos: &Kratos,
     kind: AddressKind,
@@ -269,7 +269,9 @@ pub(crate) async fn find_or_notify_via(
     {
         Ok(identity) => Ok(Some((identity, normalized.to_owned()))),
         Err(StoreError::NotFound) => {
-            if let Some(template) = notify_unknown {
+            // Only an email address is told that it is unknown, as Kratos does: a text to
+            // any number typed in would cost money and could be aimed at anyone.
+            if let Some(template) = notify_unknown.filter(|_| via == AddressVia::Email) {
                 let courier = kratos.courier();
                 let message = courier
                     .render_via(

@@ -88,7 +88,7 @@ fn sent_form(
     address: &str,
 ) -> UiContainer {
     let mut ui = super::sent_form(blank_form, delivery, &TEXTS, address);
-    if let Some(kratos) = kratos {
+    if let Some(kratos) = kratos.filter(|_| delivery == CodeOrLink::Code) {
         phone_friendly(kratos, &mut ui);
     }
     if delivery == CodeOrLink::Code && address_via(address) == AddressVia::Sms {
@@ -119,7 +119,9 @@ impl VerificationStrategy for SentSecretVerification {
 
     fn populate(&self, cx: &mut AddressFormCx<'_>) {
         super::address_form(cx.ui, self.0, "");
-        phone_friendly(cx.kratos, cx.ui);
+        if self.0 == CodeOrLink::Code {
+            phone_friendly(cx.kratos, cx.ui);
+        }
     }
 
     fn claims(&self, payload: &serde_json::Value) -> bool {
@@ -265,12 +267,24 @@ impl SentSecretVerification {
                 CodeOrLink::Code => TemplateType::VerificationCodeInvalid,
                 CodeOrLink::Link => TemplateType::VerificationInvalid,
             });
-        let via = address_via(email);
+        // Codes go to email addresses and phone numbers; links, as Kratos sends them, to
+        // email addresses only.
+        let via = match self.0 {
+            CodeOrLink::Code => address_via(email),
+            CodeOrLink::Link => AddressVia::Email,
+        };
+        let normalized = match via {
+            AddressVia::Sms => normalize_code_address(email),
+            AddressVia::Email => {
+                crate::identity::normalize_identifier(crate::identity::IdentifierKind::Email, email)
+                    .unwrap_or_else(|_| email.trim().to_owned())
+            }
+        };
         let Some((identity, normalized)) = super::find_or_notify_via(
             kratos,
             AddressKind::Verifiable,
             via,
-            &normalize_code_address(email),
+            &normalized,
             notify,
             &flow.request_url,
         )
