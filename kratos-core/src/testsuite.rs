@@ -228,6 +228,7 @@ macro_rules! store_conformance {
             recovery_v2_goes_back,
             recovery_v2_wrong_codes_and_limits,
             recovery_v2_flow_outlives_the_flag,
+            recovery_v2_code_only_for_the_last_address,
         );
     };
 }

@@ -757,3 +757,56 @@ pub async fn recovery_v2_flow_outlives_the_flag(store: Arc<dyn Persister>) {
     };
     assert_eq!(s.session.identity_id, id);
 }
+
+/// A code recovers only for the address the flow last sent to: after going back and
+/// confirming an address that is not the one chosen (nothing is sent), the code already sent
+/// to the first address is refused.
+pub async fn recovery_v2_code_only_for_the_last_address(store: Arc<dyn Persister>) {
+    let k = v2(store);
+    let email = format!("last-{}@example.com", unique());
+    let phone = phone();
+    identity(&k, json!({ "email": email, "phone": phone })).await;
+    let flow = k
+        .recovery()
+        .create(FlowType::Api, &FlowContext::default())
+        .await
+        .unwrap();
+    step(&k, flow.id, json!({"recovery_address": email})).await;
+    let sent = step(
+        &k,
+        flow.id,
+        json!({"recovery_address": email, "recovery_select_address": digest(&email)}),
+    )
+    .await;
+    assert_eq!(sent.state, FlowState::RecoveryAwaitingCode);
+    let email_code = code_to(&k, &email, MessageType::Email).await;
+    step(
+        &k,
+        flow.id,
+        json!({"recovery_address": email, "screen": "previous"}),
+    )
+    .await;
+    step(
+        &k,
+        flow.id,
+        json!({"recovery_address": email, "recovery_select_address": digest(&phone)}),
+    )
+    .await;
+    // Not the chosen number: the same answer as a send, and nothing sent.
+    let before = messages_to(&k, &phone).await.len();
+    let other = if phone.ends_with('1') {
+        "+14155550000"
+    } else {
+        "+14155550001"
+    };
+    let confirmed = step(
+        &k,
+        flow.id,
+        json!({"recovery_address": email, "recovery_confirm_address": other}),
+    )
+    .await;
+    assert_eq!(confirmed.state, FlowState::RecoveryAwaitingCode);
+    assert_eq!(messages_to(&k, &phone).await.len(), before);
+    let refused = step(&k, flow.id, json!({"code": email_code})).await;
+    assert_eq!(ids(&refused.ui), vec![4060006]);
+}
