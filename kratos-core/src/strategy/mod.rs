@@ -86,6 +86,8 @@ use crate::session::{Aal, AuthenticationMethod, Session};
 
 pub(crate) mod code;
 pub mod lookup_secret;
+#[cfg(feature = "webauthn")]
+pub mod passkey;
 pub mod password;
 pub(crate) mod profile;
 pub mod recovery;
@@ -452,6 +454,13 @@ pub trait RegistrationStrategy: Send + Sync + 'static {
 
     /// Adds its nodes to a new flow (the trait nodes are there already).
     fn populate(&self, cx: &mut PopulateCx<'_>) -> Result<(), FlowError>;
+
+    /// Whether a submission is this strategy's. By default: its `method` names the
+    /// strategy's method. A strategy may claim more (the passkey method's browser script
+    /// submits `passkey_register` without a `method`).
+    fn claims(&self, payload: &Value) -> bool {
+        payload.get("method").and_then(Value::as_str) == Some(self.method().as_str())
+    }
 
     /// Handles a submission whose `method` is this strategy's.
     async fn submit(&self, cx: &mut RegistrationCx<'_>) -> Result<RegistrationOutcome, FlowError>;

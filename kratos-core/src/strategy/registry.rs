@@ -105,6 +105,11 @@ impl Methods {
             m.add_login(Arc::new(super::lookup_secret::LookupSecretLogin));
             m.add_settings(Arc::new(super::lookup_secret::LookupSecretSettings));
         }
+        #[cfg(feature = "webauthn")]
+        if methods.passkey.enabled {
+            m.add_login(Arc::new(super::passkey::PasskeyLogin));
+            m.add_registration(Arc::new(super::passkey::PasskeyRegistration));
+        }
         m
     }
 
@@ -208,11 +213,13 @@ impl Methods {
         self.login.iter().filter(|s| s.claims(payload)).collect()
     }
 
-    /// The registration strategy of the method named `name`.
-    pub(crate) fn registration_named(&self, name: &str) -> Option<&Arc<dyn RegistrationStrategy>> {
-        self.registration
-            .iter()
-            .find(|s| s.method().as_str() == name)
+    /// The registration strategy that claims a submission
+    /// ([`RegistrationStrategy::claims`]).
+    pub(crate) fn registration_claiming(
+        &self,
+        payload: &serde_json::Value,
+    ) -> Option<&Arc<dyn RegistrationStrategy>> {
+        self.registration.iter().find(|s| s.claims(payload))
     }
 
     /// The settings strategy that claims a submission ([`SettingsStrategy::claims`]).
