@@ -215,6 +215,7 @@ macro_rules! store_conformance {
             passkey_register_and_sign_in,
             passkey_login_refusals,
             passkey_admin_import_signs_in,
+            passkey_completion_updates_the_credential_only_while_unchanged,
             mfa_second_factor_of_a_method_that_is_off_asks_for_no_step_up,
             mfa_code_as_second_factor,
             mfa_per_method_hooks_run_for_their_method,

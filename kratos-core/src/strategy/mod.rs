@@ -293,6 +293,24 @@ pub struct CompletionWrites {
     /// A second-factor secret this login uses, recorded in the completing transaction: when
     /// it was used before, nothing is written and the flow shows `refused`.
     pub use_secret: Option<SecretToUse>,
+    /// A credential of the signing-in identity rewritten in the completing transaction (a
+    /// WebAuthn key's counter): when it changed since it was read, nothing is written and
+    /// the flow shows `refused`. (Not together with `use_secret`.)
+    pub update_credential: Option<CredentialToUpdate>,
+}
+
+/// A credential configuration a login rewrites in its completing transaction
+/// ([`crate::store::CompletionStore::complete_flow_updating_credential`]).
+#[derive(Debug)]
+pub struct CredentialToUpdate {
+    /// The credential's type.
+    pub credential_type: crate::identity::CredentialType,
+    /// Its new configuration.
+    pub config: Value,
+    /// Its `updated_at` as the login read it.
+    pub read_at: chrono::DateTime<chrono::Utc>,
+    /// The message when it changed meanwhile.
+    pub refused: crate::flow::ui::UiText,
 }
 
 /// A change a method makes to an identity's credentials by signing in, applied after the

@@ -333,3 +333,115 @@ pub async fn passkey_admin_import_signs_in(store: Arc<dyn Persister>) {
         assert!(refused.is_err());
     }
 }
+
+/// `complete_flow_updating_credential` writes the credential with the session while the
+/// credential is as read; when it changed meanwhile (or is missing) nothing is written
+/// (`Conflict`), and a completed flow answers `NotFound`.
+pub async fn passkey_completion_updates_the_credential_only_while_unchanged(
+    store: Arc<dyn Persister>,
+) {
+    use crate::session::SessionRecord;
+    use crate::store::{CredentialUpdate, FlowCompletion, SessionWrite, StoreError};
+
+    let k = passkey_kratos(store);
+    let mut key = SoftPasskey::new(PASSKEY_ORIGIN);
+    let config = key.kratos_config(&format!("handle-{}", Uuid::new_v4().simple()), 1);
+    let identity = k
+        .identities()
+        .create(CreateIdentityBody {
+            traits: json!({"email": "completion@example.com"}),
+            credentials: Some(ImportCredentials {
+                passkey: Some(ImportWebauthn { config }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("import");
+    let read = k.store().get_identity(k.nid(), identity.id).await.unwrap();
+    let read_at = read.credential(CredentialType::Passkey).unwrap().updated_at;
+    let mut new_config = read
+        .credential(CredentialType::Passkey)
+        .unwrap()
+        .config
+        .clone();
+    new_config["credentials"][0]["authenticator"]["sign_count"] = json!(2);
+    let updated_at = read_at + chrono::Duration::seconds(1);
+    let session = |k: &Kratos| -> SessionRecord { super::completion::new_session(k, &read) };
+    let update = |read_at| CredentialUpdate {
+        identity_id: identity.id,
+        credential_type: CredentialType::Passkey,
+        config: &new_config,
+        read_at,
+        updated_at,
+    };
+
+    // Changed since read: nothing is written, the flow stays open.
+    let (_, flow) = super::completion::new_flow(&k).await;
+    let record = session(&k);
+    let stale = update(read_at - chrono::Duration::seconds(5));
+    let err = k
+        .store()
+        .complete_flow_updating_credential(
+            k.nid(),
+            &FlowCompletion {
+                flow: &flow,
+                reset_login_failures: None,
+                forgive_login_attempt: None,
+                identity: None,
+                session: Some(SessionWrite::Insert(&record)),
+            },
+            &stale,
+        )
+        .await
+        .expect_err("a stale read");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(
+        k.store()
+            .get_session(k.nid(), record.session.id)
+            .await
+            .is_err(),
+        "no session written"
+    );
+
+    // As read: the credential and the session together.
+    let fresh = update(read_at);
+    let completion = FlowCompletion {
+        flow: &flow,
+        reset_login_failures: None,
+        forgive_login_attempt: None,
+        identity: None,
+        session: Some(SessionWrite::Insert(&record)),
+    };
+    k.store()
+        .complete_flow_updating_credential(k.nid(), &completion, &fresh)
+        .await
+        .expect("completed");
+    let after = k.store().get_identity(k.nid(), identity.id).await.unwrap();
+    let credential = after.credential(CredentialType::Passkey).unwrap();
+    assert_eq!(credential.config, new_config);
+    assert_eq!(credential.updated_at, updated_at);
+    assert!(
+        k.store()
+            .get_session(k.nid(), record.session.id)
+            .await
+            .is_ok()
+    );
+
+    // Completed flows complete once.
+    let again = update(updated_at);
+    let other = session(&k);
+    let err = k
+        .store()
+        .complete_flow_updating_credential(
+            k.nid(),
+            &FlowCompletion {
+                session: Some(SessionWrite::Insert(&other)),
+                ..completion
+            },
+            &again,
+        )
+        .await
+        .expect_err("completed already");
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+}

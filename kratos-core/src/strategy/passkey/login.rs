@@ -17,8 +17,8 @@ use crate::kratos::Kratos;
 use crate::session::AuthenticationMethod;
 use crate::store::StoreError;
 use crate::strategy::{
-    Authenticated, CompletionWrites, Factor, IdentityEdit, InternalContext, LoginCx, LoginOutcome,
-    LoginStrategy, Method, PopulateCx,
+    Authenticated, CompletionWrites, CredentialToUpdate, Factor, InternalContext, LoginCx,
+    LoginOutcome, LoginStrategy, Method, PopulateCx,
 };
 
 /// The internal-context key of a login's ceremony state.
@@ -217,18 +217,23 @@ impl LoginStrategy for PasskeyLogin {
         }
         // A challenge answers once.
         cx.internal.remove(STATE_KEY);
-        let credential_id = response.raw_id.clone();
-        let counter = result.counter();
-        let backup_state = result.backup_state();
-        let backup_eligible = result.backup_eligible();
-        let edit = IdentityEdit::new(identity.id, move |identity| {
-            update_after_login(
-                identity,
-                &credential_id,
-                counter,
-                backup_eligible,
-                backup_state,
-            )
+        // The counter and backup state go in the completing transaction, over the
+        // credential as read here (a change meanwhile refuses the login).
+        let mut updated = identity.clone();
+        let update_credential = update_after_login(
+            &mut updated,
+            &response.raw_id,
+            result.counter(),
+            result.backup_eligible(),
+            result.backup_state(),
+        )
+        .then(|| updated.credentials.remove(&CredentialType::Passkey))
+        .flatten()
+        .map(|credential| CredentialToUpdate {
+            credential_type: CredentialType::Passkey,
+            config: credential.config,
+            read_at: credential.updated_at,
+            refused: text::webauthn_verifier_wrong(),
         });
         Ok(LoginOutcome::Authenticated(Box::new(Authenticated {
             identity,
@@ -237,7 +242,7 @@ impl LoginStrategy for PasskeyLogin {
                 truncate_micros(kratos.clock().now()),
             ),
             writes: CompletionWrites {
-                edit_identity: Some(edit),
+                update_credential,
                 ..Default::default()
             },
         })))
