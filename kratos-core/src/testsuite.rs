@@ -40,6 +40,7 @@ mod settings_flows;
 mod smtp_sink;
 mod soft_passkey;
 mod verification_hooks;
+mod webauthn;
 mod whoami_cache;
 pub use admission::*;
 pub use cleanup::*;
@@ -63,6 +64,7 @@ pub use settings_flows::*;
 pub use smtp_sink::*;
 pub use soft_passkey::*;
 pub use verification_hooks::*;
+pub use webauthn::*;
 pub use whoami_cache::*;
 
 use std::collections::HashSet;
@@ -216,6 +218,7 @@ macro_rules! store_conformance {
             passkey_login_refusals,
             passkey_admin_import_signs_in,
             passkey_completion_updates_the_credential_only_while_unchanged,
+            webauthn_security_key_added_steps_up_and_is_removed,
             mfa_second_factor_of_a_method_that_is_off_asks_for_no_step_up,
             mfa_code_as_second_factor,
             mfa_per_method_hooks_run_for_their_method,

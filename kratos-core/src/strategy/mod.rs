@@ -95,6 +95,8 @@ mod registry;
 pub(crate) mod sent_secret;
 pub mod totp;
 pub mod verification;
+#[cfg(feature = "webauthn")]
+pub mod webauthn;
 
 pub use registry::Methods;
 pub(crate) use registry::configured_on;

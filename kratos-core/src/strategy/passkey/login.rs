@@ -203,7 +203,8 @@ impl LoginStrategy for PasskeyLogin {
             Ok(result) => result,
             Err(WebauthnError::CredentialPossibleCompromise) => {
                 // The counter did not advance: a cloned key. Marked, and refused.
-                mark_clone_warning(kratos, &identity, &response.raw_id).await?;
+                mark_clone_warning(kratos, &identity, CredentialType::Passkey, &response.raw_id)
+                    .await?;
                 cx.flow.ui.messages.push(text::webauthn_verifier_wrong());
                 return Ok(LoginOutcome::Retry);
             }
@@ -222,6 +223,7 @@ impl LoginStrategy for PasskeyLogin {
         let mut updated = identity.clone();
         let update_credential = update_after_login(
             &mut updated,
+            CredentialType::Passkey,
             &response.raw_id,
             result.counter(),
             result.backup_eligible(),
@@ -249,17 +251,19 @@ impl LoginStrategy for PasskeyLogin {
     }
 }
 
-/// Records a login with key `credential_id` on `identity`'s passkeys: the counter only ever
-/// advances, the backup state follows the authenticator, and a key stored without flags
-/// (older Kratos versions) takes the backup flags it showed. Whether anything changed.
+/// Records a login with key `credential_id` on `identity`'s keys of `credential_type`: the
+/// counter only ever advances, the backup state follows the authenticator, and a key stored
+/// without flags (older Kratos versions) takes the backup flags it showed. Whether anything
+/// changed.
 pub(crate) fn update_after_login(
     identity: &mut Identity,
+    credential_type: CredentialType,
     credential_id: &[u8],
     counter: u32,
     backup_eligible: bool,
     backup_state: bool,
 ) -> bool {
-    edit_key(identity, credential_id, |key| {
+    edit_key(identity, credential_type, credential_id, |key| {
         let mut changed = false;
         let authenticator = key.authenticator.get_or_insert_with(Default::default);
         if authenticator.sign_count < counter {
@@ -286,13 +290,15 @@ pub(crate) fn update_after_login(
     })
 }
 
-/// Applies `edit` to the stored passkey `credential_id` of `identity`; whether it changed.
+/// Applies `edit` to the stored key `credential_id` of `identity`'s `credential_type`;
+/// whether it changed.
 fn edit_key(
     identity: &mut Identity,
+    credential_type: CredentialType,
     credential_id: &[u8],
     edit: impl FnOnce(&mut super::credential::StoredCredential) -> bool,
 ) -> bool {
-    let Some(credential) = identity.credentials.get_mut(&CredentialType::Passkey) else {
+    let Some(credential) = identity.credentials.get_mut(&credential_type) else {
         return false;
     };
     let Ok(mut config) = serde_json::from_value::<WebauthnConfig>(credential.config.clone()) else {
@@ -317,17 +323,19 @@ fn edit_key(
     }
 }
 
-/// Sets the clone warning of the key `credential_id`, over a fresh read of the identity.
-async fn mark_clone_warning(
+/// Sets the clone warning of the key `credential_id` of `credential_type`, over a fresh read
+/// of the identity.
+pub(crate) async fn mark_clone_warning(
     kratos: &Kratos,
     identity: &Identity,
+    credential_type: CredentialType,
     credential_id: &[u8],
 ) -> Result<(), FlowError> {
     let mut fresh = kratos
         .store()
         .get_identity(kratos.nid(), identity.id)
         .await?;
-    let changed = edit_key(&mut fresh, credential_id, |key| {
+    let changed = edit_key(&mut fresh, credential_type, credential_id, |key| {
         let authenticator = key.authenticator.get_or_insert_with(Default::default);
         let was = authenticator.clone_warning;
         authenticator.clone_warning = true;
