@@ -114,6 +114,7 @@ impl Methods {
         if methods.passkey.enabled {
             m.add_login(Arc::new(super::passkey::PasskeyLogin));
             m.add_registration(Arc::new(super::passkey::PasskeyRegistration));
+            m.add_settings(Arc::new(super::passkey::PasskeySettings));
         }
         m
     }

@@ -445,3 +445,121 @@ pub async fn passkey_completion_updates_the_credential_only_while_unchanged(
         .expect_err("completed already");
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
 }
+
+/// Signs in with `key` through an api flow; the session token.
+async fn passkey_session(k: &Kratos, key: &mut SoftPasskey) -> String {
+    let (flow, challenge) = passkey_login_flow(k).await;
+    match submit_login(k, flow, &key.login(&challenge))
+        .await
+        .expect("login")
+    {
+        LoginSubmission::Completed(done) => done
+            .session_token
+            .expect("an api flow's token")
+            .expose()
+            .to_owned(),
+        LoginSubmission::Retry(flow) => panic!("login refused: {:?}", flow.ui.messages),
+    }
+}
+
+/// Passkeys are added in settings (a new handle each, the old ones still answering) and
+/// removed there, never the last first factor.
+pub async fn passkey_settings_add_and_remove(store: Arc<dyn Persister>) {
+    use crate::flow::settings::SettingsSubmission;
+    let k = passkey_kratos(store);
+    let mut first = SoftPasskey::new(PASSKEY_ORIGIN);
+    let id = register_with_passkey(&k, &mut first, "settings@example.com").await;
+    let token = passkey_session(&k, &mut first).await;
+    let ctx = FlowContext {
+        session_token: Some(token.clone()),
+        ..Default::default()
+    };
+
+    // The only first factor cannot go.
+    let flow = k
+        .settings()
+        .create(FlowType::Api, &ctx)
+        .await
+        .expect("settings flow");
+    let remove = flow.ui.node("passkey_remove").expect("a remove button");
+    match &remove.attributes {
+        NodeAttributes::Input(a) => assert!(a.disabled, "the last first factor"),
+        _ => panic!("an input"),
+    }
+    assert_eq!(remove.meta.label.as_ref().map(|l| l.id), Some(1050020));
+    let refused = k
+        .settings()
+        .submit(
+            flow.id,
+            &json!({"passkey_remove": value_of(&flow.ui, "passkey_remove")}),
+            &ctx,
+        )
+        .await
+        .expect("answered");
+    match refused {
+        SettingsSubmission::Retry(flow) => {
+            let node = flow.ui.node("passkey_remove").unwrap();
+            assert_eq!(
+                node.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+                vec![4000001]
+            );
+        }
+        other => panic!("the last passkey was removed: {other:?}"),
+    }
+
+    // A second passkey, added with the form's options (the script posts no method).
+    let flow = k
+        .settings()
+        .create(FlowType::Api, &ctx)
+        .await
+        .expect("settings flow");
+    let trigger = flow.ui.node("passkey_register_trigger").expect("trigger");
+    assert_eq!(trigger.meta.label.as_ref().map(|l| l.id), Some(1050019));
+    let options: Value = serde_json::from_str(&value_of(&flow.ui, "passkey_create_data")).unwrap();
+    assert_eq!(options["publicKey"]["user"]["name"], "settings@example.com");
+    let mut second = SoftPasskey::new(PASSKEY_ORIGIN);
+    let answer = second.create(&options["publicKey"]);
+    let done = k
+        .settings()
+        .submit(flow.id, &json!({"passkey_settings_register": answer}), &ctx)
+        .await
+        .expect("added");
+    assert!(matches!(done, SettingsSubmission::Completed(_)), "{done:?}");
+    let identity = k.store().get_identity(k.nid(), id).await.unwrap();
+    let credential = identity.credential(CredentialType::Passkey).unwrap();
+    assert_eq!(
+        credential.config["credentials"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(credential.identifiers.len(), 2);
+
+    // Both sign in: the new one with its handle, the first with the one it was made with.
+    passkey_session(&k, &mut second).await;
+    passkey_session(&k, &mut first).await;
+
+    // With two, the first one can go.
+    let flow = k
+        .settings()
+        .create(FlowType::Api, &ctx)
+        .await
+        .expect("settings flow");
+    k.settings()
+        .submit(
+            flow.id,
+            &json!({"passkey_remove": hex::encode(&first.credential_id)}),
+            &ctx,
+        )
+        .await
+        .expect("removed");
+    let identity = k.store().get_identity(k.nid(), id).await.unwrap();
+    let keys = identity.credential(CredentialType::Passkey).unwrap().config["credentials"].clone();
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+    let (flow, challenge) = passkey_login_flow(&k).await;
+    match submit_login(&k, flow, &first.login(&challenge))
+        .await
+        .expect("submitted")
+    {
+        LoginSubmission::Retry(flow) => assert_eq!(message_ids(&flow.ui), vec![4000043]),
+        LoginSubmission::Completed(_) => panic!("a removed passkey signed in"),
+    }
+}

@@ -16,6 +16,7 @@
 pub mod credential;
 pub mod login;
 pub mod registration;
+pub mod settings;
 
 use std::time::Duration;
 
@@ -29,6 +30,33 @@ use crate::kratos::Kratos;
 
 pub use login::PasskeyLogin;
 pub use registration::PasskeyRegistration;
+pub use settings::PasskeySettings;
+
+/// How many first factors `identity` has, counted as Kratos counts them
+/// (`CountActiveFirstFactorCredentials`): each passkey and each passwordless security key
+/// on its own, every other first-factor credential once.
+pub(crate) fn first_factor_count(identity: &crate::identity::Identity) -> usize {
+    use crate::identity::CredentialType;
+    identity
+        .credentials
+        .values()
+        .map(|c| match c.credential_type {
+            CredentialType::Passkey | CredentialType::Webauthn => c
+                .config
+                .get("credentials")
+                .and_then(Value::as_array)
+                .map_or(0, |keys| {
+                    keys.iter()
+                        .filter(|k| {
+                            c.credential_type == CredentialType::Passkey
+                                || k.get("is_passwordless").and_then(Value::as_bool) == Some(true)
+                        })
+                        .count()
+                }),
+            _ => usize::from(c.is_first_factor()),
+        })
+        .sum()
+}
 
 /// Where the browser script is served, under the public base URL (Kratos's path).
 pub const SCRIPT_PATH: &str = "/.well-known/ory/webauthn.js";

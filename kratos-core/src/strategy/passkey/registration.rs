@@ -48,7 +48,8 @@ struct PasskeyRegistrationPayload {
 #[derive(Debug, Default)]
 pub struct PasskeyRegistration;
 
-fn new_user_handle() -> String {
+/// A new user handle: 64 letters and digits from the OS random source, as Kratos makes them.
+pub(crate) fn new_user_handle() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
     (0..USER_HANDLE_LENGTH)

@@ -50,15 +50,6 @@ fn stored_config(identity: &Identity) -> WebauthnConfig {
         .unwrap_or_default()
 }
 
-/// How many first factors `identity` has.
-fn first_factors(identity: &Identity) -> usize {
-    identity
-        .credentials
-        .values()
-        .filter(|c| c.is_first_factor())
-        .count()
-}
-
 /// `identity` with its security keys set to `config` (the credential dropped when none is
 /// left).
 fn with_keys(
@@ -114,7 +105,7 @@ impl SettingsStrategy for WebauthnSettings {
     /// `webauthn_register`.
     fn populate(&self, cx: &mut SettingsPopulateCx<'_>) -> Result<(), FlowError> {
         let config = stored_config(cx.identity);
-        let first_factors = first_factors(cx.identity);
+        let first_factors = crate::strategy::passkey::first_factor_count(cx.identity);
         for key in &config.credentials {
             let name = if key.display_name.is_empty() {
                 "unnamed"
@@ -201,7 +192,7 @@ impl SettingsStrategy for WebauthnSettings {
             };
             let removed = config.credentials.remove(at);
             let next = with_keys(cx.identity, &config, now)?;
-            if removed.is_passwordless && first_factors(&next) == 0 {
+            if removed.is_passwordless && crate::strategy::passkey::first_factor_count(&next) == 0 {
                 cx.flow.ui.add_node_message(
                     "webauthn_remove",
                     text::refusal(
