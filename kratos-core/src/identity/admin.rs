@@ -132,6 +132,11 @@ pub struct ImportCredentials {
     /// "user_handle": ...}}`): stored as given, found at login by the user handle.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub passkey: Option<ImportWebauthn>,
+    /// Security keys, in Kratos's stored shape (`{"config": {"credentials": [...],
+    /// "user_handle": ...}}`): stored as given; their identifiers are the traits marked
+    /// `webauthn.identifier`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webauthn: Option<ImportWebauthn>,
 }
 
 /// `credentials.passkey`: a WebAuthn credential configuration as Kratos stores it.
@@ -1137,6 +1142,23 @@ impl<'a> IdentityAdmin<'a> {
             };
             let entry = credential_entry(identity, CredentialType::Password, now);
             entry.config = config;
+            entry.updated_at = now;
+        }
+        if let Some(webauthn) = import.webauthn {
+            if !webauthn
+                .config
+                .get("credentials")
+                .and_then(Value::as_array)
+                .is_some_and(|c| !c.is_empty() && c.iter().all(Value::is_object))
+            {
+                return Err(IdentityError::field(
+                    "credentials.webauthn.config",
+                    "`credentials` must list at least one key",
+                ));
+            }
+            let entry = credential_entry(identity, CredentialType::Webauthn, now);
+            entry.config = webauthn.config;
+            entry.version = 1;
             entry.updated_at = now;
         }
         if let Some(passkey) = import.passkey {

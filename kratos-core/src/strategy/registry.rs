@@ -106,8 +106,12 @@ impl Methods {
             m.add_settings(Arc::new(super::lookup_secret::LookupSecretSettings));
         }
         #[cfg(feature = "webauthn")]
-        if methods.webauthn.enabled && !super::webauthn::passwordless(&methods.webauthn.config) {
-            m.add_login(Arc::new(super::webauthn::WebauthnLogin));
+        if methods.webauthn.enabled {
+            let passwordless = super::webauthn::passwordless(&methods.webauthn.config);
+            m.add_login(Arc::new(super::webauthn::WebauthnLogin { passwordless }));
+            if passwordless {
+                m.add_registration(Arc::new(super::webauthn::WebauthnRegistration));
+            }
             m.add_settings(Arc::new(super::webauthn::WebauthnSettings));
         }
         #[cfg(feature = "webauthn")]
@@ -123,19 +127,6 @@ impl Methods {
     /// (`selfservice.methods.oidc.enabled: true` in a build without it): a configuration
     /// error naming the key, never a method silently off.
     pub fn check_available(&self, config: &Config) -> Result<(), crate::config::ConfigError> {
-        let webauthn = &config.selfservice.methods.webauthn;
-        if webauthn.enabled
-            && webauthn
-                .config
-                .get("passwordless")
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(false)
-        {
-            return Err(crate::config::ConfigError::invalid(
-                "selfservice.methods.webauthn.config.passwordless",
-                "security keys as a first factor (`passwordless: true`) are not available in this build; use the `passkey` method",
-            ));
-        }
         for name in config.selfservice.methods.enabled_methods() {
             let named = |m: Method| m.as_str() == name;
             let offered = self.login.iter().any(|s| named(s.method()))

@@ -241,3 +241,136 @@ pub async fn webauthn_security_key_added_steps_up_and_is_removed(store: Arc<dyn 
     let identity = k.store().get_identity(k.nid(), identity_id).await.unwrap();
     assert!(identity.credential(CredentialType::Webauthn).is_none());
 }
+
+const PASSWORDLESS: &str = "secrets:\n  default: [\"conformance-suite-secret-0123456789\"]\nserve:\n  public:\n    base_url: https://auth.example.com/\nselfservice:\n  methods:\n    webauthn:\n      enabled: true\n      config:\n        passwordless: true\n        rp:\n          id: example.com\n          origins: [\"https://auth.example.com\"]\n  flows:\n    login:\n      ui_url: https://app.example.com/login\n    registration:\n      after:\n        webauthn:\n          hooks:\n            - hook: session\n";
+
+/// With `passwordless: true` a security key registers an identity and signs it in (aal1):
+/// the login asks for the identifier, then answers with the key's challenge.
+pub async fn webauthn_passwordless_registers_and_signs_in(store: Arc<dyn Persister>) {
+    use crate::flow::FlowError;
+    use crate::flow::registration::RegistrationSubmission;
+    let config = crate::config::Config::from_yaml_str(PASSWORDLESS).expect("config");
+    let schema = crate::identity::IdentitySchema::from_value(
+        "default",
+        json!({"properties": {"traits": {"type": "object", "properties": {
+            "email": {"type": "string", "format": "email",
+                "ory.sh/kratos": {"credentials": {"webauthn": {"identifier": true}}}}
+        }, "required": ["email"]}}}),
+    )
+    .expect("schema");
+    let k = Kratos::builder(config)
+        .store(store)
+        .schema(schema)
+        .build()
+        .expect("builds")
+        .tenant(Uuid::new_v4());
+    let email = format!("passwordless-{}@example.com", Uuid::new_v4().simple());
+    let mut key = SoftPasskey::new("https://auth.example.com");
+
+    let ctx = FlowContext::default();
+    let flow = k
+        .registration()
+        .create(FlowType::Api, &ctx)
+        .await
+        .expect("registration flow");
+    let trigger = flow.ui.node("webauthn_register_trigger").expect("trigger");
+    assert_eq!(trigger.meta.label.as_ref().map(|l| l.id), Some(1040004));
+    let options: Value =
+        serde_json::from_str(&value_of(&flow.ui, "webauthn_register_trigger")).unwrap();
+    let answer = key.create(&options["publicKey"]);
+    let id = match k
+        .registration()
+        .submit(
+            flow.id,
+            &json!({"webauthn_register": answer, "webauthn_register_displayname": "Key",
+                    "traits": {"email": email}}),
+            &ctx,
+        )
+        .await
+        .expect("registration")
+    {
+        RegistrationSubmission::Completed(done) => done.identity.id,
+        RegistrationSubmission::Retry(f) => panic!("refused: {:?}", f.ui.messages),
+    };
+    let identity = k.store().get_identity(k.nid(), id).await.unwrap();
+    let credential = identity.credential(CredentialType::Webauthn).unwrap();
+    assert_eq!(credential.identifiers, vec![email.clone()]);
+    assert_eq!(credential.config["credentials"][0]["is_passwordless"], true);
+
+    // The identifier first: the key's challenge comes back on the form.
+    let flow = k
+        .login()
+        .create(FlowType::Browser, &ctx, LoginOptions::default())
+        .await
+        .expect("login flow");
+    assert!(
+        flow.ui
+            .nodes
+            .iter()
+            .any(|n| n.group == crate::flow::ui::NodeGroup::Webauthn
+                && n.name() == Some("method")
+                && n.meta.label.as_ref().map(|l| l.id) == Some(1010008))
+    );
+    let csrf = value_of(&flow.ui, "csrf_token");
+    let unknown = k
+        .login()
+        .submit(
+            flow.id,
+            &json!({"csrf_token": csrf, "method": "webauthn", "identifier": "nobody@example.com"}),
+            &ctx,
+        )
+        .await
+        .expect("answered");
+    match unknown {
+        LoginSubmission::Retry(f) => {
+            assert_eq!(
+                f.ui.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+                vec![4000015]
+            );
+        }
+        LoginSubmission::Completed(_) => panic!("an unknown identifier signed in"),
+    }
+    let err = k
+        .login()
+        .submit(
+            flow.id,
+            &json!({"csrf_token": csrf, "method": "webauthn", "identifier": email}),
+            &ctx,
+        )
+        .await
+        .expect_err("a next step");
+    match err {
+        FlowError::BrowserLocationChangeRequired {
+            redirect_browser_to,
+        } => {
+            assert_eq!(
+                redirect_browser_to,
+                format!("https://app.example.com/login?flow={}", flow.id)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let next = k.login().get(flow.id, &ctx).await.expect("flow");
+    assert_eq!(
+        next.ui.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![1010012]
+    );
+    let answer = key.login(&value_of(&next.ui, "webauthn_login_trigger"));
+    match k
+        .login()
+        .submit(
+            flow.id,
+            &json!({"csrf_token": csrf, "identifier": email, "webauthn_login": answer}),
+            &ctx,
+        )
+        .await
+        .expect("login")
+    {
+        LoginSubmission::Completed(done) => {
+            assert_eq!(done.session.identity_id, id);
+            assert_eq!(done.session.authenticator_assurance_level, Aal::Aal1);
+            assert_eq!(done.session.authentication_methods[0].method, "webauthn");
+        }
+        LoginSubmission::Retry(f) => panic!("refused: {:?}", f.ui.messages),
+    }
+}

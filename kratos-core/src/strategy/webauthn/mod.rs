@@ -4,10 +4,12 @@
 //! ([`crate::strategy::passkey::credential::WebauthnConfig`], `is_passwordless: false`) and
 //! verified, counted and marked as passkeys are.
 //!
-//! `passwordless: true` (security keys as a first factor) is not offered: a configuration
-//! enabling it is refused when the registry is built.
+//! With `passwordless: true` (Kratos's option) keys are a first factor instead: a browser
+//! login asks for the identifier (a trait marked `webauthn.identifier`), then for the key;
+//! registration creates the identity with one; keys added in settings are passwordless.
 
 pub mod login;
+pub mod registration;
 pub mod settings;
 
 use serde_json::Value;
@@ -15,6 +17,7 @@ use serde_json::Value;
 use crate::kratos::Kratos;
 
 pub use login::WebauthnLogin;
+pub use registration::WebauthnRegistration;
 pub use settings::WebauthnSettings;
 
 /// `selfservice.methods.webauthn.config`.
@@ -68,7 +71,9 @@ pub mod text {
 
 #[cfg(test)]
 mod tests {
-    fn build(webauthn: &str) -> Result<crate::Kratos, crate::BuildError> {
+    use crate::strategy::{Factor, Method};
+
+    fn build(webauthn: &str) -> crate::Kratos {
         let config = crate::config::Config::from_yaml_str(&format!(
             "secrets:\n  default: [\"a-long-enough-secret-0123456789\"]\nselfservice:\n  methods:\n    webauthn:\n      enabled: true\n      config:\n{webauthn}"
         ))
@@ -76,23 +81,28 @@ mod tests {
         crate::Kratos::builder(config)
             .schema(crate::testsuite::test_schema())
             .build()
+            .expect("builds")
     }
 
     #[test]
-    fn security_keys_as_a_second_factor_are_offered() {
-        let k = build("        rp: {id: example.com}\n").expect("builds");
-        assert!(k.methods().has_login(&crate::strategy::Method::Webauthn));
-        assert!(k.methods().has_second_factor());
-    }
-
-    #[test]
-    fn passwordless_security_keys_are_refused_naming_the_key() {
-        let err = build("        passwordless: true\n        rp: {id: example.com}\n")
-            .expect_err("refused");
+    fn security_keys_are_a_second_factor_or_with_passwordless_a_first() {
+        let k = build("        rp: {id: example.com}\n");
+        let login = k.methods().login(&Method::Webauthn).expect("login");
+        assert_eq!(login.factor(), Factor::Second);
         assert!(
-            err.to_string()
-                .contains("selfservice.methods.webauthn.config.passwordless"),
-            "{err}"
+            !k.methods()
+                .registration_strategies()
+                .iter()
+                .any(|s| s.method() == Method::Webauthn)
+        );
+        let k = build("        passwordless: true\n        rp: {id: example.com}\n");
+        let login = k.methods().login(&Method::Webauthn).expect("login");
+        assert_eq!(login.factor(), Factor::First);
+        assert!(
+            k.methods()
+                .registration_strategies()
+                .iter()
+                .any(|s| s.method() == Method::Webauthn)
         );
     }
 }
