@@ -127,6 +127,8 @@ impl Methods {
     /// (`selfservice.methods.oidc.enabled: true` in a build without it): a configuration
     /// error naming the key, never a method silently off.
     pub fn check_available(&self, config: &Config) -> Result<(), crate::config::ConfigError> {
+        #[cfg(feature = "webauthn")]
+        super::passkey::check_relying_party(config)?;
         for name in config.selfservice.methods.enabled_methods() {
             let named = |m: Method| m.as_str() == name;
             let offered = self.login.iter().any(|s| named(s.method()))

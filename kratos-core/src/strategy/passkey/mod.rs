@@ -86,17 +86,43 @@ const AUTHENTICATOR_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The relying party of `selfservice.methods.<method>.config.rp`: `id` (required),
 /// `display_name` (default: the id) and `origins` (default: the public URL's scheme and the
-/// id, as Kratos). An origin that is not a URL is a configuration error.
+/// id, as Kratos). [`check_relying_party`] refuses a configuration without an id or with an
+/// origin that is not a URL when the registry is built, so this only fails on a registry
+/// built around that check.
 pub(crate) fn relying_party(
     kratos: &Kratos,
     method_config: &Value,
 ) -> Result<WebauthnCore, FlowError> {
+    let rp = parse_relying_party(&kratos.config().serve.public_base_url(), method_config)
+        .map_err(|(key, reason)| FlowError::Internal(format!("config.{key}: {reason}")))?;
+    Ok(WebauthnCore::new_unsafe_experts_only(
+        &rp.name,
+        &rp.id,
+        rp.origins,
+        AUTHENTICATOR_TIMEOUT,
+        None,
+        None,
+    ))
+}
+
+/// A relying party as configured.
+struct RelyingParty {
+    id: String,
+    name: String,
+    origins: Vec<Url>,
+}
+
+/// Reads `config.rp`; an error names the key under `config` and why.
+fn parse_relying_party(
+    public_base_url: &str,
+    method_config: &Value,
+) -> Result<RelyingParty, (&'static str, String)> {
     let rp = method_config.get("rp").unwrap_or(&Value::Null);
     let id = rp
         .get("id")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| FlowError::Internal("the relying party has no id (config.rp.id)".into()))?;
+        .ok_or(("rp.id", "is required".to_owned()))?;
     let name = rp
         .get("display_name")
         .and_then(Value::as_str)
@@ -105,14 +131,16 @@ pub(crate) fn relying_party(
     let origins: Vec<String> = match rp.get("origins").and_then(Value::as_array) {
         Some(list) if !list.is_empty() => list
             .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
+            .map(|o| {
+                o.as_str()
+                    .map(str::to_owned)
+                    .ok_or(("rp.origins", "must list URLs".to_owned()))
+            })
+            .collect::<Result<_, _>>()?,
         _ => match rp.get("origin").and_then(Value::as_str) {
             Some(one) => vec![one.to_owned()],
             None => {
-                let base = kratos.config().serve.public_base_url();
-                let scheme = Url::parse(&base)
+                let scheme = Url::parse(public_base_url)
                     .map(|u| u.scheme().to_owned())
                     .unwrap_or_else(|_| "https".into());
                 vec![format!("{scheme}://{id}")]
@@ -121,19 +149,39 @@ pub(crate) fn relying_party(
     };
     let origins = origins
         .iter()
-        .map(|o| {
-            Url::parse(o)
-                .map_err(|e| FlowError::Internal(format!("the relying party origin {o:?}: {e}")))
-        })
+        .map(|o| Url::parse(o).map_err(|e| ("rp.origins", format!("{o:?} is not a URL: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(WebauthnCore::new_unsafe_experts_only(
-        name,
-        id,
+    Ok(RelyingParty {
+        id: id.to_owned(),
+        name: name.to_owned(),
         origins,
-        AUTHENTICATOR_TIMEOUT,
-        None,
-        None,
-    ))
+    })
+}
+
+/// Checks the relying party of an enabled `passkey` or `webauthn` method: a configuration
+/// error naming `selfservice.methods.<method>.config.rp…` when it has no id or an origin is
+/// not a URL.
+pub(crate) fn check_relying_party(
+    config: &crate::config::Config,
+) -> Result<(), crate::config::ConfigError> {
+    let methods = &config.selfservice.methods;
+    for (name, method) in [
+        ("passkey", &methods.passkey),
+        ("webauthn", &methods.webauthn),
+    ] {
+        if !method.enabled {
+            continue;
+        }
+        if let Err((key, reason)) =
+            parse_relying_party(&config.serve.public_base_url(), &method.config)
+        {
+            return Err(crate::config::ConfigError::invalid(
+                format!("selfservice.methods.{name}.config.{key}"),
+                reason,
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Kratos's messages of the WebAuthn and passkey methods.

@@ -85,6 +85,30 @@ mod tests {
     }
 
     #[test]
+    fn a_relying_party_without_an_id_or_with_a_bad_origin_is_refused_naming_the_key() {
+        for (rp, key) in [
+            (
+                "        rp: {display_name: X}\n",
+                "selfservice.methods.webauthn.config.rp.id",
+            ),
+            (
+                "        rp: {id: example.com, origins: [\"not a url\"]}\n",
+                "selfservice.methods.webauthn.config.rp.origins",
+            ),
+        ] {
+            let config = crate::config::Config::from_yaml_str(&format!(
+                "secrets:\n  default: [\"a-long-enough-secret-0123456789\"]\nselfservice:\n  methods:\n    webauthn:\n      enabled: true\n      config:\n{rp}"
+            ))
+            .expect("config");
+            let err = crate::Kratos::builder(config)
+                .schema(crate::testsuite::test_schema())
+                .build()
+                .expect_err("refused");
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    #[test]
     fn security_keys_are_a_second_factor_or_with_passwordless_a_first() {
         let k = build("        rp: {id: example.com}\n");
         let login = k.methods().login(&Method::Webauthn).expect("login");
