@@ -354,3 +354,83 @@ async fn malformed_and_foreign_answers_are_refused_without_server_errors() {
     .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{:?}", res.body);
 }
+
+/// Kratos's snapshot of a first-factor passkey login form
+/// (selfservice/strategy/passkey/.snapshots/TestFormHydration-method=PopulateLoginMethodFirstFactor.json),
+/// without the values its snapshot tool strips.
+const KRATOS_LOGIN_NODES: &str = r#"[
+  {"type": "input", "group": "default", "attributes": {"name": "csrf_token", "type": "hidden", "required": true, "disabled": false, "node_type": "input"}, "messages": [], "meta": {}},
+  {"type": "input", "group": "default", "attributes": {"name": "identifier", "type": "text", "value": "", "required": true, "autocomplete": "username webauthn", "disabled": false, "node_type": "input"}, "messages": [], "meta": {"label": {"id": 1070004, "text": "ID", "type": "info"}}},
+  {"type": "input", "group": "passkey", "attributes": {"name": "passkey_challenge", "type": "hidden", "disabled": false, "node_type": "input"}, "messages": [], "meta": {}},
+  {"type": "script", "group": "webauthn", "attributes": {"async": true, "referrerpolicy": "no-referrer", "crossorigin": "anonymous", "type": "text/javascript", "id": "webauthn_script", "node_type": "script"}, "messages": [], "meta": {}},
+  {"type": "input", "group": "passkey", "attributes": {"name": "passkey_login", "type": "hidden", "disabled": false, "onload": "window.oryPasskeyLoginAutocompleteInit()", "onloadTrigger": "oryPasskeyLoginAutocompleteInit", "node_type": "input"}, "messages": [], "meta": {}},
+  {"type": "input", "group": "passkey", "attributes": {"name": "passkey_login_trigger", "type": "button", "value": "", "disabled": false, "onclick": "window.oryPasskeyLogin()", "onclickTrigger": "oryPasskeyLogin", "node_type": "input"}, "messages": [], "meta": {"label": {"id": 1010021, "text": "Sign in with passkey", "type": "info"}}}
+]"#;
+
+#[tokio::test]
+async fn the_login_form_matches_kratos_snapshot() {
+    // Passkeys alone, as in Kratos's snapshot: the password method off.
+    let config = kratos_core::config::Config::from_yaml_str(&CONFIG.replace(
+        "  methods:\n    passkey:",
+        "  methods:\n    password:\n      enabled: false\n    passkey:",
+    ))
+    .expect("config");
+    let kratos = Kratos::builder(config)
+        .store(Arc::new(kratos_core::store::MemoryStore::new()))
+        .schema(kratos_core::testsuite::passkey_schema())
+        .build()
+        .expect("kratos builds");
+    let app = TestApp {
+        public: kratos_axum::public_router(kratos),
+    };
+    let mut jar = Jar::default();
+    let (_, flow) = browser_flow(&app, &mut jar, "login").await;
+    let mut ours = flow["ui"]["nodes"].as_array().unwrap().clone();
+    for node in &mut ours {
+        let attributes = node["attributes"].as_object_mut().unwrap();
+        for stripped in ["nonce", "src", "integrity"] {
+            attributes.remove(stripped);
+        }
+        let name = attributes.get("name").and_then(Value::as_str).unwrap_or("");
+        if matches!(name, "csrf_token" | "passkey_challenge") {
+            attributes.remove("value");
+        }
+    }
+    let kratos: Value = serde_json::from_str(KRATOS_LOGIN_NODES).unwrap();
+    assert_eq!(Value::Array(ours), kratos);
+}
+
+/// The passkey nodes of Kratos's registration snapshot
+/// (TestPopulateRegistrationMethod-method=PopulateRegistrationMethod-type=browser.json).
+const KRATOS_REGISTRATION_NODES: &str = r#"[
+  {"type": "input", "group": "passkey", "attributes": {"name": "passkey_create_data", "type": "hidden", "disabled": false, "node_type": "input"}, "messages": [], "meta": {}},
+  {"type": "input", "group": "passkey", "attributes": {"name": "passkey_register_trigger", "type": "button", "disabled": false, "onclick": "window.oryPasskeyRegistration()", "onclickTrigger": "oryPasskeyRegistration", "node_type": "input"}, "messages": [], "meta": {"label": {"id": 1040007, "text": "Sign up with passkey", "type": "info"}}},
+  {"type": "script", "group": "webauthn", "attributes": {"async": true, "referrerpolicy": "no-referrer", "crossorigin": "anonymous", "type": "text/javascript", "id": "webauthn_script", "node_type": "script"}, "messages": [], "meta": {}},
+  {"type": "input", "group": "passkey", "attributes": {"name": "passkey_register", "type": "hidden", "disabled": false, "node_type": "input"}, "messages": [], "meta": {}}
+]"#;
+
+#[tokio::test]
+async fn the_registration_form_matches_kratos_snapshot() {
+    let app = app();
+    let mut jar = Jar::default();
+    let (_, flow) = browser_flow(&app, &mut jar, "registration").await;
+    let ours: Vec<Value> = flow["ui"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["group"] == "passkey" || n["group"] == "webauthn")
+        .cloned()
+        .map(|mut node| {
+            let attributes = node["attributes"].as_object_mut().unwrap();
+            for stripped in ["nonce", "src", "integrity"] {
+                attributes.remove(stripped);
+            }
+            if attributes.get("name") == Some(&Value::from("passkey_create_data")) {
+                attributes.remove("value");
+            }
+            node
+        })
+        .collect();
+    let kratos: Value = serde_json::from_str(KRATOS_REGISTRATION_NODES).unwrap();
+    assert_eq!(Value::Array(ours), kratos);
+}
