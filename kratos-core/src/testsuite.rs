@@ -221,6 +221,7 @@ macro_rules! store_conformance {
             webauthn_security_key_added_steps_up_and_is_removed,
             passkey_settings_add_and_remove,
             webauthn_passwordless_registers_and_signs_in,
+            passkey_refreshes_the_session,
             mfa_second_factor_of_a_method_that_is_off_asks_for_no_step_up,
             mfa_code_as_second_factor,
             mfa_per_method_hooks_run_for_their_method,

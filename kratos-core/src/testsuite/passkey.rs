@@ -563,3 +563,54 @@ pub async fn passkey_settings_add_and_remove(store: Arc<dyn Persister>) {
         LoginSubmission::Completed(_) => panic!("a removed passkey signed in"),
     }
 }
+
+/// `refresh=true` offers the session identity's passkeys (allowed by id, the identifier
+/// hidden) and re-authenticates the same session with one.
+pub async fn passkey_refreshes_the_session(store: Arc<dyn Persister>) {
+    let k = passkey_kratos(store);
+    let mut key = SoftPasskey::new(PASSKEY_ORIGIN);
+    register_with_passkey(&k, &mut key, "refresh@example.com").await;
+    let token = passkey_session(&k, &mut key).await;
+    let ctx = FlowContext {
+        session_token: Some(token.clone()),
+        ..Default::default()
+    };
+    let flow = k
+        .login()
+        .create(
+            FlowType::Api,
+            &ctx,
+            LoginOptions {
+                refresh: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("refresh flow");
+    assert_eq!(value_of(&flow.ui, "identifier"), "refresh@example.com");
+    let challenge = value_of(&flow.ui, "passkey_challenge");
+    let options: Value = serde_json::from_str(&challenge).unwrap();
+    use base64::Engine as _;
+    assert_eq!(
+        options["publicKey"]["allowCredentials"][0]["id"],
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&key.credential_id)
+    );
+    let before = k.sessions().whoami(&token).await.expect("session");
+    let answer = key.login(&challenge);
+    match k
+        .login()
+        .submit(
+            flow.id,
+            &json!({"method": "passkey", "passkey_login": answer}),
+            &ctx,
+        )
+        .await
+        .expect("refresh")
+    {
+        LoginSubmission::Completed(done) => {
+            assert_eq!(done.session.id, before.id, "the same session, refreshed");
+            assert_eq!(done.session.authentication_methods.len(), 2);
+        }
+        LoginSubmission::Retry(flow) => panic!("refresh refused: {:?}", flow.ui.messages),
+    }
+}

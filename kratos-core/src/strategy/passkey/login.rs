@@ -99,6 +99,75 @@ fn add_nodes(kratos: &Kratos, ui: &mut UiContainer, flow_type: FlowType, challen
     );
 }
 
+/// The passkey nodes of a refresh (`refresh=true`, Kratos's
+/// `PopulateLoginMethodFirstFactorRefresh`): a challenge for the session identity's passkeys,
+/// the script (browser flows), `passkey_login`, the trigger and the identifier as a hidden
+/// input. Nothing when the identity has no passkey.
+fn populate_refresh(cx: &mut PopulateCx<'_>) -> Result<(), FlowError> {
+    let Some(identity) = cx.identity else {
+        return Ok(());
+    };
+    let Some(config) = identity
+        .credential(CredentialType::Passkey)
+        .and_then(|c| serde_json::from_value::<WebauthnConfig>(c.config.clone()).ok())
+    else {
+        return Ok(());
+    };
+    let keys: Vec<_> = config
+        .credentials
+        .iter()
+        .filter_map(|c| c.to_core().ok())
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let kratos = cx.kratos;
+    let rp = super::relying_party(kratos, method_config(kratos))?;
+    let builder = rp
+        .new_challenge_authenticate_builder(keys, Some(UserVerificationPolicy::Preferred))
+        .map_err(|e| FlowError::Internal(format!("passkey login: {e}")))?
+        .allow_backup_eligible_upgrade(true);
+    let (options, state) = rp
+        .generate_challenge_authenticate(builder)
+        .map_err(|e| FlowError::Internal(format!("passkey login: {e}")))?;
+    cx.internal.set(
+        STATE_KEY,
+        serde_json::to_value(&state).map_err(|e| FlowError::Internal(e.to_string()))?,
+    );
+    let options =
+        serde_json::to_string(&options).map_err(|e| FlowError::Internal(e.to_string()))?;
+    let browser = cx.flow_type == FlowType::Browser;
+    cx.ui.nodes.push(
+        UiNode::input(NodeGroup::Passkey, "passkey_challenge", InputType::Hidden)
+            .value(Value::String(options)),
+    );
+    if browser {
+        cx.ui.nodes.push(super::script_node(kratos));
+    }
+    cx.ui.nodes.push(UiNode::input(
+        NodeGroup::Passkey,
+        "passkey_login",
+        InputType::Hidden,
+    ));
+    cx.ui.nodes.push(
+        UiNode::input(
+            NodeGroup::Passkey,
+            "passkey_login_trigger",
+            InputType::Button,
+        )
+        .value(Value::String(String::new()))
+        .on_click("oryPasskeyLogin", browser)
+        .label(text::login_passkey()),
+    );
+    let name = super::settings::display_name(kratos, identity).unwrap_or_default();
+    cx.ui.nodes.retain(|n| n.name() != Some("identifier"));
+    cx.ui.nodes.push(
+        UiNode::input(NodeGroup::Default, "identifier", InputType::Hidden)
+            .value(Value::String(name)),
+    );
+    Ok(())
+}
+
 #[async_trait]
 impl LoginStrategy for PasskeyLogin {
     fn method(&self) -> Method {
@@ -120,9 +189,8 @@ impl LoginStrategy for PasskeyLogin {
     }
 
     fn populate(&self, cx: &mut PopulateCx<'_>) -> Result<(), FlowError> {
-        // Refreshing a session with a passkey (Kratos's first-factor refresh) is not offered.
         if cx.refresh {
-            return Ok(());
+            return populate_refresh(cx);
         }
         let challenge = begin(cx.kratos, cx.internal)?;
         add_nodes(cx.kratos, cx.ui, cx.flow_type, challenge);
@@ -132,9 +200,6 @@ impl LoginStrategy for PasskeyLogin {
     async fn submit(&self, cx: &mut LoginCx<'_>) -> Result<LoginOutcome, FlowError> {
         let payload: PasskeyLoginPayload = cx.parse()?;
         let kratos = cx.kratos;
-        if cx.flow.refresh {
-            return Ok(LoginOutcome::NotMine);
-        }
         cx.flow.active = Some("passkey".into());
         if payload.passkey_login.is_empty() {
             // Kratos answers with a fresh challenge on the form.

@@ -50,7 +50,7 @@ fn stored_config(identity: &Identity) -> WebauthnConfig {
 /// The name a new passkey of `identity` is created with: the trait marked
 /// `passkey.display_name`, else the WebAuthn identifier (Kratos's
 /// `PasskeyDisplayNameFromIdentity`).
-fn display_name(kratos: &Kratos, identity: &Identity) -> Option<String> {
+pub(super) fn display_name(kratos: &Kratos, identity: &Identity) -> Option<String> {
     let derived = kratos
         .schemas()
         .get(&identity.schema_id)?
