@@ -30,6 +30,7 @@ mod identity;
 mod instances;
 mod login_reads;
 mod mfa;
+mod passkey;
 mod passwordless_code;
 mod phone;
 mod recovery_v2;
@@ -37,7 +38,9 @@ mod second_factor;
 mod session;
 mod settings_flows;
 mod smtp_sink;
+mod soft_passkey;
 mod verification_hooks;
+mod webauthn;
 mod whoami_cache;
 pub use admission::*;
 pub use cleanup::*;
@@ -51,6 +54,7 @@ pub use identity::*;
 pub use instances::*;
 pub use login_reads::*;
 pub use mfa::*;
+pub use passkey::*;
 pub use passwordless_code::*;
 pub use phone::*;
 pub use recovery_v2::*;
@@ -58,7 +62,9 @@ pub use second_factor::*;
 pub use session::*;
 pub use settings_flows::*;
 pub use smtp_sink::*;
+pub use soft_passkey::*;
 pub use verification_hooks::*;
+pub use webauthn::*;
 pub use whoami_cache::*;
 
 use std::collections::HashSet;
@@ -208,6 +214,14 @@ macro_rules! store_conformance {
             mfa_totp_unlink_needs_privilege_and_lowers_the_level,
             mfa_lookup_secrets_set_up_reveal_and_use_once,
             mfa_concurrent_use_of_one_backup_code_one_session,
+            passkey_register_and_sign_in,
+            passkey_login_refusals,
+            passkey_admin_import_signs_in,
+            passkey_completion_updates_the_credential_only_while_unchanged,
+            webauthn_security_key_added_steps_up_and_is_removed,
+            passkey_settings_add_and_remove,
+            webauthn_passwordless_registers_and_signs_in,
+            passkey_refreshes_the_session,
             mfa_second_factor_of_a_method_that_is_off_asks_for_no_step_up,
             mfa_code_as_second_factor,
             mfa_per_method_hooks_run_for_their_method,

@@ -36,7 +36,9 @@
 //!   the same lock tells a used key from a missing flow, and the transaction is rolled back.
 
 use async_trait::async_trait;
-use kratos_core::store::{CompletionStore, FlowCompletion, SecretUse, SessionWrite, StoreError};
+use kratos_core::store::{
+    CompletionStore, CredentialUpdate, FlowCompletion, SecretUse, SessionWrite, StoreError,
+};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseBackend, EntityName, EntityTrait, IdenStatic,
     IntoActiveModel, Iterable, TransactionTrait,
@@ -58,7 +60,7 @@ impl CompletionStore for SqlStore {
         nid: Uuid,
         completion: &FlowCompletion<'_>,
     ) -> Result<(), StoreError> {
-        self.complete(nid, completion, None).await
+        self.complete(nid, completion, Extra::None).await
     }
 
     async fn complete_flow_using_secret(
@@ -67,24 +69,84 @@ impl CompletionStore for SqlStore {
         completion: &FlowCompletion<'_>,
         secret: &SecretUse<'_>,
     ) -> Result<(), StoreError> {
-        self.complete(nid, completion, Some(secret)).await
+        self.complete(nid, completion, Extra::Secret(secret)).await
+    }
+
+    async fn complete_flow_updating_credential(
+        &self,
+        nid: Uuid,
+        completion: &FlowCompletion<'_>,
+        update: &CredentialUpdate<'_>,
+    ) -> Result<(), StoreError> {
+        self.complete(nid, completion, Extra::Credential(update))
+            .await
     }
 }
 
+/// What a completion writes besides [`FlowCompletion`], first, and what stops it.
+#[derive(Clone, Copy)]
+enum Extra<'a> {
+    None,
+    /// A second-factor secret's use (stops it when the key was used).
+    Secret(&'a SecretUse<'a>),
+    /// A credential rewritten (stops it when the credential changed since it was read).
+    Credential(&'a CredentialUpdate<'a>),
+}
+
+impl<'a> Extra<'a> {
+    fn secret(self) -> Option<&'a SecretUse<'a>> {
+        match self {
+            Extra::Secret(secret) => Some(secret),
+            _ => None,
+        }
+    }
+}
+
+/// The credential update, under `condition`: written only while the credential's
+/// `updated_at` is the one read.
+fn credential_update(
+    sql: &mut Sql,
+    backend: DatabaseBackend,
+    update: &CredentialUpdate<'_>,
+    condition: &str,
+) {
+    let datetime = |sql: &mut Sql, at| {
+        if backend == DatabaseBackend::MySql {
+            sql.push("CAST(").param(at).push(" AS DATETIME(6))");
+        } else {
+            sql.param(at);
+        }
+    };
+    sql.push("UPDATE identity_credentials SET config = ")
+        .param(update.config.clone())
+        .push(", updated_at = ");
+    datetime(sql, update.updated_at);
+    sql.push(" WHERE nid = ")
+        .tenant()
+        .push(" AND identity_id = ")
+        .param(update.identity_id)
+        .push(" AND credential_type = ")
+        .param(update.credential_type.as_str().to_owned())
+        .push(" AND updated_at = ");
+    datetime(sql, update.read_at);
+    sql.push(" AND ").push(condition);
+}
+
 impl SqlStore {
-    /// Both completions (see the module).
+    /// Every completion (see the module).
     async fn complete(
         &self,
         nid: Uuid,
         completion: &FlowCompletion<'_>,
-        secret: Option<&SecretUse<'_>>,
+        extra: Extra<'_>,
     ) -> Result<(), StoreError> {
+        let secret = extra.secret();
         let backend = self.db.get_database_backend();
         if backend == DatabaseBackend::MySql {
             // A deadlock rolled the whole transaction back: run it again.
             let mut tries = 0;
             loop {
-                match self.complete_locked(nid, completion, secret).await {
+                match self.complete_locked(nid, completion, extra).await {
                     Err(Retry::Again) if tries < 3 => tries += 1,
                     Err(Retry::Again) => {
                         return Err(StoreError::Backend(
@@ -114,13 +176,21 @@ impl SqlStore {
                          {expires} FROM live ON CONFLICT DO NOTHING RETURNING 1), flow AS ("
                     ));
                 after_use = " AND EXISTS (SELECT 1 FROM used)";
+            } else if let Extra::Credential(update) = extra {
+                sql.push("WITH live AS (SELECT id FROM selfservice_flows WHERE ")
+                    .push(&guard.flow)
+                    .push(&guard.others)
+                    .push(" FOR UPDATE), used AS (");
+                credential_update(&mut sql, backend, update, "EXISTS (SELECT 1 FROM live)");
+                sql.push(" RETURNING 1), flow AS (");
+                after_use = " AND EXISTS (SELECT 1 FROM used)";
             } else {
                 sql.push("WITH flow AS (");
             }
             flow_update(&mut sql, backend, completion, &guard);
             sql.push(after_use).push(" RETURNING 1)");
             writes(&mut sql, Shape::CommonTableExpressions, nid, completion)?;
-            sql.push(if secret.is_some() {
+            sql.push(if !matches!(extra, Extra::None) {
                 " SELECT (SELECT count(*) FROM flow) AS flows, (SELECT count(*) FROM live) AS live"
             } else {
                 " SELECT count(*) AS flows, count(*) AS live FROM flow"
@@ -135,8 +205,9 @@ impl SqlStore {
             let live: i64 = row.try_get("", "live").map_err(map_db_err)?;
             return match (flows, live) {
                 (0, 0) => Err(StoreError::NotFound),
-                // The flow was live but the key had been used: nothing was written.
-                (0, _) => Err(StoreError::AlreadyUsed),
+                // The flow was live but the key had been used (or the credential changed):
+                // nothing was written.
+                (0, _) => Err(stopped(extra)),
                 _ => Ok(()),
             };
         }
@@ -165,6 +236,30 @@ impl SqlStore {
                     .map_err(map_db_err)?;
                 return Err(match live {
                     Some(_) => StoreError::AlreadyUsed,
+                    None => StoreError::NotFound,
+                });
+            }
+        }
+        if let Extra::Credential(update) = extra {
+            // The credential first: its update takes the write lock, so the batch reads the
+            // rows it read.
+            let mut first = Sql::new(nid);
+            let first_guard = Guard::bind(&mut first, backend, completion);
+            credential_update(&mut first, backend, update, &first_guard.exists());
+            let changed = txn
+                .execute_raw(first.statement(backend))
+                .await
+                .map_err(map_db_err)?;
+            if changed.rows_affected() == 0 {
+                let mut check = Sql::new(nid);
+                let check_guard = Guard::bind(&mut check, backend, completion);
+                check.push(&format!("SELECT 1 AS live WHERE {}", check_guard.exists()));
+                let live = txn
+                    .query_one_raw(check.statement(backend))
+                    .await
+                    .map_err(map_db_err)?;
+                return Err(match live {
+                    Some(_) => stopped(extra),
                     None => StoreError::NotFound,
                 });
             }
@@ -200,8 +295,9 @@ impl SqlStore {
         &self,
         nid: Uuid,
         completion: &FlowCompletion<'_>,
-        secret: Option<&SecretUse<'_>>,
+        extra: Extra<'_>,
     ) -> Result<(), Retry> {
+        let secret = extra.secret();
         let backend = DatabaseBackend::MySql;
         // Dropping the transaction on an error rolls everything back.
         let txn = self.db.begin().await.map_err(retry)?;
@@ -231,6 +327,17 @@ impl SqlStore {
                 Err(e) => return Err(retry(e)),
             }
         }
+        if let Extra::Credential(update) = extra {
+            let mut first = Sql::new(nid);
+            credential_update(&mut first, backend, update, "TRUE");
+            let changed = txn
+                .execute_raw(first.statement(backend))
+                .await
+                .map_err(retry)?;
+            if changed.rows_affected() == 0 {
+                return Err(Retry::Failed(stopped(extra)));
+            }
+        }
         let mut sql = Sql::new(nid);
         let guard = Guard::bind(&mut sql, backend, completion);
         writes(&mut sql, Shape::Locked, nid, completion).map_err(Retry::Failed)?;
@@ -254,6 +361,16 @@ impl SqlStore {
             .map_err(retry)?;
         found(changed.rows_affected()).map_err(Retry::Failed)?;
         txn.commit().await.map_err(retry)
+    }
+}
+
+/// What a completion whose flow was live answers when its [`Extra`] stopped it.
+fn stopped(extra: Extra<'_>) -> StoreError {
+    match extra {
+        Extra::Credential(_) => {
+            StoreError::Conflict("the credential changed since it was read".into())
+        }
+        _ => StoreError::AlreadyUsed,
     }
 }
 

@@ -15,6 +15,8 @@ pub(crate) mod registration;
 pub(crate) mod sessions;
 pub(crate) mod settings;
 pub(crate) mod verification;
+#[cfg(feature = "webauthn")]
+mod webauthn;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -729,7 +731,10 @@ impl PublicOptions {
 
 /// The public self-service routes, before their state is applied.
 pub(crate) fn router(options: &PublicOptions) -> axum::Router<Kratos> {
-    axum::Router::new()
+    let router = axum::Router::new();
+    #[cfg(feature = "webauthn")]
+    let router = router.merge(webauthn::router());
+    router
         .merge(login::router())
         .merge(registration::router())
         .merge(settings::router())

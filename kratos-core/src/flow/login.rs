@@ -478,14 +478,30 @@ impl<'a> LoginFlows<'a> {
                 None => SessionWrite::Update(&session),
             }),
         };
-        let written = match &writes.use_secret {
-            None => {
+        let written = match (&writes.use_secret, &writes.update_credential) {
+            (None, Some(update)) => {
+                self.kratos
+                    .store()
+                    .complete_flow_updating_credential(
+                        self.kratos.nid(),
+                        &completion,
+                        &crate::store::CredentialUpdate {
+                            identity_id: identity.id,
+                            credential_type: update.credential_type,
+                            config: &update.config,
+                            read_at: update.read_at,
+                            updated_at: self.now(),
+                        },
+                    )
+                    .await
+            }
+            (None, None) => {
                 self.kratos
                     .store()
                     .complete_flow(self.kratos.nid(), &completion)
                     .await
             }
-            Some(secret) => {
+            (Some(secret), _) => {
                 self.kratos
                     .store()
                     .complete_flow_using_secret(
@@ -503,6 +519,12 @@ impl<'a> LoginFlows<'a> {
         if let (Err(StoreError::AlreadyUsed), Some(secret)) = (&written, writes.use_secret) {
             flow.state = FlowState::ChooseMethod;
             flow.ui.messages.push(secret.refused);
+            self.save(&flow, &csrf, false).await?;
+            return Ok(LoginSubmission::Retry(flow));
+        }
+        if let (Err(StoreError::Conflict(_)), Some(update)) = (&written, writes.update_credential) {
+            flow.state = FlowState::ChooseMethod;
+            flow.ui.messages.push(update.refused);
             self.save(&flow, &csrf, false).await?;
             return Ok(LoginSubmission::Retry(flow));
         }

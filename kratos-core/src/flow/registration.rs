@@ -332,8 +332,12 @@ impl<'a> RegistrationFlows<'a> {
             payload.get("traits").unwrap_or(&Value::Null),
             "traits",
         );
-        let method = payload.get("method").and_then(Value::as_str).unwrap_or("");
-        let Some(strategy) = self.kratos.methods().registration_named(method).cloned() else {
+        let Some(strategy) = self
+            .kratos
+            .methods()
+            .registration_claiming(payload)
+            .cloned()
+        else {
             flow.ui.messages.push(text::registration_no_strategy());
             self.save(&flow, &csrf, false).await?;
             return Ok(RegistrationSubmission::Retry(flow));

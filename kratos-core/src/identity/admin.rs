@@ -128,6 +128,24 @@ pub struct ImportCredentials {
     /// Lookup secrets (backup codes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lookup_secret: Option<ImportLookupSecret>,
+    /// Passkeys, in Kratos's stored shape (`{"config": {"credentials": [...],
+    /// "user_handle": ...}}`): stored as given, found at login by the user handle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<ImportWebauthn>,
+    /// Security keys, in Kratos's stored shape (`{"config": {"credentials": [...],
+    /// "user_handle": ...}}`): stored as given; their identifiers are the traits marked
+    /// `webauthn.identifier`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webauthn: Option<ImportWebauthn>,
+}
+
+/// `credentials.passkey`: a WebAuthn credential configuration as Kratos stores it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImportWebauthn {
+    /// `config`: `credentials` (at least one key) and `user_handle` (standard base64 of a
+    /// UTF-8 handle, as Kratos writes it).
+    pub config: Value,
 }
 
 /// `credentials.password`
@@ -221,6 +239,35 @@ impl fmt::Debug for ImportTotp {
 pub struct ImportTotpConfig {
     /// The `otpauth://totp/…` URL holding the secret.
     pub totp_url: String,
+}
+
+/// The identifier of an imported passkey configuration: its `user_handle` (standard
+/// base64 of UTF-8 text, as Kratos stores it). The configuration needs at least one key.
+fn passkey_user_handle(config: &Value) -> Result<String, IdentityError> {
+    let field = "credentials.passkey.config";
+    if !config
+        .get("credentials")
+        .and_then(Value::as_array)
+        .is_some_and(|c| !c.is_empty() && c.iter().all(Value::is_object))
+    {
+        return Err(IdentityError::field(
+            field,
+            "`credentials` must list at least one key",
+        ));
+    }
+    let handle = config
+        .get("user_handle")
+        .and_then(Value::as_str)
+        .and_then(|h| base64::engine::general_purpose::STANDARD.decode(h).ok())
+        .and_then(|h| String::from_utf8(h).ok())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| {
+            IdentityError::field(
+                format!("{field}.user_handle"),
+                "must be the base64 of a non-empty UTF-8 handle",
+            )
+        })?;
+    Ok(handle)
 }
 
 /// `credentials.lookup_secret`
@@ -1095,6 +1142,31 @@ impl<'a> IdentityAdmin<'a> {
             };
             let entry = credential_entry(identity, CredentialType::Password, now);
             entry.config = config;
+            entry.updated_at = now;
+        }
+        if let Some(webauthn) = import.webauthn {
+            if !webauthn
+                .config
+                .get("credentials")
+                .and_then(Value::as_array)
+                .is_some_and(|c| !c.is_empty() && c.iter().all(Value::is_object))
+            {
+                return Err(IdentityError::field(
+                    "credentials.webauthn.config",
+                    "`credentials` must list at least one key",
+                ));
+            }
+            let entry = credential_entry(identity, CredentialType::Webauthn, now);
+            entry.config = webauthn.config;
+            entry.version = 1;
+            entry.updated_at = now;
+        }
+        if let Some(passkey) = import.passkey {
+            let handle = passkey_user_handle(&passkey.config)?;
+            let entry = credential_entry(identity, CredentialType::Passkey, now);
+            entry.config = passkey.config;
+            entry.identifiers = vec![handle];
+            entry.version = 1;
             entry.updated_at = now;
         }
         for (t, providers) in [

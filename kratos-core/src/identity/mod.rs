@@ -10,9 +10,9 @@ pub use admin::{
     AddressImport, CreateIdentityBody, DEFAULT_PAGE_SIZE, IdentityAdmin, IdentityPage,
     IdentityPatch, IdentityPatchResult, ImportCredentials, ImportLookupCode, ImportLookupSecret,
     ImportLookupSecretConfig, ImportPassword, ImportPasswordConfig, ImportProvider,
-    ImportProviders, ImportProvidersConfig, ImportTotp, ImportTotpConfig, ListIdentitiesParams,
-    MAX_BATCH_SIZE, MAX_BATCH_SIZE_WITH_PASSWORDS, MAX_IDS_FILTER, MAX_PAGE_SIZE,
-    PasswordVerification, PatchAction, UpdateIdentityBody,
+    ImportProviders, ImportProvidersConfig, ImportTotp, ImportTotpConfig, ImportWebauthn,
+    ListIdentitiesParams, MAX_BATCH_SIZE, MAX_BATCH_SIZE_WITH_PASSWORDS, MAX_IDS_FILTER,
+    MAX_PAGE_SIZE, PasswordVerification, PatchAction, UpdateIdentityBody,
 };
 pub(crate) use admin::{set_password_hash, verify_and_rehash};
 pub use error::IdentityError;

@@ -402,6 +402,24 @@ impl IdentitySchema {
         out
     }
 
+    /// The form fields a passkey is named after (Kratos's `PasskeyDisplayNameFromSchema`):
+    /// traits marked `passkey.display_name` or `webauthn.identifier`, sorted, each once.
+    pub fn passkey_display_name_fields(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .fields
+            .iter()
+            .filter(|f| {
+                let c = &f.ext.credentials;
+                c.passkey.as_ref().is_some_and(|p| p.display_name)
+                    || c.webauthn.as_ref().is_some_and(|w| w.identifier)
+            })
+            .map(ExtensionField::field_name)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Validates traits; every violation is reported with the pointer to its value.
     pub fn validate(&self, traits: &Value) -> Result<(), Vec<TraitError>> {
         let doc = json!({ "traits": traits });

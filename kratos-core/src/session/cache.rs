@@ -618,6 +618,20 @@ impl CompletionStore for EvictingStore {
         self.evict_completed(nid, completion);
         result
     }
+
+    async fn complete_flow_updating_credential(
+        &self,
+        nid: Uuid,
+        completion: &FlowCompletion<'_>,
+        update: &crate::store::CredentialUpdate<'_>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .inner
+            .complete_flow_updating_credential(nid, completion, update)
+            .await;
+        self.evict_completed(nid, completion);
+        result
+    }
 }
 
 #[async_trait]

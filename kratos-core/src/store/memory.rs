@@ -462,7 +462,7 @@ impl CompletionStore for MemoryStore {
         nid: Uuid,
         completion: &FlowCompletion<'_>,
     ) -> Result<(), StoreError> {
-        self.complete(nid, completion, None)
+        self.complete_with(nid, completion, None, None)
     }
 
     async fn complete_flow_using_secret(
@@ -471,23 +471,45 @@ impl CompletionStore for MemoryStore {
         completion: &FlowCompletion<'_>,
         secret: &SecretUse<'_>,
     ) -> Result<(), StoreError> {
-        self.complete(nid, completion, Some(secret))
+        self.complete_with(nid, completion, Some(secret), None)
+    }
+
+    async fn complete_flow_updating_credential(
+        &self,
+        nid: Uuid,
+        completion: &FlowCompletion<'_>,
+        update: &super::CredentialUpdate<'_>,
+    ) -> Result<(), StoreError> {
+        self.complete_with(nid, completion, None, Some(update))
     }
 }
 
 impl MemoryStore {
-    /// Both completions: everything is checked before anything is written, under one lock.
-    fn complete(
+    /// Every completion: everything is checked before anything is written, under one lock.
+    fn complete_with(
         &self,
         nid: Uuid,
         completion: &FlowCompletion<'_>,
         secret: Option<&SecretUse<'_>>,
+        credential: Option<&super::CredentialUpdate<'_>>,
     ) -> Result<(), StoreError> {
         let mut data = self.lock();
         let flow = completion.flow;
         match data.flows.get(&(nid, flow.kind, flow.id)) {
             Some(stored) if awaits_submission(stored) => {}
             _ => return Err(StoreError::NotFound),
+        }
+        if let Some(update) = credential {
+            let unchanged = data
+                .identities
+                .get(&(nid, update.identity_id))
+                .and_then(|i| i.credentials.get(&update.credential_type))
+                .is_some_and(|c| c.updated_at == update.read_at);
+            if !unchanged {
+                return Err(StoreError::Conflict(
+                    "the credential changed since it was read".into(),
+                ));
+            }
         }
         if let Some(identity) = completion.identity {
             data.check_new_identity(nid, identity)?;
@@ -531,6 +553,13 @@ impl MemoryStore {
         }
         if let Some(identity) = completion.identity {
             data.put_identity(nid, identity);
+        }
+        if let Some(update) = credential
+            && let Some(identity) = data.identities.get_mut(&(nid, update.identity_id))
+            && let Some(stored) = identity.credentials.get_mut(&update.credential_type)
+        {
+            stored.config = update.config.clone();
+            stored.updated_at = update.updated_at;
         }
         match completion.session {
             Some(SessionWrite::Insert(record)) => data.put_session(nid, record),

@@ -294,6 +294,36 @@ pub trait CompletionStore: Send + Sync {
         completion: &FlowCompletion<'_>,
         secret: &SecretUse<'_>,
     ) -> Result<(), StoreError>;
+
+    /// [`CompletionStore::complete_flow`] that also rewrites the configuration of one
+    /// credential of an existing identity, in the same transaction (a WebAuthn key's
+    /// signature counter and backup state after a login): the login and the credential are
+    /// written together or not at all. The credential is written only when its `updated_at`
+    /// is still `update.read_at` (nothing changed it since the login read it); otherwise, or
+    /// when it is missing, the answer is [`StoreError::Conflict`] and nothing is written.
+    /// [`StoreError::NotFound`] as `complete_flow` answers it, first.
+    async fn complete_flow_updating_credential(
+        &self,
+        nid: Uuid,
+        completion: &FlowCompletion<'_>,
+        update: &CredentialUpdate<'_>,
+    ) -> Result<(), StoreError>;
+}
+
+/// A credential configuration a completion rewrites
+/// ([`CompletionStore::complete_flow_updating_credential`]).
+#[derive(Clone, Copy, Debug)]
+pub struct CredentialUpdate<'a> {
+    /// The identity, which must exist in the tenant.
+    pub identity_id: Uuid,
+    /// The credential's type.
+    pub credential_type: CredentialType,
+    /// Its new configuration.
+    pub config: &'a serde_json::Value,
+    /// Its `updated_at` as read: the write happens only while it is unchanged.
+    pub read_at: chrono::DateTime<chrono::Utc>,
+    /// Its new `updated_at`.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// One lockout key of a login attempt with its limit, as

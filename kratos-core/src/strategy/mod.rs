@@ -86,6 +86,8 @@ use crate::session::{Aal, AuthenticationMethod, Session};
 
 pub(crate) mod code;
 pub mod lookup_secret;
+#[cfg(feature = "webauthn")]
+pub mod passkey;
 pub mod password;
 pub(crate) mod profile;
 pub mod recovery;
@@ -93,6 +95,8 @@ mod registry;
 pub(crate) mod sent_secret;
 pub mod totp;
 pub mod verification;
+#[cfg(feature = "webauthn")]
+pub mod webauthn;
 
 pub use registry::Methods;
 pub(crate) use registry::configured_on;
@@ -291,6 +295,24 @@ pub struct CompletionWrites {
     /// A second-factor secret this login uses, recorded in the completing transaction: when
     /// it was used before, nothing is written and the flow shows `refused`.
     pub use_secret: Option<SecretToUse>,
+    /// A credential of the signing-in identity rewritten in the completing transaction (a
+    /// WebAuthn key's counter): when it changed since it was read, nothing is written and
+    /// the flow shows `refused`. (Not together with `use_secret`.)
+    pub update_credential: Option<CredentialToUpdate>,
+}
+
+/// A credential configuration a login rewrites in its completing transaction
+/// ([`crate::store::CompletionStore::complete_flow_updating_credential`]).
+#[derive(Debug)]
+pub struct CredentialToUpdate {
+    /// The credential's type.
+    pub credential_type: crate::identity::CredentialType,
+    /// Its new configuration.
+    pub config: Value,
+    /// Its `updated_at` as the login read it.
+    pub read_at: chrono::DateTime<chrono::Utc>,
+    /// The message when it changed meanwhile.
+    pub refused: crate::flow::ui::UiText,
 }
 
 /// A change a method makes to an identity's credentials by signing in, applied after the
@@ -452,6 +474,13 @@ pub trait RegistrationStrategy: Send + Sync + 'static {
 
     /// Adds its nodes to a new flow (the trait nodes are there already).
     fn populate(&self, cx: &mut PopulateCx<'_>) -> Result<(), FlowError>;
+
+    /// Whether a submission is this strategy's. By default: its `method` names the
+    /// strategy's method. A strategy may claim more (the passkey method's browser script
+    /// submits `passkey_register` without a `method`).
+    fn claims(&self, payload: &Value) -> bool {
+        payload.get("method").and_then(Value::as_str) == Some(self.method().as_str())
+    }
 
     /// Handles a submission whose `method` is this strategy's.
     async fn submit(&self, cx: &mut RegistrationCx<'_>) -> Result<RegistrationOutcome, FlowError>;

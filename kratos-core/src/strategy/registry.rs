@@ -105,6 +105,21 @@ impl Methods {
             m.add_login(Arc::new(super::lookup_secret::LookupSecretLogin));
             m.add_settings(Arc::new(super::lookup_secret::LookupSecretSettings));
         }
+        #[cfg(feature = "webauthn")]
+        if methods.webauthn.enabled {
+            let passwordless = super::webauthn::passwordless(&methods.webauthn.config);
+            m.add_login(Arc::new(super::webauthn::WebauthnLogin { passwordless }));
+            if passwordless {
+                m.add_registration(Arc::new(super::webauthn::WebauthnRegistration));
+            }
+            m.add_settings(Arc::new(super::webauthn::WebauthnSettings));
+        }
+        #[cfg(feature = "webauthn")]
+        if methods.passkey.enabled {
+            m.add_login(Arc::new(super::passkey::PasskeyLogin));
+            m.add_registration(Arc::new(super::passkey::PasskeyRegistration));
+            m.add_settings(Arc::new(super::passkey::PasskeySettings));
+        }
         m
     }
 
@@ -112,6 +127,8 @@ impl Methods {
     /// (`selfservice.methods.oidc.enabled: true` in a build without it): a configuration
     /// error naming the key, never a method silently off.
     pub fn check_available(&self, config: &Config) -> Result<(), crate::config::ConfigError> {
+        #[cfg(feature = "webauthn")]
+        super::passkey::check_relying_party(config)?;
         for name in config.selfservice.methods.enabled_methods() {
             let named = |m: Method| m.as_str() == name;
             let offered = self.login.iter().any(|s| named(s.method()))
@@ -208,11 +225,13 @@ impl Methods {
         self.login.iter().filter(|s| s.claims(payload)).collect()
     }
 
-    /// The registration strategy of the method named `name`.
-    pub(crate) fn registration_named(&self, name: &str) -> Option<&Arc<dyn RegistrationStrategy>> {
-        self.registration
-            .iter()
-            .find(|s| s.method().as_str() == name)
+    /// The registration strategy that claims a submission
+    /// ([`RegistrationStrategy::claims`]).
+    pub(crate) fn registration_claiming(
+        &self,
+        payload: &serde_json::Value,
+    ) -> Option<&Arc<dyn RegistrationStrategy>> {
+        self.registration.iter().find(|s| s.claims(payload))
     }
 
     /// The settings strategy that claims a submission ([`SettingsStrategy::claims`]).

@@ -175,6 +175,27 @@ pub struct InputAttributes {
     /// The value's maximum length.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maxlength: Option<u32>,
+    /// JavaScript run on click (`window.oryPasskeyLogin()`), browser flows only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onclick: Option<String>,
+    /// The function of Kratos's `webauthn.js` a click runs, for apps that call it
+    /// themselves (`oryPasskeyLogin`).
+    #[serde(
+        default,
+        rename = "onclickTrigger",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub onclick_trigger: Option<String>,
+    /// JavaScript run when the node loads, browser flows only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onload: Option<String>,
+    /// The function of `webauthn.js` to run when the node loads.
+    #[serde(
+        default,
+        rename = "onloadTrigger",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub onload_trigger: Option<String>,
 }
 
 impl fmt::Debug for InputAttributes {
@@ -192,6 +213,8 @@ impl fmt::Debug for InputAttributes {
             .field("pattern", &self.pattern)
             .field("disabled", &self.disabled)
             .field("maxlength", &self.maxlength)
+            .field("onclick_trigger", &self.onclick_trigger)
+            .field("onload_trigger", &self.onload_trigger)
             .finish()
     }
 }

@@ -356,6 +356,10 @@ impl UiNode {
                 pattern: None,
                 disabled: false,
                 maxlength: None,
+                onclick: None,
+                onclick_trigger: None,
+                onload: None,
+                onload_trigger: None,
             }),
         )
     }
@@ -412,6 +416,26 @@ impl UiNode {
                 nonce: uuid::Uuid::new_v4().to_string(),
             }),
         )
+    }
+
+    /// Sets the function of Kratos's `webauthn.js` a click runs (`onclickTrigger`), and
+    /// with `browser` the `onclick` JavaScript calling it (`window.<trigger>()`).
+    pub fn on_click(mut self, trigger: &str, browser: bool) -> Self {
+        if let NodeAttributes::Input(a) = &mut self.attributes {
+            a.onclick_trigger = Some(trigger.into());
+            a.onclick = browser.then(|| format!("window.{trigger}()"));
+        }
+        self
+    }
+
+    /// Sets the function of `webauthn.js` run when the node loads (`onloadTrigger`), and
+    /// with `browser` the `onload` JavaScript calling it.
+    pub fn on_load(mut self, trigger: &str, browser: bool) -> Self {
+        if let NodeAttributes::Input(a) = &mut self.attributes {
+            a.onload_trigger = Some(trigger.into());
+            a.onload = browser.then(|| format!("window.{trigger}()"));
+        }
+        self
     }
 
     /// A division node (Kratos's `NewDivisionField`), without class or data; see

@@ -1,0 +1,223 @@
+//! The `passkey` method: discoverable WebAuthn credentials as a first factor, as Kratos
+//! offers them (resident key required, user verification preferred, attestation none).
+//!
+//! A registration flow offers `passkey_create_data` (the creation options and the traits a
+//! passkey is named after) and a login flow `passkey_challenge` (the request options of a
+//! discoverable login); the browser's answer comes back in `passkey_register` or
+//! `passkey_login`. The ceremony state (challenge, user handle) stays in the flow's internal
+//! context and expires with the flow. The verification itself is webauthn-rs-core's.
+//!
+//! Credentials are stored exactly as Kratos stores them ([`credential::WebauthnConfig`]:
+//! the COSE public key bytes, the signature counter, the backup flags, the user handle), so
+//! identities moved from Kratos keep signing in. A login updates the signature counter and
+//! the backup state of the key it used; a counter that does not advance marks the key with
+//! a clone warning and refuses the login.
+
+pub mod credential;
+pub mod login;
+pub mod registration;
+pub mod settings;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use url::Url;
+use webauthn_rs_core::WebauthnCore;
+
+use crate::flow::FlowError;
+use crate::flow::ui::{NodeGroup, UiNode, UiText};
+use crate::kratos::Kratos;
+
+pub use login::PasskeyLogin;
+pub use registration::PasskeyRegistration;
+pub use settings::PasskeySettings;
+
+/// How many first factors `identity` has, counted as Kratos counts them
+/// (`CountActiveFirstFactorCredentials`): each passkey and each passwordless security key
+/// on its own, every other first-factor credential once.
+pub(crate) fn first_factor_count(identity: &crate::identity::Identity) -> usize {
+    use crate::identity::CredentialType;
+    identity
+        .credentials
+        .values()
+        .map(|c| match c.credential_type {
+            CredentialType::Passkey | CredentialType::Webauthn => c
+                .config
+                .get("credentials")
+                .and_then(Value::as_array)
+                .map_or(0, |keys| {
+                    keys.iter()
+                        .filter(|k| {
+                            c.credential_type == CredentialType::Passkey
+                                || k.get("is_passwordless").and_then(Value::as_bool) == Some(true)
+                        })
+                        .count()
+                }),
+            _ => usize::from(c.is_first_factor()),
+        })
+        .sum()
+}
+
+/// Where the browser script is served, under the public base URL (Kratos's path).
+pub const SCRIPT_PATH: &str = "/.well-known/ory/webauthn.js";
+
+/// The browser script behind [`SCRIPT_PATH`]: the functions Ory's UIs call
+/// (`window.oryPasskeyLogin`, `oryPasskeyRegistration`, `oryPasskeyLoginAutocompleteInit`,
+/// `oryPasskeySettingsRegistration`, `oryWebAuthnLogin`, `oryWebAuthnRegistration`).
+pub const SCRIPT: &str = include_str!("webauthn.js");
+
+/// The script node of a browser flow (`webauthn_script`, group `webauthn`), with the
+/// `sha512-…` integrity of [`SCRIPT`].
+pub(crate) fn script_node(kratos: &Kratos) -> UiNode {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha512::digest(SCRIPT.as_bytes());
+    let integrity = format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    );
+    let base = kratos.config().serve.public_base_url();
+    let src = format!("{}{SCRIPT_PATH}", base.trim_end_matches('/'));
+    UiNode::script(NodeGroup::Webauthn, "webauthn_script", &src, &integrity)
+}
+
+/// How long a browser waits for the authenticator (go-webauthn's default, 5 minutes).
+const AUTHENTICATOR_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The relying party of `selfservice.methods.<method>.config.rp`: `id` (required),
+/// `display_name` (default: the id) and `origins` (default: the public URL's scheme and the
+/// id, as Kratos). [`check_relying_party`] refuses a configuration without an id or with an
+/// origin that is not a URL when the registry is built, so this only fails on a registry
+/// built around that check.
+pub(crate) fn relying_party(
+    kratos: &Kratos,
+    method_config: &Value,
+) -> Result<WebauthnCore, FlowError> {
+    let rp = parse_relying_party(&kratos.config().serve.public_base_url(), method_config)
+        .map_err(|(key, reason)| FlowError::Internal(format!("config.{key}: {reason}")))?;
+    Ok(WebauthnCore::new_unsafe_experts_only(
+        &rp.name,
+        &rp.id,
+        rp.origins,
+        AUTHENTICATOR_TIMEOUT,
+        None,
+        None,
+    ))
+}
+
+/// A relying party as configured.
+struct RelyingParty {
+    id: String,
+    name: String,
+    origins: Vec<Url>,
+}
+
+/// Reads `config.rp`; an error names the key under `config` and why.
+fn parse_relying_party(
+    public_base_url: &str,
+    method_config: &Value,
+) -> Result<RelyingParty, (&'static str, String)> {
+    let rp = method_config.get("rp").unwrap_or(&Value::Null);
+    let id = rp
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or(("rp.id", "is required".to_owned()))?;
+    let name = rp
+        .get("display_name")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(id);
+    let origins: Vec<String> = match rp.get("origins").and_then(Value::as_array) {
+        Some(list) if !list.is_empty() => list
+            .iter()
+            .map(|o| {
+                o.as_str()
+                    .map(str::to_owned)
+                    .ok_or(("rp.origins", "must list URLs".to_owned()))
+            })
+            .collect::<Result<_, _>>()?,
+        _ => match rp.get("origin").and_then(Value::as_str) {
+            Some(one) => vec![one.to_owned()],
+            None => {
+                let scheme = Url::parse(public_base_url)
+                    .map(|u| u.scheme().to_owned())
+                    .unwrap_or_else(|_| "https".into());
+                vec![format!("{scheme}://{id}")]
+            }
+        },
+    };
+    let origins = origins
+        .iter()
+        .map(|o| Url::parse(o).map_err(|e| ("rp.origins", format!("{o:?} is not a URL: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RelyingParty {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        origins,
+    })
+}
+
+/// Checks the relying party of an enabled `passkey` or `webauthn` method: a configuration
+/// error naming `selfservice.methods.<method>.config.rp…` when it has no id or an origin is
+/// not a URL.
+pub(crate) fn check_relying_party(
+    config: &crate::config::Config,
+) -> Result<(), crate::config::ConfigError> {
+    let methods = &config.selfservice.methods;
+    for (name, method) in [
+        ("passkey", &methods.passkey),
+        ("webauthn", &methods.webauthn),
+    ] {
+        if !method.enabled {
+            continue;
+        }
+        if let Err((key, reason)) =
+            parse_relying_party(&config.serve.public_base_url(), &method.config)
+        {
+            return Err(crate::config::ConfigError::invalid(
+                format!("selfservice.methods.{name}.config.{key}"),
+                reason,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Kratos's messages of the WebAuthn and passkey methods.
+pub mod text {
+    use super::UiText;
+
+    /// 1010021 "Sign in with passkey"
+    pub fn login_passkey() -> UiText {
+        UiText::info(1010021, "Sign in with passkey")
+    }
+
+    /// 1040007 "Sign up with passkey"
+    pub fn register_passkey() -> UiText {
+        UiText::info(1040007, "Sign up with passkey")
+    }
+
+    /// 4000015 "This account does not exist or has no security key set up."
+    pub fn no_such_webauthn_user() -> UiText {
+        UiText::error(
+            4000015,
+            "This account does not exist or has no security key set up.",
+            None,
+        )
+    }
+
+    /// 4000013 "You have no WebAuthn device set up."
+    pub fn no_webauthn_device() -> UiText {
+        UiText::error(4000013, "You have no WebAuthn device set up.", None)
+    }
+
+    /// 4000043 "The provided web authn login is invalid, please try again."
+    pub fn webauthn_verifier_wrong() -> UiText {
+        UiText::error(
+            4000043,
+            "The provided web authn login is invalid, please try again.",
+            None,
+        )
+    }
+}
