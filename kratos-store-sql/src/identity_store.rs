@@ -371,9 +371,9 @@ impl SqlStore {
     }
 }
 
-#[async_trait]
-impl IdentityStore for SqlStore {
-    async fn insert_identities(
+impl SqlStore {
+    /// [`IdentityStore::insert_identities`], once.
+    async fn insert_identities_once(
         &self,
         nid: Uuid,
         identities: &[Identity],
@@ -414,6 +414,31 @@ impl IdentityStore for SqlStore {
         }
         txn.commit().await.map_err(map_db_err)?;
         Ok(results)
+    }
+}
+
+#[async_trait]
+impl IdentityStore for SqlStore {
+    async fn insert_identities(
+        &self,
+        nid: Uuid,
+        identities: &[Identity],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        // On MySQL, concurrent inserts (of any tenants) may deadlock on the unique indexes'
+        // gap locks; InnoDB then rolls the whole transaction back, which runs again.
+        let mut tries = 0;
+        loop {
+            match self.insert_identities_once(nid, identities).await {
+                Err(StoreError::Backend(e))
+                    if tries < 3
+                        && self.db.get_database_backend() == sea_orm::DatabaseBackend::MySql
+                        && is_mysql_retryable_text(&e.to_string()) =>
+                {
+                    tries += 1
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn get_identity(&self, nid: Uuid, id: Uuid) -> Result<Identity, StoreError> {
