@@ -221,23 +221,28 @@ fn configure(settings: &Settings) -> Result<(Config, mailbox::Delivery), String>
     {
         methods.totp.config.issuer = Some(TOTP_ISSUER.into());
     }
-    // Passkeys: sign-up and sign-in with a passkey. Unless the file names a relying party
-    // (`selfservice.methods.passkey.config.rp.id`), it is the app's public host, with the
-    // base URL as the one origin and the app's name shown by authenticators.
-    methods.passkey.enabled = true;
-    let names_rp = methods.passkey.config["rp"]["id"]
-        .as_str()
-        .is_some_and(|id| !id.is_empty());
-    if !names_rp && let Some(host) = host_of(&base) {
-        let config = &mut methods.passkey.config;
-        if !config.is_object() {
-            *config = serde_json::json!({});
-        }
-        config["rp"] = serde_json::json!({
+    // Passkeys (sign-up and sign-in) and security keys (a second factor, set up on
+    // `/security`). Unless the file names a relying party (`config.rp.id` of the method), it
+    // is the app's public host, with the base URL as the one origin and the app's name shown
+    // by authenticators.
+    let rp = host_of(&base).map(|host| {
+        serde_json::json!({
             "id": host,
             "display_name": TOTP_ISSUER,
             "origins": [base],
-        });
+        })
+    });
+    for method in [&mut methods.passkey, &mut methods.webauthn] {
+        method.enabled = true;
+        let names_rp = method.config["rp"]["id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty());
+        if !names_rp && let Some(rp) = &rp {
+            if !method.config.is_object() {
+                method.config = serde_json::json!({});
+            }
+            method.config["rp"] = rp.clone();
+        }
     }
     let registration = &mut config.selfservice.flows.registration;
     let session_hook = || HookConfig {
@@ -556,7 +561,8 @@ mod tests {
     }
 
     #[test]
-    fn passkeys_are_on_for_the_public_host_unless_the_file_names_a_relying_party() {
+    fn passkeys_and_security_keys_are_on_for_the_public_host_unless_the_file_names_a_relying_party()
+    {
         let config = config_from(&format!(
             "{SECRETS}serve:\n  public:\n    base_url: http://localhost:4455/\n"
         ));
@@ -568,6 +574,10 @@ mod tests {
             passkey.config["rp"]["origins"],
             serde_json::json!(["http://localhost:4455"])
         );
+        let webauthn = &config.selfservice.methods.webauthn;
+        assert!(webauthn.enabled);
+        assert_eq!(webauthn.config["rp"], passkey.config["rp"]);
+        assert_eq!(webauthn.config.get("passwordless"), None);
         let registration = &config.selfservice.flows.registration;
         assert_eq!(names(&registration.after.passkey.hooks), ["session"]);
         let config = config_from(&format!(

@@ -1,4 +1,5 @@
-//! End-to-end: signing up and signing in with a passkey in headless Chromium, with a WebDriver
+//! End-to-end: signing up and signing in with a passkey, and a security key as a second
+//! factor (added and removed on `/security`), in headless Chromium, with a WebDriver
 //! virtual authenticator (the W3C WebAuthn extension of WebDriver) standing in for the
 //! platform's. The app binary runs on a free port with a fresh SQLite file and is reached as
 //! `localhost` (a relying party id must be a domain, never an IP address), which is also its
@@ -268,7 +269,7 @@ async fn assert_signed_in_by_passkey(client: &Client, identity: &Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_up_and_sign_in_with_a_passkey() {
+async fn sign_up_and_sign_in_with_a_passkey_then_add_and_remove_a_security_key() {
     let Some((driver_bin, chromium)) = browser_or_skip() else {
         return;
     };
@@ -318,6 +319,67 @@ async fn sign_up_and_sign_in_with_a_passkey() {
     click(&client, "button[name=passkey_login_trigger]").await;
     assert_eq!(wait_text(&client, "#signed-in-as").await, "Grace Hopper");
     assert_signed_in_by_passkey(&client, &identity).await;
+
+    // On the security page she adds a security key (the same authenticator) as a second
+    // factor, named "Laptop key".
+    client.goto(&format!("{base}/security")).await.unwrap();
+    assert!(
+        wait_text(&client, "#keys-status")
+            .await
+            .contains("Name it, then add it")
+    );
+    fill(
+        &client,
+        "input[name=webauthn_register_displayname]",
+        "Laptop key",
+    )
+    .await;
+    click(&client, "button[name=webauthn_register_trigger]").await;
+    assert_eq!(
+        wait_text(&client, "button[name=webauthn_remove]").await,
+        "Remove security key \"Laptop key\""
+    );
+    assert!(
+        wait_text(&client, "#keys-status")
+            .await
+            .contains("1 security key:")
+    );
+
+    // Signing in with the passkey now asks for the key too.
+    sign_out(&client).await;
+    client.goto(&format!("{base}/login")).await.unwrap();
+    click(&client, "button[name=passkey_login_trigger]").await;
+    assert_eq!(
+        wait_text(&client, "button[name=webauthn_login_trigger]").await,
+        "Sign in with a hardware key"
+    );
+    click(&client, "button[name=webauthn_login_trigger]").await;
+    assert_eq!(wait_text(&client, "#signed-in-as").await, "Grace Hopper");
+    let session = whoami(&client).await;
+    assert_eq!(
+        session["authenticator_assurance_level"], "aal2",
+        "{session}"
+    );
+    assert_eq!(session["authentication_methods"][0]["method"], "passkey");
+    assert_eq!(session["authentication_methods"][1]["method"], "webauthn");
+
+    // She removes the key.
+    client.goto(&format!("{base}/security")).await.unwrap();
+    click(&client, "button[name=webauthn_remove]").await;
+    let deadline = Instant::now() + WAIT;
+    while !wait_text(&client, "#keys-status")
+        .await
+        .contains("Name it, then add it")
+    {
+        assert!(Instant::now() < deadline, "the key is still listed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        client
+            .find(Locator::Css("button[name=webauthn_remove]"))
+            .await
+            .is_err()
+    );
 
     client.close().await.unwrap();
 }
