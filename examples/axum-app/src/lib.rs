@@ -125,6 +125,20 @@ pub fn kratos_config(settings: &Settings) -> Result<Config, String> {
     configure(settings).map(|(config, _)| config)
 }
 
+/// The host of a base URL (`http://localhost:4455` → `localhost`), without its port; `None`
+/// when the URL has no host.
+fn host_of(base: &str) -> Option<String> {
+    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split_once(']').map(|(h, _)| h)?
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
 /// [`kratos_config`], with where mail goes.
 fn configure(settings: &Settings) -> Result<(Config, mailbox::Delivery), String> {
     let mut config = match &settings.config {
@@ -207,6 +221,29 @@ fn configure(settings: &Settings) -> Result<(Config, mailbox::Delivery), String>
     {
         methods.totp.config.issuer = Some(TOTP_ISSUER.into());
     }
+    // Passkeys (sign-up and sign-in) and security keys (a second factor, set up on
+    // `/security`). Unless the file names a relying party (`config.rp.id` of the method), it
+    // is the app's public host, with the base URL as the one origin and the app's name shown
+    // by authenticators.
+    let rp = host_of(&base).map(|host| {
+        serde_json::json!({
+            "id": host,
+            "display_name": TOTP_ISSUER,
+            "origins": [base],
+        })
+    });
+    for method in [&mut methods.passkey, &mut methods.webauthn] {
+        method.enabled = true;
+        let names_rp = method.config["rp"]["id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty());
+        if !names_rp && let Some(rp) = &rp {
+            if !method.config.is_object() {
+                method.config = serde_json::json!({});
+            }
+            method.config["rp"] = rp.clone();
+        }
+    }
     let registration = &mut config.selfservice.flows.registration;
     let session_hook = || HookConfig {
         hook: "session".into(),
@@ -218,6 +255,9 @@ fn configure(settings: &Settings) -> Result<(Config, mailbox::Delivery), String>
     }
     if !registration.issues_session_for("code") {
         registration.after.code.hooks.push(session_hook());
+    }
+    if !registration.issues_session_for("passkey") {
+        registration.after.passkey.hooks.push(session_hook());
     }
     // After signing up with a password the browser goes straight to the verification form of
     // the code just mailed. A sign-up by code needs none: the code verified the address.
@@ -518,6 +558,50 @@ mod tests {
             "{SECRETS}selfservice:\n  methods:\n    totp:\n      config:\n        issuer: Acme\n"
         ));
         assert_eq!(config.totp_issuer(), "Acme");
+    }
+
+    #[test]
+    fn passkeys_and_security_keys_are_on_for_the_public_host_unless_the_file_names_a_relying_party()
+    {
+        let config = config_from(&format!(
+            "{SECRETS}serve:\n  public:\n    base_url: http://localhost:4455/\n"
+        ));
+        let passkey = &config.selfservice.methods.passkey;
+        assert!(passkey.enabled);
+        assert_eq!(passkey.config["rp"]["id"], "localhost");
+        assert_eq!(passkey.config["rp"]["display_name"], TOTP_ISSUER);
+        assert_eq!(
+            passkey.config["rp"]["origins"],
+            serde_json::json!(["http://localhost:4455"])
+        );
+        let webauthn = &config.selfservice.methods.webauthn;
+        assert!(webauthn.enabled);
+        assert_eq!(webauthn.config["rp"], passkey.config["rp"]);
+        assert_eq!(webauthn.config.get("passwordless"), None);
+        let registration = &config.selfservice.flows.registration;
+        assert_eq!(names(&registration.after.passkey.hooks), ["session"]);
+        let config = config_from(&format!(
+            "{SECRETS}selfservice:\n  methods:\n    passkey:\n      config:\n        \
+             rp: {{id: example.com, origins: [\"https://example.com\"]}}\n"
+        ));
+        let rp = &config.selfservice.methods.passkey.config["rp"];
+        assert_eq!(rp["id"], "example.com");
+        assert_eq!(rp["origins"], serde_json::json!(["https://example.com"]));
+    }
+
+    #[test]
+    fn the_host_of_a_base_url_has_no_port() {
+        assert_eq!(
+            host_of("http://Localhost:4455").as_deref(),
+            Some("localhost")
+        );
+        assert_eq!(
+            host_of("https://auth.example.com/path").as_deref(),
+            Some("auth.example.com")
+        );
+        assert_eq!(host_of("http://[::1]:4455").as_deref(), Some("::1"));
+        assert_eq!(host_of("http://user@host:1").as_deref(), Some("host"));
+        assert_eq!(host_of("http://:4455"), None);
     }
 
     #[test]

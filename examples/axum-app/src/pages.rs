@@ -460,7 +460,10 @@ async fn show_flow(
         .into_iter()
         .flatten()
     {
+        // A script (a passkey's `webauthn.js`, in the `webauthn` group) is no method of its
+        // own: the page loads it once, outside the forms.
         if let Some(g) = n.get("group").and_then(Value::as_str)
+            && n.get("type").and_then(Value::as_str) != Some("script")
             && g != "default"
             && !groups.iter().any(|x| x == g)
             // The second factors have a page of their own.

@@ -24,7 +24,7 @@ use crate::pages::{
 };
 
 /// The settings groups the security page shows (and the settings page leaves to it).
-pub(crate) const GROUPS: &[&str] = &["totp", "lookup_secret"];
+pub(crate) const GROUPS: &[&str] = &["totp", "lookup_secret", "webauthn"];
 
 /// Where the security page starts a settings flow: the mark `page=security` stays in the
 /// flow's `request_url`.
@@ -91,6 +91,16 @@ fn groups_of(ui: &Value) -> Vec<String> {
         }
     }
     groups
+}
+
+/// How many nodes named `name` a flow's UI has (one `webauthn_remove` button per security key).
+fn count_nodes(ui: &Value, name: &str) -> usize {
+    ui.get("nodes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|n| n.pointer("/attributes/name").and_then(Value::as_str) == Some(name))
+        .count()
 }
 
 /// Whether `group` has a `method` node of its own (a submit button choosing it). Kratos's
@@ -178,9 +188,12 @@ async fn security_page(
             "codes_saved": has_node(&ui, "lookup_secret_reveal"),
             "codes_to_confirm": has_node(&ui, "lookup_secret_confirm"),
             "codes_shown": has_node(&ui, "lookup_secret_codes"),
+            "keys_offered": groups.iter().any(|g| g == "webauthn"),
+            "keys": count_nodes(&ui, "webauthn_remove"),
             "hidden_method": {
                 "totp": !group_has_method(&ui, "totp"),
                 "lookup_secret": !group_has_method(&ui, "lookup_secret"),
+                "webauthn": !group_has_method(&ui, "webauthn"),
             },
         }),
     )
@@ -204,6 +217,9 @@ pub(crate) async fn second_factor_page(
     let groups = groups_of(&ui);
     let offers = |g: &str| groups.iter().any(|x| x == g);
     let lead = match (offers("totp"), offers("lookup_secret")) {
+        _ if offers("webauthn") => {
+            "Use your security key, or another second factor you have set up."
+        }
         (true, true) => {
             "Enter the 6-digit code your authenticator app shows, or one of your backup codes."
         }
@@ -224,6 +240,7 @@ pub(crate) async fn second_factor_page(
             "group_titles": {
                 "totp": "Authenticator app",
                 "lookup_secret": "Backup code",
+                "webauthn": "Security key",
             },
         }),
     )
@@ -272,5 +289,7 @@ mod tests {
         assert!(!group_has_method(&ui, "lookup_secret"));
         assert_eq!(groups_of(&ui), ["totp", "lookup_secret"]);
         assert!(has_node(&ui, "totp_code") && !has_node(&ui, "totp_unlink"));
+        assert_eq!(count_nodes(&ui, "totp_code"), 1);
+        assert_eq!(count_nodes(&ui, "webauthn_remove"), 0);
     }
 }

@@ -1042,12 +1042,22 @@ async fn sign_up_lands_on_the_verification_code_form_and_the_mailed_code_verifie
 }
 
 #[tokio::test]
-async fn sign_in_and_sign_up_pages_offer_the_password_and_a_code_in_one_form() {
+async fn sign_in_and_sign_up_pages_offer_the_password_a_code_and_a_passkey_in_one_form() {
     let app = full_app(None).await;
     let mut b = Browser::new(app.public.clone());
-    for (path, password_button, code_button) in [
-        ("/login", "method=password", "method=code"),
-        ("/registration", "method=password", "method=code"),
+    for (path, password_button, code_button, passkey) in [
+        (
+            "/login",
+            "method=password",
+            "method=code",
+            ("passkey_login_trigger", "oryPasskeyLogin"),
+        ),
+        (
+            "/registration",
+            "method=password",
+            "method=code",
+            ("passkey_register_trigger", "oryPasskeyRegistration"),
+        ),
     ] {
         let page = b.get(path).await;
         assert_eq!(page.status, StatusCode::OK);
@@ -1058,7 +1068,33 @@ async fn sign_in_and_sign_up_pages_offer_the_password_and_a_code_in_one_form() {
             "{path}: one form for both methods"
         );
         assert_eq!(page.body.matches("<form").count(), 1, "{path}");
-        assert!(form.contains("data-group=\"password code\""), "{form}");
+        assert!(
+            form.contains("data-group=\"password code passkey\""),
+            "{form}"
+        );
+        // The passkey's button calls the script's function, which submits the form; the
+        // script itself is loaded once, outside the form, pinned by its integrity.
+        let (trigger, function) = passkey;
+        let passkey_at = form.find(&format!("name=\"{trigger}\"")).unwrap();
+        let passkey_tag = &form[form[..passkey_at].rfind("<button").unwrap()..];
+        let passkey_tag = &passkey_tag[..passkey_tag.find('>').unwrap()];
+        assert!(passkey_tag.contains("type=\"button\""), "{passkey_tag}");
+        assert!(
+            passkey_tag.contains(&format!("data-onclick-trigger=\"{function}\"")),
+            "{passkey_tag}"
+        );
+        assert!(!form.contains("<script"), "{form}");
+        let scripts: Vec<&str> = page
+            .body
+            .match_indices("<script src=")
+            .map(|(at, _)| &page.body[at..at + page.body[at..].find('>').unwrap()])
+            .collect();
+        assert_eq!(scripts.len(), 1, "{path}: {scripts:?}");
+        assert!(
+            scripts[0].contains("webauthn.js\" integrity=\"sha512-"),
+            "{}",
+            scripts[0]
+        );
         assert!(form.contains("class=\"divider\""));
         // The password is required for the password button only: the code button skips the
         // browser's checks.
