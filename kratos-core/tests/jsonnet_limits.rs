@@ -5,7 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use kratos_core::jsonnet::{JsonnetError, JsonnetTemplate, MAX_CONCURRENT_EVALUATIONS};
+use kratos_core::jsonnet::{
+    JsonnetError, JsonnetTemplate, MAX_CONCURRENT_EVALUATIONS, running_evaluations,
+};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,23 +23,31 @@ async fn endless_templates_hold_a_bounded_number_of_threads() {
         tokio::spawn(async move { t.evaluate(&json!({})).await });
     }
     let quick = JsonnetTemplate::compile("quick", "function(ctx) { ok: true }").unwrap();
-    // Once every slot is taken, a further evaluation is refused at once.
-    let deadline = Instant::now() + Duration::from_secs(4);
-    loop {
-        let started = Instant::now();
-        match quick.evaluate(&json!({})).await {
-            Err(JsonnetError::Failed(reason)) => {
-                assert!(reason.contains("running already"), "{reason}");
-                assert!(
-                    started.elapsed() < Duration::from_secs(1),
-                    "refused at once"
-                );
-                break;
-            }
-            Ok(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            other => panic!("the bound never refused an evaluation: {other:?}"),
-        }
+    // Wait until every slot is taken by an endless evaluation (nothing else evaluates in
+    // this test binary).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while running_evaluations() < MAX_CONCURRENT_EVALUATIONS {
+        assert!(
+            Instant::now() < deadline,
+            "only {} endless evaluations started",
+            running_evaluations()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // A further evaluation is refused at once.
+    let started = Instant::now();
+    match quick.evaluate(&json!({})).await {
+        Err(JsonnetError::Failed(reason)) => {
+            assert!(reason.contains("running already"), "{reason}");
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "refused at once"
+            );
+        }
+        other => panic!("the bound did not refuse an evaluation: {other:?}"),
+    }
+    // Evaluations whose callers gave up keep their slots: still refused after the wait.
+    tokio::time::sleep(kratos_core::jsonnet::EVAL_TIMEOUT + Duration::from_millis(200)).await;
+    assert_eq!(running_evaluations(), MAX_CONCURRENT_EVALUATIONS);
+    assert!(quick.evaluate(&json!({})).await.is_err());
 }

@@ -69,6 +69,12 @@ pub const MAX_CONCURRENT_EVALUATIONS: usize = 8;
 
 static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+/// How many evaluations run in the process now (at most [`MAX_CONCURRENT_EVALUATIONS`]),
+/// counting those whose callers gave up waiting.
+pub fn running_evaluations() -> usize {
+    RUNNING.load(std::sync::atomic::Ordering::Acquire)
+}
+
 /// A slot among [`MAX_CONCURRENT_EVALUATIONS`], given back when dropped (by the evaluating
 /// thread, when it ends).
 struct Slot;
