@@ -383,3 +383,89 @@ async fn sign_up_and_sign_in_with_a_passkey_then_add_and_remove_a_security_key()
 
     client.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_password_account_adds_a_security_key_signs_in_with_password_then_key_and_removes_it() {
+    let Some((driver_bin, chromium)) = browser_or_skip() else {
+        return;
+    };
+    let stack = Stack::start(&driver_bin);
+    let client = open_window(&stack.driver_url, &chromium).await;
+    let base = &stack.base;
+    // No passkey autofill: this account has none, and the sign-in page must wait for the
+    // password.
+    client
+        .issue_cmd(Extension::before_each_page(
+            "PublicKeyCredential.isConditionalMediationAvailable = \
+             () => Promise.resolve(false)",
+        ))
+        .await
+        .expect("chromedriver runs a script before each page");
+
+    // Hal signs up with a password.
+    client.goto(&format!("{base}/registration")).await.unwrap();
+    fill(&client, "input[name='traits.email']", "hal@example.com").await;
+    fill(&client, "input[name='traits.name']", "Hal Abelson").await;
+    fill(&client, "input[name=password]", "a sturdy pass phrase 42").await;
+    click(&client, "button[name=method][value=password]").await;
+    assert_eq!(wait_text(&client, "#signed-in-as").await, "Hal Abelson");
+
+    // He adds a security key as a second factor on the security page.
+    client.goto(&format!("{base}/security")).await.unwrap();
+    fill(
+        &client,
+        "input[name=webauthn_register_displayname]",
+        "Desk key",
+    )
+    .await;
+    click(&client, "button[name=webauthn_register_trigger]").await;
+    assert_eq!(
+        wait_text(&client, "button[name=webauthn_remove]").await,
+        "Remove security key \"Desk key\""
+    );
+
+    // Signing in with his password now asks for the key, which completes it at aal2.
+    sign_out(&client).await;
+    client.goto(&format!("{base}/login")).await.unwrap();
+    fill(&client, "input[name=identifier]", "hal@example.com").await;
+    fill(&client, "input[name=password]", "a sturdy pass phrase 42").await;
+    click(&client, "button[name=method][value=password]").await;
+    assert_eq!(
+        wait_text(&client, "button[name=webauthn_login_trigger]").await,
+        "Sign in with a hardware key"
+    );
+    click(&client, "button[name=webauthn_login_trigger]").await;
+    assert_eq!(wait_text(&client, "#signed-in-as").await, "Hal Abelson");
+    let session = whoami(&client).await;
+    assert_eq!(
+        session["authenticator_assurance_level"], "aal2",
+        "{session}"
+    );
+    assert_eq!(session["authentication_methods"][0]["method"], "password");
+    assert_eq!(session["authentication_methods"][1]["method"], "webauthn");
+
+    // He removes the key; the next sign-in needs the password only.
+    client.goto(&format!("{base}/security")).await.unwrap();
+    click(&client, "button[name=webauthn_remove]").await;
+    let deadline = Instant::now() + WAIT;
+    while client
+        .find(Locator::Css("button[name=webauthn_remove]"))
+        .await
+        .is_ok()
+    {
+        assert!(Instant::now() < deadline, "the key is still listed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sign_out(&client).await;
+    client.goto(&format!("{base}/login")).await.unwrap();
+    fill(&client, "input[name=identifier]", "hal@example.com").await;
+    fill(&client, "input[name=password]", "a sturdy pass phrase 42").await;
+    click(&client, "button[name=method][value=password]").await;
+    assert_eq!(wait_text(&client, "#signed-in-as").await, "Hal Abelson");
+    assert_eq!(
+        whoami(&client).await["authenticator_assurance_level"],
+        "aal1"
+    );
+
+    client.close().await.unwrap();
+}
