@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::Value;
 use webauthn_rs_core::error::WebauthnError;
-use webauthn_rs_core::proto::{AuthenticationState, PublicKeyCredential, UserVerificationPolicy};
+use webauthn_rs_core::proto::{AuthenticationState, PublicKeyCredential};
 
 use super::credential::WebauthnConfig;
 use super::text;
@@ -43,7 +43,7 @@ fn method_config(kratos: &Kratos) -> &Value {
 fn begin(kratos: &Kratos, internal: &mut InternalContext) -> Result<String, FlowError> {
     let rp = super::relying_party(kratos, method_config(kratos))?;
     let builder = rp
-        .new_challenge_authenticate_builder(Vec::new(), Some(UserVerificationPolicy::Preferred))
+        .new_challenge_authenticate_builder(Vec::new(), Some(super::user_verification(kratos)))
         .map_err(|e| FlowError::Internal(format!("passkey login: {e}")))?
         .allow_backup_eligible_upgrade(true);
     let (options, state) = rp
@@ -124,7 +124,7 @@ fn populate_refresh(cx: &mut PopulateCx<'_>) -> Result<(), FlowError> {
     let kratos = cx.kratos;
     let rp = super::relying_party(kratos, method_config(kratos))?;
     let builder = rp
-        .new_challenge_authenticate_builder(keys, Some(UserVerificationPolicy::Preferred))
+        .new_challenge_authenticate_builder(keys, Some(super::user_verification(kratos)))
         .map_err(|e| FlowError::Internal(format!("passkey login: {e}")))?
         .allow_backup_eligible_upgrade(true);
     let (options, state) = rp
@@ -281,8 +281,8 @@ impl LoginStrategy for PasskeyLogin {
         if !identity.is_active() {
             return Err(FlowError::IdentityDisabled);
         }
-        // A challenge answers once.
-        cx.internal.remove(STATE_KEY);
+        // The challenge stays with the flow: a completed flow takes no further answer, and
+        // a completion refused (a hook, a concurrent change of the key) can be tried again.
         // The counter and backup state go in the completing transaction, over the
         // credential as read here (a change meanwhile refuses the login).
         let mut updated = identity.clone();

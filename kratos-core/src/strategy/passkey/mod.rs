@@ -172,6 +172,9 @@ pub(crate) fn check_relying_party(
         if !method.enabled {
             continue;
         }
+        if name == "passkey" {
+            check_authenticator_selection(method)?;
+        }
         if let Err((key, reason)) =
             parse_relying_party(&config.serve.public_base_url(), &method.config)
         {
@@ -180,6 +183,57 @@ pub(crate) fn check_relying_party(
                 reason,
             ));
         }
+    }
+    Ok(())
+}
+
+/// `selfservice.methods.passkey.config.authenticator_selection.user_verification`
+/// (`required`, `preferred` (the default) or `discouraged`), as the ceremonies ask for it.
+pub(crate) fn user_verification(
+    kratos: &Kratos,
+) -> webauthn_rs_core::proto::UserVerificationPolicy {
+    use webauthn_rs_core::proto::UserVerificationPolicy as Uv;
+    match kratos.config().selfservice.methods.passkey.config["authenticator_selection"]
+        ["user_verification"]
+        .as_str()
+    {
+        Some("required") => Uv::Required,
+        Some("discouraged") => Uv::Discouraged_DO_NOT_USE,
+        _ => Uv::Preferred,
+    }
+}
+
+/// Checks `selfservice.methods.passkey.config.authenticator_selection`: `user_verification`
+/// is one of Kratos's values; `resident_key` other than `required` and `attachment` are not
+/// implemented here, and are refused naming the key rather than ignored.
+fn check_authenticator_selection(
+    method: &crate::config::RawMethodConfig,
+) -> Result<(), crate::config::ConfigError> {
+    let selection = &method.config["authenticator_selection"];
+    let key = "selfservice.methods.passkey.config.authenticator_selection";
+    let invalid = |k: &str, reason: &str| {
+        Err(crate::config::ConfigError::invalid(
+            format!("{key}.{k}"),
+            reason.to_owned(),
+        ))
+    };
+    match &selection["user_verification"] {
+        Value::Null => {}
+        Value::String(v) if ["required", "preferred", "discouraged"].contains(&v.as_str()) => {}
+        _ => {
+            return invalid(
+                "user_verification",
+                "must be required, preferred or discouraged",
+            );
+        }
+    }
+    match &selection["resident_key"] {
+        Value::Null => {}
+        Value::String(v) if v == "required" => {}
+        _ => return invalid("resident_key", "only `required` is implemented"),
+    }
+    if !selection["attachment"].is_null() {
+        return invalid("attachment", "is not implemented");
     }
     Ok(())
 }
@@ -219,5 +273,44 @@ pub mod text {
             "The provided web authn login is invalid, please try again.",
             None,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn method(selection: Value) -> crate::config::RawMethodConfig {
+        crate::config::RawMethodConfig {
+            enabled: true,
+            config: json!({"rp": {"id": "example.com", "display_name": "Example"},
+                           "authenticator_selection": selection}),
+        }
+    }
+
+    #[test]
+    fn authenticator_selection_is_honoured_or_refused_naming_the_key() {
+        for fine in [
+            json!(null),
+            json!({}),
+            json!({"user_verification": "required", "resident_key": "required"}),
+            json!({"user_verification": "discouraged"}),
+        ] {
+            check_authenticator_selection(&method(fine.clone())).expect(&fine.to_string());
+        }
+        for (bad, key) in [
+            (json!({"user_verification": "always"}), "user_verification"),
+            (json!({"resident_key": "preferred"}), "resident_key"),
+            (json!({"attachment": "platform"}), "attachment"),
+        ] {
+            let err = check_authenticator_selection(&method(bad)).unwrap_err();
+            assert!(
+                err.to_string().contains(&format!(
+                    "selfservice.methods.passkey.config.authenticator_selection.{key}"
+                )),
+                "{err}"
+            );
+        }
     }
 }

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use webauthn_rs_core::proto::{
     AttestationConveyancePreference, RegisterPublicKeyCredential, RegistrationState,
-    UserVerificationPolicy,
 };
 
 use super::credential::{StoredAuthenticator, StoredCredential, WebauthnConfig, attested_key};
@@ -74,7 +73,7 @@ fn create_data(
         .new_challenge_register_builder(user_handle.as_bytes(), "passkey", "passkey")
         .map_err(|e| FlowError::Internal(format!("passkey registration: {e}")))?
         .attestation(AttestationConveyancePreference::None)
-        .user_verification_policy(UserVerificationPolicy::Preferred)
+        .user_verification_policy(super::user_verification(kratos))
         .require_resident_key(true);
     let (options, state) = rp
         .generate_challenge_register(builder)

@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use webauthn_rs_core::proto::{
     AttestationConveyancePreference, RegisterPublicKeyCredential, RegistrationState,
-    UserVerificationPolicy,
 };
 
 use super::credential::{StoredAuthenticator, StoredCredential, WebauthnConfig, attested_key};
@@ -128,7 +127,7 @@ impl SettingsStrategy for PasskeySettings {
             .new_challenge_register_builder(user_handle.as_bytes(), &name, &name)
             .map_err(|e| FlowError::Internal(format!("passkey registration: {e}")))?
             .attestation(AttestationConveyancePreference::None)
-            .user_verification_policy(UserVerificationPolicy::Preferred)
+            .user_verification_policy(super::user_verification(cx.kratos))
             .require_resident_key(true)
             .exclude_credentials(Some(
                 config.credentials.iter().map(|c| c.id.clone()).collect(),

@@ -339,7 +339,8 @@ impl LoginStrategy for WebauthnLogin {
         if !identity.is_active() {
             return Err(FlowError::IdentityDisabled);
         }
-        cx.internal.remove(STATE_KEY);
+        // The challenge stays with the flow (see the passkey login): a refused completion
+        // can be tried again.
         let mut updated = identity.clone();
         let update_credential = update_after_login(
             &mut updated,

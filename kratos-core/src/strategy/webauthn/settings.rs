@@ -265,9 +265,12 @@ impl SettingsStrategy for WebauthnSettings {
         });
         config.user_handle = cx.identity.id.as_bytes().to_vec();
         cx.internal.remove(STATE_KEY);
+        // A passwordless key is a first factor: it adds aal1, as Kratos records it, so a
+        // settings change cannot step the session up past its second factor.
+        let passwordless = super::passwordless(super::method_config(kratos));
         cx.add_session_method(AuthenticationMethod {
             method: "webauthn".into(),
-            aal: Aal::Aal2,
+            aal: if passwordless { Aal::Aal1 } else { Aal::Aal2 },
             completed_at: now,
             provider: None,
         });
