@@ -297,7 +297,8 @@ mod tests {
             json!({"user_verification": "required", "resident_key": "required"}),
             json!({"user_verification": "discouraged"}),
         ] {
-            check_authenticator_selection(&method(fine.clone())).expect(&fine.to_string());
+            check_authenticator_selection(&method(fine.clone()))
+                .unwrap_or_else(|e| panic!("{fine}: {e}"));
         }
         for (bad, key) in [
             (json!({"user_verification": "always"}), "user_verification"),
