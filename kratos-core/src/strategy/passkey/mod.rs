@@ -238,6 +238,45 @@ fn check_authenticator_selection(
     Ok(())
 }
 
+/// The stored keys of `identity`'s `passkey` or `webauthn` credential (none when it has
+/// none, or its config does not read).
+pub(crate) fn stored_keys(
+    identity: &crate::identity::Identity,
+    credential_type: crate::identity::CredentialType,
+) -> credential::WebauthnConfig {
+    identity
+        .credential(credential_type)
+        .and_then(|c| serde_json::from_value(c.config.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// Whether a settings submission is `method`'s: its `method`, or one of the `fields` its
+/// buttons and the browser script post without a `method`, set and not empty.
+pub(crate) fn claims_settings(payload: &Value, method: &str, fields: &[&str]) -> bool {
+    payload.get("method").and_then(Value::as_str) == Some(method)
+        || fields.iter().any(|k| {
+            payload
+                .get(*k)
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty())
+        })
+}
+
+/// The label of a key's remove button: message `id`, `Remove <noun> "<name>"`, context
+/// `{display_name, added_at, added_at_unix}`, as Kratos words 1050018 and 1050020.
+pub(crate) fn remove_key_label(
+    id: u32,
+    noun: &str,
+    name: &str,
+    added_at: chrono::DateTime<chrono::Utc>,
+) -> UiText {
+    UiText::info(id, format!("Remove {noun} \"{name}\"")).with_context(serde_json::json!({
+        "display_name": name,
+        "added_at": added_at,
+        "added_at_unix": added_at.timestamp(),
+    }))
+}
+
 /// Kratos's messages of the WebAuthn and passkey methods.
 pub mod text {
     use super::UiText;

@@ -40,10 +40,7 @@ struct Pending {
 pub struct PasskeySettings;
 
 fn stored_config(identity: &Identity) -> WebauthnConfig {
-    identity
-        .credential(CredentialType::Passkey)
-        .and_then(|c| serde_json::from_value(c.config.clone()).ok())
-        .unwrap_or_default()
+    super::stored_keys(identity, CredentialType::Passkey)
 }
 
 /// The name a new passkey of `identity` is created with: the trait marked
@@ -63,11 +60,7 @@ pub(super) fn display_name(kratos: &Kratos, identity: &Identity) -> Option<Strin
 
 /// 1050020 `Remove passkey "<name>"`, context `{display_name, added_at, added_at_unix}`.
 fn remove_label(name: &str, added_at: chrono::DateTime<chrono::Utc>) -> UiText {
-    UiText::info(1050020, format!("Remove passkey \"{name}\"")).with_context(serde_json::json!({
-        "display_name": name,
-        "added_at": added_at,
-        "added_at_unix": added_at.timestamp(),
-    }))
+    super::remove_key_label(1050020, "passkey", name, added_at)
 }
 
 #[async_trait]
@@ -79,15 +72,11 @@ impl SettingsStrategy for PasskeySettings {
     /// `method=passkey`, or what the buttons and the script post without a `method`
     /// (`passkey_remove`, `passkey_settings_register`).
     fn claims(&self, payload: &Value) -> bool {
-        let set = |k: &str| {
-            payload
-                .get(k)
-                .and_then(Value::as_str)
-                .is_some_and(|s| !s.is_empty())
-        };
-        payload.get("method").and_then(Value::as_str) == Some("passkey")
-            || set("passkey_remove")
-            || set("passkey_settings_register")
+        super::claims_settings(
+            payload,
+            "passkey",
+            &["passkey_remove", "passkey_settings_register"],
+        )
     }
 
     /// One `passkey_remove` button per passkey (1050020, disabled while the identity has

@@ -36,7 +36,6 @@ pub(crate) fn passwordless(config: &Value) -> bool {
 /// Kratos's messages of the `webauthn` method.
 pub mod text {
     use crate::flow::ui::UiText;
-    use serde_json::json;
 
     /// 1010008 "Sign in with a hardware key"
     pub fn login_webauthn() -> UiText {
@@ -56,11 +55,7 @@ pub mod text {
     /// 1050018 `Remove security key "<name>"`, context `{display_name, added_at,
     /// added_at_unix}`.
     pub fn remove_webauthn(name: &str, added_at: chrono::DateTime<chrono::Utc>) -> UiText {
-        UiText::info(1050018, format!("Remove security key \"{name}\"")).with_context(json!({
-            "display_name": name,
-            "added_at": added_at,
-            "added_at_unix": added_at.timestamp(),
-        }))
+        crate::strategy::passkey::remove_key_label(1050018, "security key", name, added_at)
     }
 
     /// A settings refusal as Kratos words it (4000001, the text as its `reason`).

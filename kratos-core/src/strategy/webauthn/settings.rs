@@ -44,10 +44,7 @@ struct Pending {
 pub struct WebauthnSettings;
 
 fn stored_config(identity: &Identity) -> WebauthnConfig {
-    identity
-        .credential(CredentialType::Webauthn)
-        .and_then(|c| serde_json::from_value(c.config.clone()).ok())
-        .unwrap_or_default()
+    crate::strategy::passkey::stored_keys(identity, CredentialType::Webauthn)
 }
 
 /// `identity` with its security keys set to `config` (the credential dropped when none is
@@ -88,15 +85,11 @@ impl SettingsStrategy for WebauthnSettings {
     /// `method=webauthn`, or what the buttons and the script post without a `method`
     /// (`webauthn_remove`, `webauthn_register`).
     fn claims(&self, payload: &Value) -> bool {
-        let set = |k: &str| {
-            payload
-                .get(k)
-                .and_then(Value::as_str)
-                .is_some_and(|s| !s.is_empty())
-        };
-        payload.get("method").and_then(Value::as_str) == Some("webauthn")
-            || set("webauthn_remove")
-            || set("webauthn_register")
+        crate::strategy::passkey::claims_settings(
+            payload,
+            "webauthn",
+            &["webauthn_remove", "webauthn_register"],
+        )
     }
 
     /// One `webauthn_remove` button per key (1050018; disabled for a passwordless key that
