@@ -293,6 +293,20 @@ pub async fn require_session(
     }
 }
 
+/// Resolves the request's session at `required` and keeps it in the request for the
+/// extractors downstream; the session error as it is, so a caller can tell a missing session
+/// from a missing second factor.
+pub(crate) async fn authenticate_with(
+    kratos: &Kratos,
+    parts: &mut Parts,
+    required: RequiredAal,
+) -> Result<kratos_core::session::Session, SessionError> {
+    let (token, _) = session_token(kratos, &parts.headers).ok_or(SessionError::Inactive)?;
+    let session = kratos.sessions().whoami_with(&token, required).await?;
+    parts.extensions.insert(Authenticated(session.clone()));
+    Ok(session)
+}
+
 /// Resolves the request's session as [`Session`] does and keeps it in the request for the
 /// extractors downstream.
 pub(crate) async fn authenticate(

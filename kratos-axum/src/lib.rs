@@ -33,12 +33,15 @@ mod admin;
 pub mod cookie;
 mod error;
 pub mod extract;
+pub mod guard;
 mod keto;
 mod meta;
 pub mod negotiate;
 mod panic;
 pub mod permission;
 mod public;
+#[cfg(feature = "ui")]
+pub mod ui;
 
 use axum::Router;
 use kratos_core::Kratos;
@@ -47,6 +50,7 @@ pub use error::ApiError;
 pub use extract::{
     OptionalSession, RequireAal2, Session, require_session, session_token_from_headers,
 };
+pub use guard::{LoginRequired, SignedIn, sign_in};
 pub use keto::{
     KETO_DEFAULT_BODY_LIMIT, KetoOptions, SNAPTOKEN_HEADER, keto_read_router,
     keto_read_router_with, keto_router, keto_router_with, keto_write_router,
@@ -60,6 +64,15 @@ pub use public::PublicOptions;
 /// `/admin/recovery/{code,link}`, `/admin/courier/messages{,/{id}}`, `/health/{alive,ready}`,
 /// `/schemas`.
 pub fn admin_router(kratos: Kratos) -> Router {
+    admin_routes(kratos)
+}
+
+/// The routes of [`admin_router`] as a `Router<S>` for any host state, to merge into the
+/// host's router before its `.with_state(…)`.
+pub fn admin_routes<S>(kratos: Kratos) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     Router::new()
         .merge(admin::identities::router())
         .merge(admin::sessions::router())
@@ -89,6 +102,34 @@ pub fn public_router(kratos: Kratos) -> Router {
 
 /// [`public_router`] with options (the body limit).
 pub fn public_router_with(kratos: Kratos, options: PublicOptions) -> Router {
+    public_routes_with(kratos, options)
+}
+
+/// The routes of [`public_router`] as a `Router<S>` for any host state, to merge into the
+/// host's router before its `.with_state(…)` (the routes carry their own [`Kratos`] handle).
+///
+/// ```
+/// # use axum::{Router, routing::get};
+/// # #[derive(Clone)] struct AppState;
+/// # fn app(kratos: kratos_core::Kratos) -> Router {
+/// Router::<AppState>::new()
+///     .route("/", get(|| async { "home" }))
+///     .merge(kratos_axum::public_routes(kratos))
+///     .with_state(AppState)
+/// # }
+/// ```
+pub fn public_routes<S>(kratos: Kratos) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    public_routes_with(kratos, PublicOptions::default())
+}
+
+/// [`public_routes`] with options.
+pub fn public_routes_with<S>(kratos: Kratos, options: PublicOptions) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     Router::new()
         .merge(public::router(&options))
         .merge(meta::health_router())
