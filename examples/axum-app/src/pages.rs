@@ -8,7 +8,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use kratos_axum::ui::FlowKind;
 use kratos_core::config::CodeOrLink;
+use kratos_core::flow::ui::UiContainer;
 use kratos_core::flow::{FlowContext, FlowError};
 use kratos_core::session::{RequiredAal, Session, SessionError};
 use serde::Deserialize;
@@ -340,6 +342,19 @@ impl FlowQuery {
     }
 }
 
+impl FlowPage {
+    /// The flow's kind.
+    fn flow_kind(&self) -> FlowKind {
+        match self.kind {
+            "login" => FlowKind::Login,
+            "registration" => FlowKind::Registration,
+            "settings" => FlowKind::Settings,
+            "verification" => FlowKind::Verification,
+            _ => FlowKind::Recovery,
+        }
+    }
+}
+
 /// What a flow page shows besides the flow.
 struct FlowPage {
     kind: &'static str,
@@ -488,8 +503,16 @@ async fn show_flow(
         ("login", _) if offers("code") => Some("Welcome back. We’ll email you a code to sign in."),
         _ => page.lead,
     };
-    // Sign-in and sign-up show their methods in one form; settings one form per method.
-    let combined = matches!(page.kind, "login" | "registration") && groups.len() > 1;
+    // Sign-in and sign-up show their methods in one form; settings one titled form per
+    // method, but for the second factors, which have a page of their own (`/security`).
+    let typed: Option<UiContainer> = serde_json::from_value(ui.clone()).ok();
+    let mut forms = typed
+        .as_ref()
+        .map(|ui| kratos_axum::ui::forms_of(page.flow_kind(), ui))
+        .unwrap_or_default();
+    if page.kind == "settings" {
+        forms.retain(|f| !crate::security::GROUPS.contains(&f.group.as_str()));
+    }
     let heading = match (page.kind, flow.get("refresh").and_then(Value::as_bool)) {
         ("login", Some(true)) => "Confirm it’s you",
         _ => page.heading,
@@ -506,17 +529,7 @@ async fn show_flow(
             "nav": page.nav,
             "viewer": viewer.as_ref().map(|v| &v.nav),
             "ui": ui,
-            "groups": groups,
-            "combined": combined,
-            // Settings show one titled form per method (the second factors on `/security`);
-            // sign-in and sign-up one form.
-            "group_titles": (page.kind == "settings").then_some(json!({
-                "profile": "Profile",
-                "password": "Change password",
-                "webauthn": "Security keys",
-                "passkey": "Passkeys",
-                "oidc": "Sign in with another provider",
-            })),
+            "forms": forms,
         }),
     )
 }

@@ -216,6 +216,10 @@ pub(crate) async fn second_factor_page(
     let ui = flow.get("ui").cloned().unwrap_or_default();
     let groups = groups_of(&ui);
     let offers = |g: &str| groups.iter().any(|x| x == g);
+    // One titled form per second factor, rendered with kratos-axum's node templates.
+    let forms = serde_json::from_value::<kratos_core::flow::ui::UiContainer>(ui.clone())
+        .map(|ui| kratos_axum::ui::forms_of(kratos_axum::ui::FlowKind::Login, &ui))
+        .unwrap_or_default();
     let lead = match (offers("totp"), offers("lookup_secret")) {
         _ if offers("webauthn") => {
             "Use your security key, or another second factor you have set up."
@@ -236,12 +240,7 @@ pub(crate) async fn second_factor_page(
             "viewer": viewer,
             "pending": pending,
             "ui": ui,
-            "groups": groups,
-            "group_titles": {
-                "totp": "Authenticator app",
-                "lookup_secret": "Backup code",
-                "webauthn": "Security key",
-            },
+            "forms": forms,
         }),
     )
 }

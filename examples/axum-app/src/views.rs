@@ -11,7 +11,6 @@ pub(crate) const CSS: &str = include_str!("../static/app.css");
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
-    ("ui.html", include_str!("../templates/ui.html")),
     ("flow.html", include_str!("../templates/flow.html")),
     ("home.html", include_str!("../templates/home.html")),
     ("error.html", include_str!("../templates/error.html")),
@@ -65,7 +64,8 @@ impl Views {
         env.add_global("dev_sms_outbox", globals.dev_sms_outbox);
         env.add_global("verification_enabled", globals.verification);
         env.add_global("recovery_enabled", globals.recovery);
-        for (name, source) in TEMPLATES {
+        // The flows' nodes render with kratos-axum's templates (`kratos/nodes.html`).
+        for (name, source) in TEMPLATES.iter().chain(kratos_axum::ui::TEMPLATES) {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("template {name}: {e}"));
         }

@@ -365,7 +365,7 @@ async fn sign_up_sign_in_change_password_share_a_document_and_recover_the_accoun
 
     // A wrong password shows the flow's error message; the right one signs her in.
     ada.sign_in("ada@example.com", "not my password").await;
-    let error = ada.wait_text(".msg.error").await;
+    let error = ada.wait_text(".kr-msg-error").await;
     assert!(error.contains("credentials are invalid"), "{error}");
     ada.shot("wrong-password").await;
     ada.fill("input[name=identifier]", "ada@example.com").await;
@@ -382,7 +382,7 @@ async fn sign_up_sign_in_change_password_share_a_document_and_recover_the_accoun
     .await;
     ada.click("form[data-group=password] button[name=method][value=password]")
         .await;
-    let saved = ada.wait_text(".flow-messages .msg.success").await;
+    let saved = ada.wait_text(".flow-messages .kr-msg-success").await;
     assert_eq!(saved, "Your changes have been saved!");
     ada.shot("settings").await;
 
@@ -486,7 +486,7 @@ async fn sign_up_sign_in_change_password_share_a_document_and_recover_the_accoun
     .await;
     ada.click("form[data-group=password] button[name=method][value=password]")
         .await;
-    let saved = ada.wait_text(".flow-messages .msg.success").await;
+    let saved = ada.wait_text(".flow-messages .kr-msg-success").await;
     assert_eq!(saved, "Your changes have been saved!");
     ada.click("#sign-out").await;
     ada.wait_text("a.btn[href='/registration']").await;
@@ -621,7 +621,7 @@ async fn two_step_verification_with_an_authenticator_app_and_backup_codes() {
         .await;
 
     // The correct code proved the app: the session is at aal2 and the change is saved.
-    let saved = dana.wait_text(".flow-messages .msg.success").await;
+    let saved = dana.wait_text(".flow-messages .kr-msg-success").await;
     assert_eq!(saved, "Your changes have been saved!");
     assert_eq!(dana.path().await, "/security");
     let status = dana.wait_text("#totp-status").await;
@@ -697,7 +697,7 @@ async fn two_step_verification_with_an_authenticator_app_and_backup_codes() {
     dana.fill("input[name=lookup_secret]", &codes[0]).await;
     dana.click("button[name=method][value=lookup_secret]").await;
     let used = dana
-        .wait_text(".msg.error[data-message-id='4000012']")
+        .wait_text(".kr-msg-error[data-message-id='4000012']")
         .await;
     assert_eq!(used, "This backup recovery code has already been used.");
     assert_eq!(dana.path().await, "/login");

@@ -97,7 +97,7 @@ async fn the_login_form_is_rendered_from_the_ui_nodes_with_messages() {
     assert_eq!(wrong.status, StatusCode::SEE_OTHER);
     let again = b.get(wrong.location.as_deref().unwrap()).await;
     assert!(
-        again.body.contains("class=\"msg error\""),
+        again.body.contains("kr-msg kr-msg-error"),
         "the flow's error message is shown: {}",
         again.body
     );
@@ -627,7 +627,7 @@ async fn registration_then_verification_with_the_code_from_the_mailbox() {
     let wrong = b
         .submit_and_follow(&sent, &[("code", "000000")], "method=code")
         .await;
-    assert!(wrong.body.contains("class=\"msg error\""), "{}", wrong.body);
+    assert!(wrong.body.contains("kr-msg kr-msg-error"), "{}", wrong.body);
     let done = b
         .submit_and_follow(&wrong, &[("code", &code)], "method=code")
         .await;
@@ -728,7 +728,7 @@ async fn recovery_with_a_code_signs_in_and_leads_to_a_new_password() {
         )
         .await;
     assert!(
-        saved.body.contains("class=\"msg success\""),
+        saved.body.contains("kr-msg kr-msg-success"),
         "{}",
         saved.body
     );
@@ -1095,7 +1095,7 @@ async fn sign_in_and_sign_up_pages_offer_the_password_a_code_and_a_passkey_in_on
             "{}",
             scripts[0]
         );
-        assert!(form.contains("class=\"divider\""));
+        assert!(form.contains("class=\"kr-divider\""));
         // The password is required for the password button only: the code button skips the
         // browser's checks.
         assert!(form.contains("type=\"password\""));

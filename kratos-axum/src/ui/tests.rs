@@ -39,13 +39,13 @@ fn default_templates_render() {
     // Images, texts (a list of backup codes), links, divisions and scripts.
     assert!(
         html.contains(
-            r#"<img id="kr-totp_qr" src="data:image/png;base64,AA" width="256" height="256""#
+            r#"<img id="totp_qr" src="data:image/png;base64,AA" width="256" height="256""#
         ),
         "{html}"
     );
     assert!(html.contains("<li><code>a</code></li>"), "{html}");
     assert!(
-        html.contains(r#"<a class="kr-btn" href="/x" id="kr-link">Go</a>"#),
+        html.contains(r#"<a class="kr-btn" href="/x" id="link">Go</a>"#),
         "{html}"
     );
     assert!(
