@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use axum::Router;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use keto_core::tuple::RelationQuery;
@@ -22,9 +22,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::pages::{Viewer, internal_error, require_viewer, see_other, trait_text, when};
+use crate::pages::{Viewer, internal_error, see_other, trait_text, when};
 
-pub(crate) fn router() -> Router<AppState> {
+/// The pages of documents and groups, for signed-in people only.
+pub(crate) fn router(kratos: &kratos_core::Kratos) -> Router<AppState> {
     Router::new()
         .route("/documents", get(list).post(create))
         .route("/documents/new", get(new_form))
@@ -35,6 +36,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/groups", get(groups).post(create_group))
         .route("/groups/{id}", get(group))
         .route("/groups/{id}/members", post(add_member))
+        .route_layer(kratos_axum::LoginRequired::new(kratos))
 }
 
 /// Creates the app's tables (the same SQL on SQLite, PostgreSQL and MySQL; ids are bounded
@@ -252,15 +254,6 @@ fn not_found(state: &AppState, viewer: &Viewer) -> Response {
     )
 }
 
-macro_rules! signed_in {
-    ($state:expr, $headers:expr, $uri:expr) => {
-        match require_viewer(&$state, &$headers, &$uri).await {
-            Ok(v) => v,
-            Err(r) => return r,
-        }
-    };
-}
-
 macro_rules! or_500 {
     ($state:expr, $e:expr) => {
         match $e {
@@ -270,8 +263,7 @@ macro_rules! or_500 {
     };
 }
 
-async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let viewer = signed_in!(state, headers, uri);
+async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
     let ids = or_500!(state, visible_ids(&state, viewer.identity_id()).await);
     let editable: HashSet<String> = or_500!(
         state,
@@ -310,8 +302,7 @@ async fn list(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Re
     )
 }
 
-async fn new_form(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let viewer = signed_in!(state, headers, uri);
+async fn new_form(State(state): State<AppState>, viewer: Viewer) -> Response {
     document_form(&state, &viewer, None, None)
 }
 
@@ -383,11 +374,9 @@ impl DocumentForm {
 
 async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    viewer: Viewer,
     Form(form): Form<DocumentForm>,
 ) -> Response {
-    let viewer = signed_in!(state, headers, uri);
     let title = match form.check() {
         Ok(t) => t,
         Err(e) => return document_form_new_with(&state, &viewer, &form, e),
@@ -481,13 +470,7 @@ async fn authorized(
     }
 }
 
-async fn show(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    let viewer = signed_in!(state, headers, uri);
+async fn show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
     document_page(&state, &viewer, &id, None).await
 }
 
@@ -573,11 +556,9 @@ async fn document_page(
 
 async fn edit_form(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    viewer: Viewer,
     Path(id): Path<String>,
 ) -> Response {
-    let viewer = signed_in!(state, headers, uri);
     match authorized(&state, &viewer, &id, "edit").await {
         Ok(doc) => document_form(&state, &viewer, Some(&doc), None),
         Err(r) => r,
@@ -586,12 +567,10 @@ async fn edit_form(
 
 async fn update(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    viewer: Viewer,
     Path(id): Path<String>,
     Form(form): Form<DocumentForm>,
 ) -> Response {
-    let viewer = signed_in!(state, headers, uri);
     let mut doc = match authorized(&state, &viewer, &id, "edit").await {
         Ok(d) => d,
         Err(r) => return r,
@@ -644,12 +623,10 @@ fn relation_of(role: &str) -> Option<&'static str> {
 
 async fn share(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    viewer: Viewer,
     Path(id): Path<String>,
     Form(form): Form<ShareForm>,
 ) -> Response {
-    let viewer = signed_in!(state, headers, uri);
     if let Err(r) = authorized(&state, &viewer, &id, "share").await {
         return r;
     }
@@ -722,12 +699,10 @@ struct UnshareForm {
 
 async fn unshare(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    viewer: Viewer,
     Path(id): Path<String>,
     Form(form): Form<UnshareForm>,
 ) -> Response {
-    let viewer = signed_in!(state, headers, uri);
     if let Err(r) = authorized(&state, &viewer, &id, "share").await {
         return r;
     }
@@ -780,8 +755,7 @@ async fn my_groups(state: &AppState, user_id: Uuid) -> Result<Vec<Value>, String
     Ok(out)
 }
 
-async fn groups(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let viewer = signed_in!(state, headers, uri);
+async fn groups(State(state): State<AppState>, viewer: Viewer) -> Response {
     groups_page(&state, &viewer, None).await
 }
 
@@ -806,11 +780,9 @@ struct GroupForm {
 
 async fn create_group(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    viewer: Viewer,
     Form(form): Form<GroupForm>,
 ) -> Response {
-    let viewer = signed_in!(state, headers, uri);
     let name = form.name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         return groups_page(
@@ -863,13 +835,7 @@ async fn is_member(state: &AppState, group: &str, user_id: Uuid) -> Result<bool,
         .map_err(|e| e.to_string())
 }
 
-async fn group(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    let viewer = signed_in!(state, headers, uri);
+async fn group(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
     group_page(&state, &viewer, &id, None).await
 }
 
@@ -933,12 +899,10 @@ struct MemberForm {
 
 async fn add_member(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    viewer: Viewer,
     Path(id): Path<String>,
     Form(form): Form<MemberForm>,
 ) -> Response {
-    let viewer = signed_in!(state, headers, uri);
     if !or_500!(state, is_member(&state, &id, viewer.identity_id()).await) {
         return group_page(&state, &viewer, &id, None).await;
     }

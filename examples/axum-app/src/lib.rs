@@ -467,9 +467,9 @@ pub async fn build(settings: &Settings) -> Result<App, String> {
         axum::middleware::from_fn_with_state(state.clone(), guard::friendly_errors),
     );
     let mut pages = Router::new()
-        .merge(pages::router())
-        .merge(security::router())
-        .merge(documents::router());
+        .merge(pages::router(&kratos))
+        .merge(security::router(&kratos))
+        .merge(documents::router(&kratos));
     if settings.dev {
         // Never by default: the page shows every code to anyone.
         pages = pages.merge(mailbox::router()).merge(sms_outbox::router());

@@ -4,11 +4,15 @@
 //! [`crate::security`].
 
 use axum::Router;
+use axum::extract::FromRequestParts;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use kratos_axum::LoginRequired;
 use kratos_axum::ui::FlowKind;
+use kratos_core::Kratos;
 use kratos_core::config::CodeOrLink;
 use kratos_core::flow::ui::UiContainer;
 use kratos_core::flow::{FlowContext, FlowError};
@@ -20,7 +24,15 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::views::CSS;
 
-pub(crate) fn router() -> Router<AppState> {
+pub(crate) fn router(kratos: &Kratos) -> Router<AppState> {
+    let signed_in = Router::new()
+        .route("/account/sessions", get(sessions_page))
+        .route("/account/sessions/{id}/revoke", post(revoke_session))
+        .route(
+            "/account/sessions/revoke-others",
+            post(revoke_other_sessions),
+        )
+        .route_layer(LoginRequired::new(kratos));
     Router::new()
         .route("/", get(home))
         .route("/static/app.css", get(stylesheet))
@@ -30,12 +42,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/verification", get(verification_page))
         .route("/recovery", get(recovery_page))
         .route("/error", get(error_page))
-        .route("/account/sessions", get(sessions_page))
-        .route("/account/sessions/{id}/revoke", post(revoke_session))
-        .route(
-            "/account/sessions/revoke-others",
-            post(revoke_other_sessions),
-        )
+        .merge(signed_in)
 }
 
 /// The signed-in user of a request.
@@ -172,26 +179,20 @@ async fn viewer_of(state: &AppState, session: Session, token: String) -> Result<
     })
 }
 
-/// The request's signed-in user. Without a session the browser is sent to sign in and come
-/// back; a session that needs its second factor is sent to the second-factor sign-in first
-/// (and comes back), never to the first factor again.
-pub(crate) async fn require_viewer(
-    state: &AppState,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Result<Viewer, Response> {
-    let back = format!(
-        "{}{}",
-        state.base_url,
-        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
-    );
-    match visitor(state, headers).await? {
-        Visitor::SignedIn(v) => Ok(v),
-        Visitor::NeedsSecondFactor(_) => Err(see_other(&crate::security::step_up_url(Some(&back)))),
-        Visitor::Anonymous => Err(see_other(&format!(
-            "/self-service/login/browser?return_to={}",
-            encode(&back)
-        ))),
+/// The signed-in user of a route behind kratos-axum's `LoginRequired` guard (which sends
+/// browsers without a session, or without the second factor their account has, to sign in
+/// and back): the session the guard resolved, through kratos-axum's `Session` extractor,
+/// with the navigation bar. Storage failures are answered with an error page.
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let kratos_axum::Session(session) = kratos_axum::Session::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let token = kratos_axum::session_token_from_headers(&state.kratos, &parts.headers)
+            .unwrap_or_default();
+        viewer_of(state, session, token).await
     }
 }
 
@@ -774,14 +775,9 @@ struct NoticeQuery {
 
 async fn sessions_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    viewer: Viewer,
     Query(q): Query<NoticeQuery>,
 ) -> Response {
-    let viewer = match require_viewer(&state, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let list = match state
         .kratos
         .sessions()
@@ -826,14 +822,9 @@ async fn sessions_page(
 
 async fn revoke_session(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    viewer: Viewer,
     Path(id): Path<String>,
 ) -> Response {
-    let viewer = match require_viewer(&state, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let not_found = || {
         state.views.error(
             StatusCode::NOT_FOUND,
@@ -866,15 +857,7 @@ async fn revoke_session(
     see_other("/account/sessions?notice=revoked")
 }
 
-async fn revoke_other_sessions(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let viewer = match require_viewer(&state, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+async fn revoke_other_sessions(State(state): State<AppState>, viewer: Viewer) -> Response {
     if let Err(e) = state.kratos.sessions().revoke_others(&viewer.token).await {
         return internal_error(&state, &e.to_string());
     }

@@ -11,7 +11,7 @@
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use kratos_core::flow::{FlowContext, FlowError};
@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::pages::{
-    FlowQuery, Visitor, csrf_token_of, encode, friendly, require_viewer, see_other, visitor,
+    FlowQuery, Viewer, Visitor, csrf_token_of, encode, friendly, see_other, visitor,
 };
 
 /// The settings groups the security page shows (and the settings page leaves to it).
@@ -30,8 +30,11 @@ pub(crate) const GROUPS: &[&str] = &["totp", "lookup_secret", "webauthn"];
 /// flow's `request_url`.
 const START: &str = "/self-service/settings/browser?page=security";
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/security", get(security_page))
+/// The security page, for signed-in people only.
+pub(crate) fn router(kratos: &kratos_core::Kratos) -> Router<AppState> {
+    Router::new()
+        .route("/security", get(security_page))
+        .route_layer(kratos_axum::LoginRequired::new(kratos))
 }
 
 /// The sign-in that steps a session up to `aal2` (the second factor), coming back to
@@ -122,14 +125,10 @@ fn group_has_method(ui: &Value, group: &str) -> bool {
 /// session that needs its second factor steps up first and comes back.
 async fn security_page(
     State(state): State<AppState>,
+    viewer: Viewer,
     headers: HeaderMap,
-    uri: Uri,
     Query(query): Query<FlowQuery>,
 ) -> Response {
-    let viewer = match require_viewer(&state, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let Some(id) = query.id() else {
         return see_other(START);
     };
