@@ -12,7 +12,7 @@ use crate::dsn::{self, Backend};
 use crate::keto::{self, LoadedKeto};
 
 /// Where the Kratos configuration comes from and how strictly it is read.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Sources {
     /// Kratos's files (`-c`), merged in order.
     pub kratos: Vec<PathBuf>,
@@ -24,6 +24,18 @@ pub struct Sources {
     pub dev: bool,
     /// A DSN that wins over the configuration's (a command's DSN argument).
     pub dsn: Option<String>,
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources")
+            .field("kratos", &self.kratos)
+            .field("keto", &self.keto)
+            .field("allow_unimplemented", &self.allow_unimplemented)
+            .field("dev", &self.dev)
+            .field("dsn", &crate::config::redacted(self.dsn.as_deref()))
+            .finish()
+    }
 }
 
 /// Kratos on its store.

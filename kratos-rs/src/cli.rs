@@ -93,8 +93,9 @@ pub enum MigrateKind {
     },
 }
 
-/// Where the DSN comes from, as in Kratos's `migrate sql`.
-#[derive(Debug, Args, Clone, Default)]
+/// Where the DSN comes from, as in Kratos's `migrate sql`. `Debug` shows the DSN without its
+/// password.
+#[derive(Args, Clone, Default)]
 pub struct DsnArgs {
     /// Read the DSN from the DSN environment variable, or the `dsn` of the -c files.
     #[arg(short = 'e', long = "read-from-env")]
@@ -105,6 +106,16 @@ pub struct DsnArgs {
     /// The database (memory, sqlite://…, postgres://…, mysql://…).
     #[arg(value_name = "DSN")]
     pub dsn: Option<String>,
+}
+
+impl std::fmt::Debug for DsnArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DsnArgs")
+            .field("read_from_env", &self.read_from_env)
+            .field("yes", &self.yes)
+            .field("dsn", &crate::config::redacted(self.dsn.as_deref()))
+            .finish()
+    }
 }
 
 /// `migrate sql up | down | status`

@@ -121,8 +121,9 @@ pub struct KratosServe {
     pub admin: Listen,
 }
 
-/// The keys of Kratos's configuration the server reads itself.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+/// The keys of Kratos's configuration the server reads itself. `Debug` shows the DSN without
+/// its password.
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct KratosServerKeys {
     /// `dsn` (or the `DSN` environment variable).
@@ -133,6 +134,22 @@ pub struct KratosServerKeys {
     pub serve: KratosServe,
     /// `log.*`
     pub log: LogConfig,
+}
+
+impl std::fmt::Debug for KratosServerKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KratosServerKeys")
+            .field("dsn", &redacted(self.dsn.as_deref()))
+            .field("version", &self.version)
+            .field("serve", &self.serve)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// A DSN for `Debug`: without its password.
+pub fn redacted(dsn: Option<&str>) -> Option<String> {
+    dsn.map(kratos_core::config::redact_url)
 }
 
 /// Kratos's default public port.
@@ -182,6 +199,19 @@ pub fn load_kratos(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_hides_the_dsn_password() {
+        let keys = KratosServerKeys {
+            dsn: Some("postgres://kratos:pw-in-dsn-1@db/kratos".into()),
+            ..KratosServerKeys::default()
+        };
+        let shown = format!("{keys:?}");
+        assert!(
+            !shown.contains("pw-in-dsn-1") && shown.contains("db/kratos"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn listen_addresses_default_to_every_interface_and_the_default_port() {

@@ -86,8 +86,9 @@ pub struct KetoFlags {
     pub expand_rewrites: Option<bool>,
 }
 
-/// The keys of Keto's configuration the server implements.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+/// The keys of Keto's configuration the server implements. `Debug` shows the DSN without its
+/// password.
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct KetoFile {
     /// `dsn`
@@ -104,6 +105,20 @@ pub struct KetoFile {
     pub feature_flags: KetoFlags,
     /// `log.*`
     pub log: LogConfig,
+}
+
+impl std::fmt::Debug for KetoFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KetoFile")
+            .field("dsn", &crate::config::redacted(self.dsn.as_deref()))
+            .field("version", &self.version)
+            .field("serve", &self.serve)
+            .field("namespaces", &self.namespaces)
+            .field("limit", &self.limit)
+            .field("feature_flags", &self.feature_flags)
+            .field("log", &self.log)
+            .finish()
+    }
 }
 
 impl KetoFile {
@@ -274,7 +289,12 @@ mod tests {
         let (dir, file) = write(
             "dsn: memory\nnamespaces:\n  location: file:///x.ts\n  experimental_strict_mode: true\nlimit:\n  max_read_depth: 2\n",
         );
-        let loaded = load(std::slice::from_ref(&file), [("LIMIT_MAX_READ_WIDTH", "7")], false).unwrap();
+        let loaded = load(
+            std::slice::from_ref(&file),
+            [("LIMIT_MAX_READ_WIDTH", "7")],
+            false,
+        )
+        .unwrap();
         let c = loaded.file.engine_config();
         assert!(c.strict_mode);
         assert_eq!((c.max_read_depth, c.max_read_width), (2, 7));
@@ -288,12 +308,27 @@ mod tests {
     #[test]
     fn invalid_and_unimplemented_keys_are_named() {
         let (dir, file) = write("dsn: memory\nlimit:\n  max_read_depth: 0\n");
-        let err = load(std::slice::from_ref(&file), Vec::<(String, String)>::new(), false).unwrap_err();
+        let err = load(
+            std::slice::from_ref(&file),
+            Vec::<(String, String)>::new(),
+            false,
+        )
+        .unwrap_err();
         assert_eq!(err.key(), Some("/limit/max_read_depth"));
         std::fs::write(&file, "dsn: memory\nserve:\n  metrics: {port: 1}\n").unwrap();
-        let err = load(std::slice::from_ref(&file), Vec::<(String, String)>::new(), false).unwrap_err();
+        let err = load(
+            std::slice::from_ref(&file),
+            Vec::<(String, String)>::new(),
+            false,
+        )
+        .unwrap_err();
         assert_eq!(err.key(), Some("/serve/metrics"));
-        let loaded = load(std::slice::from_ref(&file), Vec::<(String, String)>::new(), true).unwrap();
+        let loaded = load(
+            std::slice::from_ref(&file),
+            Vec::<(String, String)>::new(),
+            true,
+        )
+        .unwrap();
         assert_eq!(loaded.unimplemented, ["/serve/metrics"]);
         std::fs::write(&file, "dsn: memory\nunknown: 1\n").unwrap();
         let err = load(&[file], Vec::<(String, String)>::new(), true).unwrap_err();

@@ -81,7 +81,7 @@ static COMPILED: LazyLock<Result<Compiled, String>> = LazyLock::new(|| {
 /// assert_eq!(loaded.document["dsn"], "memory");
 /// std::fs::remove_dir_all(dir).unwrap();
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ConfigLoader {
     files: Vec<PathBuf>,
     env: Vec<(String, String)>,
@@ -102,8 +102,22 @@ fn kept_by<T: serde::de::DeserializeOwned + serde::Serialize>(
     serde_json::to_value(typed).map_err(|e| e.to_string())
 }
 
-/// What [`ConfigLoader::load`] produced.
-#[derive(Clone, Debug)]
+impl std::fmt::Debug for ConfigLoader {
+    /// The environment's values may be secrets: only the variables' names are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigLoader")
+            .field("files", &self.files)
+            .field("env", &self.env.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field("allow_unimplemented", &self.allow_unimplemented)
+            .field("host_keys", &self.host_keys)
+            .field("dev", &self.dev)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`ConfigLoader::load`] produced. `Debug` leaves the document out (it may hold
+/// secrets).
+#[derive(Clone)]
 pub struct Loaded {
     /// The configuration.
     pub config: Config,
@@ -115,6 +129,16 @@ pub struct Loaded {
     /// The JSON pointers of keys set but not implemented (only with
     /// [`ConfigLoader::allow_unimplemented`]; otherwise they are an error).
     pub unimplemented: Vec<String>,
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded")
+            .field("config", &self.config)
+            .field("env_overrides", &self.env_overrides)
+            .field("unimplemented", &self.unimplemented)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConfigLoader {
@@ -336,6 +360,16 @@ mod tests {
         }
         let loaded = loader(&paths).host_type::<Host>().load().unwrap();
         assert!(loaded.unimplemented.is_empty());
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let (_dir, paths) = Files::new(&[BASE]);
+        let l = loader(&paths).env([("SECRETS_COOKIE", "an-env-secret-value-1234")]);
+        assert!(!format!("{l:?}").contains("an-env-secret"));
+        let loaded = l.load().unwrap();
+        let shown = format!("{loaded:?}");
+        assert!(!shown.contains("an-env-secret") && !shown.contains("a-secret-of-sixteen"));
     }
 
     #[test]
