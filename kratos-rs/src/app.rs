@@ -131,8 +131,12 @@ pub async fn keto(
     if sources.keto.is_empty() {
         return Ok(None);
     }
-    let loaded = keto::load(&sources.keto, std::env::vars(), sources.allow_unimplemented)
-        .map_err(|e| e.to_string())?;
+    let loaded = keto::load(
+        &sources.keto,
+        crate::config::process_env(),
+        sources.allow_unimplemented,
+    )
+    .map_err(|e| e.to_string())?;
     for key in &loaded.unimplemented {
         eprintln!(
             "warning: Keto configuration key `{key}` is not implemented by kratos-rs and has no effect"

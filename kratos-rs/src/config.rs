@@ -152,6 +152,14 @@ pub fn redacted(dsn: Option<&str>) -> Option<String> {
     dsn.map(kratos_core::config::redact_url)
 }
 
+/// The process's environment variables, leaving out those whose name or value is not
+/// Unicode (`std::env::vars` would panic on them; no configuration key is named so).
+pub fn process_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
 /// Kratos's default public port.
 pub const PUBLIC_PORT: u16 = 4433;
 /// Kratos's default admin port.
@@ -178,7 +186,7 @@ pub fn load_kratos(
     let loaded = files
         .iter()
         .fold(ConfigLoader::new(), |l, f| l.file(f))
-        .env(std::env::vars())
+        .env(process_env())
         .allow_unimplemented(allow_unimplemented)
         .host_type::<KratosServerKeys>()
         .dev(dev)

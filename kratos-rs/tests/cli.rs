@@ -335,3 +335,19 @@ fn version_and_help_on_every_level() {
         assert!(out.contains("Usage: kratos-rs"), "{args:?}: {out}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn an_environment_variable_that_is_not_unicode_is_ignored() {
+    use std::os::unix::ffi::OsStrExt;
+    let o = common::command(&["identities", "list", "-c", "minimal.yml"], &[])
+        .env(
+            "SOME_BYTES",
+            std::ffi::OsStr::from_bytes(&[0x66, 0xff, 0xfe]),
+        )
+        .output()
+        .unwrap();
+    let (out, err) = texts(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(out.trim(), "[]");
+}
