@@ -248,3 +248,64 @@ fn serve_migrates_a_sqlite_database_and_keeps_it() {
     assert_eq!(identities[0]["traits"]["email"], "ada@example.com");
     assert!(server.terminate());
 }
+
+/// `identities import` with a hashed password, then a login with that password on `serve`
+/// over the same database.
+#[test]
+fn an_imported_identity_signs_in_with_its_hashed_password() {
+    let dir = TempDir::new("import-login");
+    let dsn = format!("sqlite://{}?mode=rwc", dir.path("db.sqlite").display());
+    let hash = kratos_hash::Hasher::new(kratos_hash::HashAlgorithm::Bcrypt { cost: 4 })
+        .unwrap()
+        .hash(b"Imported-Password-2026")
+        .unwrap();
+    let file = dir.write(
+        "import.json",
+        &json!({
+            "schema_id": "default",
+            "traits": {"email": "imported@example.com"},
+            "credentials": {"password": {"config": {"hashed_password": hash}}},
+        })
+        .to_string(),
+    );
+    let ports = ports();
+    let env = quickstart_env(&ports, &dsn);
+    common::ok(&["migrate", "sql", "-e", "--yes"], &env);
+    let imported = common::ok(
+        &[
+            "identities",
+            "import",
+            file.to_str().unwrap(),
+            "-c",
+            "kratos.yml",
+            "--allow-unimplemented",
+        ],
+        &env,
+    );
+    assert!(imported.contains("imported@example.com"), "{imported}");
+    let mut server = Server::start(
+        &["serve", "-c", "kratos.yml", "--allow-unimplemented"],
+        &env,
+        dir.path("serve.log"),
+    );
+    let public = format!("http://127.0.0.1:{}", ports.public);
+    server.wait_ready(&format!("{public}/health/alive"));
+    let flow = request(
+        "GET",
+        &format!("{public}/self-service/login/api"),
+        None,
+        &[],
+    )
+    .unwrap()
+    .json();
+    let login = post(
+        &format!(
+            "{public}/self-service/login?flow={}",
+            flow["id"].as_str().unwrap()
+        ),
+        &json!({"method": "password", "identifier": "imported@example.com", "password": "Imported-Password-2026"}),
+        &[],
+    );
+    assert_eq!(login.status, 200, "{}", login.text());
+    assert!(server.terminate());
+}
