@@ -8,6 +8,15 @@
 //! login, registration or settings that is neither `hooks`, `default_browser_return_url` nor
 //! one of the flow's methods ([`AfterHooks`]). Every value can also be set from code.
 //!
+//! [`ConfigLoader`] loads a configuration as the Kratos server does and checks all of it:
+//! several files merged in order, environment overrides (`SERVE_PUBLIC_PORT`,
+//! `SECRETS_DEFAULT`, …), validation against Kratos's configuration schema (vendored in
+//! `schemas/kratos_config.schema.json`; every violation is named by its JSON pointer), and a
+//! refusal of keys the schema allows but nothing here implements (or, with
+//! [`ConfigLoader::allow_unimplemented`], a warning). The implemented keys are derived from
+//! these types: those [`Config`] keeps when the document is read into it and written out
+//! again. [`document`] holds the building blocks, shared with a host loading Keto's file.
+//!
 //! ```
 //! use kratos_core::Config;
 //!
@@ -23,11 +32,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub mod document;
 mod duration;
 mod feature_flags;
 mod hashers;
 mod hooks;
 mod identity;
+mod loader;
 mod methods;
 mod secret;
 mod security;
@@ -40,6 +51,7 @@ pub use feature_flags::FeatureFlagsConfig;
 pub use hashers::{Argon2Config, BcryptConfig, ByteSize, HasherName, HashersConfig};
 pub use hooks::{AfterHooks, BeforeHooks, FlowAfter, HookConfig, MethodHooks, SettingsAfterHooks};
 pub use identity::{IdentityConfig, SchemaSource};
+pub use loader::{ConfigLoader, LOGGING_SCHEMA_ID, Loaded, TRACING_SCHEMA_ID, ory_shared_schemas};
 pub use methods::{
     CodeMethodConfig, CodeSettings, LinkMethodConfig, LinkSettings, LookupSecretMethodConfig,
     MethodsConfig, PasswordMethodConfig, RawMethodConfig, ToggleMethodConfig, TotpMethodConfig,
@@ -81,13 +93,52 @@ pub enum ConfigError {
         /// What is wrong with it.
         message: String,
     },
+    /// The document does not match the service's configuration schema.
+    #[error("invalid configuration: {}", show_violations(violations))]
+    Schema {
+        /// Each violation: the JSON pointer of the key (`/serve/public/port`) and what is
+        /// wrong with it.
+        violations: Vec<(String, String)>,
+    },
+    /// An environment variable's value does not fit the key it names.
+    #[error("invalid configuration from environment variable {variable} at `{key}`: {message}")]
+    Env {
+        /// The variable, such as `SERVE_PUBLIC_PORT`.
+        variable: String,
+        /// The JSON pointer of the key it names.
+        key: String,
+        /// What is wrong with the value.
+        message: String,
+    },
+    /// Keys that are valid for the service but that this project does not implement: they
+    /// would silently not happen. [`ConfigLoader::allow_unimplemented`] turns this into a
+    /// warning.
+    #[error(
+        "configuration keys not implemented by kratos-rs: {} (allow them, with a warning, with allow_unimplemented / --allow-unimplemented)",
+        keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+    )]
+    Unimplemented {
+        /// Their JSON pointers.
+        keys: Vec<String>,
+    },
+}
+
+fn show_violations(violations: &[(String, String)]) -> String {
+    violations
+        .iter()
+        .map(|(pointer, message)| format!("`{pointer}`: {message}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl ConfigError {
-    /// The dotted key the error is about, if any.
+    /// The key the error is about, if any: a dotted key for [`ConfigError::Invalid`], a JSON
+    /// pointer for the others (the first one when there are several).
     pub fn key(&self) -> Option<&str> {
         match self {
-            ConfigError::Invalid { key, .. } => Some(key),
+            ConfigError::Invalid { key, .. } | ConfigError::Env { key, .. } => Some(key),
+            ConfigError::Schema { violations } => violations.first().map(|(k, _)| k.as_str()),
+            ConfigError::Unimplemented { keys } => keys.first().map(String::as_str),
             ConfigError::Io { .. } => None,
         }
     }
@@ -157,6 +208,16 @@ impl Config {
     pub fn from_json_str(json: &str) -> Result<Self, ConfigError> {
         let mut de = serde_json::Deserializer::from_str(json);
         serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigError::parse(key, e.into_inner().to_string())
+        })
+    }
+
+    /// Reads a JSON value (a merged document, see [`ConfigLoader`]).
+    ///
+    /// Errors, naming the key, when a value has the wrong shape.
+    pub fn from_value(value: serde_json::Value) -> Result<Self, ConfigError> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
             let key = e.path().to_string();
             ConfigError::parse(key, e.into_inner().to_string())
         })
