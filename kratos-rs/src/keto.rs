@@ -1,6 +1,6 @@
 //! Keto's configuration file, loaded as Keto does: files merged in order, the environment
-//! (`DSN`, `LIMIT_MAX_READ_DEPTH`, …), checked against Keto's configuration schema (vendored
-//! in `schemas/keto_config.schema.json`), and refused when it sets a key this server does not
+//! (`DSN`, `LIMIT_MAX_READ_DEPTH`, …), checked against a schema of Keto's configuration
+//! keys (`schemas/keto_config.schema.json`, written from Keto's documented keys and bounds), and refused when it sets a key this server does not
 //! implement (a warning with `--allow-unimplemented`).
 //!
 //! The keys implemented are those [`KetoFile`] keeps (the same read-and-write-back check as

@@ -1,4 +1,4 @@
-//! `kratos-rs serve` from Ory's quickstart `kratos.yml` and a `keto.yml` with an OPL file.
+//! `kratos-rs serve` from the settings of Ory's quickstart `kratos.yml` and a `keto.yml` with an OPL file.
 
 mod common;
 

@@ -22,7 +22,7 @@ pub const LOGGING_SCHEMA_ID: &str = "ory://logging-config";
 /// Ory's shared schemas (tracing, logging), by `$id`, for [`SchemaCheck::new`] and
 /// [`EnvPaths::from_schema`] of another Ory service's schema.
 ///
-/// Errors when a vendored schema is not valid JSON (a build defect, reported, not a panic).
+/// Errors when a bundled schema is not valid JSON (a build defect, reported, not a panic).
 pub fn ory_shared_schemas() -> Result<Vec<(&'static str, Value)>, String> {
     Ok(vec![
         (
