@@ -31,6 +31,7 @@
 
 mod admin;
 pub mod cookie;
+mod cors;
 mod error;
 pub mod extract;
 mod keto;
@@ -87,14 +88,16 @@ pub const ADMIN_BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// `/sessions/whoami`, `/sessions`, `/sessions/{id}`, `/health/{alive,ready}`, `/version`,
 /// `/schemas`, with request bodies up to [`DEFAULT_BODY_LIMIT`]. A browser whose
 /// self-service request fails is sent to `selfservice.flows.error.ui_url` when it is set
-/// (the error is stored for `/self-service/errors`).
+/// (the error is stored for `/self-service/errors`). With `serve.public.cors.enabled`, the
+/// router answers CORS (preflight requests included) for the configured origins.
 pub fn public_router(kratos: Kratos) -> Router {
     public_router_with(kratos, PublicOptions::default())
 }
 
 /// [`public_router`] with options (the body limit).
 pub fn public_router_with(kratos: Kratos, options: PublicOptions) -> Router {
-    Router::new()
+    let cors = cors::layer(kratos.config());
+    let router = Router::new()
         .merge(public::router(&options))
         .merge(meta::public_operations_router())
         .merge(meta::schema_router())
@@ -103,5 +106,10 @@ pub fn public_router_with(kratos: Kratos, options: PublicOptions) -> Router {
             public::errors::forward,
         ))
         .layer(panic::layer())
-        .with_state(kratos)
+        .with_state(kratos);
+    // Outermost, so preflight requests are answered before routing.
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }

@@ -288,3 +288,81 @@ async fn keto_routers_serve_health_and_version_when_asked() {
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(ready.body["errors"]["database"].is_string());
 }
+
+const CORS: &str = "serve:\n  public:\n    cors:\n      enabled: true\n      allowed_origins: [\"https://app.example.com\", \"https://*.example.org\"]\n      max_age: 600\n";
+
+async fn preflight(app: &Router, origin: &str) -> Res {
+    call(Method::OPTIONS, "/sessions/whoami")
+        .header("origin", origin)
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "x-session-token")
+        .send(app)
+        .await
+}
+
+fn header<'a>(res: &'a Res, name: &str) -> &'a str {
+    res.headers
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn cors_answers_allowed_origins_and_refuses_others() {
+    let app = mail_app(CORS);
+    for origin in ["https://app.example.com", "https://a.b.example.org"] {
+        let res = preflight(&app.public, origin).await;
+        assert!(res.status.is_success(), "{origin}: {}", res.status);
+        assert_eq!(header(&res, "access-control-allow-origin"), origin);
+        assert_eq!(header(&res, "access-control-allow-credentials"), "true");
+        assert!(header(&res, "access-control-allow-methods").contains("GET"));
+        assert!(
+            header(&res, "access-control-allow-headers")
+                .to_ascii_lowercase()
+                .contains("x-session-token")
+        );
+        assert_eq!(header(&res, "access-control-max-age"), "600");
+    }
+    for origin in [
+        "https://evil.example",
+        "http://app.example.com",
+        "https://example.org",
+    ] {
+        let res = preflight(&app.public, origin).await;
+        assert_eq!(
+            header(&res, "access-control-allow-origin"),
+            "",
+            "{origin} is not allowed"
+        );
+    }
+    // A request (not a preflight) from an allowed origin is answered with CORS headers.
+    let res = call(Method::GET, "/health/alive")
+        .header("origin", "https://app.example.com")
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(
+        header(&res, "access-control-allow-origin"),
+        "https://app.example.com"
+    );
+    assert!(
+        header(&res, "access-control-expose-headers")
+            .to_ascii_lowercase()
+            .contains("content-type")
+    );
+    // The admin router has no CORS.
+    let res = preflight(&app.admin, "https://app.example.com").await;
+    assert_eq!(header(&res, "access-control-allow-origin"), "");
+}
+
+#[tokio::test]
+async fn cors_is_off_by_default() {
+    let app = mail_app("");
+    let res = preflight(&app.public, "https://app.example.com").await;
+    assert_eq!(header(&res, "access-control-allow-origin"), "");
+    let res = call(Method::GET, "/health/alive")
+        .header("origin", "https://app.example.com")
+        .send(&app.public)
+        .await;
+    assert_eq!(header(&res, "access-control-allow-origin"), "");
+}
