@@ -12,6 +12,8 @@ pub struct ApiError {
     body: Box<ErrorBody>,
     /// Fields beside `error` in the body (`redirect_browser_to`, `use_flow_id`, …).
     extra: serde_json::Map<String, serde_json::Value>,
+    /// Whether a browser is sent to the error UI with it (see `public::errors`).
+    forward: bool,
 }
 
 impl ApiError {
@@ -21,6 +23,7 @@ impl ApiError {
             status: StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             body: Box::new(e.to_body()),
             extra: serde_json::Map::new(),
+            forward: false,
         }
     }
 
@@ -56,6 +59,19 @@ impl ApiError {
             d.insert(key.to_owned(), value.into());
         }
         self
+    }
+
+    /// Marks the error as one a browser is sent to the error UI for
+    /// (`selfservice.flows.error.ui_url`), as Kratos's error manager forwards it; the public
+    /// router's middleware stores it and answers the redirect.
+    pub(crate) fn forwarded(mut self) -> Self {
+        self.forward = true;
+        self
+    }
+
+    /// The error object of the body (`error`).
+    pub(crate) fn generic(&self) -> &GenericError {
+        &self.body.error
     }
 
     /// The HTTP status.
@@ -102,6 +118,7 @@ impl ApiError {
                 },
             }),
             extra: serde_json::Map::new(),
+            forward: false,
         }
     }
 }
@@ -114,6 +131,19 @@ impl<E: KratosError> From<E> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let forward = self
+            .forward
+            .then(|| crate::public::ForwardToErrorUi(self.body.error.clone()));
+        let mut response = self.into_body_response();
+        if let Some(marker) = forward {
+            response.extensions_mut().insert(marker);
+        }
+        response
+    }
+}
+
+impl ApiError {
+    fn into_body_response(self) -> Response {
         if self.extra.is_empty() {
             return (self.status, Json(*self.body)).into_response();
         }

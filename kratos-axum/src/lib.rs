@@ -31,6 +31,7 @@
 
 mod admin;
 pub mod cookie;
+mod cors;
 mod error;
 pub mod extract;
 pub mod guard;
@@ -61,8 +62,9 @@ pub use permission::{Permission, PermissionGuard, require_permission};
 pub use public::PublicOptions;
 
 /// The Kratos admin API: `/admin/identities…`, `/admin/sessions/{id}…`,
-/// `/admin/recovery/{code,link}`, `/admin/courier/messages{,/{id}}`, `/health/{alive,ready}`,
-/// `/schemas`.
+/// `/admin/recovery/{code,link}`, `/admin/courier/messages{,/{id}}`, `/health/{alive,ready}`
+/// and `/version` (also under `/admin`; the readiness check shows the store's error),
+/// `/self-service/errors` (also under `/admin`), `/schemas`.
 pub fn admin_router(kratos: Kratos) -> Router {
     admin_routes(kratos)
 }
@@ -78,7 +80,8 @@ where
         .merge(admin::sessions::router())
         .merge(admin::recovery::router())
         .merge(admin::courier::router())
-        .merge(meta::health_router())
+        .merge(meta::admin_operations_router())
+        .merge(public::errors::admin_router())
         .merge(meta::schema_router())
         .layer(axum::extract::DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .layer(panic::layer())
@@ -93,9 +96,13 @@ pub const ADMIN_BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// `/self-service/{login,registration,settings,verification,recovery}/{browser,api,flows}`,
 /// `POST /self-service/{login,registration,settings,verification,recovery}`,
 /// `GET /self-service/{verification,recovery}?flow=&token=` (a followed email link),
-/// `/self-service/logout{,/browser,/api}`,
-/// `/sessions/whoami`, `/sessions`, `/sessions/{id}`, `/health/{alive,ready}`, `/schemas`,
-/// with request bodies up to [`DEFAULT_BODY_LIMIT`].
+/// `/self-service/logout{,/browser,/api}`, `/self-service/errors?id=`,
+/// `/.well-known/change-password`,
+/// `/sessions/whoami`, `/sessions`, `/sessions/{id}`, `/health/{alive,ready}`, `/version`,
+/// `/schemas`, with request bodies up to [`DEFAULT_BODY_LIMIT`]. A browser whose
+/// self-service request fails is sent to `selfservice.flows.error.ui_url` when it is set
+/// (the error is stored for `/self-service/errors`). With `serve.public.cors.enabled`, the
+/// router answers CORS (preflight requests included) for the configured origins.
 pub fn public_router(kratos: Kratos) -> Router {
     public_router_with(kratos, PublicOptions::default())
 }
@@ -130,10 +137,20 @@ pub fn public_routes_with<S>(kratos: Kratos, options: PublicOptions) -> Router<S
 where
     S: Clone + Send + Sync + 'static,
 {
-    Router::new()
+    let cors = cors::layer(kratos.config());
+    let router = Router::new()
         .merge(public::router(&options))
-        .merge(meta::health_router())
+        .merge(meta::public_operations_router())
         .merge(meta::schema_router())
+        .layer(axum::middleware::from_fn_with_state(
+            kratos.clone(),
+            public::errors::forward,
+        ))
         .layer(panic::layer())
-        .with_state(kratos)
+        .with_state(kratos);
+    // Outermost, so preflight requests are answered before routing.
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }

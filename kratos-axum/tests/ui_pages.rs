@@ -471,3 +471,49 @@ async fn sessions_are_revoked_only_by_same_origin_posts() {
         .await;
     assert_eq!(res.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_form_posted_without_its_csrf_cookie_lands_on_the_error_page() {
+    let (app, _) = app();
+    let mut jar = Jar::default();
+    let res = call(Method::GET, "/login").html_accept().send(&app).await;
+    let res = follow(&app, &mut jar, &res).await;
+    let page = follow(&app, &mut jar, &res).await;
+    let body = html(&page);
+    // The same form, posted by a browser that lost its cookies.
+    let res = call(Method::POST, &action(&body))
+        .html_accept()
+        .form(&[
+            ("csrf_token", &hidden(&body, "csrf_token")),
+            ("identifier", "someone@example.com"),
+            ("password", "whatever it is"),
+            ("method", "password"),
+        ])
+        .send(&app)
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{res:?}");
+    assert_eq!(path_of(res.location()).split('?').next(), Some("/error"));
+    let page = call(Method::GET, &path_of(res.location()))
+        .html_accept()
+        .send(&app)
+        .await;
+    let body = html(&page);
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("This form has expired"), "{body}");
+    assert!(
+        body.contains("<code>security_csrf_violation</code>"),
+        "{body}"
+    );
+    assert!(body.contains(r#"role="alert""#), "{body}");
+    // An error id that was never stored is not found.
+    let res = call(Method::GET, &format!("/error?id={}", uuid::Uuid::new_v4()))
+        .html_accept()
+        .send(&app)
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let res = call(Method::GET, "/error?id=%3Cscript%3E")
+        .html_accept()
+        .send(&app)
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+}

@@ -16,7 +16,11 @@
 //! - `sent` and `abandoned` courier messages last updated more than
 //!   `database.cleanup.courier_messages_older_than` ago,
 //! - uses of second-factor secrets ([`crate::store::UsedSecretStore`]) expired more than
-//!   `older_than` ago (a TOTP step no longer accepted, a recovery code's use record).
+//!   `older_than` ago (a TOTP step no longer accepted, a recovery code's use record),
+//! - self-service errors kept for the error page
+//!   ([`crate::store::SelfServiceErrorStore`]) stored more than
+//!   `database.cleanup.self_service_errors_older_than` ago (Kratos keeps them until its
+//!   `ClearErrorContainers`, which its cleanup command does not call).
 //!
 //! `run` loops: each kind is deleted batch after batch until a batch comes back short, then,
 //! if it deleted anything, the run pauses `database.cleanup.sleep.tables` before the next kind
@@ -67,8 +71,8 @@ pub struct DatabaseConfig {
 }
 
 /// `database.cleanup`. `batch_size`, `sleep.tables` and `older_than` are Kratos's keys (with
-/// Kratos's defaults); `inactive_sessions_older_than`, `courier_messages_older_than` and
-/// `interval` are this library's.
+/// Kratos's defaults); `inactive_sessions_older_than`, `courier_messages_older_than`,
+/// `self_service_errors_older_than` and `interval` are this library's.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct CleanupConfig {
@@ -86,6 +90,9 @@ pub struct CleanupConfig {
     /// `courier_messages_older_than`: sent and abandoned courier messages are deleted once
     /// they were last updated this long ago (default 168h, 7 days).
     pub courier_messages_older_than: KratosDuration,
+    /// `self_service_errors_older_than`: self-service errors kept for the error page are
+    /// deleted once they were stored this long ago (default 168h, 7 days).
+    pub self_service_errors_older_than: KratosDuration,
     /// `interval`: how often a periodic cleanup runs (default 1h), for apps that run one.
     pub interval: KratosDuration,
 }
@@ -98,6 +105,7 @@ impl Default for CleanupConfig {
             older_than: KratosDuration(Duration::ZERO),
             inactive_sessions_older_than: KratosDuration(Duration::from_secs(720 * 3600)),
             courier_messages_older_than: KratosDuration(Duration::from_secs(168 * 3600)),
+            self_service_errors_older_than: KratosDuration(Duration::from_secs(168 * 3600)),
             interval: KratosDuration(Duration::from_secs(3600)),
         }
     }
@@ -134,6 +142,9 @@ pub struct CleanupOptions {
     /// Sent and abandoned courier messages go once last updated this long ago
     /// (`database.cleanup.courier_messages_older_than`).
     pub courier_messages_older_than: Duration,
+    /// Self-service errors go once stored this long ago
+    /// (`database.cleanup.self_service_errors_older_than`).
+    pub self_service_errors_older_than: Duration,
     /// Login-failure counters go once their last failure is this old and their lock is over
     /// (`security.login_lockout.forget_after`).
     pub login_failures_older_than: Duration,
@@ -154,6 +165,7 @@ impl CleanupOptions {
             older_than: c.older_than.0,
             inactive_sessions_older_than: c.inactive_sessions_older_than.0,
             courier_messages_older_than: c.courier_messages_older_than.0,
+            self_service_errors_older_than: c.self_service_errors_older_than.0,
             login_failures_older_than: config.security.login_lockout.forget_after.0,
             send_counters_older_than: config.selfservice.methods.code.config.send_limit_window.0,
             sleep_between_tables: c.sleep.tables.0,
@@ -180,6 +192,8 @@ pub struct CleanupReport {
     pub courier_messages: u64,
     /// Uses of second-factor secrets.
     pub used_secrets: u64,
+    /// Self-service errors kept for the error page.
+    pub self_service_errors: u64,
 }
 
 impl CleanupReport {
@@ -194,6 +208,7 @@ impl CleanupReport {
             self.login_failures,
             self.courier_messages,
             self.used_secrets,
+            self.self_service_errors,
         ]
         .into_iter()
         .fold(0u64, u64::saturating_add)
@@ -212,9 +227,10 @@ enum Kind {
     LoginFailures,
     CourierMessages,
     UsedSecrets,
+    SelfServiceErrors,
 }
 
-const KINDS: [Kind; 8] = [
+const KINDS: [Kind; 9] = [
     Kind::Flows,
     Kind::Sessions,
     Kind::Codes,
@@ -223,6 +239,7 @@ const KINDS: [Kind; 8] = [
     Kind::LoginFailures,
     Kind::CourierMessages,
     Kind::UsedSecrets,
+    Kind::SelfServiceErrors,
 ];
 
 /// `now - age`, but not before 1970 (nothing stored is older, and every database can store
@@ -290,6 +307,7 @@ impl Cleanup {
                     Kind::LoginFailures => &mut report.login_failures,
                     Kind::CourierMessages => &mut report.courier_messages,
                     Kind::UsedSecrets => &mut report.used_secrets,
+                    Kind::SelfServiceErrors => &mut report.self_service_errors,
                 };
                 *slot = slot.saturating_add(deleted);
                 deleted_before |= deleted > 0;
@@ -359,6 +377,15 @@ impl Cleanup {
             Kind::UsedSecrets => {
                 store
                     .delete_expired_used_secrets(nid, ago(now, o.older_than), limit)
+                    .await
+            }
+            Kind::SelfServiceErrors => {
+                store
+                    .delete_old_self_service_errors(
+                        nid,
+                        ago(now, o.self_service_errors_older_than),
+                        limit,
+                    )
                     .await
             }
         }
@@ -537,6 +564,10 @@ mod tests {
         assert_eq!(o.older_than, Duration::from_secs(6 * 3600));
         assert_eq!(o.sleep_between_tables, Duration::ZERO);
         assert_eq!(o.courier_messages_older_than, Duration::from_secs(3600));
+        assert_eq!(
+            o.self_service_errors_older_than,
+            Duration::from_secs(168 * 3600)
+        );
         assert_eq!(
             o.inactive_sessions_older_than,
             Duration::from_secs(720 * 3600)

@@ -43,6 +43,7 @@ pub mod json;
 #[cfg(feature = "jsonnet")]
 pub mod jsonnet;
 mod kratos;
+pub mod self_service_error;
 pub mod session;
 pub mod store;
 pub mod strategy;

@@ -30,6 +30,7 @@ mod identity;
 mod instances;
 mod login_reads;
 mod mfa;
+mod operations;
 mod passkey;
 mod passwordless_code;
 mod phone;
@@ -54,6 +55,7 @@ pub use identity::*;
 pub use instances::*;
 pub use login_reads::*;
 pub use mfa::*;
+pub use operations::*;
 pub use passkey::*;
 pub use passwordless_code::*;
 pub use phone::*;
@@ -243,6 +245,9 @@ macro_rules! store_conformance {
             recovery_v2_wrong_codes_and_limits,
             recovery_v2_flow_outlives_the_flag,
             recovery_v2_code_only_for_the_last_address,
+            ping_answers,
+            self_service_errors_are_stored_and_read_per_tenant,
+            self_service_errors_cleanup_deletes_old_ones,
         );
     };
 }

@@ -28,7 +28,7 @@ impl SqlStore {
     /// WHERE condition LIMIT n)`, or on MySQL, which takes no `LIMIT` in an `IN` subquery (nor
     /// a subquery on the table it deletes from), `DELETE … WHERE condition LIMIT n`. The
     /// limit is the last of `values`.
-    async fn delete_batch(
+    pub(crate) async fn delete_batch(
         &self,
         table: &str,
         key: &str,

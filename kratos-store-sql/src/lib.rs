@@ -36,6 +36,7 @@ mod identity_store;
 mod lockout_store;
 mod login_read_store;
 pub mod migration;
+mod operations_store;
 mod session_store;
 mod sql;
 #[cfg(feature = "testsuite")]

@@ -752,6 +752,12 @@ impl TupleStore for MemoryStore {
         Ok(self.inner.read().version)
     }
 
+    /// The store answers when its data can be read (the lock is taken and let go).
+    async fn ping(&self) -> Result<(), StoreError> {
+        drop(self.inner.read());
+        Ok(())
+    }
+
     fn as_memory(&self) -> Option<&MemoryStore> {
         Some(self)
     }

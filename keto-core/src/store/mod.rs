@@ -234,6 +234,22 @@ pub trait TupleStore: Send + Sync + 'static {
     /// The current version: at least the version returned by every write that completed.
     async fn version(&self, nid: Uuid) -> Result<Version, StoreError>;
 
+    /// Asks the backend for a trivial answer, for a readiness check (Keto's `/health/ready`
+    /// pings its database). Fails with [`StoreError::Backend`] when it cannot answer; the
+    /// error's text names the failure, never a connection string or a password.
+    ///
+    /// The default lists at most one tuple of the nil tenant (a real read through the store);
+    /// a backend with a cheaper probe (`SELECT 1`, taking a lock) overrides it.
+    async fn ping(&self) -> Result<(), StoreError> {
+        let page = PageRequest {
+            size: 1,
+            token: None,
+        };
+        self.list(Uuid::nil(), &RelationQuery::default(), &page)
+            .await
+            .map(|_| ())
+    }
+
     /// A store that keeps its tuples in this process may expose them here; the engine then
     /// reads them synchronously under one snapshot instead of level by level. Other backends
     /// keep the default `None`.

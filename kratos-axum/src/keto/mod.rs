@@ -2,6 +2,7 @@
 //! and differences from Keto are described on [`keto_router`].
 
 mod error;
+mod operations;
 mod params;
 mod read;
 mod write;
@@ -24,12 +25,18 @@ pub struct KetoOptions {
     /// The largest request body read, in bytes; a larger one is answered with 413 in Keto's
     /// error shape before any of it is parsed (default [`KETO_DEFAULT_BODY_LIMIT`]).
     pub body_limit: usize,
+    /// Whether the routers also serve Keto's `/health/alive`, `/health/ready` (503 with
+    /// `{"errors":{"database":…}}` when the tuple store does not answer its ping) and
+    /// `/version`, as each of Keto's ports does (default off, so the Keto routers merge with
+    /// the Kratos routers, which serve these paths themselves).
+    pub operations: bool,
 }
 
 impl Default for KetoOptions {
     fn default() -> Self {
         Self {
             body_limit: KETO_DEFAULT_BODY_LIMIT,
+            operations: false,
         }
     }
 }
@@ -39,6 +46,21 @@ impl KetoOptions {
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
         self
+    }
+
+    /// Turns Keto's health and version endpoints on or off (see [`KetoOptions::operations`]).
+    pub fn operations(mut self, on: bool) -> Self {
+        self.operations = on;
+        self
+    }
+}
+
+/// The routes of a Keto router with its options' extras (the health and version endpoints).
+fn with_operations(router: Router<Tenant>, options: &KetoOptions) -> Router<Tenant> {
+    if options.operations {
+        router.merge(operations::router())
+    } else {
+        router
     }
 }
 
@@ -51,7 +73,7 @@ pub fn keto_read_router(tenant: Tenant) -> Router {
 
 /// [`keto_read_router`] with options (the body limit).
 pub fn keto_read_router_with(tenant: Tenant, options: KetoOptions) -> Router {
-    read::router(&options)
+    with_operations(read::router(&options), &options)
         .layer(crate::panic::layer())
         .with_state(tenant)
 }
@@ -65,7 +87,7 @@ pub fn keto_write_router(tenant: Tenant) -> Router {
 
 /// [`keto_write_router`] with options (the body limit).
 pub fn keto_write_router_with(tenant: Tenant, options: KetoOptions) -> Router {
-    write::router(&options)
+    with_operations(write::router(&options), &options)
         .layer(crate::panic::layer())
         .with_state(tenant)
 }
@@ -108,8 +130,9 @@ pub fn keto_write_router_with(tenant: Tenant, options: KetoOptions) -> Router {
 ///
 /// - `DELETE /admin/relation-tuples` refuses unknown query parameters and a non-empty body,
 ///   so a mistyped filter cannot delete more than meant.
-/// - Health and version endpoints are not part of these routers, so they merge with the
-///   Kratos routers (which serve `/health/*`) without clashing paths.
+/// - Health and version endpoints (`/health/alive`, `/health/ready`, `/version`) are served
+///   only with [`KetoOptions::operations`], so by default the routers merge with the Kratos
+///   routers (which serve those paths) without clashing.
 /// - A body whose `Content-Type` is declared and is not JSON answers 400 (Keto ignores the
 ///   header); a body without `Content-Type` is read as JSON.
 /// - Positions in OPL syntax errors count lines and columns from 1.
@@ -137,8 +160,10 @@ pub fn keto_router(tenant: Tenant) -> Router {
 
 /// [`keto_router`] with options (the body limit).
 pub fn keto_router_with(tenant: Tenant, options: KetoOptions) -> Router {
-    read::router(&options)
-        .merge(write::router(&options))
-        .layer(crate::panic::layer())
-        .with_state(tenant)
+    with_operations(
+        read::router(&options).merge(write::router(&options)),
+        &options,
+    )
+    .layer(crate::panic::layer())
+    .with_state(tenant)
 }

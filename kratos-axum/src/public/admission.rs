@@ -63,7 +63,12 @@ impl<'a> HttpAdmission<'a> {
         }
         match (self.admitted.get(), result) {
             (Some((flow_type, _)), _) => Ok(*flow_type),
-            (None, Err(e)) => Err(flow_error(e)),
+            // The flow was never loaded (unknown, or the store failed): Kratos sends a
+            // browser to the error UI (the middleware leaves JSON requests alone).
+            (None, Err(e)) => Err(super::errors::browser_error(
+                e,
+                super::errors::forwarded_on_submit(e),
+            )),
             (None, Ok(_)) => Err(flow_error(&FlowError::Internal(
                 "the flow was answered without being admitted".into(),
             ))),
@@ -105,7 +110,7 @@ impl Admission for HttpAdmission<'_> {
                 {
                     Ok(&self.browser)
                 } else {
-                    Err(self.refuse(csrf_violation(), FlowError::CsrfViolation))
+                    Err(self.refuse(csrf_violation().forwarded(), FlowError::CsrfViolation))
                 }
             }
         }

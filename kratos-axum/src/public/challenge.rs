@@ -126,7 +126,10 @@ pub(crate) async fn submit_error(
         e @ FlowError::Expired { .. } if browser => {
             browser_flow_expired(kratos, req, kind, ui_url, &e, true).await
         }
-        e => flow_error(&e).into_response(),
+        e => {
+            let forward = browser && super::errors::forwarded_on_submit(&e);
+            super::errors::browser_error(&e, forward).into_response()
+        }
     }
 }
 

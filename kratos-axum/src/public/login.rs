@@ -69,7 +69,10 @@ async fn init_browser(State(k): State<Kratos>, req: FlowRequest) -> Result<Respo
         Err(FlowError::SessionAlreadyAvailable) if !req.json() => {
             Ok(Reply::see_other(return_url(&k, &req)?).into_response())
         }
-        Err(e) => Err(flow_error(&e)),
+        Err(e) => Err(super::errors::browser_error(
+            &e,
+            super::errors::forwarded_on_create(&e),
+        )),
     }
 }
 

@@ -48,7 +48,8 @@ async fn logout_browser(State(k): State<Kratos>, req: FlowRequest) -> Result<Res
         .logout()
         .submit_browser(&token, return_to.as_deref())
         .await
-        .map_err(|e| flow_error(&e))?;
+        // Kratos sends a browser whose logout fails to the error UI.
+        .map_err(|e| super::errors::browser_error(&e, super::errors::forwarded_on_create(&e)))?;
     let reply = if req.json() {
         Reply::empty(StatusCode::NO_CONTENT)
     } else {

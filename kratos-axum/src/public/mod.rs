@@ -3,11 +3,13 @@
 //!
 //! Browser flows answer HTML clients with 303 redirects (to the flow's `ui_url`, to the return
 //! URL after success) and JSON clients (see [`is_json_request`](crate::is_json_request)) with
-//! JSON, as Kratos does. Errors that Kratos would send a browser to its error UI for are
-//! answered with the error JSON here (there is no `/self-service/errors` store).
+//! JSON, as Kratos does. Errors that Kratos sends a browser to its error UI for are stored and
+//! answered with a 303 to `selfservice.flows.error.ui_url?id=<id>` when it is set (see
+//! [`errors`]), and with the error JSON otherwise.
 
 mod admission;
 mod challenge;
+pub(crate) mod errors;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod recovery;
@@ -35,6 +37,8 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::extract::session_token;
 use crate::negotiate::is_json_request;
+
+pub(crate) use errors::ForwardToErrorUi;
 
 /// What a flow handler needs to know about the request.
 pub(crate) struct FlowRequest {
@@ -670,7 +674,7 @@ pub(crate) async fn browser_submitted(
                 Reply::see_other(redirect_browser_to).into_response()
             }
         }
-        Err(e) => flow_error(&e).into_response(),
+        Err(e) => errors::browser_error(&e, errors::forwarded_on_submit(&e)).into_response(),
     }
 }
 
@@ -742,6 +746,7 @@ pub(crate) fn router(options: &PublicOptions) -> axum::Router<Kratos> {
         .merge(recovery::router())
         .merge(logout::router())
         .merge(sessions::router())
+        .merge(errors::router())
         .layer(axum::extract::DefaultBodyLimit::max(options.body_limit))
 }
 

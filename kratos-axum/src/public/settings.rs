@@ -27,6 +27,20 @@ pub(crate) fn router() -> Router<Kratos> {
         .route("/self-service/settings/api", get(init_api))
         .route("/self-service/settings/flows", get(fetch))
         .route("/self-service/settings", post(submit))
+        .route("/.well-known/change-password", get(change_password))
+}
+
+/// `GET /.well-known/change-password` (the W3C "change password URL" that password managers
+/// open): 303 to the settings UI (`selfservice.flows.settings.ui_url`), or without one to
+/// `/self-service/settings/browser` under the public base URL, as Kratos answers it.
+async fn change_password(State(k): State<Kratos>) -> Response {
+    let target = ui_url(&k).unwrap_or_else(|| {
+        format!(
+            "{}/self-service/settings/browser",
+            k.config().serve.public_base_url()
+        )
+    });
+    Reply::see_other(target).into_response()
 }
 
 fn ui_url(k: &Kratos) -> Option<String> {
@@ -67,8 +81,15 @@ fn redirect_of(k: &Kratos, e: &FlowError) -> Option<String> {
 
 /// A settings error: HTML clients of browser flows are sent where the error points (login,
 /// re-authentication, step-up); JSON clients get the error with `redirect_browser_to` beside
-/// it.
-fn settings_error(k: &Kratos, req: &FlowRequest, e: &FlowError, browser: bool) -> Response {
+/// it. Another error of a browser flow is marked for the error UI (see `errors`) as Kratos
+/// forwards it: every one on creation (`creating`), the non-validation ones on submission.
+fn settings_error(
+    k: &Kratos,
+    req: &FlowRequest,
+    e: &FlowError,
+    browser: bool,
+    creating: bool,
+) -> Response {
     let redirect = redirect_of(k, e);
     match redirect {
         Some(url) if browser && !req.json() && e.id() != "self_service_flow_expired" => {
@@ -78,7 +99,15 @@ fn settings_error(k: &Kratos, req: &FlowRequest, e: &FlowError, browser: bool) -
             .with_field("redirect_browser_to", url.clone())
             .with_detail("redirect_browser_to", url)
             .into_response(),
-        _ => flow_error(e).into_response(),
+        _ => {
+            let forward = browser
+                && if creating {
+                    super::errors::forwarded_on_create(e)
+                } else {
+                    super::errors::forwarded_on_submit(e)
+                };
+            super::errors::browser_error(e, forward).into_response()
+        }
     }
 }
 
@@ -92,7 +121,7 @@ async fn init_browser(State(k): State<Kratos>, req: FlowRequest) -> Response {
             let json = serde_json::to_value(&flow).unwrap_or_default();
             browser_flow_created(&k, &req, ui_url(&k).as_deref(), flow.id, json).into_response()
         }
-        Err(e) => settings_error(&k, &req, &e, true),
+        Err(e) => settings_error(&k, &req, &e, true, true),
     }
 }
 
@@ -108,7 +137,7 @@ async fn init_api(State(k): State<Kratos>, req: FlowRequest) -> Result<Response,
             serde_json::to_value(&flow).unwrap_or_default(),
         )
         .into_response()),
-        Err(e) => Ok(settings_error(&k, &req, &e, false)),
+        Err(e) => Ok(settings_error(&k, &req, &e, false, true)),
     }
 }
 
@@ -121,7 +150,7 @@ async fn fetch(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, Ap
         .map(|f| (f.flow_type, serde_json::to_value(&f).unwrap_or_default()));
     match result {
         Err(e) if e.id() != "self_service_flow_expired" && e.status() != 404 => {
-            Ok(settings_error(&k, &req, &e, false))
+            Ok(settings_error(&k, &req, &e, false, false))
         }
         result => Ok(flow_fetched(&k, &req, FlowKind::Settings, result).await),
     }
@@ -185,14 +214,14 @@ async fn submit(
     let result = k.settings().submit(id, &payload, &admission).await;
     Ok(match admission.answer_as(&result)? {
         FlowType::Api => match submitted(&k, result) {
-            Err(e) if e.id().starts_with("session_") => settings_error(&k, &req, &e, false),
+            Err(e) if e.id().starts_with("session_") => settings_error(&k, &req, &e, false, false),
             Ok(Submitted::Retry { flow, .. }) if is_step(&flow) => {
                 Reply::json(StatusCode::OK, flow).into_response()
             }
             result => api_submitted(result),
         },
         FlowType::Browser => match submitted(&k, result) {
-            Err(e) if e.id().starts_with("session_") => settings_error(&k, &req, &e, true),
+            Err(e) if e.id().starts_with("session_") => settings_error(&k, &req, &e, true, false),
             Ok(Submitted::Retry { flow, .. }) if req.json() && is_step(&flow) => {
                 Reply::json(StatusCode::OK, flow).into_response()
             }

@@ -47,7 +47,7 @@ async fn init_browser(State(k): State<Kratos>, req: FlowRequest) -> Result<Respo
         .verification()
         .create(FlowType::Browser, &req.context(&k))
         .await
-        .map_err(|e| flow_error(&e))?;
+        .map_err(|e| super::errors::browser_error(&e, super::errors::forwarded_on_create(&e)))?;
     Ok(
         browser_flow_created(&k, &req, ui_url(&k).as_deref(), flow.id, to_json(&flow))
             .into_response(),

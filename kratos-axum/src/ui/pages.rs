@@ -505,9 +505,14 @@ async fn error_page(
     headers: &HeaderMap,
     query: &ErrorQuery,
 ) -> Response {
-    let error = match query.id.as_deref().map(Uuid::parse_str) {
-        Some(Ok(id)) => json!({"id": "self_service_error", "code": 400, "reason": id.to_string()}),
-        _ => json!({"id": "not_found", "code": 404}),
+    // The error Kratos's error manager stored when it sent the browser here.
+    let stored = match query.id.as_deref().map(Uuid::parse_str) {
+        Some(Ok(id)) => kratos.self_service_errors().get(id).await.ok(),
+        _ => None,
+    };
+    let error = match stored {
+        Some(stored) => stored.error,
+        None => json!({"id": "not_found", "code": 404, "status": "Not Found"}),
     };
     error_response(inner, kratos, headers, error, Some(&inner.paths.login)).await
 }

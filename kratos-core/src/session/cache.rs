@@ -903,3 +903,40 @@ impl ChangeFeedStore for EvictingStore {
         self.inner.change_feed()
     }
 }
+
+#[async_trait]
+impl crate::store::PingStore for EvictingStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+}
+
+#[async_trait]
+impl crate::store::SelfServiceErrorStore for EvictingStore {
+    async fn insert_self_service_error(
+        &self,
+        nid: Uuid,
+        error: &crate::store::SelfServiceError,
+    ) -> Result<(), StoreError> {
+        self.inner.insert_self_service_error(nid, error).await
+    }
+
+    async fn get_self_service_error(
+        &self,
+        nid: Uuid,
+        id: Uuid,
+    ) -> Result<crate::store::SelfServiceError, StoreError> {
+        self.inner.get_self_service_error(nid, id).await
+    }
+
+    async fn delete_old_self_service_errors(
+        &self,
+        nid: Uuid,
+        created_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        self.inner
+            .delete_old_self_service_errors(nid, created_before, limit)
+            .await
+    }
+}

@@ -2,6 +2,7 @@
 
 mod cleanup;
 mod courier;
+mod operations;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -39,6 +40,8 @@ struct Data {
     login_failures: HashMap<(Uuid, String), LoginFailures>,
     /// Uses of second-factor secrets by (tenant, identity, key), with their expiry.
     used_secrets: HashMap<(Uuid, Uuid, String), chrono::DateTime<chrono::Utc>>,
+    /// Self-service errors by (tenant, id).
+    self_service_errors: HashMap<(Uuid, Uuid), super::SelfServiceError>,
 }
 
 #[derive(Debug, Clone)]

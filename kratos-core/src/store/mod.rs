@@ -9,6 +9,7 @@
 mod changes;
 mod maintenance;
 mod memory;
+mod operations;
 mod used_secrets;
 
 use async_trait::async_trait;
@@ -21,6 +22,7 @@ use crate::session::{Aal, Session, SessionRecord, available_aal};
 pub use changes::{ChangeFeed, ChangeFeedStore, StoreChange};
 pub use maintenance::{CleanupStore, SendLimitStore};
 pub use memory::MemoryStore;
+pub use operations::{PingStore, SelfServiceError, SelfServiceErrorStore};
 pub use used_secrets::{SecretUse, UsedSecretStore};
 
 /// The portable kind of a storage error.
@@ -542,6 +544,8 @@ pub trait Persister:
     + SendLimitStore
     + UsedSecretStore
     + ChangeFeedStore
+    + PingStore
+    + SelfServiceErrorStore
     + std::fmt::Debug
     + 'static
 {
@@ -561,6 +565,8 @@ impl<
         + SendLimitStore
         + UsedSecretStore
         + ChangeFeedStore
+        + PingStore
+        + SelfServiceErrorStore
         + std::fmt::Debug
         + 'static,
 > Persister for T

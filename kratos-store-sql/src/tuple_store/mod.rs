@@ -1056,6 +1056,10 @@ impl TupleStore for SqlStore {
         Ok((n, version))
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(db_err)
+    }
+
     async fn version(&self, nid: Uuid) -> Result<Version, StoreError> {
         let row = self
             .db
