@@ -35,6 +35,7 @@ mod error;
 pub mod extract;
 mod keto;
 mod meta;
+mod metrics;
 pub mod negotiate;
 mod panic;
 pub mod permission;
@@ -52,6 +53,12 @@ pub use keto::{
     keto_read_router_with, keto_router, keto_router_with, keto_write_router,
     keto_write_router_with,
 };
+pub use metrics::AdminOptions;
+#[cfg(feature = "prometheus")]
+pub use metrics::{
+    PROMETHEUS_CONTENT_TYPE, PROMETHEUS_PATH, PrometheusError, PrometheusHandle,
+    install_prometheus_recorder, prometheus_router,
+};
 pub use negotiate::{DEFAULT_BODY_LIMIT, is_json_request};
 pub use permission::{Permission, PermissionGuard, require_permission};
 pub use public::PublicOptions;
@@ -60,7 +67,14 @@ pub use public::PublicOptions;
 /// `/admin/recovery/{code,link}`, `/admin/courier/messages{,/{id}}`, `/health/{alive,ready}`,
 /// `/schemas`.
 pub fn admin_router(kratos: Kratos) -> Router {
+    admin_router_with(kratos, AdminOptions::default())
+}
+
+/// [`admin_router`] with options: with the `prometheus` feature, `GET /metrics/prometheus`
+/// when [`AdminOptions`] carries a handle (see [`AdminOptions`]).
+pub fn admin_router_with(kratos: Kratos, options: AdminOptions) -> Router {
     Router::new()
+        .merge(options.routes())
         .merge(admin::identities::router())
         .merge(admin::sessions::router())
         .merge(admin::recovery::router())
