@@ -422,8 +422,10 @@ impl<'a> LoginFlows<'a> {
                 ))
                 .await?;
             if !matches!(outcome, LoginOutcome::NotMine) {
-                tracing::Span::current().record("method", name.as_str());
-                *method = Some(name);
+                if method.as_ref() != Some(&name) {
+                    tracing::Span::current().record("method", name.as_str());
+                    *method = Some(name);
+                }
                 break;
             }
         }
