@@ -300,6 +300,13 @@ impl Keto {
 
     /// Lists tuples matching the filter. `page_size` 0 or `None` means the default (100); at
     /// most 500. The page token is opaque; `""` marks the last page.
+    ///
+    /// Runs in a `keto.list` span (the filter's namespace once the schema knows it).
+    #[tracing::instrument(
+        name = "keto.list",
+        skip_all,
+        fields(namespace = tracing::field::Empty, relation = tracing::field::Empty)
+    )]
     pub async fn list(
         &self,
         nid: Uuid,
@@ -322,6 +329,17 @@ impl Keto {
             && self.schema().namespace(ns).is_none()
         {
             return Err(EngineError::UnknownNamespace(ns.clone()));
+        }
+        if let Some(ns) = &query.namespace {
+            let span = tracing::Span::current();
+            span.record("namespace", ns.as_str());
+            if let Some(relation) = query
+                .relation
+                .as_deref()
+                .filter(|r| self.schema().relation_for(ns, r).is_ok())
+            {
+                span.record("relation", relation);
+            }
         }
         let page = self
             .store()

@@ -345,6 +345,13 @@ impl Keto {
     /// through their rewrites (union, intersection, exclusion for negations). `Ok(None)` when
     /// nothing is stored under the set (Keto answers 404). The store is read one level per
     /// call.
+    ///
+    /// Runs in a `keto.expand` span (namespace and relation once the schema knows them).
+    #[tracing::instrument(
+        name = "keto.expand",
+        skip_all,
+        fields(namespace = tracing::field::Empty, relation = tracing::field::Empty)
+    )]
     pub async fn expand(
         &self,
         nid: Uuid,
@@ -356,6 +363,9 @@ impl Keto {
             return Err(EngineError::UnknownNamespace(set.namespace.clone()));
         }
         schema.relation_for(&set.namespace, &set.relation)?;
+        let span = tracing::Span::current();
+        span.record("namespace", set.namespace.as_str());
+        span.record("relation", set.relation.as_str());
         let d = self.clamp_depth(max_depth)?;
         let cfg = self.config();
         let mut cache: HashMap<SubjectSet, Vec<Subject>> = HashMap::new();

@@ -75,6 +75,21 @@ pub mod tuple;
 #[cfg_attr(docsrs, doc(cfg(feature = "testsuite")))]
 pub mod testsuite;
 
+/// Histogram of [`Keto::check`] latency in seconds (every check, the items of a batch over
+/// the in-memory store included), emitted through the `metrics` facade: nothing is recorded
+/// until the host app installs a recorder.
+pub const CHECK_DURATION: &str = "keto_check_duration_seconds";
+
+/// Gives [`CHECK_DURATION`] its description and unit in the installed recorder. Call it once
+/// after installing a recorder; emitting works without it.
+pub fn describe_metrics() {
+    metrics::describe_histogram!(
+        CHECK_DURATION,
+        metrics::Unit::Seconds,
+        "Latency of permission checks"
+    );
+}
+
 pub use check::{CheckOptions, CheckResult, Consistency, Limitation, Membership};
 pub use engine::{Config, DeltaAction, Keto, ListResponse, SnapToken, TupleDelta};
 pub use error::{EngineError, StoreError};

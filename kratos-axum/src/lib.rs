@@ -37,6 +37,7 @@ pub mod extract;
 pub mod guard;
 mod keto;
 mod meta;
+mod metrics;
 pub mod negotiate;
 mod panic;
 pub mod permission;
@@ -57,6 +58,12 @@ pub use keto::{
     keto_read_router_with, keto_router, keto_router_with, keto_write_router,
     keto_write_router_with,
 };
+pub use metrics::AdminOptions;
+#[cfg(feature = "prometheus")]
+pub use metrics::{
+    PROMETHEUS_CONTENT_TYPE, PROMETHEUS_PATH, PrometheusError, PrometheusHandle,
+    install_prometheus_recorder, prometheus_router,
+};
 pub use negotiate::{DEFAULT_BODY_LIMIT, is_json_request};
 pub use permission::{Permission, PermissionGuard, require_permission};
 pub use public::PublicOptions;
@@ -66,7 +73,13 @@ pub use public::PublicOptions;
 /// and `/version` (also under `/admin`; the readiness check shows the store's error),
 /// `/self-service/errors` (also under `/admin`), `/schemas`.
 pub fn admin_router(kratos: Kratos) -> Router {
-    admin_routes(kratos)
+    admin_router_with(kratos, AdminOptions::default())
+}
+
+/// [`admin_router`] with options: with the `prometheus` feature, `GET /metrics/prometheus`
+/// when [`AdminOptions`] carries a handle (see [`AdminOptions`]).
+pub fn admin_router_with(kratos: Kratos, options: AdminOptions) -> Router {
+    admin_routes_with(kratos, options)
 }
 
 /// The routes of [`admin_router`] as a `Router<S>` for any host state, to merge into the
@@ -75,7 +88,16 @@ pub fn admin_routes<S>(kratos: Kratos) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
+    admin_routes_with(kratos, AdminOptions::default())
+}
+
+/// [`admin_routes`] with options.
+pub fn admin_routes_with<S>(kratos: Kratos, options: AdminOptions) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     Router::new()
+        .merge(options.routes())
         .merge(admin::identities::router())
         .merge(admin::sessions::router())
         .merge(admin::recovery::router())

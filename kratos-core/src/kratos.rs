@@ -519,8 +519,10 @@ impl KratosBuilder {
         methods.check_available(&config)?;
         #[cfg(feature = "web-hook")]
         let web_hook_bodies = crate::hook::web_hook_bodies(&config);
-        let mut store: Arc<dyn Persister> =
-            self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        // Every call in a span, its latency measured (`store::InstrumentedStore`).
+        let mut store: Arc<dyn Persister> = Arc::new(crate::store::InstrumentedStore {
+            inner: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+        });
         let whoami_cache = match self.whoami_cache {
             Some(options) => {
                 options.check().map_err(BuildError::WhoamiCache)?;

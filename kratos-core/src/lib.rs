@@ -48,6 +48,7 @@ pub mod session;
 pub mod store;
 pub mod strategy;
 mod task;
+pub mod telemetry;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 

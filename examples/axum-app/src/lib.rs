@@ -302,7 +302,7 @@ fn dev_secrets(dir: &Path) -> Result<Vec<Secret>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let secret = hex::encode(rand::random::<[u8; 32]>());
     write_owner_only(&path, serde_json::json!([secret]).to_string().as_bytes()).map_err(shown)?;
-    eprintln!(
+    tracing::warn!(
         "WARNING: generated development secrets in {} — configure real secrets (--config) before going to production",
         path.display()
     );

@@ -208,7 +208,7 @@ pub(crate) fn encode(value: &str) -> String {
 
 /// A 500 page; the details go to the log, not to the browser.
 pub(crate) fn internal_error(state: &AppState, detail: &str) -> Response {
-    eprintln!("error: {detail}");
+    tracing::error!("{detail}");
     state.views.error(
         StatusCode::INTERNAL_SERVER_ERROR,
         None,

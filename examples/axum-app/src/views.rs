@@ -93,7 +93,7 @@ impl Views {
                 response
             }
             Err(e) => {
-                eprintln!("error: rendering {name}: {e:#}");
+                tracing::error!("rendering {name}: {e:#}");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     Html("<!doctype html><title>Error</title><p>This page could not be shown."),

@@ -314,7 +314,35 @@ impl Keto {
     ///
     /// Non-strict mode answers `Unknown` (with its limitation) when a limit stopped the
     /// walk; strict mode turns that into [`EngineError::LimitReached`].
+    ///
+    /// Runs in a `keto.check` span (namespace and relation once they are known to the
+    /// schema; no object or subject) and records its latency in
+    /// [`CHECK_DURATION`](crate::CHECK_DURATION).
+    #[tracing::instrument(
+        name = "keto.check",
+        skip_all,
+        fields(
+            namespace = tracing::field::Empty,
+            relation = tracing::field::Empty,
+            allowed = tracing::field::Empty,
+        )
+    )]
     pub async fn check(
+        &self,
+        nid: Uuid,
+        tuple: &RelationTuple,
+        opts: &CheckOptions,
+    ) -> Result<CheckResult, EngineError> {
+        let started = std::time::Instant::now();
+        let answer = self.check_unobserved(nid, tuple, opts).await;
+        metrics::histogram!(crate::CHECK_DURATION).record(started.elapsed());
+        if let Ok(r) = &answer {
+            tracing::Span::current().record("allowed", r.allowed());
+        }
+        answer
+    }
+
+    async fn check_unobserved(
         &self,
         nid: Uuid,
         tuple: &RelationTuple,
@@ -322,6 +350,9 @@ impl Keto {
     ) -> Result<CheckResult, EngineError> {
         let schema = self.schema();
         Self::validate_tuple(&schema, tuple)?;
+        let span = tracing::Span::current();
+        span.record("namespace", tuple.namespace.as_str());
+        span.record("relation", tuple.relation.as_str());
         let d = self.clamp_depth(opts.max_depth)?;
         let cfg = self.config();
         let width = cfg.max_read_width as usize;
@@ -380,6 +411,7 @@ impl Keto {
 
     /// Checks several tuples (at most `max_batch_check_size`). Each item gets its own result
     /// or error, in input order; over an async store all items share each level's read.
+    #[tracing::instrument(name = "keto.batch_check", skip_all, fields(size = tuples.len()))]
     pub async fn batch_check(
         &self,
         nid: Uuid,

@@ -31,6 +31,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tracing::Instrument;
 use uuid::Uuid;
 
 pub use channel::{Channel, ChannelError, MemoryOutbox};
@@ -304,6 +305,7 @@ impl Courier {
             .store()
             .enqueue_message(self.kratos.nid(), &m)
             .await?;
+        crate::telemetry::message_queued(&m);
         Ok(m)
     }
 
@@ -347,6 +349,11 @@ impl Courier {
     ///
     /// [`CourierError::NoChannel`] when the registry has no channel at all, and
     /// [`CourierError::Store`] when the store fails.
+    ///
+    /// Runs in a `courier.dispatch` span, each send in a `courier.send` span (message id,
+    /// channel, template; never the recipient or body), and reports each outcome
+    /// ([`crate::telemetry`]).
+    #[tracing::instrument(name = "courier.dispatch", skip_all, fields(claimed = tracing::field::Empty))]
     pub async fn dispatch_batch(&self) -> Result<DispatchReport, CourierError> {
         let channels = self.channels();
         if channels.is_empty() {
@@ -369,9 +376,22 @@ impl Courier {
             claimed: claimed.len(),
             ..Default::default()
         };
+        tracing::Span::current().record("claimed", claimed.len());
+        crate::telemetry::messages_claimed(claimed.len());
         for (nid, message) in claimed {
             let outcome = match channels.iter().find(|(t, _)| *t == message.message_type) {
-                Some((_, channel)) => channel.send(&message).await,
+                Some((_, channel)) => {
+                    channel
+                        .send(&message)
+                        .instrument(tracing::info_span!(
+                            "courier.send",
+                            message.id = %message.id,
+                            channel = message.message_type.as_str(),
+                            template = message.template_type.as_str(),
+                            attempt = message.send_count.saturating_add(1),
+                        ))
+                        .await
+                }
                 // The store handed over a type it was not asked for: never through another
                 // type's channel; it is retried like a failed send.
                 None => Err(ChannelError::new(format!(
@@ -383,11 +403,14 @@ impl Courier {
             match outcome {
                 Ok(()) => {
                     store.mark_message_sent(nid, message.id, at).await?;
+                    crate::telemetry::message_sent(&message);
                     report.sent += 1;
                 }
                 Err(e) => {
                     let attempts = message.send_count + 1;
-                    let retry_at = if attempts >= config.message_retries.max(1) {
+                    let abandoned = attempts >= config.message_retries.max(1);
+                    crate::telemetry::message_failed(&message, abandoned);
+                    let retry_at = if abandoned {
                         report.abandoned += 1;
                         tracing::warn!(
                             message_id = %message.id,

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, text};
@@ -118,6 +119,11 @@ impl<'a> LoginFlows<'a> {
     }
 
     /// Starts a login flow.
+    #[tracing::instrument(
+        name = "login.create",
+        skip_all,
+        fields(flow.id = tracing::field::Empty, flow.type = flow_type.as_str())
+    )]
     pub async fn create(
         &self,
         flow_type: FlowType,
@@ -147,6 +153,7 @@ impl<'a> LoginFlows<'a> {
         crate::hook::run_before_flow(self.kratos, FlowKind::Login, flow_type, ctx).await?;
         let now = self.now();
         let id = Uuid::now_v7();
+        tracing::Span::current().record("flow.id", tracing::field::display(id));
         let csrf = match flow_type {
             FlowType::Browser => new_csrf_token(),
             FlowType::Api => String::new(),
@@ -289,13 +296,58 @@ impl<'a> LoginFlows<'a> {
 
     /// Submits a method's payload (`{"method": "password", "identifier": …, "password": …,
     /// "csrf_token": …}`): the strategy of the payload's `method` handles it.
+    ///
+    /// Runs in a `login.submit` span (flow id and type, method, and the identity once signed
+    /// in) and reports the outcome ([`crate::telemetry`]: an event and `kratos_login_total`).
+    #[tracing::instrument(
+        name = "login.submit",
+        skip_all,
+        fields(
+            flow.id = %id,
+            flow.type = tracing::field::Empty,
+            method = tracing::field::Empty,
+            identity.id = tracing::field::Empty,
+        )
+    )]
     pub async fn submit(
         &self,
         id: Uuid,
         payload: &Value,
         request: &dyn Admission,
     ) -> Result<LoginSubmission, FlowError> {
+        use crate::telemetry::{Observed, login_observed};
+        let mut method = None;
+        let answer = self
+            .submit_observed(id, payload, request, &mut method)
+            .await;
+        login_observed(
+            method.as_ref(),
+            match &answer {
+                Ok(LoginSubmission::Completed(done)) => Observed::Success {
+                    identity_id: done.session.identity_id,
+                    aal: Some(done.session.authenticator_assurance_level),
+                },
+                Ok(LoginSubmission::Retry(flow)) => Observed::Retry(&flow.ui),
+                Err(e) => Observed::Error(e),
+            },
+        );
+        answer
+    }
+
+    /// [`LoginFlows::submit`], telling `method` which method took the submission.
+    async fn submit_observed(
+        &self,
+        id: Uuid,
+        payload: &Value,
+        request: &dyn Admission,
+        method: &mut Option<crate::strategy::Method>,
+    ) -> Result<LoginSubmission, FlowError> {
         let strategies = self.kratos.methods().login_claiming(payload);
+        if let Some(first) = strategies.first() {
+            let claimed = first.method();
+            tracing::Span::current().record("method", claimed.as_str());
+            *method = Some(claimed);
+        }
         // The first strategy of the method may read with the flow load (one round trip).
         let mut prefetched = None;
         let loaded = match strategies.first() {
@@ -309,6 +361,7 @@ impl<'a> LoginFlows<'a> {
             None => self.load(id).await,
         };
         let (mut flow, csrf) = loaded?;
+        tracing::Span::current().record("flow.type", flow.flow_type.as_str());
         let ctx = request.admit(AdmittedFlow::new(flow.flow_type, &csrf, false))?;
         if flow.state == FlowState::PassedChallenge {
             return Err(FlowError::AlreadyCompleted);
@@ -360,8 +413,19 @@ impl<'a> LoginFlows<'a> {
                 internal: &mut internal,
                 prefetched: prefetched.take(),
             };
-            outcome = strategy.submit(&mut cx).await?;
+            let name = strategy.method();
+            outcome = strategy
+                .submit(&mut cx)
+                .instrument(tracing::debug_span!(
+                    "strategy.submit",
+                    method = name.as_str()
+                ))
+                .await?;
             if !matches!(outcome, LoginOutcome::NotMine) {
+                if method.as_ref() != Some(&name) {
+                    tracing::Span::current().record("method", name.as_str());
+                    *method = Some(name);
+                }
                 break;
             }
         }

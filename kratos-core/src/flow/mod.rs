@@ -33,6 +33,16 @@ pub enum FlowType {
     Api,
 }
 
+impl FlowType {
+    /// `browser` or `api`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FlowType::Browser => "browser",
+            FlowType::Api => "api",
+        }
+    }
+}
+
 /// Where a flow stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

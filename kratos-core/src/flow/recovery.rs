@@ -23,6 +23,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText};
@@ -332,12 +333,18 @@ impl<'a> RecoveryFlows<'a> {
     /// [`FlowError::Disabled`] when recovery is off, [`FlowError::BadRequest`] when the
     /// method `selfservice.flows.recovery.use` names is not enabled, a refused `return_to`,
     /// store errors.
+    #[tracing::instrument(
+        name = "recovery.create",
+        skip_all,
+        fields(flow.id = tracing::field::Empty, flow.type = flow_type.as_str())
+    )]
     pub async fn create(
         &self,
         flow_type: FlowType,
         ctx: &FlowContext,
     ) -> Result<RecoveryFlow, FlowError> {
         let (flow, csrf) = self.new_flow(flow_type, ctx, self.primary()?, self.choose_address())?;
+        tracing::Span::current().record("flow.id", tracing::field::display(flow.id));
         self.save(&flow, &csrf, true).await?;
         Ok(flow)
     }
@@ -432,6 +439,16 @@ impl<'a> RecoveryFlows<'a> {
     /// [`FlowError::NotFound`], [`FlowError::Expired`] (with a new flow),
     /// [`FlowError::AlreadyCompleted`], [`FlowError::CsrfViolation`], a malformed payload
     /// ([`FlowError::BadRequest`]), a disabled identity, hook and store errors.
+    #[tracing::instrument(
+        name = "recovery.submit",
+        skip_all,
+        fields(
+            flow.id = %id,
+            flow.type = tracing::field::Empty,
+            method = tracing::field::Empty,
+            identity.id = tracing::field::Empty,
+        )
+    )]
     pub async fn submit(
         &self,
         id: Uuid,
@@ -440,6 +457,7 @@ impl<'a> RecoveryFlows<'a> {
     ) -> Result<RecoverySubmission, FlowError> {
         self.ensure_enabled()?;
         let (mut flow, csrf) = self.load(id).await?;
+        tracing::Span::current().record("flow.type", flow.flow_type.as_str());
         let admin_made = flow.internal.get(ADMIN_MADE) == Some(&Value::Bool(true));
         // The configured method, or on a flow the admin API made, the method it was made for.
         let primary = self.primary().ok().map(|s| s.method());
@@ -499,6 +517,7 @@ impl<'a> RecoveryFlows<'a> {
             return Ok(RecoverySubmission::Flow(flow));
         };
         flow.active = Some(strategy.method().to_string());
+        tracing::Span::current().record("method", strategy.method().as_str());
         let mut internal = std::mem::take(&mut flow.internal);
         let blank_form = self.blank_form(flow.id, &csrf);
         let outcome = strategy
@@ -510,6 +529,10 @@ impl<'a> RecoveryFlows<'a> {
                 internal: &mut internal,
                 blank_form,
             })
+            .instrument(tracing::debug_span!(
+                "strategy.submit",
+                method = strategy.method().as_str()
+            ))
             .await?;
         flow.internal = internal;
         let completion = match outcome {
@@ -518,10 +541,21 @@ impl<'a> RecoveryFlows<'a> {
                 None
             }
             RecoveryOutcome::Retry => None,
-            RecoveryOutcome::Recovered(done) => Some(
-                self.recovered(&mut flow, strategy.method(), *done, ctx)
-                    .await?,
-            ),
+            RecoveryOutcome::Recovered(done) => {
+                let recovered = self
+                    .recovered(&mut flow, strategy.method(), *done, ctx)
+                    .await?;
+                tracing::Span::current().record(
+                    "identity.id",
+                    tracing::field::display(recovered.0.identity_id),
+                );
+                tracing::info!(
+                    method = strategy.method().as_str(),
+                    identity.id = %recovered.0.identity_id,
+                    "recovery succeeded"
+                );
+                Some(recovered)
+            }
         };
         self.save(&flow, &csrf, false).await?;
         Ok(match completion {

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText, text};
@@ -162,6 +163,11 @@ impl<'a> RegistrationFlows<'a> {
     }
 
     /// Starts a registration flow.
+    #[tracing::instrument(
+        name = "registration.create",
+        skip_all,
+        fields(flow.id = tracing::field::Empty, flow.type = flow_type.as_str())
+    )]
     pub async fn create(
         &self,
         flow_type: FlowType,
@@ -187,6 +193,7 @@ impl<'a> RegistrationFlows<'a> {
         crate::hook::run_before_flow(self.kratos, FlowKind::Registration, flow_type, ctx).await?;
         let now = self.now();
         let id = Uuid::now_v7();
+        tracing::Span::current().record("flow.id", tracing::field::display(id));
         let csrf = match flow_type {
             FlowType::Browser => new_csrf_token(),
             FlowType::Api => String::new(),
@@ -301,13 +308,62 @@ impl<'a> RegistrationFlows<'a> {
 
     /// Submits a method's payload (`{"method": "password", "traits": {…}, "password": …,
     /// "csrf_token": …}`): the strategy of the payload's `method` handles it.
+    ///
+    /// Runs in a `registration.submit` span (flow id and type, method, and the new identity)
+    /// and reports the outcome ([`crate::telemetry`]: an event and
+    /// `kratos_registration_total`).
+    #[tracing::instrument(
+        name = "registration.submit",
+        skip_all,
+        fields(
+            flow.id = %id,
+            flow.type = tracing::field::Empty,
+            method = tracing::field::Empty,
+            identity.id = tracing::field::Empty,
+        )
+    )]
     pub async fn submit(
         &self,
         id: Uuid,
         payload: &Value,
         request: &dyn Admission,
     ) -> Result<RegistrationSubmission, FlowError> {
+        use crate::telemetry::{Observed, registration_observed};
+        let method = self
+            .kratos
+            .methods()
+            .registration_claiming(payload)
+            .map(|s| s.method());
+        if let Some(m) = &method {
+            tracing::Span::current().record("method", m.as_str());
+        }
+        let answer = self.submit_observed(id, payload, request).await;
+        registration_observed(
+            method.as_ref(),
+            match &answer {
+                Ok(RegistrationSubmission::Completed(done)) => Observed::Success {
+                    identity_id: done.identity.id,
+                    aal: done
+                        .session
+                        .as_ref()
+                        .map(|s| s.authenticator_assurance_level),
+                },
+                Ok(RegistrationSubmission::Retry(flow)) => Observed::Retry(&flow.ui),
+                Err(e) => Observed::Error(e),
+            },
+        );
+        answer
+    }
+
+    /// [`RegistrationFlows::submit`] without its report.
+    async fn submit_observed(
+        &self,
+        id: Uuid,
+        payload: &Value,
+        request: &dyn Admission,
+    ) -> Result<RegistrationSubmission, FlowError> {
         let (mut flow, csrf) = self.load(id).await?;
+        tracing::Span::current().record("flow.type", flow.flow_type.as_str());
         let ctx = request.admit(AdmittedFlow::new(flow.flow_type, &csrf, false))?;
         if flow.state == FlowState::PassedChallenge {
             return Err(FlowError::AlreadyCompleted);
@@ -358,6 +414,10 @@ impl<'a> RegistrationFlows<'a> {
                 internal: &mut internal,
                 schema: &schema,
             })
+            .instrument(tracing::debug_span!(
+                "strategy.submit",
+                method = strategy.method().as_str()
+            ))
             .await;
         flow.internal = internal;
         match outcome? {

@@ -13,6 +13,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::registration::add_trait_error;
@@ -114,6 +115,15 @@ impl<'a> SettingsFlows<'a> {
     }
 
     /// Starts a settings flow for the identity of the session in `ctx`.
+    #[tracing::instrument(
+        name = "settings.create",
+        skip_all,
+        fields(
+            flow.id = tracing::field::Empty,
+            flow.type = flow_type.as_str(),
+            identity.id = tracing::field::Empty,
+        )
+    )]
     pub async fn create(
         &self,
         flow_type: FlowType,
@@ -124,11 +134,13 @@ impl<'a> SettingsFlows<'a> {
             .identity
             .clone()
             .ok_or_else(|| FlowError::Internal("the session has no identity".into()))?;
+        tracing::Span::current().record("identity.id", tracing::field::display(identity.id));
         let return_to = self.kratos.resolve_return_to(ctx.request_url.as_deref())?;
         crate::hook::run_before_flow(self.kratos, FlowKind::Settings, flow_type, ctx).await?;
         let config = self.kratos.config();
         let now = self.now();
         let id = Uuid::now_v7();
+        tracing::Span::current().record("flow.id", tracing::field::display(id));
         let csrf = match flow_type {
             FlowType::Browser => new_csrf_token(),
             FlowType::Api => String::new(),
@@ -264,6 +276,16 @@ impl<'a> SettingsFlows<'a> {
 
     /// Submits `{"method": "profile", "traits": {…}}` or `{"method": "password", "password":
     /// …}` (browser flows add `csrf_token`).
+    #[tracing::instrument(
+        name = "settings.submit",
+        skip_all,
+        fields(
+            flow.id = %id,
+            flow.type = tracing::field::Empty,
+            method = tracing::field::Empty,
+            identity.id = tracing::field::Empty,
+        )
+    )]
     pub async fn submit(
         &self,
         id: Uuid,
@@ -274,6 +296,9 @@ impl<'a> SettingsFlows<'a> {
         // `X-Session-Token`).
         let (mut flow, csrf): (SettingsFlow, String) =
             super::load_with_internal(self.kratos, FlowKind::Settings, id).await?;
+        let span = tracing::Span::current();
+        span.record("flow.type", flow.flow_type.as_str());
+        span.record("identity.id", tracing::field::display(flow.identity.id));
         let ctx = request.admit(AdmittedFlow::new(flow.flow_type, &csrf, false))?;
         let session = self.session(ctx).await?;
         if flow.identity.id != session.identity_id {
@@ -328,6 +353,7 @@ impl<'a> SettingsFlows<'a> {
         let outcome = match self.kratos.methods().settings_claiming(payload).cloned() {
             Some(strategy) => {
                 method = strategy.method().as_str().to_owned();
+                tracing::Span::current().record("method", method.as_str());
                 let mut cx = SettingsCx {
                     kratos: self.kratos,
                     flow: &mut flow,
@@ -338,7 +364,13 @@ impl<'a> SettingsFlows<'a> {
                     internal: &mut internal,
                     session_methods: Vec::new(),
                 };
-                let outcome = strategy.submit(&mut cx).await;
+                let outcome = strategy
+                    .submit(&mut cx)
+                    .instrument(tracing::debug_span!(
+                        "strategy.submit",
+                        method = method.as_str()
+                    ))
+                    .await;
                 session_methods = cx.session_methods;
                 outcome
             }

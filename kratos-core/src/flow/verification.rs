@@ -12,6 +12,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText, text};
@@ -235,6 +236,11 @@ impl<'a> VerificationFlows<'a> {
     /// [`FlowError::Disabled`] when verification is off, [`FlowError::BadRequest`] when the
     /// method `selfservice.flows.verification.use` names is not enabled, a refused
     /// `return_to`, store errors.
+    #[tracing::instrument(
+        name = "verification.create",
+        skip_all,
+        fields(flow.id = tracing::field::Empty, flow.type = flow_type.as_str())
+    )]
     pub async fn create(
         &self,
         flow_type: FlowType,
@@ -244,6 +250,7 @@ impl<'a> VerificationFlows<'a> {
         let primary = self.require_primary()?;
         let return_to = self.kratos.resolve_return_to(ctx.request_url.as_deref())?;
         let (mut flow, csrf) = self.new_flow(flow_type, ctx, return_to);
+        tracing::Span::current().record("flow.id", tracing::field::display(flow.id));
         primary.populate(&mut AddressFormCx {
             kratos: self.kratos,
             ui: &mut flow.ui,
@@ -422,6 +429,16 @@ impl<'a> VerificationFlows<'a> {
     /// [`FlowError::NotFound`], [`FlowError::Expired`] (with a new flow),
     /// [`FlowError::AlreadyCompleted`], [`FlowError::CsrfViolation`], a malformed payload
     /// ([`FlowError::BadRequest`]), hook and store errors.
+    #[tracing::instrument(
+        name = "verification.submit",
+        skip_all,
+        fields(
+            flow.id = %id,
+            flow.type = tracing::field::Empty,
+            method = tracing::field::Empty,
+            identity.id = tracing::field::Empty,
+        )
+    )]
     pub async fn submit(
         &self,
         id: Uuid,
@@ -431,6 +448,7 @@ impl<'a> VerificationFlows<'a> {
         self.ensure_enabled()?;
         let (mut flow, csrf): (VerificationFlow, String) =
             super::load_with_internal(self.kratos, FlowKind::Verification, id).await?;
+        tracing::Span::current().record("flow.type", flow.flow_type.as_str());
         let strategy = self.primary().filter(|s| s.claims(payload));
         // Only the strategy that handles the payload may exempt it (a followed link), or
         // the transport for a link it followed.
@@ -461,6 +479,7 @@ impl<'a> VerificationFlows<'a> {
             return Ok(flow);
         };
         flow.active = Some(strategy.method().to_string());
+        tracing::Span::current().record("method", strategy.method().as_str());
         let mut internal = std::mem::take(&mut flow.internal);
         let blank_form = self.blank_form(flow.id, &csrf);
         let outcome = strategy
@@ -472,12 +491,20 @@ impl<'a> VerificationFlows<'a> {
                 internal: &mut internal,
                 blank_form,
             })
+            .instrument(tracing::debug_span!(
+                "strategy.submit",
+                method = strategy.method().as_str()
+            ))
             .await?;
         flow.internal = internal;
         match outcome {
             VerificationOutcome::NotMine => flow.ui.messages.push(msg::no_strategy()),
             VerificationOutcome::Retry => {}
             VerificationOutcome::Verified(verified) => {
+                if let Some(identity_id) = verified.identity_id {
+                    tracing::Span::current()
+                        .record("identity.id", tracing::field::display(identity_id));
+                }
                 self.verified(&mut flow, strategy.method(), &verified, ctx)
                     .await?;
             }

@@ -315,6 +315,11 @@ pub(crate) fn configured_before(
 }
 
 /// Runs the `before` hooks of a flow about to be created.
+#[tracing::instrument(
+    name = "hook.before_flow",
+    skip_all,
+    fields(flow.kind = kind.as_str(), flow.type = flow_type.as_str())
+)]
 pub(crate) async fn run_before_flow(
     kratos: &Kratos,
     kind: FlowKind,
@@ -418,6 +423,11 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
 
 /// Runs the *before* stage. `Ok(false)` when a hook stopped the flow (its messages are on
 /// `ui`); nothing has been written then.
+#[tracing::instrument(
+    name = "hook.before",
+    skip_all,
+    fields(flow.kind = ctx.flow_kind.as_str(), flow.id = %ctx.flow_id, method = ctx.method.as_str())
+)]
 pub(crate) async fn run_before(
     kratos: &Kratos,
     ctx: &HookContext<'_>,
@@ -467,6 +477,16 @@ pub(crate) async fn run_before(
 }
 
 /// Runs the *after* stage, once the change is stored.
+#[tracing::instrument(
+    name = "hook.after",
+    skip_all,
+    fields(
+        flow.kind = ctx.flow_kind.as_str(),
+        flow.id = %ctx.flow_id,
+        method = ctx.method.as_str(),
+        identity.id = %identity.id,
+    )
+)]
 pub(crate) async fn run_after(
     kratos: &Kratos,
     ctx: &HookContext<'_>,
@@ -505,6 +525,11 @@ pub(crate) async fn run_after(
 /// Sends a code or link to each unverified address (or to those in `only`) and puts one
 /// `show_verification_ui` action per verification flow in front of `continue_with`; with
 /// `show_verification_ui` configured, a browser's `redirect_browser_to` becomes the first one.
+#[tracing::instrument(
+    name = "hook.verification",
+    skip_all,
+    fields(flow.kind = ctx.flow_kind.as_str(), flow.id = %ctx.flow_id, identity.id = %identity.id)
+)]
 pub(crate) async fn run_verification(
     kratos: &Kratos,
     ctx: &HookContext<'_>,

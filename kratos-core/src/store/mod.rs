@@ -7,6 +7,7 @@
 //! every implementation must pass.
 
 mod changes;
+mod instrumented;
 mod maintenance;
 mod memory;
 mod operations;
@@ -20,6 +21,7 @@ use crate::identity::{CredentialType, Identity};
 use crate::session::{Aal, Session, SessionRecord, available_aal};
 
 pub use changes::{ChangeFeed, ChangeFeedStore, StoreChange};
+pub(crate) use instrumented::InstrumentedStore;
 pub use maintenance::{CleanupStore, SendLimitStore};
 pub use memory::MemoryStore;
 pub use operations::{PingStore, SelfServiceError, SelfServiceErrorStore};

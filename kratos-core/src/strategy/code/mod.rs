@@ -198,6 +198,7 @@ pub(crate) async fn send_code(kratos: &Kratos, request: CodeRequest<'_>) -> Resu
         .store()
         .issue_code(kratos.nid(), &code, Some(&message))
         .await?;
+    crate::telemetry::message_queued(&message);
     Ok(())
 }
 

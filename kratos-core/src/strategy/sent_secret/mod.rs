@@ -285,6 +285,7 @@ pub(crate) async fn find_or_notify_via(
                     .store()
                     .enqueue_message(kratos.nid(), &message)
                     .await?;
+                crate::telemetry::message_queued(&message);
             }
             Ok(None)
         }

@@ -222,6 +222,7 @@ impl SentSecretRecovery {
             .store()
             .issue_code(kratos.nid(), &code, Some(&message))
             .await?;
+        crate::telemetry::message_queued(&message);
         Ok(())
     }
 

@@ -242,6 +242,7 @@ impl VerificationStrategy for SentSecretVerification {
             .store()
             .issue_code(kratos.nid(), &code, Some(&message))
             .await?;
+        crate::telemetry::message_queued(&message);
         Ok(())
     }
 }
