@@ -29,12 +29,13 @@ mod otel;
 
 #[tokio::main]
 async fn main() {
+    #[cfg(feature = "otel")]
     let exporter = init_tracing();
+    #[cfg(not(feature = "otel"))]
+    init_tracing();
     let outcome = run().await;
     #[cfg(feature = "otel")]
     otel::shutdown(exporter);
-    #[cfg(not(feature = "otel"))]
-    let () = exporter;
     if let Err(e) = outcome {
         tracing::error!("{e}");
         std::process::exit(1);
