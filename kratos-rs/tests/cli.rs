@@ -30,12 +30,13 @@ fn config_errors_name_the_key_and_exit_non_zero() {
     // A key Kratos has and this project does not implement: an error, or with
     // --allow-unimplemented a warning naming it.
     let cors = dir.write(
-        "cors.yml",
-        "serve:\n  public:\n    cors:\n      enabled: true\n",
+        "flags.yml",
+        "feature_flags:\n  use_continue_with_transitions: true\n",
     );
     let err = fails(&cmd(cors.to_str().unwrap()), &[]);
     assert!(
-        err.contains("/serve/public/cors") && err.contains("--allow-unimplemented"),
+        err.contains("/feature_flags/use_continue_with_transitions")
+            && err.contains("--allow-unimplemented"),
         "{err}"
     );
     let mut allowed = cmd(cors.to_str().unwrap());
@@ -44,7 +45,7 @@ fn config_errors_name_the_key_and_exit_non_zero() {
     let (out, err) = texts(&o);
     assert!(o.status.success(), "{err}");
     assert!(
-        err.contains("warning") && err.contains("/serve/public/cors"),
+        err.contains("warning") && err.contains("/feature_flags/use_continue_with_transitions"),
         "{err}"
     );
     assert_eq!(

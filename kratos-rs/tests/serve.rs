@@ -199,7 +199,10 @@ fn the_quickstart_serves_kratos_and_keto_and_stops_on_sigterm() {
     server.wait_ready(&format!("{admin}/health/ready"));
     // Keys of the quickstart this project does not implement are named, not silently dropped.
     let output = server.output();
-    for key in ["/serve/public/cors", "/log/leak_sensitive_values"] {
+    for key in [
+        "/feature_flags/use_continue_with_transitions",
+        "/log/leak_sensitive_values",
+    ] {
         assert!(output.contains(&format!("`{key}`")), "{key}:\n{output}");
     }
     register_and_login(&public);

@@ -719,14 +719,38 @@ async fn error_page(
     Query(query): Query<ErrorQuery>,
 ) -> Response {
     let viewer = viewer(&state, &headers).await.ok().flatten();
-    let id = query.id.unwrap_or_default();
-    let (title, message) = friendly(&id, 400, "");
+    // The error kratos-axum stored when it sent the browser here (`selfservice.flows.error.
+    // ui_url?id=`); an unknown id is not found.
+    let stored = match query.id.as_deref().map(Uuid::parse_str) {
+        Some(Ok(id)) => state.kratos.self_service_errors().get(id).await.ok(),
+        _ => None,
+    };
+    let error = stored
+        .map(|s| s.error)
+        .unwrap_or_else(|| json!({"id": "not_found", "code": 404}));
+    let id = error.get("id").and_then(Value::as_str).unwrap_or_default();
+    let code = error
+        .get("code")
+        .and_then(Value::as_u64)
+        .and_then(|c| u16::try_from(c).ok())
+        .unwrap_or(500);
+    let reason = error
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let (title, message) = friendly(id, code, reason);
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let restart = if viewer.is_some() {
+        ("/", "Home")
+    } else {
+        ("/login", "Back to sign in")
+    };
     state.views.error(
-        StatusCode::BAD_REQUEST,
+        status,
         viewer.as_ref().map(|v| &v.nav),
         &title,
         &message,
-        None,
+        Some(restart),
     )
 }
 

@@ -131,6 +131,12 @@ async fn kratos_errors_are_pages_for_browsers_and_json_for_programs() {
             ]),
         )
         .await;
+    // Kratos's error manager stores the error and sends the browser to the error page.
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let to = page.location.unwrap_or_default();
+    let to = to.trim_start_matches(BASE);
+    assert!(to.starts_with("/error?id="), "{to}");
+    let page = b.get(to).await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(
         page.content_type.starts_with("text/html"),

@@ -335,28 +335,27 @@ mod tests {
 
     #[test]
     fn an_unimplemented_key_is_an_error_unless_allowed_then_a_warning() {
-        let (_dir, paths) = Files::new(&[BASE, "serve:\n  public:\n    cors: {enabled: true}\n"]);
+        let (_dir, paths) = Files::new(&[
+            BASE,
+            "feature_flags:\n  use_continue_with_transitions: true\n",
+        ]);
+        let key = "/feature_flags/use_continue_with_transitions";
         let err = loader(&paths).load().unwrap_err();
-        assert_eq!(err.key(), Some("/serve/public/cors"));
+        assert_eq!(err.key(), Some(key));
         let loaded = loader(&paths).allow_unimplemented(true).load().unwrap();
-        assert_eq!(loaded.unimplemented, ["/serve/public/cors"]);
-        let loaded = loader(&paths).host_keys(["/serve/*/cors"]).load().unwrap();
+        assert_eq!(loaded.unimplemented, [key]);
+        let loaded = loader(&paths)
+            .host_keys(["/feature_flags/*"])
+            .load()
+            .unwrap();
         assert!(loaded.unimplemented.is_empty());
         #[derive(serde::Deserialize, serde::Serialize)]
-        struct Cors {
-            enabled: bool,
-        }
-        #[derive(serde::Deserialize, serde::Serialize)]
-        struct Public {
-            cors: Option<Cors>,
-        }
-        #[derive(serde::Deserialize, serde::Serialize)]
-        struct Serve {
-            public: Public,
+        struct Flags {
+            use_continue_with_transitions: Option<bool>,
         }
         #[derive(serde::Deserialize, serde::Serialize)]
         struct Host {
-            serve: Serve,
+            feature_flags: Flags,
         }
         let loaded = loader(&paths).host_type::<Host>().load().unwrap();
         assert!(loaded.unimplemented.is_empty());
