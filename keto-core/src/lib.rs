@@ -59,6 +59,18 @@
 //! The `testsuite` feature provides [`testsuite`] (a conformance suite of plain async
 //! functions) and the [`tuple_store_tests!`](crate::tuple_store_tests) macro that stamps it out as tokio tests for a
 //! backend.
+//!
+//! # Features
+//!
+#![doc = document_features::document_features!()]
+//!
+//! # Manual
+//!
+//! The repository's [README](https://example.invalid/kratos-rs/blob/main/README.md) and
+//! [ARCHITECTURE](https://example.invalid/kratos-rs/blob/main/docs/ARCHITECTURE.md) are the manual.
+//! SQL storage for tuples is in [kratos-store-sql](https://docs.rs/kratos-store-sql) and the
+//! backend crates; Keto's HTTP API for them is in [kratos-axum](https://docs.rs/kratos-axum).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod check;
 mod engine;

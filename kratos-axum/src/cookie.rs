@@ -373,7 +373,7 @@ mod tests {
             .iter()
             .map(|s| kratos_core::config::Secret::new(*s))
             .collect();
-        Kratos::builder(config)
+        Kratos::builder(kratos_core::testsuite::without_hibp(config))
             .schema(kratos_core::testsuite::test_schema())
             .build()
             .unwrap()

@@ -6,28 +6,67 @@
 //! the links verification and recovery emails carry), whoami and the caller's sessions, health
 //! and schemas. They are separate so an app can bind the admin API to another address.
 //!
+//! ```
+//! use kratos_core::{Config, Kratos, identity::IdentitySchema};
+//! use serde_json::json;
+//!
+//! // Kratos checks new passwords against Have I Been Pwned by default: build kratos-core with
+//! // its `hibp` feature, or turn the check off as here.
+//! let config = Config::from_yaml_str(r#"
+//! secrets:
+//!   default: ["change-me-to-a-long-random-value"]
+//! serve:
+//!   public:
+//!     base_url: http://127.0.0.1:4433/
+//! selfservice:
+//!   methods:
+//!     password:
+//!       config:
+//!         haveibeenpwned_enabled: false
+//! "#)?;
+//! let schema = IdentitySchema::from_value("default", json!({
+//!     "properties": {"traits": {"type": "object", "properties": {
+//!         "email": {"type": "string", "format": "email",
+//!                   "ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}}
+//!     }, "required": ["email"]}}
+//! }))?;
+//! let kratos = Kratos::builder(config).schema(schema).build()?;
+//!
+//! let admin: axum::Router = kratos_axum::admin_router(kratos.clone());
+//! let public: axum::Router = kratos_axum::public_router(kratos);
+//! // Serve each on its own listener, e.g.
+//! // axum::serve(tokio::net::TcpListener::bind("127.0.0.1:4433").await?, public).await?;
+//! # let _ = (admin, public);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! For an app's own routes, the [`Session`], [`OptionalSession`] and [`RequireAal2`]
 //! extractors and the [`require_session`] middleware authenticate requests with the same
 //! session cookie and tokens (see [`extract`]); the [`require_permission`] middleware also
 //! checks a keto-core permission on the object a route names (see [`permission`]). Cookies are
 //! described in [`cookie`].
 //!
-//! ```
-//! use kratos_core::{Config, Kratos};
-//!
-//! let config = Config { dev: true, ..Config::default() };
-//! let kratos = Kratos::builder(config)
-//!     .schema(kratos_core::testsuite::test_schema())
-//!     .build()
-//!     .unwrap();
-//! let admin: axum::Router = kratos_axum::admin_router(kratos.clone());
-//! let public: axum::Router = kratos_axum::public_router(kratos);
-//! # let _ = (admin, public);
-//! ```
+//! A host app's own pages: [`LoginRequired`] guards routes in one line (browsers go to sign
+//! in and come back; JSON clients get Kratos's 401/403), [`sign_in`] signs someone in from
+//! the host's code, [`public_routes`] and [`admin_routes`] merge into a router with the host's
+//! state, and with the `ui` feature the `ui` module renders the flows and mounts
+//! ready-made self-service pages (`examples/minimal` is a whole app in 55 lines).
 //!
 //! Errors answer with Kratos's status codes and `{"error": {...}}` bodies; see [`ApiError`].
 //! Every router reads bodies up to a limit (413 beyond it) and is wrapped in a catch-panic
 //! layer: a handler that panics answers 500 with that body, and the server keeps serving.
+//!
+//! # Features
+//!
+#![doc = document_features::document_features!()]
+//!
+//! # Manual
+//!
+//! The repository's [README](https://example.invalid/kratos-rs/blob/main/README.md) and
+//! [ARCHITECTURE](https://example.invalid/kratos-rs/blob/main/docs/ARCHITECTURE.md) are the manual;
+//! `examples/axum-app` there is a complete app on these routers. The library itself is
+//! [kratos-core](https://docs.rs/kratos-core).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admin;
 pub mod cookie;

@@ -57,7 +57,7 @@ struct TestApp {
 
 fn app() -> TestApp {
     let config = kratos_core::config::Config::from_yaml_str(CONFIG).expect("config");
-    let kratos = Kratos::builder(config)
+    let kratos = Kratos::builder(kratos_core::testsuite::without_hibp(config))
         .store(Arc::new(kratos_core::store::MemoryStore::new()))
         .schema(kratos_core::testsuite::passkey_schema())
         .build()
@@ -375,7 +375,7 @@ async fn the_login_form_matches_kratos_snapshot() {
         "  methods:\n    password:\n      enabled: false\n    passkey:",
     ))
     .expect("config");
-    let kratos = Kratos::builder(config)
+    let kratos = Kratos::builder(kratos_core::testsuite::without_hibp(config))
         .store(Arc::new(kratos_core::store::MemoryStore::new()))
         .schema(kratos_core::testsuite::passkey_schema())
         .build()

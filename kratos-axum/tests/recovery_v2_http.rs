@@ -65,12 +65,14 @@ fn app() -> App {
         }),
     )
     .unwrap();
-    let kratos = Kratos::builder(Config::from_yaml_str(CONFIG).unwrap())
-        .store(Arc::new(kratos_core::store::MemoryStore::new()))
-        .schema(schema)
-        .courier_channel(Arc::new(MemoryOutbox::new()))
-        .build()
-        .unwrap();
+    let kratos = Kratos::builder(kratos_core::testsuite::without_hibp(
+        Config::from_yaml_str(CONFIG).unwrap(),
+    ))
+    .store(Arc::new(kratos_core::store::MemoryStore::new()))
+    .schema(schema)
+    .courier_channel(Arc::new(MemoryOutbox::new()))
+    .build()
+    .unwrap();
     App {
         public: kratos_axum::public_router(kratos.clone()),
         kratos,

@@ -836,7 +836,7 @@ async fn cookie_secret_rotation_keeps_sessions() {
             "secrets:\n  cookie: {secrets}\nhashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\nselfservice:\n  flows:\n    login:\n      ui_url: {LOGIN_UI}\n"
         ))
         .unwrap();
-        Kratos::builder(config)
+        Kratos::builder(kratos_core::testsuite::without_hibp(config))
             .store(store.clone())
             .schema(kratos_core::testsuite::test_schema())
             .build()

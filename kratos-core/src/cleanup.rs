@@ -35,7 +35,10 @@
 //! use std::sync::Arc;
 //! use kratos_core::cleanup::CleanupOptions;
 //!
-//! let config = kratos_core::Config::from_yaml_str("dev: true").unwrap();
+//! let config = kratos_core::Config::from_yaml_str(
+//!     "dev: true\nselfservice: {methods: {password: {config: {haveibeenpwned_enabled: false}}}}\n",
+//! )
+//! .unwrap();
 //! let schema = kratos_core::identity::IdentitySchema::from_value(
 //!     "default",
 //!     serde_json::json!({"properties": {"traits": {"type": "object",
@@ -458,12 +461,14 @@ mod tests {
                 "properties": {"email": {"type": "string"}}}}}),
         )
         .unwrap();
-        Kratos::builder(Config::from_yaml_str("dev: true").unwrap())
-            .store(std::sync::Arc::new(crate::store::MemoryStore::new()))
-            .schema(schema)
-            .clock(clock)
-            .build()
-            .unwrap()
+        Kratos::builder(crate::testsuite::without_hibp(
+            Config::from_yaml_str("dev: true").unwrap(),
+        ))
+        .store(std::sync::Arc::new(crate::store::MemoryStore::new()))
+        .schema(schema)
+        .clock(clock)
+        .build()
+        .unwrap()
     }
 
     async fn expired_flows(k: &Kratos, n: usize) -> Vec<uuid::Uuid> {

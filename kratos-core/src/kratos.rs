@@ -399,7 +399,8 @@ impl KratosBuilder {
 
     /// The breached-password checker (default: the one configured, Have I Been Pwned with the
     /// `hibp` feature). An [`OfflineBreachList`](crate::strategy::password::OfflineBreachList)
-    /// works offline.
+    /// works offline. A checker set here replaces the configured one, so
+    /// `haveibeenpwned_enabled` needs no `hibp` feature then.
     pub fn breach_checker(
         mut self,
         checker: Arc<dyn crate::strategy::password::BreachChecker>,
@@ -442,6 +443,16 @@ impl KratosBuilder {
     }
 
     /// Checks everything and builds the registry.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming what is wrong: an invalid configuration or schema, secrets or
+    /// cipher, courier or hook settings, whoami cache options, or
+    /// [`BuildError::PasswordPolicy`] with
+    /// [`BreachCheckError::HibpFeatureDisabled`](crate::strategy::password::BreachCheckError::HibpFeatureDisabled)
+    /// when `selfservice.methods.password.config.haveibeenpwned_enabled` is `true` (Kratos's
+    /// default), kratos-core was built without its `hibp` feature and no
+    /// [`breach_checker`](Self::breach_checker) was set.
     pub fn build(self) -> Result<Kratos, BuildError> {
         let mut config = self.config;
         config.validate()?;
@@ -473,10 +484,13 @@ impl KratosBuilder {
         };
         let cipher = Cipher::new(config.ciphers.algorithm, &config.secrets.cipher)?;
         let public_base_url = config.serve.public_base_url();
-        let mut password_policy = config.selfservice.methods.password.config.build_policy()?;
-        if let Some(checker) = self.breach_checker {
-            password_policy.breach_checker = Some(checker);
-        }
+        // A checker set on the builder replaces the configured one; otherwise a configured
+        // Have I Been Pwned check without the `hibp` feature is an error, never skipped.
+        let password_config = &config.selfservice.methods.password.config;
+        let password_policy = match self.breach_checker {
+            Some(checker) => password_config.policy_with_checker(Some(checker)),
+            None => password_config.build_policy()?,
+        };
         let templates = crate::courier::Templates::from_config_with_sms(
             &config.courier.templates,
             self.courier_templates,

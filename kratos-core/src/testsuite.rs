@@ -327,6 +327,21 @@ pub fn kratos(store: Arc<dyn Persister>) -> Kratos {
     kratos_with(store, "", Arc::new(crate::SystemClock))
 }
 
+/// `config` with the Have I Been Pwned check off
+/// (`selfservice.methods.password.config.haveibeenpwned_enabled: false`), so a registry built
+/// from it reaches no network and builds without the `hibp` feature. Every registry of the
+/// suite is built from such a configuration; tests of the breach check set a checker on the
+/// builder ([`KratosBuilder::breach_checker`](crate::KratosBuilder::breach_checker)).
+pub fn without_hibp(mut config: Config) -> Config {
+    config
+        .selfservice
+        .methods
+        .password
+        .config
+        .haveibeenpwned_enabled = false;
+    config
+}
+
 /// Like [`kratos`], with extra YAML configuration appended and a clock.
 pub fn kratos_with(
     store: Arc<dyn Persister>,
@@ -349,7 +364,7 @@ pub fn builder_with(
         "secrets:\n  default: [\"conformance-suite-secret-0123456789\"]\nhashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n{extra_yaml}"
     ))
     .expect("config");
-    Kratos::builder(config)
+    Kratos::builder(without_hibp(config))
         .clock(clock)
         .store(store)
         .schema(test_schema())

@@ -153,7 +153,7 @@ fn sms_channel(url: &str, auth: &str) -> String {
 fn build(channels: &str) -> (Kratos, MemoryOutbox, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let email = MemoryOutbox::new();
-    let k = Kratos::builder(config(channels))
+    let k = Kratos::builder(kratos_core::testsuite::without_hibp(config(channels)))
         .store(Arc::new(MemoryStore::new()))
         .schema(kratos_core::testsuite::test_schema())
         .clock(clock.clone())
@@ -312,9 +312,9 @@ async fn an_endpoint_down_or_answering_garbage_leaves_the_text_queued_for_a_retr
 
 #[test]
 fn a_channel_without_a_url_is_a_build_error_naming_its_key() {
-    let err = Kratos::builder(config(
+    let err = Kratos::builder(kratos_core::testsuite::without_hibp(config(
         "    - id: sms\n      request_config:\n        method: POST\n",
-    ))
+    )))
     .store(Arc::new(MemoryStore::new()))
     .schema(kratos_core::testsuite::test_schema())
     .build()
@@ -325,10 +325,10 @@ fn a_channel_without_a_url_is_a_build_error_naming_its_key() {
             .contains("courier.channels[0].request_config.url"),
         "{err}"
     );
-    let err = Kratos::builder(config(&sms_channel(
+    let err = Kratos::builder(kratos_core::testsuite::without_hibp(config(&sms_channel(
         "https://sms.example.com/",
         "{type: bearer, config: {token: sms-secret-3}}",
-    )))
+    ))))
     .store(Arc::new(MemoryStore::new()))
     .schema(kratos_core::testsuite::test_schema())
     .build()

@@ -22,7 +22,7 @@ fn kratos(port: u16, clock: Arc<ManualClock>) -> Kratos {
          courier:\n  smtp:\n    connection_uri: smtp://127.0.0.1:{port}/?disable_starttls=true\n    from_address: accounts@example.com\n    from_name: Example\n  worker:\n    retry_backoff: 10s\n"
     ))
     .unwrap();
-    Kratos::builder(config)
+    Kratos::builder(kratos_core::testsuite::without_hibp(config))
         .clock(clock)
         .store(Arc::new(MemoryStore::new()))
         .schema(kratos_core::testsuite::test_schema())

@@ -81,7 +81,7 @@ fn kratos() -> Kratos {
         "secrets:\n  default: [\"custom-method-secret-0123456789\"]\nhashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n",
     )
     .unwrap();
-    Kratos::builder(config)
+    Kratos::builder(kratos_core::testsuite::without_hibp(config))
         .store(Arc::new(MemoryStore::new()))
         .schema(kratos_core::testsuite::test_schema())
         .login_method(Arc::new(PinLogin))
@@ -195,7 +195,7 @@ fn a_configured_method_that_is_not_available_is_a_configuration_error() {
         "secrets:\n  default: [\"custom-method-secret-0123456789\"]\nselfservice:\n  methods:\n    oidc:\n      enabled: true\n",
     )
     .unwrap();
-    let err = Kratos::builder(config)
+    let err = Kratos::builder(kratos_core::testsuite::without_hibp(config))
         .schema(kratos_core::testsuite::test_schema())
         .build()
         .unwrap_err()

@@ -22,7 +22,7 @@ fn config(extra: &str) -> Config {
 }
 
 fn build(extra: &str, hooks: Vec<Arc<dyn FlowHook>>) -> Result<Kratos, kratos_core::BuildError> {
-    let mut b = Kratos::builder(config(extra))
+    let mut b = Kratos::builder(kratos_core::testsuite::without_hibp(config(extra)))
         .store(Arc::new(MemoryStore::new()))
         .schema(kratos_core::testsuite::test_schema());
     for h in hooks {

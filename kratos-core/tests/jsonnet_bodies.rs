@@ -127,7 +127,7 @@ fn build(yaml: &str) -> Result<Kratos, kratos_core::BuildError> {
         "secrets:\n  default: [\"jsonnet-test-secret-0123456789abcdef\"]\nhashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n{yaml}"
     ))
     .unwrap();
-    Kratos::builder(config)
+    Kratos::builder(kratos_core::testsuite::without_hibp(config))
         .store(Arc::new(MemoryStore::new()))
         .schema(kratos_core::testsuite::test_schema())
         .build()

@@ -40,6 +40,8 @@ async fn registration_rejects_weak_similar_and_breached_passwords() {
     )
     .unwrap();
     let breached = OfflineBreachList::from_passwords(["correct horse battery staple"]);
+    // A checker set on the builder replaces the configured Have I Been Pwned check, so the
+    // default `haveibeenpwned_enabled: true` needs no `hibp` feature here.
     let k = Kratos::builder(config)
         .schema(kratos_core::testsuite::test_schema())
         .breach_checker(Arc::new(breached))

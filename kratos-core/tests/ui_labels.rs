@@ -22,7 +22,7 @@ fn kratos() -> Kratos {
         "  flows:\n    registration:\n      after:\n        password:\n          hooks: [{hook: session}]\n",
     ))
     .unwrap();
-    Kratos::builder(config)
+    Kratos::builder(kratos_core::testsuite::without_hibp(config))
         .schema(IdentitySchema::from_json_str("default", QUICKSTART).unwrap())
         .store(Arc::new(kratos_core::store::MemoryStore::new()))
         .build()
@@ -140,7 +140,7 @@ async fn the_login_identifier_is_id_without_one_titled_identifier() {
     let config =
         Config::from_yaml_str("secrets:\n  default: [\"ui-labels-test-secret-0123456789\"]\n")
             .unwrap();
-    let k = Kratos::builder(config)
+    let k = Kratos::builder(kratos_core::testsuite::without_hibp(config))
         .schema(kratos_core::testsuite::test_schema())
         .store(Arc::new(kratos_core::store::MemoryStore::new()))
         .build()

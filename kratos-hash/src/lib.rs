@@ -30,6 +30,18 @@
 //! Hashing and verification are deliberately slow, blocking CPU work (tens
 //! to hundreds of milliseconds at the default costs): async callers should
 //! run them on a blocking thread (e.g. `tokio::task::spawn_blocking`).
+//!
+//! # Features
+//!
+//! This crate has no cargo features.
+//!
+//! # Manual
+//!
+//! The repository's [README](https://example.invalid/kratos-rs/blob/main/README.md) and
+//! [ARCHITECTURE](https://example.invalid/kratos-rs/blob/main/docs/ARCHITECTURE.md) are the manual.
+//! [kratos-core](https://docs.rs/kratos-core) uses this crate for every password and re-exports it
+//! as `kratos_core::hash`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::fmt;
 use std::sync::Arc;

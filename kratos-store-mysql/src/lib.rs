@@ -7,12 +7,45 @@
 //! text are unique indexes over stored SHA-256 digests of it.
 //!
 //! ```no_run
+//! use std::sync::Arc;
+//! use kratos_core::{Config, Kratos, identity::IdentitySchema};
+//!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let store = kratos_store_mysql::connect("mysql://root@127.0.0.1:3306/kratos").await?;
 //! store.migrate().await?;
-//! # Ok::<(), sea_orm::DbErr>(())
+//! let config = Config::from_yaml_str(r#"
+//! secrets:
+//!   default: ["change-me-to-a-long-random-value"]
+//! selfservice:
+//!   methods:
+//!     password:
+//!       config:
+//!         haveibeenpwned_enabled: false # or build kratos-core with its `hibp` feature
+//! "#)?;
+//! // Identity schemas as Kratos writes them: from a JSON value, a file or a URL.
+//! let schema = IdentitySchema::from_value("default", serde_json::json!({
+//!     "properties": {"traits": {"type": "object", "properties": {
+//!         "email": {"type": "string", "format": "email",
+//!                   "ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}}
+//!     }, "required": ["email"]}}
+//! }))?;
+//! let kratos = Kratos::builder(config).store(Arc::new(store)).schema(schema).build()?;
+//! # let _ = kratos;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
+//!
+//! # Features
+//!
+//! This crate has no cargo features.
+//!
+//! # Manual
+//!
+//! The repository's [README](https://example.invalid/kratos-rs/blob/main/README.md) and
+//! [ARCHITECTURE](https://example.invalid/kratos-rs/blob/main/docs/ARCHITECTURE.md) (its Storage
+//! section) are the manual; the SQL itself is in
+//! [kratos-store-sql](https://docs.rs/kratos-store-sql).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::time::Duration;
 

@@ -12,16 +12,49 @@
 //! caches of the app instances sharing the database.
 //!
 //! ```
-//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use kratos_core::{Config, Kratos, identity::IdentitySchema};
 //! use kratos_store_sql::SqlStore;
 //!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! // Any sea-orm connection (this one needs sea-orm's `sqlx-sqlite` feature); the backend crates
+//! // open tuned ones: `kratos_store_sqlite::connect`, `kratos_store_postgres::connect`,
+//! // `kratos_store_mysql::connect`.
 //! let db = sea_orm::Database::connect("sqlite::memory:").await?;
 //! let store = SqlStore::new(db);
 //! store.migrate().await?;
-//! store.rollback_all().await?;
-//! # Ok::<(), sea_orm::DbErr>(())
+//! let config = Config::from_yaml_str(r#"
+//! secrets:
+//!   default: ["change-me-to-a-long-random-value"]
+//! selfservice:
+//!   methods:
+//!     password:
+//!       config:
+//!         haveibeenpwned_enabled: false # or build kratos-core with its `hibp` feature
+//! "#)?;
+//! // Identity schemas as Kratos writes them: from a JSON value, a file or a URL.
+//! let schema = IdentitySchema::from_value("default", serde_json::json!({
+//!     "properties": {"traits": {"type": "object", "properties": {
+//!         "email": {"type": "string", "format": "email",
+//!                   "ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}}
+//!     }, "required": ["email"]}}
+//! }))?;
+//! let kratos = Kratos::builder(config).store(Arc::new(store)).schema(schema).build()?;
+//! # let _ = kratos;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
+//!
+//! # Features
+//!
+#![doc = document_features::document_features!()]
+//!
+//! # Manual
+//!
+//! The repository's [README](https://example.invalid/kratos-rs/blob/main/README.md) and
+//! [ARCHITECTURE](https://example.invalid/kratos-rs/blob/main/docs/ARCHITECTURE.md) (its Storage
+//! section) are the manual.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod changes;
 mod cleanup_store;

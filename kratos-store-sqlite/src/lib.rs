@@ -5,16 +5,51 @@
 //! the shared [`SqlStore`], which implements every store trait.
 //!
 //! ```
+//! use std::sync::Arc;
+//! use kratos_core::{Config, Kratos, identity::IdentitySchema};
+//!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! // A private database in memory; `kratos_store_sqlite::connect("sqlite://app.db")` opens
+//! // (and creates) a file.
 //! let store = kratos_store_sqlite::in_memory().await?;
 //! store.migrate().await?;
-//! # Ok::<(), sea_orm::DbErr>(())
+//! let config = Config::from_yaml_str(r#"
+//! secrets:
+//!   default: ["change-me-to-a-long-random-value"]
+//! selfservice:
+//!   methods:
+//!     password:
+//!       config:
+//!         haveibeenpwned_enabled: false # or build kratos-core with its `hibp` feature
+//! "#)?;
+//! // Identity schemas as Kratos writes them: from a JSON value, a file or a URL.
+//! let schema = IdentitySchema::from_value("default", serde_json::json!({
+//!     "properties": {"traits": {"type": "object", "properties": {
+//!         "email": {"type": "string", "format": "email",
+//!                   "ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}}
+//!     }, "required": ["email"]}}
+//! }))?;
+//! let kratos = Kratos::builder(config).store(Arc::new(store)).schema(schema).build()?;
+//! # let _ = kratos;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
 //!
 //! SQLite runs one writer at a time; the pool defaults to one connection, which serialises
 //! statements in the process and avoids `SQLITE_BUSY` on lock upgrades. Use PostgreSQL when
 //! several processes share the data.
+//!
+//! # Features
+//!
+//! This crate has no cargo features.
+//!
+//! # Manual
+//!
+//! The repository's [README](https://example.invalid/kratos-rs/blob/main/README.md) and
+//! [ARCHITECTURE](https://example.invalid/kratos-rs/blob/main/docs/ARCHITECTURE.md) (its Storage
+//! section) are the manual; the SQL itself is in
+//! [kratos-store-sql](https://docs.rs/kratos-store-sql).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::time::Duration;
 

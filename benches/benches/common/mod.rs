@@ -37,12 +37,22 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// Configuration at the library's defaults (argon2id 19 MiB, t=2, p=1), plus `extra_yaml`.
+/// Configuration at the library's defaults (argon2id 19 MiB, t=2, p=1), plus `extra_yaml`, with
+/// the Have I Been Pwned check off.
 pub fn config(extra_yaml: &str) -> Config {
-    Config::from_yaml_str(&format!(
+    let mut config = Config::from_yaml_str(&format!(
         "secrets:\n  default: [\"bench-secret-0123456789abcdef0123\"]\n{extra_yaml}"
     ))
-    .expect("config")
+    .expect("config");
+    // The benchmarks reach no network: no Have I Been Pwned check (Kratos's default, which
+    // needs kratos-core's `hibp` feature).
+    config
+        .selfservice
+        .methods
+        .password
+        .config
+        .haveibeenpwned_enabled = false;
+    config
 }
 
 /// An identity schema with one password identifier, the e-mail address.

@@ -145,6 +145,15 @@ fn configure(settings: &Settings) -> Result<(Config, mailbox::Delivery), String>
         Some(path) => Config::from_file(path).map_err(|e| e.to_string())?,
         None => Config::default(),
     };
+    // This app is built without kratos-core's `hibp` feature and calls no outside service:
+    // new passwords are not looked up in Have I Been Pwned (Kratos's default), which
+    // kratos-core would otherwise refuse to build without that feature.
+    config
+        .selfservice
+        .methods
+        .password
+        .config
+        .haveibeenpwned_enabled = false;
     let base = config
         .serve
         .public

@@ -49,7 +49,8 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = kratos_core::config::Config::from_yaml_str(
-//!     "secrets:\n  default: [\"change-me-to-a-long-random-value\"]\n",
+//!     "secrets:\n  default: [\"change-me-to-a-long-random-value\"]\n\
+//!      selfservice: {methods: {password: {config: {haveibeenpwned_enabled: false}}}}\n",
 //! )?;
 //! let schema = kratos_core::identity::IdentitySchema::from_value(
 //!     "default",

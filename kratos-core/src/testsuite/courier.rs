@@ -24,7 +24,7 @@ pub fn kratos_with_outbox(
     .expect("config");
     let outbox = MemoryOutbox::new();
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let k = Kratos::builder(config)
+    let k = Kratos::builder(super::without_hibp(config))
         .clock(clock.clone())
         .store(store)
         .schema(super::test_schema())

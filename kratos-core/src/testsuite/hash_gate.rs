@@ -8,7 +8,7 @@ pub(super) fn gated_kratos(store: Arc<dyn Persister>, permits: usize) -> Kratos 
         "secrets:\n  default: [\"conformance-suite-secret-0123456789\"]\nhashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n{SESSION_HOOK}"
     ))
     .expect("config");
-    Kratos::builder(config)
+    Kratos::builder(super::without_hibp(config))
         .store(store)
         .schema(test_schema())
         .hash_concurrency(permits)

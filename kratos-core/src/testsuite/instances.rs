@@ -139,7 +139,7 @@ pub async fn instances_courier_workers_send_each_message_once(
     .unwrap();
     let (out_one, out_two) = (MemoryOutbox::new(), MemoryOutbox::new());
     let build = |store: Arc<dyn Persister>, outbox: &MemoryOutbox| {
-        Kratos::builder(config.clone())
+        Kratos::builder(super::without_hibp(config.clone()))
             .store(store)
             .schema(super::test_schema())
             .courier_channel(Arc::new(outbox.clone()))

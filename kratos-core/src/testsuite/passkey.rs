@@ -48,7 +48,7 @@ pub fn passkey_kratos(store: Arc<dyn Persister>) -> Kratos {
         "secrets:\n  default: [\"conformance-suite-secret-0123456789\"]\n{PASSKEY_CONFIG}"
     ))
     .expect("config");
-    Kratos::builder(config)
+    Kratos::builder(super::without_hibp(config))
         .store(store)
         .schema(passkey_schema())
         .build()

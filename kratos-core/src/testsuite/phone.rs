@@ -57,7 +57,7 @@ fn phone_kratos(store: Arc<dyn Persister>, code_factor: &str, flows_yaml: &str) 
     ))
     .expect("config");
     let (mail, sms) = (MemoryOutbox::new(), MemoryOutbox::new());
-    let k = Kratos::builder(config)
+    let k = Kratos::builder(super::without_hibp(config))
         .clock(Arc::new(ManualClock::new(Utc::now())))
         .store(store)
         .schema(phone_schema())

@@ -51,7 +51,7 @@ fn registry(store: Arc<dyn Persister>, yaml: &str, nid: Uuid) -> Kratos {
         "secrets:\n  default: [\"conformance-suite-secret-0123456789\"]\nhashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 4\n{yaml}"
     ))
     .expect("config");
-    Kratos::builder(config)
+    Kratos::builder(super::without_hibp(config))
         .clock(Arc::new(SystemClock))
         .store(store)
         .schema(phone_schema())

@@ -258,7 +258,7 @@ pub async fn webauthn_passwordless_registers_and_signs_in(store: Arc<dyn Persist
         }, "required": ["email"]}}}),
     )
     .expect("schema");
-    let k = Kratos::builder(config)
+    let k = Kratos::builder(super::without_hibp(config))
         .store(store)
         .schema(schema)
         .build()

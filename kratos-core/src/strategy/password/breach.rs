@@ -41,6 +41,15 @@ pub enum BreachCheckError {
     /// A breach list could not be read.
     #[error("the breach list could not be read: {0}")]
     Io(#[from] std::io::Error),
+    /// The configuration asks for the Have I Been Pwned check
+    /// (`haveibeenpwned_enabled`, `true` by default as in Kratos), but kratos-core was built
+    /// without its `hibp` cargo feature, which holds the client.
+    #[error(
+        "haveibeenpwned_enabled is true (the default) but kratos-core was built without its `hibp` \
+         cargo feature: enable the `hibp` feature of kratos-core, or set \
+         selfservice.methods.password.config.haveibeenpwned_enabled: false"
+    )]
+    HibpFeatureDisabled,
 }
 
 /// The SHA-1 digest of a password, the key breach lists are indexed by.

@@ -5,6 +5,12 @@
 //! message id, English text and context. Breaches are looked up by a [`BreachChecker`]: an
 //! [`OfflineBreachList`] held in memory, or (feature `hibp`) `HaveIBeenPwned`, the k-anonymity
 //! range API that Kratos uses by default.
+//!
+//! The configuration's default (`haveibeenpwned_enabled: true`, as in Kratos) needs the `hibp`
+//! feature: without it, building a [`Kratos`](crate::Kratos) fails with
+//! [`BreachCheckError::HibpFeatureDisabled`] instead of skipping the check, unless the
+//! configuration sets `haveibeenpwned_enabled: false` or the host app sets its own checker
+//! ([`KratosBuilder::breach_checker`](crate::KratosBuilder::breach_checker)).
 
 pub mod breach;
 #[cfg(feature = "hibp")]

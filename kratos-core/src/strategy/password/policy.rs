@@ -80,9 +80,10 @@ pub struct PasswordPolicy {
     pub identifier_similarity_check_enabled: bool,
     /// The most breaches a password may appear in and still be accepted. Default 0.
     pub max_breaches: u64,
-    /// Where breaches are looked up; `None` (the default) skips the breach check. Kratos checks
-    /// Have I Been Pwned by default: enable the `hibp` feature and set a `HaveIBeenPwned` here to
-    /// do the same.
+    /// Where breaches are looked up; `None` (the default of this struct) skips the breach
+    /// check. Kratos checks Have I Been Pwned by default, and so does a policy built from the
+    /// configuration ([`PasswordPolicyConfig::build_policy`]): it sets a `HaveIBeenPwned` here
+    /// with the `hibp` feature and fails without it.
     pub breach_checker: Option<Arc<dyn BreachChecker>>,
 }
 
@@ -203,8 +204,10 @@ pub struct PasswordPolicyConfig {
     /// with a scheme (`http://127.0.0.1:8080`) is taken as a base URL, which Kratos does not
     /// support.
     pub haveibeenpwned_host: String,
-    /// Whether breaches are looked up in Have I Been Pwned (default `true`). Needs the `hibp`
-    /// feature: without it the breach check is skipped with a warning.
+    /// Whether breaches are looked up in Have I Been Pwned (default `true`, as in Kratos). Needs
+    /// the `hibp` feature: without it, [`build_policy`](Self::build_policy) fails with
+    /// [`BreachCheckError::HibpFeatureDisabled`](super::BreachCheckError::HibpFeatureDisabled)
+    /// while this is `true`.
     pub haveibeenpwned_enabled: bool,
     /// The most breaches a password may appear in (default 0).
     pub max_breaches: u64,
@@ -230,15 +233,32 @@ impl Default for PasswordPolicyConfig {
 }
 
 impl PasswordPolicyConfig {
-    /// The policy these settings describe, with a Have I Been Pwned client when enabled (and the
-    /// `hibp` feature is on). Fails when the host does not make a valid URL.
+    /// The policy these settings describe, with a Have I Been Pwned client when
+    /// `haveibeenpwned_enabled` is set.
+    ///
+    /// # Errors
+    ///
+    /// [`BreachCheckError::HibpFeatureDisabled`](super::BreachCheckError::HibpFeatureDisabled)
+    /// when `haveibeenpwned_enabled` is set and kratos-core was built without the `hibp` feature
+    /// (the check is never switched off silently); with the feature, an error when
+    /// `haveibeenpwned_host` does not make a valid URL.
     pub fn build_policy(&self) -> Result<PasswordPolicy, super::BreachCheckError> {
-        Ok(PasswordPolicy {
+        Ok(self.policy_with_checker(self.breach_checker()?))
+    }
+
+    /// The policy these settings describe with `checker` as its breach checker, whatever
+    /// `haveibeenpwned_enabled` says: for a checker the host app sets itself
+    /// ([`KratosBuilder::breach_checker`](crate::KratosBuilder::breach_checker)).
+    pub(crate) fn policy_with_checker(
+        &self,
+        checker: Option<Arc<dyn BreachChecker>>,
+    ) -> PasswordPolicy {
+        PasswordPolicy {
             min_length: self.min_password_length,
             identifier_similarity_check_enabled: self.identifier_similarity_check_enabled,
             max_breaches: self.max_breaches,
-            breach_checker: self.breach_checker()?,
-        })
+            breach_checker: checker,
+        }
     }
 
     #[cfg(feature = "hibp")]
@@ -268,9 +288,7 @@ impl PasswordPolicyConfig {
     #[cfg(not(feature = "hibp"))]
     fn breach_checker(&self) -> Result<Option<Arc<dyn BreachChecker>>, super::BreachCheckError> {
         if self.haveibeenpwned_enabled {
-            tracing::warn!(
-                "haveibeenpwned_enabled is set but kratos-core was built without the `hibp` feature: passwords are not checked against known breaches"
-            );
+            return Err(super::BreachCheckError::HibpFeatureDisabled);
         }
         Ok(None)
     }
@@ -546,9 +564,23 @@ mod tests {
 
     #[cfg(not(feature = "hibp"))]
     #[test]
-    fn config_without_the_hibp_feature_skips_breaches() {
-        let policy = PasswordPolicyConfig::default().build_policy().unwrap();
-        assert!(policy.breach_checker.is_none());
+    fn config_asking_for_hibp_without_the_feature_is_an_error() {
+        let err = PasswordPolicyConfig::default().build_policy().unwrap_err();
+        assert!(
+            matches!(err, BreachCheckError::HibpFeatureDisabled),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("`hibp` cargo feature"), "{message}");
+        assert!(
+            message.contains("haveibeenpwned_enabled: false"),
+            "{message}"
+        );
+        // A checker the host sets itself needs no feature.
+        let policy = PasswordPolicyConfig::default().policy_with_checker(Some(Arc::new(
+            OfflineBreachList::from_passwords(["password"]),
+        )));
+        assert!(policy.breach_checker.is_some());
     }
 
     #[test]

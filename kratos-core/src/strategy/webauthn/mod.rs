@@ -73,7 +73,7 @@ mod tests {
             "secrets:\n  default: [\"a-long-enough-secret-0123456789\"]\nselfservice:\n  methods:\n    webauthn:\n      enabled: true\n      config:\n{webauthn}"
         ))
         .expect("config");
-        crate::Kratos::builder(config)
+        crate::Kratos::builder(crate::testsuite::without_hibp(config))
             .schema(crate::testsuite::test_schema())
             .build()
             .expect("builds")
@@ -95,7 +95,7 @@ mod tests {
                 "secrets:\n  default: [\"a-long-enough-secret-0123456789\"]\nselfservice:\n  methods:\n    webauthn:\n      enabled: true\n      config:\n{rp}"
             ))
             .expect("config");
-            let err = crate::Kratos::builder(config)
+            let err = crate::Kratos::builder(crate::testsuite::without_hibp(config))
                 .schema(crate::testsuite::test_schema())
                 .build()
                 .expect_err("refused");
