@@ -120,7 +120,14 @@ where
             };
             match outcome {
                 Ok(()) => inner.call(Request::from_parts(parts, body)).await,
-                Err(e) => Ok(refuse(&guard.kratos, &parts.headers, &parts.uri, &e)),
+                Err(e) => {
+                    // The path the client asked for, before any `Router::nest` stripped it.
+                    let uri = parts
+                        .extensions
+                        .get::<axum::extract::OriginalUri>()
+                        .map_or(&parts.uri, |o| &o.0);
+                    Ok(refuse(&guard.kratos, &parts.headers, uri, &e))
+                }
             }
         })
     }
@@ -156,12 +163,23 @@ fn refuse(
             "{base}{}",
             uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
         );
-        let mut url = format!("{base}/self-service/login/browser?");
+        let mut url = format!("{base}/self-service/login/browser");
+        let mut query = Vec::new();
         if aal2 {
-            url.push_str("aal=aal2&");
+            query.push("aal=aal2".to_owned());
         }
-        url.push_str("return_to=");
-        url.extend(form_urlencoded::byte_serialize(back.as_bytes()));
+        // Only a page the flows would send the browser back to (`default_browser_return_url`
+        // or `allowed_return_urls`); another would make the sign-in refuse to start.
+        let allowed = &kratos.config().selfservice.allowed_return_urls;
+        if kratos_core::flow::check_return_to(&back, &kratos.default_return_url(), allowed).is_ok()
+        {
+            let encoded: String = form_urlencoded::byte_serialize(back.as_bytes()).collect();
+            query.push(format!("return_to={encoded}"));
+        }
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(&query.join("&"));
+        }
         return Redirect::to(&url).into_response();
     }
     session_error(kratos, error).into_response()
@@ -176,6 +194,7 @@ pub struct SignedIn {
     /// The session token, for API clients (`X-Session-Token`).
     pub token: kratos_core::session::SessionToken,
     cookie: HeaderValue,
+    csrf: Option<HeaderValue>,
 }
 
 impl std::fmt::Debug for SignedIn {
@@ -191,14 +210,19 @@ impl IntoResponseParts for SignedIn {
 
     fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
         res.headers_mut().append(header::SET_COOKIE, self.cookie);
+        if let Some(csrf) = self.csrf {
+            res.headers_mut().append(header::SET_COOKIE, csrf);
+        }
         Ok(res)
     }
 }
 
 /// Signs an identity in from the app's own code (after the app checked who it is by its own
 /// means: a magic link of its own, an SSO it terminates, a test): issues a session whose one
-/// authentication step is `method` at aal1, with the request's address and user agent, and
-/// the session cookie that carries it.
+/// authentication step is `method` at aal1, with the request's user agent as its device (no
+/// address: the caller's server knows it, these headers do not), and as response parts the
+/// session cookie that carries it and a new CSRF cookie (as every sign-in renews it, so the
+/// forms opened before it stop working).
 ///
 /// # Errors
 ///
@@ -234,5 +258,6 @@ pub async fn sign_in(
         session: issued.session,
         token: issued.token,
         cookie,
+        csrf: crate::cookie::csrf_cookie_reset(kratos),
     })
 }

@@ -50,6 +50,12 @@ fn app() -> (Router, Kratos) {
         )
         .route_layer(LoginRequired::new(&kratos))
         .merge(vault)
+        .nest(
+            "/app",
+            Router::new()
+                .route("/inner", get(|| async { "inner" }))
+                .route_layer(LoginRequired::new(&kratos)),
+        )
         .route(
             "/magic/{id}",
             get(
@@ -343,6 +349,16 @@ async fn the_guard_answers_json_clients_with_kratos_errors() {
         .await;
     jar.absorb(&res);
     assert_eq!(res.status, StatusCode::SEE_OTHER);
+    // The session cookie, and a new CSRF cookie, as every sign-in sets them.
+    let cookies = res.set_cookies();
+    assert!(
+        cookies.iter().any(|c| c.starts_with("ory_kratos_session=")),
+        "{cookies:?}"
+    );
+    assert!(
+        cookies.iter().any(|c| c.starts_with("csrf_token")),
+        "{cookies:?}"
+    );
     let res = call(Method::GET, "/dashboard")
         .json_accept()
         .jar(&jar)
@@ -350,6 +366,15 @@ async fn the_guard_answers_json_clients_with_kratos_errors() {
         .await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.body, json!(format!("dashboard of {}", identity.id)));
+    // A guarded route inside `Router::nest` comes back to its whole path.
+    let res = call(Method::GET, "/app/inner?x=1")
+        .html_accept()
+        .send(&app)
+        .await;
+    assert_eq!(
+        query_param(res.location(), "return_to").as_deref(),
+        Some("http://127.0.0.1:4455/app/inner?x=1")
+    );
     // aal2 routes: a browser steps up, a JSON client gets 403 session_aal2_required.
     let res = call(Method::GET, "/vault")
         .html_accept()
@@ -412,6 +437,40 @@ async fn sessions_are_revoked_only_by_same_origin_posts() {
         .send(&app)
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
+    // So are posts with neither header, a foreign origin, or `Origin: null`, on both endpoints.
+    for (name, value) in [
+        ("x-none", "none"),
+        ("origin", "https://evil.example"),
+        ("origin", "null"),
+    ] {
+        for (path, form) in [
+            (
+                "/account/sessions/revoke",
+                vec![("session", other_id.as_str())],
+            ),
+            ("/account/sessions/revoke-others", vec![]),
+        ] {
+            let res = call(Method::POST, path)
+                .header(name, value)
+                .jar(&jar)
+                .form(&form)
+                .send(&app)
+                .await;
+            assert_eq!(
+                res.status,
+                StatusCode::FORBIDDEN,
+                "{path} with {name}: {value}"
+            );
+        }
+    }
+    // A revoke without the session it names revokes nothing (not all the others).
+    let res = call(Method::POST, "/account/sessions/revoke")
+        .header("sec-fetch-site", "same-origin")
+        .jar(&jar)
+        .form(&[])
+        .send(&app)
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
     let res = call(Method::GET, "/dashboard")
         .json_accept()
         .jar(&other)

@@ -509,7 +509,10 @@ async fn show_flow(
     let typed: Option<UiContainer> = serde_json::from_value(ui.clone()).ok();
     let mut forms = typed
         .as_ref()
-        .map(|ui| kratos_axum::ui::forms_of(page.flow_kind(), ui))
+        .map(|ui| {
+            let aal2 = flow.get("requested_aal").and_then(Value::as_str) == Some("aal2");
+            kratos_axum::ui::forms_of(page.flow_kind(), ui, aal2)
+        })
         .unwrap_or_default();
     if page.kind == "settings" {
         forms.retain(|f| !crate::security::GROUPS.contains(&f.group.as_str()));

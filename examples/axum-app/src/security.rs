@@ -217,7 +217,7 @@ pub(crate) async fn second_factor_page(
     let offers = |g: &str| groups.iter().any(|x| x == g);
     // One titled form per second factor, rendered with kratos-axum's node templates.
     let forms = serde_json::from_value::<kratos_core::flow::ui::UiContainer>(ui.clone())
-        .map(|ui| kratos_axum::ui::forms_of(kratos_axum::ui::FlowKind::Login, &ui))
+        .map(|ui| kratos_axum::ui::forms_of(kratos_axum::ui::FlowKind::Login, &ui, true))
         .unwrap_or_default();
     let lead = match (offers("totp"), offers("lookup_secret")) {
         _ if offers("webauthn") => {

@@ -104,7 +104,7 @@ async fn sign_up_sign_out_sign_in() {
     let dir = std::env::temp_dir().join(format!("minimal-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let (app_port, driver_port) = (free_port(), free_port());
-    let mut app = Command::new(env!("CARGO_BIN_EXE_minimal"))
+    let app = Command::new(env!("CARGO_BIN_EXE_minimal"))
         .env("ADDR", format!("127.0.0.1:{app_port}"))
         .env(
             "DATABASE_URL",
@@ -113,15 +113,17 @@ async fn sign_up_sign_out_sign_in() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_port(app_port, "the example", &mut app);
-    let mut chromedriver = Command::new(&driver)
+    // Killed however the test ends, from the moment they run.
+    let mut children = Processes(vec![app]);
+    wait_for_port(app_port, "the example", &mut children.0[0]);
+    let chromedriver = Command::new(&driver)
         .arg(format!("--port={driver_port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_port(driver_port, "chromedriver", &mut chromedriver);
-    let _children = Processes(vec![app, chromedriver]);
+    children.0.push(chromedriver);
+    wait_for_port(driver_port, "chromedriver", &mut children.0[1]);
     let caps = serde_json::json!({"goog:chromeOptions": {"binary": chromium, "args": [
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--no-first-run", "--disable-background-networking", "--disable-component-update",

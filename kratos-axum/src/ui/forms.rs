@@ -83,10 +83,12 @@ fn title_of(group: &NodeGroup) -> Option<&'static str> {
 /// each with the `default` group's nodes (the CSRF token, an identifier) before its own.
 /// A sign-in or sign-up at the first factor (`second_factor` false) offering several methods
 /// is one form: the first method's nodes, then the others' after an "or", as people expect
-/// of a sign-in page. A flow that offers only second factors (TOTP, backup codes, security
-/// keys) shows one titled form per factor. Script nodes are in no form (the page loads them
-/// once).
-pub fn forms_of(kind: FlowKind, ui: &UiContainer) -> Vec<FormSpec> {
+/// of a sign-in page. A second-factor step (`second_factor`: a login flow whose
+/// `requested_aal` is `aal2`; also assumed when the flow offers only TOTP, backup codes and
+/// security keys) shows one titled form per factor, so a code sent by email or text message
+/// and an authenticator app's code are never one form. Script nodes are in no form (the page
+/// loads them once).
+pub fn forms_of(kind: FlowKind, ui: &UiContainer, second_factor: bool) -> Vec<FormSpec> {
     let mut groups: Vec<&NodeGroup> = Vec::new();
     for n in &ui.nodes {
         if n.node_type != NodeType::Script
@@ -124,12 +126,13 @@ pub fn forms_of(kind: FlowKind, ui: &UiContainer) -> Vec<FormSpec> {
             }]
         };
     }
-    let second_factor = groups.iter().all(|g| {
-        matches!(
-            g,
-            NodeGroup::Totp | NodeGroup::LookupSecret | NodeGroup::Webauthn
-        )
-    });
+    let second_factor = second_factor
+        || groups.iter().all(|g| {
+            matches!(
+                g,
+                NodeGroup::Totp | NodeGroup::LookupSecret | NodeGroup::Webauthn
+            )
+        });
     let combined = matches!(kind, FlowKind::Login | FlowKind::Registration)
         && !second_factor
         && groups.len() > 1;

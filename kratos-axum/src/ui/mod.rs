@@ -204,13 +204,18 @@ impl Renderer {
     /// The forms of a flow's `ui` (and its scripts), without a page around them, for an app
     /// that puts them in its own page: one form per method, or, for `login` and
     /// `registration` at the first factor, one form offering every method (see
-    /// [`forms_of`]).
+    /// [`forms_of`]; `second_factor` for a login flow whose `requested_aal` is `aal2`).
     ///
     /// # Errors
     ///
     /// [`UiError`] when `kratos/nodes.html` fails to render.
-    pub fn render_ui(&self, kind: FlowKind, ui: &UiContainer) -> Result<String, UiError> {
-        let forms = forms_of(kind, ui);
+    pub fn render_ui(
+        &self,
+        kind: FlowKind,
+        ui: &UiContainer,
+        second_factor: bool,
+    ) -> Result<String, UiError> {
+        let forms = forms_of(kind, ui, second_factor);
         self.render("kratos/forms.html", json!({ "ui": ui, "forms": forms }))
     }
 
@@ -222,7 +227,7 @@ impl Renderer {
         })?;
         let links = sample_links();
         for kind in FlowKind::ALL {
-            let forms = forms_of(kind, &ui);
+            let forms = forms_of(kind, &ui, false);
             self.render(
                 "kratos/flow.html",
                 json!({
@@ -231,7 +236,7 @@ impl Renderer {
                 }),
             )?;
         }
-        self.render_ui(FlowKind::Login, &ui)?;
+        self.render_ui(FlowKind::Login, &ui, false)?;
         self.render(
             "kratos/error.html",
             json!({"title": "t", "message": "m", "error": {"id": "x"}, "restart": "/", "links": &links}),

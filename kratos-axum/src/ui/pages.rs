@@ -183,7 +183,7 @@ impl SelfServicePages {
             get(
                 move |State(kratos): State<Kratos>,
                       headers: HeaderMap,
-                      uri: Uri,
+                      axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
                       Query(query): Query<NoticeQuery>| async move {
                     sessions_page(&inner, &kratos, &headers, &uri, &query).await
                 },
@@ -196,7 +196,15 @@ impl SelfServicePages {
                 move |State(kratos): State<Kratos>,
                       headers: HeaderMap,
                       axum::extract::Form(form): axum::extract::Form<RevokeForm>| async move {
-                    revoke(&inner, &kratos, &headers, form.session).await
+                    match form.session {
+                        Some(id) => revoke(&inner, &kratos, &headers, Some(id)).await,
+                        // One session's button without its session: nothing to revoke (never
+                        // all of them, which is the other endpoint's job).
+                        None => {
+                            let error = json!({"id": "not_found", "code": 404});
+                            error_response(&inner, &kratos, &headers, error, None).await
+                        }
+                    }
                 },
             ),
         );
@@ -470,7 +478,9 @@ async fn flow_page(
         }
         _ => kind.title(),
     };
-    let forms = forms_of(kind, &ui);
+    let second_factor = kind == FlowKind::Login
+        && flow.get("requested_aal").and_then(Value::as_str) == Some("aal2");
+    let forms = forms_of(kind, &ui, second_factor);
     let (links, signed_in) = links(inner, kratos, headers).await;
     html(
         StatusCode::OK,
@@ -704,10 +714,10 @@ mod tests {
 
     #[test]
     fn init_url_passes_the_query_on() {
-        let kratos = Kratos::builder(Config {
+        let kratos = Kratos::builder(kratos_core::testsuite::without_hibp(Config {
             dev: true,
             ..Config::default()
-        })
+        }))
         .schema(kratos_core::testsuite::test_schema())
         .build()
         .unwrap();

@@ -11,7 +11,7 @@ fn default_templates_render() {
     let r = Renderer::new();
     // minijinja escapes `/` in values too (`&#x2f;`), which browsers read as `/`.
     let html = r
-        .render_ui(FlowKind::Login, &ui())
+        .render_ui(FlowKind::Login, &ui(), false)
         .unwrap()
         .replace("&#x2f;", "/");
     // A CSRF field, labels tied to their inputs, messages tied to their field.
@@ -62,7 +62,7 @@ fn default_templates_render() {
 #[test]
 fn sign_in_offers_its_methods_in_one_form() {
     let ui = ui();
-    let forms = forms_of(FlowKind::Login, &ui);
+    let forms = forms_of(FlowKind::Login, &ui, false);
     assert_eq!(forms.len(), 1, "{forms:?}");
     assert_eq!(
         forms[0].group,
@@ -85,7 +85,7 @@ fn sign_in_offers_its_methods_in_one_form() {
             .all(|&i| ui.nodes[i].node_type != kratos_core::flow::ui::NodeType::Script)
     );
     // Settings: one titled form per method, each with the CSRF token.
-    let settings = forms_of(FlowKind::Settings, &ui);
+    let settings = forms_of(FlowKind::Settings, &ui, false);
     assert_eq!(settings.len(), 6);
     assert_eq!(settings[0].title, Some("Password"));
     assert!(settings.iter().all(|f| f.nodes.contains(&0)));
@@ -96,7 +96,7 @@ fn second_factors_get_a_form_each() {
     let mut ui = ui();
     ui.nodes
         .retain(|n| matches!(n.group.as_str(), "default" | "totp" | "lookup_secret"));
-    let forms = forms_of(FlowKind::Login, &ui);
+    let forms = forms_of(FlowKind::Login, &ui, false);
     assert_eq!(forms.len(), 2);
     assert_eq!(forms[0].title, Some("Authenticator app"));
     assert_eq!(forms[1].title, Some("Backup codes"));
@@ -109,7 +109,9 @@ fn values_are_escaped() {
         "identifier",
         serde_json::json!("\"><script>alert(1)</script>"),
     );
-    let html = Renderer::new().render_ui(FlowKind::Login, &ui).unwrap();
+    let html = Renderer::new()
+        .render_ui(FlowKind::Login, &ui, false)
+        .unwrap();
     assert!(!html.contains("<script>alert(1)"), "{html}");
     assert!(html.contains("&lt;script&gt;alert(1)"), "{html}");
 }
@@ -162,4 +164,17 @@ fn a_broken_override_is_refused_at_build_naming_it() {
         .build()
         .unwrap_err();
     assert_eq!(e.template(), "kratos/sessions.html", "{e}");
+}
+
+#[test]
+fn an_aal2_login_with_a_code_and_totp_is_one_form_each() {
+    let mut ui = ui();
+    ui.nodes
+        .retain(|n| matches!(n.group.as_str(), "default" | "code" | "totp"));
+    // Offered together at the first factor, they would share a form; as second factors not.
+    assert_eq!(forms_of(FlowKind::Login, &ui, false).len(), 1);
+    let forms = forms_of(FlowKind::Login, &ui, true);
+    assert_eq!(forms.len(), 2);
+    assert_eq!(forms[0].title, Some("One-time code"));
+    assert!(forms.iter().all(|f| f.secondary.is_empty()));
 }
