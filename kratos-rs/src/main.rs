@@ -95,7 +95,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let mut s = sources(&cli);
             s.keto = args.keto_config.clone();
             s.dev = args.dev;
-            serve::serve(&s, args.migrate).await?;
+            match serve::serve(&s, args.migrate).await {
+                Ok(()) => {}
+                Err(serve::ServeError::Early(e)) => return Err(e),
+                Err(serve::ServeError::Logged) => return Ok(ExitCode::FAILURE),
+            }
         }
         Command::Migrate {
             kind: MigrateKind::Sql { action, dsn },

@@ -53,6 +53,9 @@ fn post(url: &str, body: &Value, headers: &[(&str, &str)]) -> common::Response {
     request("POST", url, Some(body), headers).unwrap()
 }
 
+/// The password `register_and_login` registers with.
+const PASSWORD: &str = "Correct-Horse-Battery-Staple-42";
+
 /// Registers and logs in over the public API (API flows), and reads the session back.
 fn register_and_login(public: &str) -> String {
     let flow = request(
@@ -64,7 +67,7 @@ fn register_and_login(public: &str) -> String {
     .unwrap()
     .json();
     let flow_id = flow["id"].as_str().expect("a registration flow id");
-    let password = "Correct-Horse-Battery-Staple-42";
+    let password = PASSWORD;
     let registered = post(
         &format!("{public}/self-service/registration?flow={flow_id}"),
         &json!({
@@ -311,4 +314,72 @@ fn an_imported_identity_signs_in_with_its_hashed_password() {
     );
     assert_eq!(login.status, 200, "{}", login.text());
     assert!(server.terminate());
+}
+
+/// Logs as JSON lines at debug level (the quickstart's `log` with `LOG_FORMAT=json`), one
+/// span per request naming the path, counters on the admin port's `/metrics/prometheus`,
+/// and neither the password nor the session token in the output.
+#[test]
+fn serve_logs_json_exports_prometheus_metrics_and_leaks_no_secret() {
+    let dir = TempDir::new("serve-observability");
+    let ports = ports();
+    let mut env = quickstart_env(&ports, "memory");
+    env.push(("LOG_FORMAT", "json".into()));
+    let mut server = Server::start(
+        &["serve", "-c", "kratos.yml", "--allow-unimplemented"],
+        &env,
+        dir.path("serve.log"),
+    );
+    let public = format!("http://127.0.0.1:{}", ports.public);
+    let admin = format!("http://127.0.0.1:{}", ports.admin);
+    server.wait_ready(&format!("{public}/health/alive"));
+    let token = register_and_login(&public);
+    let metrics = request("GET", &format!("{admin}/metrics/prometheus"), None, &[]).unwrap();
+    assert_eq!(metrics.status, 200, "{}", metrics.text());
+    let content_type = metrics
+        .headers
+        .iter()
+        .find(|(k, _)| k == "content-type")
+        .map(|(_, v)| v.as_str());
+    assert!(
+        content_type.is_some_and(|v| v.starts_with("text/plain")),
+        "{content_type:?}"
+    );
+    let text = metrics.text();
+    for name in ["kratos_login_total", "kratos_registration_total"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(name) && !l.starts_with('#')),
+            "no {name} sample:\n{text}"
+        );
+    }
+    // Not on the public port.
+    let public_metrics =
+        request("GET", &format!("{public}/metrics/prometheus"), None, &[]).unwrap();
+    assert_eq!(public_metrics.status, 404);
+    assert!(server.terminate());
+    let output = std::fs::read_to_string(dir.path("serve.log")).unwrap();
+    assert!(
+        !output.contains(PASSWORD),
+        "the password is logged:\n{output}"
+    );
+    assert!(
+        !output.contains(&token),
+        "the session token is logged:\n{output}"
+    );
+    assert!(
+        !output.contains("?flow="),
+        "a query string is logged:\n{output}"
+    );
+    // The request spans are there, as JSON lines.
+    let events: Vec<Value> = output
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        events.iter().any(|e| {
+            e["span"]["path"] == "/self-service/login" && e["span"]["method"] == "POST"
+        }),
+        "no request span for the login:\n{output}"
+    );
 }
