@@ -383,3 +383,103 @@ fn serve_logs_json_exports_prometheus_metrics_and_leaks_no_secret() {
         "no request span for the login:\n{output}"
     );
 }
+
+/// Starts `serve` with Keto, `limit.max_read_depth` at 5 and `extra` in the environment;
+/// answers the server and its Keto read and write URLs.
+fn serve_keto(
+    dir: &TempDir,
+    log: &str,
+    extra: &[(&'static str, &str)],
+) -> (Server, String, String) {
+    let ports = ports();
+    let mut env = quickstart_env(&ports, "memory");
+    env.retain(|(k, _)| *k != "LIMIT_MAX_READ_DEPTH");
+    env.push(("LIMIT_MAX_READ_DEPTH", "5".into()));
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let mut server = Server::start(
+        &[
+            "serve",
+            "-c",
+            "kratos.yml",
+            "--keto-config",
+            "keto.yml",
+            "--allow-unimplemented",
+        ],
+        &env,
+        dir.path(log),
+    );
+    let read = format!("http://127.0.0.1:{}", ports.read);
+    let write = format!("http://127.0.0.1:{}", ports.write);
+    server.wait_ready(&format!("{read}/health/ready"));
+    (server, read, write)
+}
+
+/// Two readers' subject sets on `Doc:plan`, each one level deep: deciding that `eve` is not
+/// a reader walks both.
+fn write_wide_readers(write: &str) {
+    for t in [
+        tuple("Doc", "plan", "readers", json!("ada")),
+        tuple("Doc", "plan", "readers", team_members("a")),
+        tuple("Doc", "plan", "readers", team_members("b")),
+        tuple("Team", "a", "members", team_members("a2")),
+        tuple("Team", "b", "members", team_members("b2")),
+        tuple("Team", "a2", "members", json!("bob")),
+        tuple("Team", "b2", "members", json!("bob")),
+    ] {
+        let put = request(
+            "PUT",
+            &format!("{write}/admin/relation-tuples"),
+            Some(&t),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(put.status, 201, "{}", put.text());
+    }
+}
+
+fn check_read(read: &str, subject: &str) -> common::Response {
+    post(
+        &format!("{read}/relation-tuples/check/openapi"),
+        &tuple("Doc", "plan", "read", json!(subject)),
+        &[],
+    )
+}
+
+/// `limit.max_read_width` lowered to 1 by the environment: a check that must walk both
+/// subject sets to answer is refused with 422 in strict mode, and answers `allowed: false`
+/// (Keto's unknown) without it; with the default width the same check is a plain `false`.
+#[test]
+fn a_lowered_read_width_stops_a_wide_check_as_keto_does() {
+    let dir = TempDir::new("serve-width");
+    let (server, read, write) = serve_keto(&dir, "strict.log", &[("LIMIT_MAX_READ_WIDTH", "1")]);
+    write_wide_readers(&write);
+    let ada = check_read(&read, "ada");
+    assert_eq!(ada.json()["allowed"], true, "{}", ada.text());
+    // Both subject sets lead to bob: the one walked is enough.
+    let bob = check_read(&read, "bob");
+    assert_eq!(bob.json()["allowed"], true, "{}", bob.text());
+    let eve = check_read(&read, "eve");
+    assert_eq!(eve.status, 422, "{}", eve.text());
+    assert!(server.terminate());
+
+    let (server, read, write) = serve_keto(
+        &dir,
+        "lenient.log",
+        &[
+            ("LIMIT_MAX_READ_WIDTH", "1"),
+            ("FEATURE_FLAGS_STRICT_MODE", "false"),
+        ],
+    );
+    write_wide_readers(&write);
+    let eve = check_read(&read, "eve");
+    assert_eq!(eve.status, 200, "{}", eve.text());
+    assert_eq!(eve.json()["allowed"], false);
+    assert!(server.terminate());
+
+    let (server, read, write) = serve_keto(&dir, "wide.log", &[]);
+    write_wide_readers(&write);
+    let eve = check_read(&read, "eve");
+    assert_eq!(eve.status, 200, "{}", eve.text());
+    assert_eq!(eve.json()["allowed"], false);
+    assert!(server.terminate());
+}
