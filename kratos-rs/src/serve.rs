@@ -2,6 +2,7 @@
 //! the hosts and ports their configurations give, with the courier worker (and the periodic
 //! cleanup when `database.cleanup.interval` is set), until SIGINT or SIGTERM.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -17,11 +18,13 @@ use crate::app::{self, Sources};
 use crate::config::{ADMIN_PORT, LogConfig, LogFormat, PUBLIC_PORT};
 use crate::keto::{READ_PORT, WRITE_PORT};
 
-/// Sets up logging from `log.level` and `log.format` (info and text by default), once.
+/// Sets up logging from `log.level` and `log.format` (info and text by default), once, on
+/// standard error (colours only when it is a terminal).
 pub fn init_logging(log: &LogConfig) {
     let level = log.level.map_or(tracing::Level::INFO, |l| l.level());
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match log.format {
         Some(LogFormat::Json | LogFormat::JsonPretty) => builder.json().try_init(),
