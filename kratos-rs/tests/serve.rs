@@ -483,3 +483,50 @@ fn a_lowered_read_width_stops_a_wide_check_as_keto_does() {
     assert_eq!(eve.json()["allowed"], false);
     assert!(server.terminate());
 }
+
+/// A Keto key this project does not implement (with `--allow-unimplemented`) is a `WARN`
+/// event in the configured log format, not a line of its own.
+#[test]
+fn an_unimplemented_keto_key_is_a_warning_event() {
+    let dir = TempDir::new("serve-keto-warning");
+    let keto = std::fs::read_to_string(fixtures().join("keto.yml")).unwrap();
+    let opl = fixtures().join("namespaces.keto.ts");
+    let file = dir.write(
+        "keto.yml",
+        &format!(
+            "{}\n  metrics:\n    port: 4468\n",
+            keto.trim_end().replace(
+                "file://./namespaces.keto.ts",
+                &format!("file://{}", opl.display())
+            )
+        ),
+    );
+    let ports = ports();
+    let mut env = quickstart_env(&ports, "memory");
+    env.push(("LOG_FORMAT", "json".into()));
+    let mut server = Server::start(
+        &[
+            "serve",
+            "-c",
+            "kratos.yml",
+            "--keto-config",
+            file.to_str().unwrap(),
+            "--allow-unimplemented",
+        ],
+        &env,
+        dir.path("serve.log"),
+    );
+    server.wait_ready(&format!("http://127.0.0.1:{}/health/ready", ports.read));
+    assert!(server.terminate());
+    let output = std::fs::read_to_string(dir.path("serve.log")).unwrap();
+    let warned = output
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .any(|e| {
+            e["level"] == "WARN"
+                && e["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("`/serve/metrics`"))
+        });
+    assert!(warned, "{output}");
+}
