@@ -138,8 +138,9 @@ pub async fn keto(
     )
     .map_err(|e| e.to_string())?;
     for key in &loaded.unimplemented {
-        eprintln!(
-            "warning: Keto configuration key `{key}` is not implemented by kratos-rs and has no effect"
+        // Only `serve` loads Keto, after the log subscriber is installed.
+        tracing::warn!(
+            "Keto configuration key `{key}` is not implemented by kratos-rs and has no effect"
         );
     }
     let schema = loaded.file.schema()?;

@@ -103,48 +103,138 @@ fn error_of(status: StatusCode, body: &Value) -> String {
     msg
 }
 
+/// One identity to import: where it comes from and its JSON.
+#[derive(Debug)]
+pub struct Record {
+    /// The file it was read from, as given.
+    pub file: PathBuf,
+    /// Its position in the file's array (0 for a file holding one object).
+    pub index: usize,
+    /// The identity (Kratos's create-identity body).
+    pub value: Value,
+}
+
+impl Record {
+    /// `FILE[#INDEX]`, how reports name the record.
+    pub fn name(&self) -> String {
+        format!("{}[#{}]", self.file.display(), self.index)
+    }
+}
+
 /// Reads identities to import: each file holds one identity object or an array of them.
-///
-/// Errors when a file cannot be read or is not such JSON.
-pub fn read_import_files(files: &[PathBuf]) -> Result<Vec<Value>, String> {
-    let mut out = Vec::new();
+/// Answers the records, and the errors of files that cannot be read or are not such JSON
+/// and of array items that are not objects (each naming its file, and its index).
+pub fn read_import_files(files: &[PathBuf]) -> (Vec<Record>, Vec<String>) {
+    let mut records = Vec::new();
+    let mut errors = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let value: Value =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
-        match value {
-            Value::Array(items) => out.extend(items),
-            v @ Value::Object(_) => out.push(v),
-            _ => {
-                return Err(format!(
+        let value = std::fs::read_to_string(file)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str::<Value>(&text).map_err(|e| e.to_string()));
+        let items = match value {
+            Ok(Value::Array(items)) => items,
+            Ok(v @ Value::Object(_)) => vec![v],
+            Ok(_) => {
+                errors.push(format!(
                     "{}: expected an identity object or an array of them",
                     file.display()
                 ));
+                continue;
+            }
+            Err(e) => {
+                errors.push(format!("{}: {e}", file.display()));
+                continue;
+            }
+        };
+        for (index, value) in items.into_iter().enumerate() {
+            let record = Record {
+                file: file.clone(),
+                index,
+                value,
+            };
+            if record.value.is_object() {
+                records.push(record);
+            } else {
+                errors.push(format!("{}: expected an identity object", record.name()));
             }
         }
     }
-    Ok(out)
+    (records, errors)
 }
 
-/// Imports `identities` (`POST /admin/identities` each, with credentials and their hashed
-/// passwords as given); returns those created and the errors of the others (each naming
-/// the identity's position).
-pub async fn import(admin: &Admin, identities: &[Value]) -> (Vec<Value>, Vec<String>) {
+/// How many records go in one `PATCH /admin/identities` call: Kratos's limit for batches
+/// whose passwords must be hashed, so any batch fits.
+const BATCH: usize = kratos_core::identity::MAX_BATCH_SIZE_WITH_PASSWORDS;
+
+/// Imports `records` through the admin API's batch import (`PATCH /admin/identities`, one
+/// `create` patch per record, credentials and hashed passwords as given), which answers a
+/// result per record: created, or the error that refused it. A batch the API refuses as a
+/// whole (a record whose shape is not a create body) is imported record by record
+/// (`POST /admin/identities`) so that each error names its record. Answers the created
+/// identities (as `GET /admin/identities/{id}` shows them) and the errors, each naming the
+/// record's file and index and the reason.
+pub async fn import(admin: &Admin, records: &[Record]) -> (Vec<Value>, Vec<String>) {
     let mut created = Vec::new();
     let mut errors = Vec::new();
-    for (i, identity) in identities.iter().enumerate() {
+    for chunk in records.chunks(BATCH) {
+        let patches: Vec<Value> = chunk
+            .iter()
+            .map(|r| serde_json::json!({ "create": r.value }))
+            .collect();
+        let body = serde_json::json!({ "identities": patches });
+        let answer = admin
+            .call(Method::PATCH, "/admin/identities", Some(&body))
+            .await;
+        let results = match answer {
+            Ok((status, body)) if status.is_success() => body["identities"]
+                .as_array()
+                .filter(|r| r.len() == chunk.len())
+                .cloned(),
+            _ => None,
+        };
+        let Some(results) = results else {
+            one_by_one(admin, chunk, &mut created, &mut errors).await;
+            continue;
+        };
+        for (record, result) in chunk.iter().zip(results) {
+            match result["identity"].as_str() {
+                Some(id) if result["action"] == "create" => match get(admin, id).await {
+                    Ok(identity) => created.push(identity),
+                    Err(e) => errors.push(format!("{}: created as {id}, but {e}", record.name())),
+                },
+                _ => errors.push(format!(
+                    "{}: {}",
+                    record.name(),
+                    error_of(
+                        StatusCode::BAD_REQUEST,
+                        &serde_json::json!({ "error": result["error"] })
+                    )
+                )),
+            }
+        }
+    }
+    (created, errors)
+}
+
+/// Imports `records` one `POST /admin/identities` each.
+async fn one_by_one(
+    admin: &Admin,
+    records: &[Record],
+    created: &mut Vec<Value>,
+    errors: &mut Vec<String>,
+) {
+    for record in records {
         match admin
-            .call(Method::POST, "/admin/identities", Some(identity))
+            .call(Method::POST, "/admin/identities", Some(&record.value))
             .await
         {
             Ok((status, body)) if status.is_success() => created.push(body),
             Ok((status, body)) => {
-                errors.push(format!("identity #{i}: {}", error_of(status, &body)))
+                errors.push(format!("{}: {}", record.name(), error_of(status, &body)));
             }
-            Err(e) => errors.push(format!("identity #{i}: {e}")),
+            Err(e) => errors.push(format!("{}: {e}", record.name())),
         }
     }
-    (created, errors)
 }
 
 /// One page of identities (`GET /admin/identities`).

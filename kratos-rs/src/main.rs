@@ -95,7 +95,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let mut s = sources(&cli);
             s.keto = args.keto_config.clone();
             s.dev = args.dev;
-            serve::serve(&s, args.migrate).await?;
+            match serve::serve(&s, args.migrate).await {
+                Ok(()) => {}
+                Err(serve::ServeError::Early(e)) => return Err(e),
+                Err(serve::ServeError::Logged) => return Ok(ExitCode::FAILURE),
+            }
         }
         Command::Migrate {
             kind: MigrateKind::Sql { action, dsn },
@@ -213,8 +217,9 @@ async fn identities_command(cli: &Cli, command: &IdentitiesCommand) -> Result<Ex
     let admin = identities::Admin::new(app.kratos.clone());
     match command {
         IdentitiesCommand::Import { files, format } => {
-            let all = identities::read_import_files(files)?;
-            let (created, errors) = identities::import(&admin, &all).await;
+            let (records, mut errors) = identities::read_import_files(files);
+            let (created, refused) = identities::import(&admin, &records).await;
+            errors.extend(refused);
             println!("{}", format.show(&serde_json::Value::Array(created)));
             if !errors.is_empty() {
                 for e in &errors {

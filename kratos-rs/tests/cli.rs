@@ -175,7 +175,7 @@ fn identities_import_list_get_and_delete() {
         &with(&["identities", "import", bad.to_str().unwrap()]),
         &env(&dsn),
     );
-    assert!(err.contains("identity #0"), "{err}");
+    assert!(err.contains("bad.json[#0]"), "{err}");
 
     let list: Value = serde_json::from_str(&ok(
         &with(&["identities", "list", "--format", "json"]),
@@ -351,4 +351,97 @@ fn an_environment_variable_that_is_not_unicode_is_ignored() {
     let (out, err) = texts(&o);
     assert!(o.status.success(), "{err}");
     assert_eq!(out.trim(), "[]");
+}
+
+/// A file mixing good and broken records: each broken one is reported with its file, its
+/// index and the reason (the admin API's batch import answers per record), the good ones
+/// are imported, and the exit code is non-zero. A record whose shape is no create body
+/// makes the API refuse its batch whole: its file's records are then imported one by one,
+/// still naming the broken one.
+#[test]
+fn identities_import_reports_broken_records_and_imports_the_good_ones() {
+    let dir = TempDir::new("identities-broken");
+    let dsn = sqlite(&dir);
+    ok(&["migrate", "sql", "-e", "--yes"], &env(&dsn));
+    let mixed = dir.write(
+        "mixed.json",
+        &serde_json::json!([
+            {"schema_id": "default", "traits": {"email": "good-1@example.com"}},
+            {"schema_id": "default", "traits": {"email": 3}},
+            42,
+            {"schema_id": "no-such-schema", "traits": {"email": "lost@example.com"}},
+            {"schema_id": "default", "traits": {"email": "good-1@example.com"}},
+            {"schema_id": "default", "traits": {"email": "good-2@example.com"}},
+        ])
+        .to_string(),
+    );
+    let shape = dir.write(
+        "shape.json",
+        &serde_json::json!([
+            {"schema_id": "default", "traits": {"email": "good-3@example.com"}},
+            {"schema_id": "default", "traits": {"email": "odd@example.com"}, "state": "asleep"},
+        ])
+        .to_string(),
+    );
+    let missing = dir.path("missing.json");
+    let o = common::run(
+        &[
+            "identities",
+            "import",
+            mixed.to_str().unwrap(),
+            shape.to_str().unwrap(),
+            missing.to_str().unwrap(),
+            "-c",
+            "minimal.yml",
+        ],
+        &env(&dsn),
+    );
+    let (out, err) = common::texts(&o);
+    assert!(!o.status.success(), "{out}\n{err}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    let mut emails: Vec<&str> = created
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["traits"]["email"].as_str())
+        .collect();
+    emails.sort_unstable();
+    assert_eq!(
+        emails,
+        [
+            "good-1@example.com",
+            "good-2@example.com",
+            "good-3@example.com"
+        ],
+        "{out}"
+    );
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(lines.len(), 6, "{err}");
+    let name = |file: &std::path::Path, i: usize| format!("{}[#{i}]", file.display());
+    for (record, reason) in [
+        (name(&mixed, 1), "email"),
+        (name(&mixed, 2), "expected an identity object"),
+        (name(&mixed, 3), "no-such-schema"),
+        (name(&mixed, 4), "exist"),
+        (name(&shape, 1), "asleep"),
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&record) && l.contains(reason)),
+            "{record}: {reason}:\n{err}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&missing.display().to_string())),
+        "{err}"
+    );
+    let list: Value = serde_json::from_str(&ok(
+        &["identities", "list", "-c", "minimal.yml"],
+        &env(&dsn),
+    ))
+    .unwrap();
+    assert_eq!(list.as_array().map(Vec::len), Some(3), "{list}");
 }
