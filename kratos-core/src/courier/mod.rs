@@ -453,9 +453,22 @@ impl Courier {
         let pull_count = self.kratos.config().courier.worker.pull_count.max(1);
         let wait = self.kratos.config().courier.worker.pull_wait.0;
         tokio::pin!(shutdown);
+        // Without any channel nothing can be sent until the registry is rebuilt: say so once,
+        // not at every pull (messages stay queued).
+        let mut said_no_channel = false;
         loop {
             let full = match self.dispatch_batch().await {
                 Ok(r) => r.claimed >= pull_count,
+                Err(CourierError::NoChannel) => {
+                    if !said_no_channel {
+                        tracing::warn!(
+                            "courier: no channel is configured (courier.smtp, courier.http or \
+                             courier.channels); messages stay queued"
+                        );
+                        said_no_channel = true;
+                    }
+                    false
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "courier: dispatch failed");
                     false
