@@ -41,6 +41,12 @@ fn browser_or_skip() -> Option<(PathBuf, PathBuf)> {
     None
 }
 
+/// Whether a WebDriver error says the page changed under the command (Chromium reports an
+/// element of the page being replaced as an inspector error, not always as a stale element).
+fn navigating(e: &fantoccini::error::CmdError) -> bool {
+    e.is_stale_element_reference() || e.to_string().contains("does not belong to the document")
+}
+
 /// A browser window with a few helpers for forms.
 struct Window {
     client: Client,
@@ -101,16 +107,26 @@ impl Window {
     {
         let deadline = Instant::now() + WAIT;
         loop {
-            let el = self
+            let el = match self
                 .client
                 .wait()
                 .at_most(WAIT)
                 .for_element(Locator::Css(css))
                 .await
-                .unwrap_or_else(|e| panic!("{}: {what} `{css}`: {e}", self.name));
+            {
+                Ok(el) => el,
+                Err(e) if navigating(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                Err(e) => panic!("{}: {what} `{css}`: {e}", self.name),
+            };
             match op(el).await {
                 Ok(v) => return v,
-                Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => {
+                Err(e)
+                    if (e.is_stale_element_reference() || navigating(&e))
+                        && Instant::now() < deadline =>
+                {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 Err(e) => panic!("{}: {what} `{css}`: {e}", self.name),

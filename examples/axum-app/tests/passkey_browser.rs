@@ -201,15 +201,30 @@ async fn open_window(driver: &str, chromium: &Path) -> Client {
 async fn wait_text(client: &Client, css: &str) -> String {
     let deadline = Instant::now() + WAIT;
     loop {
-        let el = client
+        let el = match client
             .wait()
             .at_most(WAIT)
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("no `{css}`: {e}"));
+        {
+            Ok(el) => el,
+            // Chromium reports an element of a page being replaced as an inspector error.
+            Err(e)
+                if e.to_string().contains("does not belong to the document")
+                    && Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            Err(e) => panic!("no `{css}`: {e}"),
+        };
         match el.text().await {
             Ok(text) => return text,
-            Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => {
+            Err(e)
+                if (e.is_stale_element_reference()
+                    || e.to_string().contains("does not belong to the document"))
+                    && Instant::now() < deadline =>
+            {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Err(e) => panic!("`{css}`: {e}"),
