@@ -39,9 +39,9 @@ fn code_from_row(row: &QueryResult) -> Result<OneTimeCode, StoreError> {
     })
 }
 
-#[async_trait]
-impl CodeStore for SqlStore {
-    async fn issue_code(
+impl SqlStore {
+    /// One transaction of [`CodeStore::issue_code`].
+    async fn issue_code_once(
         &self,
         nid: Uuid,
         code: &OneTimeCode,
@@ -91,6 +91,33 @@ impl CodeStore for SqlStore {
                 .map_err(map_db_err)?;
         }
         txn.commit().await.map_err(map_db_err)
+    }
+}
+
+#[async_trait]
+impl CodeStore for SqlStore {
+    async fn issue_code(
+        &self,
+        nid: Uuid,
+        code: &OneTimeCode,
+        message: Option<&Message>,
+    ) -> Result<(), StoreError> {
+        // On MySQL, the update of a flow's earlier codes takes gap locks that concurrent
+        // inserts (of any flow) may deadlock on; InnoDB then rolls the whole transaction back,
+        // which runs again.
+        let mut tries = 0;
+        loop {
+            match self.issue_code_once(nid, code, message).await {
+                Err(StoreError::Backend(e))
+                    if tries < 3
+                        && self.db.get_database_backend() == sea_orm::DatabaseBackend::MySql
+                        && crate::error::is_mysql_retryable_text(&e.to_string()) =>
+                {
+                    tries += 1
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn use_code(
