@@ -206,19 +206,51 @@ impl JsonnetTemplate {
     /// [`JsonnetError::Cancelled`] for `error "cancel"`, [`JsonnetError::TimedOut`] and
     /// [`JsonnetError::Failed`].
     pub async fn evaluate(&self, ctx: &serde_json::Value) -> Result<String, JsonnetError> {
-        if crate::json::exceeds_depth(ctx, MAX_CONTEXT_DEPTH) {
-            return Err(JsonnetError::Failed(format!(
-                "the context nests deeper than {MAX_CONTEXT_DEPTH} levels"
-            )));
+        self.evaluate_inputs(&[("ctx", ctx)], Inputs::TopLevel)
+            .await
+    }
+
+    /// Evaluates the template with `vars` as external variables (`std.extVar("claims")`),
+    /// as Kratos runs its claims mappers and session tokenizer, and answers its value as
+    /// JSON text. Same bounds and errors as [`JsonnetTemplate::evaluate`].
+    ///
+    /// # Errors
+    ///
+    /// As [`JsonnetTemplate::evaluate`].
+    pub async fn evaluate_ext_vars(
+        &self,
+        vars: &[(&str, &serde_json::Value)],
+    ) -> Result<String, JsonnetError> {
+        self.evaluate_inputs(vars, Inputs::External).await
+    }
+
+    async fn evaluate_inputs(
+        &self,
+        vars: &[(&str, &serde_json::Value)],
+        kind: Inputs,
+    ) -> Result<String, JsonnetError> {
+        let mut encoded = Vec::with_capacity(vars.len());
+        for (i, (name, value)) in vars.iter().enumerate() {
+            if vars[..i].iter().any(|(seen, _)| seen == name) {
+                return Err(JsonnetError::Failed(format!(
+                    "the input {name} is given twice"
+                )));
+            }
+            if crate::json::exceeds_depth(value, MAX_CONTEXT_DEPTH) {
+                return Err(JsonnetError::Failed(format!(
+                    "the context nests deeper than {MAX_CONTEXT_DEPTH} levels"
+                )));
+            }
+            let text = serde_json::to_string(value)
+                .map_err(|_| JsonnetError::Failed("the context could not be encoded".into()))?;
+            encoded.push(((*name).to_owned(), text));
         }
-        let ctx = serde_json::to_string(ctx)
-            .map_err(|_| JsonnetError::Failed("the context could not be encoded".into()))?;
         let (label, source) = (self.label.clone(), self.source.clone());
         let (tx, rx) = tokio::sync::oneshot::channel();
         let slot = Slot::take()?;
         spawn(move || {
             let _slot = slot;
-            let _ = tx.send(run(&label, &source, Some(&ctx)));
+            let _ = tx.send(run(&label, &source, Some((kind, &encoded))));
         })?;
         match tokio::time::timeout(EVAL_TIMEOUT, rx).await {
             Ok(Ok(result)) => result,
@@ -228,6 +260,15 @@ impl JsonnetTemplate {
             Err(_) => Err(JsonnetError::TimedOut(EVAL_TIMEOUT)),
         }
     }
+}
+
+/// How a template receives its inputs.
+#[derive(Clone, Copy)]
+enum Inputs {
+    /// As top-level arguments of a template that is a function (`function(ctx) …`).
+    TopLevel,
+    /// As external variables (`std.extVar(name)`).
+    External,
 }
 
 fn spawn<T: Send + 'static>(
@@ -310,7 +351,11 @@ fn check_size(source: &str) -> Result<(), JsonnetError> {
 
 /// Loads the template and, given a context, evaluates it (on the calling thread, which
 /// needs a [`THREAD_STACK_BYTES`] stack).
-fn run(label: &str, source: &str, ctx: Option<&str>) -> Result<String, JsonnetError> {
+fn run(
+    label: &str,
+    source: &str,
+    inputs: Option<(Inputs, &[(String, String)])>,
+) -> Result<String, JsonnetError> {
     check_size(source)?;
     let arena = Arena::new();
     let mut program = Program::new(&arena);
@@ -324,22 +369,31 @@ fn run(label: &str, source: &str, ctx: Option<&str>) -> Result<String, JsonnetEr
             reason: load_reason(&e),
             position: load_span(&e).and_then(|s| position(&program, source, span_ctx, s)),
         })?;
-    let Some(ctx) = ctx else {
+    let Some((kind, vars)) = inputs else {
         return Ok(String::new());
     };
-    let (ctx_span, _) = program.span_manager_mut().insert_source_context(ctx.len());
-    let ctx = program
-        .load_source(ctx_span, ctx.as_bytes(), false, "ctx")
-        .map_err(|_| JsonnetError::Failed("the context is not valid Jsonnet".into()))?;
+    let mut loaded = Vec::with_capacity(vars.len());
+    for (name, text) in vars {
+        let (span, _) = program.span_manager_mut().insert_source_context(text.len());
+        let thunk = program
+            .load_source(span, text.as_bytes(), false, name)
+            .map_err(|_| JsonnetError::Failed("the context is not valid Jsonnet".into()))?;
+        let name = program.intern_str(name);
+        loaded.push((name, thunk));
+    }
+    if matches!(kind, Inputs::External) {
+        for (name, thunk) in &loaded {
+            program.add_ext_var(*name, thunk);
+        }
+    }
     let fail = |program: &Program<'_>, e: EvalError| runtime(program, source, span_ctx, e);
     let mut sandbox = Sandbox;
     let value = program
         .eval_value(&template, &mut sandbox)
         .map_err(|e| fail(&program, e))?;
-    let value = if value.is_function() {
-        let name = program.intern_str("ctx");
+    let value = if value.is_function() && matches!(kind, Inputs::TopLevel) {
         program
-            .eval_call(&template, &[], &[(name, ctx)], &mut sandbox)
+            .eval_call(&template, &[], &loaded, &mut sandbox)
             .map_err(|e| fail(&program, e))?
     } else {
         value

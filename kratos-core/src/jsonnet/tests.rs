@@ -246,3 +246,36 @@ fn debug_shows_the_label_only() {
         "{debug}"
     );
 }
+
+#[test]
+fn external_variables_reach_std_ext_var_as_a_claims_mapper_reads_them() {
+    let template = JsonnetTemplate::compile(
+        "mapper.jsonnet",
+        "local claims = std.extVar('claims');\n\
+         { identity: { traits: { email: claims.email, [if 'name' in claims then 'name']: claims.name } } }",
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let claims = json!({"email": "a@example.org", "sub": "1"});
+    let out = rt
+        .block_on(template.evaluate_ext_vars(&[("claims", &claims)]))
+        .unwrap();
+    let out: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        out,
+        json!({"identity": {"traits": {"email": "a@example.org"}}})
+    );
+    // A variable the caller does not give is an evaluation error, and one given twice is
+    // refused before it runs.
+    let missing = rt.block_on(template.evaluate_ext_vars(&[]));
+    assert!(
+        matches!(missing, Err(JsonnetError::Runtime { .. })),
+        "{missing:?}"
+    );
+    let twice =
+        rt.block_on(template.evaluate_ext_vars(&[("claims", &claims), ("claims", &claims)]));
+    assert!(matches!(twice, Err(JsonnetError::Failed(_))), "{twice:?}");
+}
