@@ -40,6 +40,10 @@ pub enum BuildError {
     /// The options of [`KratosBuilder::whoami_cache`] are out of range.
     #[error("whoami cache: {0}")]
     WhoamiCache(String),
+    /// `selfservice.methods.oidc.config` names a provider that cannot be set up (an
+    /// unknown type, a missing issuer, a mapper that does not load).
+    #[error("{0}")]
+    Oidc(String),
 }
 
 /// A password hash or verification run by [`Kratos::run_hash`] failed to finish (it
@@ -515,6 +519,16 @@ impl KratosBuilder {
             );
         }
         let mut methods = crate::strategy::Methods::from_config(&config);
+        #[cfg(feature = "oidc")]
+        if config.selfservice.methods.oidc.enabled {
+            let oidc = Arc::new(
+                crate::strategy::oidc::OidcMethod::from_config(&config)
+                    .map_err(BuildError::Oidc)?,
+            );
+            methods.add_login(oidc.clone());
+            methods.add_registration(oidc.clone());
+            methods.add_settings(oidc);
+        }
         for s in self.extra_methods.login_strategies() {
             methods.add_login(s.clone());
         }

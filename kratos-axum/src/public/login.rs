@@ -127,16 +127,24 @@ async fn submit(
     let id = req.flow_id("flow")?;
     let mut payload = parse_submission(&req.headers, &body_bytes(body)?)?;
     merge_csrf_header(&mut payload, &req.headers);
-    let admission = HttpAdmission::new(&k, &req);
-    let result = k.login().submit(id, &payload, &admission).await;
+    answer(&k, &req, id, &payload, &HttpAdmission::new(&k, &req)).await
+}
+
+/// Submits `payload` to login flow `id` and answers as the flow's type asks (also the
+/// answer to a sign-in provider's callback).
+pub(crate) async fn answer(
+    k: &Kratos,
+    req: &FlowRequest,
+    id: uuid::Uuid,
+    payload: &serde_json::Value,
+    admission: &HttpAdmission<'_>,
+) -> Result<Response, ApiError> {
+    let result = k.login().submit(id, payload, admission).await;
     match admission.answer_as(&result)? {
         FlowType::Api => Ok(api_submitted(submitted(result))),
         FlowType::Browser => {
-            let ui = ui_url(&k);
-            Ok(
-                browser_submitted(&k, &req, FlowKind::Login, ui.as_deref(), submitted(result))
-                    .await,
-            )
+            let ui = ui_url(k);
+            Ok(browser_submitted(k, req, FlowKind::Login, ui.as_deref(), submitted(result)).await)
         }
     }
 }

@@ -12,6 +12,8 @@ mod challenge;
 pub(crate) mod errors;
 pub(crate) mod login;
 pub(crate) mod logout;
+#[cfg(feature = "oidc")]
+mod oidc;
 pub(crate) mod recovery;
 pub(crate) mod registration;
 pub(crate) mod sessions;
@@ -738,6 +740,8 @@ pub(crate) fn router(options: &PublicOptions) -> axum::Router<Kratos> {
     let router = axum::Router::new();
     #[cfg(feature = "webauthn")]
     let router = router.merge(webauthn::router());
+    #[cfg(feature = "oidc")]
+    let router = router.merge(oidc::router());
     router
         .merge(login::router())
         .merge(registration::router())

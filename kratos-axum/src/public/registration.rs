@@ -164,15 +164,26 @@ async fn submit(
     let mut payload = parse_submission(&req.headers, &body_bytes(body)?)?;
     coerce_form_traits(&k, k.schemas().default_id(), &req.headers, &mut payload);
     merge_csrf_header(&mut payload, &req.headers);
-    let admission = HttpAdmission::new(&k, &req);
-    let result = k.registration().submit(id, &payload, &admission).await;
+    answer(&k, &req, id, &payload, &HttpAdmission::new(&k, &req)).await
+}
+
+/// Submits `payload` to registration flow `id` and answers as the flow's type asks (also
+/// the answer to a sign-in provider's callback).
+pub(crate) async fn answer(
+    k: &Kratos,
+    req: &FlowRequest,
+    id: uuid::Uuid,
+    payload: &serde_json::Value,
+    admission: &HttpAdmission<'_>,
+) -> Result<Response, ApiError> {
+    let result = k.registration().submit(id, payload, admission).await;
     match admission.answer_as(&result)? {
         FlowType::Api => Ok(api_submitted(submitted(result))),
         FlowType::Browser => {
-            let ui = ui_url(&k);
+            let ui = ui_url(k);
             Ok(browser_submitted(
-                &k,
-                &req,
+                k,
+                req,
                 FlowKind::Registration,
                 ui.as_deref(),
                 submitted(result),

@@ -210,24 +210,35 @@ async fn submit(
     let id = req.flow_id("flow")?;
     let mut payload = parse_submission(&req.headers, &body_bytes(body)?)?;
     merge_csrf_header(&mut payload, &req.headers);
-    let admission = HttpAdmission::new(&k, &req);
-    let result = k.settings().submit(id, &payload, &admission).await;
+    answer(&k, &req, id, &payload, &HttpAdmission::new(&k, &req)).await
+}
+
+/// Submits `payload` to settings flow `id` and answers as the flow's type asks (also the
+/// answer to a sign-in provider's callback).
+pub(crate) async fn answer(
+    k: &Kratos,
+    req: &FlowRequest,
+    id: uuid::Uuid,
+    payload: &serde_json::Value,
+    admission: &HttpAdmission<'_>,
+) -> Result<Response, ApiError> {
+    let result = k.settings().submit(id, payload, admission).await;
     Ok(match admission.answer_as(&result)? {
-        FlowType::Api => match submitted(&k, result) {
-            Err(e) if e.id().starts_with("session_") => settings_error(&k, &req, &e, false, false),
+        FlowType::Api => match submitted(k, result) {
+            Err(e) if e.id().starts_with("session_") => settings_error(k, req, &e, false, false),
             Ok(Submitted::Retry { flow, .. }) if is_step(&flow) => {
                 Reply::json(StatusCode::OK, flow).into_response()
             }
             result => api_submitted(result),
         },
-        FlowType::Browser => match submitted(&k, result) {
-            Err(e) if e.id().starts_with("session_") => settings_error(&k, &req, &e, true, false),
+        FlowType::Browser => match submitted(k, result) {
+            Err(e) if e.id().starts_with("session_") => settings_error(k, req, &e, true, false),
             Ok(Submitted::Retry { flow, .. }) if req.json() && is_step(&flow) => {
                 Reply::json(StatusCode::OK, flow).into_response()
             }
             result => {
-                let ui = ui_url(&k);
-                browser_submitted(&k, &req, FlowKind::Settings, ui.as_deref(), result).await
+                let ui = ui_url(k);
+                browser_submitted(k, req, FlowKind::Settings, ui.as_deref(), result).await
             }
         },
     })

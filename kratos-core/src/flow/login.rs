@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::Seed;
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, text};
 use super::{
     Admission, AdmittedFlow, ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType,
@@ -130,6 +131,16 @@ impl<'a> LoginFlows<'a> {
         ctx: &FlowContext,
         options: LoginOptions,
     ) -> Result<LoginFlow, FlowError> {
+        self.create_seeded(flow_type, ctx, options, None).await
+    }
+
+    async fn create_seeded(
+        &self,
+        flow_type: FlowType,
+        ctx: &FlowContext,
+        options: LoginOptions,
+        seed: Option<Seed>,
+    ) -> Result<LoginFlow, FlowError> {
         let requested_aal = options.aal.unwrap_or(Aal::Aal1);
         let existing = match &ctx.session_token {
             Some(t) => self
@@ -154,9 +165,10 @@ impl<'a> LoginFlows<'a> {
         let now = self.now();
         let id = Uuid::now_v7();
         tracing::Span::current().record("flow.id", tracing::field::display(id));
-        let csrf = match flow_type {
-            FlowType::Browser => new_csrf_token(),
-            FlowType::Api => String::new(),
+        let csrf = match (flow_type, &seed) {
+            (FlowType::Browser, Some(seed)) => seed.csrf.clone(),
+            (FlowType::Browser, None) => new_csrf_token(),
+            (FlowType::Api, _) => String::new(),
         };
         let mut ui = UiContainer {
             action: format!(
@@ -235,8 +247,54 @@ impl<'a> LoginFlows<'a> {
             state: FlowState::ChooseMethod,
             internal,
         };
+        let flow = match seed {
+            Some(seed) => {
+                let mut internal = flow.internal;
+                internal.absorb(seed.internal);
+                LoginFlow {
+                    return_to: seed.return_to,
+                    internal,
+                    ..flow
+                }
+            }
+            None => flow,
+        };
         self.save(&flow, &csrf, true).await?;
         Ok(flow)
+    }
+
+    /// Keeps `value` under `key` in the internal context of flow `id` (a method's state
+    /// for a flow it made).
+    pub(crate) async fn keep_internal(
+        &self,
+        id: Uuid,
+        key: &str,
+        value: Value,
+    ) -> Result<(), FlowError> {
+        let (mut flow, csrf): (LoginFlow, String) = self.load(id).await?;
+        flow.internal.set(key, value);
+        self.save(&flow, &csrf, false).await
+    }
+
+    /// A new flow that continues a sign-in begun in another flow (a provider's sign-in
+    /// that found no identity in a login flow, or one in a registration flow): of the same
+    /// type, with that flow's CSRF token (the browser's cookie vouches for it already) and
+    /// `return_to`, holding `internal` (the method's sealed state) and nothing to show.
+    pub(crate) async fn create_continuing(
+        &self,
+        flow_type: FlowType,
+        ctx: &FlowContext,
+        csrf: &str,
+        return_to: Option<String>,
+        internal: crate::strategy::InternalContext,
+    ) -> Result<LoginFlow, FlowError> {
+        let seed = Seed {
+            csrf: csrf.to_owned(),
+            return_to,
+            internal,
+        };
+        self.create_seeded(flow_type, ctx, LoginOptions::default(), Some(seed))
+            .await
     }
 
     async fn save(&self, flow: &LoginFlow, csrf: &str, new: bool) -> Result<(), FlowError> {
@@ -374,7 +432,11 @@ impl<'a> LoginFlows<'a> {
                 "The request body is invalid: expected a JSON object".into(),
             ));
         }
+        let token_exempt = strategies
+            .first()
+            .is_some_and(|s| s.exempt_from_csrf_token(payload));
         if flow.flow_type == FlowType::Browser
+            && !token_exempt
             && !csrf_matches(&csrf, payload.get("csrf_token").and_then(Value::as_str))
         {
             return Err(FlowError::CsrfViolation);

@@ -469,6 +469,17 @@ pub enum FlowError {
         "This endpoint was disabled by system administrator. Please check your url or contact the system administrator to enable it."
     )]
     Disabled,
+    /// A sign-in provider's step failed (the `oidc` method): an unknown provider, a
+    /// callback whose state does not fit, a code the provider refused, an ID token that does
+    /// not verify, a claims mapper that fails. `reason` is Kratos's wording and quotes no
+    /// token or claim value.
+    #[error("{reason}")]
+    Provider {
+        /// What kind of failure (its status and error id).
+        kind: ProviderFailure,
+        /// Kratos's reason.
+        reason: String,
+    },
     /// Storage failed.
     #[error("A storage error occurred.")]
     Store(#[source] StoreError),
@@ -497,6 +508,33 @@ impl From<SessionError> for FlowError {
     }
 }
 
+/// What a flow continuing another one takes over from it
+/// (`LoginFlows::create_continuing`, `RegistrationFlows::create_continuing`).
+pub(crate) struct Seed {
+    /// The CSRF token of the flow it continues.
+    pub(crate) csrf: String,
+    /// That flow's `return_to`.
+    pub(crate) return_to: Option<String>,
+    /// The method's state.
+    pub(crate) internal: crate::strategy::InternalContext,
+}
+
+/// The kind of a sign-in provider's failure, as Kratos answers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderFailure {
+    /// 400 `bad_request`: a callback without state, with a state that does not fit, or the
+    /// provider's own error.
+    BadRequest,
+    /// 404 `not_found`: an unknown provider.
+    NotFound,
+    /// 403 `forbidden`: an ID token that does not verify.
+    Forbidden,
+    /// 502 `bad_gateway`: the provider failed (unreachable, refused the code).
+    Upstream,
+    /// 500 `internal_server_error`: the provider or its mapper is misconfigured.
+    Misconfigured,
+}
+
 impl KratosError for FlowError {
     fn id(&self) -> &'static str {
         match self {
@@ -519,6 +557,13 @@ impl KratosError for FlowError {
             FlowError::BadRequest(_) | FlowError::AlreadyCompleted => "bad_request",
             FlowError::Disabled => "self_service_flow_disabled",
             FlowError::Store(_) | FlowError::Internal(_) => "internal_server_error",
+            FlowError::Provider { kind, .. } => match kind {
+                ProviderFailure::BadRequest => "bad_request",
+                ProviderFailure::NotFound => "not_found",
+                ProviderFailure::Forbidden => "forbidden",
+                ProviderFailure::Upstream => "bad_gateway",
+                ProviderFailure::Misconfigured => "internal_server_error",
+            },
         }
     }
 
@@ -545,6 +590,13 @@ impl KratosError for FlowError {
             FlowError::BrowserLocationChangeRequired { .. } => 422,
             FlowError::LoginLocked { .. } => 429,
             FlowError::Store(_) | FlowError::Internal(_) => 500,
+            FlowError::Provider { kind, .. } => match kind {
+                ProviderFailure::BadRequest => 400,
+                ProviderFailure::NotFound => 404,
+                ProviderFailure::Forbidden => 403,
+                ProviderFailure::Upstream => 502,
+                ProviderFailure::Misconfigured => 500,
+            },
         }
     }
 

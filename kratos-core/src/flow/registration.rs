@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::Seed;
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText, text};
 use super::{
     Admission, AdmittedFlow, ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType,
@@ -173,6 +174,15 @@ impl<'a> RegistrationFlows<'a> {
         flow_type: FlowType,
         ctx: &FlowContext,
     ) -> Result<RegistrationFlow, FlowError> {
+        self.create_seeded(flow_type, ctx, None).await
+    }
+
+    async fn create_seeded(
+        &self,
+        flow_type: FlowType,
+        ctx: &FlowContext,
+        seed: Option<Seed>,
+    ) -> Result<RegistrationFlow, FlowError> {
         let config = self.kratos.config();
         if !config.selfservice.flows.registration.enabled {
             return Err(FlowError::BadRequest(
@@ -194,9 +204,10 @@ impl<'a> RegistrationFlows<'a> {
         let now = self.now();
         let id = Uuid::now_v7();
         tracing::Span::current().record("flow.id", tracing::field::display(id));
-        let csrf = match flow_type {
-            FlowType::Browser => new_csrf_token(),
-            FlowType::Api => String::new(),
+        let csrf = match (flow_type, &seed) {
+            (FlowType::Browser, Some(seed)) => seed.csrf.clone(),
+            (FlowType::Browser, None) => new_csrf_token(),
+            (FlowType::Api, _) => String::new(),
         };
         let mut ui = UiContainer {
             action: format!(
@@ -255,8 +266,53 @@ impl<'a> RegistrationFlows<'a> {
             updated_at: now,
             internal,
         };
+        let flow = match seed {
+            Some(seed) => {
+                let mut internal = flow.internal;
+                internal.absorb(seed.internal);
+                RegistrationFlow {
+                    return_to: seed.return_to,
+                    internal,
+                    ..flow
+                }
+            }
+            None => flow,
+        };
         self.save(&flow, &csrf, true).await?;
         Ok(flow)
+    }
+
+    /// Keeps `value` under `key` in the internal context of flow `id` (a method's state
+    /// for a flow it made).
+    pub(crate) async fn keep_internal(
+        &self,
+        id: Uuid,
+        key: &str,
+        value: Value,
+    ) -> Result<(), FlowError> {
+        let (mut flow, csrf): (RegistrationFlow, String) = self.load(id).await?;
+        flow.internal.set(key, value);
+        self.save(&flow, &csrf, false).await
+    }
+
+    /// A new flow that continues a sign-in begun in another flow (a provider's sign-in
+    /// that found no identity in a login flow, or one in a registration flow): of the same
+    /// type, with that flow's CSRF token (the browser's cookie vouches for it already) and
+    /// `return_to`, holding `internal` (the method's sealed state) and nothing to show.
+    pub(crate) async fn create_continuing(
+        &self,
+        flow_type: FlowType,
+        ctx: &FlowContext,
+        csrf: &str,
+        return_to: Option<String>,
+        internal: crate::strategy::InternalContext,
+    ) -> Result<RegistrationFlow, FlowError> {
+        let seed = Seed {
+            csrf: csrf.to_owned(),
+            return_to,
+            internal,
+        };
+        self.create_seeded(flow_type, ctx, Some(seed)).await
     }
 
     async fn save(&self, flow: &RegistrationFlow, csrf: &str, new: bool) -> Result<(), FlowError> {
@@ -376,7 +432,13 @@ impl<'a> RegistrationFlows<'a> {
                 "The request body is invalid: expected a JSON object".into(),
             ));
         }
+        let token_exempt = self
+            .kratos
+            .methods()
+            .registration_claiming(payload)
+            .is_some_and(|s| s.exempt_from_csrf_token(payload));
         if flow.flow_type == FlowType::Browser
+            && !token_exempt
             && !csrf_matches(&csrf, payload.get("csrf_token").and_then(Value::as_str))
         {
             return Err(FlowError::CsrfViolation);
@@ -459,6 +521,8 @@ impl<'a> RegistrationFlows<'a> {
             traits,
             credentials,
             verifiable_addresses,
+            metadata_public,
+            metadata_admin,
         } = new;
         flow.active = Some(method.to_owned());
         let hook_ctx = crate::hook::HookContext {
@@ -480,8 +544,8 @@ impl<'a> RegistrationFlows<'a> {
             traits,
             verifiable_addresses: Vec::new(),
             recovery_addresses: Vec::new(),
-            metadata_public: None,
-            metadata_admin: None,
+            metadata_public,
+            metadata_admin,
             credentials: Default::default(),
             external_id: None,
             organization_id: None,

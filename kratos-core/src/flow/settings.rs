@@ -323,7 +323,13 @@ impl<'a> SettingsFlows<'a> {
                 "The request body is invalid: expected a JSON object".into(),
             ));
         }
+        let token_exempt = self
+            .kratos
+            .methods()
+            .settings_claiming(payload)
+            .is_some_and(|s| s.exempt_from_csrf_token(payload));
         if flow.flow_type == FlowType::Browser
+            && !token_exempt
             && !csrf_matches(&csrf, payload.get("csrf_token").and_then(Value::as_str))
         {
             return Err(FlowError::CsrfViolation);

@@ -217,6 +217,11 @@ pub struct ImportProvider {
     /// The organization.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization: Option<Uuid>,
+    /// The provider's tokens from the sign-in that linked it, sealed with the cipher
+    /// (`initial_id_token`, `initial_access_token`, `initial_refresh_token`): set by the
+    /// `oidc` method, never read from the admin API's import.
+    #[serde(skip)]
+    pub initial_tokens: Option<[String; 3]>,
 }
 
 /// `credentials.totp`
@@ -1193,9 +1198,13 @@ impl<'a> IdentityAdmin<'a> {
                 let id = format!("{}:{}", p.provider, p.subject);
                 if !entry.identifiers.contains(&id) {
                     entry.identifiers.push(id);
+                    let [id_token, access_token, refresh_token] =
+                        p.initial_tokens.unwrap_or_default();
                     let mut v = json!({
                         "subject": p.subject, "provider": p.provider,
-                        "initial_id_token": "", "initial_access_token": "", "initial_refresh_token": "",
+                        "initial_id_token": id_token,
+                        "initial_access_token": access_token,
+                        "initial_refresh_token": refresh_token,
                     });
                     if let Some(a) = p.use_auto_link {
                         v["use_auto_link"] = json!(a);

@@ -87,6 +87,8 @@ use crate::session::{Aal, AuthenticationMethod, Session};
 
 pub(crate) mod code;
 pub mod lookup_secret;
+#[cfg(feature = "oidc")]
+pub mod oidc;
 #[cfg(feature = "webauthn")]
 pub mod passkey;
 pub mod password;
@@ -400,6 +402,14 @@ pub trait LoginStrategy: Send + Sync + 'static {
         payload.get("method").and_then(Value::as_str) == Some(self.method().as_str())
     }
 
+    /// Whether a submission carries no CSRF token because it proves itself: a provider's
+    /// callback, whose sealed state must be the flow's own and is used once. The
+    /// transport's own checks (that the browser holds the flow's CSRF cookie) still run.
+    /// Default: no.
+    fn exempt_from_csrf_token(&self, _payload: &Value) -> bool {
+        false
+    }
+
     /// Reads wanted with the flow load of a submission, in one store call where the store
     /// can. `None` (the default): the engine loads the flow alone. When a strategy returns
     /// the flow, it has loaded it with [`crate::store::StoreError`]s mapped as the engine
@@ -452,6 +462,10 @@ pub struct NewIdentity {
     pub credentials: Option<ImportCredentials>,
     /// Addresses the method proved (a code sent to them).
     pub verifiable_addresses: Option<Vec<AddressImport>>,
+    /// `metadata_public` (a social sign-in's claims mapper may set it).
+    pub metadata_public: Option<Value>,
+    /// `metadata_admin` (a social sign-in's claims mapper may set it).
+    pub metadata_admin: Option<Value>,
 }
 
 /// A registration strategy's answer to a submission.
@@ -481,6 +495,14 @@ pub trait RegistrationStrategy: Send + Sync + 'static {
     /// submits `passkey_register` without a `method`).
     fn claims(&self, payload: &Value) -> bool {
         payload.get("method").and_then(Value::as_str) == Some(self.method().as_str())
+    }
+
+    /// Whether a submission carries no CSRF token because it proves itself: a provider's
+    /// callback, whose sealed state must be the flow's own and is used once. The
+    /// transport's own checks (that the browser holds the flow's CSRF cookie) still run.
+    /// Default: no.
+    fn exempt_from_csrf_token(&self, _payload: &Value) -> bool {
+        false
     }
 
     /// Handles a submission whose `method` is this strategy's.
@@ -581,6 +603,14 @@ pub trait SettingsStrategy: Send + Sync + 'static {
         payload.get("method").and_then(Value::as_str) == Some(self.method().as_str())
     }
 
+    /// Whether a submission carries no CSRF token because it proves itself: a provider's
+    /// callback, whose sealed state must be the flow's own and is used once. The
+    /// transport's own checks (that the browser holds the flow's CSRF cookie) still run.
+    /// Default: no.
+    fn exempt_from_csrf_token(&self, _payload: &Value) -> bool {
+        false
+    }
+
     /// Handles a submission whose `method` is this strategy's.
     async fn submit(&self, cx: &mut SettingsCx<'_>) -> Result<SettingsOutcome, FlowError>;
 }
@@ -606,6 +636,11 @@ impl InternalContext {
     /// Keeps `value` under `key`.
     pub fn set(&mut self, key: &str, value: Value) {
         self.0.insert(key.to_owned(), value);
+    }
+
+    /// Takes over every value of `other` (replacing those under the same keys).
+    pub(crate) fn absorb(&mut self, other: InternalContext) {
+        self.0.extend(other.0);
     }
 
     /// Drops and returns the value under `key`.

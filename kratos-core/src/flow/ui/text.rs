@@ -9,6 +9,7 @@ use super::UiText;
 use crate::identity::{IdentitySchema, SchemaRegistry};
 
 pub mod mfa;
+pub mod oidc;
 
 /// The ids of the messages whose text and context are a secret: the TOTP secret (1050006), a
 /// lookup secret (1050009) and the list of lookup secrets (1050015).

@@ -125,6 +125,8 @@ impl RegistrationStrategy for CodeRegistration {
             traits,
             credentials: None,
             verifiable_addresses: Some(verified),
+            metadata_public: None,
+            metadata_admin: None,
         })))
     }
 }

@@ -217,6 +217,8 @@ impl RegistrationStrategy for PasskeyRegistration {
                 ..Default::default()
             }),
             verifiable_addresses: None,
+            metadata_public: None,
+            metadata_admin: None,
         })))
     }
 }

@@ -126,6 +126,8 @@ impl RegistrationStrategy for PasswordRegistration {
                 ..Default::default()
             }),
             verifiable_addresses: None,
+            metadata_public: None,
+            metadata_admin: None,
         })))
     }
 }

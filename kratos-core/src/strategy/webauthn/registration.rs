@@ -193,6 +193,8 @@ impl RegistrationStrategy for WebauthnRegistration {
                 ..Default::default()
             }),
             verifiable_addresses: None,
+            metadata_public: None,
+            metadata_admin: None,
         })))
     }
 }
