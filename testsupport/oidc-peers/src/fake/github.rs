@@ -205,6 +205,15 @@ pub(super) async fn access_token(
     }
     let token = random_token("gho_");
     state.access_tokens.insert(token.clone(), grant.login);
+    // GitHub separates the granted scopes with commas.
+    let scope = state.github_granted_scope.clone().unwrap_or_else(|| {
+        grant
+            .scope
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(",")
+    });
     record.succeeded = true;
     state.token_requests.push(record);
     drop(state);
@@ -213,7 +222,7 @@ pub(super) async fn access_token(
         &[
             ("access_token", token.as_str()),
             ("token_type", "bearer"),
-            ("scope", grant.scope.replace(' ', ",").as_str()),
+            ("scope", scope.as_str()),
         ],
     )
 }
@@ -255,6 +264,8 @@ pub(super) async fn user(State(shared): State<Arc<Shared>>, headers: HeaderMap) 
         "location": null,
         "email": email,
         "bio": null,
+        "created_at": "2020-01-01T00:00:00Z",
+        "updated_at": "2020-01-01T00:00:00Z",
     }))
     .into_response()
 }

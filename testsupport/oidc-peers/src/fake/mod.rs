@@ -135,6 +135,7 @@ struct State {
     fault: Option<IdTokenFault>,
     authorize_outcome: AuthorizeOutcome,
     github_email_public: bool,
+    github_granted_scope: Option<String>,
     codes: HashMap<String, Grant>,
     access_tokens: HashMap<String, String>,
     token_requests: Vec<TokenRequestRecord>,
@@ -232,6 +233,7 @@ impl FakeProvider {
                 fault: None,
                 authorize_outcome: AuthorizeOutcome::Approve,
                 github_email_public: true,
+                github_granted_scope: None,
                 codes: HashMap::new(),
                 access_tokens: HashMap::new(),
                 token_requests: Vec::new(),
@@ -346,6 +348,12 @@ impl FakeProvider {
     /// private (the address is then only in `/user/emails`).
     pub fn set_github_email_public(&self, public: bool) {
         self.shared.state().github_email_public = public;
+    }
+
+    /// The `scope` GitHub's token endpoint answers from now on (comma-separated, as GitHub
+    /// does); `None` to grant the requested scopes.
+    pub fn set_github_granted_scope(&self, scope: Option<&str>) {
+        self.shared.state().github_granted_scope = scope.map(str::to_owned);
     }
 
     /// The requests the token endpoints answered so far, oldest first.
