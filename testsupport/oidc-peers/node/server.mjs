@@ -104,8 +104,12 @@ const provider = new Provider(issuer, {
 // The development login page makes the login name the account id; the subject must be, so the
 // login form's `login` is replaced by its subject before the package reads the body (it then
 // takes the body from `req.body`, and warns once that it did).
+// The package's pages import a web font from fonts.googleapis.com; this policy keeps a browser
+// on the loopback address (the package adds its inline scripts' hashes to `script-src`).
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:";
 const callback = provider.callback();
 server.on('request', async (req, res) => {
+  res.setHeader('Content-Security-Policy', contentSecurityPolicy);
   const form = (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
   if (req.method === 'POST' && req.url.startsWith('/interaction/') && form) {
     const chunks = [];

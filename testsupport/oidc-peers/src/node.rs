@@ -228,7 +228,20 @@ impl NodeProvider {
     /// [`PeerError::Http`] when a request fails, [`PeerError::Unexpected`] when the provider
     /// answers with an error page or something else a browser could not go on from.
     pub async fn authorize(&self, authorization_url: &str, login: &str) -> Result<Url, PeerError> {
-        crate::user_agent::authorize(&self.issuer, authorization_url, login).await
+        let decision = crate::user_agent::Decision::Approve(login);
+        crate::user_agent::authorize(&self.issuer, authorization_url, decision).await
+    }
+
+    /// Goes to the provider's first page for `authorization_url` and follows its "Cancel"
+    /// link, as a user who declines; returns the URL the provider then redirects to: the
+    /// client's redirect URI with `error=access_denied` and `state`, not fetched.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::authorize`].
+    pub async fn cancel(&self, authorization_url: &str) -> Result<Url, PeerError> {
+        let decision = crate::user_agent::Decision::Cancel;
+        crate::user_agent::authorize(&self.issuer, authorization_url, decision).await
     }
 }
 

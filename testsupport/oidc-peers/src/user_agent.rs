@@ -11,12 +11,20 @@ use crate::{PeerError, redacted};
 /// More steps than the login page, the consent page and their redirects take.
 const MAX_STEPS: usize = 20;
 
-/// Follows `authorization_url` at the provider `issuer` through the login (as `login`) and
-/// consent pages; returns the first redirect that leaves the provider's origin, unfetched.
+/// What the user agent does on the provider's pages.
+pub(crate) enum Decision<'a> {
+    /// Signs in as this login and consents.
+    Approve(&'a str),
+    /// Follows the first page's "Cancel" link.
+    Cancel,
+}
+
+/// Follows `authorization_url` at the provider `issuer` through the login and consent pages as
+/// `decision` says; returns the first redirect that leaves the provider's origin, unfetched.
 pub(crate) async fn authorize(
     issuer: &Url,
     authorization_url: &str,
-    login: &str,
+    decision: Decision<'_>,
 ) -> Result<Url, PeerError> {
     let mut url = Url::parse(authorization_url)
         .map_err(|err| PeerError::Unexpected(format!("authorization URL: {err}")))?;
@@ -77,6 +85,18 @@ pub(crate) async fn authorize(
                 excerpt(&body)
             ))
         })?;
+        let login = match decision {
+            Decision::Approve(login) => login,
+            Decision::Cancel => {
+                let abort = page.abort.ok_or_else(|| {
+                    PeerError::Unexpected(format!("no Cancel link at {}", redacted(&url)))
+                })?;
+                url = url.join(&abort).map_err(|err| {
+                    PeerError::Unexpected(format!("a Cancel link that is no URL: {err}"))
+                })?;
+                continue;
+            }
+        };
         let action = url
             .join(&page.action)
             .map_err(|err| PeerError::Unexpected(format!("a form action that is no URL: {err}")))?;
@@ -100,10 +120,11 @@ pub(crate) async fn authorize(
     )))
 }
 
-/// The form of the package's development login or consent page.
+/// The form of the package's development login or consent page, and its Cancel link.
 struct Form {
     action: String,
     prompt: String,
+    abort: Option<String>,
 }
 
 impl Form {
@@ -112,7 +133,14 @@ impl Form {
         let action = attribute(form, "action")?;
         let prompt_input = &form[form.find("name=\"prompt\"")?..];
         let prompt = attribute(prompt_input, "value")?;
-        Some(Self { action, prompt })
+        let abort = html
+            .find("class=\"login-help\"")
+            .and_then(|at| attribute(&html[at..], "href"));
+        Some(Self {
+            action,
+            prompt,
+            abort,
+        })
     }
 }
 
@@ -162,10 +190,15 @@ mod tests {
     #[test]
     fn reads_the_development_login_form() {
         let html = r#"<div><form autocomplete="off" action="http://127.0.0.1:1/interaction/a&amp;b" method="post">
-  <input type="hidden" name="prompt" value="login"/><input name="login"></form></div>"#;
+  <input type="hidden" name="prompt" value="login"/><input name="login"></form>
+  <div class="login-help"><a href="http://127.0.0.1:1/interaction/a/abort">[ Cancel ]</a></div></div>"#;
         let form = Form::parse(html).expect("a form");
         assert_eq!(form.action, "http://127.0.0.1:1/interaction/a&b");
         assert_eq!(form.prompt, "login");
+        assert_eq!(
+            form.abort.as_deref(),
+            Some("http://127.0.0.1:1/interaction/a/abort")
+        );
         assert!(Form::parse("<p>no form</p>").is_none());
         assert_eq!(
             excerpt("<h1>oops</h1><pre>invalid_request</pre>"),

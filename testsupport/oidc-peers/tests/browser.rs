@@ -127,6 +127,8 @@ async fn chromium_signs_in_and_consents_on_plain_http() {
     let caps = serde_json::json!({"goog:chromeOptions": {"binary": chromium, "args": [
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        // Nothing but loopback resolves: the test never reaches the internet.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
     ]}});
     let caps = caps.as_object().expect("an object literal").clone();
     let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())

@@ -115,7 +115,15 @@ async fn discovery_names_the_loopback_issuer_and_its_endpoints() {
     };
     let issuer = provider.issuer();
     assert!(issuer.starts_with("http://127.0.0.1:"), "{issuer}");
-    let discovery = get_json(&provider.discovery_url()).await;
+    let response = reqwest::get(provider.discovery_url())
+        .await
+        .expect("discovery");
+    // Every answer keeps a browser on the loopback address.
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .expect("CSP");
+    assert!(csp.starts_with("default-src 'self'"), "{csp}");
+    let discovery: Value = response.json().await.expect("discovery JSON");
     assert_eq!(discovery["issuer"], json!(issuer));
     assert_eq!(
         discovery["authorization_endpoint"],
@@ -293,6 +301,21 @@ async fn any_login_gets_derived_claims_and_pkce_is_enforced() {
         assert_eq!(claims["given_name"], json!(dave.given_name));
         assert_eq!(claims["family_name"], json!(dave.family_name));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_on_the_login_page_redirects_with_access_denied() {
+    let Some(provider) = start(config()).await else {
+        return;
+    };
+    let (_, challenge) = pkce();
+    let url = authorization_url(&provider, "app", "openid email", Some(&challenge), &[]);
+    let callback = provider.cancel(&url).await.expect("cancel");
+    assert_eq!(without_query(&callback), REDIRECT_URI);
+    assert_eq!(param(&callback, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&callback, "state").as_deref(), Some("state-123"));
+    assert!(param(&callback, "error_description").is_some());
+    assert_eq!(param(&callback, "code"), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
