@@ -63,7 +63,7 @@ pub enum PeerError {
     Http {
         /// The URL, without its query.
         url: String,
-        /// Why it failed.
+        /// Why it failed (without the URL, whose query may carry a code).
         source: reqwest::Error,
     },
     /// A peer answered in a way the user agent does not follow.

@@ -34,7 +34,7 @@ pub(crate) async fn authorize(
         .build()
         .map_err(|source| PeerError::Http {
             url: redacted(&url),
-            source,
+            source: source.without_url(),
         })?;
     let mut form: Option<Vec<(&str, String)>> = None;
     for _ in 0..MAX_STEPS {
@@ -44,7 +44,7 @@ pub(crate) async fn authorize(
         };
         let response = request.send().await.map_err(|source| PeerError::Http {
             url: redacted(&url),
-            source,
+            source: source.without_url(),
         })?;
         let status = response.status();
         if status.is_redirection() {
@@ -69,7 +69,7 @@ pub(crate) async fn authorize(
         }
         let body = response.text().await.map_err(|source| PeerError::Http {
             url: redacted(&url),
-            source,
+            source: source.without_url(),
         })?;
         if status != StatusCode::OK {
             return Err(PeerError::Unexpected(format!(

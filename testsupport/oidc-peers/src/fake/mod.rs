@@ -372,9 +372,9 @@ impl FakeProvider {
     pub async fn authorize(&self, authorization_url: &str) -> Result<Url, PeerError> {
         let url = Url::parse(authorization_url)
             .map_err(|err| PeerError::Unexpected(format!("authorization URL: {err}")))?;
-        let http = |source| PeerError::Http {
+        let http = |source: reqwest::Error| PeerError::Http {
             url: redacted(&url),
-            source,
+            source: source.without_url(),
         };
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
