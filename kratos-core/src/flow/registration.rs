@@ -523,6 +523,7 @@ impl<'a> RegistrationFlows<'a> {
             verifiable_addresses,
             metadata_public,
             metadata_admin,
+            authentication,
         } = new;
         flow.active = Some(method.to_owned());
         let hook_ctx = crate::hook::HookContext {
@@ -591,7 +592,10 @@ impl<'a> RegistrationFlows<'a> {
         {
             let (issued, record) = self.kratos.sessions().prepare_issue(
                 &identity,
-                vec![AuthenticationMethod::first_factor(method, self.now())],
+                vec![
+                    authentication
+                        .unwrap_or_else(|| AuthenticationMethod::first_factor(method, self.now())),
+                ],
                 &ctx.client,
             )?;
             (Some(issued.session), Some(issued.token), Some(record))

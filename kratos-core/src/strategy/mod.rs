@@ -466,6 +466,9 @@ pub struct NewIdentity {
     pub metadata_public: Option<Value>,
     /// `metadata_admin` (a social sign-in's claims mapper may set it).
     pub metadata_admin: Option<Value>,
+    /// The step the new session records, when it is more than the method's first factor
+    /// (a social sign-in names its provider, and may reach aal2 upstream).
+    pub authentication: Option<AuthenticationMethod>,
 }
 
 /// A registration strategy's answer to a submission.

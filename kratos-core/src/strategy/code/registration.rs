@@ -127,6 +127,7 @@ impl RegistrationStrategy for CodeRegistration {
             verifiable_addresses: Some(verified),
             metadata_public: None,
             metadata_admin: None,
+            authentication: None,
         })))
     }
 }

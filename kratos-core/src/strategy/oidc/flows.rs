@@ -85,12 +85,19 @@ fn linked_providers(identity: &Identity) -> Vec<String> {
         .collect()
 }
 
-/// First factors as Kratos counts them: each linked provider, each passkey and each
-/// passwordless security key on its own, every other first-factor credential once.
-fn first_factors(identity: &Identity) -> usize {
+/// First factors as Kratos counts them (`CountActiveFirstFactorCredentials`, over the
+/// methods that are on): each linked provider, each passkey and each passwordless security
+/// key on its own, every other first-factor credential once.
+fn first_factors(kratos: &Kratos, identity: &Identity) -> usize {
     identity
         .credentials
         .values()
+        .filter(|c| {
+            kratos
+                .methods()
+                .login(&Method::custom(c.credential_type.as_str().to_owned()))
+                .is_some()
+        })
         .map(|c| match c.credential_type {
             CredentialType::Oidc => c.identifiers.len(),
             CredentialType::Passkey | CredentialType::Webauthn => c
@@ -506,6 +513,7 @@ impl RegistrationStrategy for OidcMethod {
             verifiable_addresses: (!addresses.is_empty()).then_some(addresses),
             metadata_public: mapped.metadata_public,
             metadata_admin: mapped.metadata_admin,
+            authentication: Some(self.authentication(cx.kratos, &verified)?),
         })))
     }
 }
@@ -531,7 +539,7 @@ impl SettingsStrategy for OidcMethod {
 
     fn populate(&self, cx: &mut SettingsPopulateCx<'_>) -> Result<(), FlowError> {
         let linked = linked_providers(cx.identity);
-        let can_unlink = first_factors(cx.identity) > 1;
+        let can_unlink = first_factors(cx.kratos, cx.identity) > 1;
         for p in self.providers() {
             let c = p.config();
             if linked.contains(&c.id) {
@@ -615,7 +623,7 @@ impl SettingsStrategy for OidcMethod {
                 ));
                 return Ok(SettingsOutcome::Retry);
             }
-            if first_factors(cx.identity) < 2 {
+            if first_factors(cx.kratos, cx.identity) < 2 {
                 cx.flow.ui.messages.push(text::validation_generic(
                     "can not unlink OpenID Connect connection because it is the last remaining first factor credential",
                 ));

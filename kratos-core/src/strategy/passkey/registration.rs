@@ -219,6 +219,7 @@ impl RegistrationStrategy for PasskeyRegistration {
             verifiable_addresses: None,
             metadata_public: None,
             metadata_admin: None,
+            authentication: None,
         })))
     }
 }

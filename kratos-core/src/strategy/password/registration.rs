@@ -128,6 +128,7 @@ impl RegistrationStrategy for PasswordRegistration {
             verifiable_addresses: None,
             metadata_public: None,
             metadata_admin: None,
+            authentication: None,
         })))
     }
 }

@@ -195,6 +195,7 @@ impl RegistrationStrategy for WebauthnRegistration {
             verifiable_addresses: None,
             metadata_public: None,
             metadata_admin: None,
+            authentication: None,
         })))
     }
 }
