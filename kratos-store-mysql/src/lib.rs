@@ -4,7 +4,8 @@
 //! trait. MariaDB 10.11 and MySQL 8 syntax is used where they differ from PostgreSQL and
 //! SQLite (see `kratos-store-sql`): ids are `BINARY(16)`, timestamps `DATETIME(6)` in UTC,
 //! text `utf8mb4` with the binary collation (exact comparisons), and unique rules over long
-//! text are unique indexes over stored SHA-256 digests of it.
+//! text are unique indexes over stored SHA-256 digests of it. The tests run against MariaDB
+//! 10.11 and MySQL 9.7.
 //!
 //! ```no_run
 //! use std::sync::Arc;
