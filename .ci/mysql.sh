@@ -68,8 +68,11 @@ if ! ping_mysql; then
     log "starting MySQL on 127.0.0.1:$PORT"
     mkdir -p "$ROOT/run/mysqld"
     # In a session of its own, so that it outlives this script and the CI run's job control.
+    # No binary log (MySQL writes one by default, MariaDB does not): nothing replicates from it
+    # and it costs a second flush per commit.
     setsid chroot "$ROOT" /usr/sbin/mysqld --no-defaults --user=root --datadir=/var/lib/mysql \
-        --secure-file-priv=NULL --log-error=/var/lib/mysql/error.log --bind-address=127.0.0.1 --port="$PORT" --mysqlx=OFF \
+        --secure-file-priv=NULL --log-error=/var/lib/mysql/error.log \
+        --bind-address=127.0.0.1 --port="$PORT" --mysqlx=OFF --skip-log-bin \
         --socket=/run/mysqld/mysqld.sock --pid-file=/run/mysqld/mysqld.pid \
         </dev/null >/dev/null 2>&1 &
     for _ in $(seq 1 60); do
