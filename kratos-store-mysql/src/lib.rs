@@ -4,7 +4,8 @@
 //! trait. MariaDB 10.11 and MySQL 8 syntax is used where they differ from PostgreSQL and
 //! SQLite (see `kratos-store-sql`): ids are `BINARY(16)`, timestamps `DATETIME(6)` in UTC,
 //! text `utf8mb4` with the binary collation (exact comparisons), and unique rules over long
-//! text are unique indexes over stored SHA-256 digests of it.
+//! text are unique indexes over stored SHA-256 digests of it. The tests run against MariaDB
+//! 10.11 and MySQL 9.7.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -50,6 +51,7 @@
 use std::time::Duration;
 
 pub use kratos_store_sql::SqlStore;
+use sea_orm::sqlx::Executor as _;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DbErr, Statement};
 
 /// Options of a MySQL pool.
@@ -80,6 +82,15 @@ pub async fn connect(url: &str) -> Result<SqlStore, DbErr> {
     connect_with(url, MySqlOptions::default()).await
 }
 
+/// Run on each new connection (see [`connect_with`]).
+const SESSION_SETTINGS: [&str; 2] = [
+    "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+    // Identity reads build their address and identifier lists with `GROUP_CONCAT … ORDER BY`
+    // (MySQL 8 has no ordered `JSON_ARRAYAGG`), whose result the default limit (1024 bytes on
+    // MySQL, 1 MiB on MariaDB) would cut.
+    "SET SESSION group_concat_max_len = 67108864",
+];
+
 /// Opens a pool with the given options. Connections use `utf8mb4`, the UTC time zone, the
 /// `READ COMMITTED` isolation level (as under PostgreSQL's default, a statement does not
 /// lock the gaps between the index entries it reads, which under InnoDB's `REPEATABLE READ`
@@ -92,16 +103,16 @@ pub async fn connect_with(url: &str, options: MySqlOptions) -> Result<SqlStore, 
         .connect_timeout(Duration::from_secs(5))
         .test_before_acquire_if_idle_for(options.ping_after_idle)
         .sqlx_logging(false)
-        .after_connect(|db| {
-            Box::pin(async move {
-                db.execute_unprepared("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                    .await?;
-                // Identity reads build their address and identifier lists with
-                // `GROUP_CONCAT … ORDER BY` (MySQL 8 has no ordered `JSON_ARRAYAGG`), whose
-                // result the default limit of 1024 bytes would cut.
-                db.execute_unprepared("SET SESSION group_concat_max_len = 67108864")
-                    .await
-                    .map(|_| ())
+        // The pool's hook, run on every connection it opens: sea-orm's own `after_connect`
+        // runs once, on whichever connection the pool lends it.
+        .map_sqlx_mysql_pool_opts(|pool| {
+            pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    for statement in SESSION_SETTINGS {
+                        conn.execute(statement).await?;
+                    }
+                    Ok(())
+                })
             })
         });
     let db = Database::connect(opts)

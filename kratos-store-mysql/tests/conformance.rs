@@ -175,6 +175,66 @@ async fn an_idle_connection_closed_by_the_server_is_replaced() {
     assert_ne!(first, second, "a new connection serves the statement");
 }
 
+/// Every connection of the pool, not only the first, has the session settings
+/// `connect_with` documents: four held at once are four connections, each `READ COMMITTED`
+/// with a 64 MiB `group_concat_max_len`.
+#[tokio::test]
+async fn every_pooled_connection_has_the_session_settings() {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
+    let Some(url) = database_url() else { return };
+    let store = kratos_store_mysql::connect_with(
+        &url,
+        MySqlOptions {
+            max_connections: 4,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("connect to the test database");
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(store.connection().begin().await.expect("a connection"));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for txn in &held {
+        // MariaDB 10.11 names the isolation level `tx_isolation`, MySQL 8 and later
+        // `transaction_isolation`.
+        let version = txn
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::MySql,
+                "SELECT VERSION() AS v",
+            ))
+            .await
+            .expect("query")
+            .expect("a row")
+            .try_get::<String>("", "v")
+            .expect("version");
+        let isolation = if version.contains("MariaDB") {
+            "@@SESSION.tx_isolation"
+        } else {
+            "@@SESSION.transaction_isolation"
+        };
+        let row = txn
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::MySql,
+                format!(
+                    "SELECT CONNECTION_ID() AS id, CAST({isolation} AS CHAR) AS isolation, \
+                     @@SESSION.group_concat_max_len AS len"
+                ),
+            ))
+            .await
+            .expect("query")
+            .expect("a row");
+        ids.insert(row.try_get::<u64>("", "id").expect("id"));
+        assert_eq!(
+            row.try_get::<String>("", "isolation").expect("isolation"),
+            "READ-COMMITTED"
+        );
+        assert_eq!(row.try_get::<u64>("", "len").expect("len"), 67_108_864);
+    }
+    assert_eq!(ids.len(), 4, "four distinct connections");
+}
+
 /// Unique rules hold over identifiers longer than any index prefix, and compare exactly:
 /// two identifiers that differ only past the first kilobyte, or only in case or in a
 /// four-byte character, are different identities.

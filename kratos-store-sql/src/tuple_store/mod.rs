@@ -967,9 +967,11 @@ impl TupleStore for SqlStore {
                     ps.join(", ")
                 );
             }
-            // Tuples form a set: a stored one is left as it is.
+            // Tuples form a set: a stored one is left as it is. MySQL (not MariaDB) refuses
+            // `seq = seq` (error 1869) when the duplicate is a row the same statement
+            // inserted, as the auto-increment column's value is then its own.
             sql.push(match backend {
-                DatabaseBackend::MySql => " ON DUPLICATE KEY UPDATE seq = seq",
+                DatabaseBackend::MySql => " ON DUPLICATE KEY UPDATE nid = nid",
                 _ => " ON CONFLICT DO NOTHING",
             });
             txn.execute_raw(sql.statement(backend))
