@@ -132,7 +132,8 @@ async fn get_one(
     let identity = if include.is_empty() {
         k.identities().get(id).await?
     } else {
-        k.identities().get_with_credentials(id, &include).await?
+        let identity = k.identities().get_with_credentials(id, &include).await?;
+        k.identities().declassify(identity)
     };
     Ok(Json(identity).into_response())
 }
@@ -147,9 +148,11 @@ async fn by_external_id(
     let identity = if include.is_empty() {
         identity
     } else {
-        k.identities()
+        let identity = k
+            .identities()
             .get_with_credentials(identity.id, &include)
-            .await?
+            .await?;
+        k.identities().declassify(identity)
     };
     Ok(Json(identity).into_response())
 }

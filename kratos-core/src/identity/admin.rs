@@ -922,6 +922,44 @@ impl<'a> IdentityAdmin<'a> {
         identity
     }
 
+    /// The identity as the admin API shows it with `include_credential=oidc`: the provider
+    /// tokens of its `oidc` credential (`initial_id_token`, `initial_access_token`,
+    /// `initial_refresh_token`, kept sealed with the cipher) opened, as Kratos declassifies
+    /// them. A token that does not open (sealed with a secret no longer configured) is left
+    /// out (empty). For answers only: the result is never to be stored.
+    pub fn declassify(&self, mut identity: Identity) -> Identity {
+        let Some(cred) = identity.credentials.get_mut(&CredentialType::Oidc) else {
+            return identity;
+        };
+        if let Some(providers) = cred
+            .config
+            .get_mut("providers")
+            .and_then(Value::as_array_mut)
+        {
+            for p in providers {
+                for key in [
+                    "initial_id_token",
+                    "initial_access_token",
+                    "initial_refresh_token",
+                ] {
+                    let Some(sealed) = p.get(key).and_then(Value::as_str).filter(|t| !t.is_empty())
+                    else {
+                        continue;
+                    };
+                    let open = self
+                        .kratos
+                        .cipher()
+                        .decrypt(sealed)
+                        .ok()
+                        .and_then(|plain| String::from_utf8(plain.to_vec()).ok())
+                        .unwrap_or_default();
+                    p[key] = Value::String(open);
+                }
+            }
+        }
+        identity
+    }
+
     /// Builds the identity [`IdentityAdmin::create`] would store, without storing it.
     pub(crate) async fn prepare_create(
         &self,
