@@ -545,3 +545,6 @@ impl CallbackParams {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
