@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::token_exchange::{self, ExchangeCode};
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText, text};
 use super::{
     Admission, AdmittedFlow, ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType,
@@ -54,9 +55,22 @@ pub struct RegistrationFlow {
     pub created_at: DateTime<Utc>,
     /// Updated.
     pub updated_at: DateTime<Utc>,
+    /// The init code of the flow's session token exchange: only in the answer to the
+    /// creation of an api flow asked with `return_session_token_exchange_code` (never stored
+    /// with the flow, so never shown again). See [`super::token_exchange`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token_exchange_code: Option<ExchangeCode>,
     /// The methods' internal state, stored with the flow and never shown to clients.
     #[serde(skip)]
     pub(crate) internal: InternalContext,
+}
+
+/// Options of a new registration flow ([`RegistrationFlows::create_with`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RegistrationOptions {
+    /// Open a session token exchange (`return_session_token_exchange_code=true`): honoured
+    /// for api flows, ignored for browser flows. See [`super::token_exchange`].
+    pub return_session_token_exchange_code: bool,
 }
 
 /// A successful registration.
@@ -72,6 +86,12 @@ pub struct RegistrationSuccess {
     pub continue_with: Vec<ContinueWith>,
     /// The completed flow.
     pub flow: RegistrationFlow,
+    /// For an api flow with a session token exchange that issued a session: where to send
+    /// the browser (the flow's `return_to`, or the default return URL, with
+    /// `code=<return-to code>`), as
+    /// [`super::token_exchange::SessionTokenExchanges::attach`] answers it; the session is
+    /// attached to the exchanger already. `None` otherwise.
+    pub token_exchange_redirect: Option<String>,
 }
 
 /// The answer to a submission.
@@ -173,6 +193,18 @@ impl<'a> RegistrationFlows<'a> {
         flow_type: FlowType,
         ctx: &FlowContext,
     ) -> Result<RegistrationFlow, FlowError> {
+        self.create_with(flow_type, ctx, RegistrationOptions::default())
+            .await
+    }
+
+    /// Starts a registration flow with options ([`RegistrationFlows::create`] takes the
+    /// defaults).
+    pub async fn create_with(
+        &self,
+        flow_type: FlowType,
+        ctx: &FlowContext,
+        options: RegistrationOptions,
+    ) -> Result<RegistrationFlow, FlowError> {
         let config = self.kratos.config();
         if !config.selfservice.flows.registration.enabled {
             return Err(FlowError::BadRequest(
@@ -241,10 +273,22 @@ impl<'a> RegistrationFlows<'a> {
         for strategy in self.kratos.methods().registration_strategies() {
             strategy.populate(&mut populate)?;
         }
-        let flow = RegistrationFlow {
+        let expires_at = now + config.selfservice.flows.registration.lifespan.as_chrono();
+        let exchange_code =
+            if options.return_session_token_exchange_code && flow_type == FlowType::Api {
+                Some(
+                    self.kratos
+                        .session_token_exchanges()
+                        .open(id, expires_at, &mut internal)
+                        .await?,
+                )
+            } else {
+                None
+            };
+        let mut flow = RegistrationFlow {
             id,
             flow_type,
-            expires_at: now + config.selfservice.flows.registration.lifespan.as_chrono(),
+            expires_at,
             issued_at: now,
             request_url: ctx.request_url.clone().unwrap_or_default(),
             return_to,
@@ -253,9 +297,12 @@ impl<'a> RegistrationFlows<'a> {
             state: FlowState::ChooseMethod,
             created_at: now,
             updated_at: now,
+            session_token_exchange_code: None,
             internal,
         };
         self.save(&flow, &csrf, true).await?;
+        // Shown in this answer only: the stored flow does not keep it.
+        flow.session_token_exchange_code = exchange_code;
         Ok(flow)
     }
 
@@ -599,12 +646,25 @@ impl<'a> RegistrationFlows<'a> {
             &mut continue_with,
         )
         .await?;
+        let token_exchange_redirect = match (&session, &token) {
+            (Some(s), Some(t))
+                if flow.flow_type == FlowType::Api
+                    && token_exchange::has_exchanger(&flow.internal) =>
+            {
+                self.kratos
+                    .session_token_exchanges()
+                    .attach(flow.id, &flow.internal, s.id, t, flow.return_to.as_deref())
+                    .await?
+            }
+            _ => None,
+        };
         Ok(RegistrationSubmission::Completed(RegistrationSuccess {
             identity,
             session,
             session_token: token,
             continue_with,
             flow,
+            token_exchange_redirect,
         }))
     }
 }
