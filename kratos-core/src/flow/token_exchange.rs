@@ -280,16 +280,6 @@ impl SessionTokenExchanges<'_> {
         Ok(Some(Zeroizing::new(code.to_owned())))
     }
 
-    /// The return-to code kept in a flow, for the conformance suite (which plays the
-    /// completion's part).
-    #[cfg(feature = "testsuite")]
-    pub(crate) fn return_to_code_for_tests(&self, internal: &InternalContext) -> Option<String> {
-        self.return_to_code(internal)
-            .ok()
-            .flatten()
-            .map(|c| c.to_string())
-    }
-
     /// Completes the exchange side of a flow that signed someone in: attaches `session_id`
     /// (whose token is `session_token`) to the exchanger of flow `flow_id`, and answers where
     /// the browser goes next, Kratos's redirect: `return_to` (the flow's, already checked
@@ -342,6 +332,31 @@ impl SessionTokenExchanges<'_> {
             }
             Err(e) => return Err(e.into()),
         }
+        self.redirect(&code, return_to).map(Some)
+    }
+
+    /// The redirect of a flow with an exchanger that ends without a session (Kratos sends
+    /// the app's browser back with the code when an OIDC sign-in fails, so the app's
+    /// exchange answers the flow with its messages: 422): `return_to` (or the default
+    /// return URL) with `code=<return-to code>`. Attaches nothing; `Ok(None)` without an
+    /// exchanger.
+    ///
+    /// # Errors
+    ///
+    /// As [`SessionTokenExchanges::attach`], without the store's.
+    pub fn redirect_without_session(
+        &self,
+        internal: &InternalContext,
+        return_to: Option<&str>,
+    ) -> Result<Option<String>, FlowError> {
+        match self.return_to_code(internal)? {
+            Some(code) => self.redirect(&code, return_to).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `return_to` (or the default return URL) with the query parameter `code` set.
+    fn redirect(&self, code: &str, return_to: Option<&str>) -> Result<String, FlowError> {
         let base = match return_to {
             Some(r) => r.to_owned(),
             None => self.kratos.default_return_url(),
@@ -356,8 +371,8 @@ impl SessionTokenExchanges<'_> {
         url.query_pairs_mut()
             .clear()
             .extend_pairs(kept)
-            .append_pair("code", &code);
-        Ok(Some(url.into()))
+            .append_pair("code", code);
+        Ok(url.into())
     }
 
     /// Moves the exchanger of flow `from` to flow `to` (Kratos's `MoveToNewFlow`: a login

@@ -568,9 +568,19 @@ pub async fn flow_session_token_exchange_pending_and_attached_directly(store: Ar
         .await
         .unwrap();
     let init = pending.session_token_exchange_code.clone().expect("code");
-    let code = ex
-        .return_to_code_for_tests(&pending.internal)
-        .expect("kept in the flow");
+    // A flow that ends without a session sends the code all the same (as an OIDC error
+    // does), attaching nothing.
+    let redirect = ex
+        .redirect_without_session(&pending.internal, None)
+        .unwrap()
+        .expect("the flow has an exchanger");
+    assert!(redirect.starts_with("https://app.example.com/?code="));
+    let code = code_of(&redirect);
+    assert!(
+        ex.redirect_without_session(&without_exchanger(&k).await, None)
+            .unwrap()
+            .is_none()
+    );
     let TokenExchangeOutcome::Pending(PendingFlow::Registration(shown)) =
         ex.exchange(init.expose(), &code).await.unwrap()
     else {
@@ -578,4 +588,13 @@ pub async fn flow_session_token_exchange_pending_and_attached_directly(store: Ar
     };
     assert_eq!(shown.id, pending.id);
     assert!(shown.session_token_exchange_code.is_none());
+}
+
+/// The internal context of an api registration flow opened without an exchange.
+async fn without_exchanger(k: &crate::Kratos) -> crate::strategy::InternalContext {
+    k.registration()
+        .create(FlowType::Api, &FlowContext::default())
+        .await
+        .unwrap()
+        .internal
 }
