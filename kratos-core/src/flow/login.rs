@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::token_exchange::{self, ExchangeCode};
+use super::token_exchange::ExchangeCode;
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, text};
 use super::{
     Admission, AdmittedFlow, ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType,
@@ -652,22 +652,20 @@ impl<'a> LoginFlows<'a> {
         crate::hook::run_verification(self.kratos, &hook_ctx, &identity, None, &mut continue_with)
             .await?;
         let token_exchange_redirect = match &token {
-            Some(t)
-                if flow.flow_type == FlowType::Api
-                    && token_exchange::has_exchanger(&flow.internal) =>
-            {
+            Some(t) => {
                 self.kratos
                     .session_token_exchanges()
-                    .attach(
+                    .attach_on_completion(
                         flow.id,
+                        flow.flow_type,
                         &flow.internal,
                         session.id,
                         t,
                         flow.return_to.as_deref(),
                     )
-                    .await?
+                    .await
             }
-            _ => None,
+            None => None,
         };
         let aal2_required = self.kratos.config().session.whoami.required_aal
             == RequiredAal::HighestAvailable

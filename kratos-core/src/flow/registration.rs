@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::token_exchange::{self, ExchangeCode};
+use super::token_exchange::ExchangeCode;
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText, text};
 use super::{
     Admission, AdmittedFlow, ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType,
@@ -647,14 +647,18 @@ impl<'a> RegistrationFlows<'a> {
         )
         .await?;
         let token_exchange_redirect = match (&session, &token) {
-            (Some(s), Some(t))
-                if flow.flow_type == FlowType::Api
-                    && token_exchange::has_exchanger(&flow.internal) =>
-            {
+            (Some(s), Some(t)) => {
                 self.kratos
                     .session_token_exchanges()
-                    .attach(flow.id, &flow.internal, s.id, t, flow.return_to.as_deref())
-                    .await?
+                    .attach_on_completion(
+                        flow.id,
+                        flow.flow_type,
+                        &flow.internal,
+                        s.id,
+                        t,
+                        flow.return_to.as_deref(),
+                    )
+                    .await
             }
             _ => None,
         };

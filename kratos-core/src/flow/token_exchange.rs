@@ -335,6 +335,38 @@ impl SessionTokenExchanges<'_> {
         self.redirect(&code, return_to).map(Some)
     }
 
+    /// What the login and registration engines call on completing a flow that issued
+    /// `session_id`: for an api flow with an exchanger, [`SessionTokenExchanges::attach`];
+    /// `None` otherwise. A failure is logged and answers `None`: the sign-in stands (its
+    /// session is written), only the exchange is lost.
+    pub(crate) async fn attach_on_completion(
+        &self,
+        flow_id: Uuid,
+        flow_type: super::FlowType,
+        internal: &InternalContext,
+        session_id: Uuid,
+        session_token: &SessionToken,
+        return_to: Option<&str>,
+    ) -> Option<String> {
+        if flow_type != super::FlowType::Api || !has_exchanger(internal) {
+            return None;
+        }
+        match self
+            .attach(flow_id, internal, session_id, session_token, return_to)
+            .await
+        {
+            Ok(redirect) => redirect,
+            Err(e) => {
+                tracing::warn!(
+                    flow.id = %flow_id,
+                    error = %e,
+                    "session token exchange: the session could not be attached"
+                );
+                None
+            }
+        }
+    }
+
     /// The redirect of a flow with an exchanger that ends without a session (Kratos sends
     /// the app's browser back with the code when an OIDC sign-in fails, so the app's
     /// exchange answers the flow with its messages: 422): `return_to` (or the default
