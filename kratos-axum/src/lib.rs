@@ -159,7 +159,8 @@ pub const ADMIN_BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// `GET /self-service/{verification,recovery}?flow=&token=` (a followed email link),
 /// `/self-service/logout{,/browser,/api}`, `/self-service/errors?id=`,
 /// `/.well-known/change-password`,
-/// `/sessions/whoami`, `/sessions`, `/sessions/{id}`, `/health/{alive,ready}`, `/version`,
+/// `/sessions/whoami`, `/sessions`, `/sessions/{id}`, `/sessions/token-exchange`,
+/// `/health/{alive,ready}`, `/version`,
 /// `/schemas`, with request bodies up to [`DEFAULT_BODY_LIMIT`]. A browser whose
 /// self-service request fails is sent to `selfservice.flows.error.ui_url` when it is set
 /// (the error is stored for `/self-service/errors`). With `serve.public.cors.enabled`, the

@@ -95,6 +95,7 @@ const ROUTES: &[(Api, &str, &str)] = &[
     (Api::Public, "GET", "/sessions"),
     (Api::Public, "DELETE", "/sessions"),
     (Api::Public, "DELETE", "/sessions/{id}"),
+    (Api::Public, "GET", "/sessions/token-exchange"),
     (Api::Public, "GET", "/schemas"),
     (Api::Public, "GET", "/schemas/{id}"),
     (Api::Admin, "GET", "/admin/identities"),

@@ -17,6 +17,8 @@
 //!   `database.cleanup.courier_messages_older_than` ago,
 //! - uses of second-factor secrets ([`crate::store::UsedSecretStore`]) expired more than
 //!   `older_than` ago (a TOTP step no longer accepted, a recovery code's use record),
+//! - session token exchangers ([`crate::store::TokenExchangeStore`]) expired more than
+//!   `older_than` ago, exchanged or not,
 //! - self-service errors kept for the error page
 //!   ([`crate::store::SelfServiceErrorStore`]) stored more than
 //!   `database.cleanup.self_service_errors_older_than` ago (Kratos keeps them until its
@@ -197,6 +199,8 @@ pub struct CleanupReport {
     pub used_secrets: u64,
     /// Self-service errors kept for the error page.
     pub self_service_errors: u64,
+    /// Session token exchangers.
+    pub session_token_exchanges: u64,
 }
 
 impl CleanupReport {
@@ -212,6 +216,7 @@ impl CleanupReport {
             self.courier_messages,
             self.used_secrets,
             self.self_service_errors,
+            self.session_token_exchanges,
         ]
         .into_iter()
         .fold(0u64, u64::saturating_add)
@@ -231,9 +236,10 @@ enum Kind {
     CourierMessages,
     UsedSecrets,
     SelfServiceErrors,
+    TokenExchanges,
 }
 
-const KINDS: [Kind; 9] = [
+const KINDS: [Kind; 10] = [
     Kind::Flows,
     Kind::Sessions,
     Kind::Codes,
@@ -243,6 +249,7 @@ const KINDS: [Kind; 9] = [
     Kind::CourierMessages,
     Kind::UsedSecrets,
     Kind::SelfServiceErrors,
+    Kind::TokenExchanges,
 ];
 
 /// `now - age`, but not before 1970 (nothing stored is older, and every database can store
@@ -311,6 +318,7 @@ impl Cleanup {
                     Kind::CourierMessages => &mut report.courier_messages,
                     Kind::UsedSecrets => &mut report.used_secrets,
                     Kind::SelfServiceErrors => &mut report.self_service_errors,
+                    Kind::TokenExchanges => &mut report.session_token_exchanges,
                 };
                 *slot = slot.saturating_add(deleted);
                 deleted_before |= deleted > 0;
@@ -380,6 +388,11 @@ impl Cleanup {
             Kind::UsedSecrets => {
                 store
                     .delete_expired_used_secrets(nid, ago(now, o.older_than), limit)
+                    .await
+            }
+            Kind::TokenExchanges => {
+                store
+                    .delete_expired_token_exchanges(nid, ago(now, o.older_than), limit)
                     .await
             }
             Kind::SelfServiceErrors => {

@@ -40,6 +40,7 @@ mod session;
 mod settings_flows;
 mod smtp_sink;
 mod soft_passkey;
+mod token_exchange;
 mod verification_hooks;
 mod webauthn;
 mod whoami_cache;
@@ -65,6 +66,7 @@ pub use session::*;
 pub use settings_flows::*;
 pub use smtp_sink::*;
 pub use soft_passkey::*;
+pub use token_exchange::*;
 pub use verification_hooks::*;
 pub use webauthn::*;
 pub use whoami_cache::*;
@@ -248,6 +250,12 @@ macro_rules! store_conformance {
             ping_answers,
             self_service_errors_are_stored_and_read_per_tenant,
             self_service_errors_cleanup_deletes_old_ones,
+            token_exchange_store_hands_the_session_out_once,
+            token_exchange_store_expiry_and_moves,
+            token_exchange_concurrent_exchanges_one_wins,
+            token_exchange_cleanup_deletes_expired_exchangers,
+            flow_session_token_exchange_for_api_flows,
+            flow_session_token_exchange_pending_and_attached_directly,
         );
     };
 }

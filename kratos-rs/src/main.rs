@@ -155,6 +155,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     "login_failures": report.login_failures,
                     "courier_messages": report.courier_messages,
                     "used_secrets": report.used_secrets,
+                    "session_token_exchanges": report.session_token_exchanges,
                     "total": report.total(),
                 })
             );

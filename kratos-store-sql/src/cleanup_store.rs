@@ -211,6 +211,25 @@ impl CleanupStore for SqlStore {
         )
         .await
     }
+
+    async fn delete_expired_token_exchanges(
+        &self,
+        nid: Uuid,
+        expired_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        self.delete_batch(
+            "session_token_exchanges",
+            "id",
+            "nid = $1 AND expires_at < $2",
+            vec![
+                Value::from(nid),
+                Value::from(expired_before),
+                Value::from(sql_limit(limit)),
+            ],
+        )
+        .await
+    }
 }
 
 #[async_trait]

@@ -74,6 +74,7 @@ mod session_store;
 mod sql;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
+mod token_exchange_store;
 mod tuple_store;
 mod used_secret_store;
 

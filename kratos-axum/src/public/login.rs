@@ -49,7 +49,15 @@ fn options(req: &FlowRequest) -> Result<LoginOptions, ApiError> {
             }
         },
     };
-    Ok(LoginOptions { refresh, aal })
+    // Read as Go's `strconv.ParseBool`, as Kratos reads it; anything else is false.
+    let return_session_token_exchange_code = req
+        .param("return_session_token_exchange_code")
+        .is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"));
+    Ok(LoginOptions {
+        refresh,
+        aal,
+        return_session_token_exchange_code,
+    })
 }
 
 async fn init_browser(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, ApiError> {

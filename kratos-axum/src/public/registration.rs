@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kratos_core::Kratos;
-use kratos_core::flow::registration::RegistrationSubmission;
+use kratos_core::flow::registration::{RegistrationOptions, RegistrationSubmission};
 use kratos_core::flow::{FlowError, FlowKind, FlowType};
 use serde_json::Value;
 
@@ -57,9 +57,15 @@ async fn init_browser(State(k): State<Kratos>, req: FlowRequest) -> Result<Respo
 
 async fn init_api(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, ApiError> {
     refuse_browser_on_api_flow(&req.headers)?;
+    // Kratos opens the exchange for the literal `true` only.
+    let options = RegistrationOptions {
+        return_session_token_exchange_code: req
+            .param("return_session_token_exchange_code")
+            .is_some_and(|v| v == "true"),
+    };
     let flow = k
         .registration()
-        .create(FlowType::Api, &req.api_context(&k))
+        .create_with(FlowType::Api, &req.api_context(&k), options)
         .await
         .map_err(|e| flow_error(&e))?;
     Ok(Reply::json(

@@ -20,6 +20,7 @@ pub(crate) fn router() -> Router<Kratos> {
         .route("/sessions/whoami", get(whoami))
         .route("/sessions", get(list_mine).delete(revoke_others))
         .route("/sessions/{id}", delete(revoke_mine))
+        .route("/sessions/token-exchange", get(token_exchange))
 }
 
 /// The identity id header whoami answers with.
@@ -180,4 +181,45 @@ async fn revoke_mine(
         .await
         .map_err(|e| session_error(&k, &e))?;
     Ok(Reply::empty(StatusCode::NO_CONTENT).into_response())
+}
+
+/// `GET /sessions/token-exchange?init_code=…&return_to_code=…`: the session of a completed
+/// native flow opened with `return_session_token_exchange_code`, once
+/// (`{session, session_token}`). As Kratos answers: 400 when a code is missing, 422 with the
+/// flow when it has not completed, 404 when the codes match no live exchanger (unknown,
+/// used, expired). The codes never appear in an answer or a log.
+async fn token_exchange(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, ApiError> {
+    use kratos_core::flow::token_exchange::TokenExchangeOutcome;
+    let init_code = req.param("init_code").unwrap_or_default();
+    let return_to_code = req.param("return_to_code").unwrap_or_default();
+    if init_code.is_empty() || return_to_code.is_empty() {
+        return Err(ApiError::with_status(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "\"init_code\" and \"return_to_code\" query params must be set",
+        ));
+    }
+    let outcome = k
+        .session_token_exchanges()
+        .exchange(&init_code, &return_to_code)
+        .await
+        .map_err(|e| ApiError::from_error(&e))?;
+    Ok(match outcome {
+        TokenExchangeOutcome::Exchanged {
+            session,
+            session_token,
+        } => Reply::json(
+            StatusCode::OK,
+            json!({"session": session, "session_token": session_token.expose()}),
+        )
+        .into_response(),
+        TokenExchangeOutcome::Pending(flow) => Reply::json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            serde_json::to_value(&flow).unwrap_or_default(),
+        )
+        .into_response(),
+        TokenExchangeOutcome::NotFound => {
+            return Err(ApiError::not_found("no session yet for this \"code\""));
+        }
+    })
 }

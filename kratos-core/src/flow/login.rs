@@ -12,6 +12,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::Seed;
+use super::token_exchange::ExchangeCode;
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, text};
 use super::{
     Admission, AdmittedFlow, ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType,
@@ -55,6 +56,11 @@ pub struct LoginFlow {
     pub requested_aal: Aal,
     /// Where it stands.
     pub state: FlowState,
+    /// The init code of the flow's session token exchange: only in the answer to the
+    /// creation of an api flow asked with `return_session_token_exchange_code` (never stored
+    /// with the flow, so never shown again). See [`super::token_exchange`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token_exchange_code: Option<ExchangeCode>,
     /// The methods' internal state, stored with the flow and never shown to clients.
     #[serde(skip)]
     pub(crate) internal: InternalContext,
@@ -75,6 +81,10 @@ pub struct LoginOptions {
     pub refresh: bool,
     /// Ask for a higher level (`aal=aal2`).
     pub aal: Option<Aal>,
+    /// Open a session token exchange (`return_session_token_exchange_code=true`): honoured
+    /// for api flows created without a session, as in Kratos, and ignored otherwise. See
+    /// [`super::token_exchange`].
+    pub return_session_token_exchange_code: bool,
 }
 
 /// A successful login.
@@ -92,6 +102,11 @@ pub struct LoginSuccess {
     /// `session.whoami.required_aal` is `highest_available`: the session answers
     /// `session_aal2_required` until it steps up (browsers go to the aal2 login next).
     pub aal2_required: bool,
+    /// For an api flow with a session token exchange: where to send the browser (the flow's
+    /// `return_to`, or the default return URL, with `code=<return-to code>`), as
+    /// [`super::token_exchange::SessionTokenExchanges::attach`] answers it; the session is
+    /// attached to the exchanger already. `None` otherwise.
+    pub token_exchange_redirect: Option<String>,
 }
 
 /// The answer to a submission: done, or the flow again with messages.
@@ -223,18 +238,33 @@ impl<'a> LoginFlows<'a> {
         if refresh {
             ui.messages.push(text::reauthenticate());
         }
+        let expires_at = now
+            + self
+                .kratos
+                .config()
+                .selfservice
+                .flows
+                .login
+                .lifespan
+                .as_chrono();
+        // Kratos opens an exchange only for an api flow started without a session.
+        let exchange_code = if options.return_session_token_exchange_code
+            && flow_type == FlowType::Api
+            && existing.is_none()
+        {
+            Some(
+                self.kratos
+                    .session_token_exchanges()
+                    .open(id, expires_at, &mut internal)
+                    .await?,
+            )
+        } else {
+            None
+        };
         let flow = LoginFlow {
             id,
             flow_type,
-            expires_at: now
-                + self
-                    .kratos
-                    .config()
-                    .selfservice
-                    .flows
-                    .login
-                    .lifespan
-                    .as_chrono(),
+            expires_at,
             issued_at: now,
             request_url: ctx.request_url.clone().unwrap_or_default(),
             return_to,
@@ -245,9 +275,10 @@ impl<'a> LoginFlows<'a> {
             refresh,
             requested_aal,
             state: FlowState::ChooseMethod,
+            session_token_exchange_code: None,
             internal,
         };
-        let flow = match seed {
+        let mut flow = match seed {
             Some(seed) => {
                 let mut internal = flow.internal;
                 internal.absorb(seed.internal);
@@ -260,6 +291,8 @@ impl<'a> LoginFlows<'a> {
             None => flow,
         };
         self.save(&flow, &csrf, true).await?;
+        // Shown in this answer only: the stored flow does not keep it.
+        flow.session_token_exchange_code = exchange_code;
         Ok(flow)
     }
 
@@ -680,6 +713,22 @@ impl<'a> LoginFlows<'a> {
         );
         crate::hook::run_verification(self.kratos, &hook_ctx, &identity, None, &mut continue_with)
             .await?;
+        let token_exchange_redirect = match &token {
+            Some(t) => {
+                self.kratos
+                    .session_token_exchanges()
+                    .attach_on_completion(
+                        flow.id,
+                        flow.flow_type,
+                        &flow.internal,
+                        session.id,
+                        t,
+                        flow.return_to.as_deref(),
+                    )
+                    .await
+            }
+            None => None,
+        };
         let aal2_required = self.kratos.config().session.whoami.required_aal
             == RequiredAal::HighestAvailable
             && session.authenticator_assurance_level < self.kratos.available_aal(&identity);
@@ -689,6 +738,7 @@ impl<'a> LoginFlows<'a> {
             continue_with,
             flow,
             aal2_required,
+            token_exchange_redirect,
         }))
     }
 }

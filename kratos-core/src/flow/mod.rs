@@ -10,6 +10,7 @@ pub mod logout;
 pub mod recovery;
 pub mod registration;
 pub mod settings;
+pub mod token_exchange;
 pub mod ui;
 pub mod verification;
 

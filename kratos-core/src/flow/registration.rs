@@ -13,6 +13,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::Seed;
+use super::token_exchange::ExchangeCode;
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, UiText, text};
 use super::{
     Admission, AdmittedFlow, ContinueWith, FlowContext, FlowError, FlowKind, FlowState, FlowType,
@@ -55,9 +56,22 @@ pub struct RegistrationFlow {
     pub created_at: DateTime<Utc>,
     /// Updated.
     pub updated_at: DateTime<Utc>,
+    /// The init code of the flow's session token exchange: only in the answer to the
+    /// creation of an api flow asked with `return_session_token_exchange_code` (never stored
+    /// with the flow, so never shown again). See [`super::token_exchange`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token_exchange_code: Option<ExchangeCode>,
     /// The methods' internal state, stored with the flow and never shown to clients.
     #[serde(skip)]
     pub(crate) internal: InternalContext,
+}
+
+/// Options of a new registration flow ([`RegistrationFlows::create_with`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RegistrationOptions {
+    /// Open a session token exchange (`return_session_token_exchange_code=true`): honoured
+    /// for api flows, ignored for browser flows. See [`super::token_exchange`].
+    pub return_session_token_exchange_code: bool,
 }
 
 /// A successful registration.
@@ -73,6 +87,12 @@ pub struct RegistrationSuccess {
     pub continue_with: Vec<ContinueWith>,
     /// The completed flow.
     pub flow: RegistrationFlow,
+    /// For an api flow with a session token exchange that issued a session: where to send
+    /// the browser (the flow's `return_to`, or the default return URL, with
+    /// `code=<return-to code>`), as
+    /// [`super::token_exchange::SessionTokenExchanges::attach`] answers it; the session is
+    /// attached to the exchanger already. `None` otherwise.
+    pub token_exchange_redirect: Option<String>,
 }
 
 /// The answer to a submission.
@@ -174,13 +194,26 @@ impl<'a> RegistrationFlows<'a> {
         flow_type: FlowType,
         ctx: &FlowContext,
     ) -> Result<RegistrationFlow, FlowError> {
-        self.create_seeded(flow_type, ctx, None).await
+        self.create_with(flow_type, ctx, RegistrationOptions::default())
+            .await
+    }
+
+    /// Starts a registration flow with options ([`RegistrationFlows::create`] takes the
+    /// defaults).
+    pub async fn create_with(
+        &self,
+        flow_type: FlowType,
+        ctx: &FlowContext,
+        options: RegistrationOptions,
+    ) -> Result<RegistrationFlow, FlowError> {
+        self.create_seeded(flow_type, ctx, options, None).await
     }
 
     async fn create_seeded(
         &self,
         flow_type: FlowType,
         ctx: &FlowContext,
+        options: RegistrationOptions,
         seed: Option<Seed>,
     ) -> Result<RegistrationFlow, FlowError> {
         let config = self.kratos.config();
@@ -252,10 +285,22 @@ impl<'a> RegistrationFlows<'a> {
         for strategy in self.kratos.methods().registration_strategies() {
             strategy.populate(&mut populate)?;
         }
+        let expires_at = now + config.selfservice.flows.registration.lifespan.as_chrono();
+        let exchange_code =
+            if options.return_session_token_exchange_code && flow_type == FlowType::Api {
+                Some(
+                    self.kratos
+                        .session_token_exchanges()
+                        .open(id, expires_at, &mut internal)
+                        .await?,
+                )
+            } else {
+                None
+            };
         let flow = RegistrationFlow {
             id,
             flow_type,
-            expires_at: now + config.selfservice.flows.registration.lifespan.as_chrono(),
+            expires_at,
             issued_at: now,
             request_url: ctx.request_url.clone().unwrap_or_default(),
             return_to,
@@ -264,9 +309,10 @@ impl<'a> RegistrationFlows<'a> {
             state: FlowState::ChooseMethod,
             created_at: now,
             updated_at: now,
+            session_token_exchange_code: None,
             internal,
         };
-        let flow = match seed {
+        let mut flow = match seed {
             Some(seed) => {
                 let mut internal = flow.internal;
                 internal.absorb(seed.internal);
@@ -279,6 +325,8 @@ impl<'a> RegistrationFlows<'a> {
             None => flow,
         };
         self.save(&flow, &csrf, true).await?;
+        // Shown in this answer only: the stored flow does not keep it.
+        flow.session_token_exchange_code = exchange_code;
         Ok(flow)
     }
 
@@ -312,7 +360,8 @@ impl<'a> RegistrationFlows<'a> {
             return_to,
             internal,
         };
-        self.create_seeded(flow_type, ctx, Some(seed)).await
+        self.create_seeded(flow_type, ctx, RegistrationOptions::default(), Some(seed))
+            .await
     }
 
     async fn save(&self, flow: &RegistrationFlow, csrf: &str, new: bool) -> Result<(), FlowError> {
@@ -667,12 +716,29 @@ impl<'a> RegistrationFlows<'a> {
             &mut continue_with,
         )
         .await?;
+        let token_exchange_redirect = match (&session, &token) {
+            (Some(s), Some(t)) => {
+                self.kratos
+                    .session_token_exchanges()
+                    .attach_on_completion(
+                        flow.id,
+                        flow.flow_type,
+                        &flow.internal,
+                        s.id,
+                        t,
+                        flow.return_to.as_deref(),
+                    )
+                    .await
+            }
+            _ => None,
+        };
         Ok(RegistrationSubmission::Completed(RegistrationSuccess {
             identity,
             session,
             session_token: token,
             continue_with,
             flow,
+            token_exchange_redirect,
         }))
     }
 }

@@ -41,6 +41,7 @@ use crate::store::{
     Persister, SecretUse, SendLimitStore, SessionStore, SessionWithIdentity, SessionWrite,
     StoreChange, StoreError, UsedSecretStore,
 };
+use crate::store::{ExchangeCodeDigest, NewTokenExchange, TokenExchangeLookup, TokenExchangeStore};
 
 /// The in-process whoami cache, turned on with
 /// [`KratosBuilder::whoami_cache`](crate::KratosBuilder::whoami_cache). Off by default.
@@ -866,6 +867,66 @@ impl CleanupStore for EvictingStore {
     ) -> Result<u64, StoreError> {
         self.inner
             .delete_expired_used_secrets(nid, expired_before, limit)
+            .await
+    }
+
+    async fn delete_expired_token_exchanges(
+        &self,
+        nid: Uuid,
+        expired_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        self.inner
+            .delete_expired_token_exchanges(nid, expired_before, limit)
+            .await
+    }
+}
+
+/// Exchangers change no session or identity: passed through.
+#[async_trait]
+impl TokenExchangeStore for EvictingStore {
+    async fn create_token_exchange(
+        &self,
+        nid: Uuid,
+        exchange: &NewTokenExchange<'_>,
+    ) -> Result<(), StoreError> {
+        self.inner.create_token_exchange(nid, exchange).await
+    }
+
+    async fn attach_token_exchange_session(
+        &self,
+        nid: Uuid,
+        flow_id: Uuid,
+        session_id: Uuid,
+        sealed_session_token: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .attach_token_exchange_session(nid, flow_id, session_id, sealed_session_token, now)
+            .await
+    }
+
+    async fn move_token_exchange(
+        &self,
+        nid: Uuid,
+        from: Uuid,
+        to: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .move_token_exchange(nid, from, to, expires_at)
+            .await
+    }
+
+    async fn exchange_session_token(
+        &self,
+        nid: Uuid,
+        init_code_digest: &ExchangeCodeDigest,
+        return_to_code_digest: &ExchangeCodeDigest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenExchangeLookup>, StoreError> {
+        self.inner
+            .exchange_session_token(nid, init_code_digest, return_to_code_digest, now)
             .await
     }
 }

@@ -19,4 +19,5 @@ pub use error::SessionError;
 pub(crate) use manager::public_identity;
 pub use manager::{IssuedSession, RequiredAal, SessionManager, available_aal};
 pub use model::{Aal, AuthenticationMethod, ClientInfo, Device, Session, SessionRecord};
+pub(crate) use token::random_alphanumeric;
 pub use token::{LogoutToken, SessionToken, token_digest};

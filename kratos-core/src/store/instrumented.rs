@@ -21,6 +21,7 @@ use crate::store::{
     Persister, SecretUse, SendLimitStore, SessionStore, SessionWithIdentity, StoreError,
     UsedSecretStore,
 };
+use crate::store::{ExchangeCodeDigest, NewTokenExchange, TokenExchangeLookup, TokenExchangeStore};
 
 /// A store that runs every call of the store it wraps in a `store` span (field
 /// `operation`: the trait method's name; no argument is recorded) and records its latency.
@@ -526,6 +527,85 @@ impl CleanupStore for InstrumentedStore {
             "delete_expired_used_secrets",
             self.inner
                 .delete_expired_used_secrets(nid, expired_before, limit),
+        )
+        .await
+    }
+
+    async fn delete_expired_token_exchanges(
+        &self,
+        nid: Uuid,
+        expired_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        timed(
+            "delete_expired_token_exchanges",
+            self.inner
+                .delete_expired_token_exchanges(nid, expired_before, limit),
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl TokenExchangeStore for InstrumentedStore {
+    async fn create_token_exchange(
+        &self,
+        nid: Uuid,
+        exchange: &NewTokenExchange<'_>,
+    ) -> Result<(), StoreError> {
+        timed(
+            "create_token_exchange",
+            self.inner.create_token_exchange(nid, exchange),
+        )
+        .await
+    }
+
+    async fn attach_token_exchange_session(
+        &self,
+        nid: Uuid,
+        flow_id: Uuid,
+        session_id: Uuid,
+        sealed_session_token: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        timed(
+            "attach_token_exchange_session",
+            self.inner.attach_token_exchange_session(
+                nid,
+                flow_id,
+                session_id,
+                sealed_session_token,
+                now,
+            ),
+        )
+        .await
+    }
+
+    async fn move_token_exchange(
+        &self,
+        nid: Uuid,
+        from: Uuid,
+        to: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        timed(
+            "move_token_exchange",
+            self.inner.move_token_exchange(nid, from, to, expires_at),
+        )
+        .await
+    }
+
+    async fn exchange_session_token(
+        &self,
+        nid: Uuid,
+        init_code_digest: &ExchangeCodeDigest,
+        return_to_code_digest: &ExchangeCodeDigest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenExchangeLookup>, StoreError> {
+        timed(
+            "exchange_session_token",
+            self.inner
+                .exchange_session_token(nid, init_code_digest, return_to_code_digest, now),
         )
         .await
     }

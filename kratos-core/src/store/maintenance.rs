@@ -86,6 +86,15 @@ pub trait CleanupStore: Send + Sync {
         expired_before: DateTime<Utc>,
         limit: usize,
     ) -> Result<u64, StoreError>;
+
+    /// Deletes session token exchangers ([`super::TokenExchangeStore`]) that expired before
+    /// `expired_before`, exchanged or not.
+    async fn delete_expired_token_exchanges(
+        &self,
+        nid: Uuid,
+        expired_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Counters of sent codes, for the rate limits of code and link emails.

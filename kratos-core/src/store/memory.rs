@@ -3,6 +3,7 @@
 mod cleanup;
 mod courier;
 mod operations;
+mod token_exchange;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -42,6 +43,8 @@ struct Data {
     used_secrets: HashMap<(Uuid, Uuid, String), chrono::DateTime<chrono::Utc>>,
     /// Self-service errors by (tenant, id).
     self_service_errors: HashMap<(Uuid, Uuid), super::SelfServiceError>,
+    /// Session token exchangers by (tenant, flow id).
+    token_exchanges: HashMap<(Uuid, Uuid), token_exchange::Exchanger>,
 }
 
 #[derive(Debug, Clone)]

@@ -11,6 +11,7 @@ mod instrumented;
 mod maintenance;
 mod memory;
 mod operations;
+mod token_exchange;
 mod used_secrets;
 
 use async_trait::async_trait;
@@ -25,6 +26,9 @@ pub(crate) use instrumented::InstrumentedStore;
 pub use maintenance::{CleanupStore, SendLimitStore};
 pub use memory::MemoryStore;
 pub use operations::{PingStore, SelfServiceError, SelfServiceErrorStore};
+pub use token_exchange::{
+    ExchangeCodeDigest, NewTokenExchange, TokenExchangeLookup, TokenExchangeStore,
+};
 pub use used_secrets::{SecretUse, UsedSecretStore};
 
 /// The portable kind of a storage error.
@@ -545,6 +549,7 @@ pub trait Persister:
     + CleanupStore
     + SendLimitStore
     + UsedSecretStore
+    + TokenExchangeStore
     + ChangeFeedStore
     + PingStore
     + SelfServiceErrorStore
@@ -566,6 +571,7 @@ impl<
         + CleanupStore
         + SendLimitStore
         + UsedSecretStore
+        + TokenExchangeStore
         + ChangeFeedStore
         + PingStore
         + SelfServiceErrorStore

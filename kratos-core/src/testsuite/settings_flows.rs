@@ -248,7 +248,7 @@ pub async fn flow_settings_profile_and_password(store: Arc<dyn Persister>) {
             &ctx,
             LoginOptions {
                 refresh: true,
-                aal: None,
+                ..Default::default()
             },
         )
         .await

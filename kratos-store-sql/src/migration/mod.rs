@@ -20,6 +20,7 @@ mod m20261205_000011_cleanup_and_send_limits;
 mod m20261205_000012_used_second_factor_secrets;
 mod m20261205_000013_change_notifications;
 mod m20261205_000014_selfservice_errors;
+mod m20261205_000015_session_token_exchanges;
 
 use sea_orm_migration::prelude::*;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000012_used_second_factor_secrets::MIGRATION),
             Box::new(m20261205_000013_change_notifications::MIGRATION),
             Box::new(m20261205_000014_selfservice_errors::MIGRATION),
+            Box::new(m20261205_000015_session_token_exchanges::MIGRATION),
         ]
     }
 }

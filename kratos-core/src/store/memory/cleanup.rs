@@ -179,6 +179,19 @@ impl CleanupStore for MemoryStore {
             |(n, _, _), expires_at| *n == nid && *expires_at < expired_before,
         ))
     }
+
+    async fn delete_expired_token_exchanges(
+        &self,
+        nid: Uuid,
+        expired_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        Ok(remove_up_to(
+            &mut self.lock().token_exchanges,
+            limit,
+            |(n, _), e| *n == nid && e.expires_at < expired_before,
+        ))
+    }
 }
 
 #[async_trait]
