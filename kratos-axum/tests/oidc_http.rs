@@ -761,3 +761,81 @@ async fn settings_link_and_unlink_and_never_the_last_first_factor() {
         vec![format!("github:{}", FakeProvider::github_id("mallory"))]
     );
 }
+
+#[tokio::test]
+async fn a_native_app_gets_its_session_through_the_token_exchange() {
+    let app = app().await;
+    // The app starts an api flow, asking for an exchange code.
+    let flow = call(
+        Method::GET,
+        "/self-service/login/api?return_session_token_exchange_code=true&return_to=https://app.example.com/native",
+    )
+    .json_accept()
+    .send(&app.public)
+    .await;
+    assert_eq!(flow.status, StatusCode::OK, "{:?}", flow.body);
+    let init = flow.body["session_token_exchange_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = call(
+        Method::POST,
+        &format!("/self-service/login?flow={}", flow.body["id"].as_str().unwrap()),
+    )
+    .json_accept()
+    .json(json!({"method": "oidc", "provider": "fake", "upstream_parameters": {"login_hint": "nina"}}))
+    .send(&app.public)
+    .await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        res.body
+    );
+    let to = res.body["redirect_browser_to"].as_str().unwrap().to_owned();
+
+    // The system browser signs in at the provider and comes back (no cookies of the app);
+    // the unknown account registers in a new flow that takes the exchange over.
+    let callback = app.fake.authorize(&to).await.unwrap();
+    let mut browser = Jar::default();
+    let mut res = come_back(&app, callback.as_str(), &mut browser, false).await;
+    if res
+        .location()
+        .contains("/self-service/methods/oidc/callback/")
+    {
+        let next = res.location().to_owned();
+        res = come_back(&app, &next, &mut browser, false).await;
+    }
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{:?}", res.body);
+    let back = res.location().to_owned();
+    assert!(back.starts_with("https://app.example.com/native"), "{back}");
+    let return_to_code = query_param(&back, "code").expect("the return-to code");
+    assert!(
+        !browser.has("ory_kratos_session"),
+        "no session cookie for a native app's flow"
+    );
+
+    // The app exchanges both codes for the session, once.
+    let exchange =
+        format!("/sessions/token-exchange?init_code={init}&return_to_code={return_to_code}");
+    let res = call(Method::GET, &exchange)
+        .json_accept()
+        .send(&app.public)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
+    let token = res.body["session_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        res.body["session"]["identity"]["traits"]["email"],
+        "nina@example.test"
+    );
+    let me = call(Method::GET, "/sessions/whoami")
+        .token(&token)
+        .send(&app.public)
+        .await;
+    assert_eq!(me.status, StatusCode::OK);
+    let again = call(Method::GET, &exchange)
+        .json_accept()
+        .send(&app.public)
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+}

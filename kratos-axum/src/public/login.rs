@@ -148,6 +148,16 @@ pub(crate) async fn answer(
     admission: &HttpAdmission<'_>,
 ) -> Result<Response, ApiError> {
     let result = k.login().submit(id, payload, admission).await;
+    respond(k, req, admission, result).await
+}
+
+/// The answer to a submission's `result`, as the flow's type asks.
+pub(crate) async fn respond(
+    k: &Kratos,
+    req: &FlowRequest,
+    admission: &HttpAdmission<'_>,
+    result: Result<LoginSubmission, FlowError>,
+) -> Result<Response, ApiError> {
     match admission.answer_as(&result)? {
         FlowType::Api => Ok(api_submitted(submitted(result))),
         FlowType::Browser => {

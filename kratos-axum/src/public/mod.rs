@@ -336,6 +336,10 @@ pub(crate) fn flow_error(e: &FlowError) -> ApiError {
             .with_field("use_flow_id", use_flow_id.to_string())
             .with_field("expired_at", expired_at.to_rfc3339())
             .with_field("since", (minutes * 60.0 * 1e9) as i64),
+        // Kratos puts the URL beside `error` too (`errorBrowserLocationChangeRequired`).
+        FlowError::BrowserLocationChangeRequired {
+            redirect_browser_to,
+        } => err.with_field("redirect_browser_to", redirect_browser_to.clone()),
         _ => err,
     }
 }

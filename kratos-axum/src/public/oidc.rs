@@ -6,13 +6,16 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kratos_core::Kratos;
+use kratos_core::flow::FlowType;
+use kratos_core::flow::login::LoginSubmission;
+use kratos_core::flow::registration::RegistrationSubmission;
 use kratos_core::strategy::oidc::{CALLBACK_PATH, CallbackFlow, CallbackParams, callback_target};
 
-use super::FlowRequest;
 use super::admission::HttpAdmission;
+use super::{FlowRequest, Reply};
 use crate::error::ApiError;
 
 pub(crate) fn router() -> Router<Kratos> {
@@ -53,13 +56,52 @@ async fn answer(
     let admission = HttpAdmission::following_link(k, req);
     match target.kind {
         CallbackFlow::Login => {
-            super::login::answer(k, req, target.flow_id, &payload, &admission).await
+            let result = k.login().submit(target.flow_id, &payload, &admission).await;
+            // A native app's api flow: the browser goes back to the app with the code that
+            // exchanges for the session (`/sessions/token-exchange`).
+            if let Ok(LoginSubmission::Completed(done)) = &result
+                && done.flow.flow_type == FlowType::Api
+                && let Some(to) = &done.token_exchange_redirect
+            {
+                return Ok(Reply::see_other(to.clone()).into_response());
+            }
+            if let Some(to) = onward(&result) {
+                return Ok(to);
+            }
+            super::login::respond(k, req, &admission, result).await
         }
         CallbackFlow::Registration => {
-            super::registration::answer(k, req, target.flow_id, &payload, &admission).await
+            let result = k
+                .registration()
+                .submit(target.flow_id, &payload, &admission)
+                .await;
+            if let Ok(RegistrationSubmission::Completed(done)) = &result
+                && done.flow.flow_type == FlowType::Api
+                && let Some(to) = &done.token_exchange_redirect
+            {
+                return Ok(Reply::see_other(to.clone()).into_response());
+            }
+            if let Some(to) = onward(&result) {
+                return Ok(to);
+            }
+            super::registration::respond(k, req, &admission, result).await
         }
         CallbackFlow::Settings => {
             super::settings::answer(k, req, target.flow_id, &payload, &admission).await
         }
+    }
+}
+
+/// The callback continues in another flow (a login that found no identity registers, a
+/// registration that found one signs in): the browser follows at once, whatever the
+/// flow's type, since a browser is what reached the callback.
+fn onward<T>(result: &Result<T, kratos_core::flow::FlowError>) -> Option<Response> {
+    match result {
+        Err(kratos_core::flow::FlowError::BrowserLocationChangeRequired {
+            redirect_browser_to,
+        }) if redirect_browser_to.contains(CALLBACK_PATH) => {
+            Some(Reply::see_other(redirect_browser_to.clone()).into_response())
+        }
+        _ => None,
     }
 }

@@ -296,16 +296,15 @@ impl<'a> LoginFlows<'a> {
         Ok(flow)
     }
 
-    /// Keeps `value` under `key` in the internal context of flow `id` (a method's state
-    /// for a flow it made).
+    /// Adds `internal` to the internal context of flow `id` (a method's state for a flow it
+    /// made).
     pub(crate) async fn keep_internal(
         &self,
         id: Uuid,
-        key: &str,
-        value: Value,
+        internal: crate::strategy::InternalContext,
     ) -> Result<(), FlowError> {
         let (mut flow, csrf): (LoginFlow, String) = self.load(id).await?;
-        flow.internal.set(key, value);
+        flow.internal.absorb(internal);
         self.save(&flow, &csrf, false).await
     }
 

@@ -132,6 +132,8 @@ fn csrf_of(ui: &UiContainer) -> String {
 
 /// The flow a verified sign-in is handed over from.
 struct Origin<'a> {
+    id: uuid::Uuid,
+    internal: &'a InternalContext,
     flow_type: FlowType,
     request: &'a crate::flow::FlowContext,
     csrf: &'a str,
@@ -222,6 +224,8 @@ impl OidcMethod {
         verified: &Verified,
     ) -> Result<String, FlowError> {
         let Origin {
+            id: from_id,
+            internal: from_internal,
             flow_type,
             request,
             csrf,
@@ -230,35 +234,40 @@ impl OidcMethod {
         let plain = serde_json::to_vec(verified).map_err(|e| FlowError::Internal(e.to_string()))?;
         let sealed = super::seal(kratos, &plain)?;
         // The new flow's id is known only once it exists: it is made first, then given the
-        // state.
-        let id = match to {
+        // state (and a native app's token exchange, moved over from the flow it continues).
+        let (id, expires_at) = match to {
             CallbackFlow::Login => {
-                kratos
+                let f = kratos
                     .login()
                     .create_continuing(
                         flow_type,
                         request,
                         csrf,
-                        return_to,
+                        return_to.clone(),
                         InternalContext::default(),
                     )
-                    .await?
-                    .id
+                    .await?;
+                (f.id, f.expires_at)
             }
             _ => {
-                kratos
+                let f = kratos
                     .registration()
                     .create_continuing(
                         flow_type,
                         request,
                         csrf,
-                        return_to,
+                        return_to.clone(),
                         InternalContext::default(),
                     )
-                    .await?
-                    .id
+                    .await?;
+                (f.id, f.expires_at)
             }
         };
+        let mut extra = InternalContext::default();
+        kratos
+            .session_token_exchanges()
+            .move_to_flow(from_id, from_internal, id, &mut extra, expires_at)
+            .await?;
         let (state, pending) = self.pending(
             kratos,
             id,
@@ -267,21 +276,13 @@ impl OidcMethod {
             Value::Null,
             Some(sealed),
         )?;
-        let pending =
-            serde_json::to_value(&pending).map_err(|e| FlowError::Internal(e.to_string()))?;
+        extra.set(
+            super::INTERNAL_KEY,
+            serde_json::to_value(&pending).map_err(|e| FlowError::Internal(e.to_string()))?,
+        );
         match to {
-            CallbackFlow::Login => {
-                kratos
-                    .login()
-                    .keep_internal(id, super::INTERNAL_KEY, pending)
-                    .await?
-            }
-            _ => {
-                kratos
-                    .registration()
-                    .keep_internal(id, super::INTERNAL_KEY, pending)
-                    .await?
-            }
+            CallbackFlow::Login => kratos.login().keep_internal(id, extra).await?,
+            _ => kratos.registration().keep_internal(id, extra).await?,
         }
         let provider = self.provider(&verified.provider)?.provider.config();
         let mut url = url::Url::parse(&self.callback_url(kratos, provider))
@@ -366,6 +367,8 @@ impl LoginStrategy for OidcMethod {
                         cx.kratos,
                         CallbackFlow::Registration,
                         Origin {
+                            id: cx.flow.id,
+                            internal: cx.internal,
                             flow_type: cx.flow.flow_type,
                             request: cx.request,
                             csrf: &csrf_of(&cx.flow.ui),
@@ -426,6 +429,8 @@ impl RegistrationStrategy for OidcMethod {
                     cx.kratos,
                     CallbackFlow::Login,
                     Origin {
+                        id: cx.flow.id,
+                        internal: cx.internal,
                         flow_type: cx.flow.flow_type,
                         request: cx.request,
                         csrf: &csrf_of(&cx.flow.ui),
