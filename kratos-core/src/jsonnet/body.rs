@@ -254,7 +254,7 @@ impl BodyTemplate {
 
     /// The template, fetched when it is remote and not fetched within
     /// [`REMOTE_TEMPLATE_TTL`].
-    async fn template(&self) -> Result<JsonnetTemplate, BodyError> {
+    pub(crate) async fn template(&self) -> Result<JsonnetTemplate, BodyError> {
         match &*self.0 {
             Source::Loaded(t) => Ok(t.clone()),
             Source::Remote(remote) => {

@@ -184,7 +184,7 @@ impl JsonnetTemplate {
             source: source.into().into(),
         };
         let (label, source) = (template.label.clone(), template.source.clone());
-        let handle = spawn(move || run(&label, &source, None))?;
+        let handle = spawn(move || run(&label, &source, Input::Check))?;
         handle
             .join()
             .map_err(|_| JsonnetError::Failed("the check ended abnormally".into()))??;
@@ -206,19 +206,37 @@ impl JsonnetTemplate {
     /// [`JsonnetError::Cancelled`] for `error "cancel"`, [`JsonnetError::TimedOut`] and
     /// [`JsonnetError::Failed`].
     pub async fn evaluate(&self, ctx: &serde_json::Value) -> Result<String, JsonnetError> {
-        if crate::json::exceeds_depth(ctx, MAX_CONTEXT_DEPTH) {
-            return Err(JsonnetError::Failed(format!(
-                "the context nests deeper than {MAX_CONTEXT_DEPTH} levels"
-            )));
-        }
-        let ctx = serde_json::to_string(ctx)
-            .map_err(|_| JsonnetError::Failed("the context could not be encoded".into()))?;
+        let ctx = encode_context(ctx)?;
+        self.evaluate_on_thread(Owned::Tla(ctx)).await
+    }
+
+    /// Evaluates the template as it is (no top-level argument), with each of `vars` as the
+    /// external variable of its name (`std.extVar("session")`), as Kratos's session
+    /// tokenizer does with its claims mapper, and answers its value as JSON text. Same
+    /// threads, bounds and waiting as [`evaluate`](Self::evaluate).
+    ///
+    /// # Errors
+    ///
+    /// As [`evaluate`](Self::evaluate); a template that is a function fails (its output
+    /// holds a function).
+    pub async fn evaluate_with_ext_vars(
+        &self,
+        vars: &[(&str, &serde_json::Value)],
+    ) -> Result<String, JsonnetError> {
+        let vars = vars
+            .iter()
+            .map(|(name, value)| Ok(((*name).to_owned(), encode_context(value)?)))
+            .collect::<Result<Vec<_>, JsonnetError>>()?;
+        self.evaluate_on_thread(Owned::Ext(vars)).await
+    }
+
+    async fn evaluate_on_thread(&self, input: Owned) -> Result<String, JsonnetError> {
         let (label, source) = (self.label.clone(), self.source.clone());
         let (tx, rx) = tokio::sync::oneshot::channel();
         let slot = Slot::take()?;
         spawn(move || {
             let _slot = slot;
-            let _ = tx.send(run(&label, &source, Some(&ctx)));
+            let _ = tx.send(run(&label, &source, input.as_input()));
         })?;
         match tokio::time::timeout(EVAL_TIMEOUT, rx).await {
             Ok(Ok(result)) => result,
@@ -228,6 +246,41 @@ impl JsonnetTemplate {
             Err(_) => Err(JsonnetError::TimedOut(EVAL_TIMEOUT)),
         }
     }
+}
+
+/// A context as Jsonnet code (JSON), refused when it nests too deep.
+fn encode_context(ctx: &serde_json::Value) -> Result<String, JsonnetError> {
+    if crate::json::exceeds_depth(ctx, MAX_CONTEXT_DEPTH) {
+        return Err(JsonnetError::Failed(format!(
+            "the context nests deeper than {MAX_CONTEXT_DEPTH} levels"
+        )));
+    }
+    serde_json::to_string(ctx)
+        .map_err(|_| JsonnetError::Failed("the context could not be encoded".into()))
+}
+
+/// What a template is evaluated with, owned by the evaluating thread.
+enum Owned {
+    Tla(String),
+    Ext(Vec<(String, String)>),
+}
+
+impl Owned {
+    fn as_input(&self) -> Input<'_> {
+        match self {
+            Owned::Tla(ctx) => Input::Tla(ctx),
+            Owned::Ext(vars) => Input::Ext(vars),
+        }
+    }
+}
+
+/// What [`run`] does: only load the template, or evaluate it with a context as the
+/// top-level argument `ctx`, or with external variables (each a name and its JSON).
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    Check,
+    Tla(&'a str),
+    Ext(&'a [(String, String)]),
 }
 
 fn spawn<T: Send + 'static>(
@@ -308,9 +361,9 @@ fn check_size(source: &str) -> Result<(), JsonnetError> {
     }
 }
 
-/// Loads the template and, given a context, evaluates it (on the calling thread, which
-/// needs a [`THREAD_STACK_BYTES`] stack).
-fn run(label: &str, source: &str, ctx: Option<&str>) -> Result<String, JsonnetError> {
+/// Loads the template and, given a context or external variables, evaluates it (on the
+/// calling thread, which needs a [`THREAD_STACK_BYTES`] stack).
+fn run(label: &str, source: &str, input: Input<'_>) -> Result<String, JsonnetError> {
     check_size(source)?;
     let arena = Arena::new();
     let mut program = Program::new(&arena);
@@ -324,19 +377,37 @@ fn run(label: &str, source: &str, ctx: Option<&str>) -> Result<String, JsonnetEr
             reason: load_reason(&e),
             position: load_span(&e).and_then(|s| position(&program, source, span_ctx, s)),
         })?;
-    let Some(ctx) = ctx else {
-        return Ok(String::new());
+    let tla = match input {
+        Input::Check => return Ok(String::new()),
+        Input::Tla(ctx) => Some(ctx),
+        Input::Ext(vars) => {
+            for (name, json) in vars {
+                let (span, _) = program.span_manager_mut().insert_source_context(json.len());
+                let thunk = program
+                    .load_source(span, json.as_bytes(), false, name)
+                    .map_err(|_| {
+                        JsonnetError::Failed("an external variable is not valid Jsonnet".into())
+                    })?;
+                let name = program.intern_str(name);
+                program.add_ext_var(name, &thunk);
+            }
+            None
+        }
     };
-    let (ctx_span, _) = program.span_manager_mut().insert_source_context(ctx.len());
-    let ctx = program
-        .load_source(ctx_span, ctx.as_bytes(), false, "ctx")
-        .map_err(|_| JsonnetError::Failed("the context is not valid Jsonnet".into()))?;
-    let fail = |program: &Program<'_>, e: EvalError| runtime(program, source, span_ctx, e);
+    let tla_mode = tla.is_some();
+    let fail =
+        |program: &Program<'_>, e: EvalError| runtime(program, source, span_ctx, e, tla_mode);
     let mut sandbox = Sandbox;
     let value = program
         .eval_value(&template, &mut sandbox)
         .map_err(|e| fail(&program, e))?;
-    let value = if value.is_function() {
+    let value = if let Some(ctx) = tla
+        && value.is_function()
+    {
+        let (ctx_span, _) = program.span_manager_mut().insert_source_context(ctx.len());
+        let ctx = program
+            .load_source(ctx_span, ctx.as_bytes(), false, "ctx")
+            .map_err(|_| JsonnetError::Failed("the context is not valid Jsonnet".into()))?;
         let name = program.intern_str("ctx");
         program
             .eval_call(&template, &[], &[(name, ctx)], &mut sandbox)
@@ -371,6 +442,7 @@ fn runtime(
     source: &str,
     template: SpanContextId,
     e: EvalError,
+    tla_mode: bool,
 ) -> JsonnetError {
     if let EvalErrorKind::ExplicitError { message, .. } = &e.kind
         && message.starts_with("cancel")
@@ -410,13 +482,13 @@ fn runtime(
         .chain(traced)
         .find_map(|s| position(program, source, template, s));
     JsonnetError::Runtime {
-        reason: eval_reason(&e.kind),
+        reason: eval_reason(&e.kind, tla_mode),
         position,
     }
 }
 
 /// A failure's kind in words, without the values involved.
-fn eval_reason(kind: &EvalErrorKind) -> String {
+fn eval_reason(kind: &EvalErrorKind, tla_mode: bool) -> String {
     match kind {
         EvalErrorKind::StackOverflow => {
             format!("calls nest deeper than {MAX_STACK} (infinite recursion?)")
@@ -432,9 +504,10 @@ fn eval_reason(kind: &EvalErrorKind) -> String {
             "an assertion failed".into()
         }
         EvalErrorKind::ImportFailed { .. } => "imports are not allowed".into(),
-        EvalErrorKind::UnknownExtVar { name } => format!(
+        EvalErrorKind::UnknownExtVar { name } if tla_mode => format!(
             "there is no external variable `{name}` (the context is the top-level argument `ctx`)"
         ),
+        EvalErrorKind::UnknownExtVar { name } => format!("there is no external variable `{name}`"),
         EvalErrorKind::UnknownCallParam { param_name, .. } => format!(
             "the function has no parameter `{param_name}` (the template's function must take `ctx`)"
         ),

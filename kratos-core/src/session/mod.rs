@@ -12,6 +12,8 @@ mod error;
 mod manager;
 mod model;
 mod token;
+#[cfg(feature = "jwt")]
+pub mod tokenizer;
 
 pub(crate) use cache::{CacheState, EvictingStore};
 pub use cache::{WhoamiCache, WhoamiCacheStats};
@@ -20,3 +22,5 @@ pub(crate) use manager::public_identity;
 pub use manager::{IssuedSession, RequiredAal, SessionManager, available_aal};
 pub use model::{Aal, AuthenticationMethod, ClientInfo, Device, Session, SessionRecord};
 pub use token::{LogoutToken, SessionToken, token_digest};
+#[cfg(feature = "jwt")]
+pub use tokenizer::TokenizeError;
