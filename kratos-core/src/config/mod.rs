@@ -71,6 +71,7 @@ pub use selfservice::{
     VerificationFlowConfig,
 };
 pub use serve::{EndpointConfig, ForwardedHeader, IpCidr, ServeConfig};
+#[cfg(feature = "jwt")]
 pub(crate) use session::redact_key_source;
 pub use session::{
     CookiesConfig, SameSite, SessionConfig, SessionCookieConfig, SubjectSource, TokenizeTemplate,

@@ -6,8 +6,11 @@
 //! context as Kratos does (`vm.TLACode("ctx", json)`): the context's JSON is the code of the
 //! top-level argument `ctx`, so a template that is a function (`function(ctx) {…}`) is called
 //! with it, and any other template is evaluated as it is. The output is the template's value
-//! as JSON text. Imports, `std.extVar` and `std.native` have nothing to reach (Kratos's
-//! sandboxed VM allows no imports either); `std.trace` output is dropped.
+//! as JSON text. Imports and `std.native` have nothing to reach (Kratos's sandboxed VM
+//! allows no imports either), nor has `std.extVar` except in
+//! [`JsonnetTemplate::evaluate_with_ext_vars`] (the session tokenizer's claims mapper, which
+//! Kratos gives `std.extVar('session')` and `std.extVar('claims')`); `std.trace` output is
+//! dropped.
 //!
 //! Evaluation is bounded so that a template cannot take the process down:
 //!

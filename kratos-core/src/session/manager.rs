@@ -40,6 +40,7 @@ pub struct SessionManager<'a> {
     kratos: &'a Kratos,
 }
 
+#[cfg(feature = "jwt")]
 impl<'a> SessionManager<'a> {
     /// The registry this manager works on.
     pub(crate) fn kratos(&self) -> &'a Kratos {

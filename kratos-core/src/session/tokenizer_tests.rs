@@ -507,3 +507,46 @@ fn public_jwk_leaves_out_private_members() {
     }
     assert!(public.get("n").is_some());
 }
+
+#[test]
+fn the_loader_counts_tokenizer_keys_as_implemented() {
+    let dir = std::env::temp_dir().join(format!("kratos-tokenizer-load-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("kratos.yml");
+    std::fs::write(
+        &file,
+        format!(
+            "dsn: memory\nidentity:\n  default_schema_id: default\n  schemas:\n    - {{id: default, url: \"file:///s.json\"}}\nselfservice:\n  default_browser_return_url: http://localhost/\nsecrets:\n  default: [\"a-secret-of-sixteen-chars-or-more\"]\nsession:\n  whoami:\n    tokenizer:\n      templates:\n        jwt:\n          ttl: 10m\n          jwks_url: {}\n          claims_mapper_url: {}\n          subject_source: external_id\n        short:\n          jwks_url: {}\n",
+            fixture("es256"),
+            base64_url(MAPPER),
+            base64_url("{\"keys\":[]}"),
+        ),
+    )
+    .unwrap();
+    let loaded = crate::config::ConfigLoader::new()
+        .host_keys(["/dsn"])
+        .file(&file)
+        .load()
+        .unwrap();
+    assert!(
+        loaded.unimplemented.is_empty(),
+        "{:?}",
+        loaded.unimplemented
+    );
+    let templates = &loaded.config.session.whoami.tokenizer.templates;
+    assert_eq!(templates["jwt"].ttl.0, Duration::from_secs(600));
+    assert_eq!(templates["jwt"].subject_source, SubjectSource::ExternalId);
+    assert_eq!(templates["short"].ttl.0, Duration::from_secs(60));
+    // Kratos's schema: `jwks_url` is required.
+    std::fs::write(
+        &file,
+        "selfservice:\n  default_browser_return_url: http://localhost/\nsecrets:\n  default: [\"a-secret-of-sixteen-chars-or-more\"]\nsession:\n  whoami:\n    tokenizer:\n      templates:\n        jwt:\n          ttl: 10m\n",
+    )
+    .unwrap();
+    let err = crate::config::ConfigLoader::new()
+        .file(&file)
+        .load()
+        .unwrap_err();
+    assert!(err.to_string().contains("jwks_url"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
