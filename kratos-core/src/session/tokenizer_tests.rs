@@ -550,3 +550,16 @@ fn the_loader_counts_tokenizer_keys_as_implemented() {
     assert!(err.to_string().contains("jwks_url"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_rsa_key_signs_with_the_algorithm_its_alg_names() {
+    for alg in ["RS384", "RS512", "PS256", "PS384", "PS512"] {
+        let mut jwk = fixture_jwk("rs256");
+        jwk.insert("alg".into(), json!(alg));
+        let key = signing_key(&jwk).unwrap();
+        let token = sign(&key, &json!({ "sid": "s" })).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, Algorithm::from_str(alg).unwrap());
+        assert_eq!(header.kid.as_deref(), Some("test-rs256"));
+    }
+}
