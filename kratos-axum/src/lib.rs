@@ -74,6 +74,8 @@ mod cors;
 mod error;
 pub mod extract;
 pub mod guard;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 mod keto;
 mod meta;
 mod metrics;
@@ -92,6 +94,8 @@ pub use extract::{
     OptionalSession, RequireAal2, Session, require_session, session_token_from_headers,
 };
 pub use guard::{LoginRequired, SignedIn, sign_in};
+#[cfg(feature = "jwt")]
+pub use jwt::{JwtError, JwtVerifier, SessionJwt};
 pub use keto::{
     KETO_DEFAULT_BODY_LIMIT, KetoOptions, SNAPTOKEN_HEADER, keto_read_router,
     keto_read_router_with, keto_router, keto_router_with, keto_write_router,

@@ -77,6 +77,8 @@ struct Inner {
     courier: crate::courier::CourierParts,
     methods: crate::strategy::Methods,
     whoami_cache: Option<Arc<crate::session::CacheState>>,
+    #[cfg(feature = "jwt")]
+    tokenizer: crate::session::tokenizer::Tokenizer,
 }
 
 impl Kratos {
@@ -143,6 +145,12 @@ impl Kratos {
         let cache = self.inner.whoami_cache.as_ref()?;
         cache.start(&self.inner.store);
         Some(cache)
+    }
+
+    /// The session tokenizer's templates.
+    #[cfg(feature = "jwt")]
+    pub(crate) fn tokenizer(&self) -> &crate::session::tokenizer::Tokenizer {
+        &self.inner.tokenizer
     }
 
     /// The whoami cache's counters; `None` when the cache is off.
@@ -451,7 +459,9 @@ impl KratosBuilder {
     /// # Errors
     ///
     /// A [`BuildError`] naming what is wrong: an invalid configuration or schema, secrets or
-    /// cipher, courier or hook settings, whoami cache options, or
+    /// cipher, courier or hook settings, whoami cache options, a tokenizer template whose key
+    /// set cannot sign or whose claims mapper does not load (or any template without the
+    /// `jwt` feature), or
     /// [`BuildError::PasswordPolicy`] with
     /// [`BreachCheckError::HibpFeatureDisabled`](crate::strategy::password::BreachCheckError::HibpFeatureDisabled)
     /// when `selfservice.methods.password.config.haveibeenpwned_enabled` is `true` (Kratos's
@@ -547,6 +557,17 @@ impl KratosBuilder {
         methods.check_available(&config)?;
         #[cfg(feature = "web-hook")]
         let web_hook_bodies = crate::hook::web_hook_bodies(&config);
+        #[cfg(feature = "jwt")]
+        let tokenizer =
+            crate::session::tokenizer::Tokenizer::from_config(&config.session.whoami.tokenizer)?;
+        #[cfg(not(feature = "jwt"))]
+        if !config.session.whoami.tokenizer.templates.is_empty() {
+            return Err(crate::config::ConfigError::invalid(
+                "session.whoami.tokenizer.templates",
+                "session tokenization needs kratos-core's `jwt` feature",
+            )
+            .into());
+        }
         // Every call in a span, its latency measured (`store::InstrumentedStore`).
         let mut store: Arc<dyn Persister> = Arc::new(crate::store::InstrumentedStore {
             inner: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
@@ -588,6 +609,8 @@ impl KratosBuilder {
                     channel,
                     sms_channel,
                 },
+                #[cfg(feature = "jwt")]
+                tokenizer,
             }),
             nid: Kratos::DEFAULT_NID,
         })

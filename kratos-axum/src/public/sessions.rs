@@ -41,14 +41,10 @@ async fn current(k: &Kratos, headers: &HeaderMap) -> Result<(Session, String), A
     Ok((session, token))
 }
 
-/// `GET /sessions/whoami`.
+/// `GET /sessions/whoami`; with `tokenize_as=<template>` the session also carries
+/// `tokenized`, the JWT that template makes of it (feature `jwt`).
 async fn whoami(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, ApiError> {
-    if req.param("tokenize_as").is_some() {
-        return Err(ApiError::bad_request(
-            "tokenize_as",
-            "Session tokenization is not supported: no tokenizer templates can be configured.",
-        ));
-    }
+    let tokenize_as = req.param("tokenize_as").filter(|t| !t.is_empty());
     let headers = req.headers;
     let (token, source) = session_token(&k, &headers).ok_or_else(no_session)?;
     let session = k
@@ -56,10 +52,14 @@ async fn whoami(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, A
         .whoami(&token)
         .await
         .map_err(|e| session_error(&k, &e))?;
-    let mut reply = Reply::json(
-        StatusCode::OK,
-        serde_json::to_value(&session).unwrap_or_default(),
-    );
+    let mut body = serde_json::to_value(&session).unwrap_or_default();
+    if let Some(template) = tokenize_as {
+        let tokenized = tokenize(&k, &session, &template).await?;
+        if let Some(o) = body.as_object_mut() {
+            o.insert("tokenized".into(), tokenized.into());
+        }
+    }
+    let mut reply = Reply::json(StatusCode::OK, body);
     if let Ok(v) = HeaderValue::from_str(&session.identity_id.to_string()) {
         reply = reply.header(IDENTITY_HEADER, v);
     }
@@ -70,6 +70,27 @@ async fn whoami(State(k): State<Kratos>, req: FlowRequest) -> Result<Response, A
         reply = reply.cookie(Some(session_cookie(&k, &token, session.expires_at)));
     }
     Ok(reply.into_response())
+}
+
+/// The session as the template `template` tokenizes it, or Kratos's error.
+#[cfg(feature = "jwt")]
+async fn tokenize(k: &Kratos, session: &Session, template: &str) -> Result<String, ApiError> {
+    k.sessions().tokenize(session, template).await.map_err(|e| {
+        if let Some(detail) = e.detail() {
+            tracing::warn!(template, reason = %e, detail, "the session could not be tokenized");
+        }
+        ApiError::from_error(&e)
+    })
+}
+
+/// Without the `jwt` feature no template can be configured: every name is unknown.
+#[cfg(not(feature = "jwt"))]
+async fn tokenize(_: &Kratos, _: &Session, template: &str) -> Result<String, ApiError> {
+    Err(ApiError::with_status(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        format!("Unable to find tokenizer template \"{template}\"."),
+    ))
 }
 
 /// Page size and token of a listing (`page_size`, or the older `per_page`; `page_token`).

@@ -71,7 +71,12 @@ pub use selfservice::{
     VerificationFlowConfig,
 };
 pub use serve::{EndpointConfig, ForwardedHeader, IpCidr, ServeConfig};
-pub use session::{CookiesConfig, SameSite, SessionConfig, SessionCookieConfig, WhoamiConfig};
+#[cfg(feature = "jwt")]
+pub(crate) use session::redact_key_source;
+pub use session::{
+    CookiesConfig, SameSite, SessionConfig, SessionCookieConfig, SubjectSource, TokenizeTemplate,
+    TokenizerConfig, WhoamiConfig,
+};
 
 /// Why a configuration could not be loaded. The message names the offending key.
 #[derive(Debug, thiserror::Error)]
@@ -333,6 +338,7 @@ impl Config {
             ));
         }
         self.courier.validate()?;
+        self.session.whoami.tokenizer.validate()?;
         let flows = &self.selfservice.flows;
         flows
             .login

@@ -268,6 +268,7 @@ pub(crate) fn key_may_hold_secret(key: &str) -> bool {
                 | "client_secret"
                 | "private_key"
                 | "apple_private_key"
+                | "jwks_url"
         )
     })
 }

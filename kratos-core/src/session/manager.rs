@@ -40,6 +40,14 @@ pub struct SessionManager<'a> {
     kratos: &'a Kratos,
 }
 
+#[cfg(feature = "jwt")]
+impl<'a> SessionManager<'a> {
+    /// The registry this manager works on.
+    pub(crate) fn kratos(&self) -> &'a Kratos {
+        self.kratos
+    }
+}
+
 /// The highest level an identity's credentials allow.
 pub fn available_aal(identity: &Identity) -> Aal {
     let second_factor = identity

@@ -12,6 +12,8 @@ mod error;
 mod manager;
 mod model;
 mod token;
+#[cfg(feature = "jwt")]
+pub mod tokenizer;
 
 pub(crate) use cache::{CacheState, EvictingStore};
 pub use cache::{WhoamiCache, WhoamiCacheStats};
@@ -21,3 +23,5 @@ pub use manager::{IssuedSession, RequiredAal, SessionManager, available_aal};
 pub use model::{Aal, AuthenticationMethod, ClientInfo, Device, Session, SessionRecord};
 pub(crate) use token::random_alphanumeric;
 pub use token::{LogoutToken, SessionToken, token_digest};
+#[cfg(feature = "jwt")]
+pub use tokenizer::TokenizeError;
