@@ -397,6 +397,21 @@ async fn a_tampered_missing_or_foreign_state_is_refused() {
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{:?}", res.body);
     assert_eq!(res.error_id(), "security_csrf_violation");
 
+    // A state naming a flow that does not exist (Kratos's default cipher only encodes it,
+    // so anyone can write one): not found, nothing else.
+    let forged = hex::encode(format!(
+        r#"{{"f":"{}","k":"login","p":"fake","r":"x"}}"#,
+        uuid::Uuid::new_v4()
+    ));
+    let res = come_back(
+        &app,
+        &format!("/self-service/methods/oidc/callback/fake?code={code}&state={forged}"),
+        &mut jar,
+        true,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "{:?}", res.body);
+
     // A browser is sent to the error page.
     let res = come_back(&app, &tampered, &mut jar, false).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);

@@ -192,7 +192,7 @@ async fn an_unregistered_method_answers_no_strategy() {
 #[test]
 fn a_configured_method_that_is_not_available_is_a_configuration_error() {
     let config = Config::from_yaml_str(
-        "secrets:\n  default: [\"custom-method-secret-0123456789\"]\nselfservice:\n  methods:\n    oidc:\n      enabled: true\n",
+        "secrets:\n  default: [\"custom-method-secret-0123456789\"]\nselfservice:\n  methods:\n    saml:\n      enabled: true\n",
     )
     .unwrap();
     let err = Kratos::builder(kratos_core::testsuite::without_hibp(config))
@@ -200,5 +200,5 @@ fn a_configured_method_that_is_not_available_is_a_configuration_error() {
         .build()
         .unwrap_err()
         .to_string();
-    assert!(err.contains("selfservice.methods.oidc.enabled"), "{err}");
+    assert!(err.contains("selfservice.methods.saml.enabled"), "{err}");
 }

@@ -82,10 +82,6 @@ pub struct ProviderConfig {
     /// `microsoft_tenant`: `common` (default), `organizations`, `consumers` or a tenant id.
     #[serde(default)]
     pub microsoft_tenant: Option<String>,
-    /// `subject_source`: where the subject comes from (`userinfo` by default; Microsoft
-    /// also takes `me`, the Graph API's object id).
-    #[serde(default)]
-    pub subject_source: Option<String>,
     /// `scope`: the scopes asked for.
     #[serde(default)]
     pub scope: Vec<String>,
@@ -127,8 +123,7 @@ impl std::fmt::Debug for ProviderConfig {
 }
 
 impl ProviderConfig {
-    /// The name shown on buttons: `label`, else the `id`… as Kratos: `label`, else the
-    /// provider's `id`.
+    /// The name shown on buttons: `label`, else the provider's `id`.
     pub fn label(&self) -> &str {
         self.label
             .as_deref()
@@ -155,6 +150,18 @@ impl ProviderConfig {
     }
 }
 
+/// Kratos's provider keys that are not implemented, with the value that means "off".
+const UNIMPLEMENTED_PROVIDER_KEYS: [(&str, Option<&str>); 8] = [
+    ("apple_team_id", None),
+    ("apple_private_key_id", None),
+    ("apple_private_key", None),
+    ("organization_id", None),
+    ("fedcm_config_url", None),
+    ("net_id_token_origin_header", None),
+    ("update_identity_on_login", Some("never")),
+    ("subject_source", Some("userinfo")),
+];
+
 impl OidcConfig {
     /// Reads the method's configuration value.
     ///
@@ -164,6 +171,26 @@ impl OidcConfig {
     pub fn from_value(value: &Value) -> Result<Self, String> {
         if value.is_null() {
             return Ok(Self::default());
+        }
+        // Kratos's provider keys this method does not implement: an error naming the key
+        // (the configuration would otherwise be quietly ignored), unless it holds nothing
+        // or Kratos's default.
+        if let Some(providers) = value.get("providers").and_then(Value::as_array) {
+            for (i, p) in providers.iter().enumerate() {
+                for (key, default) in UNIMPLEMENTED_PROVIDER_KEYS {
+                    let set = p.get(key).is_some_and(|v| match v {
+                        Value::Null => false,
+                        Value::String(s) => !s.is_empty() && Some(s.as_str()) != default,
+                        Value::Array(a) => !a.is_empty(),
+                        _ => true,
+                    });
+                    if set {
+                        return Err(format!(
+                            "selfservice.methods.oidc.config.providers.{i}.{key}: not implemented"
+                        ));
+                    }
+                }
+            }
         }
         let config: Self = serde_path_to_error::deserialize(value).map_err(|e| {
             format!(
@@ -191,5 +218,49 @@ impl OidcConfig {
     /// The provider configured under `id`.
     pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
         self.providers.iter().find(|p| p.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_kratos_has_but_this_method_does_not_implement_are_named() {
+        let base = json!({"id": "a", "provider": "generic", "client_id": "c"});
+        for (key, value) in [
+            ("apple_private_key", json!("k")),
+            ("update_identity_on_login", json!("automatic")),
+            ("subject_source", json!("me")),
+            ("organization_id", json!("o")),
+        ] {
+            let mut p = base.clone();
+            p[key] = value;
+            let e = OidcConfig::from_value(&json!({"providers": [p]})).unwrap_err();
+            assert_eq!(e, format!("selfservice.methods.oidc.config.providers.0.{key}: not implemented"));
+        }
+        // Kratos's defaults are fine.
+        let mut p = base.clone();
+        p["update_identity_on_login"] = json!("never");
+        p["subject_source"] = json!("userinfo");
+        assert!(OidcConfig::from_value(&json!({"providers": [p]})).is_ok());
+        // Two providers with one id.
+        assert!(OidcConfig::from_value(&json!({"providers": [base.clone(), base]})).is_err());
+    }
+
+    #[test]
+    fn the_level_follows_the_upstream_acr_and_amr() {
+        let p: ProviderConfig = serde_json::from_value(json!({
+            "id": "a", "provider": "generic", "client_id": "c",
+            "aal2_acr_values": ["mfa"], "aal2_amr_values": ["otp", "hwk"]
+        }))
+        .unwrap();
+        use crate::session::Aal;
+        assert_eq!(p.aal_for(Some("mfa"), &[]), Aal::Aal2);
+        assert_eq!(p.aal_for(Some(""), &[]), Aal::Aal1);
+        assert_eq!(p.aal_for(None, &["pwd".into(), "hwk".into()]), Aal::Aal2);
+        assert_eq!(p.aal_for(Some("pwd"), &["pwd".into()]), Aal::Aal1);
+        assert!(!format!("{p:?}").contains("secret"));
     }
 }
