@@ -121,14 +121,15 @@ pub struct App {
 /// The Kratos configuration the app runs with: the `--config` file (or the defaults) with
 /// what the app needs filled in where the file leaves it open: the public and admin base URLs,
 /// the UI URLs of the flows pointing at the app's pages, the return URL, a session after
-/// registration (by password, by code, by passkey and by a social sign-in provider), the `show_verification_ui` hook after a
-/// registration by password, plain-HTTP cookies for an `http://` base URL, and development
-/// secrets. Verification, recovery, passwordless sign-in and sign-up by email code, and the
-/// second factors (TOTP, with [`TOTP_ISSUER`] as the issuer unless the file names one, and
-/// backup codes) are always switched on, `--smtp` sets `courier.smtp.connection_uri`, and `--cleanup-interval`
-/// and `--cleanup-older-than` set `database.cleanup.interval` and `older_than`. Social sign-in
-/// (`selfservice.methods.oidc`) is on when the file switches it on; its providers without a
-/// `mapper_url` get [`DEFAULT_OIDC_MAPPER`].
+/// registration (by password, by code, by passkey and by a social sign-in provider), the
+/// `show_verification_ui` hook after a registration by password, plain-HTTP cookies for an
+/// `http://` base URL, and development secrets. Verification, recovery, passwordless sign-in
+/// and sign-up by email code, and the second factors (TOTP, with [`TOTP_ISSUER`] as the issuer
+/// unless the file names one, and backup codes) are always switched on, `--smtp` sets
+/// `courier.smtp.connection_uri`, and `--cleanup-interval` and `--cleanup-older-than` set
+/// `database.cleanup.interval` and `older_than`. Social sign-in (`selfservice.methods.oidc`)
+/// is on when the file switches it on; its providers without a `mapper_url` get
+/// [`DEFAULT_OIDC_MAPPER`].
 ///
 /// Errors when the file cannot be loaded, when development secrets cannot be kept, and when
 /// mail has no way out: neither SMTP (or another courier channel) nor development mode.
