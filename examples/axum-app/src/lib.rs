@@ -15,6 +15,10 @@
 //! identities, sessions, flows, queued mail, relation tuples, and the app's own `app_documents`
 //! and `app_groups` tables.
 //!
+//! Social sign-in with OpenID Connect and OAuth 2.0 providers is Kratos's `oidc` method,
+//! configured in the `--config` file (`selfservice.methods.oidc`); providers without a claims
+//! mapper get [`DEFAULT_OIDC_MAPPER`].
+//!
 //! Second factors (an authenticator app and backup codes) are set up on the security page
 //! (`/security`); a sign-in of an account with one continues on the second-factor form of
 //! the sign-in page.
@@ -55,6 +59,11 @@ pub const DEFAULT_IDENTITY_SCHEMA: &str = include_str!("../identity.schema.json"
 
 /// The permission model used when no `--namespaces` is given (Ory Permission Language).
 pub const DEFAULT_NAMESPACES: &str = include_str!("../namespaces.keto.ts");
+
+/// The claims mapper (Jsonnet) a provider of `selfservice.methods.oidc.config.providers`
+/// without a `mapper_url` of its own gets: the email address (verified when the provider says
+/// so) and the full name.
+pub const DEFAULT_OIDC_MAPPER: &str = include_str!("../oidc/mapper.jsonnet");
 
 /// The name authenticator apps show beside the app's codes, unless the configuration sets
 /// `selfservice.methods.totp.config.issuer`.
@@ -112,12 +121,15 @@ pub struct App {
 /// The Kratos configuration the app runs with: the `--config` file (or the defaults) with
 /// what the app needs filled in where the file leaves it open: the public and admin base URLs,
 /// the UI URLs of the flows pointing at the app's pages, the return URL, a session after
-/// registration (by password and by code), the `show_verification_ui` hook after a
-/// registration by password, plain-HTTP cookies for an `http://` base URL, and development
-/// secrets. Verification, recovery, passwordless sign-in and sign-up by email code, and the
-/// second factors (TOTP, with [`TOTP_ISSUER`] as the issuer unless the file names one, and
-/// backup codes) are always switched on, `--smtp` sets `courier.smtp.connection_uri`, and `--cleanup-interval`
-/// and `--cleanup-older-than` set `database.cleanup.interval` and `older_than`.
+/// registration (by password, by code, by passkey and by a social sign-in provider), the
+/// `show_verification_ui` hook after a registration by password, plain-HTTP cookies for an
+/// `http://` base URL, and development secrets. Verification, recovery, passwordless sign-in
+/// and sign-up by email code, and the second factors (TOTP, with [`TOTP_ISSUER`] as the issuer
+/// unless the file names one, and backup codes) are always switched on, `--smtp` sets
+/// `courier.smtp.connection_uri`, and `--cleanup-interval` and `--cleanup-older-than` set
+/// `database.cleanup.interval` and `older_than`. Social sign-in (`selfservice.methods.oidc`)
+/// is on when the file switches it on; its providers without a `mapper_url` get
+/// [`DEFAULT_OIDC_MAPPER`].
 ///
 /// Errors when the file cannot be loaded, when development secrets cannot be kept, and when
 /// mail has no way out: neither SMTP (or another courier channel) nor development mode.
@@ -253,6 +265,12 @@ fn configure(settings: &Settings) -> Result<(Config, mailbox::Delivery), String>
             method.config["rp"] = rp.clone();
         }
     }
+    // Sign-in with OpenID Connect and OAuth 2.0 providers, when the file switches the `oidc`
+    // method on and lists providers: a provider without a claims mapper of its own gets the
+    // app's (email and name).
+    if methods.oidc.enabled {
+        default_oidc_mappers(&mut methods.oidc.config);
+    }
     let registration = &mut config.selfservice.flows.registration;
     let session_hook = || HookConfig {
         hook: "session".into(),
@@ -267,6 +285,9 @@ fn configure(settings: &Settings) -> Result<(Config, mailbox::Delivery), String>
     }
     if !registration.issues_session_for("passkey") {
         registration.after.passkey.hooks.push(session_hook());
+    }
+    if !registration.issues_session_for("oidc") {
+        registration.after.oidc.hooks.push(session_hook());
     }
     // After signing up with a password the browser goes straight to the verification form of
     // the code just mailed. A sign-up by code needs none: the code verified the address.
@@ -290,6 +311,35 @@ fn configure(settings: &Settings) -> Result<(Config, mailbox::Delivery), String>
         config.secrets.default = dev_secrets(&settings.state_dir)?;
     }
     Ok((config, mail))
+}
+
+/// Gives each provider of an `oidc` method's `config` (`providers: [...]`) without a
+/// `mapper_url` (absent, `null` or empty) the app's [`DEFAULT_OIDC_MAPPER`], as a `base64://`
+/// URL. Anything else in the configuration is left as it is.
+fn default_oidc_mappers(config: &mut serde_json::Value) {
+    use base64::Engine as _;
+    let Some(providers) = config
+        .get_mut("providers")
+        .and_then(serde_json::Value::as_array_mut)
+    else {
+        return;
+    };
+    let url = format!(
+        "base64://{}",
+        base64::engine::general_purpose::STANDARD.encode(DEFAULT_OIDC_MAPPER)
+    );
+    for provider in providers
+        .iter_mut()
+        .filter_map(serde_json::Value::as_object_mut)
+    {
+        let has_mapper = provider
+            .get("mapper_url")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|u| !u.trim().is_empty());
+        if !has_mapper {
+            provider.insert("mapper_url".into(), serde_json::Value::String(url.clone()));
+        }
+    }
 }
 
 /// Development secrets: generated once into `<state dir>/secrets.json` with a warning, and
@@ -596,6 +646,34 @@ mod tests {
         let rp = &config.selfservice.methods.passkey.config["rp"];
         assert_eq!(rp["id"], "example.com");
         assert_eq!(rp["origins"], serde_json::json!(["https://example.com"]));
+    }
+
+    #[test]
+    fn social_sign_in_providers_get_the_apps_mapper_unless_they_name_one_and_sign_up_signs_in() {
+        let config = config_from(&format!(
+            "{SECRETS}selfservice:\n  methods:\n    oidc:\n      enabled: true\n      config:\n        \
+             providers:\n          - {{id: a, provider: generic, client_id: c, client_secret: s}}\n          \
+             - {{id: b, provider: github, client_id: c, client_secret: s, mapper_url: \"file:///m.jsonnet\"}}\n"
+        ));
+        let providers = &config.selfservice.methods.oidc.config["providers"];
+        let default = providers[0]["mapper_url"].as_str().unwrap();
+        let encoded = default.strip_prefix("base64://").expect("a base64 URL");
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap();
+        assert_eq!(decoded, DEFAULT_OIDC_MAPPER.as_bytes());
+        assert_eq!(providers[1]["mapper_url"], "file:///m.jsonnet");
+        assert!(
+            config
+                .selfservice
+                .flows
+                .registration
+                .issues_session_for("oidc")
+        );
+        // Off unless the file switches it on.
+        let config = config_from(SECRETS);
+        assert!(!config.selfservice.methods.oidc.enabled);
     }
 
     #[test]

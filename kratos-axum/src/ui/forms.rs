@@ -73,7 +73,7 @@ fn title_of(group: &NodeGroup) -> Option<&'static str> {
         NodeGroup::LookupSecret => "Backup codes",
         NodeGroup::Webauthn => "Security keys",
         NodeGroup::Passkey => "Passkeys",
-        NodeGroup::Oidc => "Sign in with another account",
+        NodeGroup::Oidc => "Linked accounts",
         NodeGroup::Code => "One-time code",
         _ => return None,
     })
@@ -83,7 +83,10 @@ fn title_of(group: &NodeGroup) -> Option<&'static str> {
 /// each with the `default` group's nodes (the CSRF token, an identifier) before its own.
 /// A sign-in or sign-up at the first factor (`second_factor` false) offering several methods
 /// is one form: the first method's nodes, then the others' after an "or", as people expect
-/// of a sign-in page. A second-factor step (`second_factor`: a login flow whose
+/// of a sign-in page; social sign-in's provider buttons (group `oidc`) come last in it, and a
+/// sign-up asking for missing traits after a provider (its `Continue`) is a form of its own.
+/// Settings show the `link` and `unlink` buttons of social sign-in in their own form (titled
+/// "Linked accounts"). A second-factor step (`second_factor`: a login flow whose
 /// `requested_aal` is `aal2`; also assumed when the flow offers only TOTP, backup codes and
 /// security keys) shows one titled form per factor, so a code sent by email or text message
 /// and an authenticator app's code are never one form. Script nodes are in no form (the page
@@ -137,6 +140,14 @@ pub fn forms_of(kind: FlowKind, ui: &UiContainer, second_factor: bool) -> Vec<Fo
         && !second_factor
         && groups.len() > 1;
     if combined {
+        // Social sign-in is buttons only (`provider`): never the lead method of the form, so
+        // a password's or a code's fields and button come first and the providers' buttons
+        // after the "or" (they skip the browser's checks of those fields; Kratos leaves out
+        // the fields left empty).
+        if let Some(at) = groups.iter().position(|g| **g == NodeGroup::Oidc) {
+            let oidc = groups.remove(at);
+            groups.push(oidc);
+        }
         let mut nodes = default;
         nodes.extend(of(groups[0]));
         return vec![FormSpec {

@@ -178,3 +178,125 @@ fn an_aal2_login_with_a_code_and_totp_is_one_form_each() {
     assert_eq!(forms[0].title, Some("One-time code"));
     assert!(forms.iter().all(|f| f.secondary.is_empty()));
 }
+
+/// A flow's UI from `(group, name, type, value)` inputs.
+fn ui_of(nodes: &[(&str, &str, &str, &str)]) -> UiContainer {
+    let nodes: Vec<serde_json::Value> = nodes
+        .iter()
+        .map(|(group, name, ty, value)| {
+            serde_json::json!({"type": "input", "group": group, "messages": [], "meta": {},
+                "attributes": {"name": name, "type": ty, "value": value, "disabled": false,
+                               "node_type": "input"}})
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "action": "/self-service/registration?flow=x", "method": "POST", "nodes": nodes,
+    }))
+    .unwrap()
+}
+
+/// The `name=value` of each node of a form, in order: its own, then after the "or".
+fn named(ui: &UiContainer, form: &FormSpec) -> (Vec<String>, Vec<String>) {
+    let of = |list: &[usize]| {
+        list.iter()
+            .map(|&i| {
+                let n = &ui.nodes[i];
+                let value = serde_json::to_value(&n.attributes).unwrap()["value"].clone();
+                format!(
+                    "{}={}",
+                    n.attributes.id(),
+                    value.as_str().unwrap_or_default()
+                )
+            })
+            .collect()
+    };
+    (of(&form.nodes), of(&form.secondary))
+}
+
+#[test]
+fn provider_buttons_follow_the_other_methods_in_the_sign_up_form_with_its_csrf_token() {
+    let ui = ui_of(&[
+        ("default", "csrf_token", "hidden", "t"),
+        ("default", "traits.email", "email", ""),
+        ("oidc", "provider", "submit", "node"),
+        ("oidc", "provider", "submit", "github"),
+        ("password", "password", "password", ""),
+        ("password", "method", "submit", "password"),
+    ]);
+    let forms = forms_of(FlowKind::Registration, &ui, false);
+    assert_eq!(forms.len(), 1, "{forms:?}");
+    assert_eq!(forms[0].group, "password oidc");
+    let (nodes, secondary) = named(&ui, &forms[0]);
+    assert_eq!(
+        nodes,
+        [
+            "csrf_token=t",
+            "traits.email=",
+            "password=",
+            "method=password"
+        ]
+    );
+    assert_eq!(secondary, ["provider=node", "provider=github"]);
+    let html = Renderer::new()
+        .render_ui(FlowKind::Registration, &ui, false)
+        .unwrap();
+    // One form: the CSRF token goes with every button; a provider's skips the field checks.
+    assert_eq!(html.matches("<form").count(), 1, "{html}");
+    assert!(
+        html.contains(r#"name="provider" value="node" formnovalidate"#),
+        "{html}"
+    );
+}
+
+#[test]
+fn the_continue_form_after_a_provider_is_its_own_form() {
+    let ui = ui_of(&[
+        ("default", "csrf_token", "hidden", "t"),
+        ("oidc", "traits.email", "email", "ada@example.test"),
+        ("oidc", "traits.name", "text", ""),
+        ("oidc", "provider", "submit", "node"),
+    ]);
+    let forms = forms_of(FlowKind::Registration, &ui, false);
+    assert_eq!(forms.len(), 1, "{forms:?}");
+    assert_eq!(forms[0].group, "oidc");
+    assert_eq!(forms[0].title, None);
+    let (nodes, secondary) = named(&ui, &forms[0]);
+    assert_eq!(
+        nodes,
+        [
+            "csrf_token=t",
+            "traits.email=ada@example.test",
+            "traits.name=",
+            "provider=node"
+        ]
+    );
+    assert!(secondary.is_empty());
+}
+
+#[test]
+fn settings_link_and_unlink_providers_in_a_form_of_their_own() {
+    let ui = ui_of(&[
+        ("default", "csrf_token", "hidden", "t"),
+        ("profile", "traits.email", "email", "ada@example.test"),
+        ("profile", "method", "submit", "profile"),
+        ("oidc", "unlink", "submit", "node"),
+        ("oidc", "link", "submit", "github"),
+    ]);
+    let forms = forms_of(FlowKind::Settings, &ui, false);
+    assert_eq!(forms.len(), 2, "{forms:?}");
+    assert_eq!(forms[1].group, "oidc");
+    assert_eq!(forms[1].title, Some("Linked accounts"));
+    let (nodes, _) = named(&ui, &forms[1]);
+    assert_eq!(nodes, ["csrf_token=t", "unlink=node", "link=github"]);
+    let html = Renderer::new()
+        .render_ui(FlowKind::Settings, &ui, false)
+        .unwrap();
+    assert!(
+        html.contains(r#"name="unlink" value="node" formnovalidate"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"name="link" value="github" formnovalidate"#),
+        "{html}"
+    );
+}
