@@ -339,7 +339,11 @@ async fn a_replayed_callback_is_refused() {
         .list(Default::default())
         .await
         .unwrap();
-    assert_eq!(all.identities.len(), 2, "one per account, none from a replay");
+    assert_eq!(
+        all.identities.len(),
+        2,
+        "one per account, none from a replay"
+    );
 }
 
 #[tokio::test]

@@ -34,6 +34,7 @@ mod flows;
 mod generic;
 mod github;
 pub mod http;
+mod linking;
 pub mod mapper;
 mod provider;
 
