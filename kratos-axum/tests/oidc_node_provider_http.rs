@@ -76,7 +76,13 @@ selfservice:
 }
 
 /// Signs up or in through the provider's pages as `login`, in a browser holding `jar`.
-async fn sign(app: &axum::Router, provider: &NodeProvider, kind: &str, login: &str, jar: &mut Jar) -> Res {
+async fn sign(
+    app: &axum::Router,
+    provider: &NodeProvider,
+    kind: &str,
+    login: &str,
+    jar: &mut Jar,
+) -> Res {
     let flow = call(Method::GET, &format!("/self-service/{kind}/browser"))
         .json_accept()
         .send(app)
@@ -84,7 +90,10 @@ async fn sign(app: &axum::Router, provider: &NodeProvider, kind: &str, login: &s
     jar.absorb(&flow);
     let res = call(
         Method::POST,
-        &format!("/self-service/{kind}?flow={}", flow.body["id"].as_str().unwrap()),
+        &format!(
+            "/self-service/{kind}?flow={}",
+            flow.body["id"].as_str().unwrap()
+        ),
     )
     .form(&[("csrf_token", &csrf_of(&flow.body)), ("provider", "real")])
     .jar(jar)
@@ -93,11 +102,23 @@ async fn sign(app: &axum::Router, provider: &NodeProvider, kind: &str, login: &s
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{:?}", res.body);
     let to = res.location().to_owned();
     assert!(to.starts_with(provider.issuer()), "{to}");
-    assert!(query_param(&to, "code_challenge").is_some(), "PKCE, as discovery lists S256: {to}");
-    let callback = provider.authorize(&to, login).await.expect("the provider's pages");
-    let mut res = call(Method::GET, &path_of(callback.as_str())).jar(jar).send(app).await;
+    assert!(
+        query_param(&to, "code_challenge").is_some(),
+        "PKCE, as discovery lists S256: {to}"
+    );
+    let callback = provider
+        .authorize(&to, login)
+        .await
+        .expect("the provider's pages");
+    let mut res = call(Method::GET, &path_of(callback.as_str()))
+        .jar(jar)
+        .send(app)
+        .await;
     jar.absorb(&res);
-    if res.location().contains("/self-service/methods/oidc/callback/") {
+    if res
+        .location()
+        .contains("/self-service/methods/oidc/callback/")
+    {
         let next = path_of(res.location());
         res = call(Method::GET, &next).jar(jar).send(app).await;
         jar.absorb(&res);
@@ -144,13 +165,19 @@ async fn sign_up_and_in_against_a_real_openid_provider() {
     third.absorb(&flow);
     let res = call(
         Method::POST,
-        &format!("/self-service/login?flow={}", flow.body["id"].as_str().unwrap()),
+        &format!(
+            "/self-service/login?flow={}",
+            flow.body["id"].as_str().unwrap()
+        ),
     )
     .form(&[("csrf_token", &csrf_of(&flow.body)), ("provider", "real")])
     .jar(&third)
     .send(&app)
     .await;
-    let callback = provider.cancel(res.location()).await.expect("the cancel link");
+    let callback = provider
+        .cancel(res.location())
+        .await
+        .expect("the cancel link");
     let res = call(Method::GET, &path_of(callback.as_str()))
         .json_accept()
         .jar(&third)
@@ -158,7 +185,10 @@ async fn sign_up_and_in_against_a_real_openid_provider() {
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{:?}", res.body);
     assert!(
-        res.body["error"]["reason"].as_str().unwrap().contains("access_denied"),
+        res.body["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("access_denied"),
         "{:?}",
         res.body
     );

@@ -179,7 +179,9 @@ fn observe(
             // A step of the method (a code sent, a second screen): no result yet.
             None => return,
         },
-        Observed::Error(FlowError::BrowserLocationChangeRequired { .. }) => return,
+        Observed::Error(
+            FlowError::BrowserLocationChangeRequired { .. } | FlowError::ContinuedInFlow { .. },
+        ) => return,
         Observed::Error(e @ FlowError::LoginLocked { until }) => {
             tracing::warn!(
                 flow,

@@ -600,6 +600,9 @@ pub(crate) fn api_submitted(result: Result<Submitted, FlowError>) -> Response {
         Ok(Submitted::Retry { flow, .. }) => {
             Reply::json(StatusCode::BAD_REQUEST, flow).into_response()
         }
+        Err(FlowError::ContinuedInFlow { flow, .. }) => {
+            Reply::json(StatusCode::BAD_REQUEST, *flow).into_response()
+        }
         Err(e) => flow_error(&e).into_response(),
     }
 }
@@ -676,6 +679,16 @@ pub(crate) async fn browser_submitted(
         }) => {
             if req.json() {
                 browser_location_change_required(&redirect_browser_to).into_response()
+            } else {
+                Reply::see_other(redirect_browser_to).into_response()
+            }
+        }
+        Err(FlowError::ContinuedInFlow {
+            redirect_browser_to,
+            flow,
+        }) => {
+            if req.json() {
+                Reply::json(StatusCode::BAD_REQUEST, *flow).into_response()
             } else {
                 Reply::see_other(redirect_browser_to).into_response()
             }

@@ -4,6 +4,11 @@
 //! the strategies of the registry's methods ([`crate::strategy::LoginStrategy`]) for their
 //! nodes and to handle a submission, runs the hooks and writes the session and the
 //! completed flow in one transaction. It names no method.
+//!
+//! A flow may hold a credential to link ([`super::link::CredentialLink`], left by a social
+//! sign-up that found an existing account): the completing step adds it to the identity
+//! that signed in, only when that identity owns the duplicate identifier (else 4010009 and
+//! no session), and records the linked method's step on the session.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,6 +17,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::Seed;
+use super::link::CredentialLink;
 use super::token_exchange::ExchangeCode;
 use super::ui::{InputType, NodeGroup, UiContainer, UiNode, text};
 use super::{
@@ -298,6 +304,7 @@ impl<'a> LoginFlows<'a> {
 
     /// Adds `internal` to the internal context of flow `id` (a method's state for a flow it
     /// made).
+    #[cfg_attr(not(feature = "oidc"), allow(dead_code))]
     pub(crate) async fn keep_internal(
         &self,
         id: Uuid,
@@ -312,6 +319,7 @@ impl<'a> LoginFlows<'a> {
     /// that found no identity in a login flow, or one in a registration flow): of the same
     /// type, with that flow's CSRF token (the browser's cookie vouches for it already) and
     /// `return_to`, holding `internal` (the method's sealed state) and nothing to show.
+    #[cfg_attr(not(feature = "oidc"), allow(dead_code))]
     pub(crate) async fn create_continuing(
         &self,
         flow_type: FlowType,
@@ -327,6 +335,13 @@ impl<'a> LoginFlows<'a> {
         };
         self.create_seeded(flow_type, ctx, LoginOptions::default(), Some(seed))
             .await
+    }
+
+    /// Stores a flow made by [`LoginFlows::create_continuing`] again after its maker changed
+    /// its form (`csrf` is the flow's CSRF token).
+    #[cfg_attr(not(feature = "oidc"), allow(dead_code))]
+    pub(crate) async fn rewrite(&self, flow: &LoginFlow, csrf: &str) -> Result<(), FlowError> {
+        self.save(flow, csrf, false).await
     }
 
     async fn save(&self, flow: &LoginFlow, csrf: &str, new: bool) -> Result<(), FlowError> {
@@ -561,9 +576,50 @@ impl<'a> LoginFlows<'a> {
         let Authenticated {
             mut identity,
             method: authentication,
-            writes,
+            mut writes,
         } = done;
         let method = authentication.method.clone();
+        let mut steps = vec![authentication];
+        if let Some(link) = CredentialLink::kept(&flow.internal) {
+            if identity.credentials.is_empty() {
+                identity = self
+                    .kratos
+                    .store()
+                    .get_identity(self.kratos.nid(), identity.id)
+                    .await?;
+            }
+            if !link.owned_by(&identity) {
+                // Signed in to another account than the one the link was meant for.
+                flow.ui
+                    .messages
+                    .push(text::oidc::login_linked_credentials_do_not_match());
+                self.save(&flow, &csrf, false).await?;
+                return Ok(LoginSubmission::Retry(flow));
+            }
+            // As Kratos, nothing is linked by a sign-in that does not reach the level the
+            // session must have.
+            let reached = steps[0].aal.max(
+                existing
+                    .as_ref()
+                    .map_or(Aal::Aal1, |s| s.authenticator_assurance_level),
+            );
+            let level_met = self.kratos.config().session.whoami.required_aal
+                != RequiredAal::HighestAvailable
+                || reached >= self.kratos.available_aal(&identity);
+            if level_met {
+                flow.internal.remove(CredentialLink::INTERNAL_KEY);
+                steps.extend(link.authentication.clone());
+                let now = self.now();
+                let prior = writes.edit_identity.take();
+                writes.edit_identity = Some(crate::strategy::IdentityEdit::new(
+                    identity.id,
+                    move |fresh| {
+                        let edited = prior.is_some_and(|p| p.apply(fresh));
+                        link.apply(fresh, now) || edited
+                    },
+                ));
+            }
+        }
         flow.active = Some(method.clone());
         let hook_ctx = crate::hook::HookContext {
             flow_kind: FlowKind::Login,
@@ -591,7 +647,7 @@ impl<'a> LoginFlows<'a> {
                 let mut s = self
                     .kratos
                     .sessions()
-                    .prepare_authentication(s.id, vec![authentication])
+                    .prepare_authentication(s.id, steps)
                     .await?;
                 // The answer shows the session with its identity, as a new one does.
                 s.identity = Some(crate::session::public_identity(
@@ -605,11 +661,10 @@ impl<'a> LoginFlows<'a> {
                 )
             }
             _ => {
-                let (issued, record) = self.kratos.sessions().prepare_issue(
-                    &identity,
-                    vec![authentication],
-                    &ctx.client,
-                )?;
+                let (issued, record) =
+                    self.kratos
+                        .sessions()
+                        .prepare_issue(&identity, steps, &ctx.client)?;
                 (issued.session, Some(issued.token), Some(record))
             }
         };

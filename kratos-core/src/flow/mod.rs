@@ -5,6 +5,7 @@
 //! either the flow again (with messages on its nodes) or the outcome (identity, session,
 //! `continue_with`). Expired flows answer with Kratos's error and the id of a fresh flow.
 
+pub mod link;
 pub mod login;
 pub mod logout;
 pub mod recovery;
@@ -456,6 +457,17 @@ pub enum FlowError {
         /// Where the browser goes.
         redirect_browser_to: String,
     },
+    /// A submission continues in another flow its method made (a social sign-up that found
+    /// an existing account continues in a login flow that links the provider to it):
+    /// browsers are sent to `redirect_browser_to`, JSON clients get 400 with `flow`, as
+    /// Kratos answers.
+    #[error("The flow continues in another flow: {redirect_browser_to}")]
+    ContinuedInFlow {
+        /// Where the browser goes (the other flow's UI).
+        redirect_browser_to: String,
+        /// The other flow, as its API shows it.
+        flow: Box<serde_json::Value>,
+    },
     /// The session must reach aal2 first.
     #[error("Session does not fulfill the requested Authenticator Assurance Level")]
     Aal2Required,
@@ -555,7 +567,9 @@ impl KratosError for FlowError {
             FlowError::WebHook(_) => "bad_gateway",
             FlowError::Refused(_) => "self_service_flow_refused",
             FlowError::LogoutTokenInvalid | FlowError::SessionTokenInvalid => "forbidden",
-            FlowError::BadRequest(_) | FlowError::AlreadyCompleted => "bad_request",
+            FlowError::BadRequest(_)
+            | FlowError::AlreadyCompleted
+            | FlowError::ContinuedInFlow { .. } => "bad_request",
             FlowError::Disabled => "self_service_flow_disabled",
             FlowError::Store(_) | FlowError::Internal(_) => "internal_server_error",
             FlowError::Provider { kind, .. } => match kind {
@@ -578,6 +592,7 @@ impl KratosError for FlowError {
             | FlowError::SessionAlreadyAvailable
             | FlowError::BadRequest(_)
             | FlowError::AlreadyCompleted
+            | FlowError::ContinuedInFlow { .. }
             | FlowError::Disabled => 400,
             FlowError::Aal1Required | FlowError::IdentityDisabled | FlowError::NoActiveSession => {
                 401

@@ -332,6 +332,7 @@ impl<'a> RegistrationFlows<'a> {
 
     /// Adds `internal` to the internal context of flow `id` (a method's state for a flow it
     /// made).
+    #[cfg_attr(not(feature = "oidc"), allow(dead_code))]
     pub(crate) async fn keep_internal(
         &self,
         id: Uuid,
@@ -346,6 +347,7 @@ impl<'a> RegistrationFlows<'a> {
     /// that found no identity in a login flow, or one in a registration flow): of the same
     /// type, with that flow's CSRF token (the browser's cookie vouches for it already) and
     /// `return_to`, holding `internal` (the method's sealed state) and nothing to show.
+    #[cfg_attr(not(feature = "oidc"), allow(dead_code))]
     pub(crate) async fn create_continuing(
         &self,
         flow_type: FlowType,

@@ -238,7 +238,10 @@ mod tests {
             let mut p = base.clone();
             p[key] = value;
             let e = OidcConfig::from_value(&json!({"providers": [p]})).unwrap_err();
-            assert_eq!(e, format!("selfservice.methods.oidc.config.providers.0.{key}: not implemented"));
+            assert_eq!(
+                e,
+                format!("selfservice.methods.oidc.config.providers.0.{key}: not implemented")
+            );
         }
         // Kratos's defaults are fine.
         let mut p = base.clone();

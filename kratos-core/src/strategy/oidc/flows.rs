@@ -118,7 +118,7 @@ fn first_factors(kratos: &Kratos, identity: &Identity) -> usize {
 }
 
 /// The CSRF token of a browser flow, from its form.
-fn csrf_of(ui: &UiContainer) -> String {
+pub(super) fn csrf_of(ui: &UiContainer) -> String {
     match ui.node("csrf_token").map(|n| &n.attributes) {
         Some(crate::flow::ui::NodeAttributes::Input(a)) => a
             .value
@@ -131,13 +131,13 @@ fn csrf_of(ui: &UiContainer) -> String {
 }
 
 /// The flow a verified sign-in is handed over from.
-struct Origin<'a> {
-    id: uuid::Uuid,
-    internal: &'a InternalContext,
-    flow_type: FlowType,
-    request: &'a crate::flow::FlowContext,
-    csrf: &'a str,
-    return_to: Option<String>,
+pub(super) struct Origin<'a> {
+    pub(super) id: uuid::Uuid,
+    pub(super) internal: &'a InternalContext,
+    pub(super) flow_type: FlowType,
+    pub(super) request: &'a crate::flow::FlowContext,
+    pub(super) csrf: &'a str,
+    pub(super) return_to: Option<String>,
 }
 
 impl OidcMethod {
@@ -161,7 +161,7 @@ impl OidcMethod {
     }
 
     /// The step a sign-in with `verified` records on the session.
-    fn authentication(
+    pub(super) fn authentication(
         &self,
         kratos: &Kratos,
         verified: &Verified,
@@ -216,7 +216,7 @@ impl OidcMethod {
     /// Continues a verified sign-in in a new flow of the other kind (login ↔ registration):
     /// the new flow keeps the sign-in sealed, and the browser goes to the callback again
     /// with a state for it.
-    async fn hand_over(
+    pub(super) async fn hand_over(
         &self,
         kratos: &Kratos,
         to: CallbackFlow,
@@ -505,6 +505,22 @@ impl RegistrationStrategy for OidcMethod {
                 verified_at: None,
             })
             .collect();
+        // An identity with one of these identifiers exists: linking, not a new identity.
+        if let Some(conflict) =
+            Self::conflicting(cx.kratos, cx.schema.id(), &traits, &link, &addresses).await?
+        {
+            return self
+                .resolve_collision(
+                    cx,
+                    super::linking::Collision {
+                        verified: &verified,
+                        mapped: &mapped,
+                        link,
+                        conflict,
+                    },
+                )
+                .await;
+        }
         Ok(RegistrationOutcome::Register(Box::new(NewIdentity {
             traits,
             credentials: Some(ImportCredentials {
@@ -651,7 +667,11 @@ impl SettingsStrategy for OidcMethod {
 }
 
 /// Adds the link to the identity's `oidc` credential (made when it has none).
-fn add_link(identity: &mut Identity, link: ImportProvider, now: chrono::DateTime<chrono::Utc>) {
+pub(super) fn add_link(
+    identity: &mut Identity,
+    link: ImportProvider,
+    now: chrono::DateTime<chrono::Utc>,
+) {
     let entry = identity
         .credentials
         .entry(CredentialType::Oidc)
@@ -663,7 +683,6 @@ fn add_link(identity: &mut Identity, link: ImportProvider, now: chrono::DateTime
             created_at: now,
             updated_at: now,
         });
-    let [id_token, access_token, refresh_token] = link.initial_tokens.unwrap_or_default();
     let identifier = format!("{}:{}", link.provider, link.subject);
     if !entry.identifiers.contains(&identifier) {
         entry.identifiers.push(identifier);
@@ -674,13 +693,7 @@ fn add_link(identity: &mut Identity, link: ImportProvider, now: chrono::DateTime
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    providers.push(json!({
-        "subject": link.subject,
-        "provider": link.provider,
-        "initial_id_token": id_token,
-        "initial_access_token": access_token,
-        "initial_refresh_token": refresh_token,
-    }));
+    providers.push(super::linking::provider_entry(&link));
     entry.config = json!({"providers": providers});
     entry.updated_at = now;
 }

@@ -25,6 +25,10 @@
 //!   registration flow that finds one in a new login flow, as Kratos does: the new flow
 //!   takes over the verified claims (sealed) and the browser's CSRF token, and the browser
 //!   is sent to the callback again with a state for the new flow;
+//! - a sign-up whose identifier (an email, a password or code identifier) an existing
+//!   identity has is not registered: as the provider's `account_linking_mode` says, it
+//!   continues in a login flow that links the provider once that identity signs in, or
+//!   (`automatic`, for an address the provider verified) is linked at once (`linking`);
 //! - in settings, the provider is linked to the session's identity (`link`), or unlinked
 //!   (`unlink`), never the last first factor.
 
@@ -34,6 +38,7 @@ mod flows;
 mod generic;
 mod github;
 pub mod http;
+mod linking;
 pub mod mapper;
 mod provider;
 
