@@ -122,6 +122,20 @@ selfservice:
 
 /// An identity with a password, made with the admin API.
 async fn password_identity(app: &App, email: &str) -> Uuid {
+    identity_with(app, email, false).await
+}
+
+/// An identity with a password whose email is verified (`verified`) or not.
+async fn identity_with(app: &App, email: &str, verified: bool) -> Uuid {
+    let addresses = verified.then(|| {
+        vec![kratos_core::identity::AddressImport {
+            value: email.to_owned(),
+            via: Some(kratos_core::identity::AddressVia::Email),
+            verified: true,
+            status: None,
+            verified_at: None,
+        }]
+    });
     app.kratos
         .identities()
         .create(CreateIdentityBody {
@@ -135,6 +149,7 @@ async fn password_identity(app: &App, email: &str) -> Uuid {
                 }),
                 ..Default::default()
             }),
+            verifiable_addresses: addresses,
             ..Default::default()
         })
         .await
@@ -448,7 +463,7 @@ async fn a_login_flow_without_a_pending_link_links_nothing() {
 async fn automatic_mode_links_a_verified_email_at_once() {
     let app = app_with_mode("automatic").await;
     let email = "olga@example.org";
-    let existing = password_identity(&app, email).await;
+    let existing = identity_with(&app, email, true).await;
     let sub = app.fake.account(email).sub;
 
     let mut jar = Jar::default();
@@ -553,4 +568,64 @@ async fn a_json_client_gets_the_login_flow_and_the_callback_is_used_once() {
     let res = submit_password(&app, &login, &mut jar, email, PASSWORD).await;
     assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
     assert_eq!(oidc_identifiers(&app, existing).await.len(), 1);
+}
+
+#[tokio::test]
+async fn automatic_mode_never_lands_in_an_account_whose_address_is_not_verified() {
+    // Someone made an account with the address and never proved it: the provider's verified
+    // email does not take the sign-in into it; the owner is asked for its credential.
+    let app = app_with_mode("automatic").await;
+    let email = "pat@example.org";
+    let existing = password_identity(&app, email).await;
+    let mut jar = Jar::default();
+    let res = sign_with_fake(&app, "registration", email, &mut jar).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{:?}", res.body);
+    assert!(res.location().starts_with(LOGIN_UI), "{}", res.location());
+    assert!(oidc_identifiers(&app, existing).await.is_empty());
+    assert_eq!(whoami(&app, &jar).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_api_flow_cannot_borrow_someone_elses_address_to_reach_their_account() {
+    // The attacker makes an api registration flow claiming the victim's email in the form
+    // and signs in at the provider as themselves: the provider's email wins on an api flow
+    // (no cookie binds its callback to the app), so nothing collides with the victim and
+    // nothing gets linked to the victim's identity.
+    let app = app_with_mode("confirm_with_existing_credential").await;
+    let victim = password_identity(&app, "vic@example.org").await;
+    let flow = call(Method::GET, "/self-service/registration/api")
+        .json_accept()
+        .send(&app.public)
+        .await;
+    let res = call(
+        Method::POST,
+        &format!(
+            "/self-service/registration?flow={}",
+            flow.body["id"].as_str().unwrap()
+        ),
+    )
+    .json_accept()
+    .json(json!({
+        "method": "oidc", "provider": "fake",
+        "traits": {"email": "vic@example.org"},
+        "upstream_parameters": {"login_hint": "mallory"}
+    }))
+    .send(&app.public)
+    .await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        res.body
+    );
+    let to = res.body["redirect_browser_to"].as_str().unwrap().to_owned();
+    let callback = app.fake.authorize(&to).await.unwrap();
+    let mut browser = Jar::default();
+    let res = come_back(&app, callback.as_str(), &mut browser).await;
+    assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
+    assert_eq!(
+        res.body["identity"]["traits"]["email"], "mallory@example.test",
+        "the provider's address, not the form's"
+    );
+    assert!(oidc_identifiers(&app, victim).await.is_empty());
 }

@@ -556,7 +556,11 @@ impl<'a> LoginFlows<'a> {
                 })
             }
             LoginOutcome::Authenticated(done) => {
-                self.complete(flow, csrf, *done, session, ctx).await
+                // An api flow completed through a link the browser followed (a provider's
+                // callback) is bound to no client: it may sign in, never link.
+                let unbound = flow.flow_type == FlowType::Api && request.follows_link();
+                self.complete(flow, csrf, *done, session, ctx, unbound)
+                    .await
             }
         }
     }
@@ -572,6 +576,7 @@ impl<'a> LoginFlows<'a> {
         done: Authenticated,
         existing: Option<Session>,
         ctx: &FlowContext,
+        unbound: bool,
     ) -> Result<LoginSubmission, FlowError> {
         let Authenticated {
             mut identity,
@@ -581,6 +586,15 @@ impl<'a> LoginFlows<'a> {
         let method = authentication.method.clone();
         let mut steps = vec![authentication];
         if let Some(link) = CredentialLink::kept(&flow.internal) {
+            if unbound {
+                // Whoever follows the link may not be who made the flow: linking here would
+                // let a flow's maker attach their account to the follower's identity.
+                return Err(FlowError::BadRequest(
+                    "Accounts are linked only by a sign-in the app that started the flow \
+                     submits: complete this flow with the existing account's credentials."
+                        .into(),
+                ));
+            }
             if identity.credentials.is_empty() {
                 identity = self
                     .kratos

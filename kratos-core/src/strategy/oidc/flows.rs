@@ -451,7 +451,14 @@ impl RegistrationStrategy for OidcMethod {
             ));
         };
         let mapped = super::mapper::map_claims(mapper, &verified.claims, None).await?;
-        let traits = super::mapper::merge_traits(&verified.traits, mapped.traits.clone());
+        // The form's traits win (Kratos's merge) where the browser that sent them is the
+        // one that signed in at the provider; an api flow's callback is bound to no client,
+        // so there the provider's traits win.
+        let traits = if cx.flow.flow_type == FlowType::Api {
+            super::mapper::merge_traits_under(&verified.traits, mapped.traits.clone())
+        } else {
+            super::mapper::merge_traits(&verified.traits, mapped.traits.clone())
+        };
         if let Err(errors) = cx.schema.validate(&traits) {
             // The form again: the traits filled in, their errors, and `Continue`.
             let provider = configured.provider.config();
@@ -560,11 +567,14 @@ impl SettingsStrategy for OidcMethod {
 
     fn populate(&self, cx: &mut SettingsPopulateCx<'_>) -> Result<(), FlowError> {
         let linked = linked_providers(cx.identity);
-        let can_unlink = first_factors(cx.kratos, cx.identity) > 1;
+        let now = crate::clock::truncate_micros(cx.kratos.clock().now());
         for p in self.providers() {
             let c = p.config();
             if linked.contains(&c.id) {
-                if can_unlink {
+                // Offered only when a first factor is left without this provider.
+                let mut without = cx.identity.clone();
+                remove_link(&mut without, &c.id, now);
+                if first_factors(cx.kratos, &without) > 0 {
                     cx.ui.nodes.push(
                         UiNode::input(NodeGroup::Oidc, "unlink", InputType::Submit)
                             .value(json!(c.id))
@@ -644,18 +654,19 @@ impl SettingsStrategy for OidcMethod {
                 ));
                 return Ok(SettingsOutcome::Retry);
             }
-            if first_factors(cx.kratos, cx.identity) < 2 {
-                cx.flow.ui.messages.push(text::validation_generic(
-                    "can not unlink OpenID Connect connection because it is the last remaining first factor credential",
-                ));
-                return Ok(SettingsOutcome::Retry);
-            }
+            // Every subject of the provider goes: a first factor must be left after that.
             let mut identity = cx.identity.clone();
             remove_link(
                 &mut identity,
                 provider,
                 crate::clock::truncate_micros(cx.kratos.clock().now()),
             );
+            if first_factors(cx.kratos, &identity) == 0 {
+                cx.flow.ui.messages.push(text::validation_generic(
+                    "can not unlink OpenID Connect connection because it is the last remaining first factor credential",
+                ));
+                return Ok(SettingsOutcome::Retry);
+            }
             return Ok(SettingsOutcome::Save(IdentityChange::Credentials(
                 Box::new(identity),
             )));

@@ -28,6 +28,10 @@ use crate::flow::{FlowError, ProviderFailure};
 /// How long a provider's discovery document and key set are kept.
 pub const METADATA_TTL: Duration = Duration::from_secs(600);
 
+/// The least time between two fetches of a provider's documents for a token signed by an
+/// unknown key.
+pub const REFRESH_SPACING: Duration = Duration::from_secs(30);
+
 /// The upstream parameters Kratos passes on to the provider.
 pub const UPSTREAM_PARAMETERS: [&str; 6] = [
     "login_hint",
@@ -91,18 +95,24 @@ impl GenericProvider {
     }
 
     /// The discovery document and key set, fetched when not fetched within
-    /// [`METADATA_TTL`] (or when `refresh`, after a token signed by an unknown key).
+    /// [`METADATA_TTL`], or when `refresh` (a token signed by an unknown key) and not
+    /// fetched within [`REFRESH_SPACING`].
     async fn metadata(&self, refresh: bool) -> Result<(CoreProviderMetadata, bool), FlowError> {
-        let mut slot = self.discovered.lock().await;
-        if let Some(d) = slot.as_ref()
-            && !refresh
-            && d.at.elapsed() < METADATA_TTL
         {
-            return Ok((d.metadata.clone(), d.pkce_s256));
+            let slot = self.discovered.lock().await;
+            if let Some(d) = slot.as_ref() {
+                let fresh = d.at.elapsed() < METADATA_TTL;
+                // Tokens made to fail cannot keep the provider's documents being fetched.
+                if fresh && (!refresh || d.at.elapsed() < REFRESH_SPACING) {
+                    return Ok((d.metadata.clone(), d.pkce_s256));
+                }
+            }
         }
+        // Fetched without the lock: a slow provider does not hold up the sign-ins that
+        // have its documents already.
         let discovered = self.discover().await?;
         let answer = (discovered.metadata.clone(), discovered.pkce_s256);
-        *slot = Some(discovered);
+        *self.discovered.lock().await = Some(discovered);
         Ok(answer)
     }
 
@@ -352,7 +362,10 @@ impl OidcProvider for GenericProvider {
             id_token.claims(&verifier, &nonce).map(|_| ())
         };
         let mut verified = verify(&client);
-        if verified.is_err() {
+        if matches!(
+            verified,
+            Err(openidconnect::ClaimsVerificationError::SignatureVerification(_))
+        ) {
             // The provider may have rotated its keys: read them again, once.
             let (fresh, _) = self.metadata(true).await?;
             verified = verify(&self.client(fresh, exchange.redirect_uri)?);

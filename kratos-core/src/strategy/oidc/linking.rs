@@ -167,7 +167,18 @@ impl OidcMethod {
         } = collision;
         let provider = self.provider(&verified.provider)?.provider.config().clone();
         let csrf = super::flows::csrf_of(&cx.flow.ui);
+        // Automatic only when both sides proved the address: the provider (its claims or
+        // the mapper) and the existing identity (a verified address), and that identity is
+        // active. An unverified account someone else made with the address is never the
+        // one a sign-in lands in.
+        let existing_verified = conflict.identity.is_active()
+            && conflict
+                .identity
+                .verifiable_addresses
+                .iter()
+                .any(|a| a.verified && a.value.eq_ignore_ascii_case(&conflict.identifier));
         if provider.account_linking_mode == AccountLinkingMode::Automatic
+            && existing_verified
             && provider_verified(&conflict.identifier, mapped, verified)
         {
             let kratos = cx.kratos;

@@ -121,6 +121,20 @@ pub fn merge_traits(form: &Value, mapped: Map<String, Value>) -> Value {
     base
 }
 
+/// The mapper's traits merged over the ones the form sent: the form only fills what the
+/// mapper left out. For sign-ups whose form and provider sign-in may not come from the same
+/// person (an api flow's callback, which no cookie binds to the app that made the flow).
+pub fn merge_traits_under(form: &Value, mapped: Map<String, Value>) -> Value {
+    match form {
+        Value::Object(_) => {
+            let mut base = form.clone();
+            merge_into(&mut base, &mapped);
+            base
+        }
+        _ => Value::Object(mapped),
+    }
+}
+
 fn merge_into(base: &mut Value, over: &Map<String, Value>) {
     let Value::Object(target) = base else { return };
     for (k, v) in over {
@@ -139,6 +153,18 @@ fn merge_into(base: &mut Value, over: &Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn under_an_unbound_sign_up_the_mappers_traits_win() {
+        let Value::Object(mapped) = json!({"email": "a@x.org", "name": {"first": "A"}}) else {
+            unreachable!()
+        };
+        let merged = merge_traits_under(&json!({"email": "victim@x.org", "tos": true}), mapped);
+        assert_eq!(
+            merged,
+            json!({"email": "a@x.org", "name": {"first": "A"}, "tos": true})
+        );
+    }
 
     #[test]
     fn form_traits_win_over_the_mappers() {

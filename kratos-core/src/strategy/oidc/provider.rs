@@ -12,8 +12,8 @@ use super::claims::Claims;
 use super::config::ProviderConfig;
 use crate::flow::{FlowError, ProviderFailure};
 
-/// The authorization request the method sends the browser to.
-#[derive(Debug)]
+/// The authorization request the method sends the browser to. `Debug` shows the callback
+/// only (the state, nonce and PKCE verifier are secrets of the sign-in).
 #[non_exhaustive]
 pub struct AuthorizationRequest<'a> {
     /// The callback the provider redirects back to.
@@ -27,6 +27,15 @@ pub struct AuthorizationRequest<'a> {
     /// `upstream_parameters` of the submission (`login_hint`, `hd`, `prompt`, …): only the
     /// ones Kratos passes on.
     pub upstream_parameters: &'a BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for AuthorizationRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationRequest")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("pkce", &self.pkce_verifier.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The callback's code, to exchange for tokens.
