@@ -4,27 +4,19 @@
 //! and links the provider once that identity's password is given; a wrong password or
 //! another account links nothing; `automatic` links a verified address at once.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::http::{Method, StatusCode};
-use base64::Engine as _;
 use kratos_core::identity::{
     CreateIdentityBody, CredentialType, ImportCredentials, ImportPassword, ImportPasswordConfig,
 };
-use kratos_core::{Kratos, ManualClock};
-use kratos_test_peers::{Account, Client, FakeProvider, FakeProviderConfig};
+use kratos_test_peers::Account;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 mod common;
 use common::*;
+mod oidc;
+use oidc::*;
 
-const BASE: &str = "https://auth.example.com";
-const APP: &str = "https://app.example.com/";
-const LOGIN_UI: &str = "https://app.example.com/login";
-const CLIENT_ID: &str = "kratos-rs";
-const CLIENT_SECRET: &str = "kratos-rs-secret";
 const PASSWORD: &str = "correct-horse-battery-staple-42";
 
 /// Email from the claims; the email verified only when the provider says so.
@@ -33,91 +25,10 @@ const MAPPER: &str = "local claims = std.extVar('claims');\n\
   verified_addresses: if std.objectHas(claims, 'email_verified') && claims.email_verified\n\
     then [{ via: 'email', value: claims.email }] else [] } }";
 
-fn b64(s: &str) -> String {
-    format!(
-        "base64://{}",
-        base64::engine::general_purpose::STANDARD.encode(s)
-    )
-}
-
-struct App {
-    kratos: Kratos,
-    public: Router,
-    fake: FakeProvider,
-}
-
-fn callback_uri(provider: &str) -> String {
-    format!("{BASE}/self-service/methods/oidc/callback/{provider}")
-}
-
 /// An app whose `fake` provider links accounts as `mode` says (a second provider, `github`,
 /// shows how the other buttons are relabelled).
 async fn app_with_mode(mode: &str) -> App {
-    let client = Client::confidential(CLIENT_ID, CLIENT_SECRET, &callback_uri("fake"))
-        .with_redirect_uri(&callback_uri("github"));
-    let fake = FakeProvider::start(FakeProviderConfig::with_client(client))
-        .await
-        .expect("the fake provider starts");
-    let yaml = format!(
-        "serve:
-  public:
-    base_url: {BASE}/
-selfservice:
-  default_browser_return_url: {APP}
-  allowed_return_urls: [\"{APP}\"]
-  methods:
-    password:
-      enabled: true
-    oidc:
-      enabled: true
-      config:
-        providers:
-          - id: fake
-            provider: generic
-            label: Fake
-            client_id: {CLIENT_ID}
-            client_secret: {CLIENT_SECRET}
-            issuer_url: {issuer}
-            scope: [email, profile]
-            mapper_url: {mapper}
-            account_linking_mode: {mode}
-          - id: github
-            provider: github
-            client_id: {CLIENT_ID}
-            client_secret: {CLIENT_SECRET}
-            auth_url: {gh_auth}
-            token_url: {gh_token}
-            issuer_url: {gh_api}
-            scope: [\"user:email\"]
-            mapper_url: {mapper}
-  flows:
-    login:
-      ui_url: {LOGIN_UI}
-    registration:
-      ui_url: https://app.example.com/registration
-      after:
-        oidc:
-          hooks:
-            - hook: session
-    settings:
-      ui_url: https://app.example.com/settings
-    error:
-      ui_url: https://app.example.com/error
-",
-        issuer = fake.issuer(),
-        mapper = b64(MAPPER),
-        gh_auth = fake.github_authorization_url(),
-        gh_token = fake.github_token_url(),
-        gh_api = fake.github_api_base(),
-    );
-    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let store = Arc::new(kratos_core::store::MemoryStore::new());
-    let kratos = kratos_core::testsuite::kratos_with(store, &yaml, clock);
-    App {
-        public: kratos_axum::public_router(kratos.clone()),
-        kratos,
-        fake,
-    }
+    app_with(MAPPER, &format!("account_linking_mode: {mode}")).await
 }
 
 /// An identity with a password, made with the admin API.
@@ -155,70 +66,6 @@ async fn identity_with(app: &App, email: &str, verified: bool) -> Uuid {
         .await
         .expect("the identity is created")
         .id
-}
-
-/// A browser flow of `kind`: its JSON, with the browser's cookies taken.
-async fn browser_flow(app: &App, kind: &str, jar: &mut Jar) -> Value {
-    let res = call(Method::GET, &format!("/self-service/{kind}/browser"))
-        .json_accept()
-        .jar(jar)
-        .send(&app.public)
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{kind} flow: {:?}", res.body);
-    jar.absorb(&res);
-    res.body
-}
-
-async fn come_back(app: &App, url: &str, jar: &mut Jar) -> Res {
-    let res = call(Method::GET, &path_of(url))
-        .jar(jar)
-        .send(&app.public)
-        .await;
-    jar.absorb(&res);
-    res
-}
-
-/// Signs up (or in) through the fake as `login` from a flow of `kind`: the answer to the
-/// last callback (a hand-over to a flow of the other kind is followed).
-async fn sign_with_fake(app: &App, kind: &str, login: &str, jar: &mut Jar) -> Res {
-    let flow = browser_flow(app, kind, jar).await;
-    let csrf = csrf_of(&flow);
-    let res = call(
-        Method::POST,
-        &format!("/self-service/{kind}?flow={}", flow["id"].as_str().unwrap()),
-    )
-    .form(&[
-        ("csrf_token", csrf.as_str()),
-        ("provider", "fake"),
-        ("upstream_parameters.login_hint", login),
-    ])
-    .jar(jar)
-    .send(&app.public)
-    .await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "{:?}", res.body);
-    let callback = app
-        .fake
-        .authorize(res.location())
-        .await
-        .expect("the provider approves");
-    let mut res = come_back(app, callback.as_str(), jar).await;
-    if res.status == StatusCode::SEE_OTHER
-        && res
-            .location()
-            .contains("/self-service/methods/oidc/callback/")
-    {
-        let next = res.location().to_owned();
-        res = come_back(app, &next, jar).await;
-    }
-    res
-}
-
-async fn whoami(app: &App, jar: &Jar) -> Res {
-    call(Method::GET, "/sessions/whoami")
-        .json_accept()
-        .jar(jar)
-        .send(&app.public)
-        .await
 }
 
 async fn login_flow(app: &App, id: &str, jar: &Jar) -> Value {
@@ -621,7 +468,7 @@ async fn an_api_flow_cannot_borrow_someone_elses_address_to_reach_their_account(
     let to = res.body["redirect_browser_to"].as_str().unwrap().to_owned();
     let callback = app.fake.authorize(&to).await.unwrap();
     let mut browser = Jar::default();
-    let res = come_back(&app, callback.as_str(), &mut browser).await;
+    let res = come_back(&app, callback.as_str(), &mut browser, false).await;
     assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
     assert_eq!(
         res.body["identity"]["traits"]["email"], "mallory@example.test",
