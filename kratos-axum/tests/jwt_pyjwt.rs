@@ -5,9 +5,12 @@
 //! the package index the test prints a skip line; with `CI=true` it fails.
 
 mod jwt;
+// The virtualenv helper the Ory client tests use.
+#[path = "../../examples/axum-app/tests/sdk/venv.rs"]
+mod venv;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
@@ -16,59 +19,14 @@ use jwt::{ISSUER, TEMPLATES, kratos, public_set, signed_in, tokenized};
 
 const PACKAGES: &[&str] = &["PyJWT[crypto]==2.15.1", "cryptography==48.0.0"];
 
-fn skip(why: &str) -> Option<PathBuf> {
-    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-        panic!("CI=true and the PyJWT verification cannot run: {why}");
-    }
-    eprintln!("skipped: PyJWT verification: {why}");
-    None
-}
-
 /// The virtualenv's Python with PyJWT, or `None` (skip) outside CI.
 fn python() -> Option<PathBuf> {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyjwt-venv");
-    let py = venv.join("bin").join("python");
-    let ready = |py: &Path| {
-        Command::new(py)
-            .args(["-c", "import jwt, cryptography"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if py.exists() && ready(&py) {
-        return Some(py);
-    }
-    match Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .output()
-    {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => {
-            return skip(&format!(
-                "python3 -m venv failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            ));
-        }
-        Err(e) => return skip(&format!("python3 is not available: {e}")),
-    }
-    let pip = Command::new(&py)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(PACKAGES)
-        .output();
-    match pip {
-        Ok(o) if o.status.success() && ready(&py) => Some(py),
-        Ok(o) => skip(&format!(
-            "installing {PACKAGES:?} failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-        )),
-        Err(e) => skip(&format!("pip could not run: {e}")),
-    }
+    venv::python_with(
+        "pyjwt-venv",
+        PACKAGES,
+        "import jwt, cryptography",
+        "PyJWT verification",
+    )
 }
 
 #[tokio::test]
