@@ -77,6 +77,7 @@ pub mod testsuite;
 mod token_exchange_store;
 mod tuple_store;
 mod used_secret_store;
+mod whoami_document;
 
 pub use error::map_db_err;
 pub use sea_orm;

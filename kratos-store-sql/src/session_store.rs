@@ -8,7 +8,7 @@ use kratos_core::store::{SessionStore, SessionWithIdentity, StoreError};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    QueryResult, Value,
+    QueryResult, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -88,7 +88,7 @@ const POSTGRES_WHOAMI: &str = concat!(
      WHERE s.nid = $1 AND s.token_digest = $2"
 );
 
-/// [`POSTGRES_WHOAMI`] for SQLite and MySQL (`=` on the tenant; MySQL has no `IS NOT DISTINCT FROM`).
+/// [`POSTGRES_WHOAMI`] for SQLite (`=` on the tenant).
 const SQLITE_WHOAMI: &str = concat!(
     "SELECT ",
     session_columns!(),
@@ -98,6 +98,15 @@ const SQLITE_WHOAMI: &str = concat!(
      FROM sessions s JOIN identities i ON i.nid = s.nid AND i.id = s.identity_id \
      WHERE s.nid = $1 AND s.token_digest = $2"
 );
+
+/// whoami on MySQL and MariaDB: the same row as [`SQLITE_WHOAMI`] in two columns, the two
+/// rows' `whoami_document`s (decoded by [`crate::whoami_document`]; migration
+/// `m20261206_000016_whoami_documents` says why). The token digest is not selected: it is the
+/// one looked up. Written with MySQL's `?` (the tenant, then the digest) rather than `$N`, so
+/// that no call rewrites it.
+const MYSQL_WHOAMI: &str = "SELECT s.whoami_document, i.whoami_document AS identity_document \
+     FROM sessions s JOIN identities i ON i.nid = s.nid AND i.id = s.identity_id \
+     WHERE s.nid = ? AND s.token_digest = ?";
 
 /// Inserts a session when its identity exists in the tenant (`$1` the network id, `$2` the
 /// identity id); written with `$N` for both backends (see [`crate::sql::statement`]).
@@ -243,21 +252,22 @@ impl SessionStore for SqlStore {
         token_digest: &[u8; 32],
     ) -> Result<SessionWithIdentity, StoreError> {
         let backend = self.db.get_database_backend();
-        let sql = match backend {
-            DatabaseBackend::Postgres => POSTGRES_WHOAMI,
-            _ => SQLITE_WHOAMI,
+        let values = [Value::from(nid), Value::from(token_digest.to_vec())];
+        let query = match backend {
+            DatabaseBackend::Postgres => statement(backend, POSTGRES_WHOAMI, values),
+            DatabaseBackend::MySql => Statement::from_sql_and_values(backend, MYSQL_WHOAMI, values),
+            _ => statement(backend, SQLITE_WHOAMI, values),
         };
         let row = self
             .db
-            .query_one_raw(statement(
-                backend,
-                sql,
-                [Value::from(nid), Value::from(token_digest.to_vec())],
-            ))
+            .query_one_raw(query)
             .await
             .map_err(map_db_err)?
             .ok_or(StoreError::NotFound)?;
-        session_with_identity(&row)
+        match backend {
+            DatabaseBackend::MySql => crate::whoami_document::decode(&row, token_digest),
+            _ => session_with_identity(&row),
+        }
     }
 
     async fn get_session_by_logout_token(

@@ -410,8 +410,11 @@ pub async fn session_with_identity_by_token(store: Arc<dyn Persister>) {
         .identities()
         .create(CreateIdentityBody {
             metadata_admin: Some(json!({"secret": "admin-only"})),
-            metadata_public: Some(json!({"plan": "pro"})),
-            external_id: Some(format!("ext-{}", Uuid::new_v4())),
+            // Text a store must carry through JSON unchanged: four-byte UTF-8, quotes,
+            // backslashes, control characters.
+            metadata_public: Some(json!({"plan": "pro", "badge": "🦀 \"q\" \\ \u{1} é"})),
+            external_id: Some(format!("ext-🦀-{}", Uuid::new_v4())),
+            organization_id: Some(Uuid::new_v4()),
             credentials: Some(ImportCredentials {
                 password: Some(ImportPassword {
                     config: ImportPasswordConfig {
@@ -451,6 +454,7 @@ pub async fn session_with_identity_by_token(store: Arc<dyn Persister>) {
             updated_at: now,
         },
     );
+    stored.state_changed_at = Some(now);
     k.store().update_identity(k.nid(), &stored).await.unwrap();
 
     let issued = k
@@ -478,7 +482,20 @@ pub async fn session_with_identity_by_token(store: Arc<dyn Persister>) {
     assert_eq!(found.available_aal, Aal::Aal1, "a password is one factor");
     assert!(found.identity.credentials.is_empty());
     assert_eq!(found.identity.metadata_admin, None);
-    assert_eq!(found.identity.metadata_public, Some(json!({"plan": "pro"})));
+    assert_eq!(
+        found.identity.metadata_public,
+        Some(json!({"plan": "pro", "badge": "🦀 \"q\" \\ \u{1} é"}))
+    );
+    assert!(found.identity.organization_id.is_some());
+    assert!(found.identity.state_changed_at.is_some());
+    assert!(
+        found
+            .identity
+            .external_id
+            .as_deref()
+            .unwrap()
+            .starts_with("ext-🦀-")
+    );
     assert_eq!(
         found
             .identity

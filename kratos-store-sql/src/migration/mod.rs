@@ -21,6 +21,7 @@ mod m20261205_000012_used_second_factor_secrets;
 mod m20261205_000013_change_notifications;
 mod m20261205_000014_selfservice_errors;
 mod m20261205_000015_session_token_exchanges;
+mod m20261206_000016_whoami_documents;
 
 use sea_orm_migration::prelude::*;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_change_notifications::MIGRATION),
             Box::new(m20261205_000014_selfservice_errors::MIGRATION),
             Box::new(m20261205_000015_session_token_exchanges::MIGRATION),
+            Box::new(m20261206_000016_whoami_documents::MIGRATION),
         ]
     }
 }
