@@ -1,5 +1,5 @@
-//! `kratos.sessions().whoami(token)` on SQLite and PostgreSQL (when
-//! `KRATOS_TEST_POSTGRES_URL` is set), beside one indexed `SELECT` by primary key on the
+//! `kratos.sessions().whoami(token)` on SQLite, PostgreSQL (when `KRATOS_TEST_POSTGRES_URL`
+//! is set) and MySQL / MariaDB (when `KRATOS_TEST_MYSQL_URL` is set), beside one indexed `SELECT` by primary key on the
 //! `sessions` table of the same database in the same run: the price of a single round trip.
 //!
 //! whoami looks the session up by the digest of its token (a unique index), checks it and
